@@ -1,0 +1,31 @@
+"""fusegen: multi-input generators for Keras 3, built from one spec.
+
+Importing fusegen is cheap; Keras and TensorFlow load when a model is built.
+"""
+
+__version__ = "0.1.0"
+
+from fusegen.errors import DataError, FusegenError, RunError, ShapeError, SpecError
+from fusegen.spec import GeneratorSpec, load_spec
+
+
+def __getattr__(name):
+    # The facade imports Keras; load it only when asked for.
+    if name in ("Generator", "load"):
+        from fusegen import generator
+
+        return getattr(generator, name)
+    raise AttributeError(f"module 'fusegen' has no attribute {name!r}")
+
+
+__all__ = [
+    "DataError",
+    "FusegenError",
+    "Generator",
+    "GeneratorSpec",
+    "RunError",
+    "ShapeError",
+    "SpecError",
+    "load",
+    "load_spec",
+]

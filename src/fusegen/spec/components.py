@@ -1,0 +1,183 @@
+"""Typed configs of the model parts: encoders, fusion methods and heads.
+
+Each config has a ``type`` discriminator naming a registered implementation
+in ``fusegen.models``. Adding a part means one config class here, listed in
+its union, and one implementation file that registers the same name.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+Activation = Literal["relu", "gelu", "silu", "tanh", "leaky_relu"]
+Pooling = Literal["auto", "average", "max", "flatten"]
+
+
+class Component(BaseModel):
+    """Base of every part config: unknown keys are errors, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------
+# Encoders: one branch per input.
+# --------------------------------------------------------------------------
+
+
+class ConvImageEncoder(Component):
+    """Strided 3x3 convolutions; each stage halves height and width."""
+
+    type: Literal["conv"] = "conv"
+    filters: list[PositiveInt] = Field(default=[32, 64, 128], min_length=1)
+    activation: Activation = "relu"
+    pooling: Pooling = Field(
+        default="auto",
+        description="How the feature map becomes a vector for vector fusion. "
+        "'auto' flattens maps of at most 4096 values and averages larger ones.",
+    )
+
+
+class ResidualImageEncoder(Component):
+    """A stem convolution and residual blocks, downsampling between stages."""
+
+    type: Literal["residual"] = "residual"
+    filters: list[PositiveInt] = Field(default=[32, 64, 128], min_length=1)
+    blocks_per_stage: PositiveInt = 1
+    activation: Activation = "relu"
+    pooling: Pooling = "auto"
+
+
+class EmbeddingPoolTextEncoder(Component):
+    """Token embedding followed by masked average pooling."""
+
+    type: Literal["embedding_pool"] = "embedding_pool"
+    embedding_dim: PositiveInt = 64
+
+
+class DenseVectorEncoder(Component):
+    """Dense layers over a vector (numeric columns or text embeddings)."""
+
+    type: Literal["dense"] = "dense"
+    units: list[PositiveInt] = Field(default=[64], min_length=1)
+    activation: Activation = "relu"
+
+
+class EmbeddingCategoricalEncoder(Component):
+    """A learned embedding per category, with one out-of-vocabulary row."""
+
+    type: Literal["embedding"] = "embedding"
+    embedding_dim: PositiveInt = 16
+
+
+class Conv1DSequenceEncoder(Component):
+    """Strided 1-D convolutions over time; each stage halves the steps."""
+
+    type: Literal["conv1d"] = "conv1d"
+    filters: list[PositiveInt] = Field(default=[32, 64], min_length=1)
+    kernel_size: PositiveInt = 5
+    activation: Activation = "relu"
+    pooling: Pooling = "average"
+
+
+class RecurrentSequenceEncoder(Component):
+    """Stacked GRU or LSTM layers returning the full sequence."""
+
+    type: Literal["gru", "lstm"] = "gru"
+    units: list[PositiveInt] = Field(default=[64], min_length=1)
+    pooling: Pooling = "average"
+
+
+ImageEncoder = Annotated[
+    Union[ConvImageEncoder, ResidualImageEncoder], Field(discriminator="type")
+]
+TextEncoder = Annotated[
+    Union[EmbeddingPoolTextEncoder, DenseVectorEncoder], Field(discriminator="type")
+]
+NumericEncoder = Annotated[Union[DenseVectorEncoder], Field(discriminator="type")]
+CategoricalEncoder = Annotated[
+    Union[EmbeddingCategoricalEncoder], Field(discriminator="type")
+]
+SequenceEncoder = Annotated[
+    Union[Conv1DSequenceEncoder, RecurrentSequenceEncoder], Field(discriminator="type")
+]
+
+
+# --------------------------------------------------------------------------
+# Fusion: how the branches become one representation.
+# --------------------------------------------------------------------------
+
+
+class FusionSpec(Component):
+    """How the branches are combined.
+
+    ``layout`` chooses the shape of the fused representation: ``vector`` pools
+    every branch to a vector; ``grid`` keeps the feature map of the image input
+    and tiles every other branch over it (image outputs only).
+    """
+
+    method: Literal["concat", "add", "gated", "attention"] = "concat"
+    width: PositiveInt = Field(
+        default=128, description="Common width branches are projected to."
+    )
+    layout: Literal["auto", "vector", "grid"] = "auto"
+    num_heads: PositiveInt = Field(default=4, description="Attention fusion only.")
+    dropout_rate: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> "FusionSpec":
+        if self.method == "attention" and self.width % self.num_heads:
+            raise ValueError(
+                f"attention fusion needs width divisible by num_heads, "
+                f"received width={self.width}, num_heads={self.num_heads}"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------
+# Heads: from the fused representation to the output.
+# --------------------------------------------------------------------------
+
+
+class UpsampleImageHead(Component):
+    """Dense seed, then upsample + conv stages, cropped to the exact size."""
+
+    type: Literal["upsample"] = "upsample"
+    base_filters: PositiveInt = 128
+    min_filters: PositiveInt = 16
+    max_stages: PositiveInt = Field(default=4, le=8)
+    activation: Activation = "relu"
+
+
+class ConvSequenceHead(Component):
+    """Dense seed, then upsample + conv1d stages, cropped to the exact steps."""
+
+    type: Literal["conv1d"] = "conv1d"
+    base_filters: PositiveInt = 64
+    max_stages: PositiveInt = Field(default=3, le=8)
+    kernel_size: PositiveInt = 5
+    activation: Activation = "relu"
+
+
+class RecurrentSequenceHead(Component):
+    """Repeat the fused vector over the steps, then a GRU or LSTM."""
+
+    type: Literal["gru", "lstm"] = "gru"
+    units: PositiveInt = 64
+
+
+class MLPHead(Component):
+    """Dense layers, then one linear (numeric) or logits (categorical) layer per part."""
+
+    type: Literal["mlp"] = "mlp"
+    units: list[PositiveInt] = Field(default=[128, 128])
+    activation: Activation = "relu"
+    dropout_rate: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+
+ImageHead = Annotated[Union[UpsampleImageHead], Field(discriminator="type")]
+SequenceHead = Annotated[
+    Union[ConvSequenceHead, RecurrentSequenceHead], Field(discriminator="type")
+]
+VectorHead = Annotated[Union[MLPHead], Field(discriminator="type")]

@@ -1,0 +1,145 @@
+"""The top-level spec of a generator: data, inputs, fusion, output, objective, training."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+
+from fusegen.spec.components import FusionSpec
+from fusegen.spec.modalities import InputSpec, MissingPolicy, OutputSpec
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(_Section):
+    """Where the training data comes from.
+
+    ``source`` is a CSV, Parquet or NPZ file (relative paths resolve against
+    the spec's folder) or ``bundled:NAME`` for a dataset shipped with fusegen
+    (``penguins``, ``basic_motions``, ``emoji_edits``).
+    """
+
+    source: str = Field(min_length=1)
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Options of a bundled dataset, e.g. its size."
+    )
+    validation_split: float = Field(default=0.1, ge=0.0, lt=1.0)
+    missing: MissingPolicy = Field(
+        default="error",
+        description="'error' stops on the first NaN/empty value with its row and column; "
+        "'drop_rows' drops those rows and reports how many.",
+    )
+    max_rows: PositiveInt | None = Field(default=None, description="Use only the first N rows.")
+
+
+class RegressionObjective(_Section):
+    """Deterministic: each part gets its loss (MSE, or cross-entropy for categories)."""
+
+    type: Literal["regression"] = "regression"
+    numeric_loss: Literal["mse", "mae", "huber"] = "mse"
+
+
+ObjectiveSpec = Annotated[Union[RegressionObjective], Field(discriminator="type")]
+
+
+class TrainingSpec(_Section):
+    """Optimisation settings."""
+
+    batch_size: PositiveInt = 32
+    epochs: PositiveInt = 10
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    learning_rate: PositiveFloat = 1e-3
+    seed: int = Field(default=0, ge=0)
+    steps_per_epoch: PositiveInt | None = Field(
+        default=None, description="Cap on batches per epoch; a full pass when omitted."
+    )
+
+
+class GeneratorSpec(_Section):
+    """A multi-input generator: named inputs, their fusion, one output.
+
+    Example:
+
+    >>> from fusegen.spec import GeneratorSpec
+    >>> spec = GeneratorSpec.model_validate({
+    ...     "inputs": {
+    ...         "size": {"kind": "numeric", "columns": ["a", "b"]},
+    ...         "label": {"kind": "categorical", "vocabulary": ["x", "y"]},
+    ...     },
+    ...     "output": {"kind": "vector", "size": 4},
+    ... })
+    >>> spec.output.model_shape()
+    (4,)
+    """
+
+    name: str = Field(default="generator", pattern=NAME_PATTERN)
+    description: str = ""
+    data: DataSpec | None = None
+    inputs: dict[str, InputSpec] = Field(min_length=1)
+    fusion: FusionSpec = Field(default_factory=FusionSpec)
+    output: OutputSpec
+    objective: ObjectiveSpec = Field(default_factory=RegressionObjective)
+    loss_weights: dict[str, PositiveFloat] = Field(
+        default_factory=dict,
+        description="Weight per output part (record: 'numeric' and each categorical "
+        "column; other kinds: the output's name). Unlisted parts weigh 1.",
+    )
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_names(cls, inputs):
+        import re
+
+        bad = [name for name in inputs if not re.match(NAME_PATTERN, name)]
+        if bad:
+            raise ValueError(
+                f"input names must be identifiers (letters, digits, _), received {bad}"
+            )
+        return inputs
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "GeneratorSpec":
+        problems = []
+        if self.output.name in self.inputs:
+            problems.append(
+                f"output name '{self.output.name}' is also an input name; rename one"
+            )
+        parts = self.output.part_names()
+        unknown = sorted(set(self.loss_weights) - set(parts))
+        if unknown:
+            problems.append(
+                f"loss_weights has unknown parts {unknown}; the output's parts are {parts}"
+            )
+        if self.fusion.layout == "grid":
+            has_image = any(spec.kind == "image" for spec in self.inputs.values())
+            if self.output.kind != "image" or not has_image:
+                problems.append(
+                    "fusion.layout 'grid' needs an image input and an image output, "
+                    f"received output kind '{self.output.kind}'"
+                    + ("" if has_image else " and no image input")
+                    + "; use layout 'vector'"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def input_column(self, name: str) -> str:
+        """The column or array field that feeds input ``name``."""
+        return self.inputs[name].column or name
+
+    def output_column(self) -> str:
+        return self.output.column or self.output.name

@@ -1,0 +1,153 @@
+"""Loading a spec from YAML or a dict, reporting every problem at once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from fusegen.errors import SpecError
+from fusegen.spec.generator_spec import GeneratorSpec
+
+
+def load_spec(source: str | Path | dict[str, Any]) -> GeneratorSpec:
+    """Load and validate a spec from a YAML file, a YAML string or a dict.
+
+    Every problem is reported at once in one `SpecError`, each with its key
+    path, e.g. ``inputs.photo.height: expected an integer greater than 0,
+    received -3``.
+
+    Example:
+
+    >>> spec = load_spec('''
+    ... inputs:
+    ...   reading: {kind: numeric, columns: [a]}
+    ... output: {kind: vector, size: 2}
+    ... ''')
+    >>> spec.inputs["reading"].kind
+    'numeric'
+    """
+    origin = None
+    if isinstance(source, dict):
+        raw = source
+    else:
+        text, origin = _read_text(source)
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            problem = getattr(error, "problem", None) or str(error)
+            raise SpecError([f"{where}not valid YAML ({problem})"], source=origin) from None
+    if not isinstance(raw, dict):
+        raise SpecError(
+            [f"(top level): expected a mapping with 'inputs' and 'output', received {_short(raw)}"],
+            source=origin,
+        )
+    try:
+        return GeneratorSpec.model_validate(raw)
+    except ValidationError as error:
+        raise SpecError(format_validation_error(error, raw), source=origin) from None
+
+
+def spec_to_yaml(spec: GeneratorSpec) -> str:
+    """The spec as YAML, defaults included, so a run records exactly what it used."""
+    data = json.loads(spec.model_dump_json())
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the spec, as printed by ``fusegen schema``."""
+    return GeneratorSpec.model_json_schema()
+
+
+def _read_text(source: str | Path) -> tuple[str, str | None]:
+    text = str(source)
+    looks_like_path = isinstance(source, Path) or (
+        "\n" not in text and text.endswith((".yaml", ".yml", ".json"))
+    )
+    if not looks_like_path:
+        return text, None
+    path = Path(source)
+    if not path.is_file():
+        raise SpecError([f"spec file '{path}' does not exist"], source=None)
+    try:
+        return path.read_text(encoding="utf-8"), str(path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError([f"cannot read spec file '{path}': {error}"]) from None
+
+
+def format_validation_error(error: ValidationError, raw: Any) -> list[str]:
+    """Turn pydantic's errors into ``key.path: expected ..., received ...`` lines."""
+    problems = []
+    for detail in error.errors():
+        path = _key_path(detail["loc"], raw)
+        problems.append(f"{path or '(top level)'}: {_describe(detail, raw)}")
+    return problems
+
+
+def _key_path(loc: tuple, raw: Any) -> str:
+    """Join a pydantic location into a dotted key path.
+
+    Pydantic inserts the discriminator value of a tagged union (``image`` in
+    ``inputs.photo.image.height``) into the location; it is not a key the user
+    wrote, so it is dropped by walking the raw data alongside the location.
+    """
+    parts = []
+    node = raw
+    for item in loc:
+        if isinstance(node, dict) and item not in node and isinstance(item, str):
+            if item in (node.get("kind"), node.get("type")) or item.startswith("function-"):
+                continue
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+        if isinstance(node, dict):
+            node = node.get(item)
+        elif isinstance(node, list) and isinstance(item, int) and item < len(node):
+            node = node[item]
+        else:
+            node = None
+    return "".join(parts)
+
+
+def _describe(detail: dict, raw: Any) -> str:
+    kind = detail["type"]
+    context = detail.get("ctx") or {}
+    received = _short(detail.get("input"))
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return f"unknown key (received {received}); check its spelling against `fusegen schema`"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        bound = {"greater_than": ("greater than", "gt"), "greater_than_equal": ("at least", "ge"),
+                 "less_than": ("less than", "lt"), "less_than_equal": ("at most", "le")}[kind]
+        if kind == "greater_than" and context.get("gt") == 0:
+            return f"expected a positive number, received {received}"
+        return f"expected a number {bound[0]} {context.get(bound[1])}, received {received}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"expected an integer, received {received}"
+    if kind in ("float_parsing", "float_type"):
+        return f"expected a number, received {received}"
+    if kind == "union_tag_invalid":
+        return (
+            f"unknown {context.get('discriminator', 'kind').strip(chr(39))} "
+            f"{context.get('tag')!r}; expected one of {context.get('expected_tags')}"
+        )
+    if kind == "union_tag_not_found":
+        return f"missing {context.get('discriminator', 'kind').strip(chr(39))}; expected one of the registered names"
+    if kind == "literal_error":
+        return f"expected one of {context.get('expected')}, received {received}"
+    if kind == "value_error":
+        return str(context.get("error", detail["msg"]))
+    message = detail["msg"][0].lower() + detail["msg"][1:]
+    return f"{message}, received {received}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

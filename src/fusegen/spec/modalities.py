@@ -1,0 +1,340 @@
+"""Typed configs of the inputs and the output, one class per kind.
+
+Each input and the output know their shape as the model sees it (without the
+batch axis) through ``model_shape``; that is all the shape planner needs from
+the spec. Vocabulary sizes that are fitted on data are passed in as
+``vocabulary_sizes`` by the caller that fitted them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+
+from fusegen.spec.components import (
+    CategoricalEncoder,
+    ConvImageEncoder,
+    ConvSequenceHead,
+    Conv1DSequenceEncoder,
+    DenseVectorEncoder,
+    EmbeddingCategoricalEncoder,
+    EmbeddingPoolTextEncoder,
+    ImageEncoder,
+    ImageHead,
+    MLPHead,
+    NumericEncoder,
+    SequenceEncoder,
+    SequenceHead,
+    TextEncoder,
+    UpsampleImageHead,
+    VectorHead,
+)
+
+MissingPolicy = Literal["error", "drop_rows"]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StepsAndChannels(_Part):
+    """Which part of a stored sequence array an input or output reads."""
+
+    channels: list[Annotated[int, Field(ge=0)]] | None = Field(
+        default=None, description="Channel indices to keep; all when omitted."
+    )
+    steps: tuple[Annotated[int, Field(ge=0)], PositiveInt] | None = Field(
+        default=None, description="[start, stop) step range; all when omitted."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "StepsAndChannels":
+        if self.steps is not None and self.steps[0] >= self.steps[1]:
+            raise ValueError(
+                f"steps must be [start, stop) with start < stop, received {list(self.steps)}"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------
+
+
+class _Input(_Part):
+    column: str | None = Field(
+        default=None,
+        description="Column or array field holding this input; the input's name when omitted.",
+    )
+
+
+class ImageInput(_Input):
+    """An image, rescaled to [0, 1] floats of the given size."""
+
+    kind: Literal["image"]
+    height: PositiveInt
+    width: PositiveInt
+    channels: Literal[1, 3, 4] = 3
+    encoder: ImageEncoder = Field(default_factory=ConvImageEncoder)
+
+    def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
+        return (self.height, self.width, self.channels)
+
+
+class TextInput(_Input):
+    """Raw strings, tokenised with a fitted vocabulary, or precomputed embeddings.
+
+    Give ``embedding_size`` for precomputed embedding vectors; otherwise the
+    column holds raw text, tokenised into ``sequence_length`` token ids.
+    """
+
+    kind: Literal["text"]
+    max_tokens: PositiveInt = Field(default=5000, ge=3)
+    sequence_length: PositiveInt = 16
+    embedding_size: PositiveInt | None = None
+    encoder: TextEncoder | None = None
+
+    @model_validator(mode="after")
+    def _encoder_matches_form(self) -> "TextInput":
+        expected = "dense" if self.embedding_size else "embedding_pool"
+        if self.encoder is None:
+            default = DenseVectorEncoder() if self.embedding_size else EmbeddingPoolTextEncoder()
+            object.__setattr__(self, "encoder", default)
+        elif self.encoder.type != expected:
+            form = "precomputed embeddings" if self.embedding_size else "raw text"
+            raise ValueError(
+                f"a text input of {form} needs encoder type '{expected}', "
+                f"received '{self.encoder.type}'"
+            )
+        return self
+
+    @property
+    def is_raw_text(self) -> bool:
+        return self.embedding_size is None
+
+    def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
+        if self.embedding_size:
+            return (self.embedding_size,)
+        return (self.sequence_length,)
+
+
+class NumericInput(_Input):
+    """Numeric columns (a table) or one vector field (arrays), standardised."""
+
+    kind: Literal["numeric"]
+    columns: list[str] | None = Field(
+        default=None, min_length=1, description="Table columns, in order."
+    )
+    size: PositiveInt | None = Field(
+        default=None, description="Length of a vector field, for array sources."
+    )
+    encoder: NumericEncoder = Field(default_factory=DenseVectorEncoder)
+
+    @model_validator(mode="after")
+    def _columns_or_size(self) -> "NumericInput":
+        if (self.columns is None) == (self.size is None):
+            raise ValueError(
+                "give exactly one of 'columns' (table columns) or 'size' "
+                f"(a vector field), received columns={self.columns}, size={self.size}"
+            )
+        return self
+
+    @property
+    def num_features(self) -> int:
+        return len(self.columns) if self.columns else int(self.size)
+
+    def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
+        return (self.num_features,)
+
+
+class CategoricalInput(_Input):
+    """One column of labels, mapped to integer ids; id 0 is out-of-vocabulary."""
+
+    kind: Literal["categorical"]
+    vocabulary: list[str] | None = Field(
+        default=None, min_length=1, description="Fixed labels; fitted on data when omitted."
+    )
+    encoder: CategoricalEncoder = Field(default_factory=EmbeddingCategoricalEncoder)
+
+    @field_validator("vocabulary")
+    @classmethod
+    def _unique(cls, value):
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError(f"vocabulary has repeated labels, received {value}")
+        return value
+
+    def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
+        return ()
+
+
+class SequenceInput(_Input):
+    """A window of steps x channels, e.g. one sensor's readings."""
+
+    kind: Literal["sequence"]
+    steps: PositiveInt
+    channels: PositiveInt
+    select: StepsAndChannels | None = None
+    encoder: SequenceEncoder = Field(default_factory=Conv1DSequenceEncoder)
+
+    @model_validator(mode="after")
+    def _select_matches_shape(self) -> "SequenceInput":
+        _check_selection(self.select, self.steps, self.channels)
+        return self
+
+    def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
+        return (self.steps, self.channels)
+
+
+InputSpec = Annotated[
+    Union[ImageInput, TextInput, NumericInput, CategoricalInput, SequenceInput],
+    Field(discriminator="kind"),
+]
+
+
+def _check_selection(select: StepsAndChannels | None, steps: int, channels: int):
+    if select is None:
+        return
+    if select.channels is not None and len(select.channels) != channels:
+        raise ValueError(
+            f"select.channels lists {len(select.channels)} channels but channels={channels}"
+        )
+    if select.steps is not None and select.steps[1] - select.steps[0] != steps:
+        raise ValueError(
+            f"select.steps {list(select.steps)} covers "
+            f"{select.steps[1] - select.steps[0]} steps but steps={steps}"
+        )
+
+
+# --------------------------------------------------------------------------
+# Outputs
+# --------------------------------------------------------------------------
+
+
+class _Output(_Part):
+    name: str = Field(default="output", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    column: str | None = Field(
+        default=None, description="Column or array field of the target; the name when omitted."
+    )
+
+    def part_names(self) -> list[str]:
+        """Names of the loss parts; loss weights are keyed by these."""
+        return [self.name]
+
+
+class ImageOutput(_Output):
+    """An image of exactly this size, returned in ``value_range`` as ``dtype``."""
+
+    kind: Literal["image"]
+    height: PositiveInt
+    width: PositiveInt
+    channels: Literal[1, 3, 4] = 3
+    value_range: tuple[float, float] = (0.0, 255.0)
+    dtype: Literal["uint8", "float32"] = "uint8"
+    head: ImageHead = Field(default_factory=UpsampleImageHead)
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> "ImageOutput":
+        low, high = self.value_range
+        if low >= high:
+            raise ValueError(f"value_range must be [low, high] with low < high, received {[low, high]}")
+        return self
+
+    def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
+        return (self.height, self.width, self.channels)
+
+
+class SequenceOutput(_Output):
+    """A sequence of exactly ``steps`` x ``channels``."""
+
+    kind: Literal["sequence"]
+    steps: PositiveInt
+    channels: PositiveInt
+    select: StepsAndChannels | None = None
+    head: SequenceHead = Field(default_factory=ConvSequenceHead)
+
+    @model_validator(mode="after")
+    def _select_matches_shape(self) -> "SequenceOutput":
+        _check_selection(self.select, self.steps, self.channels)
+        return self
+
+    def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
+        return (self.steps, self.channels)
+
+
+class RecordOutput(_Output):
+    """A record of named numeric and categorical columns.
+
+    The model predicts one part for all numeric columns (``numeric``) and one
+    part per categorical column, keyed by the column name.
+    """
+
+    kind: Literal["record"]
+    name: str = Field(default="record", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    numeric: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    vocabularies: dict[str, list[str]] = Field(
+        default_factory=dict, description="Fixed labels per categorical column; fitted when omitted."
+    )
+    head: VectorHead = Field(default_factory=MLPHead)
+
+    @model_validator(mode="after")
+    def _columns_make_sense(self) -> "RecordOutput":
+        if not self.numeric and not self.categorical:
+            raise ValueError("a record output needs at least one numeric or categorical column")
+        repeated = sorted(set(self.numeric) & set(self.categorical))
+        if repeated:
+            raise ValueError(f"columns cannot be both numeric and categorical, received {repeated}")
+        if "numeric" in self.categorical:
+            raise ValueError("'numeric' is reserved for the numeric part; rename that categorical column")
+        unknown = sorted(set(self.vocabularies) - set(self.categorical))
+        if unknown:
+            raise ValueError(f"vocabularies given for columns that are not categorical: {unknown}")
+        return self
+
+    def part_names(self) -> list[str]:
+        return (["numeric"] if self.numeric else []) + list(self.categorical)
+
+    def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
+        return (len(self.numeric) + len(self.categorical),)
+
+
+class VectorOutput(_Output):
+    """A vector of ``size`` numbers (standardised for training, returned in the user's units)."""
+
+    kind: Literal["vector"]
+    size: PositiveInt
+    head: VectorHead = Field(default_factory=MLPHead)
+
+    def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
+        return (self.size,)
+
+
+OutputSpec = Annotated[
+    Union[ImageOutput, SequenceOutput, RecordOutput, VectorOutput],
+    Field(discriminator="kind"),
+]
+
+__all__ = [
+    "CategoricalInput",
+    "ImageInput",
+    "ImageOutput",
+    "InputSpec",
+    "MissingPolicy",
+    "NumericInput",
+    "OutputSpec",
+    "RecordOutput",
+    "SequenceInput",
+    "SequenceOutput",
+    "StepsAndChannels",
+    "TextInput",
+    "VectorOutput",
+    "ConvSequenceHead",
+]
