@@ -1,0 +1,366 @@
+"""The shape planner: every shape of the model, known and checked before any weight exists.
+
+From a spec (and the vocabulary sizes fitted on data, where the spec leaves
+them open), the planner chooses each part's Keras layers and pushes shapes
+through them with ``compute_output_shape``, which creates no weights. It
+inserts the alignment fusion needs (pool or flatten maps and sequences,
+tile vectors over a grid, project to a common width) and designs the head
+from the requested output shape. The builder then wires exactly these layers,
+so the plan and the model cannot disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+import keras
+
+from fusegen.errors import ShapeError
+from fusegen.models import encoders as _encoders  # noqa: F401  (registers the encoders)
+from fusegen.models import fusion as _fusion  # noqa: F401
+from fusegen.models import heads as _heads  # noqa: F401
+from fusegen.models.layers import TileToGrid
+from fusegen.models.registry import ENCODERS, FUSIONS, HEADS
+from fusegen.spec import GeneratorSpec
+
+#: Feature maps with at most this many values are flattened under pooling 'auto'.
+FLATTEN_LIMIT = 4096
+
+Shape = tuple[int, ...]
+
+
+@dataclasses.dataclass
+class Stage:
+    """Layers applied in order, and the shape after each (without the batch axis)."""
+
+    name: str
+    layers: list[keras.layers.Layer]
+    shapes: list[Shape]
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def output_shape(self) -> Shape | None:
+        return self.shapes[-1] if self.shapes else None
+
+    def to_dict(self, parameters: dict[str, int] | None = None) -> dict[str, Any]:
+        rows = []
+        for layer, shape in zip(self.layers, self.shapes):
+            row = {"layer": layer.name, "type": type(layer).__name__, "shape": list(shape)}
+            if parameters is not None:
+                row["parameters"] = parameters.get(layer.name, 0)
+            rows.append(row)
+        return {"layers": rows, "notes": self.notes}
+
+
+@dataclasses.dataclass
+class BranchPlan:
+    name: str
+    kind: str
+    input_shape: Shape
+    input_dtype: str
+    encoder: Stage
+    alignment: Stage
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.alignment.output_shape or self.encoder.output_shape or self.input_shape
+
+
+@dataclasses.dataclass
+class ShapePlan:
+    """Every stage of the model: branches, fusion, head; built by `build_model`."""
+
+    spec: GeneratorSpec
+    branches: dict[str, BranchPlan]
+    layout: str
+    fusion: Stage
+    head_trunk: Stage
+    head_parts: dict[str, Stage]
+    output_shape: Shape
+
+    @property
+    def part_shapes(self) -> dict[str, Shape]:
+        return {name: stage.output_shape for name, stage in self.head_parts.items()}
+
+    def to_dict(self, parameters: dict[str, int] | None = None) -> dict[str, Any]:
+        """The plan as JSON-ready data; ``parameters`` maps layer names to counts."""
+        output = self.spec.output
+        result = {
+            "name": self.spec.name,
+            "inputs": {
+                name: {
+                    "kind": branch.kind,
+                    "shape": list(branch.input_shape),
+                    "dtype": branch.input_dtype,
+                    "encoder": self.spec.inputs[name].encoder.type,
+                    "encoder_layers": branch.encoder.to_dict(parameters)["layers"],
+                    "alignment": branch.alignment.to_dict(parameters)["layers"],
+                    "alignment_notes": branch.alignment.notes,
+                    "branch_shape": list(branch.output_shape),
+                }
+                for name, branch in self.branches.items()
+            },
+            "fusion": {
+                "method": self.spec.fusion.method,
+                "layout": self.layout,
+                "layers": self.fusion.to_dict(parameters)["layers"],
+                "shape": list(self.fusion.output_shape),
+            },
+            "head": {
+                "type": output.head.type,
+                "trunk": self.head_trunk.to_dict(parameters)["layers"],
+                "parts": {name: stage.to_dict(parameters)["layers"] for name, stage in self.head_parts.items()},
+            },
+            "output": {
+                "name": output.name,
+                "kind": output.kind,
+                "shape": list(self.output_shape),
+                "parts": {name: list(shape) for name, shape in self.part_shapes.items()},
+            },
+        }
+        if parameters is not None:
+            result["num_parameters"] = int(sum(parameters.values()))
+        return result
+
+
+def layer_name(*parts: str) -> str:
+    """A Keras-safe layer name from user names (column names may hold any character)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(parts))
+
+
+def plan_model(spec: GeneratorSpec, vocabulary_sizes: dict[str, int] | None = None) -> ShapePlan:
+    """Plan every layer and shape of the model a spec describes.
+
+    Args:
+        spec: the generator spec.
+        vocabulary_sizes: fitted sizes, keyed by input name (text and
+            categorical inputs, the out-of-vocabulary id included) and by
+            ``output.COLUMN`` (record categorical columns). Sizes the spec
+            fixes itself need not be given.
+
+    Raises:
+        ShapeError: when a requested shape cannot be met, naming the inputs
+            and shapes involved and what to change.
+    """
+    sizes = _resolve_vocabulary_sizes(spec, dict(vocabulary_sizes or {}))
+    branches = {}
+    for name, input_spec in spec.inputs.items():
+        shape = tuple(input_spec.model_shape())
+        dtype = "int32" if _is_index_input(input_spec) else "float32"
+        builder = ENCODERS.get(input_spec.kind, input_spec.encoder.type, f"inputs.{name}.encoder.type")
+        layers = builder(input_spec.encoder, input_spec, layer_name(name, "encoder"), sizes.get(name))
+        encoder = _push(f"{name} encoder", layers, shape)
+        branches[name] = BranchPlan(name, input_spec.kind, shape, dtype, encoder, Stage("", [], []))
+
+    layout = _choose_layout(spec, branches)
+    fusion_builder = FUSIONS.get("any", spec.fusion.method, "fusion.method")
+    grid = _grid_shape(spec, branches) if layout == "grid" else None
+    for name, branch in branches.items():
+        branch.alignment = _align(spec, name, branch, fusion_builder, grid)
+
+    branch_shapes = [branch.output_shape for branch in branches.values()]
+    _check_fusable(spec, branches, fusion_builder, tokens=fusion_builder.needs_tokens and grid is None)
+    fusion_layers = [fusion_builder(spec.fusion, len(branches), "fusion")]
+    if len(branches) == 1 and spec.fusion.method != "attention":
+        fusion_layers = []  # one branch: nothing to fuse
+    fused_shape = branch_shapes[0]
+    fusion_shapes = []
+    if fusion_layers:
+        fused_shape = _shape_of(fusion_layers[0], [(None, *shape) for shape in branch_shapes], "fusion")
+        fusion_shapes.append(fused_shape)
+    if spec.fusion.dropout_rate and spec.fusion.method != "attention":
+        fusion_layers.append(keras.layers.Dropout(spec.fusion.dropout_rate, name="fusion_dropout"))
+        fusion_shapes.append(fused_shape)
+    fusion = Stage("fusion", fusion_layers, fusion_shapes)
+
+    output = spec.output
+    head_builder = HEADS.get(output.kind, output.head.type, "output.head.type")
+    head = head_builder(output.head, output, fused_shape, sizes, layer_name("head"))
+    trunk = _push("head trunk", head.trunk, fused_shape)
+    trunk_shape = trunk.output_shape or fused_shape
+    parts = {part: _push(f"head part {part}", layers, trunk_shape) for part, layers in head.parts.items()}
+    output_shape = tuple(output.model_shape())
+    for part, stage in parts.items():
+        expected = _expected_part_shape(spec, part, sizes)
+        if stage.output_shape != expected:
+            raise ShapeError(
+                f"head '{output.head.type}' produces {list(stage.output_shape)} for output part "
+                f"'{part}' but {list(expected)} was requested.",
+                hint="this is a bug in the head; please report it with the spec.",
+            )
+    return ShapePlan(spec, branches, layout, fusion, trunk, parts, output_shape)
+
+
+# --------------------------------------------------------------------------
+# Planning steps
+# --------------------------------------------------------------------------
+
+
+def _is_index_input(input_spec) -> bool:
+    return input_spec.kind == "categorical" or (input_spec.kind == "text" and input_spec.is_raw_text)
+
+
+def _resolve_vocabulary_sizes(spec: GeneratorSpec, sizes: dict[str, int]) -> dict[str, int]:
+    missing = []
+    for name, input_spec in spec.inputs.items():
+        if input_spec.kind == "categorical" and name not in sizes:
+            if input_spec.vocabulary:
+                sizes[name] = len(input_spec.vocabulary) + 1
+            else:
+                missing.append(f"inputs.{name}")
+        if input_spec.kind == "text" and input_spec.is_raw_text and name not in sizes:
+            # Before fitting, the vocabulary can grow to max_tokens.
+            sizes[name] = input_spec.max_tokens
+    output = spec.output
+    if output.kind == "record":
+        for column in output.categorical:
+            key = f"output.{column}"
+            if key not in sizes:
+                if column in output.vocabularies:
+                    sizes[key] = len(output.vocabularies[column])
+                else:
+                    missing.append(f"output.categorical '{column}'")
+    if missing:
+        raise ShapeError(
+            f"the vocabularies of {', '.join(missing)} are fitted on data, and no data was given.",
+            hint="give 'vocabulary' (or output.vocabularies) in the spec, or a data source to fit them.",
+        )
+    return sizes
+
+
+def _push(name: str, layers: list, shape: Shape) -> Stage:
+    shapes = []
+    current = shape
+    for layer in layers:
+        current = _shape_of(layer, (None, *current), name)
+        shapes.append(current)
+    return Stage(name, list(layers), shapes)
+
+
+def _shape_of(layer, input_shape, where: str) -> Shape:
+    try:
+        result = layer.compute_output_shape(input_shape)
+    except Exception as error:  # Keras raises ValueError and others for impossible shapes
+        raise ShapeError(
+            f"{where}: layer '{layer.name}' ({type(layer).__name__}) cannot take input shape "
+            f"{_describe(input_shape)}: {error}"
+        ) from None
+    result = tuple(result)[1:]
+    if any(size is not None and size <= 0 for size in result):
+        raise ShapeError(f"{where}: layer '{layer.name}' would produce an empty shape {list(result)}.")
+    return result
+
+
+def _describe(shape) -> str:
+    if isinstance(shape, list):
+        return "[" + ", ".join(str(list(item[1:])) for item in shape) + "]"
+    return str(list(shape[1:]))
+
+
+def _choose_layout(spec: GeneratorSpec, branches) -> str:
+    if spec.fusion.layout != "auto":
+        return spec.fusion.layout
+    return "vector"
+
+
+def _grid_shape(spec: GeneratorSpec, branches) -> tuple[int, int]:
+    maps = [branch.encoder.output_shape for branch in branches.values() if branch.kind == "image"]
+    largest = max(maps, key=lambda shape: shape[0] * shape[1])
+    return largest[0], largest[1]
+
+
+def _pooling_choice(encoder_config, shape: Shape) -> str:
+    pooling = getattr(encoder_config, "pooling", "average")
+    if pooling == "auto":
+        size = 1
+        for dimension in shape:
+            size *= dimension
+        return "flatten" if size <= FLATTEN_LIMIT else "average"
+    return pooling
+
+
+def _to_vector(name: str, config, shape: Shape, width: int) -> tuple[list, list[str]]:
+    """Layers that turn a map or sequence into a vector, and a note saying what was done."""
+    if len(shape) == 1:
+        return [], []
+    rank_name = "map" if len(shape) == 3 else "sequence"
+    pooling = _pooling_choice(config, shape)
+    prefix = layer_name(name, "align")
+    if pooling == "flatten":
+        # A projection right after Flatten keeps the flattened width from
+        # multiplying into the head's first layer.
+        return (
+            [keras.layers.Flatten(name=f"{prefix}_flatten"),
+             keras.layers.Dense(width, activation="relu", name=f"{prefix}_project_flat")],
+            [f"flatten the {rank_name} {list(shape)} and project it to {width}"],
+        )
+    pool_class = {
+        (3, "average"): keras.layers.GlobalAveragePooling2D,
+        (3, "max"): keras.layers.GlobalMaxPooling2D,
+        (2, "average"): keras.layers.GlobalAveragePooling1D,
+        (2, "max"): keras.layers.GlobalMaxPooling1D,
+    }[(len(shape), pooling)]
+    return [pool_class(name=f"{prefix}_{pooling}_pool")], [f"{pooling}-pool the {rank_name} {list(shape)} to a vector"]
+
+
+def _align(spec, name, branch: BranchPlan, fusion_builder, grid) -> Stage:
+    config = spec.inputs[name].encoder
+    shape = branch.encoder.output_shape or branch.input_shape
+    width = spec.fusion.width
+    prefix = layer_name(name, "align")
+    layers, notes = [], []
+    is_grid_branch = grid is not None and len(shape) == 3 and shape[:2] == grid
+
+    if fusion_builder.needs_tokens and grid is None:
+        # Attention over tokens: pixels and steps stay separate tokens.
+        if len(shape) == 3:
+            layers.append(keras.layers.Reshape((shape[0] * shape[1], shape[2]), name=f"{prefix}_tokens"))
+            notes.append(f"treat the {shape[0]}x{shape[1]} map as {shape[0] * shape[1]} tokens")
+        elif len(shape) == 1:
+            layers.append(keras.layers.Reshape((1, shape[0]), name=f"{prefix}_token"))
+            notes.append("treat the vector as one token")
+    elif not is_grid_branch:
+        pooled, pooled_notes = _to_vector(name, config, shape, width)
+        layers += pooled
+        notes += pooled_notes
+        if grid is not None:
+            layers.append(TileToGrid(grid[0], grid[1], name=f"{prefix}_tile"))
+            notes.append(f"tile the vector over the {grid[0]}x{grid[1]} grid")
+
+    already_projected = bool(layers) and layers[-1].name.endswith("project_flat")
+    if fusion_builder.needs_common_width and not already_projected:
+        layers.append(keras.layers.Dense(width, name=f"{prefix}_project"))
+        notes.append(f"project to the common width {width}")
+    if fusion_builder.needs_tokens and grid is not None:
+        # On a grid, each branch is one token per pixel.
+        layers.append(keras.layers.Reshape((grid[0], grid[1], 1, width), name=f"{prefix}_pixel_token"))
+        notes.append("one token per pixel")
+    stage = _push(f"{name} alignment", layers, shape)
+    stage.notes = notes
+    return stage
+
+
+def _check_fusable(spec, branches, fusion_builder, tokens: bool) -> None:
+    shapes = {name: branch.output_shape for name, branch in branches.items()}
+    # Token sets may differ in their number of tokens; everything else must line up.
+    leading = {name: shape[:-2] if tokens else shape[:-1] for name, shape in shapes.items()}
+    if len(set(leading.values())) > 1:
+        detail = ", ".join(f"'{name}' {list(shape)}" for name, shape in shapes.items())
+        raise ShapeError(
+            f"fusion '{spec.fusion.method}' cannot combine branches of shapes {detail}.",
+            hint="use fusion.layout 'vector', or make the image inputs' encoders reach the same grid.",
+        )
+    if fusion_builder.needs_common_width and len({shape[-1] for shape in shapes.values()}) > 1:
+        detail = ", ".join(f"'{name}' {list(shape)}" for name, shape in shapes.items())
+        raise ShapeError(f"fusion '{spec.fusion.method}' needs one width, received {detail}.")
+
+
+def _expected_part_shape(spec: GeneratorSpec, part: str, sizes: dict[str, int]) -> Shape:
+    output = spec.output
+    if output.kind == "record":
+        if part == "numeric":
+            return (len(output.numeric),)
+        return (sizes[f"output.{part}"],)
+    return tuple(output.model_shape())
