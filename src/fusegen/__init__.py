@@ -3,7 +3,12 @@
 Importing fusegen is cheap; Keras and TensorFlow load when a model is built.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# fusegen runs on Keras's TensorFlow backend; respect an explicit choice.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from fusegen.errors import DataError, FusegenError, RunError, ShapeError, SpecError
 from fusegen.spec import GeneratorSpec, load_spec

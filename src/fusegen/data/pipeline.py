@@ -23,6 +23,7 @@ class PreparedData:
     """Model-ready arrays for both splits, and the preprocessor fitted on the training split."""
 
     preprocessor: Preprocessor
+    table: Table  # after the missing-value policy; the row indices below refer to it
     train_inputs: dict[str, np.ndarray]
     train_targets: Any
     validation_inputs: dict[str, np.ndarray] | None
@@ -76,6 +77,7 @@ def prepare_data(spec: GeneratorSpec, table: Table, preprocessor: Preprocessor |
     validation = table.take(validation_rows) if len(validation_rows) else None
     return PreparedData(
         preprocessor=preprocessor,
+        table=table,
         train_inputs=preprocessor.transform_inputs(train),
         train_targets=preprocessor.transform_targets(train),
         validation_inputs=preprocessor.transform_inputs(validation) if validation else None,

@@ -38,9 +38,7 @@ def _as_float(values: np.ndarray, where: str) -> np.ndarray:
                 try:
                     float(entry)
                 except (TypeError, ValueError):
-                    raise DataError(
-                        f"{where}: expected numbers, received {entry!r} in row {row}."
-                    ) from None
+                    raise DataError(f"{where}: expected numbers, received {entry!r} in row {row}.") from None
         raise
 
 
@@ -58,8 +56,7 @@ def _check_shape(values: np.ndarray, expected: tuple[int, ...], where: str) -> N
     received = tuple(values.shape[1:])
     if received != tuple(expected):
         raise DataError(
-            f"{where}: expected each example to have shape {list(expected)}, "
-            f"received {list(received)}.",
+            f"{where}: expected each example to have shape {list(expected)}, received {list(received)}.",
             hint="fix the spec's sizes to match the data, or the data to match the spec.",
         )
 
@@ -76,8 +73,7 @@ def _select(values: np.ndarray, select: StepsAndChannels | None, where: str) -> 
         start, stop = select.steps
         if stop > values.shape[1]:
             raise DataError(
-                f"{where}: select.steps {[start, stop]} reaches past the "
-                f"{values.shape[1]} steps in the data."
+                f"{where}: select.steps {[start, stop]} reaches past the {values.shape[1]} steps in the data."
             )
         values = values[:, start:stop]
     if select.channels is not None:
@@ -108,7 +104,7 @@ class _Standardiser:
         self.mean = None if mean is None else np.asarray(mean, dtype="float32")
         self.std = None if std is None else np.asarray(std, dtype="float32")
 
-    def fit(self, values: np.ndarray) -> "_Standardiser":
+    def fit(self, values: np.ndarray) -> _Standardiser:
         axes = tuple(range(values.ndim - 1))
         self.mean = values.mean(axis=axes).astype("float32")
         std = values.std(axis=axes).astype("float32")
@@ -140,7 +136,11 @@ class ImageConverter:
 
     def fit(self, table: Table, column: str):
         values = table.column(column, self.where)
-        self.scale = 255.0 if values.dtype == np.uint8 or float(np.max(values)) > 1.0 else 1.0
+        if values.ndim == 3 and self.spec.channels == 1:
+            values = values[..., None]
+        _check_shape(values, (self.spec.height, self.spec.width, self.spec.channels), self.where)
+        values = _as_float(values, self.where)
+        self.scale = 255.0 if table.columns[column].dtype == np.uint8 or float(np.max(values)) > 1.0 else 1.0
         return self
 
     def transform(self, table: Table, column: str) -> np.ndarray:
@@ -417,8 +417,7 @@ class RecordOutputConverter:
             unknown = sorted({label for label in labels if label not in lookup})
             if unknown:
                 raise DataError(
-                    f"{where}: labels {unknown[:5]} are not in the vocabulary "
-                    f"{self.vocabularies[col]}.",
+                    f"{where}: labels {unknown[:5]} are not in the vocabulary {self.vocabularies[col]}.",
                     hint="add them to output.vocabularies or leave the vocabulary to be fitted.",
                 )
             parts[col] = np.array([lookup[label] for label in labels], dtype="int32")
@@ -503,7 +502,7 @@ class Preprocessor:
             self.output = VectorOutputConverter(output, **output_state)
         self.fitted = bool(state)
 
-    def fit(self, table: Table) -> "Preprocessor":
+    def fit(self, table: Table) -> Preprocessor:
         for name, converter in self.inputs.items():
             converter.fit(table, self.spec.input_column(name))
         self.output.fit(table, self.spec.output_column())
@@ -512,10 +511,7 @@ class Preprocessor:
 
     def transform_inputs(self, table: Table, names=None) -> dict[str, np.ndarray]:
         names = list(self.inputs) if names is None else names
-        return {
-            name: self.inputs[name].transform(table, self.spec.input_column(name))
-            for name in names
-        }
+        return {name: self.inputs[name].transform(table, self.spec.input_column(name)) for name in names}
 
     def transform_targets(self, table: Table):
         """Model-space targets: an array, or a dict of parts for records."""
@@ -563,8 +559,10 @@ def rows_with_missing(table: Table, spec: GeneratorSpec) -> np.ndarray:
         values = table.columns[column]
         if values.dtype == object:
             missing |= np.array(
-                [value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
-                 for value in values]
+                [
+                    value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
+                    for value in values
+                ]
             )
         elif values.dtype.kind == "f":
             missing |= ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)

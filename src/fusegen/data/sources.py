@@ -7,8 +7,9 @@ string column of a CSV, or an array field of an NPZ file or bundled dataset
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -47,13 +48,12 @@ class Table:
         if name not in self.columns:
             available = ", ".join(sorted(self.columns))
             raise DataError(
-                f"{used_by}: column '{name}' is not in {self.origin}; "
-                f"available columns: {available}.",
+                f"{used_by}: column '{name}' is not in {self.origin}; available columns: {available}.",
                 hint="set the input's 'column' (or 'columns') to one of those.",
             )
         return self.columns[name]
 
-    def take(self, rows: np.ndarray) -> "Table":
+    def take(self, rows: np.ndarray) -> Table:
         return Table({name: values[rows] for name, values in self.columns.items()}, self.origin)
 
 
@@ -97,8 +97,7 @@ def load_table(data: DataSpec, base_dir: str | Path | None = None) -> Table:
         return _load_bundled(source.removeprefix("bundled:"), data.options)
     if data.options:
         raise DataError(
-            f"data.options are for bundled datasets, received {sorted(data.options)} "
-            f"with source '{source}'."
+            f"data.options are for bundled datasets, received {sorted(data.options)} with source '{source}'."
         )
     path = Path(source)
     if not path.is_absolute() and base_dir is not None:
@@ -129,8 +128,7 @@ def read_file(path: str | Path) -> Table:
     except Exception as error:  # pandas and NumPy raise many types for a bad file
         raise DataError(f"cannot read data file '{path}': {error}") from None
     raise DataError(
-        f"data file '{path}' has an unsupported extension '{suffix}'; "
-        "expected .csv, .parquet or .npz."
+        f"data file '{path}' has an unsupported extension '{suffix}'; expected .csv, .parquet or .npz."
     )
 
 
@@ -150,9 +148,7 @@ def table_from_frame(frame, origin: str = "the DataFrame") -> Table:
 
 def _load_bundled(name: str, options: dict) -> Table:
     if name not in BUNDLED:
-        raise DataError(
-            f"unknown bundled dataset '{name}'; available: {', '.join(sorted(BUNDLED))}."
-        )
+        raise DataError(f"unknown bundled dataset '{name}'; available: {', '.join(sorted(BUNDLED))}.")
     try:
         data = BUNDLED[name](**options)
     except TypeError as error:

@@ -26,10 +26,13 @@ def build_model(plan: ShapePlan) -> keras.Model:
         branch_outputs.append(_apply(branch.alignment, x))
     if plan.fusion.layers:
         first, *rest = plan.fusion.layers
-        fused = first(branch_outputs if len(branch_outputs) > 1 or plan.spec.fusion.method == "attention"
-                      else branch_outputs[0])
+        fused = first(
+            branch_outputs
+            if len(branch_outputs) > 1 or plan.spec.fusion.method == "attention"
+            else branch_outputs[0]
+        )
         _check(plan.fusion, first, fused, plan.fusion.shapes[0])
-        for layer, shape in zip(rest, plan.fusion.shapes[1:]):
+        for layer, shape in zip(rest, plan.fusion.shapes[1:], strict=True):
             fused = layer(fused)
             _check(plan.fusion, layer, fused, shape)
     else:
@@ -52,7 +55,7 @@ def parameter_counts(model: keras.Model) -> dict[str, int]:
 
 
 def _apply(stage: Stage, x):
-    for layer, shape in zip(stage.layers, stage.shapes):
+    for layer, shape in zip(stage.layers, stage.shapes, strict=True):
         x = layer(x)
         _check(stage, layer, x, shape)
     return x

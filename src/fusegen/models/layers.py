@@ -65,9 +65,7 @@ class GatedFusion(keras.layers.Layer):
             )
         shapes = {tuple(shape[1:]) for shape in input_shape}
         if len(shapes) != 1:
-            raise ValueError(
-                f"GatedFusion needs branches of one shape. Received: input_shape={input_shape}"
-            )
+            raise ValueError(f"GatedFusion needs branches of one shape. Received: input_shape={input_shape}")
         width = input_shape[0][-1]
         self.gate = keras.layers.Dense(self.num_branches, name="gate")
         self.gate.build(tuple(input_shape[0][:-1]) + (width * self.num_branches,))
@@ -138,7 +136,7 @@ class BranchAttentionFusion(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         tokens = ops.concatenate(
-            [branch + embedding for branch, embedding in zip(inputs, self.branch_embeddings)],
+            [branch + embedding for branch, embedding in zip(inputs, self.branch_embeddings, strict=True)],
             axis=-2,
         )  # (B, ..., n, width)
         head_size = self.width // self.num_heads
@@ -147,12 +145,16 @@ class BranchAttentionFusion(keras.layers.Layer):
         # Attention runs over (batch * grid positions, tokens): some kernels
         # (oneDNN softmax) accept at most 5 dimensions.
         tokens = ops.reshape(tokens, (-1, num_tokens, self.width))
-        query = self.query_projection(ops.broadcast_to(self.query, (ops.shape(tokens)[0], 1, self.width)))
+        query_token = ops.broadcast_to(self.query, (ops.shape(tokens)[0], 1, self.width))
+        # The query token is also a key, like a [CLS] token, so it can keep
+        # its own state rather than being forced onto one branch.
+        tokens = ops.concatenate([query_token, tokens], axis=1)
+        query = self.query_projection(query_token)
         keys = self.key_projection(tokens)
         values = self.value_projection(tokens)
 
         def split_heads(x):
-            return ops.reshape(x, (-1, x.shape[1], self.num_heads, head_size))
+            return ops.reshape(x, (-1, ops.shape(x)[1], self.num_heads, head_size))
 
         query, keys, values = split_heads(query), split_heads(keys), split_heads(values)
         scores = ops.einsum("bqhd,bkhd->bhqk", query, keys) / (head_size**0.5)
@@ -184,7 +186,9 @@ class ResidualBlock2D(keras.layers.Layer):
         self.activation = activation
 
     def build(self, input_shape):
-        self.conv_1 = keras.layers.Conv2D(self.filters, 3, padding="same", activation=self.activation, name="conv_1")
+        self.conv_1 = keras.layers.Conv2D(
+            self.filters, 3, padding="same", activation=self.activation, name="conv_1"
+        )
         self.conv_2 = keras.layers.Conv2D(self.filters, 3, padding="same", name="conv_2")
         self.conv_1.build(input_shape)
         self.conv_2.build(tuple(input_shape[:-1]) + (self.filters,))

@@ -46,7 +46,7 @@ class Stage:
 
     def to_dict(self, parameters: dict[str, int] | None = None) -> dict[str, Any]:
         rows = []
-        for layer, shape in zip(self.layers, self.shapes):
+        for layer, shape in zip(self.layers, self.shapes, strict=True):
             row = {"layer": layer.name, "type": type(layer).__name__, "shape": list(shape)}
             if parameters is not None:
                 row["parameters"] = parameters.get(layer.name, 0)
@@ -111,7 +111,9 @@ class ShapePlan:
             "head": {
                 "type": output.head.type,
                 "trunk": self.head_trunk.to_dict(parameters)["layers"],
-                "parts": {name: stage.to_dict(parameters)["layers"] for name, stage in self.head_parts.items()},
+                "parts": {
+                    name: stage.to_dict(parameters)["layers"] for name, stage in self.head_parts.items()
+                },
             },
             "output": {
                 "name": output.name,
@@ -292,8 +294,10 @@ def _to_vector(name: str, config, shape: Shape, width: int) -> tuple[list, list[
         # A projection right after Flatten keeps the flattened width from
         # multiplying into the head's first layer.
         return (
-            [keras.layers.Flatten(name=f"{prefix}_flatten"),
-             keras.layers.Dense(width, activation="relu", name=f"{prefix}_project_flat")],
+            [
+                keras.layers.Flatten(name=f"{prefix}_flatten"),
+                keras.layers.Dense(width, activation="relu", name=f"{prefix}_project_flat"),
+            ],
             [f"flatten the {rank_name} {list(shape)} and project it to {width}"],
         )
     pool_class = {
@@ -302,7 +306,9 @@ def _to_vector(name: str, config, shape: Shape, width: int) -> tuple[list, list[
         (2, "average"): keras.layers.GlobalAveragePooling1D,
         (2, "max"): keras.layers.GlobalMaxPooling1D,
     }[(len(shape), pooling)]
-    return [pool_class(name=f"{prefix}_{pooling}_pool")], [f"{pooling}-pool the {rank_name} {list(shape)} to a vector"]
+    return [pool_class(name=f"{prefix}_{pooling}_pool")], [
+        f"{pooling}-pool the {rank_name} {list(shape)} to a vector"
+    ]
 
 
 def _align(spec, name, branch: BranchPlan, fusion_builder, grid) -> Stage:

@@ -8,7 +8,7 @@ one file here that registers it.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from fusegen.errors import SpecError
 
@@ -36,8 +36,7 @@ class Registry:
         except KeyError:
             known = sorted(entry for entry_kind, entry in self._entries if entry_kind == kind)
             raise SpecError(
-                [f"{key_path}: no {self.role} '{name}' is registered for kind '{kind}'; "
-                 f"registered: {known}"]
+                [f"{key_path}: no {self.role} '{name}' is registered for kind '{kind}'; registered: {known}"]
             ) from None
 
     def names(self, kind: str) -> list[str]:

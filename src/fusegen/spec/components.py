@@ -89,16 +89,10 @@ class RecurrentSequenceEncoder(Component):
     pooling: Pooling = "average"
 
 
-ImageEncoder = Annotated[
-    Union[ConvImageEncoder, ResidualImageEncoder], Field(discriminator="type")
-]
-TextEncoder = Annotated[
-    Union[EmbeddingPoolTextEncoder, DenseVectorEncoder], Field(discriminator="type")
-]
+ImageEncoder = Annotated[Union[ConvImageEncoder, ResidualImageEncoder], Field(discriminator="type")]
+TextEncoder = Annotated[Union[EmbeddingPoolTextEncoder, DenseVectorEncoder], Field(discriminator="type")]
 NumericEncoder = Annotated[Union[DenseVectorEncoder], Field(discriminator="type")]
-CategoricalEncoder = Annotated[
-    Union[EmbeddingCategoricalEncoder], Field(discriminator="type")
-]
+CategoricalEncoder = Annotated[Union[EmbeddingCategoricalEncoder], Field(discriminator="type")]
 SequenceEncoder = Annotated[
     Union[Conv1DSequenceEncoder, RecurrentSequenceEncoder], Field(discriminator="type")
 ]
@@ -118,15 +112,13 @@ class FusionSpec(Component):
     """
 
     method: Literal["concat", "add", "gated", "attention"] = "concat"
-    width: PositiveInt = Field(
-        default=128, description="Common width branches are projected to."
-    )
+    width: PositiveInt = Field(default=128, description="Common width branches are projected to.")
     layout: Literal["auto", "vector", "grid"] = "auto"
     num_heads: PositiveInt = Field(default=4, description="Attention fusion only.")
     dropout_rate: float = Field(default=0.0, ge=0.0, lt=1.0)
 
     @model_validator(mode="after")
-    def _heads_divide_width(self) -> "FusionSpec":
+    def _heads_divide_width(self) -> FusionSpec:
         if self.method == "attention" and self.width % self.num_heads:
             raise ValueError(
                 f"attention fusion needs width divisible by num_heads, "
@@ -177,7 +169,5 @@ class MLPHead(Component):
 
 
 ImageHead = Annotated[Union[UpsampleImageHead], Field(discriminator="type")]
-SequenceHead = Annotated[
-    Union[ConvSequenceHead, RecurrentSequenceHead], Field(discriminator="type")
-]
+SequenceHead = Annotated[Union[ConvSequenceHead, RecurrentSequenceHead], Field(discriminator="type")]
 VectorHead = Annotated[Union[MLPHead], Field(discriminator="type")]

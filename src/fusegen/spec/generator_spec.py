@@ -106,24 +106,18 @@ class GeneratorSpec(_Section):
 
         bad = [name for name in inputs if not re.match(NAME_PATTERN, name)]
         if bad:
-            raise ValueError(
-                f"input names must be identifiers (letters, digits, _), received {bad}"
-            )
+            raise ValueError(f"input names must be identifiers (letters, digits, _), received {bad}")
         return inputs
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "GeneratorSpec":
+    def _cross_checks(self) -> GeneratorSpec:
         problems = []
         if self.output.name in self.inputs:
-            problems.append(
-                f"output name '{self.output.name}' is also an input name; rename one"
-            )
+            problems.append(f"output name '{self.output.name}' is also an input name; rename one")
         parts = self.output.part_names()
         unknown = sorted(set(self.loss_weights) - set(parts))
         if unknown:
-            problems.append(
-                f"loss_weights has unknown parts {unknown}; the output's parts are {parts}"
-            )
+            problems.append(f"loss_weights has unknown parts {unknown}; the output's parts are {parts}")
         if self.fusion.layout == "grid":
             has_image = any(spec.kind == "image" for spec in self.inputs.values())
             if self.output.kind != "image" or not has_image:

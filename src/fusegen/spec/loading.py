@@ -124,8 +124,12 @@ def _describe(detail: dict, raw: Any) -> str:
     if kind == "extra_forbidden":
         return f"unknown key (received {received}); check its spelling against `fusegen schema`"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        bound = {"greater_than": ("greater than", "gt"), "greater_than_equal": ("at least", "ge"),
-                 "less_than": ("less than", "lt"), "less_than_equal": ("at most", "le")}[kind]
+        bound = {
+            "greater_than": ("greater than", "gt"),
+            "greater_than_equal": ("at least", "ge"),
+            "less_than": ("less than", "lt"),
+            "less_than_equal": ("at most", "le"),
+        }[kind]
         if kind == "greater_than" and context.get("gt") == 0:
             return f"expected a positive number, received {received}"
         return f"expected a number {bound[0]} {context.get(bound[1])}, received {received}"

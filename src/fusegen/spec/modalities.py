@@ -8,7 +8,7 @@ the spec. Vocabulary sizes that are fitted on data are passed in as
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -21,9 +21,9 @@ from pydantic import (
 
 from fusegen.spec.components import (
     CategoricalEncoder,
+    Conv1DSequenceEncoder,
     ConvImageEncoder,
     ConvSequenceHead,
-    Conv1DSequenceEncoder,
     DenseVectorEncoder,
     EmbeddingCategoricalEncoder,
     EmbeddingPoolTextEncoder,
@@ -44,6 +44,26 @@ MissingPolicy = Literal["error", "drop_rows"]
 class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: ``type`` used when an ``encoder`` / ``head`` mapping leaves it out.
+    default_component_type: ClassVar[str | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_component_type(cls, data):
+        if not isinstance(data, dict):
+            return data
+        for key in ("encoder", "head"):
+            component = data.get(key)
+            if isinstance(component, dict) and "type" not in component:
+                default = cls._component_default(data)
+                if default:
+                    data = {**data, key: {"type": default, **component}}
+        return data
+
+    @classmethod
+    def _component_default(cls, data) -> str | None:
+        return cls.default_component_type
+
 
 class StepsAndChannels(_Part):
     """Which part of a stored sequence array an input or output reads."""
@@ -56,11 +76,9 @@ class StepsAndChannels(_Part):
     )
 
     @model_validator(mode="after")
-    def _ordered(self) -> "StepsAndChannels":
+    def _ordered(self) -> StepsAndChannels:
         if self.steps is not None and self.steps[0] >= self.steps[1]:
-            raise ValueError(
-                f"steps must be [start, stop) with start < stop, received {list(self.steps)}"
-            )
+            raise ValueError(f"steps must be [start, stop) with start < stop, received {list(self.steps)}")
         return self
 
 
@@ -79,6 +97,8 @@ class _Input(_Part):
 class ImageInput(_Input):
     """An image, rescaled to [0, 1] floats of the given size."""
 
+    default_component_type: ClassVar[str] = "conv"
+
     kind: Literal["image"]
     height: PositiveInt
     width: PositiveInt
@@ -96,6 +116,10 @@ class TextInput(_Input):
     column holds raw text, tokenised into ``sequence_length`` token ids.
     """
 
+    @classmethod
+    def _component_default(cls, data) -> str:
+        return "dense" if data.get("embedding_size") else "embedding_pool"
+
     kind: Literal["text"]
     max_tokens: PositiveInt = Field(default=5000, ge=3)
     sequence_length: PositiveInt = 16
@@ -103,7 +127,7 @@ class TextInput(_Input):
     encoder: TextEncoder | None = None
 
     @model_validator(mode="after")
-    def _encoder_matches_form(self) -> "TextInput":
+    def _encoder_matches_form(self) -> TextInput:
         expected = "dense" if self.embedding_size else "embedding_pool"
         if self.encoder is None:
             default = DenseVectorEncoder() if self.embedding_size else EmbeddingPoolTextEncoder()
@@ -111,8 +135,7 @@ class TextInput(_Input):
         elif self.encoder.type != expected:
             form = "precomputed embeddings" if self.embedding_size else "raw text"
             raise ValueError(
-                f"a text input of {form} needs encoder type '{expected}', "
-                f"received '{self.encoder.type}'"
+                f"a text input of {form} needs encoder type '{expected}', received '{self.encoder.type}'"
             )
         return self
 
@@ -129,17 +152,15 @@ class TextInput(_Input):
 class NumericInput(_Input):
     """Numeric columns (a table) or one vector field (arrays), standardised."""
 
+    default_component_type: ClassVar[str] = "dense"
+
     kind: Literal["numeric"]
-    columns: list[str] | None = Field(
-        default=None, min_length=1, description="Table columns, in order."
-    )
-    size: PositiveInt | None = Field(
-        default=None, description="Length of a vector field, for array sources."
-    )
+    columns: list[str] | None = Field(default=None, min_length=1, description="Table columns, in order.")
+    size: PositiveInt | None = Field(default=None, description="Length of a vector field, for array sources.")
     encoder: NumericEncoder = Field(default_factory=DenseVectorEncoder)
 
     @model_validator(mode="after")
-    def _columns_or_size(self) -> "NumericInput":
+    def _columns_or_size(self) -> NumericInput:
         if (self.columns is None) == (self.size is None):
             raise ValueError(
                 "give exactly one of 'columns' (table columns) or 'size' "
@@ -157,6 +178,8 @@ class NumericInput(_Input):
 
 class CategoricalInput(_Input):
     """One column of labels, mapped to integer ids; id 0 is out-of-vocabulary."""
+
+    default_component_type: ClassVar[str] = "embedding"
 
     kind: Literal["categorical"]
     vocabulary: list[str] | None = Field(
@@ -178,6 +201,8 @@ class CategoricalInput(_Input):
 class SequenceInput(_Input):
     """A window of steps x channels, e.g. one sensor's readings."""
 
+    default_component_type: ClassVar[str] = "conv1d"
+
     kind: Literal["sequence"]
     steps: PositiveInt
     channels: PositiveInt
@@ -185,7 +210,7 @@ class SequenceInput(_Input):
     encoder: SequenceEncoder = Field(default_factory=Conv1DSequenceEncoder)
 
     @model_validator(mode="after")
-    def _select_matches_shape(self) -> "SequenceInput":
+    def _select_matches_shape(self) -> SequenceInput:
         _check_selection(self.select, self.steps, self.channels)
         return self
 
@@ -203,9 +228,7 @@ def _check_selection(select: StepsAndChannels | None, steps: int, channels: int)
     if select is None:
         return
     if select.channels is not None and len(select.channels) != channels:
-        raise ValueError(
-            f"select.channels lists {len(select.channels)} channels but channels={channels}"
-        )
+        raise ValueError(f"select.channels lists {len(select.channels)} channels but channels={channels}")
     if select.steps is not None and select.steps[1] - select.steps[0] != steps:
         raise ValueError(
             f"select.steps {list(select.steps)} covers "
@@ -232,6 +255,8 @@ class _Output(_Part):
 class ImageOutput(_Output):
     """An image of exactly this size, returned in ``value_range`` as ``dtype``."""
 
+    default_component_type: ClassVar[str] = "upsample"
+
     kind: Literal["image"]
     height: PositiveInt
     width: PositiveInt
@@ -241,7 +266,7 @@ class ImageOutput(_Output):
     head: ImageHead = Field(default_factory=UpsampleImageHead)
 
     @model_validator(mode="after")
-    def _range_ordered(self) -> "ImageOutput":
+    def _range_ordered(self) -> ImageOutput:
         low, high = self.value_range
         if low >= high:
             raise ValueError(f"value_range must be [low, high] with low < high, received {[low, high]}")
@@ -254,6 +279,8 @@ class ImageOutput(_Output):
 class SequenceOutput(_Output):
     """A sequence of exactly ``steps`` x ``channels``."""
 
+    default_component_type: ClassVar[str] = "conv1d"
+
     kind: Literal["sequence"]
     steps: PositiveInt
     channels: PositiveInt
@@ -261,7 +288,7 @@ class SequenceOutput(_Output):
     head: SequenceHead = Field(default_factory=ConvSequenceHead)
 
     @model_validator(mode="after")
-    def _select_matches_shape(self) -> "SequenceOutput":
+    def _select_matches_shape(self) -> SequenceOutput:
         _check_selection(self.select, self.steps, self.channels)
         return self
 
@@ -276,6 +303,8 @@ class RecordOutput(_Output):
     part per categorical column, keyed by the column name.
     """
 
+    default_component_type: ClassVar[str] = "mlp"
+
     kind: Literal["record"]
     name: str = Field(default="record", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     numeric: list[str] = Field(default_factory=list)
@@ -286,7 +315,7 @@ class RecordOutput(_Output):
     head: VectorHead = Field(default_factory=MLPHead)
 
     @model_validator(mode="after")
-    def _columns_make_sense(self) -> "RecordOutput":
+    def _columns_make_sense(self) -> RecordOutput:
         if not self.numeric and not self.categorical:
             raise ValueError("a record output needs at least one numeric or categorical column")
         repeated = sorted(set(self.numeric) & set(self.categorical))
@@ -308,6 +337,8 @@ class RecordOutput(_Output):
 
 class VectorOutput(_Output):
     """A vector of ``size`` numbers (standardised for training, returned in the user's units)."""
+
+    default_component_type: ClassVar[str] = "mlp"
 
     kind: Literal["vector"]
     size: PositiveInt

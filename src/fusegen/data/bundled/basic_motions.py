@@ -41,7 +41,13 @@ def load_basic_motions(split: str = "all") -> dict[str, np.ndarray]:
 
 def _read_ts(filename: str) -> tuple[np.ndarray, list[str]]:
     """Parse the sktime/UEA ``.ts`` format: one case per line, dimensions by ':'."""
-    text = resources.files(__package__).joinpath("files").joinpath("basic_motions").joinpath(filename).read_text()
+    text = (
+        resources.files(__package__)
+        .joinpath("files")
+        .joinpath("basic_motions")
+        .joinpath(filename)
+        .read_text()
+    )
     cases, labels = [], []
     in_data = False
     for line in text.splitlines():

@@ -19,8 +19,7 @@ import unicodedata
 import numpy as np
 
 ATTRIBUTION = (
-    "All emojis designed by OpenMoji - the open-source emoji and icon project. "
-    "License: CC BY-SA 4.0"
+    "All emojis designed by OpenMoji - the open-source emoji and icon project. License: CC BY-SA 4.0"
 )
 
 #: Each instruction with its phrasings; the last one is never used in training.
@@ -67,9 +66,7 @@ _EMOJI_BLOCKS = [(0x1F330, 0x1F37F), (0x1F400, 0x1F4FF), (0x1F600, 0x1F64F), (0x
                  (0x1F950, 0x1F9AF)]  # fmt: skip
 
 
-def load_emoji_edits(
-    num_images: int = 96, size: int = 64, seed: int = 0
-) -> dict[str, np.ndarray]:
+def load_emoji_edits(num_images: int = 96, size: int = 64, seed: int = 0) -> dict[str, np.ndarray]:
     """Build the editing dataset.
 
     Args:
@@ -86,9 +83,7 @@ def load_emoji_edits(
     rng = np.random.default_rng(seed)
     characters = _available_emoji()
     if num_images > len(characters):
-        raise ValueError(
-            f"num_images={num_images} but only {len(characters)} emoji are available"
-        )
+        raise ValueError(f"num_images={num_images} but only {len(characters)} emoji are available")
     chosen = sorted(rng.choice(len(characters), size=num_images, replace=False))
     images = [_render(characters[index], size) for index in chosen]
     names = [unicodedata.name(characters[index]).lower() for index in chosen]
@@ -96,7 +91,7 @@ def load_emoji_edits(
     rows = {key: [] for key in ("image", "edited", "instruction", "operation", "phrasing", "emoji_name")}
     # Every tenth image is asked with the held-out phrasings, so the unseen
     # phrasings cover every instruction on images the model also sees.
-    for position, (image, name) in enumerate(zip(images, names)):
+    for position, (image, name) in enumerate(zip(images, names, strict=True)):
         for operation, phrasings in INSTRUCTIONS.items():
             unseen = position % 10 == 9
             text = phrasings[-1] if unseen else phrasings[rng.integers(len(phrasings) - 1)]

@@ -10,7 +10,11 @@ from fusegen.models.registry import ENCODERS
 def conv_image_encoder(config, input_spec, prefix, vocabulary_size=None):
     return [
         keras.layers.Conv2D(
-            filters, 3, strides=2, padding="same", activation=config.activation,
+            filters,
+            3,
+            strides=2,
+            padding="same",
+            activation=config.activation,
             name=f"{prefix}_conv_{index}",
         )
         for index, filters in enumerate(config.filters)
@@ -20,16 +24,25 @@ def conv_image_encoder(config, input_spec, prefix, vocabulary_size=None):
 @ENCODERS.register("image", "residual")
 def residual_image_encoder(config, input_spec, prefix, vocabulary_size=None):
     layers = [
-        keras.layers.Conv2D(config.filters[0], 3, padding="same", activation=config.activation,
-                            name=f"{prefix}_stem")
+        keras.layers.Conv2D(
+            config.filters[0], 3, padding="same", activation=config.activation, name=f"{prefix}_stem"
+        )
     ]
     for stage, filters in enumerate(config.filters):
         if stage:
             # Downsample between stages, so the first stage keeps full resolution.
-            layers.append(keras.layers.Conv2D(filters, 3, strides=2, padding="same",
-                                              activation=config.activation,
-                                              name=f"{prefix}_down_{stage}"))
+            layers.append(
+                keras.layers.Conv2D(
+                    filters,
+                    3,
+                    strides=2,
+                    padding="same",
+                    activation=config.activation,
+                    name=f"{prefix}_down_{stage}",
+                )
+            )
         for block in range(config.blocks_per_stage):
-            layers.append(ResidualBlock2D(filters, activation=config.activation,
-                                          name=f"{prefix}_block_{stage}_{block}"))
+            layers.append(
+                ResidualBlock2D(filters, activation=config.activation, name=f"{prefix}_block_{stage}_{block}")
+            )
     return layers

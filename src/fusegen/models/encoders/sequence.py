@@ -8,8 +8,14 @@ from fusegen.models.registry import ENCODERS
 @ENCODERS.register("sequence", "conv1d")
 def conv1d_sequence_encoder(config, input_spec, prefix, vocabulary_size=None):
     return [
-        keras.layers.Conv1D(filters, config.kernel_size, strides=2, padding="same",
-                            activation=config.activation, name=f"{prefix}_conv_{index}")
+        keras.layers.Conv1D(
+            filters,
+            config.kernel_size,
+            strides=2,
+            padding="same",
+            activation=config.activation,
+            name=f"{prefix}_conv_{index}",
+        )
         for index, filters in enumerate(config.filters)
     ]
 

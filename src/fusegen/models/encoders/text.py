@@ -2,16 +2,17 @@
 
 import keras
 
-from fusegen.models.registry import ENCODERS
 from fusegen.models.encoders.numeric import dense_vector_encoder
+from fusegen.models.registry import ENCODERS
 
 
 @ENCODERS.register("text", "embedding_pool")
 def embedding_pool_text_encoder(config, input_spec, prefix, vocabulary_size=None):
     # Id 0 is padding; masking it keeps short instructions from averaging in padding.
     return [
-        keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=True,
-                               name=f"{prefix}_embedding"),
+        keras.layers.Embedding(
+            vocabulary_size, config.embedding_dim, mask_zero=True, name=f"{prefix}_embedding"
+        ),
         keras.layers.GlobalAveragePooling1D(name=f"{prefix}_pool"),
     ]
 

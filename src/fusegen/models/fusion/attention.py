@@ -6,8 +6,9 @@ from fusegen.models.registry import FUSIONS
 
 @FUSIONS.register("any", "attention")
 def attention_fusion(config, num_branches, prefix):
-    return BranchAttentionFusion(config.num_heads, dropout_rate=config.dropout_rate,
-                                 name=f"{prefix}_attention")
+    return BranchAttentionFusion(
+        config.num_heads, dropout_rate=config.dropout_rate, name=f"{prefix}_attention"
+    )
 
 
 attention_fusion.needs_common_width = True

@@ -20,16 +20,22 @@ def upsample_image_head(config, output_spec, fused_shape, vocabulary_sizes, pref
         stages = halvings(min(height, width), config.max_stages)
         seed_height, seed_width = ceil_div(height, 2**stages), ceil_div(width, 2**stages)
         layers += [
-            keras.layers.Dense(seed_height * seed_width * config.base_filters,
-                               activation=config.activation, name=f"{prefix}_seed"),
+            keras.layers.Dense(
+                seed_height * seed_width * config.base_filters,
+                activation=config.activation,
+                name=f"{prefix}_seed",
+            ),
             keras.layers.Reshape((seed_height, seed_width, config.base_filters), name=f"{prefix}_seed_map"),
         ]
         reached_height, reached_width = seed_height * 2**stages, seed_width * 2**stages
     else:
         grid_height, grid_width = fused_shape[0], fused_shape[1]
         stages = 0
-        while stages < config.max_stages and grid_height * 2 ** (stages + 1) <= height \
-                and grid_width * 2 ** (stages + 1) <= width:
+        while (
+            stages < config.max_stages
+            and grid_height * 2 ** (stages + 1) <= height
+            and grid_width * 2 ** (stages + 1) <= width
+        ):
             stages += 1
         reached_height, reached_width = grid_height * 2**stages, grid_width * 2**stages
     filters = config.base_filters
@@ -37,16 +43,21 @@ def upsample_image_head(config, output_spec, fused_shape, vocabulary_sizes, pref
         filters = max(config.min_filters, filters // 2)
         layers += [
             keras.layers.UpSampling2D(2, name=f"{prefix}_up_{stage}"),
-            keras.layers.Conv2D(filters, 3, padding="same", activation=config.activation,
-                                name=f"{prefix}_conv_{stage}"),
+            keras.layers.Conv2D(
+                filters, 3, padding="same", activation=config.activation, name=f"{prefix}_conv_{stage}"
+            ),
         ]
     if (reached_height, reached_width) != (height, width):
         if reached_height >= height and reached_width >= width:
-            layers.append(keras.layers.Cropping2D(
-                ((0, reached_height - height), (0, reached_width - width)), name=f"{prefix}_crop"))
+            layers.append(
+                keras.layers.Cropping2D(
+                    ((0, reached_height - height), (0, reached_width - width)), name=f"{prefix}_crop"
+                )
+            )
         else:
             layers.append(keras.layers.Resizing(height, width, name=f"{prefix}_resize"))
     # Sigmoid: the model works in [0, 1]; the output converter maps to value_range.
-    layers.append(keras.layers.Conv2D(channels, 3, padding="same", activation="sigmoid",
-                                      name=f"{prefix}_to_pixels"))
+    layers.append(
+        keras.layers.Conv2D(channels, 3, padding="same", activation="sigmoid", name=f"{prefix}_to_pixels")
+    )
     return HeadLayers(trunk=[], parts={output_spec.name: layers})

@@ -12,18 +12,25 @@ def conv1d_sequence_head(config, output_spec, fused_shape, vocabulary_sizes, pre
     stages = halvings(steps, config.max_stages)
     seed_steps = ceil_div(steps, 2**stages)
     layers = [
-        keras.layers.Dense(seed_steps * config.base_filters, activation=config.activation,
-                           name=f"{prefix}_seed"),
+        keras.layers.Dense(
+            seed_steps * config.base_filters, activation=config.activation, name=f"{prefix}_seed"
+        ),
         keras.layers.Reshape((seed_steps, config.base_filters), name=f"{prefix}_seed_steps"),
     ]
     for stage in range(stages):
         layers += [
             keras.layers.UpSampling1D(2, name=f"{prefix}_up_{stage}"),
-            keras.layers.Conv1D(config.base_filters, config.kernel_size, padding="same",
-                                activation=config.activation, name=f"{prefix}_conv_{stage}"),
+            keras.layers.Conv1D(
+                config.base_filters,
+                config.kernel_size,
+                padding="same",
+                activation=config.activation,
+                name=f"{prefix}_conv_{stage}",
+            ),
         ]
-    layers.append(keras.layers.Conv1D(channels, config.kernel_size, padding="same",
-                                      name=f"{prefix}_to_channels"))
+    layers.append(
+        keras.layers.Conv1D(channels, config.kernel_size, padding="same", name=f"{prefix}_to_channels")
+    )
     extra = seed_steps * 2**stages - steps
     if extra:
         layers.append(keras.layers.Cropping1D((0, extra), name=f"{prefix}_crop"))

@@ -1,0 +1,228 @@
+"""The ``fusegen`` command line: a thin layer over the facade.
+
+Keras and TensorFlow are imported inside the commands that need them, so
+``fusegen --help``, ``fusegen schema`` and spec errors answer at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from fusegen.errors import FusegenError
+
+app = typer.Typer(
+    name="fusegen",
+    help="Multi-input generators for Keras 3: one spec builds the data pipeline and the model.\n\n"
+    "Start with `fusegen demo`, then `fusegen inspect examples/tabular_augment.yaml`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_state = {"verbose": False}
+
+
+@app.callback()
+def main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and TensorFlow logs."),
+):
+    _state["verbose"] = verbose
+    if not verbose:
+        import os
+
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _load_tensorflow() -> None:
+    """Import TensorFlow with its C++ start-up chatter hidden, unless --verbose."""
+    if _state["verbose"] or "tensorflow" in sys.modules:
+        return
+    import os
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _echo_json(data) -> None:
+    typer.echo(json.dumps(data, indent=2))
+
+
+@app.command()
+def schema():
+    """Print the spec's JSON Schema."""
+    from fusegen.spec import spec_json_schema
+
+    _echo_json(spec_json_schema())
+
+
+@app.command()
+def inspect(
+    spec: Path = typer.Argument(..., help="A YAML spec."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    no_data: bool = typer.Option(
+        False, "--no-data", help="Plan from the spec alone, without fitting vocabularies on its data."
+    ),
+):
+    """Print the shape plan: each branch's layers and shapes, the alignment, fusion, head, parameters."""
+    _load_tensorflow()
+    from fusegen.generator import Generator
+
+    generator = Generator(spec)
+    sizes = None
+    if generator.spec.data is not None and not no_data and _needs_fitted_sizes(generator.spec):
+        from fusegen.data.pipeline import prepare_data
+
+        sizes = prepare_data(generator.spec, generator.load_table()).preprocessor.vocabulary_sizes()
+    generator.build(sizes)
+    plan = generator.describe()
+    if as_json:
+        _echo_json(plan)
+    else:
+        _print_plan(plan)
+
+
+@app.command()
+def train(
+    spec: Path = typer.Argument(..., help="A YAML spec with a data section."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
+    epochs: Optional[int] = typer.Option(None, help="Override training.epochs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Train a generator on its spec's data and write the run directory."""
+    _load_tensorflow()
+    from fusegen.generator import Generator
+
+    generator = Generator(spec)
+    started = time.perf_counter()
+    generator.fit(epochs=epochs, verbose=0 if quiet else "auto", log=lambda message: typer.echo(message))
+    generator.save(out)
+    losses = generator.history_.get("loss", [])
+    summary = f"trained '{generator.spec.name}' in {time.perf_counter() - started:.1f}s"
+    if losses:
+        summary += f"; loss {losses[0]:.4f} -> {losses[-1]:.4f}"
+    if generator.history_.get("val_loss"):
+        summary += f", validation loss {generator.history_['val_loss'][-1]:.4f}"
+    typer.echo(f"{summary}. Run directory: {out}")
+
+
+@app.command()
+def predict(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `fusegen train`."),
+    inputs: Path = typer.Option(..., "--inputs", "-i", help="CSV, Parquet or NPZ with a column per input."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Where to write: .csv/.parquet for records, .npz for arrays, a folder for images.",
+    ),
+    batch_size: Optional[int] = typer.Option(None, help="Prediction batch size."),
+):
+    """Run a trained generator on new inputs and write its outputs in the user's units."""
+    _load_tensorflow()
+    from fusegen.generator import load, write_outputs
+
+    generator = load(run_dir)
+    outputs = generator.predict(inputs, batch_size=batch_size)
+    written = write_outputs(outputs, out, name=generator.spec.output.name)
+    typer.echo(
+        f"wrote {len(outputs)} {generator.spec.output.kind} output(s) to {out}"
+        + (f" ({len(written)} files)" if len(written) > 1 else "")
+    )
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("fusegen-demo"), "--out", "-o", help="Folder for the runs and summary."),
+    epochs: Optional[int] = typer.Option(None, help="Override every example's epochs (for a quick look)."),
+):
+    """Train the three reference generators on their bundled data and write their outputs."""
+    _load_tensorflow()
+    from fusegen.demo import run_demo
+
+    summary = run_demo(out, epochs=epochs, log=typer.echo)
+    typer.echo(f"summary: {summary}")
+
+
+def _needs_fitted_sizes(spec) -> bool:
+    for input_spec in spec.inputs.values():
+        if input_spec.kind == "categorical" and not input_spec.vocabulary:
+            return True
+        if input_spec.kind == "text" and input_spec.is_raw_text:
+            return True
+    output = spec.output
+    return output.kind == "record" and any(col not in output.vocabularies for col in output.categorical)
+
+
+def _print_plan(plan: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(Console().width, 110))
+    table = Table(title=f"Shape plan of '{plan['name']}'", show_lines=False)
+    for column in ("stage", "layer", "type", "output shape", "parameters"):
+        table.add_column(column, justify="right" if column == "parameters" else "left", overflow="fold")
+
+    def rows(stage, layers):
+        for index, layer in enumerate(layers):
+            table.add_row(
+                stage if index == 0 else "",
+                layer["layer"],
+                layer["type"],
+                str(layer["shape"]),
+                f"{layer.get('parameters', 0):,}",
+            )
+
+    for name, branch in plan["inputs"].items():
+        table.add_row(
+            f"[bold]input {name}[/bold]", f"{branch['kind']}", branch["dtype"], str(branch["shape"]), ""
+        )
+        rows(f"  encoder ({branch['encoder']})", branch["encoder_layers"])
+        rows("  alignment", branch["alignment"])
+        for note in branch["alignment_notes"]:
+            table.add_row("", f"[dim]{note}[/dim]", "", "", "")
+    fusion = plan["fusion"]
+    table.add_row(
+        f"[bold]fusion {fusion['method']}[/bold]", f"layout {fusion['layout']}", "", str(fusion["shape"]), ""
+    )
+    rows("", fusion["layers"])
+    head = plan["head"]
+    table.add_row(f"[bold]head {head['type']}[/bold]", "", "", "", "")
+    rows("  trunk", head["trunk"])
+    for part, layers in head["parts"].items():
+        rows(f"  part {part}", layers)
+    output = plan["output"]
+    table.add_row(f"[bold]output {output['name']}[/bold]", output["kind"], "", str(output["shape"]), "")
+    console.print(table)
+    console.print(f"total parameters: {plan['num_parameters']:,}")
+
+
+def run() -> None:
+    """Console entry point: user errors print one line; --verbose shows the traceback."""
+    try:
+        app()
+    except FusegenError as error:
+        if _state["verbose"]:
+            raise
+        typer.echo(f"fusegen: error: {error}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("fusegen: interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    run()

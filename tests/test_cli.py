@@ -1,0 +1,131 @@
+"""The CLI: help, schema, inspect, train, predict, and one clear line for user errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def fusegen(*args, cwd=None):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "fusegen.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+    )
+
+
+def test_help_lists_the_commands():
+    result = fusegen("--help")
+    assert result.returncode == 0
+    for command in ("inspect", "train", "predict", "schema", "demo"):
+        assert command in result.stdout
+
+
+def test_schema_prints_json():
+    result = fusegen("schema")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["title"] == "GeneratorSpec"
+
+
+def test_inspect_json_of_image_example(examples_dir):
+    result = fusegen("inspect", examples_dir / "image_text_to_image.yaml", "--json")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["output"]["kind"] == "image" and plan["output"]["shape"] == [64, 64, 3]
+    assert plan["inputs"]["image"] == {**plan["inputs"]["image"], "kind": "image", "shape": [64, 64, 3]}
+    assert plan["inputs"]["instruction"]["kind"] == "text"
+    assert plan["num_parameters"] > 0
+
+
+def test_inspect_prints_a_table(examples_dir):
+    result = fusegen("inspect", examples_dir / "sensors_to_series.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "fusion attention" in result.stdout and "[25, 6]" in result.stdout
+    assert "total parameters" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "spec_text, expected",
+    [
+        (
+            "inputs:\n  photo: {kind: image, height: -3, width: 4}\noutput: {kind: vector, size: 2}\n",
+            "inputs.photo.height: expected a positive number, received -3",
+        ),
+        (
+            "inputs:\n  a: {kind: numeric, size: 2, colour: red}\noutput: {kind: vector, size: 2}\n",
+            "inputs.a.colour: unknown key",
+        ),
+    ],
+)
+def test_spec_errors_are_one_line(tmp_path, spec_text, expected):
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec_text)
+    result = fusegen("inspect", path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fusegen: error:") and expected in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_verbose_shows_the_traceback(tmp_path):
+    result = fusegen("--verbose", "inspect", tmp_path / "missing.yaml")
+    assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_missing_spec_file_and_non_run_dir(tmp_path):
+    result = fusegen("inspect", tmp_path / "missing.yaml")
+    assert result.returncode == 1 and "does not exist" in result.stderr
+    result = fusegen("predict", tmp_path, "--inputs", tmp_path / "x.csv", "--out", tmp_path / "o.csv")
+    assert result.returncode == 1 and "is not a fusegen run" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_train_then_predict_on_a_users_csv(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows = 120
+    size = rng.uniform(1, 3, rows)
+    kind = rng.choice(["small", "large"], rows)
+    frame = pd.DataFrame(
+        {
+            "size": size,
+            "kind": kind,
+            "weight": size * 2 + (kind == "large") * 3 + rng.normal(0, 0.1, rows),
+            "grade": np.where(size > 2, "high", "low"),
+        }
+    )
+    frame.to_csv(tmp_path / "items.csv", index=False)
+    (tmp_path / "spec.yaml").write_text(
+        "name: items\n"
+        "data: {source: items.csv}\n"
+        "inputs:\n  size: {kind: numeric, columns: [size]}\n  kind: {kind: categorical}\n"
+        "output: {kind: record, numeric: [weight], categorical: [grade]}\n"
+        "training: {epochs: 40, batch_size: 16, learning_rate: 0.01}\n"
+    )
+    result = fusegen("train", tmp_path / "spec.yaml", "--out", tmp_path / "run", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "Run directory" in result.stdout
+    frame.head(10)[["size", "kind"]].to_csv(tmp_path / "new.csv", index=False)
+    result = fusegen(
+        "predict", tmp_path / "run", "--inputs", tmp_path / "new.csv", "--out", tmp_path / "out.csv"
+    )
+    assert result.returncode == 0, result.stderr
+    predicted = pd.read_csv(tmp_path / "out.csv")
+    assert list(predicted.columns) == ["weight", "grade"] and len(predicted) == 10
+    error = np.abs(predicted["weight"] - frame.head(10)["weight"]).mean()
+    assert error < 1.0, error
+    # Missing input column: one line naming the input and the column.
+    frame.head(3)[["size"]].to_csv(tmp_path / "bad.csv", index=False)
+    result = fusegen(
+        "predict", tmp_path / "run", "--inputs", tmp_path / "bad.csv", "--out", tmp_path / "o.csv"
+    )
+    assert result.returncode == 1 and "Input 'kind' (categorical): column 'kind'" in result.stderr
