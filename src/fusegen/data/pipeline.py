@@ -1,8 +1,14 @@
-"""From a table to tf.data: missing-value policy, seeded split, fitted preprocessing, batches.
+"""From a table to tf.data: column checks, windows, missing values, seeded split, preprocessing, batches.
 
 The datasets yield ``(inputs, targets)`` where ``inputs`` is a dict keyed by
 the spec's input names, exactly the model's input names, and ``targets`` is
 an array, or a dict of parts for records.
+
+Preprocessing runs once, before training, on whole columns (vectorised, and
+image files decoded in a parallel tf.data map), so the training pipeline
+only shuffles row indices, gathers whole batches from arrays held in memory
+and maps uint8 images to floats: a few operations per batch, never per
+example, and never Python per example.
 """
 
 from __future__ import annotations
@@ -12,47 +18,102 @@ from typing import Any
 
 import numpy as np
 
-from fusegen.data.preprocessing import Preprocessor, rows_with_missing
+from fusegen.data.images import ImageColumn, source_kinds
+from fusegen.data.preprocessing import Preprocessor, columns_of_parts, missing_values
 from fusegen.data.sources import Table
+from fusegen.data.windows import window_table
 from fusegen.errors import DataError
 from fusegen.spec import GeneratorSpec
 
 
 @dataclasses.dataclass
 class PreparedData:
-    """Model-ready arrays for both splits, and the preprocessor fitted on the training split."""
+    """Model-ready arrays for both splits, and the preprocessor fitted on the training split.
+
+    Image inputs and targets may be `ImageColumn` objects (uint8 pixels, or
+    encoded files) that `make_dataset` maps to floats batch by batch.
+    """
 
     preprocessor: Preprocessor
-    table: Table  # after the missing-value policy; the row indices below refer to it
-    train_inputs: dict[str, np.ndarray]
+    table: Table  # after windows and the missing-value policy; the row indices below refer to it
+    train_inputs: dict[str, Any]
     train_targets: Any
-    validation_inputs: dict[str, np.ndarray] | None
+    validation_inputs: dict[str, Any] | None
     validation_targets: Any
     train_rows: np.ndarray
     validation_rows: np.ndarray
-    dropped_rows: np.ndarray
+    dropped_rows: np.ndarray  # the user's row numbers (window starts for windows)
 
     @property
     def num_train(self) -> int:
         return len(self.train_rows)
 
 
+def check_columns(table: Table, spec: GeneratorSpec) -> None:
+    """Every column the spec reads exists, and under ``data.strict`` no other column does.
+
+    Reports every missing (and, in strict mode, every extra) column at once.
+    """
+    problems = []
+    read = set()
+    for part, (columns, _) in columns_of_parts(spec).items():
+        read.update(columns)
+        absent = [column for column in columns if column not in table.columns]
+        if absent:
+            noun = "column" if len(absent) == 1 else "columns"
+            problems.append(f"{part} reads {noun} {', '.join(repr(c) for c in absent)}, which is not there")
+    windows = spec.data.windows if spec.data else None
+    if windows is not None:
+        for key in ("group_column", "time_column"):
+            column = getattr(windows, key)
+            if column:
+                read.add(column)
+                if column not in table.columns:
+                    problems.append(f"data.windows.{key} '{column}' is not a column")
+    if spec.data is not None and spec.data.strict:
+        extra = [column for column in table.columns if column not in read]
+        if extra:
+            problems.append(
+                f"unknown extra column(s) {extra}, which no input or output reads (data.strict: true)"
+            )
+    if problems:
+        raise DataError(
+            f"{table.origin}: " + "; ".join(problems) + f". Available columns: {', '.join(table.columns)}.",
+            hint="set each input's 'column' (or 'columns') to a column of the data"
+            + (
+                ", and drop unused columns or set data.strict: false."
+                if spec.data and spec.data.strict
+                else "."
+            ),
+        )
+
+
 def apply_missing_policy(table: Table, spec: GeneratorSpec) -> tuple[Table, np.ndarray]:
-    """Drop rows with missing values if the spec asks to; otherwise report them."""
-    missing = rows_with_missing(table, spec)
-    rows = np.flatnonzero(missing)
-    if not len(rows):
-        return table, rows
-    policy = spec.data.missing if spec.data else "error"
-    if policy == "drop_rows":
-        if len(rows) == len(table):
-            raise DataError(f"{table.origin}: every row has a missing value; nothing is left to train on.")
-        return table.take(np.flatnonzero(~missing)), rows
-    raise DataError(
-        f"{table.origin}: {len(rows)} row(s) have missing values in columns the spec uses, "
-        f"first rows {rows[:5].tolist()}.",
-        hint="clean them, or set data.missing: drop_rows in the spec to drop them.",
-    )
+    """Drop rows with missing values where the policy says so; report them where it says error.
+
+    Returns the kept table and the user's row numbers of the dropped rows.
+    """
+    found = missing_values(table, spec)
+    errors = [(part, column, rows) for part, column, policy, rows in found if policy == "error"]
+    if errors:
+        count = len(np.unique(np.concatenate([rows for _, _, rows in errors])))
+        details = "; ".join(
+            f"{part}, column '{column}': {table.rows_label(rows)}" for part, column, rows in errors
+        )
+        raise DataError(
+            f"{table.origin}: {count} row(s) have missing values (NaN, None, empty) or infinity "
+            f"in columns the spec reads: {details}.",
+            hint="clean them, set data.missing: drop_rows in the spec to drop them, "
+            "or missing: impute on an input to fill its NaN and empty values.",
+        )
+    drop = np.zeros(len(table), dtype=bool)
+    for _, _, _, rows in found:
+        drop[rows] = True
+    if not drop.any():
+        return table, np.array([], dtype=np.int64)
+    if drop.all():
+        raise DataError(f"{table.origin}: every row has a missing value; nothing is left to train on.")
+    return table.take(np.flatnonzero(~drop)), table.row_ids[drop]
 
 
 def split_rows(num_rows: int, validation_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +128,9 @@ def split_rows(num_rows: int, validation_split: float, seed: int) -> tuple[np.nd
 
 
 def prepare_data(spec: GeneratorSpec, table: Table, preprocessor: Preprocessor | None = None) -> PreparedData:
-    """Apply the missing policy, split, fit preprocessing on training rows, transform both splits."""
+    """Check columns, cut windows, apply the missing policy, split, fit on training rows, transform."""
+    check_columns(table, spec)
+    table = window_table(table, spec)
     table, dropped = apply_missing_policy(table, spec)
     split = spec.data.validation_split if spec.data else 0.1
     train_rows, validation_rows = split_rows(len(table), split, spec.training.seed)
@@ -78,10 +141,10 @@ def prepare_data(spec: GeneratorSpec, table: Table, preprocessor: Preprocessor |
     return PreparedData(
         preprocessor=preprocessor,
         table=table,
-        train_inputs=preprocessor.transform_inputs(train),
-        train_targets=preprocessor.transform_targets(train),
-        validation_inputs=preprocessor.transform_inputs(validation) if validation else None,
-        validation_targets=preprocessor.transform_targets(validation) if validation else None,
+        train_inputs=preprocessor.transform_inputs(train, compact=True),
+        train_targets=preprocessor.transform_targets(train, compact=True),
+        validation_inputs=preprocessor.transform_inputs(validation, compact=True) if validation else None,
+        validation_targets=preprocessor.transform_targets(validation, compact=True) if validation else None,
         train_rows=train_rows,
         validation_rows=validation_rows,
         dropped_rows=dropped,
@@ -89,36 +152,132 @@ def prepare_data(spec: GeneratorSpec, table: Table, preprocessor: Preprocessor |
 
 
 def make_dataset(inputs, targets=None, batch_size=32, shuffle=False, seed=0):
-    """A batched, prefetched tf.data pipeline over in-memory arrays.
+    """A batched, prefetched tf.data pipeline over preprocessed columns held in memory.
 
-    The arrays are already preprocessed, so the pipeline only slices, shuffles
-    (reshuffled every epoch, seeded) and batches; batching before any other
-    work keeps per-example Python out of the loop.
+    Each epoch shuffles row indices (seeded, reshuffled every epoch), batches
+    them and gathers every column for a whole batch at once in a parallel
+    map, mapping uint8 images to floats there (a vectorised map). Images that
+    did not fit in memory (see ``data.cache``) are read and decoded per
+    example in a parallel map instead.
+
+    Args:
+        inputs: input name -> array or `ImageColumn`, rows on the first axis.
+        targets: an array, a dict of arrays, or None.
+        batch_size: rows per batch; the last batch may be smaller.
+        shuffle: reshuffle the rows every epoch.
+        seed: the shuffle's seed.
     """
     import tensorflow as tf
 
     elements = inputs if targets is None else (inputs, targets)
-    dataset = tf.data.Dataset.from_tensor_slices(elements)
+    columns = tf.nest.flatten(elements)
+    num_rows = _common_length(inputs, targets)
+    streamed = [isinstance(column, ImageColumn) and column.pixels is None for column in columns]
+    # Converted once: the map functions capture these tensors by reference, not by copy.
+    held = [
+        tf.convert_to_tensor(_stored(column), name="column") if not stream else None
+        for column, stream in zip(columns, streamed, strict=True)
+    ]
+    finish = [column.to_float if isinstance(column, ImageColumn) else None for column in columns]
+
+    indices = tf.data.Dataset.range(num_rows)
     if shuffle:
-        num_rows = len(next(iter(inputs.values())))
-        dataset = dataset.shuffle(num_rows, seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        indices = indices.shuffle(num_rows, seed=seed, reshuffle_each_iteration=True)
+
+    def finished(values):
+        values = [fn(value) if fn is not None else value for fn, value in zip(finish, values, strict=True)]
+        return tf.nest.pack_sequence_as(elements, values)
+
+    if not any(streamed):
+
+        def gather_batch(rows):
+            return finished([tf.gather(column, rows) for column in held])
+
+        dataset = indices.batch(batch_size).map(gather_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        sources = [
+            _encoded_sources(column) if stream else None
+            for column, stream in zip(columns, streamed, strict=True)
+        ]
+
+        def gather_example(row):
+            values = []
+            for column, tensor, source in zip(columns, held, sources, strict=True):
+                if source is None:
+                    values.append(tf.gather(tensor, row))
+                else:
+                    encoded, is_path, kinds = source
+                    values.append(column.decoder.decode_one(encoded[row], is_path[row], kinds)[0])
+            return tuple(values)
+
+        dataset = (
+            indices.map(gather_example, num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(batch_size)
+            .map(lambda *values: finished(list(values)), num_parallel_calls=tf.data.AUTOTUNE)
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def check_against_model(inputs: dict[str, np.ndarray], model) -> None:
-    """Compare the pipeline's arrays with the model's inputs, key by key, before training."""
+def _stored(column):
+    if isinstance(column, ImageColumn):
+        return column.pixels
+    return np.asarray(column)
+
+
+def _encoded_sources(column: ImageColumn):
+    """A streamed image column as (encoded bytes or paths, is-path flags, kinds) tensors."""
+    import tensorflow as tf
+
+    is_path = np.array([isinstance(source, str) for source in column.sources])
+    encoded = [source.encode() if isinstance(source, str) else source for source in column.sources]
+    return tf.constant(encoded), tf.constant(is_path), source_kinds(is_path)
+
+
+def _common_length(inputs: dict, targets) -> int:
+    lengths = {f"inputs['{name}']": len(values) for name, values in inputs.items()}
+    if isinstance(targets, dict):
+        lengths.update({f"targets['{name}']": len(values) for name, values in targets.items()})
+    elif targets is not None:
+        lengths["targets"] = len(targets)
+    if not lengths:
+        raise DataError("the dataset has no inputs.")
+    if len(set(lengths.values())) > 1:
+        raise DataError(
+            f"inputs have different row counts, received {lengths}.",
+            hint="every input and target needs one entry per example.",
+        )
+    count = next(iter(lengths.values()))
+    if count == 0:
+        raise DataError("the dataset is empty: every input has 0 rows.")
+    return count
+
+
+def compare_with_model(inputs: dict[str, Any], model) -> dict[str, list[str]]:
+    """Per input name, how the pipeline's columns differ from the model's inputs (dtype, shape)."""
     expected = {tensor.name.split(":")[0]: tensor for tensor in model.inputs}
-    problems = []
+    problems: dict[str, list[str]] = {}
     for name in sorted(set(expected) | set(inputs)):
+        found = problems.setdefault(name, [])
         if name not in inputs:
-            problems.append(f"'{name}': the model expects it, the data has no such input")
+            found.append("the model expects it, the data has no such input")
             continue
         if name not in expected:
-            problems.append(f"'{name}': the data provides it, the model has no such input")
+            found.append("the data provides it, the model has no such input")
             continue
-        want = tuple(expected[name].shape[1:])
-        have = tuple(inputs[name].shape[1:])
-        if want != have:
-            problems.append(f"'{name}': expected shape {list(want)}, received {list(have)}")
+        want_shape = tuple(expected[name].shape[1:])
+        have_shape = tuple(inputs[name].shape[1:])
+        if want_shape != have_shape:
+            found.append(f"expected shape {list(want_shape)}, received {list(have_shape)}")
+        want_dtype = str(expected[name].dtype)
+        have_dtype = str(np.dtype(inputs[name].dtype))
+        if want_dtype != have_dtype:
+            found.append(f"expected dtype {want_dtype}, received {have_dtype}")
+    return {name: found for name, found in problems.items() if found}
+
+
+def check_against_model(inputs: dict[str, Any], model) -> None:
+    """Compare the pipeline's arrays with the model's inputs, key by key, before training."""
+    problems = compare_with_model(inputs, model)
     if problems:
-        raise DataError("The data does not fit the model: " + "; ".join(problems) + ".")
+        listed = [f"'{name}': {problem}" for name, found in problems.items() for problem in found]
+        raise DataError("The data does not fit the model: " + "; ".join(listed) + ".")

@@ -2,9 +2,18 @@
 
 One converter per input and one for the output. Each has ``fit`` (learns
 its state from training rows), ``transform`` (table -> model-ready array) and
-``get_state`` / ``from_state`` (plain JSON, no pickle), so training,
-evaluation and prediction use identical transforms. Output converters also
-have ``inverse`` back to the user's units and labels.
+``get_state`` (plain JSON, no pickle; the constructor takes it back), so
+training, evaluation and prediction use identical transforms. Output
+converters also have ``inverse`` back to the user's units and labels.
+
+Missing values (NaN, None, an empty or blank string) follow each input's
+``missing`` policy, or ``data.missing`` when the input has none: ``error``
+(the default) names the rows; ``drop_rows`` drops them before the split (see
+`fusegen.data.pipeline.apply_missing_policy`); ``impute`` fills them with a
+value fitted on the training split and saved in the state: the mean for
+numeric columns and per sequence channel, a ``[MISSING]`` label (or the most
+frequent label) for categories, a ``[MISSING]`` text for text. Infinity is
+never imputed; it is an error unless its rows are dropped.
 """
 
 from __future__ import annotations
@@ -14,51 +23,22 @@ from typing import Any
 
 import numpy as np
 
+from fusegen.data.checks import (
+    MISSING_LABEL,
+    as_float,
+    as_labels,
+    check_finite,
+    check_shape,
+    is_missing,
+)
+from fusegen.data.images import ImageColumn, ImageDecoder, convert_pixels, fits_in_memory, resize_pixels
 from fusegen.data.sources import Table
+from fusegen.data.windows import window_table
 from fusegen.errors import DataError
 from fusegen.spec import GeneratorSpec
 from fusegen.spec.modalities import StepsAndChannels
 
 OUT_OF_VOCABULARY = "[OOV]"
-
-
-# --------------------------------------------------------------------------
-# Shared checks
-# --------------------------------------------------------------------------
-
-
-def _as_float(values: np.ndarray, where: str) -> np.ndarray:
-    """Values as float32, or a `DataError` naming the first row that is not a number."""
-    try:
-        return np.asarray(values, dtype="float32")
-    except (TypeError, ValueError):
-        flat = np.asarray(values, dtype=object).reshape(len(values), -1)
-        for row, entries in enumerate(flat):
-            for entry in entries:
-                try:
-                    float(entry)
-                except (TypeError, ValueError):
-                    raise DataError(f"{where}: expected numbers, received {entry!r} in row {row}.") from None
-        raise
-
-
-def _check_finite(values: np.ndarray, where: str) -> None:
-    finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
-    if not finite.all():
-        rows = np.flatnonzero(~finite)
-        raise DataError(
-            f"{where}: {len(rows)} row(s) have NaN or infinite values, first rows {rows[:5].tolist()}.",
-            hint="clean them, or set data.missing: drop_rows in the spec.",
-        )
-
-
-def _check_shape(values: np.ndarray, expected: tuple[int, ...], where: str) -> None:
-    received = tuple(values.shape[1:])
-    if received != tuple(expected):
-        raise DataError(
-            f"{where}: expected each example to have shape {list(expected)}, received {list(received)}.",
-            hint="fix the spec's sizes to match the data, or the data to match the spec.",
-        )
 
 
 def _select(values: np.ndarray, select: StepsAndChannels | None, where: str) -> np.ndarray:
@@ -86,15 +66,31 @@ def _select(values: np.ndarray, select: StepsAndChannels | None, where: str) -> 
     return values
 
 
-def _as_labels(values: np.ndarray, where: str) -> np.ndarray:
-    labels = np.array(["" if value is None else str(value) for value in values], dtype=object)
-    empty = np.flatnonzero(labels == "")
+def _imputes(spec) -> bool:
+    return getattr(spec, "missing", None) == "impute"
+
+
+def _fill_missing(values: np.ndarray, fill: np.ndarray | None, where: str) -> np.ndarray:
+    """NaN -> the fitted fill value of its feature (last axis); unchanged without a fill."""
+    if fill is None:
+        return values
+    if fill is not None and np.isnan(values).any():
+        values = np.where(np.isnan(values), np.asarray(fill, "float32"), values).astype("float32")
+    return values
+
+
+def _fit_fill(values: np.ndarray, where: str) -> list[float]:
+    """The mean of each feature (last axis), ignoring NaN; a feature with no value is an error."""
+    flat = values.reshape(-1, values.shape[-1]).astype("float64")
+    observed = ~np.isnan(flat)
+    empty = np.flatnonzero(~observed.any(axis=0))
     if len(empty):
         raise DataError(
-            f"{where}: {len(empty)} row(s) are empty, first rows {empty[:5].tolist()}.",
-            hint="fill them, or set data.missing: drop_rows in the spec.",
+            f"{where}: feature(s) {empty.tolist()} have no value in the training rows to impute from.",
+            hint="give those columns some values, or drop the input.",
         )
-    return labels
+    sums = np.where(observed, flat, 0.0).sum(axis=0)
+    return (sums / observed.sum(axis=0)).astype("float32").tolist()
 
 
 class _Standardiser:
@@ -106,10 +102,12 @@ class _Standardiser:
 
     def fit(self, values: np.ndarray) -> _Standardiser:
         axes = tuple(range(values.ndim - 1))
+        # float64: float32 sums of large values overflow or lose the mean.
+        values = values.astype("float64")
         self.mean = values.mean(axis=axes).astype("float32")
-        std = values.std(axis=axes).astype("float32")
+        std = values.std(axis=axes)
         # A constant feature would divide by zero; leave its scale alone.
-        self.std = np.where(std > 1e-8, std, 1.0).astype("float32")
+        self.std = np.where((std > 1e-8) & np.isfinite(std), std, 1.0).astype("float32")
         return self
 
     def transform(self, values: np.ndarray) -> np.ndarray:
@@ -123,12 +121,60 @@ class _Standardiser:
 
 
 # --------------------------------------------------------------------------
+# Images, for inputs and outputs alike
+# --------------------------------------------------------------------------
+
+
+def read_images(
+    table: Table, column: str, spec, where: str, keep_pixels: bool = True
+) -> tuple[np.ndarray | None, np.ndarray | None, ImageDecoder]:
+    """The images of a column as ``(pixels, sources, decoder)``.
+
+    A column of file paths or encoded bytes is decoded (and checked) with
+    tf.io; ``pixels`` is uint8, or None when ``keep_pixels`` is false, in which
+    case ``sources`` holds what to decode each epoch. A column of arrays
+    (N, H, W, C) keeps its dtype, converted and resized as the spec allows.
+    """
+    values = table.column(column, where)
+    decoder = ImageDecoder(spec.height, spec.width, spec.channels, spec.resize, spec.convert_channels, where)
+    if values.dtype == object or values.dtype.kind in "SU":
+        if values.ndim != 1:
+            raise DataError(f"{where}: expected pixel arrays, file paths or bytes, received {values.dtype}.")
+        sources = decoder.sources(table, column)
+        return decoder.decode_all(sources, table, keep_pixels), sources, decoder
+    if values.ndim == 3 and spec.channels == 1:
+        values = values[..., None]
+    expected = (spec.height, spec.width, spec.channels)
+    if values.ndim != 4:
+        check_shape(values, expected, where)
+    if values.dtype.kind not in "iuf":
+        values = as_float(values, where, table)
+    if values.shape[-1] != spec.channels and spec.convert_channels and values.shape[-1] in (1, 2, 3, 4):
+        values = convert_pixels(values, spec.channels)
+    if values.shape[1:3] != expected[:2] and spec.resize and values.shape[-1] == spec.channels:
+        values = resize_pixels(values, spec.height, spec.width)
+    check_shape(values, expected, where)
+    return values, None, decoder
+
+
+def _image_column(pixels, sources, decoder, low, high, clip, spec) -> ImageColumn:
+    shape = (len(pixels if pixels is not None else sources), spec.height, spec.width, spec.channels)
+    return ImageColumn(shape, low, high, clip, pixels=pixels, sources=sources, decoder=decoder)
+
+
+# --------------------------------------------------------------------------
 # Input converters
 # --------------------------------------------------------------------------
 
 
 class ImageConverter:
-    """Images (N, H, W, C) as floats in [0, 1]; uint8 data is divided by 255."""
+    """Images (N, H, W, C) as floats in [0, 1]; uint8 data and image files are divided by 255.
+
+    Images come as arrays, or as a column of PNG/JPEG/BMP file paths (relative
+    to the data file's folder) or encoded bytes, decoded with tf.io, resized
+    to the spec's height and width unless ``resize: false``, and converted to
+    its channel count when ``convert_channels: true``.
+    """
 
     def __init__(self, name, spec, scale: float | None = None):
         self.name, self.spec, self.scale = name, spec, scale
@@ -136,40 +182,56 @@ class ImageConverter:
 
     def fit(self, table: Table, column: str):
         values = table.column(column, self.where)
-        if values.ndim == 3 and self.spec.channels == 1:
-            values = values[..., None]
-        _check_shape(values, (self.spec.height, self.spec.width, self.spec.channels), self.where)
-        values = _as_float(values, self.where)
-        self.scale = 255.0 if table.columns[column].dtype == np.uint8 or float(np.max(values)) > 1.0 else 1.0
+        if values.dtype == object or values.dtype.kind in "SU":
+            # Files decode to uint8; they are decoded (and checked) once, in transform.
+            self.scale = 255.0
+            return self
+        values, _, _ = read_images(table, column, self.spec, self.where)
+        if values.dtype == np.uint8:
+            self.scale = 255.0
+            return self
+        values = as_float(values, self.where, table)
+        check_finite(values, self.where, table)
+        self.scale = 255.0 if float(np.max(values)) > 1.0 else 1.0
         return self
 
-    def transform(self, table: Table, column: str) -> np.ndarray:
-        values = table.column(column, self.where)
-        if values.ndim == 3 and self.spec.channels == 1:
-            values = values[..., None]
-        _check_shape(values, (self.spec.height, self.spec.width, self.spec.channels), self.where)
-        values = _as_float(values, self.where)
-        _check_finite(values, self.where)
+    def transform(self, table: Table, column: str, compact: bool = False, cache: Any = "auto"):
+        """Float images; with ``compact``, uint8 images stay uint8 in an `ImageColumn`."""
+        keep = not compact or fits_in_memory(self._decoded_bytes(table), cache)
+        pixels, sources, decoder = read_images(table, column, self.spec, self.where, keep_pixels=keep)
+        if compact and (pixels is None or pixels.dtype == np.uint8):
+            return _image_column(pixels, sources, decoder, 0.0, self.scale, False, self.spec)
+        values = as_float(pixels, self.where, table)
+        check_finite(values, self.where, table)
         return values / np.float32(self.scale)
+
+    def _decoded_bytes(self, table: Table) -> int:
+        return len(table) * self.spec.height * self.spec.width * self.spec.channels
 
     def get_state(self) -> dict:
         return {"scale": self.scale}
 
 
 class TextConverter:
-    """Raw text -> token ids with a fitted vocabulary; or embedding vectors as they are."""
+    """Raw text -> token ids with a fitted vocabulary; or embedding vectors as they are.
+
+    Empty or blank text is an error, or a ``[MISSING]`` text under ``missing: impute``.
+    """
 
     def __init__(self, name, spec, vocabulary: list[str] | None = None):
         self.name, self.spec, self.vocabulary = name, spec, vocabulary
         self.where = f"Input '{name}' (text)"
         self._layer = None
 
+    def _texts(self, table: Table, column: str) -> np.ndarray:
+        fill = MISSING_LABEL if _imputes(self.spec) else None
+        return as_labels(table.column(column, self.where), self.where, table, fill=fill)
+
     def fit(self, table: Table, column: str):
         if not self.spec.is_raw_text:
             return self
-        texts = _as_labels(table.column(column, self.where), self.where)
         layer = self._make_layer()
-        layer.adapt(texts.astype(str))
+        layer.adapt(self._texts(table, column).astype(str))
         self.vocabulary = [str(token) for token in layer.get_vocabulary()]
         self._layer = None
         return self
@@ -183,14 +245,13 @@ class TextConverter:
             vocabulary=self.vocabulary,
         )
 
-    def transform(self, table: Table, column: str) -> np.ndarray:
-        values = table.column(column, self.where)
+    def transform(self, table: Table, column: str, **options) -> np.ndarray:
         if not self.spec.is_raw_text:
-            values = _as_float(values, self.where)
-            _check_shape(values, (self.spec.embedding_size,), self.where)
-            _check_finite(values, self.where)
+            values = as_float(table.column(column, self.where), self.where, table)
+            check_shape(values, (self.spec.embedding_size,), self.where)
+            check_finite(values, self.where, table)
             return values
-        texts = _as_labels(values, self.where)
+        texts = self._texts(table, column)
         if self._layer is None:
             self._layer = self._make_layer()
         return np.asarray(self._layer(texts.astype(str))).astype("int32")
@@ -204,60 +265,92 @@ class TextConverter:
 
 
 class NumericConverter:
-    """Numeric columns or a vector field, standardised per feature."""
+    """Numeric columns or a vector field, standardised per feature; NaN imputed on request."""
 
-    def __init__(self, name, spec, mean=None, std=None):
+    def __init__(self, name, spec, mean=None, std=None, fill=None):
         self.name, self.spec = name, spec
         self.scaler = _Standardiser(mean, std)
+        self.fill = fill
         self.where = f"Input '{name}' (numeric)"
 
-    def _values(self, table: Table, column: str) -> np.ndarray:
+    def _raw(self, table: Table, column: str) -> np.ndarray:
+        impute = _imputes(self.spec)
         if self.spec.columns:
             stacked = [
-                _as_float(table.column(col, self.where), f"Column '{col}' of input '{self.name}' (numeric)")
+                as_float(
+                    table.column(col, self.where),
+                    f"Column '{col}' of input '{self.name}' (numeric)",
+                    table,
+                    allow_missing=impute,
+                )
                 for col in self.spec.columns
             ]
-            values = np.stack(stacked, axis=1)
-        else:
-            values = _as_float(table.column(column, self.where), self.where)
-            _check_shape(values, (self.spec.size,), self.where)
-        _check_finite(values, self.where)
+            return np.stack(stacked, axis=1)
+        values = as_float(table.column(column, self.where), self.where, table, allow_missing=impute)
+        if values.ndim == 1 and self.spec.size == 1:
+            values = values[:, None]
+        check_shape(values, (self.spec.size,), self.where)
+        return values
+
+    def _values(self, table: Table, column: str) -> np.ndarray:
+        values = _fill_missing(self._raw(table, column), self.fill, self.where)
+        check_finite(values, self.where, table)
         return values
 
     def fit(self, table: Table, column: str):
+        if _imputes(self.spec):
+            self.fill = _fit_fill(self._raw(table, column), self.where)
         self.scaler.fit(self._values(table, column))
         return self
 
-    def transform(self, table: Table, column: str) -> np.ndarray:
+    def transform(self, table: Table, column: str, **options) -> np.ndarray:
         return self.scaler.transform(self._values(table, column))
 
     def get_state(self) -> dict:
-        return self.scaler.get_state()
+        state = self.scaler.get_state()
+        if self.fill is not None:
+            state["fill"] = list(self.fill)
+        return state
 
 
 class CategoricalConverter:
     """Labels -> ids 1..K by the fitted vocabulary; unseen labels map to 0.
 
     Unseen labels are not an error at prediction time: they go to the
-    out-of-vocabulary id, and ``unseen_counts`` records how many of each.
+    out-of-vocabulary id 0, and ``unseen_counts`` records how many of each.
+    Under ``missing: impute`` an empty label becomes ``[MISSING]`` (a
+    category of its own when the vocabulary is fitted) or the most frequent
+    label of the training split (``impute_with: most_frequent``).
     """
 
-    def __init__(self, name, spec, vocabulary: list[str] | None = None):
+    def __init__(self, name, spec, vocabulary: list[str] | None = None, fill: str | None = None):
         self.name, self.spec = name, spec
         self.vocabulary = vocabulary or spec.vocabulary
+        self.fill = fill
         self.where = f"Input '{name}' (categorical)"
         self.unseen_counts: Counter = Counter()
 
+    def _labels(self, table: Table, column: str) -> np.ndarray:
+        return as_labels(table.column(column, self.where), self.where, table, fill=self.fill)
+
     def fit(self, table: Table, column: str):
+        values = table.column(column, self.where)
+        if _imputes(self.spec):
+            self.fill = MISSING_LABEL
+            if self.spec.impute_with == "most_frequent":
+                present = values[~is_missing(np.asarray(values, dtype=object))]
+                if not len(present):
+                    raise DataError(f"{self.where}: every training row is empty; nothing to impute from.")
+                counts = Counter(as_labels(present, self.where).tolist())
+                self.fill = sorted(counts, key=lambda label: (-counts[label], label))[0]
         if self.spec.vocabulary is None:
-            labels = _as_labels(table.column(column, self.where), self.where)
-            counts = Counter(labels.tolist())
+            counts = Counter(self._labels(table, column).tolist())
             # Most frequent first, ties by label, so the order is reproducible.
             self.vocabulary = sorted(counts, key=lambda label: (-counts[label], label))
         return self
 
-    def transform(self, table: Table, column: str) -> np.ndarray:
-        labels = _as_labels(table.column(column, self.where), self.where)
+    def transform(self, table: Table, column: str, **options) -> np.ndarray:
+        labels = self._labels(table, column)
         lookup = {label: index + 1 for index, label in enumerate(self.vocabulary)}
         ids = np.array([lookup.get(label, 0) for label in labels], dtype="int32")
         for label in labels[ids == 0]:
@@ -269,41 +362,74 @@ class CategoricalConverter:
         return len(self.vocabulary) + 1
 
     def get_state(self) -> dict:
-        return {"vocabulary": self.vocabulary}
+        state = {"vocabulary": self.vocabulary}
+        if self.fill is not None:
+            state["fill"] = self.fill
+        return state
+
+
+def _read_windows(table: Table, column: str, spec, where: str, impute: bool) -> np.ndarray:
+    """A part's windows (N, T, C): one array field, or its ``columns`` stacked as channels."""
+    if spec.columns:
+        channels = []
+        for col in spec.columns:
+            values = table.column(col, where)
+            if values.ndim != 2:
+                raise DataError(
+                    f"{where}, column '{col}': expected one window of readings per row (examples, steps), "
+                    f"received an array of shape {list(values.shape)}.",
+                    hint="a long table of one reading per row needs data.windows in the spec.",
+                )
+            channels.append(as_float(values, f"{where}, column '{col}'", table, allow_missing=impute))
+        values = np.stack(channels, axis=-1)
+    else:
+        values = table.column(column, where)
+        if values.dtype == object:
+            raise DataError(
+                f"{where}: expected windows of equal length as one numeric array, "
+                "received an object array (unequal lengths or mixed types).",
+                hint="pad or cut every sequence to one length, or give a long table with data.windows.",
+            )
+        values = as_float(values, where, table, allow_missing=impute)
+    return _select(values, spec.select, where)
 
 
 class SequenceConverter:
     """Windows (N, T, C): the selected steps and channels, standardised per channel."""
 
-    def __init__(self, name, spec, mean=None, std=None, kind="Input"):
+    def __init__(self, name, spec, mean=None, std=None, fill=None, kind="Input"):
         self.name, self.spec = name, spec
         self.scaler = _Standardiser(mean, std)
+        self.fill = fill
         self.where = f"{kind} '{name}' (sequence)"
 
+    def _raw(self, table: Table, column: str) -> np.ndarray:
+        values = _read_windows(table, column, self.spec, self.where, _imputes(self.spec))
+        check_shape(values, (self.spec.steps, self.spec.channels), self.where)
+        return values
+
     def _values(self, table: Table, column: str) -> np.ndarray:
-        values = table.column(column, self.where)
-        if values.dtype == object:
-            raise DataError(
-                f"{self.where}: expected windows of equal length as one numeric array, "
-                "received an object array (unequal lengths or mixed types)."
-            )
-        values = _select(_as_float(values, self.where), self.spec.select, self.where)
-        _check_shape(values, (self.spec.steps, self.spec.channels), self.where)
-        _check_finite(values, self.where)
+        values = _fill_missing(self._raw(table, column), self.fill, self.where)
+        check_finite(values, self.where, table)
         return values
 
     def fit(self, table: Table, column: str):
+        if _imputes(self.spec):
+            self.fill = _fit_fill(self._raw(table, column), self.where)
         self.scaler.fit(self._values(table, column))
         return self
 
-    def transform(self, table: Table, column: str) -> np.ndarray:
+    def transform(self, table: Table, column: str, **options) -> np.ndarray:
         return self.scaler.transform(self._values(table, column))
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
         return self.scaler.inverse(values)
 
     def get_state(self) -> dict:
-        return self.scaler.get_state()
+        state = self.scaler.get_state()
+        if self.fill is not None:
+            state["fill"] = list(self.fill)
+        return state
 
 
 # --------------------------------------------------------------------------
@@ -312,7 +438,7 @@ class SequenceConverter:
 
 
 class ImageOutputConverter:
-    """Target images mapped from ``value_range`` to [0, 1] and back."""
+    """Target images mapped from ``value_range`` to [0, 1] and back; arrays or image files."""
 
     def __init__(self, spec):
         self.spec = spec
@@ -321,14 +447,15 @@ class ImageOutputConverter:
     def fit(self, table: Table, column: str):
         return self
 
-    def transform(self, table: Table, column: str) -> np.ndarray:
-        values = table.column(column, self.where)
-        if values.ndim == 3 and self.spec.channels == 1:
-            values = values[..., None]
-        _check_shape(values, self.spec.model_shape(), self.where)
-        values = _as_float(values, self.where)
-        _check_finite(values, self.where)
-        low, high = self.spec.value_range
+    def transform(self, table: Table, column: str, compact: bool = False, cache: Any = "auto"):
+        spec = self.spec
+        keep = not compact or fits_in_memory(len(table) * spec.height * spec.width * spec.channels, cache)
+        pixels, sources, decoder = read_images(table, column, spec, self.where, keep_pixels=keep)
+        low, high = spec.value_range
+        if compact and (pixels is None or pixels.dtype == np.uint8):
+            return _image_column(pixels, sources, decoder, low, high, True, spec)
+        values = as_float(pixels, self.where, table)
+        check_finite(values, self.where, table)
         return np.clip((values - low) / (high - low), 0.0, 1.0).astype("float32")
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
@@ -351,18 +478,18 @@ class VectorOutputConverter:
         self.where = f"Output '{spec.name}' (vector)"
 
     def _values(self, table, column):
-        values = _as_float(table.column(column, self.where), self.where)
+        values = as_float(table.column(column, self.where), self.where, table)
         if values.ndim == 1 and self.spec.size == 1:
             values = values[:, None]
-        _check_shape(values, (self.spec.size,), self.where)
-        _check_finite(values, self.where)
+        check_shape(values, (self.spec.size,), self.where)
+        check_finite(values, self.where, table)
         return values
 
     def fit(self, table, column):
         self.scaler.fit(self._values(table, column))
         return self
 
-    def transform(self, table, column):
+    def transform(self, table, column, **options):
         return self.scaler.transform(self._values(table, column))
 
     def inverse(self, values):
@@ -386,11 +513,11 @@ class RecordOutputConverter:
         if not self.spec.numeric:
             return None
         columns = [
-            _as_float(table.column(col, self.where), f"Column '{col}' of output '{self.spec.name}'")
+            as_float(table.column(col, self.where), f"Column '{col}' of output '{self.spec.name}'", table)
             for col in self.spec.numeric
         ]
         values = np.stack(columns, axis=1)
-        _check_finite(values, self.where)
+        check_finite(values, self.where, table)
         return values
 
     def fit(self, table, column=None):
@@ -400,19 +527,20 @@ class RecordOutputConverter:
         for col in self.spec.categorical:
             if col in self.spec.vocabularies:
                 continue
-            labels = _as_labels(table.column(col, self.where), f"Column '{col}' of output '{self.spec.name}'")
+            where = f"Column '{col}' of output '{self.spec.name}'"
+            labels = as_labels(table.column(col, self.where), where, table)
             counts = Counter(labels.tolist())
             self.vocabularies[col] = sorted(counts, key=lambda label: (-counts[label], label))
         return self
 
-    def transform(self, table, column=None) -> dict[str, np.ndarray]:
+    def transform(self, table, column=None, **options) -> dict[str, np.ndarray]:
         parts = {}
         numeric = self._numeric(table)
         if numeric is not None:
             parts["numeric"] = self.scaler.transform(numeric)
         for col in self.spec.categorical:
             where = f"Column '{col}' of output '{self.spec.name}'"
-            labels = _as_labels(table.column(col, self.where), where)
+            labels = as_labels(table.column(col, self.where), where, table)
             lookup = {label: index for index, label in enumerate(self.vocabularies[col])}
             unknown = sorted({label for label in labels if label not in lookup})
             if unknown:
@@ -466,6 +594,8 @@ _INPUT_CONVERTERS = {
 class Preprocessor:
     """All converters of one spec: fit on training rows, transform, invert, save.
 
+    A long table is cut into windows first when the spec has ``data.windows``.
+
     Example:
 
     >>> import numpy as np
@@ -503,19 +633,34 @@ class Preprocessor:
         self.fitted = bool(state)
 
     def fit(self, table: Table) -> Preprocessor:
+        table = window_table(table, self.spec)
         for name, converter in self.inputs.items():
             converter.fit(table, self.spec.input_column(name))
         self.output.fit(table, self.spec.output_column())
         self.fitted = True
         return self
 
-    def transform_inputs(self, table: Table, names=None) -> dict[str, np.ndarray]:
-        names = list(self.inputs) if names is None else names
-        return {name: self.inputs[name].transform(table, self.spec.input_column(name)) for name in names}
+    def transform_inputs(self, table: Table, names=None, compact: bool = False) -> dict[str, Any]:
+        """Model-ready inputs keyed by input name.
 
-    def transform_targets(self, table: Table):
+        With ``compact``, uint8 images stay uint8 (or encoded, when they do not
+        fit in memory) in an `ImageColumn` that `make_dataset` maps per batch.
+        """
+        table = window_table(table, self.spec)
+        names = list(self.inputs) if names is None else names
+        cache = self.spec.data.cache if self.spec.data else "auto"
+        return {
+            name: self.inputs[name].transform(
+                table, self.spec.input_column(name), compact=compact, cache=cache
+            )
+            for name in names
+        }
+
+    def transform_targets(self, table: Table, compact: bool = False):
         """Model-space targets: an array, or a dict of parts for records."""
-        return self.output.transform(table, self.spec.output_column())
+        table = window_table(table, self.spec)
+        cache = self.spec.data.cache if self.spec.data else "auto"
+        return self.output.transform(table, self.spec.output_column(), compact=compact, cache=cache)
 
     def inverse_outputs(self, predictions):
         return self.output.inverse(predictions)
@@ -532,6 +677,14 @@ class Preprocessor:
                 sizes[f"output.{col}"] = size
         return sizes
 
+    def unseen_counts(self) -> dict[str, dict[str, int]]:
+        """Per categorical input, the labels mapped to the out-of-vocabulary id 0 so far, and how often."""
+        return {
+            name: dict(converter.unseen_counts)
+            for name, converter in self.inputs.items()
+            if isinstance(converter, CategoricalConverter) and converter.unseen_counts
+        }
+
     def get_state(self) -> dict[str, Any]:
         return {
             "inputs": {name: conv.get_state() for name, conv in self.inputs.items()},
@@ -539,31 +692,62 @@ class Preprocessor:
         }
 
 
-def rows_with_missing(table: Table, spec: GeneratorSpec) -> np.ndarray:
-    """Boolean mask of rows with a NaN, None or empty value in any column the spec uses."""
-    used = []
+# --------------------------------------------------------------------------
+# Which columns each part reads, and where values are missing
+# --------------------------------------------------------------------------
+
+
+def columns_of_parts(spec: GeneratorSpec) -> dict[str, tuple[list[str], str | None]]:
+    """Per input and the output (``Input 'x' (kind)``): the columns it reads and its missing policy."""
+    parts = {}
     for name, input_spec in spec.inputs.items():
-        if input_spec.kind == "numeric" and input_spec.columns:
-            used += input_spec.columns
+        if input_spec.kind in ("numeric", "sequence") and input_spec.columns:
+            columns = list(input_spec.columns)
         else:
-            used.append(spec.input_column(name))
+            columns = [spec.input_column(name)]
+        parts[f"Input '{name}' ({input_spec.kind})"] = (columns, input_spec.missing)
     output = spec.output
     if output.kind == "record":
-        used += output.numeric + output.categorical
+        columns = output.numeric + output.categorical
+    elif output.kind == "sequence" and output.columns:
+        columns = list(output.columns)
     else:
-        used.append(spec.output_column())
-    missing = np.zeros(len(table), dtype=bool)
-    for column in dict.fromkeys(used):
-        if column not in table.columns:
-            continue  # reported with its input's name when transformed
-        values = table.columns[column]
-        if values.dtype == object:
-            missing |= np.array(
-                [
-                    value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
-                    for value in values
-                ]
-            )
-        elif values.dtype.kind == "f":
-            missing |= ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
-    return missing
+        columns = [spec.output_column()]
+    parts[f"Output '{output.name}' ({output.kind})"] = (columns, None)
+    return parts
+
+
+def missing_values(table: Table, spec: GeneratorSpec) -> list[tuple[str, str, str, np.ndarray]]:
+    """``(part, column, policy, rows)`` for each column with missing or infinite values.
+
+    ``policy`` is the part's own ``missing`` or ``data.missing``. A column
+    that a part imputes reports only its infinite values, which impute leaves.
+    """
+    default = spec.data.missing if spec.data else "error"
+    found = []
+    for part, (columns, policy) in columns_of_parts(spec).items():
+        policy = policy or default
+        for column in columns:
+            if column not in table.columns:
+                continue  # reported with its part's name when transformed
+            values = table.columns[column]
+            if values.dtype.kind == "f":
+                flat = values.reshape(len(values), -1)
+                bad = np.isinf(flat).any(axis=1)
+                if policy != "impute":
+                    bad |= np.isnan(flat).any(axis=1)
+            elif policy != "impute":
+                bad = is_missing(values)
+            else:
+                continue
+            if bad.any():
+                found.append((part, column, policy, np.flatnonzero(bad)))
+    return found
+
+
+def rows_with_missing(table: Table, spec: GeneratorSpec) -> np.ndarray:
+    """Boolean mask of rows with a NaN, infinite, None or empty value in a column the spec reads."""
+    mask = np.zeros(len(table), dtype=bool)
+    for _, _, _, rows in missing_values(table, spec):
+        mask[rows] = True
+    return mask

@@ -10,6 +10,7 @@ from fusegen.spec.generator_spec import (
     GeneratorSpec,
     RegressionObjective,
     TrainingSpec,
+    WindowSpec,
 )
 from fusegen.spec.loading import load_spec, spec_json_schema, spec_to_yaml
 from fusegen.spec.modalities import (
@@ -39,6 +40,7 @@ __all__ = [
     "TextInput",
     "TrainingSpec",
     "VectorOutput",
+    "WindowSpec",
     "load_spec",
     "spec_json_schema",
     "spec_to_yaml",

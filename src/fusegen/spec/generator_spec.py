@@ -24,17 +24,42 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class WindowSpec(_Section):
+    """Cut a long table (one row per time step) into windows of ``length`` rows.
+
+    Rows are ordered by ``time_column`` (file order when omitted) within each
+    group of ``group_column`` (one group when omitted); a window never spans
+    two groups. Sequence inputs and outputs read their ``columns`` as
+    channels of each window; every other column takes the value of the
+    window's first row.
+    """
+
+    length: PositiveInt = Field(description="Rows (time steps) per window.")
+    stride: PositiveInt | None = Field(
+        default=None,
+        description="Rows between the starts of two windows; 'length' (no overlap) when omitted.",
+    )
+    group_column: str | None = Field(
+        default=None, description="Column naming each recording, e.g. a subject."
+    )
+    time_column: str | None = Field(default=None, description="Column to order the rows of a group by.")
+
+
 class DataSpec(_Section):
     """Where the training data comes from.
 
-    ``source`` is a CSV, Parquet or NPZ file (relative paths resolve against
-    the spec's folder) or ``bundled:NAME`` for a dataset shipped with fusegen
-    (``penguins``, ``basic_motions``, ``emoji_edits``).
+    ``source`` is a CSV, Parquet or NPZ file, a glob of CSV or Parquet files
+    (``parts/*.csv``), a folder of images (one subfolder per class, or flat),
+    ``python:MODULE:FUNCTION`` (or ``python:FILE.py:FUNCTION``) for a
+    generator or ``keras.utils.PyDataset`` of your own, or ``bundled:NAME``
+    for a dataset shipped with fusegen (``penguins``, ``basic_motions``,
+    ``emoji_edits``). Relative paths resolve against the spec's folder.
     """
 
     source: str = Field(min_length=1)
     options: dict[str, Any] = Field(
-        default_factory=dict, description="Options of a bundled dataset, e.g. its size."
+        default_factory=dict,
+        description="Options of a bundled dataset (e.g. its size), or keyword arguments of a python: source.",
     )
     validation_split: float = Field(default=0.1, ge=0.0, lt=1.0)
     missing: MissingPolicy = Field(
@@ -43,6 +68,18 @@ class DataSpec(_Section):
         "'drop_rows' drops those rows and reports how many.",
     )
     max_rows: PositiveInt | None = Field(default=None, description="Use only the first N rows.")
+    strict: bool = Field(
+        default=False,
+        description="Reject columns that no input or output uses (often a misspelt column name).",
+    )
+    windows: WindowSpec | None = Field(
+        default=None, description="Cut a long table of sensor readings into windows."
+    )
+    cache: Literal["auto"] | bool = Field(
+        default="auto",
+        description="Keep decoded images in memory after the first decode: 'auto' when they fit in a "
+        "quarter of the machine's memory. Otherwise image files are decoded again every epoch.",
+    )
 
 
 class RegressionObjective(_Section):
@@ -127,9 +164,32 @@ class GeneratorSpec(_Section):
                     + ("" if has_image else " and no image input")
                     + "; use layout 'vector'"
                 )
+        problems += self._window_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _window_problems(self) -> list[str]:
+        windows = self.data.windows if self.data else None
+        if windows is None:
+            return []
+        parts = [(f"input '{name}'", spec) for name, spec in self.inputs.items()]
+        parts.append((f"output '{self.output.name}'", self.output))
+        problems = []
+        for label, part in parts:
+            if part.kind != "sequence":
+                continue
+            if part.columns is None:
+                problems.append(
+                    f"sequence {label} needs 'columns' (one per channel) to be cut from the long table "
+                    "by data.windows"
+                )
+            stop = part.select.steps[1] if part.select and part.select.steps else part.steps
+            if stop > windows.length:
+                problems.append(
+                    f"sequence {label} needs {stop} steps but data.windows.length is {windows.length}"
+                )
+        return problems
 
     def input_column(self, name: str) -> str:
         """The column or array field that feeds input ``name``."""

@@ -40,6 +40,9 @@ from fusegen.spec.components import (
 
 MissingPolicy = Literal["error", "drop_rows"]
 
+#: What an input does with a missing value (NaN, None, empty string); ``None`` follows ``data.missing``.
+InputMissingPolicy = Literal["error", "drop_rows", "impute"]
+
 
 class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -92,6 +95,12 @@ class _Input(_Part):
         default=None,
         description="Column or array field holding this input; the input's name when omitted.",
     )
+    missing: InputMissingPolicy | None = Field(
+        default=None,
+        description="Missing values (NaN, None, empty) in this input: 'error' names their rows, "
+        "'drop_rows' drops those rows, 'impute' fills them from the training split (numeric and "
+        "sequence: the mean; categorical and text: a '[MISSING]' label). Follows data.missing when omitted.",
+    )
 
 
 class ImageInput(_Input):
@@ -103,7 +112,23 @@ class ImageInput(_Input):
     height: PositiveInt
     width: PositiveInt
     channels: Literal[1, 3, 4] = 3
+    resize: bool = Field(
+        default=True,
+        description="Resize images of another size (files or arrays) to height x width; "
+        "when false such an image is an error.",
+    )
+    convert_channels: bool = Field(
+        default=False,
+        description="Convert images with another channel count (grey, grey + alpha, RGB, RGBA) "
+        "to 'channels'; when false such an image is an error.",
+    )
     encoder: ImageEncoder = Field(default_factory=ConvImageEncoder)
+
+    @model_validator(mode="after")
+    def _no_imputation(self) -> ImageInput:
+        if self.missing == "impute":
+            raise ValueError("an image cannot be imputed; use missing: error or drop_rows")
+        return self
 
     def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
         return (self.height, self.width, self.channels)
@@ -185,6 +210,11 @@ class CategoricalInput(_Input):
     vocabulary: list[str] | None = Field(
         default=None, min_length=1, description="Fixed labels; fitted on data when omitted."
     )
+    impute_with: Literal["missing_label", "most_frequent"] = Field(
+        default="missing_label",
+        description="With missing: impute, fill with a '[MISSING]' label of its own or with the "
+        "most frequent label of the training split.",
+    )
     encoder: CategoricalEncoder = Field(default_factory=EmbeddingCategoricalEncoder)
 
     @field_validator("vocabulary")
@@ -198,6 +228,12 @@ class CategoricalInput(_Input):
         return ()
 
 
+_SEQUENCE_COLUMNS = (
+    "One column per channel: scalar columns of a long table cut into windows by data.windows, "
+    "or (examples, steps) array fields; stacked in this order. Instead of 'column'."
+)
+
+
 class SequenceInput(_Input):
     """A window of steps x channels, e.g. one sensor's readings."""
 
@@ -206,12 +242,13 @@ class SequenceInput(_Input):
     kind: Literal["sequence"]
     steps: PositiveInt
     channels: PositiveInt
+    columns: list[str] | None = Field(default=None, min_length=1, description=_SEQUENCE_COLUMNS)
     select: StepsAndChannels | None = None
     encoder: SequenceEncoder = Field(default_factory=Conv1DSequenceEncoder)
 
     @model_validator(mode="after")
     def _select_matches_shape(self) -> SequenceInput:
-        _check_selection(self.select, self.steps, self.channels)
+        _check_selection(self.select, self.steps, self.channels, self.columns, self.column)
         return self
 
     def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
@@ -224,7 +261,24 @@ InputSpec = Annotated[
 ]
 
 
-def _check_selection(select: StepsAndChannels | None, steps: int, channels: int):
+def _check_selection(
+    select: StepsAndChannels | None,
+    steps: int,
+    channels: int,
+    columns: list[str] | None = None,
+    column: str | None = None,
+):
+    if columns is not None:
+        if column is not None:
+            raise ValueError(f"give 'column' or 'columns', not both, received column={column!r}")
+        available = len(columns)
+        if select is not None and select.channels is not None:
+            if max(select.channels) >= available:
+                raise ValueError(
+                    f"select.channels {select.channels} names a channel past the {available} columns"
+                )
+        elif available != channels:
+            raise ValueError(f"columns lists {available} channels but channels={channels}")
     if select is None:
         return
     if select.channels is not None and len(select.channels) != channels:
@@ -261,6 +315,10 @@ class ImageOutput(_Output):
     height: PositiveInt
     width: PositiveInt
     channels: Literal[1, 3, 4] = 3
+    resize: bool = Field(default=True, description="Resize target images of another size (files or arrays).")
+    convert_channels: bool = Field(
+        default=False, description="Convert target images with another channel count to 'channels'."
+    )
     value_range: tuple[float, float] = (0.0, 255.0)
     dtype: Literal["uint8", "float32"] = "uint8"
     head: ImageHead = Field(default_factory=UpsampleImageHead)
@@ -284,12 +342,13 @@ class SequenceOutput(_Output):
     kind: Literal["sequence"]
     steps: PositiveInt
     channels: PositiveInt
+    columns: list[str] | None = Field(default=None, min_length=1, description=_SEQUENCE_COLUMNS)
     select: StepsAndChannels | None = None
     head: SequenceHead = Field(default_factory=ConvSequenceHead)
 
     @model_validator(mode="after")
     def _select_matches_shape(self) -> SequenceOutput:
-        _check_selection(self.select, self.steps, self.channels)
+        _check_selection(self.select, self.steps, self.channels, self.columns, self.column)
         return self
 
     def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
@@ -357,6 +416,7 @@ __all__ = [
     "CategoricalInput",
     "ImageInput",
     "ImageOutput",
+    "InputMissingPolicy",
     "InputSpec",
     "MissingPolicy",
     "NumericInput",

@@ -1,0 +1,117 @@
+"""Checks every converter shares: numbers, finiteness, shapes, labels, missing values.
+
+Each names the input (``where``) and, when it has the table, the file and the
+row the bad value came from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fusegen.data.sources import Table
+from fusegen.errors import DataError
+
+#: The label a missing category or text becomes under ``missing: impute``.
+MISSING_LABEL = "[MISSING]"
+
+
+def row_text(table: Table | None, position: int) -> str:
+    return table.row_label(position) if table is not None else f"row {position}"
+
+
+def rows_text(table: Table | None, positions) -> str:
+    if table is not None:
+        return table.rows_label(positions)
+    return f"first rows {np.asarray(positions)[:5].tolist()}"
+
+
+def is_missing(values: np.ndarray) -> np.ndarray:
+    """Per row: a None, NaN or empty string anywhere in it (infinity is not missing, but an error)."""
+    if values.dtype == object or values.dtype.kind in "SU":
+        flat = values.reshape(len(values), -1)
+        return np.array(
+            [
+                any(
+                    entry is None
+                    or (isinstance(entry, float) and np.isnan(entry))
+                    or (isinstance(entry, str) and not entry.strip())
+                    for entry in row
+                )
+                for row in flat
+            ],
+            dtype=bool,
+        )
+    if values.dtype.kind == "f":
+        return np.isnan(values.reshape(len(values), -1)).any(axis=1)
+    return np.zeros(len(values), dtype=bool)
+
+
+def as_float(
+    values: np.ndarray, where: str, table: Table | None = None, allow_missing: bool = False
+) -> np.ndarray:
+    """Values as float32, or a `DataError` naming the first row that is not a number.
+
+    With ``allow_missing``, None and empty strings become NaN (to be imputed).
+    """
+    if allow_missing and values.dtype == object:
+        values = np.array(
+            [
+                np.nan if entry is None or (isinstance(entry, str) and not entry.strip()) else entry
+                for entry in values
+            ],
+            dtype=object,
+        )
+    try:
+        if values.dtype.kind in "SU":
+            raise ValueError("text")
+        return np.asarray(values, dtype="float32")
+    except (TypeError, ValueError):
+        flat = np.asarray(values, dtype=object).reshape(len(values), -1)
+        for position, entries in enumerate(flat):
+            for entry in entries:
+                try:
+                    float(entry)
+                except (TypeError, ValueError):
+                    raise DataError(
+                        f"{where}: expected numbers, received {entry!r} in {row_text(table, position)}.",
+                        hint="fix that value, or declare the column as categorical or text.",
+                    ) from None
+        raise
+
+
+def check_finite(values: np.ndarray, where: str, table: Table | None = None) -> None:
+    finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if not finite.all():
+        rows = np.flatnonzero(~finite)
+        raise DataError(
+            f"{where}: {len(rows)} row(s) have NaN or infinite values, {rows_text(table, rows)}.",
+            hint="clean them, set data.missing: drop_rows in the spec, or missing: impute on the input "
+            "(which fills NaN, not infinity).",
+        )
+
+
+def check_shape(values: np.ndarray, expected: tuple[int, ...], where: str) -> None:
+    received = tuple(values.shape[1:])
+    if received != tuple(expected):
+        raise DataError(
+            f"{where}: expected each example to have shape {list(expected)}, received {list(received)}.",
+            hint="fix the spec's sizes to match the data, or the data to match the spec.",
+        )
+
+
+def as_labels(
+    values: np.ndarray, where: str, table: Table | None = None, fill: str | None = None
+) -> np.ndarray:
+    """Values as strings; an empty (or blank) one is an error, or becomes ``fill``."""
+    labels = np.array(["" if value is None else str(value) for value in values], dtype=object)
+    empty = is_missing(np.asarray(values, dtype=object))
+    if empty.any():
+        if fill is not None:
+            labels[empty] = fill
+            return labels
+        rows = np.flatnonzero(empty)
+        raise DataError(
+            f"{where}: {len(rows)} row(s) are empty, {rows_text(table, rows)}.",
+            hint="fill them, set data.missing: drop_rows in the spec, or missing: impute on the input.",
+        )
+    return labels
