@@ -96,6 +96,63 @@ def inspect(
 
 
 @app.command()
+def validate(
+    spec: Path = typer.Argument(..., help="A YAML spec with a data section."),
+    sample: int = typer.Option(
+        1000, help="Rows of the training split to fit preprocessing on and transform; 0 for all."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+):
+    """Dry run: load the data, fit preprocessing on a sample, build one batch, check it against the model.
+
+    Prints one row per input (name, kind, dtype, shape, an example, problems)
+    and exits with 1 when there is any problem.
+    """
+    _load_tensorflow()
+    from fusegen.data.validation import validate_data
+    from fusegen.generator import Generator
+
+    generator = Generator(spec)
+    report = validate_data(generator.spec, generator.load_table(), sample_size=sample or None)
+
+    def build_model():
+        built = generator.build(report.vocabulary_sizes)
+        # An objective may wrap the Keras model whose inputs the data feeds.
+        return getattr(built, "condition_model", built)
+
+    report.check_model(build_model)
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        _print_validation(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_validation(report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(Console().width, 130))
+    table = Table(title=f"fusegen validate: {report.origin}", show_lines=True)
+    for column in ("input", "kind", "dtype", "shape", "example (stored -> model)", "problems"):
+        table.add_column(column, overflow="fold")
+    for part in report.parts.values():
+        problems = "\n".join(f"[red]{problem}[/red]" for problem in part.problems) or "[green]none[/green]"
+        notes = "".join(f"\n[dim]{note}[/dim]" for note in part.notes)
+        name = part.name if part.role == "input" else f"{part.name} (output)"
+        table.add_row(name, part.kind, part.dtype, str(part.shape), part.example + notes, problems)
+    console.print(table)
+    console.print(f"{report.num_rows} rows; fitted and transformed a sample of {report.sample_rows}.")
+    for note in report.notes:
+        console.print(f"[dim]{note}[/dim]")
+    for problem in report.problems:
+        console.print(f"[red]problem:[/red] {problem}")
+    count = len(report.problems) + sum(len(part.problems) for part in report.parts.values())
+    console.print("[green]ok[/green]" if report.ok else f"[red]{count} problem(s)[/red]")
+
+
+@app.command()
 def train(
     spec: Path = typer.Argument(..., help="A YAML spec with a data section."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
