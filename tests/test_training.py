@@ -89,9 +89,9 @@ def test_tampered_or_truncated_run_is_refused(trained, tmp_path):
     _, run_dir = trained["tabular_augment"]
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
-    with open(copy / "model.keras", "r+b") as stream:
+    with open(copy / "decoder.keras", "r+b") as stream:
         stream.truncate(100)
-    with pytest.raises(RunError, match="model.keras does not match its checksum"):
+    with pytest.raises(RunError, match="decoder.keras does not match its checksum"):
         fusegen.load(copy)
     with pytest.raises(RunError, match="is not a fusegen run"):
         fusegen.load(tmp_path)

@@ -1,7 +1,9 @@
 """Run directories: atomic writes, a checksummed manifest, and safe loading.
 
-A run directory holds ``spec.yaml``, ``model.keras``, ``preprocessing.json``,
-``plan.json``, ``history.json`` and ``manifest.json``. The manifest lists
+A run directory holds ``spec.yaml``, one ``.keras`` file per network of the
+objective (``condition.keras`` and ``decoder.keras``, plus ``posterior``,
+``critic`` or ``denoiser``), ``preprocessing.json``, ``plan.json``,
+``history.json`` and ``manifest.json``. The manifest lists
 every file with its SHA-256 and the versions that wrote it; loading checks
 it first, so a truncated or edited artifact is refused before Keras reads
 it. Nothing is pickled.
@@ -19,7 +21,8 @@ from typing import Any
 from fusegen.errors import RunError
 
 MANIFEST = "manifest.json"
-RUN_FILES = ("spec.yaml", "model.keras", "preprocessing.json", "plan.json", "history.json")
+RUN_FILES = ("spec.yaml", "preprocessing.json", "plan.json", "history.json")
+REQUIRED_FILES = ("spec.yaml", "preprocessing.json", "condition.keras")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -73,7 +76,9 @@ def versions() -> dict[str, str]:
 
 def write_manifest(run_dir: str | Path, extra: dict[str, Any] | None = None) -> None:
     run_dir = Path(run_dir)
-    files = {name: sha256(run_dir / name) for name in RUN_FILES if (run_dir / name).exists()}
+    names = [name for name in RUN_FILES if (run_dir / name).exists()]
+    names += sorted(path.name for path in run_dir.glob("*.keras"))
+    files = {name: sha256(run_dir / name) for name in names}
     atomic_write_json(
         run_dir / MANIFEST, {"format": 1, "versions": versions(), "files": files, **(extra or {})}
     )
@@ -98,7 +103,7 @@ def verify_run_dir(run_dir: str | Path) -> dict[str, Any]:
         files = manifest["files"]
     except (ValueError, KeyError, TypeError) as error:
         raise RunError(f"'{manifest_path}' is not a valid manifest ({error}).") from None
-    for name in ("spec.yaml", "model.keras", "preprocessing.json"):
+    for name in REQUIRED_FILES:
         if name not in files:
             raise RunError(f"run '{run_dir}': the manifest lists no {name}; the run is incomplete.")
     for name, expected in files.items():

@@ -83,13 +83,14 @@ class Generator:
     # ------------------------------------------------------------------
 
     def build(self, vocabulary_sizes: dict[str, int] | None = None):
-        """Plan every shape, then build the model; returns the model."""
-        from fusegen.models import build_model, plan_model
+        """Plan every shape, then build the networks and the objective; returns the objective model."""
+        from fusegen.models import build_networks, plan_model
         from fusegen.objectives import OBJECTIVES
 
-        self.plan_ = plan_model(self.spec, vocabulary_sizes)
-        self.model_ = build_model(self.plan_)
-        self.objective_ = OBJECTIVES[self.spec.objective.type](self.spec, self.model_)
+        sizes = dict(vocabulary_sizes or {})
+        self.plan_ = plan_model(self.spec, sizes)
+        networks = build_networks(self.plan_)
+        self.model_ = OBJECTIVES[self.spec.objective.type](self.spec, self.plan_, networks, _record_sizes(self.spec, sizes))
         return self.model_
 
     def describe(self) -> dict[str, Any]:
@@ -98,7 +99,14 @@ class Generator:
 
         if self.model_ is None:
             raise FusegenError("build the generator (or fit it) before describing it.")
-        return self.plan_.to_dict(parameter_counts(self.model_))
+        networks = self.model_.networks()
+        described = self.plan_.to_dict(parameter_counts(*[net for net in networks.values() if net is not None]))
+        described["objective"] = {
+            "type": self.spec.objective.type,
+            "networks": {name: int(net.count_params()) for name, net in networks.items() if net is not None},
+        }
+        described["num_parameters"] = sum(described["objective"]["networks"].values())
+        return described
 
     # ------------------------------------------------------------------
     # Training
@@ -111,8 +119,10 @@ class Generator:
         verbose: int | str = "auto",
         callbacks: list | None = None,
         log: Callable[[str], None] | None = None,
+        run_dir: str | Path | None = None,
+        resume: bool = False,
     ) -> Generator:
-        """Fit preprocessing on the training split, then train the model.
+        """Fit preprocessing on the training split, then train with the spec's objective.
 
         Args:
             data: a DataFrame, a dict of arrays, a file path, or None for the
@@ -121,14 +131,36 @@ class Generator:
             verbose: Keras ``fit`` verbosity.
             callbacks: extra Keras callbacks.
             log: receives one-line progress messages (rows dropped, sizes).
+            run_dir: where checkpoints (every ``training.checkpoint_every``
+                epochs) and TensorBoard logs go; the artifact itself is
+                written by `save`.
+            resume: continue from the last complete checkpoint in ``run_dir``,
+                with its optimizer state, preprocessing and history.
         """
         import keras
 
         from fusegen.objectives.base import StopOnNonFinite
+        from fusegen.objectives.checkpoints import Checkpointer, read_latest, restore_checkpoint
+        from fusegen.objectives.cvae import KLWarmup
 
         log = log or (lambda message: None)
+        training = self.spec.training
+        total_epochs = epochs or training.epochs
+        checkpoint_dir = Path(run_dir) / "checkpoints" if run_dir is not None else None
+        state = None
+        if resume:
+            if checkpoint_dir is None:
+                raise FusegenError("resume needs the run directory of the interrupted run.")
+            state = read_latest(checkpoint_dir)
+            if state is None:
+                raise RunError(
+                    f"nothing to resume in '{run_dir}': it has no complete checkpoint.",
+                    hint="train without --resume to start afresh.",
+                )
+
         table = self._as_table(data) if data is not None else self.load_table()
-        prepared = prepare_data(self.spec, table)
+        preprocessor = Preprocessor(self.spec, state["preprocessing"]) if state else None
+        prepared = prepare_data(self.spec, table, preprocessor)
         if len(prepared.dropped_rows):
             log(
                 f"dropped {len(prepared.dropped_rows)} row(s) with missing values "
@@ -137,37 +169,58 @@ class Generator:
         log(f"training on {prepared.num_train} rows, validating on {len(prepared.validation_rows)}")
         self.preprocessor_ = prepared.preprocessor
 
-        training = self.spec.training
         keras.utils.set_random_seed(training.seed)
-        self.build(self.preprocessor_.vocabulary_sizes())
-        check_against_model(prepared.train_inputs, self.model_)
-        model = self.objective_.training_model()
+        model = self.build(self.preprocessor_.vocabulary_sizes())
+        check_against_model(prepared.train_inputs, model.condition_model)
+        model.compile_for_training()
 
         train = make_dataset(
-            prepared.train_inputs,
-            prepared.train_targets,
-            training.batch_size,
-            shuffle=True,
-            seed=training.seed,
+            prepared.train_inputs, prepared.train_targets, training.batch_size, shuffle=True, seed=training.seed
         )
         steps = training.steps_per_epoch
         if steps:
             train = train.repeat()
         validation = None
         if prepared.validation_inputs is not None:
-            validation = make_dataset(
-                prepared.validation_inputs, prepared.validation_targets, training.batch_size
+            validation = make_dataset(prepared.validation_inputs, prepared.validation_targets, training.batch_size)
+
+        history = {}
+        initial_epoch = 0
+        if state:
+            _build_for_restore(model, train)
+            restore_checkpoint(state, model)
+            initial_epoch = int(state["epoch"])
+            history = state["history"]
+            log(f"resuming from epoch {initial_epoch} ({state['path'].name})")
+        all_callbacks = [StopOnNonFinite()]
+        if self.spec.objective.type == "cvae" and self.spec.objective.kl_warmup_epochs:
+            all_callbacks.append(KLWarmup(self.spec.objective.kl_warmup_epochs))
+        if checkpoint_dir is not None:
+            all_callbacks.append(
+                Checkpointer(checkpoint_dir, training.checkpoint_every, total_epochs,
+                             self.preprocessor_.get_state(), history)  # fmt: skip
             )
-        history = model.fit(
+            if training.tensorboard:
+                all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "logs")))
+        if training.early_stopping_patience and validation is not None:
+            all_callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=training.early_stopping_patience, restore_best_weights=True
+                )
+            )
+        result = model.fit(
             train,
             validation_data=validation,
-            epochs=epochs or training.epochs,
+            epochs=total_epochs,
+            initial_epoch=initial_epoch,
             steps_per_epoch=steps,
             shuffle=False,  # the tf.data pipeline already reshuffles each epoch
             verbose=verbose,
-            callbacks=[StopOnNonFinite(), *(callbacks or [])],
+            callbacks=[*all_callbacks, *(callbacks or [])],
         )
-        self.history_ = {name: [float(value) for value in values] for name, values in history.history.items()}
+        for name, values in result.history.items():
+            history.setdefault(name, []).extend(float(value) for value in values)
+        self.history_ = history
         self.validation_table_ = (
             prepared.table.take(prepared.validation_rows) if len(prepared.validation_rows) else None
         )
@@ -177,35 +230,122 @@ class Generator:
     # Generation
     # ------------------------------------------------------------------
 
-    def predict(self, data, batch_size: int | None = None):
-        """Run the generator on new inputs, returning outputs in the user's units.
+    def sample(
+        self,
+        conditions=None,
+        num_samples: int = 1,
+        seed: int = 0,
+        temperature: float = 1.0,
+        batch_size: int | None = None,
+        strict: bool = True,
+    ):
+        """Generate outputs for conditions on any subset of the inputs.
 
         Args:
-            data: a DataFrame, a dict of arrays, a `Table`, or a CSV, Parquet
-                or NPZ path, with a column for every input.
+            conditions: a DataFrame, dict of arrays, `Table` or CSV/Parquet/NPZ
+                path with a column for each input given; inputs left out are
+                absent (the generator must have been trained with
+                ``conditioning.modality_dropout`` > 0, or be a diffusion model
+                with condition dropout). None samples unconditionally.
+            num_samples: samples per condition row (rows with R conditions
+                give R * num_samples outputs, grouped by row).
+            seed: the same seed gives the same samples.
+            temperature: scales the latent or noise (0 = the mode for
+                categories and the prior's mean for latents).
+            batch_size: generate this many at a time, so memory stays bounded.
+            strict: refuse condition columns that belong to no input (they
+                usually mean a typo or the wrong generator).
 
         Returns:
-            A DataFrame for record outputs (original labels), a uint8 or
-            float array (N, H, W, C) for images, an array (N, T, C) for
-            sequences, an array (N, size) for vectors.
+            Outputs in the user's units and types: a DataFrame with the
+            original labels for records, uint8 images (N, H, W, C), arrays
+            (N, T, C) for sequences and (N, size) for vectors.
         """
+        import keras
+
         self._require_fitted()
-        table = self._as_table(data)
-        inputs = self.preprocessor_.transform_inputs(table)
-        outputs = self.objective_.generate(inputs, batch_size or self.spec.training.batch_size)
-        return self.preprocessor_.inverse_outputs(outputs)
+        if num_samples < 1:
+            raise FusegenError(f"num_samples must be at least 1, received {num_samples}.")
+        table, present_inputs = self._conditions_table(conditions, strict=strict)
+        rows = np.repeat(np.arange(len(table)), num_samples) if table is not None else np.zeros(num_samples, int)
+        batch_size = batch_size or max(self.spec.training.batch_size, 256)
+        seed_generator = keras.random.SeedGenerator(seed)
+        chunks = []
+        for start in range(0, len(rows), batch_size):
+            chunk_rows = rows[start : start + batch_size]
+            inputs, present = self._model_inputs(table, chunk_rows, present_inputs)
+            outputs = self.model_.generate(inputs, present, seed_generator, temperature)
+            chunks.append(_to_numpy(outputs))
+        return self.preprocessor_.inverse_outputs(_concatenate(chunks))
+
+    def predict(self, data, batch_size: int | None = None, seed: int = 0):
+        """One output per row of ``data`` (every input given), in the user's units.
+
+        For the regression objective this is its prediction; for the
+        generative objectives it is one sample per row (see `sample`).
+        """
+        return self.sample(data, num_samples=1, seed=seed, batch_size=batch_size, strict=False)
+
+    def _conditions_table(self, conditions, strict: bool):
+        if conditions is None:
+            present: list[str] = []
+            table = None
+        else:
+            table = self._as_table(conditions)
+            known = {}
+            for name, input_spec in self.spec.inputs.items():
+                columns = input_spec.columns if getattr(input_spec, "columns", None) else [self.spec.input_column(name)]
+                for column in columns:
+                    known[column] = name
+            unknown = sorted(set(table.columns) - set(known) - set(self.spec.inputs))
+            if unknown and strict:
+                raise DataError(
+                    f"conditions name {unknown}, but the generator has no such input; "
+                    f"its inputs (columns) are {sorted(known)}.",
+                    hint="drop those columns or rename them to an input's column.",
+                )
+            present = [
+                name
+                for name in self.spec.inputs
+                if all(column in table.columns for column, owner in known.items() if owner == name)
+            ]
+        absent = [name for name in self.spec.inputs if name not in present]
+        if absent and not self.plan_.uses_presence:
+            raise DataError(
+                f"conditions leave out input(s) {absent}, and this generator needs every input: it was "
+                "trained without conditioning.modality_dropout.",
+                hint="give every input, or retrain with conditioning: {modality_dropout: 0.2}.",
+            )
+        return table, present
+
+    def _model_inputs(self, table, rows, present_inputs):
+        count = len(rows)
+        inputs = {}
+        if present_inputs:
+            chunk = table.take(rows)
+            inputs.update(self.preprocessor_.transform_inputs(chunk, present_inputs))
+        for name, branch in self.plan_.branches.items():
+            if name not in inputs:
+                inputs[name] = np.zeros((count, *branch.input_shape), dtype=branch.input_dtype)
+        present = None
+        if self.plan_.uses_presence:
+            flags = [1.0 if name in present_inputs else 0.0 for name in self.plan_.branches]
+            present = np.tile(np.array(flags, dtype="float32"), (count, 1))
+        return inputs, present
 
     # ------------------------------------------------------------------
     # Saving and loading
     # ------------------------------------------------------------------
 
     def save(self, run_dir: str | Path) -> Path:
-        """Write the run directory: model, spec, preprocessing, plan, history and manifest."""
+        """Write the artifact: networks (.keras), spec, preprocessing, plan, history, manifest."""
         self._require_fitted()
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "spec.yaml", spec_to_yaml(self.spec))
-        atomic_save_model(self.model_, run_dir / "model.keras")
+        for name, network in self.model_.networks().items():
+            if network is not None:
+                atomic_save_model(network, run_dir / f"{name}.keras")
         atomic_write_json(run_dir / "preprocessing.json", self.preprocessor_.get_state())
         atomic_write_json(run_dir / "plan.json", self.describe())
         atomic_write_json(run_dir / "history.json", self.history_)
@@ -226,17 +366,21 @@ class Generator:
         except ValueError as error:
             raise RunError(f"run '{run_dir}': preprocessing.json is not valid JSON ({error}).") from None
         generator.preprocessor_ = Preprocessor(spec, state)
-        generator.build(generator.preprocessor_.vocabulary_sizes())
-        try:
-            saved = keras.saving.load_model(run_dir / "model.keras", compile=False, safe_mode=True)
-        except Exception as error:  # Keras raises many types for a bad archive
-            raise RunError(f"run '{run_dir}': model.keras cannot be loaded safely ({error}).") from None
-        # Weights go into a freshly planned model, so the loaded model is
-        # exactly the one the spec describes, whatever the file claims.
-        try:
-            generator.model_.set_weights(saved.get_weights())
-        except ValueError as error:
-            raise RunError(f"run '{run_dir}': model.keras does not match its spec ({error}).") from None
+        model = generator.build(generator.preprocessor_.vocabulary_sizes())
+        for name, network in model.networks().items():
+            if network is None:
+                continue
+            path = run_dir / f"{name}.keras"
+            try:
+                saved = keras.saving.load_model(path, compile=False, safe_mode=True)
+            except Exception as error:  # Keras raises many types for a bad archive
+                raise RunError(f"run '{run_dir}': {path.name} cannot be loaded safely ({error}).") from None
+            # Weights go into freshly planned networks, so the loaded generator
+            # is exactly the one the spec describes, whatever the file claims.
+            try:
+                network.set_weights(saved.get_weights())
+            except ValueError as error:
+                raise RunError(f"run '{run_dir}': {path.name} does not match its spec ({error}).") from None
         history_path = run_dir / "history.json"
         generator.history_ = json.loads(history_path.read_text()) if history_path.exists() else {}
         return generator
@@ -301,3 +445,33 @@ def write_outputs(outputs, path: str | Path, name: str = "output") -> list[Path]
         f"cannot write {name} outputs of shape {list(outputs.shape)} to '{path}'; "
         "use a .npz file (or a folder for uint8 images)."
     )
+
+
+def _record_sizes(spec, sizes):
+    """Vocabulary sizes with any fixed by the spec filled in."""
+    output = spec.output
+    if output.kind == "record":
+        for column, labels in output.vocabularies.items():
+            sizes.setdefault(f"output.{column}", len(labels))
+    return sizes
+
+
+def _to_numpy(outputs):
+    if isinstance(outputs, dict):
+        return {name: np.asarray(value) for name, value in outputs.items()}
+    return np.asarray(outputs)
+
+
+def _concatenate(chunks):
+    if isinstance(chunks[0], dict):
+        return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
+    return np.concatenate(chunks)
+
+
+def _build_for_restore(model, dataset) -> None:
+    """Create every variable (layers and optimizer slots) so a checkpoint can be loaded into them."""
+    inputs, _ = next(iter(dataset.take(1)))
+    model(inputs)
+    model.optimizer.build(model.trainable_variables)
+    if getattr(model, "critic_optimizer", None) is not None and not model.critic_optimizer.built:
+        model.critic_optimizer.build(model._critic_variables())

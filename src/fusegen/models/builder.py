@@ -1,11 +1,21 @@
-"""The model builder: wires a `ShapePlan`'s layers into a Keras functional model.
+"""The model builder: wires a `ShapePlan`'s layers into Keras functional models.
 
-The model's inputs are a dict keyed by the spec's input names. Its output is
-one tensor, or for a record a dict with one entry per part (``numeric`` and
-each categorical column's logits).
+Two networks come out of a plan, so objectives can combine them:
+
+- the **condition model**: a dict of named inputs (plus ``_present``, the
+  presence flag of each input, when inputs may be left out) -> the fused
+  representation;
+- the **decoder**: the fused representation (plus ``_latent`` for cvae and
+  cgan) -> the output: one tensor, or for a record a dict with one entry per
+  part (``numeric`` and each categorical column's logits). Diffusion has no
+  decoder; it builds a denoiser instead (`fusegen.models.denoisers`).
+
+`build_model` composes them into one model for regression and for ``inspect``.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import keras
 
@@ -13,45 +23,98 @@ from fusegen.errors import ShapeError
 from fusegen.models.planner import ShapePlan, Stage, plan_model
 from fusegen.spec import GeneratorSpec
 
+PRESENT = "_present"
+LATENT = "_latent"
+FUSED = "_fused"
+
+
+@dataclasses.dataclass
+class Networks:
+    condition: keras.Model
+    decoder: keras.Model | None
+
+
+def build_networks(plan: ShapePlan) -> Networks:
+    """Build the condition model and the decoder of a plan, checking every shape against it."""
+    return Networks(condition=_build_condition(plan), decoder=_build_decoder(plan))
+
 
 def build_model(plan: ShapePlan) -> keras.Model:
-    """Build the functional model of a plan, checking every shape against the plan."""
+    """One model from the inputs (and ``_present`` / ``_latent`` where used) to the output."""
+    networks = build_networks(plan)
+    inputs = {name: keras.Input(shape=t.shape[1:], dtype=t.dtype, name=name) for name, t in
+              _named_inputs(networks.condition).items()}  # fmt: skip
+    fused = networks.condition(inputs)
+    if networks.decoder is None:
+        return keras.Model(inputs, fused, name=plan.spec.name)
+    decoder_inputs = {FUSED: fused}
+    if plan.latent_dim:
+        inputs[LATENT] = keras.Input(shape=(plan.latent_dim,), name=LATENT)
+        decoder_inputs[LATENT] = inputs[LATENT]
+    return keras.Model(inputs, networks.decoder(decoder_inputs), name=plan.spec.name)
+
+
+def build_from_spec(spec: GeneratorSpec, vocabulary_sizes=None) -> tuple[ShapePlan, keras.Model]:
+    """Plan and build the composed model in one call."""
+    plan = plan_model(spec, vocabulary_sizes)
+    return plan, build_model(plan)
+
+
+def parameter_counts(*models: keras.Model) -> dict[str, int]:
+    """Parameters per layer name, looking inside nested models."""
+    counts = {}
+    for model in models:
+        for layer in model.layers:
+            if isinstance(layer, keras.Model):
+                counts.update(parameter_counts(layer))
+            elif layer.built:
+                counts[layer.name] = int(layer.count_params())
+    return counts
+
+
+def _named_inputs(model: keras.Model) -> dict:
+    return {tensor.name.split(":")[0]: tensor for tensor in model.inputs}
+
+
+def _build_condition(plan: ShapePlan) -> keras.Model:
     inputs = {
         name: keras.Input(shape=branch.input_shape, dtype=branch.input_dtype, name=name)
         for name, branch in plan.branches.items()
     }
+    if plan.uses_presence:
+        inputs[PRESENT] = keras.Input(shape=(len(plan.branches),), name=PRESENT)
     branch_outputs = []
     for name, branch in plan.branches.items():
-        x = _apply(branch.encoder, inputs[name])
-        branch_outputs.append(_apply(branch.alignment, x))
+        x = _apply(branch.alignment, _apply(branch.encoder, inputs[name]))
+        if branch.presence is not None:
+            x = branch.presence([x, inputs[PRESENT]])
+        branch_outputs.append(x)
     if plan.fusion.layers:
         first, *rest = plan.fusion.layers
-        fused = first(
-            branch_outputs
-            if len(branch_outputs) > 1 or plan.spec.fusion.method == "attention"
-            else branch_outputs[0]
-        )
+        many = len(branch_outputs) > 1 or plan.spec.fusion.method == "attention"
+        fused = first(branch_outputs if many else branch_outputs[0])
         _check(plan.fusion, first, fused, plan.fusion.shapes[0])
         for layer, shape in zip(rest, plan.fusion.shapes[1:], strict=True):
             fused = layer(fused)
             _check(plan.fusion, layer, fused, shape)
     else:
         fused = branch_outputs[0]
-    trunk = _apply(plan.head_trunk, fused)
+    return keras.Model(inputs, fused, name="condition")
+
+
+def _build_decoder(plan: ShapePlan) -> keras.Model | None:
+    if not plan.head_parts:
+        return None
+    inputs = {FUSED: keras.Input(shape=plan.fused_shape, name=FUSED)}
+    x = inputs[FUSED]
+    if plan.latent_dim:
+        inputs[LATENT] = keras.Input(shape=(plan.latent_dim,), name=LATENT)
+        latent = _apply(plan.latent_stage, inputs[LATENT])
+        x = keras.layers.Concatenate(name="latent_join")([x, latent])
+    trunk = _apply(plan.head_trunk, x)
     parts = {name: _apply(stage, trunk) for name, stage in plan.head_parts.items()}
     outputs = parts if plan.spec.output.kind == "record" else next(iter(parts.values()))
-    return keras.Model(inputs=inputs, outputs=outputs, name=plan.spec.name)
-
-
-def build_from_spec(spec: GeneratorSpec, vocabulary_sizes=None) -> tuple[ShapePlan, keras.Model]:
-    """Plan and build in one call."""
-    plan = plan_model(spec, vocabulary_sizes)
-    return plan, build_model(plan)
-
-
-def parameter_counts(model: keras.Model) -> dict[str, int]:
-    """Parameters per layer name, for the plan report."""
-    return {layer.name: int(layer.count_params()) for layer in model.layers if layer.built}
+    return keras.Model(inputs, outputs, name="decoder")
 
 
 def _apply(stage: Stage, x):

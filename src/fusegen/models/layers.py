@@ -207,3 +207,84 @@ class ResidualBlock2D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "activation": self.activation}
+
+
+@keras.saving.register_keras_serializable(package="fusegen")
+class NullableBranch(keras.layers.Layer):
+    """Replace a branch by a learned "absent" embedding where its presence flag is 0.
+
+    Inputs are ``[features, present]``: features ``(B, ..., width)`` and the
+    presence flags of every branch ``(B, num_branches)``; this layer reads
+    column ``index``. Training with random flags (modality dropout) teaches the
+    model to generate from any subset of its inputs.
+    """
+
+    def __init__(self, index, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(index, int) or index < 0:
+            raise ValueError(f"`index` must be a non-negative integer. Received: index={index!r}")
+        self.index = index
+
+    def build(self, input_shape):
+        features_shape, _ = input_shape
+        self.absent = self.add_weight(shape=(features_shape[-1],), initializer="zeros", name="absent")
+
+    def call(self, inputs):
+        features, present = inputs
+        flag = ops.cast(present[:, self.index], features.dtype)
+        flag = ops.reshape(flag, (-1,) + (1,) * (len(features.shape) - 1))
+        return flag * features + (1.0 - flag) * self.absent
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}
+
+
+@keras.saving.register_keras_serializable(package="fusegen")
+class SinusoidalEmbedding(keras.layers.Layer):
+    """Diffusion time in [0, 1] -> sin/cos features at geometric frequencies: (B, 1) -> (B, dim)."""
+
+    def __init__(self, dim, max_frequency=1000.0, **kwargs):
+        super().__init__(**kwargs)
+        _check_positive("dim", dim)
+        if dim % 2:
+            raise ValueError(f"`dim` must be even. Received: dim={dim}")
+        self.dim = dim
+        self.max_frequency = max_frequency
+
+    def call(self, inputs):
+        half = self.dim // 2
+        frequencies = ops.exp(ops.linspace(0.0, ops.log(self.max_frequency), half))
+        angles = ops.cast(inputs, "float32") * frequencies
+        return ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "max_frequency": self.max_frequency}
+
+
+@keras.saving.register_keras_serializable(package="fusegen")
+class FeatureWiseAffine(keras.layers.Layer):
+    """FiLM: ``x * (1 + scale(c)) + shift(c)`` with scale and shift projected from a vector c.
+
+    Inputs are ``[features (B, ..., C), condition (B, D)]``.
+    """
+
+    def build(self, input_shape):
+        features_shape, condition_shape = input_shape
+        channels = features_shape[-1]
+        self.projection = keras.layers.Dense(2 * channels, kernel_initializer="zeros", name="projection")
+        self.projection.build(condition_shape)
+
+    def call(self, inputs):
+        features, condition = inputs
+        scale, shift = ops.split(self.projection(condition), 2, axis=-1)
+        shape = (-1,) + (1,) * (len(features.shape) - 2) + (features.shape[-1],)
+        return features * (1.0 + ops.reshape(scale, shape)) + ops.reshape(shift, shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])

@@ -62,6 +62,7 @@ class BranchPlan:
     input_dtype: str
     encoder: Stage
     alignment: Stage
+    presence: keras.layers.Layer | None = None
 
     @property
     def output_shape(self) -> Shape:
@@ -79,6 +80,19 @@ class ShapePlan:
     head_trunk: Stage
     head_parts: dict[str, Stage]
     output_shape: Shape
+    latent_dim: int = 0
+    latent_stage: Stage | None = None
+    head_input_shape: Shape | None = None
+
+    @property
+    def fused_shape(self) -> Shape:
+        if self.fusion.output_shape:
+            return self.fusion.output_shape
+        return next(iter(self.branches.values())).output_shape
+
+    @property
+    def uses_presence(self) -> bool:
+        return any(branch.presence is not None for branch in self.branches.values())
 
     @property
     def part_shapes(self) -> dict[str, Shape]:
@@ -106,10 +120,13 @@ class ShapePlan:
                 "method": self.spec.fusion.method,
                 "layout": self.layout,
                 "layers": self.fusion.to_dict(parameters)["layers"],
-                "shape": list(self.fusion.output_shape),
+                "shape": list(self.fused_shape),
+                "presence_flags": self.uses_presence,
             },
+            "latent_dim": self.latent_dim,
             "head": {
-                "type": output.head.type,
+                "type": output.head.type if self.head_parts else f"{self.spec.objective.type} denoiser",
+                "input_shape": list(self.head_input_shape or self.fused_shape),
                 "trunk": self.head_trunk.to_dict(parameters)["layers"],
                 "parts": {
                     name: stage.to_dict(parameters)["layers"] for name, stage in self.head_parts.items()
@@ -119,7 +136,8 @@ class ShapePlan:
                 "name": output.name,
                 "kind": output.kind,
                 "shape": list(self.output_shape),
-                "parts": {name: list(shape) for name, shape in self.part_shapes.items()},
+                "parts": {name: list(shape) for name, shape in self.part_shapes.items()}
+                or {output.name: list(self.output_shape)},
             },
         }
         if parameters is not None:
@@ -159,8 +177,12 @@ def plan_model(spec: GeneratorSpec, vocabulary_sizes: dict[str, int] | None = No
     layout = _choose_layout(spec, branches)
     fusion_builder = FUSIONS.get("any", spec.fusion.method, "fusion.method")
     grid = _grid_shape(spec, branches) if layout == "grid" else None
-    for name, branch in branches.items():
+    for index, (name, branch) in enumerate(branches.items()):
         branch.alignment = _align(spec, name, branch, fusion_builder, grid)
+        if uses_presence_flags(spec):
+            from fusegen.models.layers import NullableBranch
+
+            branch.presence = NullableBranch(index, name=layer_name(name, "presence"))
 
     branch_shapes = [branch.output_shape for branch in branches.values()]
     _check_fusable(spec, branches, fusion_builder, tokens=fusion_builder.needs_tokens and grid is None)
@@ -178,12 +200,27 @@ def plan_model(spec: GeneratorSpec, vocabulary_sizes: dict[str, int] | None = No
     fusion = Stage("fusion", fusion_layers, fusion_shapes)
 
     output = spec.output
-    head_builder = HEADS.get(output.kind, output.head.type, "output.head.type")
-    head = head_builder(output.head, output, fused_shape, sizes, layer_name("head"))
-    trunk = _push("head trunk", head.trunk, fused_shape)
-    trunk_shape = trunk.output_shape or fused_shape
-    parts = {part: _push(f"head part {part}", layers, trunk_shape) for part, layers in head.parts.items()}
     output_shape = tuple(output.model_shape())
+    latent_dim = latent_size(spec)
+    head_input_shape = fused_shape
+    latent_stage = None
+    if latent_dim:
+        # The latent (or noise) vector joins the fused conditions: tiled over
+        # the grid when the fusion keeps one, concatenated on features.
+        tile = [TileToGrid(fused_shape[0], fused_shape[1], name="latent_tile")] if len(fused_shape) == 3 else []
+        latent_stage = _push("latent", tile, (latent_dim,))
+        head_input_shape = fused_shape[:-1] + (fused_shape[-1] + latent_dim,)
+    if spec.objective.type == "diffusion":
+        # A diffusion model generates with its denoiser, which works at the
+        # output's own shape; there is no head to plan.
+        empty = Stage("head", [], [])
+        return ShapePlan(spec, branches, layout, fusion, empty, {}, output_shape, 0, None, fused_shape)
+
+    head_builder = HEADS.get(output.kind, output.head.type, "output.head.type")
+    head = head_builder(output.head, output, head_input_shape, sizes, layer_name("head"))
+    trunk = _push("head trunk", head.trunk, head_input_shape)
+    trunk_shape = trunk.output_shape or head_input_shape
+    parts = {part: _push(f"head part {part}", layers, trunk_shape) for part, layers in head.parts.items()}
     for part, stage in parts.items():
         expected = _expected_part_shape(spec, part, sizes)
         if stage.output_shape != expected:
@@ -192,7 +229,26 @@ def plan_model(spec: GeneratorSpec, vocabulary_sizes: dict[str, int] | None = No
                 f"'{part}' but {list(expected)} was requested.",
                 hint="this is a bug in the head; please report it with the spec.",
             )
-    return ShapePlan(spec, branches, layout, fusion, trunk, parts, output_shape)
+    return ShapePlan(
+        spec, branches, layout, fusion, trunk, parts, output_shape, latent_dim, latent_stage, head_input_shape
+    )
+
+
+def latent_size(spec: GeneratorSpec) -> int:
+    """Width of the latent (cvae) or noise (cgan) vector the head receives; 0 for none."""
+    objective = spec.objective
+    if objective.type == "cvae":
+        return objective.latent_dim
+    if objective.type == "cgan":
+        return objective.noise_dim
+    return 0
+
+
+def uses_presence_flags(spec: GeneratorSpec) -> bool:
+    """Whether inputs can be absent: modality dropout, or diffusion's condition dropout."""
+    if spec.conditioning.modality_dropout > 0:
+        return True
+    return spec.objective.type == "diffusion" and spec.objective.condition_dropout > 0
 
 
 # --------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 """Training objectives, chosen by the spec's ``objective.type``.
 
-An objective takes the planned backbone (encoders, fusion, head) and makes it
-trainable: losses, optimizer and, for generative objectives, its own training
-step and sampler.
+Each objective is a `keras.Model` over the planned networks (the condition
+model and the decoder) that adds what it needs (a posterior, a critic, a
+denoiser), trains them, and generates from model-space conditions.
 """
 
-from fusegen.objectives import regression  # noqa: F401  (registers 'regression')
-from fusegen.objectives.base import OBJECTIVES, make_optimizer
+from fusegen.objectives import cgan, cvae, diffusion, regression  # noqa: F401  (registration)
+from fusegen.objectives.base import OBJECTIVES, ObjectiveModel, make_optimizer
 
-__all__ = ["OBJECTIVES", "make_optimizer"]
+__all__ = ["OBJECTIVES", "ObjectiveModel", "make_optimizer"]

@@ -1,11 +1,22 @@
-"""Shared pieces of the objectives: the registry and the optimizer."""
+"""What every objective shares: the registry, the optimizer, presence flags, target encoding.
+
+An objective is a `keras.Model` subclass over the planned networks. Its
+``call`` encodes the conditions (with random presence flags in training, for
+modality dropout); its ``compute_loss`` (or, for the GAN, ``train_step``)
+trains; its ``generate`` turns model-space conditions into model-space
+outputs. Randomness comes from a `keras.random.SeedGenerator` attribute in
+training and from a fresh one per `generate` call, so sampling is
+reproducible.
+"""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+from keras import ops
 
 from fusegen.errors import FusegenError
+from fusegen.models.builder import FUSED, LATENT, PRESENT
 
 OBJECTIVES: dict[str, type] = {}
 
@@ -18,25 +29,173 @@ def register_objective(name: str):
     return decorate
 
 
-def make_optimizer(training) -> keras.optimizers.Optimizer:
-    """The optimizer a spec's ``training`` section names."""
-    optimizers = {
-        "adam": keras.optimizers.Adam,
-        "adamw": keras.optimizers.AdamW,
-        "sgd": keras.optimizers.SGD,
-        "rmsprop": keras.optimizers.RMSprop,
-    }
-    return optimizers[training.optimizer](learning_rate=training.learning_rate)
+def make_optimizer(training, learning_rate: float | None = None, gan: bool = False) -> keras.optimizers.Optimizer:
+    """The optimizer a spec's ``training`` section names (Adam uses beta_1=0.5 for GANs)."""
+    rate = learning_rate or training.learning_rate
+    if training.optimizer == "adam":
+        return keras.optimizers.Adam(rate, beta_1=0.5, beta_2=0.9) if gan else keras.optimizers.Adam(rate)
+    optimizers = {"adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+    return optimizers[training.optimizer](learning_rate=rate)
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
     """Stop with a clear message as soon as a loss becomes NaN or infinite."""
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not np.isfinite(loss):
-            self.model.stop_training = True
-            raise FusegenError(
-                f"the training loss became {loss} at batch {batch}.",
-                hint="lower training.learning_rate, or check the data for extreme values.",
+        for name, value in (logs or {}).items():
+            if "loss" in name and value is not None and not np.isfinite(value):
+                self.model.stop_training = True
+                raise FusegenError(
+                    f"the training {name} became {value} at batch {batch}; the last good "
+                    "checkpoint is kept in the run directory.",
+                    hint="lower training.learning_rate, or check the data for extreme values.",
+                )
+
+
+class ObjectiveModel(keras.Model):
+    """Base of the objectives: conditions, presence flags and the model-space target.
+
+    Args:
+        spec: the generator spec.
+        plan: its `ShapePlan`.
+        networks: the condition model and decoder built from the plan.
+        vocabulary_sizes: fitted sizes (record categorical columns as ``output.COLUMN``).
+    """
+
+    def __init__(self, spec, plan, networks, vocabulary_sizes, **kwargs):
+        super().__init__(name=spec.objective.type, **kwargs)
+        self.spec = spec
+        self.plan = plan
+        self.condition_model = networks.condition
+        self.decoder = networks.decoder
+        self.input_names = list(plan.branches)
+        self.modality_dropout = float(spec.conditioning.modality_dropout)
+        self.seed_generator = keras.random.SeedGenerator(spec.training.seed)
+        output = spec.output
+        self.record_numeric = len(output.numeric) if output.kind == "record" else 0
+        self.record_categories = (
+            [(column, vocabulary_sizes[f"output.{column}"]) for column in output.categorical]
+            if output.kind == "record"
+            else []
+        )
+
+    # -- conditions -----------------------------------------------------
+
+    def conditions(self, inputs, present=None, training=False):
+        """The fused representation of (some of) the inputs."""
+        model_inputs = {name: inputs[name] for name in self.input_names}
+        if self.plan.uses_presence:
+            if present is None:
+                batch = ops.shape(inputs[self.input_names[0]])[0]
+                present = ops.ones((batch, len(self.input_names)))
+            model_inputs[PRESENT] = present
+        return self.condition_model(model_inputs, training=training)
+
+    def training_presence(self, batch_size, drop_all_rate: float = 0.0):
+        """Random presence flags: each input kept with probability 1 - modality_dropout,
+        and all of them dropped together with probability ``drop_all_rate``."""
+        shape = (batch_size, len(self.input_names))
+        keep = ops.cast(
+            keras.random.uniform(shape, seed=self.seed_generator) >= self.modality_dropout, "float32"
+        )
+        if drop_all_rate:
+            row = ops.cast(
+                keras.random.uniform((batch_size, 1), seed=self.seed_generator) >= drop_all_rate, "float32"
             )
+            keep = keep * row
+        return keep
+
+    def call(self, inputs, training=False):
+        present = None
+        if training and self.plan.uses_presence:
+            present = self.training_presence(ops.shape(inputs[self.input_names[0]])[0], self._drop_all_rate())
+        return self.conditions(inputs, present, training=training)
+
+    def _drop_all_rate(self) -> float:
+        return 0.0
+
+    # -- the decoder's output and the model-space target -----------------
+
+    def decode(self, fused, latent=None, training=False):
+        inputs = {FUSED: fused}
+        if latent is not None:
+            inputs[LATENT] = latent
+        return self.decoder(inputs, training=training)
+
+    def reconstruction_loss(self, y, outputs, numeric_loss="mse", reduce="mean"):
+        """Weighted per-part losses: ``mean`` averages elements; ``sum`` sums them per example."""
+        output = self.spec.output
+        weights = self.spec.loss_weights
+        if output.kind != "record":
+            return weights.get(output.name, 1.0) * _numeric_loss(y, outputs, numeric_loss, reduce)
+        total = 0.0
+        if self.record_numeric:
+            total = total + weights.get("numeric", 1.0) * _numeric_loss(
+                y["numeric"], outputs["numeric"], numeric_loss, reduce
+            )
+        for column, _ in self.record_categories:
+            cross_entropy = keras.losses.sparse_categorical_crossentropy(
+                ops.cast(y[column], "int32"), outputs[column], from_logits=True
+            )
+            total = total + weights.get(column, 1.0) * ops.mean(cross_entropy)
+        return total
+
+    def target_representation(self, y):
+        """The target as one tensor: records become numeric columns + one-hot blocks."""
+        if self.spec.output.kind != "record":
+            return ops.cast(y, "float32")
+        parts = [ops.cast(y["numeric"], "float32")] if self.record_numeric else []
+        for column, size in self.record_categories:
+            parts.append(ops.one_hot(ops.cast(y[column], "int32"), size))
+        return ops.concatenate(parts, axis=-1)
+
+    def representation_shape(self) -> tuple[int, ...]:
+        if self.spec.output.kind != "record":
+            return tuple(self.plan.output_shape)
+        return (self.record_numeric + sum(size for _, size in self.record_categories),)
+
+    def split_representation(self, representation):
+        """Inverse of `target_representation` for a record: numeric part and per-column blocks."""
+        parts, start = {}, 0
+        if self.record_numeric:
+            parts["numeric"] = representation[:, : self.record_numeric]
+            start = self.record_numeric
+        for column, size in self.record_categories:
+            parts[column] = representation[:, start : start + size]
+            start += size
+        return parts
+
+    # -- sampling -------------------------------------------------------
+
+    def sample_categories(self, outputs, seed_generator, temperature):
+        """Draw each categorical column of a record from its logits (argmax at temperature 0)."""
+        if not self.record_categories:
+            return outputs
+        outputs = dict(outputs)
+        for column, _ in self.record_categories:
+            logits = outputs[column]
+            if temperature <= 0:
+                outputs[column] = ops.argmax(logits, axis=-1)
+            else:
+                drawn = keras.random.categorical(logits / temperature, 1, seed=seed_generator)
+                outputs[column] = ops.reshape(drawn, (-1,))
+        return outputs
+
+    def networks(self) -> dict[str, keras.Model]:
+        """The functional networks that make up this objective, by file name."""
+        return {"condition": self.condition_model, "decoder": self.decoder}
+
+
+def _numeric_loss(y, prediction, kind, reduce):
+    y = ops.cast(y, "float32")
+    error = prediction - y
+    if kind == "mae":
+        per_element = ops.abs(error)
+    elif kind == "huber":
+        absolute = ops.abs(error)
+        per_element = ops.where(absolute < 1.0, 0.5 * error**2, absolute - 0.5)
+    else:
+        per_element = ops.square(error)
+    if reduce == "sum":
+        return ops.mean(ops.sum(ops.reshape(per_element, (ops.shape(per_element)[0], -1)), axis=-1))
+    return ops.mean(per_element)

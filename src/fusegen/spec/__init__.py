@@ -6,7 +6,11 @@ beyond YAML.
 
 from fusegen.spec.components import FusionSpec
 from fusegen.spec.generator_spec import (
+    CGANObjective,
+    ConditioningSpec,
+    CVAEObjective,
     DataSpec,
+    DiffusionObjective,
     GeneratorSpec,
     RegressionObjective,
     TrainingSpec,
@@ -26,6 +30,10 @@ from fusegen.spec.modalities import (
 )
 
 __all__ = [
+    "CGANObjective",
+    "CVAEObjective",
+    "ConditioningSpec",
+    "DiffusionObjective",
     "CategoricalInput",
     "DataSpec",
     "FusionSpec",

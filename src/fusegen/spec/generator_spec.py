@@ -83,13 +83,96 @@ class DataSpec(_Section):
 
 
 class RegressionObjective(_Section):
-    """Deterministic: each part gets its loss (MSE, or cross-entropy for categories)."""
+    """Deterministic: each part gets its loss (MSE, or cross-entropy for categories).
+
+    It predicts one output per condition, the mean where several are valid;
+    use a generative objective to sample many.
+    """
 
     type: Literal["regression"] = "regression"
     numeric_loss: Literal["mse", "mae", "huber"] = "mse"
 
 
-ObjectiveSpec = Annotated[Union[RegressionObjective], Field(discriminator="type")]
+class CVAEObjective(_Section):
+    """A conditional VAE: a posterior encoder sees the target and the fused conditions.
+
+    Sampling draws latents from the standard normal prior (scaled by the
+    temperature) and decodes them with the conditions.
+    """
+
+    type: Literal["cvae"] = "cvae"
+    latent_dim: PositiveInt = 16
+    kl_weight: PositiveFloat = 1.0
+    kl_warmup_epochs: int = Field(
+        default=5,
+        ge=0,
+        description="Epochs over which the KL weight rises from 0; without it the posterior "
+        "tends to collapse to the mean before the decoder learns to use the latent.",
+    )
+    numeric_loss: Literal["mse", "mae"] = "mse"
+    posterior_units: list[PositiveInt] = Field(default=[128], min_length=1)
+
+
+class CGANObjective(_Section):
+    """A conditional GAN: WGAN-GP (default) or hinge loss, with a conditional critic.
+
+    The critic sees the output and its own encoding of the conditions
+    (concatenation); it takes ``critic_steps`` steps per generator step.
+    """
+
+    type: Literal["cgan"] = "cgan"
+    noise_dim: PositiveInt = 32
+    loss: Literal["wgan_gp", "hinge"] = "wgan_gp"
+    gradient_penalty_weight: float = Field(default=10.0, ge=0.0)
+    critic_steps: PositiveInt = 2
+    critic_units: list[PositiveInt] = Field(default=[128, 128], min_length=1)
+    critic_learning_rate: PositiveFloat | None = Field(
+        default=None, description="Defaults to training.learning_rate."
+    )
+
+
+class DiffusionObjective(_Section):
+    """A conditional denoising diffusion model (DDPM training, DDIM sampling).
+
+    Classifier-free guidance: with probability ``condition_dropout`` a
+    training example loses all its conditions, so the same network learns
+    the unconditional model; sampling mixes the two with ``guidance_scale``
+    (1 = plain conditional sampling).
+    """
+
+    type: Literal["diffusion"] = "diffusion"
+    timesteps: PositiveInt = Field(default=1000, ge=2)
+    sampling_steps: PositiveInt = Field(default=50, description="DDIM steps at sampling time.")
+    schedule: Literal["cosine", "linear"] = "cosine"
+    condition_dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
+    guidance_scale: float = Field(default=1.0, ge=0.0)
+    denoiser_width: PositiveInt = 128
+    denoiser_depth: PositiveInt = Field(default=3, le=8)
+
+    @model_validator(mode="after")
+    def _steps_fit(self) -> DiffusionObjective:
+        if self.sampling_steps > self.timesteps:
+            raise ValueError(
+                f"sampling_steps ({self.sampling_steps}) cannot exceed timesteps ({self.timesteps})"
+            )
+        return self
+
+
+ObjectiveSpec = Annotated[
+    Union[RegressionObjective, CVAEObjective, CGANObjective, DiffusionObjective],
+    Field(discriminator="type"),
+]
+
+
+class ConditioningSpec(_Section):
+    """How conditions may be left out at sampling time.
+
+    With ``modality_dropout`` p > 0, each input is hidden from the model with
+    probability p during training (replaced by a learned "absent" embedding),
+    so ``sample()`` can later be given any subset of the inputs, or none.
+    """
+
+    modality_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
 
 
 class TrainingSpec(_Section):
@@ -103,6 +186,13 @@ class TrainingSpec(_Section):
     steps_per_epoch: PositiveInt | None = Field(
         default=None, description="Cap on batches per epoch; a full pass when omitted."
     )
+    checkpoint_every: PositiveInt = Field(
+        default=1, description="Write a resumable checkpoint every N epochs."
+    )
+    early_stopping_patience: PositiveInt | None = Field(
+        default=None, description="Stop after N epochs without a better validation loss."
+    )
+    tensorboard: bool = Field(default=True, description="Write TensorBoard logs to RUN_DIR/logs.")
 
 
 class GeneratorSpec(_Section):
@@ -129,6 +219,7 @@ class GeneratorSpec(_Section):
     fusion: FusionSpec = Field(default_factory=FusionSpec)
     output: OutputSpec
     objective: ObjectiveSpec = Field(default_factory=RegressionObjective)
+    conditioning: ConditioningSpec = Field(default_factory=ConditioningSpec)
     loss_weights: dict[str, PositiveFloat] = Field(
         default_factory=dict,
         description="Weight per output part (record: 'numeric' and each categorical "
