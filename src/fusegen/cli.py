@@ -99,7 +99,7 @@ def inspect(
 def validate(
     spec: Path = typer.Argument(..., help="A YAML spec with a data section."),
     sample: int = typer.Option(
-        1000, help="Rows of the training split to fit preprocessing on and transform; 0 for all."
+        1000, help="Rows to fit preprocessing on and transform (a seeded sample); 0 for all."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ):

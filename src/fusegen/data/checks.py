@@ -64,7 +64,9 @@ def as_float(
     try:
         if values.dtype.kind in "SU":
             raise ValueError("text")
-        return np.asarray(values, dtype="float32")
+        # Numbers beyond float32 become infinity here and are reported by check_finite.
+        with np.errstate(over="ignore"):
+            return np.asarray(values, dtype="float32")
     except (TypeError, ValueError):
         flat = np.asarray(values, dtype=object).reshape(len(values), -1)
         for position, entries in enumerate(flat):

@@ -94,7 +94,8 @@ def apply_missing_policy(table: Table, spec: GeneratorSpec) -> tuple[Table, np.n
     Returns the kept table and the user's row numbers of the dropped rows.
     """
     found = missing_values(table, spec)
-    errors = [(part, column, rows) for part, column, policy, rows in found if policy == "error"]
+    # Under impute only infinity is reported, and infinity is never imputed.
+    errors = [(part, column, rows) for part, column, policy, rows in found if policy != "drop_rows"]
     if errors:
         count = len(np.unique(np.concatenate([rows for _, _, rows in errors])))
         details = "; ".join(
@@ -107,7 +108,7 @@ def apply_missing_policy(table: Table, spec: GeneratorSpec) -> tuple[Table, np.n
             "or missing: impute on an input to fill its NaN and empty values.",
         )
     drop = np.zeros(len(table), dtype=bool)
-    for _, _, _, rows in found:
+    for _, _, _, rows in found:  # all under drop_rows by now
         drop[rows] = True
     if not drop.any():
         return table, np.array([], dtype=np.int64)
@@ -243,7 +244,9 @@ def _common_length(inputs: dict, targets) -> int:
         raise DataError("the dataset has no inputs.")
     if len(set(lengths.values())) > 1:
         raise DataError(
-            f"inputs have different row counts, received {lengths}.",
+            "inputs have different row counts, received "
+            + ", ".join(f"{name}: {count}" for name, count in lengths.items())
+            + ".",
             hint="every input and target needs one entry per example.",
         )
     count = next(iter(lengths.values()))
@@ -254,7 +257,10 @@ def _common_length(inputs: dict, targets) -> int:
 
 def compare_with_model(inputs: dict[str, Any], model) -> dict[str, list[str]]:
     """Per input name, how the pipeline's columns differ from the model's inputs (dtype, shape)."""
-    expected = {tensor.name.split(":")[0]: tensor for tensor in model.inputs}
+    # Inputs starting with "_" (presence flags) are made by the objective, not the data.
+    expected = {
+        tensor.name.split(":")[0]: tensor for tensor in model.inputs if not tensor.name.startswith("_")
+    }
     problems: dict[str, list[str]] = {}
     for name in sorted(set(expected) | set(inputs)):
         found = problems.setdefault(name, [])

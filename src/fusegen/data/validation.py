@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from fusegen.data.images import ImageColumn
-from fusegen.data.pipeline import compare_with_model, make_dataset, split_rows
+from fusegen.data.pipeline import compare_with_model, make_dataset
 from fusegen.data.preprocessing import Preprocessor, columns_of_parts, missing_values
 from fusegen.data.signature import compare, model_input_signature, model_target_signature
 from fusegen.data.sources import Table
@@ -99,7 +99,7 @@ def validate_data(
         spec: the spec whose pipeline to run.
         table: the data, as loaded from the spec's source.
         sample_size: rows to fit preprocessing on and transform (a seeded
-            random sample of the training split); all rows when None.
+            random sample); all rows when None.
         batch_size: the batch to build; ``training.batch_size`` when None.
     """
     report = ValidationReport(origin=table.origin, num_rows=len(table))
@@ -117,12 +117,10 @@ def validate_data(
     if table is None:
         return report
 
-    train_rows, _ = split_rows(
-        len(table), spec.data.validation_split if spec.data else 0.1, spec.training.seed
-    )
-    if sample_size is not None and len(train_rows) > sample_size:
-        train_rows = np.sort(np.random.default_rng(spec.training.seed).choice(train_rows, sample_size, False))
-    sample = table.take(train_rows)
+    rows = np.arange(len(table))
+    if sample_size is not None and len(rows) > sample_size:
+        rows = np.sort(np.random.default_rng(spec.training.seed).choice(rows, sample_size, replace=False))
+    sample = table.take(rows)
     report.sample_rows = len(sample)
 
     preprocessor = Preprocessor(spec)
@@ -192,7 +190,7 @@ def _check_missing(spec: GeneratorSpec, table: Table, report: ValidationReport) 
     names = dict(zip(columns_of_parts(spec), report.parts, strict=True))
     drop = np.zeros(len(table), dtype=bool)
     for part, column, policy, rows in missing_values(table, spec):
-        if policy == "error":
+        if policy != "drop_rows":  # under impute only infinity is found, and it is not imputed
             report.parts[names[part]].problems.append(
                 f"column '{column}': {len(rows)} row(s) with missing values or infinity, {table.rows_label(rows)} "
                 "(set missing: drop_rows or impute)"

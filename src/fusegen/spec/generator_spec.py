@@ -275,10 +275,16 @@ class GeneratorSpec(_Section):
                     f"sequence {label} needs 'columns' (one per channel) to be cut from the long table "
                     "by data.windows"
                 )
-            stop = part.select.steps[1] if part.select and part.select.steps else part.steps
-            if stop > windows.length:
+            if part.select and part.select.steps:
+                if part.select.steps[1] > windows.length:
+                    problems.append(
+                        f"sequence {label} selects steps up to {part.select.steps[1]} but "
+                        f"data.windows.length is {windows.length}"
+                    )
+            elif part.steps != windows.length:
                 problems.append(
-                    f"sequence {label} needs {stop} steps but data.windows.length is {windows.length}"
+                    f"sequence {label} has {part.steps} steps but data.windows.length is {windows.length}; "
+                    f"make them equal or add select: {{steps: [0, {part.steps}]}}"
                 )
         return problems
 

@@ -1,0 +1,422 @@
+"""Every source kind reaches the model as the spec says: globs, image folders and paths, windows, generators."""
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from fusegen.data.adapters import dataset_from_batches, table_from_batches
+from fusegen.data.images import ImageColumn
+from fusegen.data.pipeline import make_dataset, prepare_data
+from fusegen.data.preprocessing import Preprocessor
+from fusegen.data.sources import Table, load_table, table_from_frame
+from fusegen.data.windows import window_table
+from fusegen.spec import load_spec
+
+
+def write_png(path, pixels):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def png_bytes(pixels, image_format="PNG"):
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+def random_pixels(seed, shape=(8, 8, 3)):
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def spec_for(data, inputs, output):
+    return load_spec({"data": data, "inputs": inputs, "output": output, "training": {"batch_size": 4}})
+
+
+# --------------------------------------------------------------------------
+# Tables: CSV globs
+# --------------------------------------------------------------------------
+
+
+def test_glob_reads_every_part_in_order_and_remembers_each_rows_file(tmp_path):
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]}).to_csv(parts / "p1.csv", index=False)
+    pd.DataFrame({"a": [3.0, 4.0, 5.0], "b": ["x", "z", "y"]}).to_csv(parts / "p2.csv", index=False)
+    spec = spec_for({"source": "parts/*.csv"}, {"a": {"kind": "numeric", "columns": ["a"]}}, _vector("b"))
+    table = load_table(spec.data, base_dir=tmp_path)
+    assert table.columns["a"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert table.row_label(3) == f"row 1 of '{parts / 'p2.csv'}'"
+    assert table.take(np.array([4, 0])).rows_label([0, 1]) == (
+        f"first rows [2] of '{parts / 'p2.csv'}', [0] of '{parts / 'p1.csv'}'"
+    )
+
+
+def test_parquet_glob(tmp_path):
+    for index in range(3):
+        pd.DataFrame({"a": [float(index)] * 2}).to_parquet(tmp_path / f"part-{index}.parquet")
+    spec = spec_for({"source": "part-*.parquet"}, {"a": {"kind": "numeric", "columns": ["a"]}}, _vector("a"))
+    assert load_table(spec.data, base_dir=tmp_path).columns["a"].tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def _vector(column):
+    return {"kind": "vector", "size": 1, "name": "target", "column": column}
+
+
+# --------------------------------------------------------------------------
+# Images: folders, path columns, bytes, arrays
+# --------------------------------------------------------------------------
+
+
+def test_image_folder_with_class_subfolders_feeds_a_label_to_image_generator(tmp_path):
+    originals = {}
+    for index, label in enumerate(["cat", "cat", "dog", "owl"]):
+        originals[(label, index)] = write_png(
+            tmp_path / "photos" / label / f"{index}.png", random_pixels(index)
+        )
+    (tmp_path / "photos" / "cat" / "notes.txt").write_text("not an image")
+    spec = spec_for(
+        {"source": "photos", "validation_split": 0.0},
+        {"label": {"kind": "categorical"}},
+        {"kind": "image", "name": "photo", "column": "image", "height": 8, "width": 8},
+    )
+    table = load_table(spec.data, base_dir=tmp_path)
+    assert sorted(table.columns) == ["image", "label"]
+    assert table.columns["label"].tolist() == ["cat", "cat", "dog", "owl"]
+    prepared = prepare_data(spec, table)
+    targets = prepared.train_targets
+    assert isinstance(targets, ImageColumn) and targets.shape == (4, 8, 8, 3)
+    np.testing.assert_allclose(np.asarray(targets)[2], random_pixels(2) / 255.0, atol=1e-6)
+
+
+def test_flat_image_folder_gives_only_an_image_column(tmp_path):
+    for index in range(3):
+        write_png(tmp_path / "flat" / f"{index}.png", random_pixels(index))
+    spec = spec_for(
+        {"source": "flat"}, {"image": {"kind": "image", "height": 8, "width": 8}}, _vector("image")
+    )
+    table = load_table(spec.data, base_dir=tmp_path)
+    assert list(table.columns) == ["image"] and len(table) == 3
+
+
+def test_image_paths_relative_to_the_csv_decode_resize_and_batch(tmp_path):
+    data = tmp_path / "data"
+    write_png(data / "img" / "a.png", random_pixels(0))
+    write_png(data / "img" / "b.png", random_pixels(1, (16, 12, 3)))  # resized to 8x8
+    smooth = np.broadcast_to(np.linspace(0, 240, 8, dtype=np.uint8)[None, :, None], (8, 8, 3)).copy()
+    Image.fromarray(smooth).save(data / "img" / "c.jpg", quality=95)
+    pd.DataFrame(
+        {
+            "photo": ["img/a.png", "img/b.png", "img/c.jpg"] * 4,
+            "caption": ["a red cat", "a blue dog", "an owl at night"] * 4,
+            "price": np.arange(12.0),
+            "y": np.arange(12.0),
+        }
+    ).to_csv(data / "items.csv", index=False)
+    spec = spec_for(
+        {"source": "data/items.csv", "validation_split": 0.0},
+        {
+            "photo": {"kind": "image", "height": 8, "width": 8},
+            "caption": {"kind": "text", "sequence_length": 4},
+            "price": {"kind": "numeric", "columns": ["price"]},
+        },
+        _vector("y"),
+    )
+    prepared = prepare_data(spec, load_table(spec.data, base_dir=tmp_path))
+    photos = prepared.train_inputs["photo"]
+    assert photos.shape == (12, 8, 8, 3) and photos.pixels.dtype == np.uint8
+    np.testing.assert_array_equal(photos.pixels[0], random_pixels(0))  # PNG is lossless
+    assert np.abs(photos.pixels[2].astype(int) - smooth).max() <= 8  # JPEG is lossy
+    inputs, targets = next(iter(make_dataset(prepared.train_inputs, prepared.train_targets, batch_size=5)))
+    assert inputs["photo"].dtype == "float32" and tuple(inputs["photo"].shape) == (5, 8, 8, 3)
+    assert float(np.max(inputs["photo"])) <= 1.0 and inputs["caption"].dtype == "int32"
+    assert tuple(targets.shape) == (5, 1)
+
+
+def test_encoded_bytes_in_parquet_and_grey_images_converted_on_request(tmp_path):
+    grey = random_pixels(3, (8, 8))
+    frame = pd.DataFrame({"photo": [png_bytes(grey), png_bytes(random_pixels(4))], "y": [0.0, 1.0]})
+    frame.to_parquet(tmp_path / "photos.parquet")
+    spec = spec_for(
+        {"source": "photos.parquet"},
+        {"photo": {"kind": "image", "height": 8, "width": 8, "convert_channels": True}},
+        _vector("y"),
+    )
+    table = load_table(spec.data, base_dir=tmp_path)
+    pre = Preprocessor(spec).fit(table)
+    photos = pre.transform_inputs(table)["photo"]
+    assert photos.shape == (2, 8, 8, 3)
+    np.testing.assert_allclose(photos[0], np.repeat(grey[..., None], 3, axis=-1) / 255.0, atol=1e-6)
+
+
+def test_uint8_arrays_stay_compact_and_the_pipeline_maps_them_to_floats():
+    images = np.random.default_rng(0).integers(0, 256, (10, 4, 4, 3), dtype=np.uint8)
+    spec = spec_for(
+        {"source": "unused.npz", "validation_split": 0.0},
+        {"photo": {"kind": "image", "height": 4, "width": 4}},
+        _vector("y"),
+    )
+    prepared = prepare_data(spec, Table({"photo": images, "y": np.arange(10.0)}, "arrays"))
+    assert (
+        prepared.train_inputs["photo"].pixels is images
+        or prepared.train_inputs["photo"].pixels.dtype == np.uint8
+    )
+    batches = list(make_dataset(prepared.train_inputs, prepared.train_targets, batch_size=4))
+    got = np.concatenate([inputs["photo"].numpy() for inputs, _ in batches])
+    np.testing.assert_allclose(got, images / 255.0, atol=1e-7)
+
+
+def test_images_that_do_not_fit_are_decoded_every_epoch_with_the_same_result(tmp_path):
+    for index in range(6):
+        write_png(tmp_path / "imgs" / f"{index}.png", random_pixels(index))
+    frame = pd.DataFrame({"photo": [f"imgs/{i}.png" for i in range(6)], "y": np.arange(6.0)})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    batches = {}
+    for cache in (True, False):
+        spec = spec_for(
+            {"source": "d.csv", "cache": cache, "validation_split": 0.0},
+            {"photo": {"kind": "image", "height": 8, "width": 8}},
+            _vector("y"),
+        )
+        prepared = prepare_data(spec, load_table(spec.data, base_dir=tmp_path))
+        assert (prepared.train_inputs["photo"].pixels is None) == (not cache)
+        dataset = make_dataset(
+            prepared.train_inputs, prepared.train_targets, batch_size=4, shuffle=True, seed=3
+        )
+        batches[cache] = [inputs["photo"].numpy() for inputs, _ in dataset]
+    for cached, streamed in zip(batches[True], batches[False], strict=True):
+        np.testing.assert_array_equal(cached, streamed)
+
+
+# --------------------------------------------------------------------------
+# Sensors: long tables cut into windows
+# --------------------------------------------------------------------------
+
+
+def long_table(rows_per_group=(7, 5, 2)):
+    groups, times, readings = [], [], []
+    for group, count in enumerate(rows_per_group):
+        order = np.random.default_rng(group).permutation(count)  # rows out of time order
+        groups += [f"s{group}"] * count
+        times += order.tolist()
+        readings += (group * 100 + order).tolist()
+    return pd.DataFrame(
+        {
+            "subject": groups,
+            "t": times,
+            "ax": np.array(readings, float),
+            "ay": -np.array(readings, float),
+            "activity": [f"activity of {group}" for group in groups],
+        }
+    )
+
+
+WINDOW_SPEC = {
+    "source": "long.csv",
+    "windows": {"length": 3, "stride": 2, "group_column": "subject", "time_column": "t"},
+    "validation_split": 0.0,
+}
+
+
+def test_long_table_is_cut_into_windows_per_group_in_time_order():
+    spec = spec_for(
+        WINDOW_SPEC,
+        {"motion": {"kind": "sequence", "steps": 3, "channels": 2, "columns": ["ax", "ay"]}},
+        _vector("t"),
+    )
+    with pytest.warns(UserWarning, match=r"1 group\(s\) have fewer than 3 rows.*\['s2'\]"):
+        windows = window_table(table_from_frame(long_table(), origin="long.csv"), spec)
+    # s0 has 7 rows -> starts 0, 2, 4; s1 has 5 -> starts 0, 2; s2 (2 rows) makes none.
+    assert windows.columns["ax"].tolist() == [
+        [0, 1, 2],
+        [2, 3, 4],
+        [4, 5, 6],
+        [100, 101, 102],
+        [102, 103, 104],
+    ]
+    assert windows.columns["activity"].tolist() == ["activity of s0"] * 3 + ["activity of s1"] * 2
+    assert windows.row_label(1).startswith("window starting at row")
+    with pytest.warns(UserWarning, match="fewer than 3 rows"):
+        prepared = prepare_data(spec, table_from_frame(long_table(), origin="long.csv"))
+    assert prepared.train_inputs["motion"].shape == (5, 3, 2)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.integers(1, 12), min_size=1, max_size=4),
+    st.integers(1, 5),
+    st.integers(1, 4),
+)
+def test_windows_never_cross_groups_and_cover_every_start(group_sizes, length, stride):
+    frame = pd.DataFrame(
+        {
+            "g": np.repeat(np.arange(len(group_sizes)), group_sizes),
+            "x": np.concatenate([np.arange(size) + 1000 * g for g, size in enumerate(group_sizes)]).astype(
+                float
+            ),
+        }
+    )
+    spec = spec_for(
+        {"source": "x.csv", "windows": {"length": length, "stride": stride, "group_column": "g"}},
+        {"w": {"kind": "sequence", "steps": length, "channels": 1, "columns": ["x"]}},
+        _vector("g"),
+    )
+    expected = sum(len(range(0, size - length + 1, stride)) for size in group_sizes if size >= length)
+    if expected == 0:
+        with pytest.raises(Exception, match="no group has"):
+            window_table(table_from_frame(frame), spec)
+        return
+    with pytest.warns(UserWarning) if any(size < length for size in group_sizes) else _no_warning():
+        windows = window_table(table_from_frame(frame), spec)
+    values = windows.columns["x"]
+    assert len(values) == expected
+    assert (np.diff(values, axis=1) == 1).all()  # consecutive steps of one group
+    assert (values[:, 0] // 1000 == windows.columns["g"]).all()
+
+
+class _no_warning:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_sequence_columns_of_array_fields_are_stacked_as_channels():
+    spec = spec_for(
+        {"source": "x.npz"},
+        {"motion": {"kind": "sequence", "steps": 4, "channels": 2, "columns": ["left", "right"]}},
+        _vector("y"),
+    )
+    table = Table({"left": np.ones((6, 4)), "right": np.zeros((6, 4)), "y": np.arange(6.0)}, "arrays")
+    values = Preprocessor(spec).fit(table).inputs["motion"]._raw(table, "motion")
+    assert values.shape == (6, 4, 2) and (values[..., 0] == 1).all() and (values[..., 1] == 0).all()
+
+
+# --------------------------------------------------------------------------
+# Generators of your own
+# --------------------------------------------------------------------------
+
+
+def test_python_source_file_yields_batches_collected_into_a_table(tmp_path):
+    (tmp_path / "make.py").write_text(
+        "import numpy as np\n"
+        "def batches(count=3):\n"
+        "    for start in range(count):\n"
+        "        yield ({'a': np.full(4, float(start)), 'label': ['x', 'y', 'x', 'z']}, {'y': np.arange(4.0)})\n"
+    )
+    spec = spec_for(
+        {"source": "python:make.py:batches", "options": {"count": 5}},
+        {"a": {"kind": "numeric", "columns": ["a"]}, "label": {"kind": "categorical"}},
+        _vector("y"),
+    )
+    table = load_table(spec.data, base_dir=tmp_path)
+    assert len(table) == 20 and sorted(table.columns) == ["a", "label", "y"]
+    assert prepare_data(spec, table).train_inputs["a"].shape[1:] == (1,)
+
+
+def test_py_dataset_and_max_rows_stop_an_endless_source():
+    import keras
+
+    class Rows(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+
+        @property
+        def num_batches(self):
+            return None  # endless
+
+        def __getitem__(self, index):
+            return {"a": np.full(8, float(index))}
+
+    table = table_from_batches(Rows(), max_rows=20)
+    assert len(table) == 20 and table.columns["a"][-1] == 2.0
+
+
+def test_model_ready_generator_is_served_as_a_checked_dataset():
+    spec = spec_for(
+        {"source": "x.csv"},
+        {"a": {"kind": "numeric", "columns": ["p", "q"]}, "label": {"kind": "categorical"}},
+        {"kind": "vector", "size": 3},
+    )
+
+    def batches():
+        for _ in range(3):
+            yield {"a": np.zeros((4, 2)), "label": np.ones(4, "int64")}, np.zeros((4, 3))
+
+    dataset = dataset_from_batches(spec, batches)
+    seen = [(inputs["a"].dtype, inputs["label"].dtype, targets.shape) for inputs, targets in dataset]
+    assert seen == [("float32", "int32", (4, 3))] * 3
+    assert len(list(dataset)) == 3  # a generator function starts again each epoch
+
+
+# --------------------------------------------------------------------------
+# Missing values: imputation fitted on the training split, saved as JSON
+# --------------------------------------------------------------------------
+
+
+def test_imputation_fills_from_the_training_split_and_round_trips_through_json():
+    frame = pd.DataFrame(
+        {
+            "a": [1.0, np.nan, 3.0, 5.0],
+            "colour": ["red", None, "red", "blue"],
+            "shade": ["dark", "", "light", "light"],
+            "note": ["fine", "  ", "good", "fine"],
+            "y": [0.0, 1.0, 2.0, 3.0],
+        }
+    )
+    spec = spec_for(
+        {"source": "x.csv"},
+        {
+            "a": {"kind": "numeric", "columns": ["a"], "missing": "impute"},
+            "colour": {"kind": "categorical", "missing": "impute"},
+            "shade": {"kind": "categorical", "missing": "impute", "impute_with": "most_frequent"},
+            "note": {"kind": "text", "missing": "impute", "sequence_length": 3},
+        },
+        _vector("y"),
+    )
+    table = table_from_frame(frame)
+    pre = Preprocessor(spec).fit(table)
+    state = json.loads(json.dumps(pre.get_state()))
+    assert state["inputs"]["a"]["fill"] == [3.0]
+    assert (
+        state["inputs"]["colour"]["fill"] == "[MISSING]"
+        and "[MISSING]" in state["inputs"]["colour"]["vocabulary"]
+    )
+    assert state["inputs"]["shade"]["fill"] == "light"
+    restored = Preprocessor(spec, state)
+    inputs = restored.transform_inputs(table)
+    assert inputs["a"][1, 0] == pytest.approx((3.0 - 3.0) / pre.inputs["a"].scaler.std[0])
+    assert inputs["shade"][1] == inputs["shade"][2]  # filled with 'light'
+    assert inputs["colour"][1] > 0  # '[MISSING]' is a category of its own, not out-of-vocabulary
+    assert "missing" in restored.inputs["note"].vocabulary
+    for name, values in pre.transform_inputs(table).items():
+        np.testing.assert_array_equal(values, inputs[name])
+
+
+# --------------------------------------------------------------------------
+# The tf.data pipeline
+# --------------------------------------------------------------------------
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 16), st.integers(0, 3))
+def test_each_epoch_yields_every_row_once_reshuffled_and_seeded(num_rows, batch_size, seed):
+    inputs = {"row": np.arange(num_rows, dtype="int32"), "x": np.arange(num_rows, dtype="float32") * 2}
+    dataset = make_dataset(inputs, np.arange(num_rows, dtype="float32"), batch_size, shuffle=True, seed=seed)
+    epochs = [[(b["row"].numpy(), b["x"].numpy(), t.numpy()) for b, t in dataset] for _ in range(2)]
+    for epoch in epochs:
+        rows = np.concatenate([rows for rows, _, _ in epoch])
+        assert sorted(rows.tolist()) == list(range(num_rows))
+        for rows, x, targets in epoch:  # columns stay aligned row by row
+            assert (x == rows * 2).all() and (targets == rows).all()
+    again = [
+        batch["row"].numpy() for batch in make_dataset(inputs, None, batch_size, shuffle=True, seed=seed)
+    ]
+    np.testing.assert_array_equal(np.concatenate(again), np.concatenate([r for r, _, _ in epochs[0]]))

@@ -1,0 +1,278 @@
+"""``fusegen validate``: a dry run that reports every problem per input and exits non-zero on any.
+
+Also checks that ``validate`` and ``train`` work on each kind of source.
+"""
+
+import json
+import re
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+from typer.testing import CliRunner
+
+from fusegen.cli import app
+from fusegen.data.sources import table_from_frame
+from fusegen.data.validation import validate_data
+from fusegen.errors import DataError
+from fusegen.spec import load_spec
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(arg) for arg in args])
+
+
+def write_spec(folder, spec: dict):
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def write_png(path, seed, shape=(8, 8, 3)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)).save(path)
+
+
+SMALL_TRAINING = {"batch_size": 4, "epochs": 1}
+TINY_IMAGE_ENCODER = {"type": "conv", "filters": [4]}
+
+
+# --------------------------------------------------------------------------
+# One small data set per source kind, with its spec
+# --------------------------------------------------------------------------
+
+
+def csv_with_images(folder):
+    for index in range(4):
+        write_png(folder / "parts" / "img" / f"{index}.png", index)
+    rng = np.random.default_rng(0)
+    for part in range(2):
+        pd.DataFrame(
+            {
+                "photo": [f"img/{index % 4}.png" for index in range(6)],
+                "caption": rng.choice(["a red square", "a blue dot", "two green lines"], 6),
+                "width": rng.normal(10, 2, 6),
+                "height": rng.normal(5, 1, 6),
+                "shape": rng.choice(["square", "dot"], 6),
+                "price": rng.normal(100, 10, 6),
+            }
+        ).to_csv(folder / "parts" / f"part-{part}.csv", index=False)
+    return {
+        "data": {"source": "parts/*.csv", "strict": True},
+        "inputs": {
+            "photo": {"kind": "image", "height": 8, "width": 8, "encoder": TINY_IMAGE_ENCODER},
+            "caption": {"kind": "text", "sequence_length": 4, "max_tokens": 50},
+            "size": {"kind": "numeric", "columns": ["width", "height"]},
+            "shape": {"kind": "categorical"},
+        },
+        "output": {"kind": "vector", "size": 1, "name": "value", "column": "price"},
+        "training": SMALL_TRAINING,
+    }
+
+
+def image_folder(folder):
+    for index, label in enumerate(["cat", "dog"] * 5):
+        write_png(folder / "photos" / label / f"{index}.png", index)
+    return {
+        "data": {"source": "photos"},
+        "inputs": {"label": {"kind": "categorical"}},
+        "output": {
+            "kind": "image",
+            "name": "photo",
+            "column": "image",
+            "height": 8,
+            "width": 8,
+            "head": {"type": "upsample", "base_filters": 4},
+        },
+        "fusion": {"width": 8},
+        "training": SMALL_TRAINING,
+    }
+
+
+def long_table(folder):
+    rows = 40
+    pd.DataFrame(
+        {
+            "subject": np.repeat(["a", "b"], rows // 2),
+            "t": np.tile(np.arange(rows // 2), 2),
+            "ax": np.sin(np.arange(rows)),
+            "ay": np.cos(np.arange(rows)),
+            "activity": np.repeat(["walk", "run"], rows // 2),
+        }
+    ).to_csv(folder / "sensors.csv", index=False)
+    return {
+        "data": {
+            "source": "sensors.csv",
+            "windows": {"length": 6, "stride": 2, "group_column": "subject", "time_column": "t"},
+        },
+        "inputs": {
+            "motion": {
+                "kind": "sequence",
+                "steps": 4,
+                "channels": 2,
+                "columns": ["ax", "ay"],
+                "select": {"steps": [0, 4]},
+            },
+            "activity": {"kind": "categorical"},
+        },
+        "output": {
+            "kind": "sequence",
+            "name": "next_steps",
+            "steps": 2,
+            "channels": 2,
+            "columns": ["ax", "ay"],
+            "select": {"steps": [4, 6]},
+        },
+        "training": SMALL_TRAINING,
+    }
+
+
+def python_source(folder):
+    (folder / "rows.py").write_text(
+        "import numpy as np\n"
+        "def batches(count):\n"
+        "    rng = np.random.default_rng(0)\n"
+        "    for _ in range(count):\n"
+        "        yield {'reading': rng.normal(size=(8, 3)), 'level': rng.choice(['low', 'high'], 8),\n"
+        "               'target': rng.normal(size=(8, 2))}\n"
+    )
+    return {
+        "data": {"source": "python:rows.py:batches", "options": {"count": 3}},
+        "inputs": {"reading": {"kind": "numeric", "size": 3}, "level": {"kind": "categorical"}},
+        "output": {"kind": "vector", "size": 2, "name": "target"},
+        "training": SMALL_TRAINING,
+    }
+
+
+def npz_arrays(folder):
+    rng = np.random.default_rng(0)
+    np.savez(
+        folder / "arrays.npz",
+        photo=rng.integers(0, 256, (12, 8, 8, 1), dtype=np.uint8),
+        motion=rng.normal(size=(12, 5, 2)),
+        y=rng.normal(size=(12, 3)),
+    )
+    return {
+        "data": {"source": "arrays.npz"},
+        "inputs": {
+            "photo": {"kind": "image", "height": 8, "width": 8, "channels": 1, "encoder": TINY_IMAGE_ENCODER},
+            "motion": {"kind": "sequence", "steps": 5, "channels": 2},
+        },
+        "output": {"kind": "vector", "size": 3, "column": "y"},
+        "training": SMALL_TRAINING,
+    }
+
+
+SOURCES = {
+    "csv glob with image paths": csv_with_images,
+    "image folder": image_folder,
+    "long table in windows": long_table,
+    "python generator": python_source,
+    "npz arrays": npz_arrays,
+}
+
+
+@pytest.mark.parametrize("make", SOURCES.values(), ids=SOURCES.keys())
+def test_validate_passes_on_every_source_kind(tmp_path, make):
+    spec = write_spec(tmp_path, make(tmp_path))
+    result = invoke("validate", spec, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["ok"] and not report["problems"]
+    for name, part in report["parts"].items():
+        assert part["problems"] == [], name
+        assert part["shape"][0] is None and part["dtype"]
+
+
+@pytest.mark.parametrize(
+    "make", [csv_with_images, image_folder, long_table], ids=["csv", "folder", "windows"]
+)
+def test_train_works_on_source_kinds(tmp_path, make):
+    spec = write_spec(tmp_path, make(tmp_path))
+    result = invoke("train", spec, "--out", tmp_path / "run", "--quiet")
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    assert (tmp_path / "run" / "manifest.json").is_file() and (
+        tmp_path / "run" / "preprocessing.json"
+    ).is_file()
+
+
+# --------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------
+
+
+def test_the_table_shows_each_input_with_its_dtype_shape_and_an_example(tmp_path):
+    spec = write_spec(tmp_path, csv_with_images(tmp_path))
+    result = invoke("validate", spec)
+    assert result.exit_code == 0, result.output
+    for expected in ("photo", "caption", "size", "shape", "value (output)", "[None, 8, 8, 3]", "int32", "ok"):
+        assert expected in result.output
+    assert re.search(r"'(square|dot)' -> \d", result.output)  # a stored label and the id the model gets
+
+
+def test_problems_are_reported_per_input_and_exit_one(tmp_path):
+    spec = csv_with_images(tmp_path)
+    for part in (0, 1):
+        path = tmp_path / "parts" / f"part-{part}.csv"
+        frame = pd.read_csv(path)
+        frame["width"] = frame["width"].astype(object)
+        frame.loc[2, "width"] = "wide"
+        frame.loc[3, "caption"] = ""
+        frame.to_csv(path, index=False)
+    spec["data"]["missing"] = "drop_rows"  # the empty caption is dropped, the text in a number is not
+    result = invoke("validate", write_spec(tmp_path, spec), "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert not report["ok"]
+    assert report["parts"]["size"]["problems"] == [
+        f"Column 'width' of input 'size' (numeric): expected numbers, received 'wide' in row 2 of "
+        f"'{tmp_path / 'parts' / 'part-0.csv'}'. Hint: fix that value, or declare the column as categorical or text."
+    ]
+    assert report["parts"]["photo"]["problems"] == []
+    assert "data.missing: drop_rows drops 2 of 12 rows" in report["notes"]
+
+
+def test_every_missing_and_extra_column_is_listed(tmp_path):
+    spec = csv_with_images(tmp_path)
+    spec["inputs"]["size"]["columns"] = ["width", "depth"]
+    spec["inputs"]["caption"]["column"] = "title"
+    result = invoke("validate", write_spec(tmp_path, spec), "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["parts"]["size"]["problems"][0].startswith("column(s) ['depth'] are not in the data")
+    assert report["parts"]["caption"]["problems"][0].startswith("column(s) ['title'] are not in the data")
+    assert report["problems"] == [
+        "unknown extra column(s) ['caption', 'height'], which no input or output reads (strict)"
+    ]
+    printed = invoke("validate", write_spec(tmp_path, spec))
+    assert printed.exit_code == 1 and "3 problem(s)" in printed.output
+
+
+def test_a_batch_that_does_not_fit_the_model_is_a_problem_of_that_input():
+    spec = load_spec(
+        {
+            "inputs": {"size": {"kind": "numeric", "columns": ["a", "b"]}, "label": {"kind": "categorical"}},
+            "output": {"kind": "vector", "size": 1, "column": "y"},
+        }
+    )
+    frame = pd.DataFrame({"a": np.arange(12.0), "b": np.arange(12.0), "label": ["x"] * 12, "y": np.zeros(12)})
+    report = validate_data(spec, table_from_frame(frame))
+    assert report.ok
+    size, label = keras.Input((3,), name="size"), keras.Input((), dtype="float32", name="label")
+    other = keras.Model([size, label], keras.layers.Concatenate()([size, keras.ops.expand_dims(label, -1)]))
+    report.check_model(lambda: other)
+    assert report.parts["size"].problems == ["model: expected shape [3], received [2]"]
+    assert report.parts["label"].problems == ["model: expected dtype float32, received int32"]
+    assert not report.ok
+
+
+def test_a_source_that_cannot_be_read_is_one_error(tmp_path):
+    spec = write_spec(tmp_path, {**npz_arrays(tmp_path), "data": {"source": "missing.npz"}})
+    result = invoke("validate", spec)
+    assert result.exit_code == 1 and isinstance(result.exception, DataError)
+    assert "missing.npz' does not exist" in str(result.exception)
