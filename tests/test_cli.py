@@ -128,4 +128,4 @@ def test_train_then_predict_on_a_users_csv(tmp_path):
     result = fusegen(
         "predict", tmp_path / "run", "--inputs", tmp_path / "bad.csv", "--out", tmp_path / "o.csv"
     )
-    assert result.returncode == 1 and "Input 'kind' (categorical): column 'kind'" in result.stderr
+    assert result.returncode == 1 and "no input 'kind' (column 'kind')" in result.stderr

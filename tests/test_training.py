@@ -73,7 +73,8 @@ def test_run_directory_contents(trained):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert set(manifest["files"]) == {
         "spec.yaml",
-        "model.keras",
+        "condition.keras",
+        "decoder.keras",
         "preprocessing.json",
         "plan.json",
         "history.json",

@@ -90,7 +90,9 @@ class Generator:
         sizes = dict(vocabulary_sizes or {})
         self.plan_ = plan_model(self.spec, sizes)
         networks = build_networks(self.plan_)
-        self.model_ = OBJECTIVES[self.spec.objective.type](self.spec, self.plan_, networks, _record_sizes(self.spec, sizes))
+        self.model_ = OBJECTIVES[self.spec.objective.type](
+            self.spec, self.plan_, networks, _record_sizes(self.spec, sizes)
+        )
         return self.model_
 
     def describe(self) -> dict[str, Any]:
@@ -100,7 +102,9 @@ class Generator:
         if self.model_ is None:
             raise FusegenError("build the generator (or fit it) before describing it.")
         networks = self.model_.networks()
-        described = self.plan_.to_dict(parameter_counts(*[net for net in networks.values() if net is not None]))
+        described = self.plan_.to_dict(
+            parameter_counts(*[net for net in networks.values() if net is not None])
+        )
         described["objective"] = {
             "type": self.spec.objective.type,
             "networks": {name: int(net.count_params()) for name, net in networks.items() if net is not None},
@@ -175,19 +179,25 @@ class Generator:
         model.compile_for_training()
 
         train = make_dataset(
-            prepared.train_inputs, prepared.train_targets, training.batch_size, shuffle=True, seed=training.seed
+            prepared.train_inputs,
+            prepared.train_targets,
+            training.batch_size,
+            shuffle=True,
+            seed=training.seed,
         )
         steps = training.steps_per_epoch
         if steps:
             train = train.repeat()
         validation = None
         if prepared.validation_inputs is not None:
-            validation = make_dataset(prepared.validation_inputs, prepared.validation_targets, training.batch_size)
+            validation = make_dataset(
+                prepared.validation_inputs, prepared.validation_targets, training.batch_size
+            )
 
         history = {}
         initial_epoch = 0
+        _build_variables(model, train)
         if state:
-            _build_for_restore(model, train)
             restore_checkpoint(state, model)
             initial_epoch = int(state["epoch"])
             history = state["history"]
@@ -197,8 +207,13 @@ class Generator:
             all_callbacks.append(KLWarmup(self.spec.objective.kl_warmup_epochs))
         if checkpoint_dir is not None:
             all_callbacks.append(
-                Checkpointer(checkpoint_dir, training.checkpoint_every, total_epochs,
-                             self.preprocessor_.get_state(), history)  # fmt: skip
+                Checkpointer(
+                    checkpoint_dir,
+                    training.checkpoint_every,
+                    total_epochs,
+                    self.preprocessor_.get_state(),
+                    history,
+                )  # fmt: skip
             )
             if training.tensorboard:
                 all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "logs")))
@@ -267,7 +282,9 @@ class Generator:
         if num_samples < 1:
             raise FusegenError(f"num_samples must be at least 1, received {num_samples}.")
         table, present_inputs = self._conditions_table(conditions, strict=strict)
-        rows = np.repeat(np.arange(len(table)), num_samples) if table is not None else np.zeros(num_samples, int)
+        rows = (
+            np.repeat(np.arange(len(table)), num_samples) if table is not None else np.zeros(num_samples, int)
+        )
         batch_size = batch_size or max(self.spec.training.batch_size, 256)
         seed_generator = keras.random.SeedGenerator(seed)
         chunks = []
@@ -294,7 +311,11 @@ class Generator:
             table = self._as_table(conditions)
             known = {}
             for name, input_spec in self.spec.inputs.items():
-                columns = input_spec.columns if getattr(input_spec, "columns", None) else [self.spec.input_column(name)]
+                columns = (
+                    input_spec.columns
+                    if getattr(input_spec, "columns", None)
+                    else [self.spec.input_column(name)]
+                )
                 for column in columns:
                     known[column] = name
             unknown = sorted(set(table.columns) - set(known) - set(self.spec.inputs))
@@ -311,12 +332,20 @@ class Generator:
             ]
         absent = [name for name in self.spec.inputs if name not in present]
         if absent and not self.plan_.uses_presence:
+            described = ", ".join(f"'{name}' (column {self._columns_of(name)})" for name in absent)
             raise DataError(
-                f"conditions leave out input(s) {absent}, and this generator needs every input: it was "
-                "trained without conditioning.modality_dropout.",
+                f"the conditions have no input {described}, and this generator needs every input: "
+                "it was trained without conditioning.modality_dropout.",
                 hint="give every input, or retrain with conditioning: {modality_dropout: 0.2}.",
             )
         return table, present
+
+    def _columns_of(self, name: str) -> str:
+        input_spec = self.spec.inputs[name]
+        columns = (
+            input_spec.columns if getattr(input_spec, "columns", None) else [self.spec.input_column(name)]
+        )
+        return ", ".join(repr(column) for column in columns)
 
     def _model_inputs(self, table, rows, present_inputs):
         count = len(rows)
@@ -468,8 +497,12 @@ def _concatenate(chunks):
     return np.concatenate(chunks)
 
 
-def _build_for_restore(model, dataset) -> None:
-    """Create every variable (layers and optimizer slots) so a checkpoint can be loaded into them."""
+def _build_variables(model, dataset) -> None:
+    """Create every variable (layers and optimizer slots) up front.
+
+    A checkpoint can then be loaded into them, and objectives with their own
+    ``train_step`` (the GAN) count as built when saved.
+    """
     inputs, _ = next(iter(dataset.take(1)))
     model(inputs)
     model.optimizer.build(model.trainable_variables)

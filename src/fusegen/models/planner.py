@@ -207,7 +207,9 @@ def plan_model(spec: GeneratorSpec, vocabulary_sizes: dict[str, int] | None = No
     if latent_dim:
         # The latent (or noise) vector joins the fused conditions: tiled over
         # the grid when the fusion keeps one, concatenated on features.
-        tile = [TileToGrid(fused_shape[0], fused_shape[1], name="latent_tile")] if len(fused_shape) == 3 else []
+        tile = (
+            [TileToGrid(fused_shape[0], fused_shape[1], name="latent_tile")] if len(fused_shape) == 3 else []
+        )
         latent_stage = _push("latent", tile, (latent_dim,))
         head_input_shape = fused_shape[:-1] + (fused_shape[-1] + latent_dim,)
     if spec.objective.type == "diffusion":

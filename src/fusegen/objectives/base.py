@@ -29,12 +29,18 @@ def register_objective(name: str):
     return decorate
 
 
-def make_optimizer(training, learning_rate: float | None = None, gan: bool = False) -> keras.optimizers.Optimizer:
+def make_optimizer(
+    training, learning_rate: float | None = None, gan: bool = False
+) -> keras.optimizers.Optimizer:
     """The optimizer a spec's ``training`` section names (Adam uses beta_1=0.5 for GANs)."""
     rate = learning_rate or training.learning_rate
     if training.optimizer == "adam":
         return keras.optimizers.Adam(rate, beta_1=0.5, beta_2=0.9) if gan else keras.optimizers.Adam(rate)
-    optimizers = {"adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+    optimizers = {
+        "adamw": keras.optimizers.AdamW,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
     return optimizers[training.optimizer](learning_rate=rate)
 
 

@@ -31,9 +31,7 @@ class ConditionalGAN(ObjectiveModel):
         # The critic encodes the conditions with its own copy of the branches and fusion.
         self.critic_condition = build_networks(plan_model(spec, vocabulary_sizes)).condition
         self.critic = build_critic(self.representation_shape(), plan.fused_shape, objective.critic_units)
-        self.critic_optimizer = make_optimizer(
-            spec.training, objective.critic_learning_rate, gan=True
-        )
+        self.critic_optimizer = make_optimizer(spec.training, objective.critic_learning_rate, gan=True)
         self.critic_tracker = keras.metrics.Mean(name="critic_loss")
         self.generator_tracker = keras.metrics.Mean(name="generator_loss")
 
@@ -64,7 +62,9 @@ class ConditionalGAN(ObjectiveModel):
             return outputs
         parts = [outputs["numeric"]] if self.record_numeric else []
         for column, _ in self.record_categories:
-            uniform = keras.random.uniform(ops.shape(outputs[column]), 1e-6, 1.0 - 1e-6, seed=self.seed_generator)
+            uniform = keras.random.uniform(
+                ops.shape(outputs[column]), 1e-6, 1.0 - 1e-6, seed=self.seed_generator
+            )
             gumbel = -ops.log(-ops.log(uniform))
             parts.append(ops.softmax((outputs[column] + gumbel) / GUMBEL_TEMPERATURE, axis=-1))
         return ops.concatenate(parts, axis=-1)
@@ -116,7 +116,9 @@ class ConditionalGAN(ObjectiveModel):
             tape.watch(interpolated)
             score = self.critic({"target": interpolated, "fused": conditions}, training=True)
         gradient = tape.gradient(score, interpolated)
-        norm = ops.sqrt(ops.sum(ops.reshape(ops.square(gradient), (ops.shape(gradient)[0], -1)), axis=-1) + 1e-12)
+        norm = ops.sqrt(
+            ops.sum(ops.reshape(ops.square(gradient), (ops.shape(gradient)[0], -1)), axis=-1) + 1e-12
+        )
         # One-sided (Lipschitz) penalty of Petzka et al. (2018): only slopes
         # above 1 are penalised. The two-sided penalty puts a barrier at zero
         # slope that can trap a critic of a low-dimensional target with the

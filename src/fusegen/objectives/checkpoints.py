@@ -43,7 +43,9 @@ def save_checkpoint(directory: Path, model, epoch: int, history: dict, preproces
         for index, variable in enumerate(optimizer.variables):
             arrays[f"{name}/{index}"] = np.asarray(variable)
     np.savez(staging / "optimizers.npz", **arrays)
-    atomic_write_json(staging / "state.json", {"epoch": epoch, "history": history, "preprocessing": preprocessing})
+    atomic_write_json(
+        staging / "state.json", {"epoch": epoch, "history": history, "preprocessing": preprocessing}
+    )
     shutil.rmtree(final, ignore_errors=True)
     os.replace(staging, final)
     atomic_write_json(directory / LATEST, {"checkpoint": final.name, "epoch": epoch})
@@ -79,7 +81,9 @@ def restore_checkpoint(state: dict, model) -> None:
             for index, variable in enumerate(optimizer.variables):
                 key = f"{name}/{index}"
                 if key not in arrays:
-                    raise RunError(f"checkpoint '{path}' has no state for {key}; it was written by another spec.")
+                    raise RunError(
+                        f"checkpoint '{path}' has no state for {key}; it was written by another spec."
+                    )
                 variable.assign(arrays[key])
 
 

@@ -1,0 +1,162 @@
+"""Each objective generates: on a known conditional two-mode mixture, cvae, cgan and diffusion
+cover both modes and follow the condition, while regression collapses to the mean."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import fusegen
+from fusegen.errors import DataError, FusegenError
+from fusegen.spec import load_spec
+
+pytestmark = pytest.mark.slow
+
+#: Enough training for each objective to find both modes, and no more.
+OBJECTIVES = {
+    "regression": ({"type": "regression"}, 15, 2e-3),
+    "cvae": ({"type": "cvae", "latent_dim": 2, "posterior_units": [64], "kl_warmup_epochs": 8}, 20, 2e-3),
+    "cgan": ({"type": "cgan", "noise_dim": 8, "critic_units": [64, 64]}, 40, 5e-4),
+    "diffusion": ({"type": "diffusion", "timesteps": 200, "sampling_steps": 30, "denoiser_width": 64,
+                   "denoiser_depth": 2}, 80, 2e-3),
+}  # fmt: skip
+
+
+def mixture(rows=2000, seed=0):
+    """y = 3x + 2s + noise, s = +-1 with equal chance: two modes 4 apart that move with x."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, rows)
+    y = 3 * x + 2 * rng.choice([-1, 1], rows) + rng.normal(0, 0.15, rows)
+    return pd.DataFrame({"x": x, "y": y})
+
+
+def mixture_spec(name, **extra):
+    objective, epochs, learning_rate = OBJECTIVES[name]
+    return load_spec(
+        {
+            "inputs": {"x": {"kind": "numeric", "columns": ["x"]}},
+            "output": {"kind": "record", "numeric": ["y"]},
+            "objective": objective,
+            "training": {"epochs": epochs, "batch_size": 64, "learning_rate": learning_rate},
+            **extra,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    data = mixture()
+    return {name: fusegen.Generator(mixture_spec(name)).fit(data, verbose=0) for name in OBJECTIVES}
+
+
+def mode_shares(samples, x):
+    upper, lower, mean = 3 * x + 2, 3 * x - 2, 3 * x
+    near = lambda centre: float(np.mean(np.abs(samples - centre) < 0.6))  # noqa: E731
+    return near(upper), near(lower), near(mean)
+
+
+@pytest.mark.parametrize("name", ["cvae", "cgan", "diffusion"])
+@pytest.mark.parametrize("x", [-0.5, 0.5])
+def test_generative_objectives_cover_both_modes_and_follow_the_condition(fitted, name, x):
+    samples = fitted[name].sample(pd.DataFrame({"x": [x]}), num_samples=400, seed=1)["y"].to_numpy()
+    upper, lower, middle = mode_shares(samples, x)
+    assert upper > 0.1 and lower > 0.1, (upper, lower)
+    assert upper + lower > 0.75, (upper, lower)
+    assert middle < 0.15, middle
+
+
+def test_regression_collapses_to_the_mean(fitted):
+    samples = fitted["regression"].sample(pd.DataFrame({"x": [0.5]}), num_samples=50, seed=1)["y"].to_numpy()
+    upper, lower, middle = mode_shares(samples, 0.5)
+    assert middle == 1.0 and upper == lower == 0.0
+    assert np.ptp(samples) < 1e-4  # one output per condition
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+def test_seeds_make_sampling_reproducible(fitted, name):
+    conditions = pd.DataFrame({"x": [0.2, -0.3]})
+    first = fitted[name].sample(conditions, num_samples=5, seed=7)
+    again = fitted[name].sample(conditions, num_samples=5, seed=7)
+    pd.testing.assert_frame_equal(first, again)
+    assert len(first) == 10
+    if name != "regression":
+        other = fitted[name].sample(conditions, num_samples=5, seed=8)
+        assert not np.allclose(first["y"], other["y"])
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+def test_save_load_samples_identically(fitted, name, tmp_path):
+    fitted[name].save(tmp_path / name)
+    loaded = fusegen.load(tmp_path / name)
+    conditions = pd.DataFrame({"x": [0.1, 0.9]})
+    pd.testing.assert_frame_equal(
+        fitted[name].sample(conditions, num_samples=3, seed=3),
+        loaded.sample(conditions, num_samples=3, seed=3),
+    )
+
+
+def test_modality_dropout_allows_sampling_without_inputs():
+    rng = np.random.default_rng(0)
+    rows = 600
+    label = rng.choice(["low", "high"], rows)
+    level = rng.uniform(0, 1, rows)
+    y = np.where(label == "high", 5.0, -5.0) + level + rng.normal(0, 0.1, rows)
+    data = pd.DataFrame({"label": label, "level": level, "y": y})
+    spec = load_spec(
+        {
+            "inputs": {"label": {"kind": "categorical"}, "level": {"kind": "numeric", "columns": ["level"]}},
+            "output": {"kind": "record", "numeric": ["y"]},
+            "objective": {"type": "cvae", "latent_dim": 2, "kl_warmup_epochs": 5},
+            "conditioning": {"modality_dropout": 0.3},
+            "training": {"epochs": 25, "batch_size": 32, "learning_rate": 3e-3},
+        }
+    )
+    generator = fusegen.Generator(spec).fit(data, verbose=0)
+    given_label = generator.sample(pd.DataFrame({"label": ["high"]}), num_samples=200, seed=0)["y"]
+    assert given_label.between(3.5, 7.0).mean() > 0.8
+    unconditional = generator.sample(None, num_samples=400, seed=0)["y"]
+    assert (unconditional > 0).mean() > 0.2 and (unconditional < 0).mean() > 0.2
+
+
+def test_leaving_out_an_input_without_modality_dropout_is_an_error(fitted):
+    with pytest.raises(DataError, match=r"no input 'x' \(column 'x'\).*modality_dropout"):
+        fitted["cvae"].sample(None, num_samples=3)
+    with pytest.raises(DataError, match=r"conditions name \['z'\].*no such input"):
+        fitted["cvae"].sample(pd.DataFrame({"x": [0.1], "z": [1]}))
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path):
+    data = mixture(600)
+    raw = yaml.safe_load(fusegen.spec.spec_to_yaml(mixture_spec("regression")))
+    raw["training"].update(epochs=6, checkpoint_every=1, tensorboard=False)
+    spec = load_spec(raw)
+    whole = fusegen.Generator(spec).fit(data, verbose=0, run_dir=tmp_path / "whole")
+    fusegen.Generator(spec).fit(data, epochs=3, verbose=0, run_dir=tmp_path / "split")
+    resumed = fusegen.Generator(spec).fit(data, verbose=0, run_dir=tmp_path / "split", resume=True)
+    assert len(resumed.history_["loss"]) == 6
+    assert resumed.history_["loss"][:3] == pytest.approx(whole.history_["loss"][:3], rel=1e-5)
+    # The optimizer state came back: the same number of steps, and the same end point
+    # up to the order in which the resumed epochs shuffle the rows.
+    assert int(resumed.model_.optimizer.iterations) == int(whole.model_.optimizer.iterations)
+    assert resumed.history_["val_loss"][-1] == pytest.approx(whole.history_["val_loss"][-1], abs=0.02)
+    checkpoints = sorted(path.name for path in (tmp_path / "split" / "checkpoints").glob("epoch_*"))
+    assert checkpoints == ["epoch_0005", "epoch_0006"]
+
+
+def test_resume_without_a_checkpoint_is_an_error(tmp_path):
+    from fusegen.errors import RunError
+
+    with pytest.raises(RunError, match="no complete checkpoint"):
+        fusegen.Generator(mixture_spec("regression")).fit(mixture(100), run_dir=tmp_path, resume=True)
+
+
+def test_non_finite_loss_stops_with_a_clear_message():
+    spec = load_spec(
+        {
+            "inputs": {"x": {"kind": "numeric", "columns": ["x"]}},
+            "output": {"kind": "record", "numeric": ["y"]},
+            "training": {"epochs": 3, "optimizer": "sgd", "learning_rate": 1e8},
+        }
+    )
+    with pytest.raises(FusegenError, match="became (nan|inf)"):
+        fusegen.Generator(spec).fit(mixture(200), verbose=0)
