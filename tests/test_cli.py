@@ -129,3 +129,44 @@ def test_train_then_predict_on_a_users_csv(tmp_path):
         "predict", tmp_path / "run", "--inputs", tmp_path / "bad.csv", "--out", tmp_path / "o.csv"
     )
     assert result.returncode == 1 and "no input 'kind' (column 'kind')" in result.stderr
+
+
+@pytest.mark.slow
+def test_train_resume_and_sample_from_the_cli(tmp_path, examples_dir):
+    import numpy as np
+    import pandas as pd
+    import yaml
+
+    raw = yaml.safe_load((examples_dir / "tabular_augment.yaml").read_text())
+    raw["objective"] = {"type": "cvae", "latent_dim": 4}
+    raw["conditioning"] = {"modality_dropout": 0.2}
+    raw["training"].update(epochs=4, checkpoint_every=2)
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(raw))
+    run = tmp_path / "run"
+    result = fusegen("train", tmp_path / "spec.yaml", "--out", run, "--epochs", "2", "--quiet")
+    assert result.returncode == 0, result.stderr
+    result = fusegen("train", tmp_path / "spec.yaml", "--out", run, "--resume", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "resuming from epoch 2" in result.stdout
+    assert any((run / "logs").iterdir())  # TensorBoard event files
+    pd.DataFrame({"species": ["Gentoo", "Adelie"]}).to_csv(tmp_path / "conditions.csv", index=False)
+    outputs = []
+    for name in ("a.csv", "b.csv"):
+        result = fusegen(
+            "sample", run, "--conditions", tmp_path / "conditions.csv", "--num-samples", "50",
+            "--seed", "3", "--out", tmp_path / name,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        outputs.append(pd.read_csv(tmp_path / name))
+    pd.testing.assert_frame_equal(*outputs)
+    samples = outputs[0]
+    assert len(samples) == 100 and set(samples["sex"]) <= {"male", "female"}
+    gentoo, adelie = samples["body_mass_g"][:50], samples["body_mass_g"][50:]
+    assert gentoo.mean() > adelie.mean()  # Gentoo penguins are the heavy ones
+    assert np.std(gentoo) > 0  # a distribution, not one value
+    result = fusegen("sample", run, "--num-samples", "20", "--out", tmp_path / "free.csv")
+    assert result.returncode == 0, result.stderr
+    assert len(pd.read_csv(tmp_path / "free.csv")) == 20
+    pd.DataFrame({"beak": [1.0]}).to_csv(tmp_path / "bad.csv", index=False)
+    result = fusegen("sample", run, "--conditions", tmp_path / "bad.csv", "--out", tmp_path / "x.csv")
+    assert result.returncode == 1 and "conditions name ['beak']" in result.stderr

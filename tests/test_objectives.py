@@ -160,3 +160,10 @@ def test_non_finite_loss_stops_with_a_clear_message():
     )
     with pytest.raises(FusegenError, match="became (nan|inf)"):
         fusegen.Generator(spec).fit(mixture(200), verbose=0)
+
+
+def test_early_stopping_ends_training_when_validation_stops_improving():
+    raw = yaml.safe_load(fusegen.spec.spec_to_yaml(mixture_spec("regression")))
+    raw["training"].update(epochs=60, early_stopping_patience=2, learning_rate=0.05)
+    generator = fusegen.Generator(load_spec(raw)).fit(mixture(400), verbose=0)
+    assert len(generator.history_["loss"]) < 60

@@ -216,7 +216,10 @@ class Generator:
                 )  # fmt: skip
             )
             if training.tensorboard:
-                all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "logs")))
+                if _tensorboard_installed():
+                    all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "logs")))
+                else:
+                    log("TensorBoard is not installed, so no logs are written (pip install tensorboard)")
         if training.early_stopping_patience and validation is not None:
             all_callbacks.append(
                 keras.callbacks.EarlyStopping(
@@ -287,10 +290,12 @@ class Generator:
         )
         batch_size = batch_size or max(self.spec.training.batch_size, 256)
         seed_generator = keras.random.SeedGenerator(seed)
+        # Every condition row is checked and transformed before any sampling starts.
+        given = self.preprocessor_.transform_inputs(table, present_inputs) if present_inputs else {}
         chunks = []
         for start in range(0, len(rows), batch_size):
             chunk_rows = rows[start : start + batch_size]
-            inputs, present = self._model_inputs(table, chunk_rows, present_inputs)
+            inputs, present = self._model_inputs(given, chunk_rows, present_inputs)
             outputs = self.model_.generate(inputs, present, seed_generator, temperature)
             chunks.append(_to_numpy(outputs))
         return self.preprocessor_.inverse_outputs(_concatenate(chunks))
@@ -347,12 +352,9 @@ class Generator:
         )
         return ", ".join(repr(column) for column in columns)
 
-    def _model_inputs(self, table, rows, present_inputs):
+    def _model_inputs(self, given, rows, present_inputs):
         count = len(rows)
-        inputs = {}
-        if present_inputs:
-            chunk = table.take(rows)
-            inputs.update(self.preprocessor_.transform_inputs(chunk, present_inputs))
+        inputs = {name: values[rows] for name, values in given.items()}
         for name, branch in self.plan_.branches.items():
             if name not in inputs:
                 inputs[name] = np.zeros((count, *branch.input_shape), dtype=branch.input_dtype)
@@ -508,3 +510,9 @@ def _build_variables(model, dataset) -> None:
     model.optimizer.build(model.trainable_variables)
     if getattr(model, "critic_optimizer", None) is not None and not model.critic_optimizer.built:
         model.critic_optimizer.build(model._critic_variables())
+
+
+def _tensorboard_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
