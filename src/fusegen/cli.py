@@ -157,23 +157,69 @@ def train(
     spec: Path = typer.Argument(..., help="A YAML spec with a data section."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
     epochs: Optional[int] = typer.Option(None, help="Override training.epochs."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue from the last complete checkpoint in --out."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
-    """Train a generator on its spec's data and write the run directory."""
+    """Train a generator on its spec's data and write the run directory.
+
+    Checkpoints go to RUN_DIR/checkpoints every training.checkpoint_every
+    epochs and TensorBoard logs to RUN_DIR/logs; --resume continues an
+    interrupted run with its optimizer state.
+    """
     _load_tensorflow()
     from fusegen.generator import Generator
 
     generator = Generator(spec)
     started = time.perf_counter()
-    generator.fit(epochs=epochs, verbose=0 if quiet else "auto", log=lambda message: typer.echo(message))
+    generator.fit(
+        epochs=epochs,
+        verbose=0 if quiet else "auto",
+        log=lambda message: typer.echo(message),
+        run_dir=out,
+        resume=resume,
+    )
     generator.save(out)
     losses = generator.history_.get("loss", [])
-    summary = f"trained '{generator.spec.name}' in {time.perf_counter() - started:.1f}s"
+    summary = f"trained '{generator.spec.name}' ({generator.spec.objective.type}) in {time.perf_counter() - started:.1f}s"
     if losses:
         summary += f"; loss {losses[0]:.4f} -> {losses[-1]:.4f}"
     if generator.history_.get("val_loss"):
         summary += f", validation loss {generator.history_['val_loss'][-1]:.4f}"
     typer.echo(f"{summary}. Run directory: {out}")
+
+
+@app.command()
+def sample(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `fusegen train`."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Where to write: .csv/.parquet for records, .npz for arrays, a folder for images.",
+    ),
+    conditions: Optional[Path] = typer.Option(
+        None, "--conditions", "-c", help="CSV, Parquet or NPZ with columns for the inputs to condition on."
+    ),
+    num_samples: int = typer.Option(1, "--num-samples", "-n", help="Samples per condition row (or in all)."),
+    seed: int = typer.Option(0, "--seed", help="The same seed gives the same samples."),
+    temperature: float = typer.Option(1.0, "--temperature", help="Scale of the latent or noise; 0 = mode."),
+    batch_size: Optional[int] = typer.Option(None, help="Generate this many at a time."),
+):
+    """Sample from a trained generator, on conditions for some inputs, all, or none."""
+    _load_tensorflow()
+    from fusegen.generator import load, write_outputs
+
+    generator = load(run_dir)
+    outputs = generator.sample(
+        conditions, num_samples=num_samples, seed=seed, temperature=temperature, batch_size=batch_size
+    )
+    written = write_outputs(outputs, out, name=generator.spec.output.name)
+    typer.echo(
+        f"wrote {len(outputs)} {generator.spec.output.kind} sample(s) to {out}"
+        + (f" ({len(written)} files)" if len(written) > 1 else "")
+    )
 
 
 @app.command()
