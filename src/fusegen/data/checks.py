@@ -28,19 +28,15 @@ def rows_text(table: Table | None, positions) -> str:
 def is_missing(values: np.ndarray) -> np.ndarray:
     """Per row: a None, NaN or empty string anywhere in it (infinity is not missing, but an error)."""
     if values.dtype == object or values.dtype.kind in "SU":
-        flat = values.reshape(len(values), -1)
-        return np.array(
-            [
-                any(
-                    entry is None
-                    or (isinstance(entry, float) and np.isnan(entry))
-                    or (isinstance(entry, str) and not entry.strip())
-                    for entry in row
-                )
-                for row in flat
-            ],
-            dtype=bool,
+        import pandas as pd
+
+        flat = values.reshape(-1)
+        missing = pd.isna(flat)
+        # Blank strings count as empty; the generator keeps this one cheap call per value.
+        missing |= np.fromiter(
+            (isinstance(value, str) and (not value or value.isspace()) for value in flat), bool, len(flat)
         )
+        return missing.reshape(len(values), -1).any(axis=1)
     if values.dtype.kind == "f":
         return np.isnan(values.reshape(len(values), -1)).any(axis=1)
     return np.zeros(len(values), dtype=bool)

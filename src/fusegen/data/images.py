@@ -139,21 +139,27 @@ class ImageDecoder:
             data = tf.cond(is_path, lambda: tf.io.read_file(source), lambda: source)
         image = tf.io.decode_image(data, channels=0, expand_animations=False, dtype=tf.uint8)
         native = tf.shape(image)
-        image = self._to_channels(image, native[2])
         same_size = tf.logical_and(tf.equal(native[0], self.height), tf.equal(native[1], self.width))
+        as_expected = tf.logical_and(same_size, tf.equal(native[2], self.channels))
+        # One branch for the common case keeps the per-image cost near the decode's own.
+        image = tf.cond(as_expected, lambda: image, lambda: self._adjust(image, native, same_size))
+        return tf.ensure_shape(image, (self.height, self.width, self.channels)), native
+
+    def _adjust(self, image, native, same_size):
+        """Another channel count or size: converted and resized, or a blank reported after the pass."""
+        import tensorflow as tf
+
+        image = self._to_channels(image, native[2])
         target = (self.height, self.width, self.channels)
-        if self.resize:
-            resized = lambda: tf.cast(  # noqa: E731
-                tf.clip_by_value(
-                    tf.round(tf.image.resize(image, (self.height, self.width), antialias=True)), 0, 255
-                ),
-                tf.uint8,
-            )
-        else:
+        if not self.resize:
             # A wrong size is reported after the pass; a blank keeps the batch stackable until then.
-            resized = lambda: tf.zeros(target, tf.uint8)  # noqa: E731
-        image = tf.cond(same_size, lambda: image, resized)
-        return tf.ensure_shape(image, target), native
+            return tf.cond(same_size, lambda: image, lambda: tf.zeros(target, tf.uint8))
+
+        def resized():
+            values = tf.image.resize(image, (self.height, self.width), antialias=True)
+            return tf.cast(tf.clip_by_value(tf.round(values), 0, 255), tf.uint8)
+
+        return tf.cond(same_size, lambda: image, resized)
 
     def _to_channels(self, image, native_channels):
         """Grey (1), grey + alpha (2), RGB (3) or RGBA (4) -> ``channels``."""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from fusegen.data.images import ImageColumn, source_kinds
-from fusegen.data.preprocessing import Preprocessor, columns_of_parts, missing_values
+from fusegen.data.preprocessing import Preprocessor, columns_of_parts, decode_image_files, missing_values
 from fusegen.data.sources import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError
@@ -129,10 +129,11 @@ def split_rows(num_rows: int, validation_split: float, seed: int) -> tuple[np.nd
 
 
 def prepare_data(spec: GeneratorSpec, table: Table, preprocessor: Preprocessor | None = None) -> PreparedData:
-    """Check columns, cut windows, apply the missing policy, split, fit on training rows, transform."""
+    """Check columns, cut windows, apply the missing policy, decode images, split, fit on training rows, transform."""
     check_columns(table, spec)
     table = window_table(table, spec)
     table, dropped = apply_missing_policy(table, spec)
+    table = decode_image_files(table, spec)
     split = spec.data.validation_split if spec.data else 0.1
     train_rows, validation_rows = split_rows(len(table), split, spec.training.seed)
     train = table.take(train_rows)

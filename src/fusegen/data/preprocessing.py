@@ -157,6 +157,41 @@ def read_images(
     return values, None, decoder
 
 
+def decode_image_files(table: Table, spec: GeneratorSpec) -> Table:
+    """Decode each column of image files or bytes once, for every row, when the pixels fit in memory.
+
+    The training and validation splits then take their rows from the decoded
+    uint8 pixels, so each image is read, decoded and checked exactly once
+    (with the file and row of any bad one). A column that two parts read with
+    different sizes, or whose pixels would not fit, is left to the converters.
+    """
+    parts = [
+        (f"Input '{name}' (image)", part, spec.input_column(name))
+        for name, part in spec.inputs.items()
+        if part.kind == "image"
+    ]
+    if spec.output.kind == "image":
+        parts.append((f"Output '{spec.output.name}' (image)", spec.output, spec.output_column()))
+    cache = spec.data.cache if spec.data else "auto"
+    decoded = {}
+    for column in dict.fromkeys(column for _, _, column in parts):
+        readers = [(where, part) for where, part, read in parts if read == column]
+        values = table.columns.get(column)
+        if values is None or not (values.dtype == object or values.dtype.kind in "SU"):
+            continue
+        settings = {
+            (part.height, part.width, part.channels, part.resize, part.convert_channels)
+            for _, part in readers
+        }
+        where, part = readers[0]
+        if len(settings) > 1 or not fits_in_memory(
+            len(table) * part.height * part.width * part.channels, cache
+        ):
+            continue
+        decoded[column], _, _ = read_images(table, column, part, where)
+    return table.with_columns(decoded) if decoded else table
+
+
 def _image_column(pixels, sources, decoder, low, high, clip, spec) -> ImageColumn:
     shape = (len(pixels if pixels is not None else sources), spec.height, spec.width, spec.channels)
     return ImageColumn(shape, low, high, clip, pixels=pixels, sources=sources, decoder=decoder)

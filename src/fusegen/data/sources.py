@@ -105,6 +105,18 @@ class Table:
             windowed=self.windowed,
         )
 
+    def with_columns(self, columns: dict[str, Any]) -> Table:
+        """The same rows with some columns replaced, e.g. image paths by their decoded pixels."""
+        return Table(
+            {**self.columns, **columns},
+            self.origin,
+            files=self.files,
+            row_files=self.row_files,
+            row_ids=self.row_ids,
+            row_noun=self.row_noun,
+            windowed=self.windowed,
+        )
+
     # ------------------------------------------------------------------
     # Where rows came from, for error messages and relative image paths
     # ------------------------------------------------------------------
