@@ -60,7 +60,11 @@ class ImageColumn:
         """Pixels (NumPy or a tensor) -> model floats; the same arithmetic either way."""
         import tensorflow as tf
 
-        values = (tf.cast(pixels, "float32") - self.low) / (self.high - self.low)
+        values = tf.cast(pixels, "float32")
+        if self.low:
+            values = values - self.low
+        # One multiply, not a division: this runs on every batch of every epoch.
+        values = values * (1.0 / (self.high - self.low))
         return tf.clip_by_value(values, 0.0, 1.0) if self.clip else values
 
     def __array__(self, dtype=None, copy=None):
