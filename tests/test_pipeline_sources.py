@@ -356,6 +356,33 @@ def test_model_ready_generator_is_served_as_a_checked_dataset():
     assert len(list(dataset)) == 3  # a generator function starts again each epoch
 
 
+def test_model_ready_py_dataset_is_served_every_epoch():
+    import keras
+
+    spec = spec_for({"source": "x.csv"}, {"a": {"kind": "numeric", "size": 2}}, {"kind": "vector", "size": 1})
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.epochs_ended = 0
+
+        @property
+        def num_batches(self):
+            return 3
+
+        def __getitem__(self, index):
+            return {"a": np.full((5, 2), float(index))}, np.zeros((5, 1))
+
+        def on_epoch_end(self):
+            self.epochs_ended += 1
+
+    batches = Batches()
+    dataset = dataset_from_batches(spec, batches)
+    for _ in range(2):
+        assert [float(inputs["a"][0, 0]) for inputs, _ in dataset] == [0.0, 1.0, 2.0]
+    assert batches.epochs_ended == 2
+
+
 # --------------------------------------------------------------------------
 # Missing values: imputation fitted on the training split, saved as JSON
 # --------------------------------------------------------------------------
