@@ -223,6 +223,44 @@ def sample(
 
 
 @app.command()
+def init(
+    data: Path = typer.Argument(..., help="A CSV or Parquet table."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the spec here (default: print it)."),
+    objective: str = typer.Option("cvae", help="regression, cvae, cgan or diffusion."),
+    epochs: Optional[int] = typer.Option(None, help="Training epochs (default: from the table's size)."),
+):
+    """Infer an editable spec that synthesises records like DATA: column kinds, vocabularies, conditions."""
+    import yaml
+
+    from fusegen.data.inference import infer_record_spec
+    from fusegen.spec import load_spec
+
+    if objective not in ("regression", "cvae", "cgan", "diffusion"):
+        raise FusegenError(
+            f"--objective must be regression, cvae, cgan or diffusion, received '{objective}'."
+        )
+    spec, notes = infer_record_spec(data, objective=objective, epochs=epochs)
+    load_spec(spec)  # the inferred spec must itself be valid
+    header = "".join(f"# {note}\n" for note in notes)
+    text = f"# Inferred by `fusegen init {data.name}`; edit freely, then `fusegen train`.\n{header}"
+    text += yaml.safe_dump(spec, sort_keys=False)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    if data.resolve().parent != out.resolve().parent:
+        # data.source is relative to the spec's folder.
+        spec["data"]["source"] = str(data.resolve())
+        text = text.split("name:", 1)[0] + yaml.safe_dump(spec, sort_keys=False)
+    from fusegen.artifacts import atomic_write_text
+
+    atomic_write_text(out, text)
+    typer.echo(
+        f"wrote {out}: {len(spec['output']['numeric'])} numeric and "
+        f"{len(spec['output']['categorical'])} categorical columns; conditions {sorted(spec['inputs'])}"
+    )
+
+
+@app.command()
 def predict(
     run_dir: Path = typer.Argument(..., help="A run directory written by `fusegen train`."),
     inputs: Path = typer.Option(..., "--inputs", "-i", help="CSV, Parquet or NPZ with a column per input."),

@@ -256,6 +256,7 @@ class Generator:
         temperature: float = 1.0,
         batch_size: int | None = None,
         strict: bool = True,
+        ranges: dict[str, tuple[float, float]] | None = None,
     ):
         """Generate outputs for conditions on any subset of the inputs.
 
@@ -273,6 +274,13 @@ class Generator:
             batch_size: generate this many at a time, so memory stays bounded.
             strict: refuse condition columns that belong to no input (they
                 usually mean a typo or the wrong generator).
+            ranges: ``{column: (low, high)}`` for numeric input columns: each
+                sample draws its condition uniformly in the range.
+
+        A record column that is also a given condition comes back with the
+        given value, so conditional sampling returns exactly the rows asked
+        for, with no rejection. A category never seen in training maps to
+        the out-of-vocabulary id (counted in ``preprocessor_.unseen_counts``).
 
         Returns:
             Outputs in the user's units and types: a DataFrame with the
@@ -284,12 +292,18 @@ class Generator:
         self._require_fitted()
         if num_samples < 1:
             raise FusegenError(f"num_samples must be at least 1, received {num_samples}.")
-        table, present_inputs = self._conditions_table(conditions, strict=strict)
+        table = self._as_table(conditions) if conditions is not None else None
         rows = (
             np.repeat(np.arange(len(table)), num_samples) if table is not None else np.zeros(num_samples, int)
         )
+        if ranges:
+            table = self._with_ranges(table, rows, ranges, seed)
+            rows = np.arange(len(rows))
+        table, present_inputs = self._conditions_table(table, strict=strict)
         batch_size = batch_size or max(self.spec.training.batch_size, 256)
         seed_generator = keras.random.SeedGenerator(seed)
+        if strict:
+            self._check_known_labels(table, present_inputs)
         # Every condition row is checked and transformed before any sampling starts.
         given = self.preprocessor_.transform_inputs(table, present_inputs) if present_inputs else {}
         chunks = []
@@ -298,7 +312,79 @@ class Generator:
             inputs, present = self._model_inputs(given, chunk_rows, present_inputs)
             outputs = self.model_.generate(inputs, present, seed_generator, temperature)
             chunks.append(_to_numpy(outputs))
-        return self.preprocessor_.inverse_outputs(_concatenate(chunks))
+        result = self.preprocessor_.inverse_outputs(_concatenate(chunks))
+        return self._keep_conditioned_columns(result, table, rows, present_inputs)
+
+    def _check_known_labels(self, table, present_inputs) -> None:
+        """A condition on a category never seen in training is an error (likely a typo)."""
+        for name in present_inputs:
+            if self.spec.inputs[name].kind != "categorical":
+                continue
+            vocabulary = self.preprocessor_.inputs[name].vocabulary
+            labels = {str(label) for label in table.columns[self.spec.input_column(name)]}
+            unseen = sorted(labels - set(vocabulary))
+            if unseen:
+                raise DataError(
+                    f"conditions for input '{name}' use {unseen}, never seen in training; "
+                    f"known labels: {vocabulary}.",
+                    hint="use a known label, or predict() to map unseen labels to the out-of-vocabulary id.",
+                )
+
+    def _input_columns(self) -> dict[str, str]:
+        """Column -> the input that reads it."""
+        owners = {}
+        for name, input_spec in self.spec.inputs.items():
+            columns = (
+                input_spec.columns if getattr(input_spec, "columns", None) else [self.spec.input_column(name)]
+            )
+            for column in columns:
+                owners[column] = name
+        return owners
+
+    def _with_ranges(self, table, rows, ranges, seed) -> Table:
+        """One condition row per sample, with each ranged column drawn uniformly in its range."""
+        owners = self._input_columns()
+        numeric = sorted(
+            column for column, name in owners.items() if self.spec.inputs[name].kind == "numeric"
+        )
+        rng = np.random.default_rng(seed)
+        columns = {name: values[rows] for name, values in table.columns.items()} if table is not None else {}
+        for column, bounds in ranges.items():
+            if column not in numeric:
+                raise DataError(
+                    f"a range is given for '{column}', which is not a numeric input column; "
+                    f"numeric input columns: {numeric}.",
+                    hint="fix categorical values through conditions, and ranges only for numeric inputs.",
+                )
+            try:
+                low, high = (float(bound) for bound in bounds)
+            except (TypeError, ValueError):
+                raise DataError(
+                    f"the range for '{column}' must be (low, high), received {bounds!r}."
+                ) from None
+            if not low <= high:
+                raise DataError(f"the range for '{column}' must have low <= high, received ({low}, {high}).")
+            columns[column] = rng.uniform(low, high, len(rows))
+        return Table(columns, origin="the conditions")
+
+    def _keep_conditioned_columns(self, result, table, rows, present_inputs):
+        """A record column that is also a given condition keeps the given value.
+
+        The model generated it conditioned on that very value; returning the
+        value itself makes the conditioning exact rather than very likely.
+        """
+        output = self.spec.output
+        if output.kind != "record" or table is None:
+            return result
+        owners = self._input_columns()
+        for column in output.numeric + output.categorical:
+            if owners.get(column) in present_inputs and column in table.columns:
+                values = np.asarray(table.columns[column])[rows]
+                if column in output.categorical:
+                    result[column] = values.astype(str).astype(object)
+                else:
+                    result[column] = values.astype("float64")
+        return result
 
     def predict(self, data, batch_size: int | None = None, seed: int = 0):
         """One output per row of ``data`` (every input given), in the user's units.
@@ -314,15 +400,7 @@ class Generator:
             table = None
         else:
             table = self._as_table(conditions)
-            known = {}
-            for name, input_spec in self.spec.inputs.items():
-                columns = (
-                    input_spec.columns
-                    if getattr(input_spec, "columns", None)
-                    else [self.spec.input_column(name)]
-                )
-                for column in columns:
-                    known[column] = name
+            known = self._input_columns()
             unknown = sorted(set(table.columns) - set(known) - set(self.spec.inputs))
             if unknown and strict:
                 raise DataError(
@@ -484,6 +562,8 @@ def _record_sizes(spec, sizes):
     if output.kind == "record":
         for column, labels in output.vocabularies.items():
             sizes.setdefault(f"output.{column}", len(labels))
+        for part in output.missing_parts():
+            sizes.setdefault(f"output.{part}", 2)
     return sizes
 
 

@@ -32,6 +32,7 @@ from fusegen.data.checks import (
     is_missing,
 )
 from fusegen.data.images import ImageColumn, ImageDecoder, convert_pixels, fits_in_memory, resize_pixels
+from fusegen.data.records import RecordConverter
 from fusegen.data.sources import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError
@@ -534,84 +535,6 @@ class VectorOutputConverter:
         return self.scaler.get_state()
 
 
-class RecordOutputConverter:
-    """A record's numeric columns (standardised) and categorical columns (ids 0..K-1)."""
-
-    def __init__(self, spec, mean=None, std=None, vocabularies=None):
-        self.spec = spec
-        self.scaler = _Standardiser(mean, std)
-        self.vocabularies = dict(spec.vocabularies)
-        self.vocabularies.update(vocabularies or {})
-        self.where = f"Output '{spec.name}' (record)"
-
-    def _numeric(self, table):
-        if not self.spec.numeric:
-            return None
-        columns = [
-            as_float(table.column(col, self.where), f"Column '{col}' of output '{self.spec.name}'", table)
-            for col in self.spec.numeric
-        ]
-        values = np.stack(columns, axis=1)
-        check_finite(values, self.where, table)
-        return values
-
-    def fit(self, table, column=None):
-        numeric = self._numeric(table)
-        if numeric is not None:
-            self.scaler.fit(numeric)
-        for col in self.spec.categorical:
-            if col in self.spec.vocabularies:
-                continue
-            where = f"Column '{col}' of output '{self.spec.name}'"
-            labels = as_labels(table.column(col, self.where), where, table)
-            counts = Counter(labels.tolist())
-            self.vocabularies[col] = sorted(counts, key=lambda label: (-counts[label], label))
-        return self
-
-    def transform(self, table, column=None, **options) -> dict[str, np.ndarray]:
-        parts = {}
-        numeric = self._numeric(table)
-        if numeric is not None:
-            parts["numeric"] = self.scaler.transform(numeric)
-        for col in self.spec.categorical:
-            where = f"Column '{col}' of output '{self.spec.name}'"
-            labels = as_labels(table.column(col, self.where), where, table)
-            lookup = {label: index for index, label in enumerate(self.vocabularies[col])}
-            unknown = sorted({label for label in labels if label not in lookup})
-            if unknown:
-                raise DataError(
-                    f"{where}: labels {unknown[:5]} are not in the vocabulary {self.vocabularies[col]}.",
-                    hint="add them to output.vocabularies or leave the vocabulary to be fitted.",
-                )
-            parts[col] = np.array([lookup[label] for label in labels], dtype="int32")
-        return parts
-
-    def inverse(self, parts: dict[str, np.ndarray]):
-        """Model outputs (numeric part, logits or ids per category) -> a DataFrame."""
-        import pandas as pd
-
-        frame = {}
-        if self.spec.numeric:
-            numeric = self.scaler.inverse(parts["numeric"])
-            for index, col in enumerate(self.spec.numeric):
-                frame[col] = numeric[:, index]
-        for col in self.spec.categorical:
-            values = np.asarray(parts[col])
-            ids = values.argmax(axis=-1) if values.ndim == 2 else values.astype(int)
-            frame[col] = np.asarray(self.vocabularies[col], dtype=object)[ids]
-        order = [col for col in self.spec.numeric + self.spec.categorical]
-        return pd.DataFrame(frame)[order]
-
-    def vocabulary_sizes(self) -> dict[str, int]:
-        return {col: len(labels) for col, labels in self.vocabularies.items()}
-
-    def get_state(self):
-        state = {"vocabularies": self.vocabularies}
-        if self.spec.numeric:
-            state.update(self.scaler.get_state())
-        return state
-
-
 _INPUT_CONVERTERS = {
     "image": ImageConverter,
     "text": TextConverter,
@@ -662,7 +585,7 @@ class Preprocessor:
         elif output.kind == "sequence":
             self.output = SequenceConverter(output.name, output, kind="Output", **output_state)
         elif output.kind == "record":
-            self.output = RecordOutputConverter(output, **output_state)
+            self.output = RecordConverter(output, output_state)
         else:
             self.output = VectorOutputConverter(output, **output_state)
         self.fitted = bool(state)
@@ -707,7 +630,7 @@ class Preprocessor:
             size = getattr(converter, "vocabulary_size", None)
             if size:
                 sizes[name] = size
-        if isinstance(self.output, RecordOutputConverter):
+        if isinstance(self.output, RecordConverter):
             for col, size in self.output.vocabulary_sizes().items():
                 sizes[f"output.{col}"] = size
         return sizes
@@ -743,7 +666,8 @@ def columns_of_parts(spec: GeneratorSpec) -> dict[str, tuple[list[str], str | No
         parts[f"Input '{name}' ({input_spec.kind})"] = (columns, input_spec.missing)
     output = spec.output
     if output.kind == "record":
-        columns = output.numeric + output.categorical
+        # Nullable columns keep their missing values: the record converter models them.
+        columns = [column for column in output.numeric + output.categorical if column not in output.nullable]
     elif output.kind == "sequence" and output.columns:
         columns = list(output.columns)
     else:

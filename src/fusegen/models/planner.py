@@ -275,6 +275,8 @@ def _resolve_vocabulary_sizes(spec: GeneratorSpec, sizes: dict[str, int]) -> dic
             sizes[name] = input_spec.max_tokens
     output = spec.output
     if output.kind == "record":
+        for part in output.missing_parts():
+            sizes[f"output.{part}"] = 2  # present, missing
         for column in output.categorical:
             key = f"output.{column}"
             if key not in sizes:

@@ -80,7 +80,7 @@ class ObjectiveModel(keras.Model):
         output = spec.output
         self.record_numeric = len(output.numeric) if output.kind == "record" else 0
         self.record_categories = (
-            [(column, vocabulary_sizes[f"output.{column}"]) for column in output.categorical]
+            [(column, vocabulary_sizes[f"output.{column}"]) for column in output.categorical_parts()]
             if output.kind == "record"
             else []
         )

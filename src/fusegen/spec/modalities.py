@@ -371,6 +371,23 @@ class RecordOutput(_Output):
     vocabularies: dict[str, list[str]] = Field(
         default_factory=dict, description="Fixed labels per categorical column; fitted when omitted."
     )
+    numeric_transform: Literal["quantile", "standard"] = Field(
+        default="quantile",
+        description="'quantile' maps each numeric column through its empirical quantiles to a normal "
+        "(copes with skewed and multi-modal columns); 'standard' subtracts the mean, divides by the std.",
+    )
+    integer: list[str] = Field(
+        default_factory=list,
+        description="Numeric columns returned as integers (columns of integer dtype are detected too).",
+    )
+    datetime: list[str] = Field(
+        default_factory=list, description="Numeric columns holding dates or times, returned as datetimes."
+    )
+    nullable: list[str] = Field(
+        default_factory=list,
+        description="Columns whose missing values are generated at the real rate; numeric ones get a "
+        "'COLUMN_is_missing' part, categorical ones a '[MISSING]' label.",
+    )
     head: VectorHead = Field(default_factory=MLPHead)
 
     @model_validator(mode="after")
@@ -385,10 +402,25 @@ class RecordOutput(_Output):
         unknown = sorted(set(self.vocabularies) - set(self.categorical))
         if unknown:
             raise ValueError(f"vocabularies given for columns that are not categorical: {unknown}")
+        for key in ("integer", "datetime"):
+            stray = sorted(set(getattr(self, key)) - set(self.numeric))
+            if stray:
+                raise ValueError(f"{key} lists columns that are not numeric columns of the record: {stray}")
+        stray = sorted(set(self.nullable) - set(self.numeric) - set(self.categorical))
+        if stray:
+            raise ValueError(f"nullable lists columns that are not in the record: {stray}")
         return self
 
+    def missing_parts(self) -> list[str]:
+        """The parts that say whether a nullable numeric column is missing."""
+        return [f"{column}_is_missing" for column in self.numeric if column in self.nullable]
+
+    def categorical_parts(self) -> list[str]:
+        """Parts predicted as categories: categorical columns, then missing indicators."""
+        return list(self.categorical) + self.missing_parts()
+
     def part_names(self) -> list[str]:
-        return (["numeric"] if self.numeric else []) + list(self.categorical)
+        return (["numeric"] if self.numeric else []) + self.categorical_parts()
 
     def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
         return (len(self.numeric) + len(self.categorical),)

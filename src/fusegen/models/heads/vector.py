@@ -26,7 +26,7 @@ def mlp_record_head(config, output_spec, fused_shape, vocabulary_sizes, prefix):
     parts = {}
     if output_spec.numeric:
         parts["numeric"] = [keras.layers.Dense(len(output_spec.numeric), name=f"{prefix}_numeric")]
-    for column in output_spec.categorical:
+    for column in output_spec.categorical_parts():
         # Logits; the loss applies the softmax, and sampling draws from it.
         parts[column] = [
             keras.layers.Dense(vocabulary_sizes[f"output.{column}"], name=f"{prefix}_{column}_logits")

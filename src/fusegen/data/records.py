@@ -1,0 +1,253 @@
+"""The record transformer: mixed numeric and categorical columns to model space and back.
+
+Numeric columns go through a quantile transform to a standard normal by
+default (scikit-learn's `QuantileTransformer`), which copes with skewed and
+multi-modal columns and, inverted, stays within the observed range; or
+through standardisation. Integer columns come back as integers, datetime
+columns as datetimes, and every numeric column within its training range.
+Categorical columns become ids over a fitted vocabulary. Columns listed as
+``nullable`` keep their missing values: a categorical one gets a
+``[MISSING]`` label, a numeric one a ``COLUMN_is_missing`` part, so
+missingness is generated at the real rate. The state is plain JSON.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from fusegen.data.checks import as_float, as_labels, check_finite
+from fusegen.data.sources import Table
+from fusegen.errors import DataError
+
+MISSING = "[MISSING]"
+
+
+class RecordConverter:
+    """Fit on training rows; ``transform`` gives the parts, ``inverse`` a DataFrame in the user's terms.
+
+    Args:
+        spec: the `RecordOutput` spec.
+        state: a state from `get_state`, to restore a fitted converter.
+    """
+
+    def __init__(self, spec, state: dict[str, Any] | None = None):
+        self.spec = spec
+        self.where = f"Output '{spec.name}' (record)"
+        state = state or {}
+        self.vocabularies = {**spec.vocabularies, **state.get("vocabularies", {})}
+        self.numeric_state: dict[str, dict] = state.get("numeric", {})
+        self._transformers: dict[str, Any] = {}
+
+    # -- numeric columns --------------------------------------------------
+
+    def _column_where(self, column):
+        return f"Column '{column}' of output '{self.spec.name}'"
+
+    def _numeric_values(self, table: Table, column: str) -> np.ndarray:
+        raw = table.column(column, self.where)
+        if column in self.spec.datetime:
+            return _datetimes_to_seconds(raw, self._column_where(column))
+        try:
+            # float64 keeps the data's decimals exact (prices stay in cents).
+            return np.asarray(raw, dtype="float64")
+        except (TypeError, ValueError):
+            return as_float(raw, self._column_where(column), table).astype("float64")
+
+    def _fit_numeric(self, column: str, values: np.ndarray, raw) -> dict:
+        present = values[np.isfinite(values)]
+        if present.size == 0:
+            raise DataError(f"{self._column_where(column)}: every value is missing; nothing to learn from.")
+        integral = column in self.spec.integer or (
+            np.asarray(raw).dtype.kind in "iu"
+            or (column not in self.spec.datetime and np.all(present == np.round(present)))
+        )
+        state = {
+            "low": float(present.min()),
+            "high": float(present.max()),
+            "integer": bool(integral),
+            "decimals": None if column in self.spec.datetime else _decimals(present),
+            "step": _time_step(present) if column in self.spec.datetime else None,
+            "fill": float(np.median(present)),
+        }
+        if self.spec.numeric_transform == "quantile":
+            count = int(min(1000, present.size))
+            levels = np.linspace(0, 1, count)
+            state["quantiles"] = np.quantile(present, levels).tolist()
+        else:
+            state["mean"] = float(present.mean())
+            state["std"] = float(present.std()) or 1.0
+        return state
+
+    def _transformer(self, column):
+        if column not in self._transformers:
+            from sklearn.preprocessing import QuantileTransformer
+
+            state = self.numeric_state[column]
+            quantiles = np.asarray(state["quantiles"], dtype="float64")[:, None]
+            transformer = QuantileTransformer(n_quantiles=len(quantiles), output_distribution="normal")
+            # Restore the fitted state from JSON rather than pickling the estimator.
+            transformer.quantiles_ = quantiles
+            transformer.references_ = np.linspace(0, 1, len(quantiles))
+            transformer.n_features_in_ = 1
+            transformer.n_quantiles_ = len(quantiles)
+            self._transformers[column] = transformer
+        return self._transformers[column]
+
+    def _forward(self, column, values):
+        state = self.numeric_state[column]
+        if "quantiles" in state:
+            return self._transformer(column).transform(values[:, None])[:, 0]
+        return (values - state["mean"]) / state["std"]
+
+    def _backward(self, column, values):
+        state = self.numeric_state[column]
+        values = np.asarray(values, dtype="float64")
+        if "quantiles" in state:
+            restored = self._transformer(column).inverse_transform(values[:, None])[:, 0]
+        else:
+            restored = values * state["std"] + state["mean"]
+        restored = np.clip(restored, state["low"], state["high"])
+        if state["integer"]:
+            return np.round(restored)
+        # Back to the data's own resolution: prices in cents, dates in days.
+        if state.get("step"):
+            return np.round(restored / state["step"]) * state["step"]
+        if state.get("decimals") is not None:
+            return np.round(restored, state["decimals"])
+        return restored
+
+    # -- fit / transform / inverse ---------------------------------------
+
+    def fit(self, table: Table, column: str | None = None) -> RecordConverter:
+        for name in self.spec.numeric:
+            raw = table.column(name, self.where)
+            values = self._numeric_values(table, name)
+            if name not in self.spec.nullable:
+                check_finite(values, self._column_where(name), table)
+            self.numeric_state[name] = self._fit_numeric(name, values, raw)
+        self._transformers = {}
+        for name in self.spec.categorical:
+            if name in self.spec.vocabularies:
+                continue
+            labels = self._labels(table, name)
+            counts = Counter(labels.tolist())
+            self.vocabularies[name] = sorted(counts, key=lambda label: (-counts[label], label))
+        return self
+
+    def _labels(self, table: Table, name: str) -> np.ndarray:
+        raw = table.column(name, self.where)
+        if name in self.spec.nullable:
+            raw = np.array([MISSING if _is_missing(value) else value for value in raw], dtype=object)
+        return as_labels(raw, self._column_where(name), table)
+
+    def transform(self, table: Table, column: str | None = None, **options) -> dict[str, np.ndarray]:
+        parts = {}
+        if self.spec.numeric:
+            columns = []
+            for name in self.spec.numeric:
+                values = self._numeric_values(table, name)
+                missing = ~np.isfinite(values)
+                if name in self.spec.nullable:
+                    parts[f"{name}_is_missing"] = missing.astype("int32")
+                    values = np.where(missing, self.numeric_state[name]["fill"], values)
+                else:
+                    check_finite(values, self._column_where(name), table)
+                columns.append(self._forward(name, values))
+            parts["numeric"] = np.stack(columns, axis=1).astype("float32")
+        for name in self.spec.categorical:
+            labels = self._labels(table, name)
+            lookup = {label: index for index, label in enumerate(self.vocabularies[name])}
+            unknown = sorted({label for label in labels if label not in lookup})
+            if unknown:
+                raise DataError(
+                    f"{self._column_where(name)}: labels {unknown[:5]} are not in the vocabulary "
+                    f"{self.vocabularies[name]}.",
+                    hint="add them to output.vocabularies, or leave the vocabulary to be fitted.",
+                )
+            parts[name] = np.array([lookup[label] for label in labels], dtype="int32")
+        return {part: parts[part] for part in self.spec.part_names()}
+
+    def inverse(self, parts: dict[str, np.ndarray]):
+        """Model outputs (numeric part; ids or logits per categorical part) -> a DataFrame."""
+        import pandas as pd
+
+        frame = {}
+        if self.spec.numeric:
+            numeric = np.asarray(parts["numeric"])
+            for index, name in enumerate(self.spec.numeric):
+                values = self._backward(name, numeric[:, index])
+                missing = None
+                if name in self.spec.nullable:
+                    missing = _ids(parts[f"{name}_is_missing"]).astype(bool)
+                frame[name] = _user_numbers(
+                    values, self.numeric_state[name], name in self.spec.datetime, missing
+                )
+        for name in self.spec.categorical:
+            labels = np.asarray(self.vocabularies[name], dtype=object)[_ids(parts[name])]
+            if name in self.spec.nullable:
+                labels = np.where(labels == MISSING, None, labels)
+            frame[name] = labels
+        return pd.DataFrame(frame)[self.spec.numeric + self.spec.categorical]
+
+    def vocabulary_sizes(self) -> dict[str, int]:
+        sizes = {name: len(labels) for name, labels in self.vocabularies.items()}
+        sizes.update({part: 2 for part in self.spec.missing_parts()})
+        return sizes
+
+    def get_state(self) -> dict:
+        return {"vocabularies": self.vocabularies, "numeric": self.numeric_state}
+
+
+def _ids(values) -> np.ndarray:
+    values = np.asarray(values)
+    return values.argmax(axis=-1) if values.ndim == 2 else values.astype(int)
+
+
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
+
+
+def _datetimes_to_seconds(raw, where: str) -> np.ndarray:
+    import pandas as pd
+
+    try:
+        times = pd.to_datetime(pd.Series(raw), errors="raise")
+    except (ValueError, TypeError) as error:
+        raise DataError(
+            f"{where}: expected dates or times, received values that do not parse ({error})."
+        ) from None
+    seconds = times.astype("int64").to_numpy().astype("float64") / 1e9
+    return np.where(times.isna().to_numpy(), np.nan, seconds)
+
+
+def _user_numbers(values, state, is_datetime, missing):
+    import pandas as pd
+
+    if is_datetime:
+        times = pd.to_datetime(np.round(values * 1e9).astype("int64"))
+        return times.where(~missing, pd.NaT) if missing is not None else times
+    if state["integer"]:
+        series = pd.Series(values.astype("int64"))
+        return series.astype("Int64").where(~missing, pd.NA) if missing is not None else series
+    if missing is not None:
+        return np.where(missing, np.nan, values)
+    return values
+
+
+def _decimals(values: np.ndarray) -> int | None:
+    """The fewest decimals (0 to 6) that hold every value exactly, or None."""
+    for decimals in range(0, 7):
+        if np.allclose(values, np.round(values, decimals), rtol=1e-12, atol=0):
+            return decimals
+    return None
+
+
+def _time_step(seconds: np.ndarray) -> float | None:
+    """The coarsest of day, hour, minute and second that every timestamp is a whole multiple of."""
+    for step in (86400.0, 3600.0, 60.0, 1.0):
+        if np.all(np.mod(seconds, step) == 0):
+            return step
+    return None
