@@ -261,6 +261,36 @@ def init(
 
 
 @app.command()
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `fusegen train`."),
+    real: Optional[Path] = typer.Option(
+        None, "--real", help="Real data (default: the spec's data source), split as training split it."
+    ),
+    target: Optional[str] = typer.Option(
+        None, help="Column for ML efficacy (default: the first categorical)."
+    ),
+    num_samples: Optional[int] = typer.Option(
+        None, "--num-samples", "-n", help="Samples (default: as many as real)."
+    ),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="Print every metric as JSON."),
+):
+    """Score samples against real data: quality, ML efficacy, privacy; plots in RUN_DIR/evaluation."""
+    _load_tensorflow()
+    from fusegen.evaluation import evaluate_run, summary_lines
+    from fusegen.generator import load
+
+    generator = load(run_dir)
+    results = evaluate_run(generator, real, run_dir / "evaluation", target, seed, num_samples)
+    if as_json:
+        _echo_json(results)
+        return
+    for line in summary_lines(results):
+        typer.echo(line)
+    typer.echo(f"metrics and plots: {run_dir / 'evaluation'}")
+
+
+@app.command()
 def predict(
     run_dir: Path = typer.Argument(..., help="A run directory written by `fusegen train`."),
     inputs: Path = typer.Option(..., "--inputs", "-i", help="CSV, Parquet or NPZ with a column per input."),
