@@ -291,6 +291,19 @@ def evaluate(
 
 
 @app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `fusegen train`."),
+    real: Optional[Path] = typer.Option(None, "--real", help="Real data (default: the spec's data source)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file (default: RUN_DIR/report.html)."),
+):
+    """Write one self-contained HTML report: spec, shape plan, training curves, metrics and plots."""
+    _load_tensorflow()
+    from fusegen.report import build_report
+
+    typer.echo(f"wrote {build_report(run_dir, real, out)}")
+
+
+@app.command()
 def predict(
     run_dir: Path = typer.Argument(..., help="A run directory written by `fusegen train`."),
     inputs: Path = typer.Option(..., "--inputs", "-i", help="CSV, Parquet or NPZ with a column per input."),

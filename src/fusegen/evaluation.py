@@ -18,7 +18,7 @@ import numpy as np
 from fusegen.artifacts import atomic_write_json
 from fusegen.data.pipeline import apply_missing_policy, split_rows
 from fusegen.data.sources import Table, read_file
-from fusegen.errors import FusegenError
+from fusegen.errors import DataError
 
 
 def evaluate_run(
@@ -31,12 +31,9 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Sample from ``generator`` and score the samples against real data; write plots to ``out_dir``."""
     output = generator.spec.output
-    if output.kind != "record":
-        raise FusegenError(
-            f"evaluation of '{output.kind}' outputs is not available yet; records can be evaluated.",
-            hint="see the issues for sequence and image evaluation.",
-        )
-    return evaluate_records_run(generator, real, out_dir, target, seed, num_samples)
+    if output.kind == "record":
+        return evaluate_records_run(generator, real, out_dir, target, seed, num_samples)
+    return evaluate_paired_run(generator, real, out_dir, seed)
 
 
 def real_splits(generator, real: str | Path | None) -> tuple[Table, Table | None]:
@@ -98,6 +95,13 @@ def _frame(table: Table, columns: list[str]):
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
     """A few readable lines for the terminal."""
+    if "quality" not in results:
+        lines = [f"{results['samples']['count']} outputs, {results['samples']['mode']}"]
+        for key in ("image", "identity_baseline", "errors", "distances"):
+            if key in results:
+                values = ", ".join(f"{name} {value:.4g}" for name, value in results[key].items())
+                lines.append(f"{key.replace('_', ' ')}: {values}")
+        return lines
     quality = results["quality"]
     lines = [
         f"quality {quality['score']:.3f} (column shapes {quality['column_shapes']['score']:.3f}, "
@@ -116,3 +120,77 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             f"holdout median {privacy['holdout']['median']:.3f}; exact copies {privacy['synthetic']['exact_copies']}"
         )
     return lines
+
+
+def evaluate_paired_run(generator, real, out_dir, seed) -> dict[str, Any]:
+    """Images, sequences and vectors: one output per held-out row, against that row's truth."""
+    from fusegen.metrics import (
+        image_similarity,
+        paired_errors,
+        plot_sequence_comparison,
+        save_image_grid,
+        sequence_distances,
+    )
+
+    spec = generator.spec
+    output = spec.output
+    train, holdout = real_splits(generator, real)
+    rows = holdout if holdout is not None else train
+    if holdout is None:
+        rows_note = "training rows (the run kept no holdout)"
+    else:
+        rows_note = "held-out rows"
+    if len(rows) == 0:
+        raise DataError("there are no real rows to evaluate against.")
+    preprocessor = generator.preprocessor_
+    truth = preprocessor.inverse_outputs(preprocessor.transform_targets(rows))
+    started = time.perf_counter()
+    generated = generator.predict(rows, seed=seed)
+    seconds = time.perf_counter() - started
+    results: dict[str, Any] = {
+        "samples": {"count": len(generated), "mode": f"one per {rows_note}", "seconds": round(seconds, 3)}
+    }
+    plots: dict[str, str] = {}
+    out_dir = Path(out_dir) if out_dir is not None else None
+    if output.kind == "image":
+        low, high = output.value_range
+        results["image"] = image_similarity(truth, generated, data_range=high - low)
+        image_inputs = [name for name, item in spec.inputs.items() if item.kind == "image"]
+        same_shape = [
+            name
+            for name in image_inputs
+            if tuple(preprocessor.inputs[name].spec.model_shape()) == output.model_shape()
+        ]
+        if same_shape:
+            # The identity baseline: how far the target already is from the input image.
+            source = rows.columns[spec.input_column(same_shape[0])]
+            results["identity_baseline"] = image_similarity(truth, np.asarray(source), data_range=high - low)
+        if out_dir is not None:
+            columns = {}
+            if same_shape:
+                columns["input"] = np.asarray(rows.columns[spec.input_column(same_shape[0])])[:8]
+            columns["generated"], columns["truth"] = generated[:8], truth[:8]
+            text_inputs = [name for name, item in spec.inputs.items() if item.kind == "text"]
+            captions = (
+                [str(value) for value in rows.columns[spec.input_column(text_inputs[0])][:8]]
+                if text_inputs
+                else None
+            )
+            plots["grid"] = str(save_image_grid(columns, out_dir / "grid.png", captions))
+    elif output.kind == "sequence":
+        results["errors"] = paired_errors(truth, generated)
+        results["distances"] = sequence_distances(truth, generated)
+        if out_dir is not None:
+            plots.update(
+                {
+                    name: str(path)
+                    for name, path in plot_sequence_comparison(truth, generated, out_dir).items()
+                }
+            )
+    else:
+        results["errors"] = paired_errors(truth, generated)
+    if plots:
+        results["plots"] = plots
+    if out_dir is not None:
+        atomic_write_json(out_dir / "metrics.json", results)
+    return results

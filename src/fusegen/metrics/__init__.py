@@ -5,7 +5,8 @@ generator's output, a competitor's included. Nothing here imports Keras,
 TensorFlow or fusegen's model code.
 """
 
-from fusegen.metrics.plots import plot_record_comparison
+from fusegen.metrics.paired import image_similarity, paired_errors, sequence_distances
+from fusegen.metrics.plots import plot_record_comparison, plot_sequence_comparison, save_image_grid
 from fusegen.metrics.tabular import (
     distance_to_closest_record,
     evaluate_records,
@@ -15,6 +16,11 @@ from fusegen.metrics.tabular import (
 )
 
 __all__ = [
+    "image_similarity",
+    "paired_errors",
+    "plot_sequence_comparison",
+    "save_image_grid",
+    "sequence_distances",
     "distance_to_closest_record",
     "evaluate_records",
     "infer_column_kinds",

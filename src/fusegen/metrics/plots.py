@@ -177,3 +177,83 @@ def _save(figure: Figure, path: Path) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def plot_sequence_comparison(
+    real: np.ndarray, generated: np.ndarray, out_dir, max_traces: int = 4
+) -> dict[str, Path]:
+    """Sample traces (real against generated) and PCA / t-SNE of the windows; returns the PNG paths.
+
+    ``real`` and ``generated`` are windows (N, T, C); traces pair them row by row.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    real, generated = np.asarray(real, "float64"), np.asarray(generated, "float64")
+    rows = min(max_traces, len(real), len(generated))
+    channels = real.shape[2]
+    figure = Figure(figsize=(3.2 * channels, 2.2 * rows), layout="constrained")
+    FigureCanvasAgg(figure)
+    for row in range(rows):
+        for channel in range(channels):
+            axis = figure.add_subplot(rows, channels, row * channels + channel + 1)
+            axis.plot(real[row, :, channel], color="tab:blue", label="real")
+            axis.plot(generated[row, :, channel], color="tab:orange", label="generated")
+            if row == 0:
+                axis.set_title(f"channel {channel}")
+    figure.legend(["real", "generated"], loc="upper right")
+    paths = {"traces": out_dir / "traces.png"}
+    _save(figure, paths["traces"])
+
+    # Each window flattened to one point; both sets embedded together.
+    count = min(len(real), len(generated), 500)
+    points = np.concatenate([real[:count].reshape(count, -1), generated[:count].reshape(count, -1)])
+    embeddings = {"PCA": PCA(n_components=2).fit_transform(points)}
+    if len(points) > 10:
+        perplexity = float(min(30, (len(points) - 1) / 3))
+        embeddings["t-SNE"] = TSNE(
+            n_components=2, perplexity=perplexity, random_state=0, init="pca"
+        ).fit_transform(points)
+    figure = Figure(figsize=(5 * len(embeddings), 4.2), layout="constrained")
+    FigureCanvasAgg(figure)
+    for index, (name, embedded) in enumerate(embeddings.items()):
+        axis = figure.add_subplot(1, len(embeddings), index + 1)
+        axis.scatter(*embedded[:count].T, s=10, alpha=0.6, label="real")
+        axis.scatter(*embedded[count:].T, s=10, alpha=0.6, label="generated")
+        axis.set_title(f"{name} of real and generated windows")
+        axis.legend()
+    paths["embedding"] = out_dir / "embedding.png"
+    _save(figure, paths["embedding"])
+    return paths
+
+
+def save_image_grid(columns: dict[str, np.ndarray], path, captions: Sequence[str] | None = None) -> Path:
+    """Images side by side, one example per row: ``columns`` maps a title to (N, H, W, C) uint8 images."""
+    titles = list(columns)
+    rows = min(len(images) for images in columns.values())
+    figure = Figure(
+        figsize=(1.6 * len(titles) + (2.6 if captions is not None else 0), 1.6 * rows), layout="constrained"
+    )
+    FigureCanvasAgg(figure)
+    width = len(titles) + (1 if captions is not None else 0)
+    for row in range(rows):
+        for column, title in enumerate(titles):
+            axis = figure.add_subplot(rows, width, row * width + column + 1)
+            image = np.asarray(columns[title][row])
+            axis.imshow(
+                image.squeeze(-1) if image.shape[-1] == 1 else image,
+                cmap="gray" if image.shape[-1] == 1 else None,
+            )
+            axis.set_axis_off()
+            if row == 0:
+                axis.set_title(title, fontsize=9)
+        if captions is not None:
+            axis = figure.add_subplot(rows, width, row * width + width)
+            axis.set_axis_off()
+            axis.text(0, 0.5, str(captions[row]), fontsize=8, va="center", wrap=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _save(figure, path)
+    return path
