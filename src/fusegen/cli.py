@@ -332,13 +332,16 @@ def predict(
 def demo(
     out: Path = typer.Option(Path("fusegen-demo"), "--out", "-o", help="Folder for the runs and summary."),
     epochs: Optional[int] = typer.Option(None, help="Override every example's epochs (for a quick look)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
-    """Train the three reference generators on their bundled data and write their outputs."""
+    """Train the three reference generators on bundled data, sample, evaluate and write reports."""
     _load_tensorflow()
     from fusegen.demo import run_demo
 
-    summary = run_demo(out, epochs=epochs, log=typer.echo)
-    typer.echo(f"summary: {summary}")
+    started = time.perf_counter()
+    summary = run_demo(out, epochs=epochs, log=typer.echo, verbose=0 if quiet else "auto")
+    typer.echo(f"finished in {time.perf_counter() - started:.0f}s. Summary: {summary}")
+    typer.echo(f"open the reports: {', '.join(str(path) for path in sorted(out.glob('*/report.html')))}")
 
 
 def _needs_fitted_sizes(spec) -> bool:

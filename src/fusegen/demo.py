@@ -1,4 +1,9 @@
-"""``fusegen demo``: train the three reference generators on bundled data, predict, summarise."""
+"""``fusegen demo``: train the three reference generators on bundled data, sample, evaluate, report.
+
+It writes ``OUT/NAME/`` (a run directory with ``samples``, ``evaluation/``
+and ``report.html``) for each example, and ``OUT/summary.json``:
+``{"examples": {NAME: {"run_dir", "output_kind", "output_shape", "metrics", "report"}}}``.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,6 @@ import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-
-import numpy as np
 
 from fusegen.artifacts import atomic_write_json
 
@@ -21,80 +24,79 @@ def example_spec_path(name: str) -> Path:
 
 
 def run_demo(
-    out: str | Path, epochs: int | None = None, log: Callable[[str], None] = print, examples=EXAMPLES
+    out: str | Path,
+    epochs: int | None = None,
+    log: Callable[[str], None] = print,
+    examples=EXAMPLES,
+    verbose: int | str = "auto",
 ) -> Path:
-    """Train, save and run each reference example; write ``out/summary.json``."""
+    """Train, sample, evaluate and report each reference example; write ``out/summary.json``."""
+    from fusegen.evaluation import evaluate_run
     from fusegen.generator import Generator, write_outputs
+    from fusegen.report import build_report
 
     out = Path(out)
     summary = {"examples": {}}
-    for name in examples:
+    for index, name in enumerate(examples, start=1):
         started = time.perf_counter()
-        log(f"[{name}] training")
         generator = Generator(example_spec_path(name))
-        generator.fit(epochs=epochs, verbose=0, log=lambda message, name=name: log(f"[{name}] {message}"))
-        run_dir = generator.save(out / name)
-        validation = generator.validation_table_
-        if validation is None:
-            validation = generator.load_table()
-        outputs = generator.predict(validation)
-        output = generator.spec.output
-        if output.kind == "record":
-            target = run_dir / "outputs" / "validation_predictions.csv"
-        else:
-            target = run_dir / "outputs" / "validation_predictions.npz"
-        write_outputs(outputs, target, name=output.name)
-        if output.kind == "image":
-            _save_image_grid(generator, validation, outputs, run_dir / "outputs" / "grid.png")
-        history = generator.history_
+        spec = generator.spec
+        log(f"[{index}/{len(examples)}] {name}: {spec.description}")
+        run_dir = out / name
+        generator.fit(epochs=epochs, verbose=verbose, log=lambda message, name=name: log(f"  {message}"),
+                      run_dir=run_dir)  # fmt: skip
+        generator.save(run_dir)
+        fit_seconds = time.perf_counter() - started
+        samples_path = _write_samples(generator, run_dir, write_outputs)
+        results = evaluate_run(generator, None, run_dir / "evaluation")
+        report = build_report(run_dir)
         metrics = {
-            "train_loss_first": history["loss"][0],
-            "train_loss_last": history["loss"][-1],
-            "validation_loss": history.get("val_loss", [None])[-1],
-            "fit_seconds": round(time.perf_counter() - started, 2),
+            **_headline_metrics(results),
+            "train_loss_first": generator.history_["loss"][0],
+            "train_loss_last": generator.history_["loss"][-1],
+            "validation_loss": generator.history_.get("val_loss", [None])[-1],
+            "fit_seconds": round(fit_seconds, 2),
         }
         summary["examples"][name] = {
             "run_dir": str(run_dir),
-            "output_kind": output.kind,
-            "output_shape": list(output.model_shape()),
+            "output_kind": spec.output.kind,
+            "output_shape": list(spec.output.model_shape()),
+            "objective": spec.objective.type,
             "metrics": metrics,
-            "outputs": str(target),
-            "report": None,
+            "samples": str(samples_path),
+            "report": str(report),
         }
-        log(
-            f"[{name}] loss {metrics['train_loss_first']:.4f} -> {metrics['train_loss_last']:.4f}, "
-            f"validation {metrics['validation_loss']:.4f}; wrote {run_dir}"
-        )
+        shown = ", ".join(f"{key} {value:.3g}" for key, value in metrics.items() if isinstance(value, float))
+        log(f"  done in {time.perf_counter() - started:.0f}s: {shown}")
+        log(f"  report: {report}")
     path = out / "summary.json"
     atomic_write_json(path, summary)
     return path
 
 
-def _save_image_grid(generator, table, outputs, path: Path, rows: int = 8) -> None:
-    """Input | words | output | truth, one example per row (words as the file's caption)."""
-    from PIL import Image, ImageDraw
+def _write_samples(generator, run_dir: Path, write_outputs) -> Path:
+    """Samples conditioned on held-out rows (or the first rows) of the example's data."""
+    table = generator.validation_table_ if generator.validation_table_ is not None else generator.load_table()
+    output = generator.spec.output
+    suffix = ".csv" if output.kind == "record" else ".npz"
+    path = run_dir / "samples" / f"{output.name}{suffix}"
+    write_outputs(generator.predict(table, seed=0), path, name=output.name)
+    return path
 
-    spec = generator.spec
-    image_inputs = [name for name, item in spec.inputs.items() if item.kind == "image"]
-    text_inputs = [name for name, item in spec.inputs.items() if item.kind == "text"]
-    truth = generator.preprocessor_.output.inverse(generator.preprocessor_.transform_targets(table))
-    count = min(rows, len(outputs))
-    height, width = outputs.shape[1:3]
-    caption_width = 220
-    canvas = Image.new("RGB", (width * 3 + caption_width, height * count), "white")
-    draw = ImageDraw.Draw(canvas)
-    for row in range(count):
-        tiles = []
-        if image_inputs:
-            tiles.append(table.columns[spec.input_column(image_inputs[0])][row])
-        tiles += [outputs[row], truth[row]]
-        for column, tile in enumerate(tiles):
-            tile = np.asarray(tile, dtype="uint8")
-            if tile.shape[-1] == 1:
-                tile = np.repeat(tile, 3, axis=-1)
-            canvas.paste(Image.fromarray(tile[..., :3]), (column * width, row * height))
-        if text_inputs:
-            words = str(table.columns[spec.input_column(text_inputs[0])][row])
-            draw.text((width * 3 + 4, row * height + height // 2 - 6), words, fill="black")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path)
+
+def _headline_metrics(results: dict) -> dict:
+    """The few numbers that say how good the samples are, per output kind."""
+    if "quality" in results:
+        headline = {"quality": results["quality"]["score"]}
+        if results.get("ml_efficacy"):
+            headline["ml_efficacy"] = results["ml_efficacy"]["ratio"]
+        if results.get("privacy"):
+            headline["dcr_median"] = results["privacy"]["synthetic"]["median"]
+        return headline
+    headline = {}
+    for group in ("image", "errors", "distances"):
+        for key, value in results.get(group, {}).items():
+            headline[f"{group}_{key}"] = value
+    if "identity_baseline" in results:
+        headline["identity_baseline_psnr"] = results["identity_baseline"]["psnr"]
+    return headline
