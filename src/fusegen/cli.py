@@ -304,6 +304,24 @@ def report(
 
 
 @app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `fusegen train`."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the exported model."),
+    format: str = typer.Option("savedmodel", "--format", help="Only 'savedmodel' for now."),
+    temperature: float = typer.Option(1.0, "--temperature", help="Fixed in the exported sampler."),
+):
+    """Export the sampler as a TensorFlow SavedModel with a serving signature (inputs + seed -> outputs)."""
+    if format != "savedmodel":
+        raise FusegenError(f"--format must be 'savedmodel', received '{format}'.")
+    _load_tensorflow()
+    from fusegen.export import export_savedmodel
+    from fusegen.generator import load
+
+    path = export_savedmodel(load(run_dir), out, temperature=temperature)
+    typer.echo(f"wrote SavedModel {path} (signature 'serving_default')")
+
+
+@app.command()
 def predict(
     run_dir: Path = typer.Argument(..., help="A run directory written by `fusegen train`."),
     inputs: Path = typer.Option(..., "--inputs", "-i", help="CSV, Parquet or NPZ with a column per input."),
