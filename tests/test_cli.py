@@ -170,3 +170,43 @@ def test_train_resume_and_sample_from_the_cli(tmp_path, examples_dir):
     pd.DataFrame({"beak": [1.0]}).to_csv(tmp_path / "bad.csv", index=False)
     result = fusegen("sample", run, "--conditions", tmp_path / "bad.csv", "--out", tmp_path / "x.csv")
     assert result.returncode == 1 and "conditions name ['beak']" in result.stderr
+
+
+def test_a_spec_that_does_not_fit_its_data_is_one_line(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"size": [1.0, 2.0, 3.0], "weight": [2.0, 4.0, 6.0]}).to_csv(
+        tmp_path / "items.csv", index=False
+    )
+    (tmp_path / "spec.yaml").write_text(
+        "data: {source: items.csv}\n"
+        "inputs:\n  size: {kind: numeric, columns: [size, length]}\n"
+        "output: {kind: record, numeric: [weight]}\n"
+    )
+    result = fusegen("train", tmp_path / "spec.yaml", "--out", tmp_path / "run")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'length'" in lines[0] and "size" in lines[0], lines
+
+
+@pytest.mark.slow
+def test_conditions_for_an_input_the_generator_does_not_have(tmp_path, examples_dir):
+    import pandas as pd
+    import yaml
+
+    raw = yaml.safe_load((examples_dir / "tabular_augment.yaml").read_text())
+    raw["training"]["epochs"] = 1
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(raw))
+    assert fusegen("train", tmp_path / "spec.yaml", "--out", tmp_path / "run", "--quiet").returncode == 0
+    pd.DataFrame({"colour": ["blue"]}).to_csv(tmp_path / "conditions.csv", index=False)
+    result = fusegen(
+        "sample", tmp_path / "run", "--conditions", tmp_path / "conditions.csv", "--out", tmp_path / "o.csv"
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "conditions name ['colour']" in lines[0] and "species" in lines[0]
+    pd.DataFrame({"species": ["Emperor"]}).to_csv(tmp_path / "unseen.csv", index=False)
+    result = fusegen(
+        "sample", tmp_path / "run", "--conditions", tmp_path / "unseen.csv", "--out", tmp_path / "o.csv"
+    )
+    assert result.returncode == 1 and "['Emperor'], never seen in training" in result.stderr
