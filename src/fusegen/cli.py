@@ -62,8 +62,15 @@ def _echo_json(data) -> None:
 
 
 @app.command()
-def schema():
-    """Print the spec's JSON Schema."""
+def schema(
+    markdown: bool = typer.Option(False, "--markdown", help="Print the spec reference as Markdown instead."),
+):
+    """Print the spec's JSON Schema (or, with --markdown, the spec reference)."""
+    if markdown:
+        from fusegen.spec.reference import spec_reference_markdown
+
+        typer.echo(spec_reference_markdown(), nl=False)
+        return
     from fusegen.spec import spec_json_schema
 
     _echo_json(spec_json_schema())
