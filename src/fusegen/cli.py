@@ -216,17 +216,13 @@ def sample(
 ):
     """Sample from a trained generator, on conditions for some inputs, all, or none."""
     _load_tensorflow()
-    from fusegen.generator import load, write_outputs
+    from fusegen.generator import load
 
     generator = load(run_dir)
     outputs = generator.sample(
         conditions, num_samples=num_samples, seed=seed, temperature=temperature, batch_size=batch_size
     )
-    written = write_outputs(outputs, out, name=generator.spec.output.name)
-    typer.echo(
-        f"wrote {len(outputs)} {generator.spec.output.kind} sample(s) to {out}"
-        + (f" ({len(written)} files)" if len(written) > 1 else "")
-    )
+    _write(outputs, out, generator, "sample(s)")
 
 
 @app.command()
@@ -342,15 +338,11 @@ def predict(
 ):
     """Run a trained generator on new inputs and write its outputs in the user's units."""
     _load_tensorflow()
-    from fusegen.generator import load, write_outputs
+    from fusegen.generator import load
 
     generator = load(run_dir)
     outputs = generator.predict(inputs, batch_size=batch_size)
-    written = write_outputs(outputs, out, name=generator.spec.output.name)
-    typer.echo(
-        f"wrote {len(outputs)} {generator.spec.output.kind} output(s) to {out}"
-        + (f" ({len(written)} files)" if len(written) > 1 else "")
-    )
+    _write(outputs, out, generator, "output(s)")
 
 
 @app.command()
@@ -367,6 +359,14 @@ def demo(
     summary = run_demo(out, epochs=epochs, log=typer.echo, verbose=0 if quiet else "auto")
     typer.echo(f"finished in {time.perf_counter() - started:.0f}s. Summary: {summary}")
     typer.echo(f"open the reports: {', '.join(str(path) for path in sorted(out.glob('*/report.html')))}")
+
+
+def _write(outputs, out: Path, generator, noun: str) -> None:
+    from fusegen.generator import write_outputs
+
+    written = write_outputs(outputs, out, name=generator.spec.output.name)
+    files = f" ({len(written)} files)" if len(written) > 1 else ""
+    typer.echo(f"wrote {len(outputs)} {generator.spec.output.kind} {noun} to {out}{files}")
 
 
 def _needs_fitted_sizes(spec) -> bool:
