@@ -80,9 +80,7 @@ class _Sampler:
                 self.seed_state = self.seed_generator.state
                 self.converters = converters
                 # Lookup tables live in layers; tracking them exports their tables.
-                self.lookups = [
-                    convert.layer for convert in converters.values() if hasattr(convert, "layer")
-                ]
+                self.lookups = [convert.layer for convert in converters.values() if hasattr(convert, "layer")]
 
             @tf.function(input_signature=[signature])
             def sample(self, inputs):
