@@ -75,6 +75,7 @@ def test_run_directory_contents(trained):
         "spec.yaml",
         "condition.keras",
         "decoder.keras",
+        "posterior.keras",  # the example is a cvae
         "preprocessing.json",
         "plan.json",
         "history.json",
