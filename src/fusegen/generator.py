@@ -174,9 +174,11 @@ class Generator:
         self.preprocessor_ = prepared.preprocessor
 
         keras.utils.set_random_seed(training.seed)
-        model = self.build(self.preprocessor_.vocabulary_sizes())
-        check_against_model(prepared.train_inputs, model.condition_model)
-        model.compile_for_training()
+        strategy = _strategy(training.distribution, log)
+        with _scope(strategy):
+            model = self.build(self.preprocessor_.vocabulary_sizes())
+            check_against_model(prepared.train_inputs, model.condition_model)
+            model.compile_for_training()
 
         train = make_dataset(
             prepared.train_inputs,
@@ -196,9 +198,11 @@ class Generator:
 
         history = {}
         initial_epoch = 0
-        _build_variables(model, train)
+        with _scope(strategy):
+            _build_variables(model, train)
+            if state:
+                restore_checkpoint(state, model)
         if state:
-            restore_checkpoint(state, model)
             initial_epoch = int(state["epoch"])
             history = state["history"]
             log(f"resuming from epoch {initial_epoch} ({state['path'].name})")
@@ -596,3 +600,28 @@ def _tensorboard_installed() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("tensorboard") is not None
+
+
+def _strategy(distribution: str, log):
+    """The tf.distribute strategy the spec asks for, or None.
+
+    Variables created in its scope (the networks and the optimizers) are
+    mirrored; Keras's ``fit`` then splits every global batch across the
+    replicas and sums their gradients.
+    """
+    if distribution == "none":
+        return None
+    import tensorflow as tf
+
+    if distribution == "mirrored":
+        strategy = tf.distribute.MirroredStrategy()
+    else:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    log(f"training with {type(strategy).__name__} over {strategy.num_replicas_in_sync} replica(s)")
+    return strategy
+
+
+def _scope(strategy):
+    import contextlib
+
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()

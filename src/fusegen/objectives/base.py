@@ -44,6 +44,20 @@ def make_optimizer(
     return optimizers[training.optimizer](learning_rate=rate)
 
 
+def per_replica(loss):
+    """A replica's share of the loss under tf.distribute, so summed gradients average the replicas.
+
+    Keras's own losses do the same; a ``compute_loss`` that returns a mean
+    over its replica's batch must divide by the number of replicas.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / replicas if replicas > 1 else loss
+
+
 class StopOnNonFinite(keras.callbacks.Callback):
     """Stop with a clear message as soon as a loss becomes NaN or infinite."""
 

@@ -17,7 +17,7 @@ from keras import ops
 
 from fusegen.models import build_networks, plan_model
 from fusegen.models.target_networks import build_critic
-from fusegen.objectives.base import ObjectiveModel, make_optimizer, register_objective
+from fusegen.objectives.base import ObjectiveModel, make_optimizer, per_replica, register_objective
 
 GUMBEL_TEMPERATURE = 0.2
 
@@ -92,14 +92,14 @@ class ConditionalGAN(ObjectiveModel):
                         critic_loss += objective.gradient_penalty_weight * self._gradient_penalty(
                             real, fake, conditions
                         )
-            gradients = tape.gradient(critic_loss, critic_variables)
+            gradients = tape.gradient(per_replica(critic_loss), critic_variables)
             self.critic_optimizer.apply(gradients, critic_variables)
         generator_variables = self._generator_variables()
         with tf.GradientTape() as tape:
             fake = self._fake(inputs, present, training=True)
             conditions = self._critic_conditions(inputs, present, training=False)
             generator_loss = -ops.mean(self.critic({"target": fake, "fused": conditions}, training=False))
-        gradients = tape.gradient(generator_loss, generator_variables)
+        gradients = tape.gradient(per_replica(generator_loss), generator_variables)
         self.optimizer.apply(gradients, generator_variables)
         self.critic_tracker.update_state(critic_loss)
         self.generator_tracker.update_state(generator_loss)

@@ -15,7 +15,7 @@ import keras
 from keras import ops
 
 from fusegen.models.target_networks import build_posterior
-from fusegen.objectives.base import ObjectiveModel, make_optimizer, register_objective
+from fusegen.objectives.base import ObjectiveModel, make_optimizer, per_replica, register_objective
 
 
 @register_objective("cvae")
@@ -50,7 +50,7 @@ class ConditionalVAE(ObjectiveModel):
         kl = ops.mean(-0.5 * ops.sum(1.0 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=-1))
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
-        return reconstruction + self.spec.objective.kl_weight * self.kl_scale * kl
+        return per_replica(reconstruction + self.spec.objective.kl_weight * self.kl_scale * kl)
 
     def calibrated_reconstruction(self, y, outputs):
         """Negative log-likelihood per example, with the numeric noise scale set to its optimum.

@@ -22,7 +22,7 @@ import numpy as np
 from keras import ops
 
 from fusegen.models.denoisers import build_denoiser
-from fusegen.objectives.base import ObjectiveModel, make_optimizer, register_objective
+from fusegen.objectives.base import ObjectiveModel, make_optimizer, per_replica, register_objective
 
 
 def alpha_bars(schedule: str, timesteps: int) -> np.ndarray:
@@ -97,7 +97,7 @@ class ConditionalDiffusion(ObjectiveModel):
         noisy = ops.sqrt(alpha_bar) * clean + ops.sqrt(1.0 - alpha_bar) * noise
         time = ops.reshape(ops.cast(step + 1, "float32") / self.timesteps, (-1, 1))
         predicted = self.denoiser({"noisy": noisy, "time": time, "fused": fused}, training=training)
-        return ops.mean(ops.square(predicted - noise))
+        return per_replica(ops.mean(ops.square(predicted - noise)))
 
     # -- sampling --------------------------------------------------------
 

@@ -9,7 +9,7 @@ mean; the generative objectives sample.
 
 from __future__ import annotations
 
-from fusegen.objectives.base import ObjectiveModel, make_optimizer, register_objective
+from fusegen.objectives.base import ObjectiveModel, make_optimizer, per_replica, register_objective
 
 
 @register_objective("regression")
@@ -19,7 +19,7 @@ class Regression(ObjectiveModel):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         outputs = self.decode(y_pred, training=training)
-        return self.reconstruction_loss(y, outputs, self.spec.objective.numeric_loss)
+        return per_replica(self.reconstruction_loss(y, outputs, self.spec.objective.numeric_loss))
 
     def generate(self, inputs, present, seed_generator, temperature=1.0):
         outputs = self.decode(self.conditions(inputs, present))

@@ -193,6 +193,12 @@ class TrainingSpec(_Section):
         default=None, description="Stop after N epochs without a better validation loss."
     )
     tensorboard: bool = Field(default=True, description="Write TensorBoard logs to RUN_DIR/logs.")
+    distribution: Literal["none", "mirrored", "multi_worker"] = Field(
+        default="none",
+        description="'mirrored': tf.distribute.MirroredStrategy over this machine's GPUs (or CPUs); "
+        "'multi_worker': MultiWorkerMirroredStrategy across the machines in TF_CONFIG. batch_size is "
+        "the global batch, split across replicas; the learning rate is not rescaled.",
+    )
 
 
 class GeneratorSpec(_Section):
