@@ -210,3 +210,32 @@ def test_conditions_for_an_input_the_generator_does_not_have(tmp_path, examples_
         "sample", tmp_path / "run", "--conditions", tmp_path / "unseen.csv", "--out", tmp_path / "o.csv"
     )
     assert result.returncode == 1 and "['Emperor'], never seen in training" in result.stderr
+
+
+@pytest.mark.slow
+def test_init_from_an_image_folder_then_train_and_sample(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    for label, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+        (tmp_path / "shapes" / label).mkdir(parents=True)
+        for index in range(12):
+            pixels = np.full((20, 24, 3), 255, "uint8")
+            pixels[4 + index % 6 : 14, 6:18] = colour
+            Image.fromarray(pixels).save(tmp_path / "shapes" / label / f"{index}.png")
+    result = fusegen("init", tmp_path / "shapes", "--out", tmp_path / "shapes.yaml", "--epochs", "2")
+    assert result.returncode == 0, result.stderr
+    assert "20x24x3 images" in result.stdout and "['label']" in result.stdout
+    result = fusegen("train", tmp_path / "shapes.yaml", "--out", tmp_path / "run", "--quiet")
+    assert result.returncode == 0, result.stderr
+    pd_conditions = tmp_path / "conditions.csv"
+    pd_conditions.write_text("label\nred\nblue\n")
+    result = fusegen(
+        "sample", tmp_path / "run", "--conditions", pd_conditions, "-n", "2", "--out", tmp_path / "out"
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "out").glob("*.png"))) == 4
+    (tmp_path / "flat").mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), "uint8")).save(tmp_path / "flat" / "a.png")
+    result = fusegen("init", tmp_path / "flat")
+    assert result.returncode == 1 and "one subfolder per class" in result.stderr

@@ -227,14 +227,17 @@ def sample(
 
 @app.command()
 def init(
-    data: Path = typer.Argument(..., help="A CSV or Parquet table."),
+    data: Path = typer.Argument(
+        ..., help="A CSV or Parquet table, or a folder of images (a subfolder per class)."
+    ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the spec here (default: print it)."),
     objective: str = typer.Option("cvae", help="regression, cvae, cgan or diffusion."),
     epochs: Optional[int] = typer.Option(None, help="Training epochs (default: from the table's size)."),
 ):
-    """Infer an editable spec that synthesises records like DATA: column kinds, vocabularies, conditions."""
+    """Infer an editable spec: records like a table (column kinds, vocabularies, conditions), or images like a folder's."""
     import yaml
 
+    from fusegen.data.image_inference import infer_image_folder_spec
     from fusegen.data.inference import infer_record_spec
     from fusegen.spec import load_spec
 
@@ -242,7 +245,8 @@ def init(
         raise FusegenError(
             f"--objective must be regression, cvae, cgan or diffusion, received '{objective}'."
         )
-    spec, notes = infer_record_spec(data, objective=objective, epochs=epochs)
+    infer = infer_image_folder_spec if data.is_dir() else infer_record_spec
+    spec, notes = infer(data, objective=objective, epochs=epochs)
     load_spec(spec)  # the inferred spec must itself be valid
     header = "".join(f"# {note}\n" for note in notes)
     text = f"# Inferred by `fusegen init {data.name}`; edit freely, then `fusegen train`.\n{header}"
@@ -257,10 +261,13 @@ def init(
     from fusegen.artifacts import atomic_write_text
 
     atomic_write_text(out, text)
-    typer.echo(
-        f"wrote {out}: {len(spec['output']['numeric'])} numeric and "
-        f"{len(spec['output']['categorical'])} categorical columns; conditions {sorted(spec['inputs'])}"
+    output = spec["output"]
+    what = (
+        f"{len(output['numeric'])} numeric and {len(output['categorical'])} categorical columns"
+        if output["kind"] == "record"
+        else f"{output['height']}x{output['width']}x{output['channels']} images"
     )
+    typer.echo(f"wrote {out}: {what}; conditions {sorted(spec['inputs'])}")
 
 
 @app.command()

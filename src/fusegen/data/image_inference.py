@@ -1,0 +1,64 @@
+"""``fusegen init FOLDER``: infer a spec that generates images like a folder's, per class subfolder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fusegen.data.sources import read_image_folder
+from fusegen.errors import DataError
+
+
+def infer_image_folder_spec(
+    folder: str | Path, objective: str = "cvae", epochs: int | None = None, max_size: int = 64
+) -> tuple[dict, list[str]]:
+    """A spec that generates images like those in ``folder``, conditioned on the class subfolder.
+
+    Images are resized to the first image's size, capped at ``max_size`` on the
+    longer side; the channel count is the first image's (1, 3 or 4).
+    """
+    from PIL import Image
+
+    folder = Path(folder)
+    table = read_image_folder(folder)
+    if "label" not in table.columns:
+        raise DataError(
+            f"folder '{folder}' has its images at the top level; `fusegen init` generates images per class.",
+            hint="put the images in one subfolder per class (folder/cat/1.png, folder/dog/2.png).",
+        )
+    first = Path(str(table.columns["image"][0]))
+    if not first.is_absolute():
+        first = folder / first
+    with Image.open(first) as image:
+        width, height = image.size
+        channels = {"L": 1, "RGB": 3, "RGBA": 4}.get(image.mode, 3)
+    scale = min(1.0, max_size / max(width, height))
+    height, width = max(1, round(height * scale)), max(1, round(width * scale))
+    rows = len(table)
+    inputs: dict[str, Any] = {"label": {"kind": "categorical"}}
+    spec = {
+        "name": "".join(c if c.isalnum() else "_" for c in folder.name).strip("_") or "images",
+        "description": f"Images like those in {folder.name}/ ({rows} images), per class.",
+        "data": {"source": str(folder.resolve()), "validation_split": 0.1},
+        "inputs": inputs,
+        "conditioning": {"modality_dropout": 0.2},
+        "output": {
+            "name": "image",
+            "kind": "image",
+            "height": height,
+            "width": width,
+            "channels": channels,
+            "column": "image",
+        },  # fmt: skip
+        "objective": {"type": objective},
+        "training": {
+            "batch_size": 32,
+            "epochs": epochs or max(20, min(300, 60_000 // max(rows, 1))),
+            "learning_rate": 0.001,
+            "seed": 0,
+        },  # fmt: skip
+    }
+    notes = [
+        f"images resized to {height}x{width}x{channels} (the first image's shape, at most {max_size} a side)"
+    ]
+    return spec, notes
