@@ -167,3 +167,33 @@ def test_random_top_level_mappings_fail_cleanly(raw):
         load_spec(raw)
     except SpecError as error:
         assert error.problems
+
+
+yaml_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=12)
+)
+yaml_values = st.recursive(
+    yaml_scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=200),  # arbitrary text, mostly not YAML
+        yaml_values.map(lambda value: __import__("yaml").safe_dump(value)),
+        st.fixed_dictionaries(
+            {"inputs": yaml_values, "output": yaml_values}, optional={"fusion": yaml_values}
+        ).map(lambda value: __import__("yaml").safe_dump(value)),
+    )
+)
+def test_random_yaml_is_a_spec_or_a_spec_error(text):
+    # Never any other exception, never a hang: a user gets either a spec or a SpecError.
+    try:
+        load_spec(text if "\n" in text else text + "\n")
+    except SpecError as error:
+        assert error.problems and all(isinstance(problem, str) for problem in error.problems)
