@@ -167,6 +167,15 @@ def test_train_resume_and_sample_from_the_cli(tmp_path, examples_dir):
     result = fusegen("sample", run, "--num-samples", "20", "--out", tmp_path / "free.csv")
     assert result.returncode == 0, result.stderr
     assert len(pd.read_csv(tmp_path / "free.csv")) == 20
+    ranged = [
+        "sample", run, "-n", "30", "--range", "bill_length_mm=35:40", "--range", "bill_depth_mm=17:19",
+        "--out", tmp_path / "ranged.csv",
+    ]  # fmt: skip
+    result = fusegen(*ranged)
+    assert result.returncode == 0, result.stderr
+    assert len(pd.read_csv(tmp_path / "ranged.csv")) == 30
+    result = fusegen("sample", run, "--range", "species=1:2", "--out", tmp_path / "x.csv")
+    assert result.returncode == 1 and "not a numeric input column" in result.stderr
     pd.DataFrame({"beak": [1.0]}).to_csv(tmp_path / "bad.csv", index=False)
     result = fusegen("sample", run, "--conditions", tmp_path / "bad.csv", "--out", tmp_path / "x.csv")
     assert result.returncode == 1 and "conditions name ['beak']" in result.stderr

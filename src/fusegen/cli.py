@@ -213,6 +213,9 @@ def sample(
     seed: int = typer.Option(0, "--seed", help="The same seed gives the same samples."),
     temperature: float = typer.Option(1.0, "--temperature", help="Scale of the latent or noise; 0 = mode."),
     batch_size: Optional[int] = typer.Option(None, help="Generate this many at a time."),
+    range_: list[str] = typer.Option(
+        [], "--range", help="COLUMN=LOW:HIGH for a numeric input column: each sample draws it in the range."
+    ),
 ):
     """Sample from a trained generator, on conditions for some inputs, all, or none."""
     _load_tensorflow()
@@ -220,7 +223,12 @@ def sample(
 
     generator = load(run_dir)
     outputs = generator.sample(
-        conditions, num_samples=num_samples, seed=seed, temperature=temperature, batch_size=batch_size
+        conditions,
+        num_samples=num_samples,
+        seed=seed,
+        temperature=temperature,
+        batch_size=batch_size,
+        ranges=_parse_ranges(range_),
     )
     _write(outputs, out, generator, "sample(s)")
 
@@ -366,6 +374,21 @@ def demo(
     summary = run_demo(out, epochs=epochs, log=typer.echo, verbose=0 if quiet else "auto")
     typer.echo(f"finished in {time.perf_counter() - started:.0f}s. Summary: {summary}")
     typer.echo(f"open the reports: {', '.join(str(path) for path in sorted(out.glob('*/report.html')))}")
+
+
+def _parse_ranges(items: list[str]) -> dict[str, tuple[float, float]]:
+    ranges = {}
+    for item in items:
+        column, _, bounds = item.partition("=")
+        low, _, high = bounds.partition(":")
+        try:
+            ranges[column] = (float(low), float(high))
+        except ValueError:
+            raise FusegenError(
+                f"--range expects COLUMN=LOW:HIGH with numbers, received '{item}'.",
+                hint="for example --range bill_length_mm=35:40",
+            ) from None
+    return ranges
 
 
 def _write(outputs, out: Path, generator, noun: str) -> None:
