@@ -23,6 +23,11 @@ from fusegen.errors import DataError
 #: Categorical columns with at most this many labels condition the generator.
 MAX_CONDITION_LABELS = 20
 
+#: On a table of a few batches, an epoch is at least this many optimiser steps
+#: (the rows repeat within it), so Keras's per-epoch work is paid dozens of times
+#: rather than hundreds for the same number of steps.
+MIN_STEPS_PER_EPOCH = 50
+
 
 def infer_record_spec(
     path: str | Path, objective: str = "cvae", epochs: int | None = None
@@ -94,6 +99,12 @@ def infer_record_spec(
         first = numeric[0]
         inputs[_input_name(first)] = {"kind": "numeric", "columns": [first]}
     rows = len(frame)
+    batch_size = 64 if rows < 5000 else 256
+    training: dict[str, Any] = {"batch_size": batch_size, "epochs": epochs, "learning_rate": 0.002, "seed": 0}
+    if not epochs:
+        training["epochs"], steps_per_epoch = _default_schedule(rows, batch_size)
+        if steps_per_epoch:
+            training["steps_per_epoch"] = steps_per_epoch
     spec = {
         "name": _input_name(path.stem),
         "description": f"Synthetic records like {path.name} ({rows} rows, {len(numeric) + len(categorical)} columns).",
@@ -112,12 +123,7 @@ def infer_record_spec(
             "head": {"type": "mlp", "units": [256, 256]},
         },
         "objective": {"type": objective},
-        "training": {
-            "batch_size": 64 if rows < 5000 else 256,
-            "epochs": epochs or _default_epochs(rows),
-            "learning_rate": 0.002,
-            "seed": 0,
-        },
+        "training": training,
     }
     notes.append(
         f"conditions (give any subset, or none, when sampling): {sorted(inputs)}; generated: every column"
@@ -149,3 +155,14 @@ def _all_dates(labels) -> bool:
 def _default_epochs(rows: int) -> int:
     # About 3,000 optimiser steps at batch 64, fewer passes over large tables.
     return int(np.clip(3000 * 64 / max(rows, 1), 10, 300))
+
+
+def _default_schedule(rows: int, batch_size: int) -> tuple[int, int | None]:
+    """Epochs and steps per epoch (None: one pass over the rows) for a table of ``rows``."""
+    epochs = _default_epochs(rows)
+    steps_per_pass = max(1, -(-rows // batch_size))
+    if steps_per_pass >= MIN_STEPS_PER_EPOCH:
+        return epochs, None
+    # The same number of optimiser steps, grouped into fewer, longer epochs.
+    total_steps = epochs * steps_per_pass
+    return max(1, round(total_steps / MIN_STEPS_PER_EPOCH)), MIN_STEPS_PER_EPOCH
