@@ -300,14 +300,44 @@ class TextConverter:
         return {"vocabulary": self.vocabulary}
 
 
-class NumericConverter:
-    """Numeric columns or a vector field, standardised per feature; NaN imputed on request."""
+class _StandardisedConverter:
+    """Shared by numeric and sequence data: read (``_raw``), impute on request, check, standardise."""
 
-    def __init__(self, name, spec, mean=None, std=None, fill=None):
+    def __init__(self, name, spec, mean=None, std=None, fill=None, where=""):
         self.name, self.spec = name, spec
         self.scaler = _Standardiser(mean, std)
         self.fill = fill
-        self.where = f"Input '{name}' (numeric)"
+        self.where = where
+
+    def _values(self, table: Table, column: str) -> np.ndarray:
+        values = _fill_missing(self._raw(table, column), self.fill, self.where)
+        check_finite(values, self.where, table)
+        return values
+
+    def fit(self, table: Table, column: str):
+        if _imputes(self.spec):
+            self.fill = _fit_fill(self._raw(table, column), self.where)
+        self.scaler.fit(self._values(table, column))
+        return self
+
+    def transform(self, table: Table, column: str, **options) -> np.ndarray:
+        return self.scaler.transform(self._values(table, column))
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        return self.scaler.inverse(values)
+
+    def get_state(self) -> dict:
+        state = self.scaler.get_state()
+        if self.fill is not None:
+            state["fill"] = list(self.fill)
+        return state
+
+
+class NumericConverter(_StandardisedConverter):
+    """Numeric columns or a vector field, standardised per feature; NaN imputed on request."""
+
+    def __init__(self, name, spec, mean=None, std=None, fill=None):
+        super().__init__(name, spec, mean, std, fill, where=f"Input '{name}' (numeric)")
 
     def _raw(self, table: Table, column: str) -> np.ndarray:
         impute = _imputes(self.spec)
@@ -327,26 +357,6 @@ class NumericConverter:
             values = values[:, None]
         check_shape(values, (self.spec.size,), self.where)
         return values
-
-    def _values(self, table: Table, column: str) -> np.ndarray:
-        values = _fill_missing(self._raw(table, column), self.fill, self.where)
-        check_finite(values, self.where, table)
-        return values
-
-    def fit(self, table: Table, column: str):
-        if _imputes(self.spec):
-            self.fill = _fit_fill(self._raw(table, column), self.where)
-        self.scaler.fit(self._values(table, column))
-        return self
-
-    def transform(self, table: Table, column: str, **options) -> np.ndarray:
-        return self.scaler.transform(self._values(table, column))
-
-    def get_state(self) -> dict:
-        state = self.scaler.get_state()
-        if self.fill is not None:
-            state["fill"] = list(self.fill)
-        return state
 
 
 class CategoricalConverter:
@@ -430,42 +440,16 @@ def _read_windows(table: Table, column: str, spec, where: str, impute: bool) -> 
     return _select(values, spec.select, where)
 
 
-class SequenceConverter:
+class SequenceConverter(_StandardisedConverter):
     """Windows (N, T, C): the selected steps and channels, standardised per channel."""
 
     def __init__(self, name, spec, mean=None, std=None, fill=None, kind="Input"):
-        self.name, self.spec = name, spec
-        self.scaler = _Standardiser(mean, std)
-        self.fill = fill
-        self.where = f"{kind} '{name}' (sequence)"
+        super().__init__(name, spec, mean, std, fill, where=f"{kind} '{name}' (sequence)")
 
     def _raw(self, table: Table, column: str) -> np.ndarray:
         values = _read_windows(table, column, self.spec, self.where, _imputes(self.spec))
         check_shape(values, (self.spec.steps, self.spec.channels), self.where)
         return values
-
-    def _values(self, table: Table, column: str) -> np.ndarray:
-        values = _fill_missing(self._raw(table, column), self.fill, self.where)
-        check_finite(values, self.where, table)
-        return values
-
-    def fit(self, table: Table, column: str):
-        if _imputes(self.spec):
-            self.fill = _fit_fill(self._raw(table, column), self.where)
-        self.scaler.fit(self._values(table, column))
-        return self
-
-    def transform(self, table: Table, column: str, **options) -> np.ndarray:
-        return self.scaler.transform(self._values(table, column))
-
-    def inverse(self, values: np.ndarray) -> np.ndarray:
-        return self.scaler.inverse(values)
-
-    def get_state(self) -> dict:
-        state = self.scaler.get_state()
-        if self.fill is not None:
-            state["fill"] = list(self.fill)
-        return state
 
 
 # --------------------------------------------------------------------------
