@@ -64,6 +64,7 @@ and a CPU torch (``pip install torch==2.13.0`` from a CPU index).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -78,6 +79,11 @@ from pathlib import Path
 from unittest import mock
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# torch's OpenMP threads spin while they wait for each other. When other jobs
+# share the two cores, a descheduled thread leaves the other spinning for whole
+# time slices: CTGAN ran 10 to 20 times slower with two threads under a load
+# of 4-5 (the same with one thread, or with this policy). Passive threads sleep.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
@@ -328,6 +334,9 @@ def make_model(name: str, seed: int):
 
 
 def run_model(name: str, table: BenchmarkTable, epochs: int, budget: float | None, seed: int, log) -> dict:
+    # The previous model's garbage is collected here, not during this one's timed fit.
+    keras.backend.clear_session()
+    gc.collect()
     _seed_everything(seed)
     model = make_model(name, seed)
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -505,7 +514,7 @@ def main(argv=None) -> dict:
     model_names = ["fusegen", *(["fusegen_diffusion"] if args.diffusion else []), "ctgan", "tvae"]
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
-    torch.set_num_threads(2)
+    torch.set_num_threads(2)  # the machine's cores; see OMP_WAIT_POLICY above
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
 
@@ -593,6 +602,7 @@ def main(argv=None) -> dict:
         "machine": {
             "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
             "python": platform.python_version(),
             "tensorflow": tensorflow.__version__,
             "keras": keras.__version__,
