@@ -258,10 +258,11 @@ def _common_length(inputs: dict, targets) -> int:
 
 def compare_with_model(inputs: dict[str, Any], model) -> dict[str, list[str]]:
     """Per input name, how the pipeline's columns differ from the model's inputs (dtype, shape)."""
-    # Inputs starting with "_" (presence flags) are made by the objective, not the data.
-    expected = {
-        tensor.name.split(":")[0]: tensor for tensor in model.inputs if not tensor.name.startswith("_")
-    }
+    from fusegen.models.builder import LATENT, PRESENT
+
+    # Presence flags and latents are made by the objective, not the data.
+    names = {tensor.name.split(":")[0]: tensor for tensor in model.inputs}
+    expected = {name: tensor for name, tensor in names.items() if name not in (PRESENT, LATENT)}
     problems: dict[str, list[str]] = {}
     for name in sorted(set(expected) | set(inputs)):
         found = problems.setdefault(name, [])

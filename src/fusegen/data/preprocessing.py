@@ -589,6 +589,10 @@ class Preprocessor:
         fit in memory) in an `ImageColumn` that `make_dataset` maps per batch.
         """
         table = window_table(table, self.spec)
+        if not self.spec.inputs and names is None:
+            from fusegen.models.planner import CONSTANT_INPUT
+
+            return {CONSTANT_INPUT: np.zeros((table.num_rows, 1), "float32")}
         names = list(self.inputs) if names is None else names
         cache = self.spec.data.cache if self.spec.data else "auto"
         return {

@@ -30,6 +30,11 @@ FLATTEN_LIMIT = 4096
 
 Shape = tuple[int, ...]
 
+#: The one model input of an unconditional generator (a spec with no inputs):
+#: a column of zeros the pipeline adds, so the objectives' conditions have a
+#: batch size. The heads' biases learn what a constant condition would carry.
+CONSTANT_INPUT = "_constant"
+
 
 @dataclasses.dataclass
 class Stage:
@@ -115,7 +120,9 @@ class ShapePlan:
                     "branch_shape": list(branch.output_shape),
                 }
                 for name, branch in self.branches.items()
+                if name in self.spec.inputs
             },
+            "unconditional": not self.spec.inputs,
             "fusion": {
                 "method": self.spec.fusion.method,
                 "layout": self.layout,
@@ -173,6 +180,10 @@ def plan_model(spec: GeneratorSpec, vocabulary_sizes: dict[str, int] | None = No
         layers = builder(input_spec.encoder, input_spec, layer_name(name, "encoder"), sizes.get(name))
         encoder = _push(f"{name} encoder", layers, shape)
         branches[name] = BranchPlan(name, input_spec.kind, shape, dtype, encoder, Stage("", [], []))
+    if not branches:
+        empty = Stage("", [], [])
+        branches[CONSTANT_INPUT] = BranchPlan(CONSTANT_INPUT, "constant", (1,), "float32", empty, empty)
+        return _plan_head(spec, sizes, branches, "vector", Stage("fusion", [], []), (1,))
 
     layout = _choose_layout(spec, branches)
     fusion_builder = FUSIONS.get("any", spec.fusion.method, "fusion.method")
@@ -198,7 +209,10 @@ def plan_model(spec: GeneratorSpec, vocabulary_sizes: dict[str, int] | None = No
         fusion_layers.append(keras.layers.Dropout(spec.fusion.dropout_rate, name="fusion_dropout"))
         fusion_shapes.append(fused_shape)
     fusion = Stage("fusion", fusion_layers, fusion_shapes)
+    return _plan_head(spec, sizes, branches, layout, fusion, fused_shape)
 
+
+def _plan_head(spec, sizes, branches, layout, fusion, fused_shape) -> ShapePlan:
     output = spec.output
     output_shape = tuple(output.model_shape())
     latent_dim = latent_size(spec)
@@ -248,6 +262,8 @@ def latent_size(spec: GeneratorSpec) -> int:
 
 def uses_presence_flags(spec: GeneratorSpec) -> bool:
     """Whether inputs can be absent: modality dropout, or diffusion's condition dropout."""
+    if not spec.inputs:
+        return False
     if spec.conditioning.modality_dropout > 0:
         return True
     return spec.objective.type == "diffusion" and spec.objective.condition_dropout > 0

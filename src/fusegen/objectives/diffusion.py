@@ -111,19 +111,27 @@ class ConditionalDiffusion(ObjectiveModel):
         shape = (ops.shape(fused)[0], *self.representation_shape())
         x = max(temperature, 1e-3) * keras.random.normal(shape, seed=seed_generator)
         steps = np.unique(np.linspace(self.timesteps, 1, objective.sampling_steps).round().astype(int))[::-1]
-        for index, step in enumerate(steps):
-            alpha_bar = float(self.alpha_bar_table[step - 1])
-            previous = float(self.alpha_bar_table[steps[index + 1] - 1]) if index + 1 < len(steps) else 1.0
-            time = ops.full((shape[0], 1), step / self.timesteps)
+        # Per DDIM step: its alpha_bar, the next step's (1 after the last), and its time in (0, 1].
+        alphas = ops.convert_to_tensor(self.alpha_bar_table[steps - 1])
+        following = ops.convert_to_tensor(np.append(self.alpha_bar_table[steps[1:] - 1], 1.0).astype("float32"))
+        times = ops.convert_to_tensor((steps / self.timesteps).astype("float32"))
+        low, high = (-1.0, 1.0) if self.is_image else (-CLIP, CLIP)
+
+        def step(index, x):
+            alpha_bar, previous = ops.take(alphas, index), ops.take(following, index)
+            time = ops.ones((shape[0], 1)) * ops.take(times, index)
             noise = self.denoiser({"noisy": x, "time": time, "fused": fused})
             if guided:
                 free = self.denoiser({"noisy": x, "time": time, "fused": unconditional})
                 noise = free + objective.guidance_scale * (noise - free)
-            clean = (x - math.sqrt(1.0 - alpha_bar) * noise) / math.sqrt(alpha_bar)
+            clean = (x - ops.sqrt(1.0 - alpha_bar) * noise) / ops.sqrt(alpha_bar)
             # Early steps divide by a tiny sqrt(alpha_bar); clipping the clean
             # estimate to the data's range keeps their errors from compounding.
-            clean = ops.clip(clean, -1.0, 1.0) if self.is_image else ops.clip(clean, -CLIP, CLIP)
-            x = math.sqrt(previous) * clean + math.sqrt(1.0 - previous) * noise
+            clean = ops.clip(clean, low, high)
+            return ops.sqrt(previous) * clean + ops.sqrt(1.0 - previous) * noise
+
+        # One loop op, so a traced sampler holds the denoiser once, not once per step.
+        x = ops.fori_loop(0, len(steps), step, x)
         return self.from_model_space(x, seed_generator, temperature)
 
     def networks(self):

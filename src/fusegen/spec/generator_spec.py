@@ -56,7 +56,11 @@ class DataSpec(_Section):
     ``emoji_edits``). Relative paths resolve against the spec's folder.
     """
 
-    source: str = Field(min_length=1)
+    source: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Where the data comes from; may be left out when the data is passed to fit() in Python.",
+    )
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="Options of a bundled dataset (e.g. its size), or keyword arguments of a python: source.",
@@ -221,7 +225,11 @@ class GeneratorSpec(_Section):
     name: str = Field(default="generator", pattern=NAME_PATTERN)
     description: str = ""
     data: DataSpec | None = None
-    inputs: dict[str, InputSpec] = Field(min_length=1)
+    inputs: dict[str, InputSpec] = Field(
+        default_factory=dict,
+        description="Named inputs (the conditions). None at all makes an unconditional "
+        "generator, which needs a stochastic objective (cvae, cgan or diffusion).",
+    )
     fusion: FusionSpec = Field(default_factory=FusionSpec)
     output: OutputSpec
     objective: ObjectiveSpec = Field(default_factory=RegressionObjective)
@@ -248,6 +256,14 @@ class GeneratorSpec(_Section):
         problems = []
         if self.output.name in self.inputs:
             problems.append(f"output name '{self.output.name}' is also an input name; rename one")
+        if not self.inputs:
+            if self.objective.type == "regression":
+                problems.append(
+                    "a spec without inputs is an unconditional generator, and the regression objective "
+                    "has nothing to predict from; use objective {type: diffusion}, cvae or cgan, or add inputs"
+                )
+            if self.conditioning.modality_dropout:
+                problems.append("conditioning.modality_dropout needs inputs to drop; remove it")
         parts = self.output.part_names()
         unknown = sorted(set(self.loss_weights) - set(parts))
         if unknown:
