@@ -21,6 +21,10 @@ from fusegen.data.sources import Table, read_file
 from fusegen.errors import DataError
 
 
+#: TimeGAN's iterations for its discriminative and predictive scores.
+TIMEGAN_ITERATIONS = (2000, 5000)
+
+
 def evaluate_run(
     generator,
     real: str | Path | None = None,
@@ -28,19 +32,29 @@ def evaluate_run(
     target: str | None = None,
     seed: int = 0,
     num_samples: int | None = None,
+    timegan_iterations: tuple[int, int] = TIMEGAN_ITERATIONS,
 ) -> dict[str, Any]:
-    """Sample from ``generator`` and score the samples against real data; write plots to ``out_dir``."""
+    """Sample from ``generator`` and score the samples against real data; write plots to ``out_dir``.
+
+    ``timegan_iterations`` sets the training steps of the post-hoc networks
+    of the TimeGAN scores for sequence outputs (fewer is faster and noisier).
+    """
     output = generator.spec.output
     if output.kind == "record":
         return evaluate_records_run(generator, real, out_dir, target, seed, num_samples)
-    return evaluate_paired_run(generator, real, out_dir, seed)
+    return evaluate_paired_run(generator, real, out_dir, seed, timegan_iterations)
+
+
+def real_table(generator, real: str | Path | None) -> Table:
+    """Every real row: ``real``, or the spec's data, with the spec's missing-value policy applied."""
+    table = read_file(real) if real is not None else generator.load_table()
+    return apply_missing_policy(table, generator.spec)[0]
 
 
 def real_splits(generator, real: str | Path | None) -> tuple[Table, Table | None]:
     """The real rows the generator trained on and the rows it held out, split as training split them."""
-    table = read_file(real) if real is not None else generator.load_table()
+    table = real_table(generator, real)
     spec = generator.spec
-    table, _ = apply_missing_policy(table, spec)
     split = spec.data.validation_split if spec.data else 0.1
     train_rows, holdout_rows = split_rows(len(table), split, spec.training.seed)
     return table.take(train_rows), (table.take(holdout_rows) if len(holdout_rows) else None)
@@ -101,6 +115,12 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             if key in results:
                 values = ", ".join(f"{name} {value:.4g}" for name, value in results[key].items())
                 lines.append(f"{key.replace('_', ' ')}: {values}")
+        timegan = results.get("timegan")
+        if timegan:
+            scores = ", ".join(
+                f"{name} {timegan[name]:.4f}" for name in ("discriminative", "predictive") if name in timegan
+            )
+            lines.append(f"TimeGAN scores (lower is better) on {timegan['windows']} real windows: {scores}")
         return lines
     quality = results["quality"]
     lines = [
@@ -122,7 +142,9 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def evaluate_paired_run(generator, real, out_dir, seed) -> dict[str, Any]:
+def evaluate_paired_run(
+    generator, real, out_dir, seed, timegan_iterations=TIMEGAN_ITERATIONS
+) -> dict[str, Any]:
     """Images, sequences and vectors: one output per held-out row, against that row's truth."""
     from fusegen.metrics import (
         image_similarity,
@@ -137,9 +159,9 @@ def evaluate_paired_run(generator, real, out_dir, seed) -> dict[str, Any]:
     train, holdout = real_splits(generator, real)
     rows = holdout if holdout is not None else train
     if holdout is None:
-        rows_note = "training rows (the run kept no holdout)"
+        rows_note = "training row (the run kept no holdout)"
     else:
-        rows_note = "held-out rows"
+        rows_note = "held-out row"
     if len(rows) == 0:
         raise DataError("there are no real rows to evaluate against.")
     preprocessor = generator.preprocessor_
@@ -178,8 +200,12 @@ def evaluate_paired_run(generator, real, out_dir, seed) -> dict[str, Any]:
             )
             plots["grid"] = str(save_image_grid(columns, out_dir / "grid.png", captions))
     elif output.kind == "sequence":
-        results["errors"] = paired_errors(truth, generated)
+        if spec.inputs:  # paired errors mean nothing for unconditional samples
+            results["errors"] = paired_errors(truth, generated)
+        else:
+            results["samples"]["mode"] = "unconditional"
         results["distances"] = sequence_distances(truth, generated)
+        results["timegan"] = timegan_scores(generator, real_table(generator, real), seed, timegan_iterations)
         if out_dir is not None:
             plots.update(
                 {
@@ -193,4 +219,34 @@ def evaluate_paired_run(generator, real, out_dir, seed) -> dict[str, Any]:
         results["plots"] = plots
     if out_dir is not None:
         atomic_write_json(out_dir / "metrics.json", results)
+    return results
+
+
+def timegan_scores(generator, rows: Table, seed: int, iterations=TIMEGAN_ITERATIONS) -> dict[str, Any]:
+    """TimeGAN's discriminative and predictive scores on one sample per real window.
+
+    Every real row (training and holdout) is scored: the post-hoc networks
+    need more windows than a holdout usually has. Real and synthetic
+    windows are min-max scaled per channel by the real windows' range, as
+    TimeGAN scales its data, so the predictive score's sigmoid can reach them.
+    """
+    from fusegen.metrics import discriminative_score, predictive_score
+
+    preprocessor = generator.preprocessor_
+    real = np.asarray(preprocessor.inverse_outputs(preprocessor.transform_targets(rows)), "float64")
+    synthetic = np.asarray(generator.predict(rows, seed=seed), "float64")
+    low, high = real.min(axis=(0, 1)), real.max(axis=(0, 1))
+    scale = np.where(high > low, high - low, 1.0)
+    real, synthetic = (real - low) / scale, (synthetic - low) / scale
+    discriminative_iterations, predictive_iterations = iterations
+    results = {
+        "windows": len(real),
+        "discriminative": discriminative_score(
+            real, synthetic, iterations=discriminative_iterations, seed=seed
+        ),
+        "iterations": {"discriminative": discriminative_iterations},
+    }
+    if real.shape[2] >= 2:
+        results["predictive"] = predictive_score(real, synthetic, iterations=predictive_iterations, seed=seed)
+        results["iterations"]["predictive"] = predictive_iterations
     return results

@@ -7,7 +7,13 @@ one-hot block mapped to {-1, 1} (decoded by argmax, or sampled from a
 softmax over the block at temperature > 0).
 
 Training picks a random step t, noises the target to x_t, and regresses the
-noise. Sampling runs ``sampling_steps`` deterministic DDIM steps from noise
+velocity v = sqrt(a_t) * noise - sqrt(1 - a_t) * x_0 (``prediction: v``, the
+default; Salimans & Ho, 2022) or the noise itself (``prediction: epsilon``).
+From v the clean estimate is sqrt(a_t) * x_t - sqrt(1 - a_t) * v, which at
+high noise is the network's own conditional mean; from the noise it divides
+by sqrt(a_t), so the first sampling steps amplify small errors a few
+hundredfold, and the samples' spread (and which condition wins) is decided
+by the starting noise more than by the conditions. Sampling runs ``sampling_steps`` deterministic DDIM steps from noise
 scaled by the temperature; with ``guidance_scale`` w, the predicted noise
 is eps(uncond) + w * (eps(cond) - eps(uncond)), the unconditional
 prediction coming from the same network with every condition absent.
@@ -52,6 +58,7 @@ class ConditionalDiffusion(ObjectiveModel):
             self.representation_shape(), plan.fused_shape, objective.denoiser_width, objective.denoiser_depth
         )
         self.is_image = spec.output.kind == "image"
+        self.predicts_velocity = objective.prediction == "v"
 
     def compile_for_training(self):
         self.compile(optimizer=make_optimizer(self.spec.training))
@@ -97,7 +104,11 @@ class ConditionalDiffusion(ObjectiveModel):
         noisy = ops.sqrt(alpha_bar) * clean + ops.sqrt(1.0 - alpha_bar) * noise
         time = ops.reshape(ops.cast(step + 1, "float32") / self.timesteps, (-1, 1))
         predicted = self.denoiser({"noisy": noisy, "time": time, "fused": fused}, training=training)
-        return per_replica(ops.mean(ops.square(predicted - noise)))
+        if self.predicts_velocity:
+            target = ops.sqrt(alpha_bar) * noise - ops.sqrt(1.0 - alpha_bar) * clean
+        else:
+            target = noise
+        return per_replica(ops.mean(ops.square(predicted - target)))
 
     # -- sampling --------------------------------------------------------
 
@@ -113,21 +124,28 @@ class ConditionalDiffusion(ObjectiveModel):
         steps = np.unique(np.linspace(self.timesteps, 1, objective.sampling_steps).round().astype(int))[::-1]
         # Per DDIM step: its alpha_bar, the next step's (1 after the last), and its time in (0, 1].
         alphas = ops.convert_to_tensor(self.alpha_bar_table[steps - 1])
-        following = ops.convert_to_tensor(np.append(self.alpha_bar_table[steps[1:] - 1], 1.0).astype("float32"))
+        following = ops.convert_to_tensor(
+            np.append(self.alpha_bar_table[steps[1:] - 1], 1.0).astype("float32")
+        )
         times = ops.convert_to_tensor((steps / self.timesteps).astype("float32"))
         low, high = (-1.0, 1.0) if self.is_image else (-CLIP, CLIP)
 
         def step(index, x):
             alpha_bar, previous = ops.take(alphas, index), ops.take(following, index)
             time = ops.ones((shape[0], 1)) * ops.take(times, index)
-            noise = self.denoiser({"noisy": x, "time": time, "fused": fused})
+            predicted = self.denoiser({"noisy": x, "time": time, "fused": fused})
             if guided:
                 free = self.denoiser({"noisy": x, "time": time, "fused": unconditional})
-                noise = free + objective.guidance_scale * (noise - free)
-            clean = (x - ops.sqrt(1.0 - alpha_bar) * noise) / ops.sqrt(alpha_bar)
-            # Early steps divide by a tiny sqrt(alpha_bar); clipping the clean
-            # estimate to the data's range keeps their errors from compounding.
+                predicted = free + objective.guidance_scale * (predicted - free)
+            signal, spread = ops.sqrt(alpha_bar), ops.sqrt(1.0 - alpha_bar)
+            if self.predicts_velocity:
+                clean = signal * x - spread * predicted
+            else:
+                # Early steps divide by a tiny sqrt(alpha_bar), which the clip below bounds.
+                clean = (x - spread * predicted) / signal
+            # Clipping the clean estimate to the data's range keeps early errors from compounding.
             clean = ops.clip(clean, low, high)
+            noise = (x - signal * clean) / spread
             return ops.sqrt(previous) * clean + ops.sqrt(1.0 - previous) * noise
 
         # One loop op, so a traced sampler holds the denoiser once, not once per step.

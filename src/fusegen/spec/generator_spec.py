@@ -150,6 +150,10 @@ class DiffusionObjective(_Section):
     schedule: Literal["cosine", "linear"] = "cosine"
     condition_dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
     guidance_scale: float = Field(default=1.0, ge=0.0)
+    prediction: Literal["v", "epsilon"] = Field(
+        default="v",
+        description="What the denoiser predicts: 'v' (velocity; stable at high noise) or 'epsilon' (the noise).",
+    )
     denoiser_width: PositiveInt = 128
     denoiser_depth: PositiveInt = Field(default=3, le=8)
 
