@@ -20,7 +20,6 @@ from fusegen.data.pipeline import apply_missing_policy, split_rows
 from fusegen.data.sources import Table, read_file
 from fusegen.errors import DataError
 
-
 #: TimeGAN's iterations for its discriminative and predictive scores.
 TIMEGAN_ITERATIONS = (2000, 5000)
 
