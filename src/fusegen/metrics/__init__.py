@@ -1,8 +1,10 @@
 """Evaluation of real against synthetic data.
 
 Metrics take real and synthetic data and nothing else, so they score any
-generator's output, a competitor's included. Nothing here imports Keras,
-TensorFlow or fusegen's model code.
+generator's output, a competitor's included. Nothing here imports fusegen's
+model code, and importing this package loads neither Keras nor TensorFlow: the
+time-series scores import them only when called, to train their post-hoc
+classifiers.
 """
 
 from fusegen.metrics.paired import image_similarity, paired_errors, sequence_distances
@@ -14,6 +16,7 @@ from fusegen.metrics.tabular import (
     ml_efficacy,
     quality_scores,
 )
+from fusegen.metrics.timeseries import discriminative_score, predictive_score
 
 __all__ = [
     "image_similarity",
@@ -27,4 +30,6 @@ __all__ = [
     "ml_efficacy",
     "plot_record_comparison",
     "quality_scores",
+    "discriminative_score",
+    "predictive_score",
 ]
