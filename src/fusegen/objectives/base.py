@@ -44,6 +44,11 @@ def make_optimizer(
     return optimizers[training.optimizer](learning_rate=rate)
 
 
+def compile_options(training) -> dict:
+    """``compile`` arguments every objective shares."""
+    return {"steps_per_execution": training.steps_per_execution}
+
+
 def per_replica(loss):
     """A replica's share of the loss under tf.distribute, so summed gradients average the replicas.
 

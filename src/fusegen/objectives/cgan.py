@@ -17,7 +17,13 @@ from keras import ops
 
 from fusegen.models import build_networks, plan_model
 from fusegen.models.target_networks import build_critic
-from fusegen.objectives.base import ObjectiveModel, make_optimizer, per_replica, register_objective
+from fusegen.objectives.base import (
+    ObjectiveModel,
+    compile_options,
+    make_optimizer,
+    per_replica,
+    register_objective,
+)
 
 GUMBEL_TEMPERATURE = 0.2
 
@@ -36,7 +42,9 @@ class ConditionalGAN(ObjectiveModel):
         self.generator_tracker = keras.metrics.Mean(name="generator_loss")
 
     def compile_for_training(self):
-        self.compile(optimizer=make_optimizer(self.spec.training, gan=True))
+        self.compile(
+            optimizer=make_optimizer(self.spec.training, gan=True), **compile_options(self.spec.training)
+        )
         self.critic_optimizer.build(self._critic_variables())
 
     def _critic_variables(self):

@@ -15,7 +15,13 @@ import keras
 from keras import ops
 
 from fusegen.models.target_networks import build_posterior
-from fusegen.objectives.base import ObjectiveModel, make_optimizer, per_replica, register_objective
+from fusegen.objectives.base import (
+    ObjectiveModel,
+    compile_options,
+    make_optimizer,
+    per_replica,
+    register_objective,
+)
 
 
 @register_objective("cvae")
@@ -36,7 +42,7 @@ class ConditionalVAE(ObjectiveModel):
         self.kl_tracker = keras.metrics.Mean(name="kl")
 
     def compile_for_training(self):
-        self.compile(optimizer=make_optimizer(self.spec.training))
+        self.compile(optimizer=make_optimizer(self.spec.training), **compile_options(self.spec.training))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         fused = y_pred

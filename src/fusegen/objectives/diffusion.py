@@ -7,16 +7,22 @@ one-hot block mapped to {-1, 1} (decoded by argmax, or sampled from a
 softmax over the block at temperature > 0).
 
 Training picks a random step t, noises the target to x_t, and regresses the
-velocity v = sqrt(a_t) * noise - sqrt(1 - a_t) * x_0 (``prediction: v``, the
-default; Salimans & Ho, 2022) or the noise itself (``prediction: epsilon``).
+velocity v = sqrt(a_t) * noise - sqrt(1 - a_t) * x_0 (``prediction: v``;
+Salimans & Ho, 2022) or the noise itself (``prediction: epsilon``); ``auto``
+takes v for sequences and images, epsilon for records and vectors.
 From v the clean estimate is sqrt(a_t) * x_t - sqrt(1 - a_t) * v, which at
 high noise is the network's own conditional mean; from the noise it divides
 by sqrt(a_t), so the first sampling steps amplify small errors a few
 hundredfold, and the samples' spread (and which condition wins) is decided
-by the starting noise more than by the conditions. Sampling runs ``sampling_steps`` deterministic DDIM steps from noise
-scaled by the temperature; with ``guidance_scale`` w, the predicted noise
-is eps(uncond) + w * (eps(cond) - eps(uncond)), the unconditional
-prediction coming from the same network with every condition absent.
+by the starting noise more than by the conditions. On sequences that
+costs a lot (TimeGAN's discriminative score on sines, same training: 0.04
+with v, 0.12 with epsilon); on a bimodal record column epsilon kept the
+modes sharper.
+
+Sampling runs ``sampling_steps`` deterministic DDIM steps from noise scaled
+by the temperature; with ``guidance_scale`` w, the prediction (v or noise)
+is p(uncond) + w * (p(cond) - p(uncond)), the unconditional prediction
+coming from the same network with every condition absent.
 """
 
 from __future__ import annotations
@@ -28,7 +34,13 @@ import numpy as np
 from keras import ops
 
 from fusegen.models.denoisers import build_denoiser
-from fusegen.objectives.base import ObjectiveModel, make_optimizer, per_replica, register_objective
+from fusegen.objectives.base import (
+    ObjectiveModel,
+    compile_options,
+    make_optimizer,
+    per_replica,
+    register_objective,
+)
 
 
 def alpha_bars(schedule: str, timesteps: int) -> np.ndarray:
@@ -58,10 +70,13 @@ class ConditionalDiffusion(ObjectiveModel):
             self.representation_shape(), plan.fused_shape, objective.denoiser_width, objective.denoiser_depth
         )
         self.is_image = spec.output.kind == "image"
-        self.predicts_velocity = objective.prediction == "v"
+        prediction = objective.prediction
+        if prediction == "auto":
+            prediction = "v" if spec.output.kind in ("sequence", "image") else "epsilon"
+        self.predicts_velocity = prediction == "v"
 
     def compile_for_training(self):
-        self.compile(optimizer=make_optimizer(self.spec.training))
+        self.compile(optimizer=make_optimizer(self.spec.training), **compile_options(self.spec.training))
 
     def _drop_all_rate(self):
         return float(self.spec.objective.condition_dropout)

@@ -9,13 +9,19 @@ mean; the generative objectives sample.
 
 from __future__ import annotations
 
-from fusegen.objectives.base import ObjectiveModel, make_optimizer, per_replica, register_objective
+from fusegen.objectives.base import (
+    ObjectiveModel,
+    compile_options,
+    make_optimizer,
+    per_replica,
+    register_objective,
+)
 
 
 @register_objective("regression")
 class Regression(ObjectiveModel):
     def compile_for_training(self):
-        self.compile(optimizer=make_optimizer(self.spec.training))
+        self.compile(optimizer=make_optimizer(self.spec.training), **compile_options(self.spec.training))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         outputs = self.decode(y_pred, training=training)
