@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+import fusegen as fusegen_module
+
 
 def fusegen(*args, cwd=None):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -167,6 +169,16 @@ def test_train_resume_and_sample_from_the_cli(tmp_path, examples_dir):
     result = fusegen("sample", run, "--num-samples", "20", "--out", tmp_path / "free.csv")
     assert result.returncode == 0, result.stderr
     assert len(pd.read_csv(tmp_path / "free.csv")) == 20
+    # Streamed batch by batch (7 batches of 16): the same rows as one in-memory sample().
+    result = fusegen(
+        "sample", run, "-n", "100", "--batch-size", "16", "--seed", "4", "--out", tmp_path / "s.parquet"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "wrote 100 record sample(s)" in result.stdout
+    streamed = pd.read_parquet(tmp_path / "s.parquet")
+    in_memory = fusegen_module.load(run).sample(num_samples=100, batch_size=16, seed=4)
+    pd.testing.assert_frame_equal(streamed, in_memory)
+    assert not list(tmp_path.glob(".s.parquet.*"))  # no temporary file left behind
     ranged = [
         "sample", run, "-n", "30", "--range", "bill_length_mm=35:40", "--range", "bill_depth_mm=17:19",
         "--out", tmp_path / "ranged.csv",

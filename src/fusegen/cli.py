@@ -219,10 +219,10 @@ def sample(
 ):
     """Sample from a trained generator, on conditions for some inputs, all, or none."""
     _load_tensorflow()
-    from fusegen.generator import load
+    from fusegen.generator import load, write_output_stream
 
     generator = load(run_dir)
-    outputs = generator.sample(
+    chunks = generator.iter_samples(
         conditions,
         num_samples=num_samples,
         seed=seed,
@@ -230,7 +230,10 @@ def sample(
         batch_size=batch_size,
         ranges=_parse_ranges(range_),
     )
-    _write(outputs, out, generator, "sample(s)")
+    # Streamed: records and images are written batch by batch, so memory stays bounded.
+    written, count = write_output_stream(chunks, out, name=generator.spec.output.name)
+    files = f" ({len(written)} files)" if len(written) > 1 else ""
+    typer.echo(f"wrote {count} {generator.spec.output.kind} sample(s) to {out}{files}")
 
 
 @app.command()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -291,6 +291,32 @@ class Generator:
             original labels for records, uint8 images (N, H, W, C), arrays
             (N, T, C) for sequences and (N, size) for vectors.
         """
+        chunks = list(
+            self.iter_samples(conditions, num_samples, seed, temperature, batch_size, strict, ranges)
+        )
+        if hasattr(chunks[0], "iloc"):
+            import pandas as pd
+
+            return pd.concat(chunks, ignore_index=True)
+        return _concatenate(chunks)
+
+    def iter_samples(
+        self,
+        conditions=None,
+        num_samples: int = 1,
+        seed: int = 0,
+        temperature: float = 1.0,
+        batch_size: int | None = None,
+        strict: bool = True,
+        ranges: dict[str, tuple[float, float]] | None = None,
+    ) -> Iterator:
+        """`sample`, one batch at a time: memory stays bounded however many samples are asked for.
+
+        Takes `sample`'s arguments and yields its output in consecutive
+        chunks of at most ``batch_size`` samples; joined, they equal what
+        `sample` returns for the same seed. Every condition is checked
+        before the first chunk is generated.
+        """
         import keras
 
         self._require_fitted()
@@ -311,14 +337,14 @@ class Generator:
         # Every condition row is checked and transformed before any sampling starts.
         given = self.preprocessor_.transform_inputs(table, present_inputs) if present_inputs else {}
         generate = _compiled(self.model_.generate, seed_generator, temperature)
-        chunks = []
+        return self._generate_chunks(generate, given, table, rows, present_inputs, batch_size)
+
+    def _generate_chunks(self, generate, given, table, rows, present_inputs, batch_size):
         for start in range(0, len(rows), batch_size):
             chunk_rows = rows[start : start + batch_size]
             inputs, present = self._model_inputs(given, chunk_rows, present_inputs)
-            outputs = generate(inputs, present)
-            chunks.append(_to_numpy(outputs))
-        result = self.preprocessor_.inverse_outputs(_concatenate(chunks))
-        return self._keep_conditioned_columns(result, table, rows, present_inputs)
+            outputs = self.preprocessor_.inverse_outputs(_to_numpy(generate(inputs, present)))
+            yield self._keep_conditioned_columns(outputs, table, chunk_rows, present_inputs)
 
     def _check_known_labels(self, table, present_inputs) -> None:
         """A condition on a category never seen in training is an error (likely a typo)."""
@@ -545,20 +571,82 @@ def write_outputs(outputs, path: str | Path, name: str = "output") -> list[Path]
         atomic_write_bytes(path, buffer.getvalue())
         return [path]
     if outputs.ndim == 4 and outputs.dtype == np.uint8 and not path.suffix:
-        from PIL import Image
-
-        written = []
-        for index, image in enumerate(outputs):
-            buffer = io.BytesIO()
-            Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(buffer, format="PNG")
-            target = path / f"{name}_{index:05d}.png"
-            atomic_write_bytes(target, buffer.getvalue())
-            written.append(target)
-        return written
+        return [_write_png(image, path / f"{name}_{index:05d}.png") for index, image in enumerate(outputs)]
     raise DataError(
         f"cannot write {name} outputs of shape {list(outputs.shape)} to '{path}'; "
         "use a .npz file (or a folder for uint8 images)."
     )
+
+
+def write_output_stream(chunks: Iterable, path: str | Path, name: str = "output") -> tuple[list[Path], int]:
+    """Write chunks of outputs as they come, so memory holds one chunk at a time.
+
+    Records stream to CSV or Parquet, and uint8 images to PNGs in a folder.
+    Files appear under their name only when complete (written to a temporary
+    name, then renamed). Arrays for ``.npz`` are gathered first, since NPZ
+    cannot be appended to. Returns the paths written and the number of samples.
+    """
+    path = Path(path)
+    iterator = iter(chunks)
+    first = next(iterator)
+    if hasattr(first, "to_csv"):
+        return [path], _stream_records(first, iterator, path)
+    first = np.asarray(first)
+    if first.ndim == 4 and first.dtype == np.uint8 and not path.suffix:
+        written: list[Path] = []
+        for chunk in _chain(first, iterator):
+            for image in np.asarray(chunk):
+                written.append(_write_png(image, path / f"{name}_{len(written):05d}.png"))
+        return written, len(written)
+    outputs = _concatenate([first, *map(np.asarray, iterator)])
+    return write_outputs(outputs, path, name), len(outputs)
+
+
+def _write_png(image: np.ndarray, target: Path) -> Path:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(buffer, format="PNG")
+    atomic_write_bytes(target, buffer.getvalue())
+    return target
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _stream_records(first, rest, path: Path) -> int:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    count = 0
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            writer = None
+            for chunk in _chain(first, rest):
+                batch = pa.Table.from_pandas(chunk, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(temporary, batch.schema)
+                writer.write_table(batch.cast(writer.schema))
+                count += len(chunk)
+            writer.close()
+        else:
+            with open(temporary, "w", encoding="utf-8", newline="") as stream:
+                for index, chunk in enumerate(_chain(first, rest)):
+                    chunk.to_csv(stream, index=False, header=index == 0)
+                    count += len(chunk)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return count
 
 
 def _record_sizes(spec, sizes):
