@@ -675,7 +675,7 @@ def _compiled(generate, seed_generator, temperature):
         return run
     import tensorflow as tf
 
-    return tf.function(run, reduce_retracing=True)
+    return tf.function(run, reduce_retracing=True, autograph=False)
 
 
 def _to_numpy(outputs):
