@@ -31,3 +31,54 @@ def test_mirrored_matches_one_device(tmp_path):
     np.testing.assert_allclose(mirrored["val_loss"], single["val_loss"], rtol=0.1)
     assert mirrored["loss"][-1] < mirrored["loss"][0] * 0.2
     assert (tmp_path / "run" / "manifest.json").exists()
+
+
+MULTI_WORKER = Path(__file__).parent / "scripts" / "train_multi_worker.py"
+
+
+def free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def test_two_worker_processes_train_an_example_and_only_the_chief_saves(tmp_path, examples_dir):
+    import yaml
+
+    import fusegen
+
+    raw = yaml.safe_load((examples_dir / "tabular_augment.yaml").read_text())
+    raw["training"].update(epochs=2, steps_per_epoch=10, distribution="multi_worker", tensorboard=False)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(raw))
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    workers = []
+    for index in range(2):
+        config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        command = [sys.executable, str(MULTI_WORKER), str(spec), str(tmp_path / f"run{index}"),
+                   str(tmp_path / f"worker{index}.json")]  # fmt: skip
+        env = {**os.environ, "TF_CONFIG": config, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+        workers.append(
+            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
+    try:
+        outputs = [worker.communicate(timeout=600) for worker in workers]
+    finally:
+        for worker in workers:
+            worker.kill()
+    for worker, (_, stderr) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, stderr[-3000:]
+    chief, other = (json.loads((tmp_path / f"worker{index}.json").read_text()) for index in range(2))
+    assert chief["saved"] and not other["saved"]
+    assert len(chief["history"]["loss"]) == len(other["history"]["loss"]) == 2
+    assert (tmp_path / "run0" / "manifest.json").exists()
+    assert (tmp_path / "run0" / "checkpoints").is_dir()
+    assert not (tmp_path / "run1").exists()  # the other worker wrote only to temporary folders
+    samples = fusegen.load(tmp_path / "run0").sample({"species": ["Gentoo"]}, num_samples=5)
+    assert len(samples) == 5

@@ -187,14 +187,15 @@ def train(
         run_dir=out,
         resume=resume,
     )
-    generator.save(out)
+    saved = generator.save(out)
     losses = generator.history_.get("loss", [])
     summary = f"trained '{generator.spec.name}' ({generator.spec.objective.type}) in {time.perf_counter() - started:.1f}s"
     if losses:
         summary += f"; loss {losses[0]:.4f} -> {losses[-1]:.4f}"
     if generator.history_.get("val_loss"):
         summary += f", validation loss {generator.history_['val_loss'][-1]:.4f}"
-    typer.echo(f"{summary}. Run directory: {out}")
+    where = f"Run directory: {out}" if saved is not None else "The chief worker writes the run directory"
+    typer.echo(f"{summary}. {where}")
 
 
 @app.command()

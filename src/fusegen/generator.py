@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,7 @@ class Generator:
         self.history_: dict[str, list[float]] = {}
         self.objective_ = None
         self.validation_table_: Table | None = None
+        self._worker_dirs: list[Path] = []
 
     @classmethod
     def from_spec(cls, path: str | Path) -> Generator:
@@ -151,11 +155,20 @@ class Generator:
         training = self.spec.training
         total_epochs = epochs or training.epochs
         checkpoint_dir = Path(run_dir) / "checkpoints" if run_dir is not None else None
+        if checkpoint_dir is not None and not self.writes_run_files():
+            # Another worker is the chief: this one's checkpoints (and logs) go to a temporary folder.
+            worker_dir = Path(tempfile.mkdtemp(prefix="fusegen-worker-"))
+            self._worker_dirs.append(worker_dir)
+            checkpoint_dir = worker_dir / "checkpoints"
+            state_dir = Path(run_dir) / "checkpoints"
+            run_dir = worker_dir
+        else:
+            state_dir = checkpoint_dir
         state = None
         if resume:
             if checkpoint_dir is None:
                 raise FusegenError("resume needs the run directory of the interrupted run.")
-            state = read_latest(checkpoint_dir)
+            state = read_latest(state_dir)
             if state is None:
                 raise RunError(
                     f"nothing to resume in '{run_dir}': it has no complete checkpoint.",
@@ -178,7 +191,7 @@ class Generator:
         with _scope(strategy):
             model = self.build(self.preprocessor_.vocabulary_sizes())
             check_against_model(prepared.train_inputs, model.condition_model)
-            model.compile_for_training()
+            model.compile_for_training(distributed=strategy is not None)
 
         train = make_dataset(
             prepared.train_inputs,
@@ -477,10 +490,27 @@ class Generator:
     # Saving and loading
     # ------------------------------------------------------------------
 
-    def save(self, run_dir: str | Path) -> Path:
-        """Write the artifact: networks (.keras), spec, preprocessing, plan, history, manifest."""
+    def writes_run_files(self) -> bool:
+        """False on a multi-worker run's non-chief workers, which leave the run directory to the chief."""
+        return self.spec.training.distribution != "multi_worker" or is_chief()
+
+    def save(self, run_dir: str | Path) -> Path | None:
+        """Write the artifact: networks (.keras), spec, preprocessing, plan, history, manifest.
+
+        On a multi-worker run only the chief writes ``run_dir``; the other
+        workers save to a temporary folder that is then deleted (every worker
+        saves, as TensorFlow's multi-worker guide asks) and return None.
+        """
         self._require_fitted()
-        run_dir = Path(run_dir)
+        if not self.writes_run_files():
+            with tempfile.TemporaryDirectory(prefix="fusegen-worker-") as temporary:
+                self._write_artifact(Path(temporary))
+            for folder in self._worker_dirs:
+                shutil.rmtree(folder, ignore_errors=True)
+            return None
+        return self._write_artifact(Path(run_dir))
+
+    def _write_artifact(self, run_dir: Path) -> Path:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "spec.yaml", spec_to_yaml(self.spec))
         for name, network in self.model_.networks().items():
@@ -696,7 +726,8 @@ def _build_variables(model, dataset) -> None:
     A checkpoint can then be loaded into them, and objectives with their own
     ``train_step`` (the GAN) count as built when saved.
     """
-    inputs, _ = next(iter(dataset.take(1)))
+    inputs, targets = next(iter(dataset.take(1)))
+    model.local_batch = (inputs, targets)
     model(inputs)
     model.optimizer.build(model.trainable_variables)
     if getattr(model, "critic_optimizer", None) is not None and not model.critic_optimizer.built:
@@ -707,6 +738,22 @@ def _tensorboard_installed() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("tensorboard") is not None
+
+
+def is_chief() -> bool:
+    """Whether this process is the chief of the cluster ``TF_CONFIG`` describes (or has no cluster).
+
+    The chief is the task of type ``chief``, or worker 0 when the cluster
+    names no chief, as in TensorFlow's multi-worker guide.
+    """
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = config.get("task") or {}
+    if not task:
+        return True
+    if task.get("type") == "chief":
+        return True
+    has_chief = bool(config.get("cluster", {}).get("chief"))
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0 and not has_chief
 
 
 def _strategy(distribution: str, log):

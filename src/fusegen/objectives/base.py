@@ -44,9 +44,14 @@ def make_optimizer(
     return optimizers[training.optimizer](learning_rate=rate)
 
 
-def compile_options(training) -> dict:
-    """``compile`` arguments every objective shares."""
-    return {"steps_per_execution": training.steps_per_execution}
+def compile_options(training, distributed: bool = False) -> dict:
+    """``compile`` arguments every objective shares.
+
+    Under a tf.distribute strategy every step runs on its own: Keras 3.15's
+    multi-step function fails on the strategy's per-replica batches
+    ("Attempt to convert a value ({...: PerReplica...}) to a Tensor").
+    """
+    return {"steps_per_execution": 1 if distributed else training.steps_per_execution}
 
 
 def per_replica(loss):
@@ -61,6 +66,26 @@ def per_replica(loss):
 
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return loss / replicas if replicas > 1 else loss
+
+
+def step_logs(logs: dict) -> dict:
+    """A training step's logs, in a form every tf.distribute strategy can reduce.
+
+    Under MultiWorkerMirroredStrategy, Keras 3 reduces each log across the
+    workers with ``strategy.reduce("MEAN", value, axis=0)``, which fails on
+    scalars ("Invalid reduction dimension 0 for input with 0 dimensions",
+    tensorflow/tensorflow#72388). Inside a replica's step each log gets a
+    length-1 axis, which that reduction removes again.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return logs
+    import tensorflow as tf
+
+    if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
+        return logs
+    if not isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return logs
+    return {name: ops.reshape(value, (1,)) for name, value in logs.items()}
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
@@ -103,6 +128,26 @@ class ObjectiveModel(keras.Model):
             if output.kind == "record"
             else []
         )
+
+    # -- building under a strategy --------------------------------------
+
+    #: One local batch ``(inputs, targets)``, set before ``fit`` (see below).
+    local_batch = None
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3.15 (TensorFlow trainer) averages the first distributed batch
+        # with strategy.reduce to learn its structure; MultiWorkerMirroredStrategy
+        # cannot reduce a dict of inputs ("Attempt to convert a value ({...:
+        # PerReplica...}) to a Tensor"). A local batch of the same structure
+        # serves the same purpose.
+        if self.local_batch is not None and iterator is not None and self._distribute_strategy is not None:
+            with self.distribute_strategy.scope():
+                self._symbolic_build(data_batch=self.local_batch)
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def get_metrics_result(self):
+        return step_logs(super().get_metrics_result())
 
     # -- conditions -----------------------------------------------------
 

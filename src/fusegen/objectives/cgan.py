@@ -23,6 +23,7 @@ from fusegen.objectives.base import (
     make_optimizer,
     per_replica,
     register_objective,
+    step_logs,
 )
 
 GUMBEL_TEMPERATURE = 0.2
@@ -41,7 +42,7 @@ class ConditionalGAN(ObjectiveModel):
         self.critic_tracker = keras.metrics.Mean(name="critic_loss")
         self.generator_tracker = keras.metrics.Mean(name="generator_loss")
 
-    def compile_for_training(self):
+    def compile_for_training(self, distributed: bool = False):
         self.compile(
             optimizer=make_optimizer(self.spec.training, gan=True), **compile_options(self.spec.training)
         )
@@ -112,7 +113,7 @@ class ConditionalGAN(ObjectiveModel):
         self.critic_tracker.update_state(critic_loss)
         self.generator_tracker.update_state(generator_loss)
         self._loss_tracker.update_state(critic_loss)
-        return {metric.name: metric.result() for metric in self.metrics}
+        return step_logs({metric.name: metric.result() for metric in self.metrics})
 
     def _gradient_penalty(self, real, fake, conditions):
         import tensorflow as tf

@@ -41,8 +41,10 @@ class ConditionalVAE(ObjectiveModel):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
 
-    def compile_for_training(self):
-        self.compile(optimizer=make_optimizer(self.spec.training), **compile_options(self.spec.training))
+    def compile_for_training(self, distributed: bool = False):
+        self.compile(
+            optimizer=make_optimizer(self.spec.training), **compile_options(self.spec.training, distributed)
+        )
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         fused = y_pred

@@ -75,8 +75,10 @@ class ConditionalDiffusion(ObjectiveModel):
             prediction = "v" if spec.output.kind in ("sequence", "image") else "epsilon"
         self.predicts_velocity = prediction == "v"
 
-    def compile_for_training(self):
-        self.compile(optimizer=make_optimizer(self.spec.training), **compile_options(self.spec.training))
+    def compile_for_training(self, distributed: bool = False):
+        self.compile(
+            optimizer=make_optimizer(self.spec.training), **compile_options(self.spec.training, distributed)
+        )
 
     def _drop_all_rate(self):
         return float(self.spec.objective.condition_dropout)

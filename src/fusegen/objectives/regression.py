@@ -20,8 +20,10 @@ from fusegen.objectives.base import (
 
 @register_objective("regression")
 class Regression(ObjectiveModel):
-    def compile_for_training(self):
-        self.compile(optimizer=make_optimizer(self.spec.training), **compile_options(self.spec.training))
+    def compile_for_training(self, distributed: bool = False):
+        self.compile(
+            optimizer=make_optimizer(self.spec.training), **compile_options(self.spec.training, distributed)
+        )
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         outputs = self.decode(y_pred, training=training)
