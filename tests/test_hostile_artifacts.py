@@ -93,3 +93,48 @@ def test_edited_preprocessing_is_refused(run_dir, tmp_path):
     (run / "preprocessing.json").write_text(json.dumps(state) + " ")
     with pytest.raises(RunError, match="preprocessing.json does not match its checksum"):
         fusegen.load(run)
+
+
+def test_confine_paths_refuses_data_outside_the_spec_folder(tmp_path):
+    import pandas as pd
+    import yaml
+    from PIL import Image
+
+    import fusegen
+    from fusegen.errors import DataError
+
+    outside, project = tmp_path / "outside", tmp_path / "project"
+    outside.mkdir()
+    project.mkdir()
+    pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}).to_csv(outside / "secret.csv", index=False)
+    (project / "link.csv").symlink_to(outside / "secret.csv")
+    spec = {
+        "inputs": {"a": {"kind": "numeric", "columns": ["a"]}},
+        "output": {"kind": "record", "numeric": ["b"]},
+    }
+    for source in (
+        "../outside/secret.csv",
+        str(outside / "secret.csv"),
+        "link.csv",
+        "python:../outside/x.py:f",
+    ):
+        (project / "spec.yaml").write_text(
+            yaml.safe_dump({**spec, "data": {"source": source, "confine_paths": True}})
+        )
+        with pytest.raises(DataError, match="outside the spec's folder"):
+            fusegen.Generator(project / "spec.yaml").load_table()
+    # Without the option the same spec reads the file; inside the folder it is fine either way.
+    (project / "spec.yaml").write_text(yaml.safe_dump({**spec, "data": {"source": "../outside/secret.csv"}}))
+    assert len(fusegen.Generator(project / "spec.yaml").load_table()) == 2
+
+    # Image paths inside the data are confined too.
+    Image.new("RGB", (4, 4)).save(outside / "cat.png")
+    pd.DataFrame({"photo": ["../outside/cat.png"], "b": [1.0]}).to_csv(project / "images.csv", index=False)
+    image_spec = {
+        "data": {"source": "images.csv", "confine_paths": True},
+        "inputs": {"photo": {"kind": "image", "height": 4, "width": 4, "channels": 3}},
+        "output": {"kind": "record", "numeric": ["b"]},
+    }
+    (project / "images.yaml").write_text(yaml.safe_dump(image_spec))
+    with pytest.raises(DataError, match="image path in row .*outside the spec's folder"):
+        fusegen.Generator(project / "images.yaml").fit(verbose=0)

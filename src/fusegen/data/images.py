@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from fusegen.data.sources import Table
+from fusegen.data.sources import Table, confine_path
 from fusegen.errors import DataError
 
 #: Images decoded per step of the checking pass.
@@ -112,6 +112,10 @@ class ImageDecoder:
             if not path.is_absolute():
                 folder = table.folder_of(position)
                 path = (folder / path) if folder is not None else path
+            if table.confined_to is not None:
+                confine_path(
+                    path, table.confined_to, f"{self.where}: the image path in {table.row_label(position)}"
+                )
             if not path.is_file():
                 missing.append((position, path))
             sources[position] = str(path)

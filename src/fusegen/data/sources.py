@@ -58,8 +58,11 @@ class Table:
         row_ids: np.ndarray | None = None,
         row_noun: str = "row",
         windowed: bool = False,
+        confined_to: Path | None = None,
     ):
         self.origin = origin
+        #: With data.confine_paths: the folder every file path in the data must stay inside.
+        self.confined_to = confined_to
         self.columns = {str(name): _as_column(str(name), values, origin) for name, values in columns.items()}
         if not self.columns:
             raise DataError(f"{origin}: the data has no columns.")
@@ -103,6 +106,7 @@ class Table:
             row_ids=self.row_ids[rows],
             row_noun=self.row_noun,
             windowed=self.windowed,
+            confined_to=self.confined_to,
         )
 
     def with_columns(self, columns: dict[str, Any]) -> Table:
@@ -115,6 +119,7 @@ class Table:
             row_ids=self.row_ids,
             row_noun=self.row_noun,
             windowed=self.windowed,
+            confined_to=self.confined_to,
         )
 
     # ------------------------------------------------------------------
@@ -231,12 +236,41 @@ def _emoji_edits(**options):
 
 
 def load_table(data: DataSpec, base_dir: str | Path | None = None) -> Table:
-    """Read the data a spec names. Relative paths resolve against ``base_dir``."""
+    """Read the data a spec names. Relative paths resolve against ``base_dir``.
+
+    With ``data.confine_paths``, every path (the source, a python: file,
+    image paths in the data) must resolve inside ``base_dir``.
+    """
+    table = _load_table(data, base_dir)
+    if data.confine_paths:
+        table.confined_to = Path(base_dir or Path.cwd()).resolve()
+    return table
+
+
+def confine_path(path: str | Path, root: Path | None, what: str) -> Path:
+    """``path``, or a `DataError` when ``root`` is set and ``path`` resolves outside it (symlinks followed)."""
+    path = Path(path)
+    if root is not None and not path.resolve().is_relative_to(root):
+        raise DataError(
+            f"{what} '{path}' resolves to '{path.resolve()}', outside the spec's folder '{root}', and "
+            "data.confine_paths is on.",
+            hint="move the file into the spec's folder, or turn data.confine_paths off if you trust the spec.",
+        )
+    return path
+
+
+def _load_table(data: DataSpec, base_dir: str | Path | None) -> Table:
     source = data.source
+    root = Path(base_dir or Path.cwd()).resolve() if data.confine_paths else None
     if source.startswith("bundled:"):
         return _load_bundled(source.removeprefix("bundled:"), data.options)
     if source.startswith("python:"):
-        return load_python_source(source.removeprefix("python:"), data.options, base_dir, data.max_rows)
+        target = source.removeprefix("python:")
+        module = target.rsplit(":", 1)[0]
+        if root is not None and module.endswith(".py"):
+            confine_path(Path(base_dir or ".") / module if not Path(module).is_absolute() else module, root,
+                         "python source file")  # fmt: skip
+        return load_python_source(target, data.options, base_dir, data.max_rows)
     if data.options:
         raise DataError(
             f"data.options are for bundled datasets and python: sources, received {sorted(data.options)} "
@@ -245,6 +279,7 @@ def load_table(data: DataSpec, base_dir: str | Path | None = None) -> Table:
     path = Path(source)
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
+    confine_path(path.parent if glob.has_magic(str(path)) else path, root, "data.source")
     if glob.has_magic(str(path)):
         return read_files(path)
     if path.is_dir():

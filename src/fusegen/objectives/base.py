@@ -34,14 +34,17 @@ def make_optimizer(
 ) -> keras.optimizers.Optimizer:
     """The optimizer a spec's ``training`` section names (Adam uses beta_1=0.5 for GANs)."""
     rate = learning_rate or training.learning_rate
+    # With EMA, Keras swaps the averaged weights in when fit() ends.
+    ema = {"use_ema": True, "ema_momentum": training.ema_momentum} if training.ema_momentum else {}
     if training.optimizer == "adam":
-        return keras.optimizers.Adam(rate, beta_1=0.5, beta_2=0.9) if gan else keras.optimizers.Adam(rate)
+        betas = {"beta_1": 0.5, "beta_2": 0.9} if gan else {}
+        return keras.optimizers.Adam(rate, **betas, **ema)
     optimizers = {
         "adamw": keras.optimizers.AdamW,
         "sgd": keras.optimizers.SGD,
         "rmsprop": keras.optimizers.RMSprop,
     }
-    return optimizers[training.optimizer](learning_rate=rate)
+    return optimizers[training.optimizer](learning_rate=rate, **ema)
 
 
 def compile_options(training, distributed: bool = False) -> dict:

@@ -72,6 +72,11 @@ class DataSpec(_Section):
         "'drop_rows' drops those rows and reports how many.",
     )
     max_rows: PositiveInt | None = Field(default=None, description="Use only the first N rows.")
+    confine_paths: bool = Field(
+        default=False,
+        description="Refuse any file path (data.source, a python: file, image paths in the data) that "
+        "resolves outside the spec's folder, symlinks followed: for specs from others.",
+    )
     strict: bool = Field(
         default=False,
         description="Reject columns that no input or output uses (often a misspelt column name).",
@@ -195,6 +200,13 @@ class TrainingSpec(_Section):
     seed: int = Field(default=0, ge=0)
     steps_per_epoch: PositiveInt | None = Field(
         default=None, description="Cap on batches per epoch; a full pass when omitted."
+    )
+    ema_momentum: float | None = Field(
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="Keep an exponential moving average of the weights with this momentum (e.g. 0.999) "
+        "and use it after training; smooths the last steps' noise, as diffusion models usually need.",
     )
     steps_per_execution: PositiveInt = Field(
         default=8,
