@@ -187,6 +187,14 @@ class Generator:
         self.preprocessor_ = prepared.preprocessor
 
         keras.utils.set_random_seed(training.seed)
+        if training.distribution != "none" and self.spec.objective.type == "cgan":
+            # Its own train_step (two optimizers) fails inside TensorFlow under MirroredStrategy
+            # ("You must feed a value for placeholder tensor ... int32"); refuse before any work.
+            raise FusegenError(
+                "the cgan objective does not train under tf.distribute yet "
+                f"(training.distribution: {training.distribution}).",
+                hint="use objective cvae or diffusion for distributed training, or distribution: none.",
+            )
         strategy = _strategy(training.distribution, log)
         with _scope(strategy):
             model = self.build(self.preprocessor_.vocabulary_sizes())

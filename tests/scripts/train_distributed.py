@@ -1,6 +1,6 @@
 """Helper for tests/test_distribution.py: train the same small spec in a fresh process.
 
-Usage: python train_distributed.py DISTRIBUTION OUT_JSON [RUN_DIR]
+Usage: python train_distributed.py DISTRIBUTION OUT_JSON [RUN_DIR [OBJECTIVE]]
 Splits the CPU into two logical devices first, which must happen before
 TensorFlow starts, hence the separate process.
 """
@@ -9,7 +9,7 @@ import json
 import sys
 
 
-def main(distribution: str, out_json: str, run_dir: str | None = None) -> None:
+def main(distribution: str, out_json: str, run_dir: str | None = None, objective: str = "regression") -> None:
     import tensorflow as tf
 
     if distribution == "mirrored":
@@ -30,6 +30,7 @@ def main(distribution: str, out_json: str, run_dir: str | None = None) -> None:
             "inputs": {"x": {"kind": "numeric", "columns": ["x"]}},
             "output": {"kind": "record", "numeric": ["y"], "numeric_transform": "standard"},
             "training": {"epochs": 4, "batch_size": 64, "distribution": distribution, "tensorboard": False},
+            "objective": {"type": objective},
         }
     )
     generator = fusegen.Generator(spec).fit(frame, verbose=0)

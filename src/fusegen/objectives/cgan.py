@@ -101,14 +101,18 @@ class ConditionalGAN(ObjectiveModel):
                         critic_loss += objective.gradient_penalty_weight * self._gradient_penalty(
                             real, fake, conditions
                         )
-            gradients = tape.gradient(per_replica(critic_loss), critic_variables)
+                # Inside the tape: under a strategy this divides by the replicas, and the
+                # tape must record that division for the gradient to reach the variables.
+                replica_loss = per_replica(critic_loss)
+            gradients = tape.gradient(replica_loss, critic_variables)
             self.critic_optimizer.apply(gradients, critic_variables)
         generator_variables = self._generator_variables()
         with tf.GradientTape() as tape:
             fake = self._fake(inputs, present, training=True)
             conditions = self._critic_conditions(inputs, present, training=False)
             generator_loss = -ops.mean(self.critic({"target": fake, "fused": conditions}, training=False))
-        gradients = tape.gradient(per_replica(generator_loss), generator_variables)
+            replica_loss = per_replica(generator_loss)
+        gradients = tape.gradient(replica_loss, generator_variables)
         self.optimizer.apply(gradients, generator_variables)
         self.critic_tracker.update_state(critic_loss)
         self.generator_tracker.update_state(generator_loss)
