@@ -14,8 +14,11 @@ Datasets, both with windows of 24 steps, as in TimeGAN's public code
 
 fusegen trains the generator a spec with no inputs describes (below): a
 diffusion model whose denoiser is a stack of dilated residual 1-D
-convolutions. It then samples as many windows as the dataset has. Nothing
-is tuned per dataset; both get the same spec and training length.
+convolutions, predicting velocity, with an exponential moving average of the
+weights. It then samples as many windows as the dataset has, clipped per
+channel to the training range (the sequence output's default, as TimeGAN's
+sigmoid output bounds its samples). Nothing is tuned per dataset; both get
+the same spec and training length.
 
 Scores (fusegen.metrics.timeseries, TimeGAN's post-hoc protocol; lower is better):
 
@@ -124,6 +127,7 @@ def generator_spec(channels: int, epochs: int, seed: int) -> GeneratorSpec:
                 "batch_size": 64,
                 "epochs": epochs,
                 "learning_rate": 1e-3,
+                "ema_momentum": 0.999,  # the usual weight average of diffusion models
                 "seed": seed,
                 "tensorboard": False,
             },

@@ -85,6 +85,16 @@ def test_unconditional_generator_learns_and_samples_whole_windows(unconditional)
     np.testing.assert_array_equal(samples, generator.sample(num_samples=64, seed=3))
 
 
+def test_sequence_outputs_stay_in_the_training_range_unless_told_otherwise(unconditional):
+    generator, _ = unconditional
+    real = sine_windows(320)
+    samples = generator.sample(num_samples=200, seed=5)
+    assert samples.min() >= real.min(axis=(0, 1)).min() - 1e-6
+    assert np.all(samples.max(axis=(0, 1)) <= real.max(axis=(0, 1)) + 1e-6)
+    state = generator.preprocessor_.output.get_state()
+    np.testing.assert_allclose(state["low"], real.min(axis=(0, 1)), rtol=1e-6)
+
+
 def test_unconditional_generator_reloads_and_samples_identically(unconditional):
     generator, run_dir = unconditional
     loaded = fusegen.load(run_dir)

@@ -441,10 +441,37 @@ def _read_windows(table: Table, column: str, spec, where: str, impute: bool) -> 
 
 
 class SequenceConverter(_StandardisedConverter):
-    """Windows (N, T, C): the selected steps and channels, standardised per channel."""
+    """Windows (N, T, C): the selected steps and channels, standardised per channel.
 
-    def __init__(self, name, spec, mean=None, std=None, fill=None, kind="Input"):
+    As an output it also records each channel's range in the training data;
+    with the output's ``clip`` (the default) generated windows are clipped
+    to it, as a bounded output layer (TimeGAN's sigmoid) would keep them.
+    """
+
+    def __init__(self, name, spec, mean=None, std=None, fill=None, kind="Input", low=None, high=None):
         super().__init__(name, spec, mean, std, fill, where=f"{kind} '{name}' (sequence)")
+        self.is_output = kind == "Output"
+        self.low = None if low is None else np.asarray(low, "float32")
+        self.high = None if high is None else np.asarray(high, "float32")
+
+    def fit(self, table: Table, column: str):
+        super().fit(table, column)
+        if self.is_output:
+            values = self._values(table, column)
+            self.low, self.high = values.min(axis=(0, 1)), values.max(axis=(0, 1))
+        return self
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        values = super().inverse(values)
+        if self.is_output and getattr(self.spec, "clip", False) and self.low is not None:
+            values = np.clip(values, self.low, self.high)
+        return values
+
+    def get_state(self) -> dict:
+        state = super().get_state()
+        if self.is_output and self.low is not None:
+            state["low"], state["high"] = self.low.tolist(), self.high.tolist()
+        return state
 
     def _raw(self, table: Table, column: str) -> np.ndarray:
         values = _read_windows(table, column, self.spec, self.where, _imputes(self.spec))

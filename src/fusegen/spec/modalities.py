@@ -344,6 +344,11 @@ class SequenceOutput(_Output):
     channels: PositiveInt
     columns: list[str] | None = Field(default=None, min_length=1, description=_SEQUENCE_COLUMNS)
     select: StepsAndChannels | None = None
+    clip: bool = Field(
+        default=True,
+        description="Clip generated windows per channel to the range seen in training, as a bounded "
+        "output layer would; false lets samples leave it.",
+    )
     head: SequenceHead = Field(default_factory=ConvSequenceHead)
 
     @model_validator(mode="after")
