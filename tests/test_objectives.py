@@ -169,3 +169,14 @@ def test_early_stopping_ends_training_when_validation_stops_improving():
     raw["training"].update(epochs=60, early_stopping_patience=2, learning_rate=0.05)
     generator = fusegen.Generator(load_spec(raw)).fit(mixture(400), verbose=0)
     assert len(generator.history_["loss"]) < 60
+
+
+def test_ema_momentum_trains_with_averaged_weights():
+    spec = mixture_spec("regression", training={"epochs": 2, "batch_size": 64, "ema_momentum": 0.9})
+    generator = fusegen.Generator(spec).fit(mixture(rows=256), verbose=0)
+    optimizer = generator.model_.optimizer
+    assert optimizer.use_ema and optimizer.ema_momentum == 0.9
+    # Keras swaps the averages into the weights when fit ends.
+    pairs = list(zip(optimizer._trainable_variables, optimizer._model_variables_moving_average, strict=True))
+    assert pairs and all(np.allclose(weight.numpy(), average.numpy()) for weight, average in pairs)
+    assert generator.history_["loss"][-1] < generator.history_["loss"][0]

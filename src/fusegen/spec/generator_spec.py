@@ -206,7 +206,8 @@ class TrainingSpec(_Section):
         gt=0.0,
         lt=1.0,
         description="Keep an exponential moving average of the weights with this momentum (e.g. 0.999) "
-        "and use it after training; smooths the last steps' noise, as diffusion models usually need.",
+        "and use it after training; smooths the last steps' noise, as diffusion models usually need. "
+        "It averages over about 1 / (1 - momentum) steps, so train for many times that.",
     )
     steps_per_execution: PositiveInt = Field(
         default=8,
