@@ -99,4 +99,7 @@ def _headline_metrics(results: dict) -> dict:
             headline[f"{group}_{key}"] = value
     if "identity_baseline" in results:
         headline["identity_baseline_psnr"] = results["identity_baseline"]["psnr"]
+    for score in ("discriminative", "predictive"):
+        if score in results.get("timegan", {}):
+            headline[f"timegan_{score}"] = results["timegan"][score]
     return headline
