@@ -42,8 +42,7 @@ def test_sigkill_at_random_moments_then_resume(spec_file, tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     started = time.perf_counter()
     uninterrupted = fusegen.Generator(spec_file).fit(verbose=0)
-    # Kills land anywhere in the epochs after the first checkpoint, however fast this machine trains.
-    window = (time.perf_counter() - started) * (EPOCHS - 2) / EPOCHS
+    epoch_seconds = (time.perf_counter() - started) / EPOCHS
     resumed_losses = []
     for trial in range(TRIALS):
         run = tmp_path / f"run_{trial}"
@@ -51,13 +50,15 @@ def test_sigkill_at_random_moments_then_resume(spec_file, tmp_path):
             [sys.executable, "-m", "fusegen.cli", "train", str(spec_file), "--out", str(run), "--quiet"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )  # fmt: skip
-        # Wait for the first checkpoint, then kill at a random moment of the epochs that follow.
-        deadline = time.time() + 120
-        while not (run / "checkpoints" / "latest.json").exists() and time.time() < deadline:
+        # Wait until a random epoch's checkpoint is complete, then kill at a random moment of the
+        # next epoch (a checkpoint write included): mid-training however fast the machine trains.
+        target_epoch = int(rng.integers(1, EPOCHS - 1))
+        deadline = time.time() + 180
+        while _checkpointed_epoch(run) < target_epoch and time.time() < deadline:
             if process.poll() is not None:
                 break
-            time.sleep(0.05)
-        time.sleep(float(rng.uniform(0.0, window)))
+            time.sleep(0.02)
+        time.sleep(float(rng.uniform(0.0, epoch_seconds)))
         process.send_signal(signal.SIGKILL)
         process.wait()
         state = read_latest(run / "checkpoints")
@@ -79,3 +80,10 @@ def test_sigkill_at_random_moments_then_resume(spec_file, tmp_path):
     assert len(resumed_losses) >= TRIALS - 1, "most kills must come mid-training, or resuming is not tested"
     final = uninterrupted.history_["val_loss"][-1]
     assert np.allclose(resumed_losses, final, atol=0.05), (resumed_losses, final)
+
+
+def _checkpointed_epoch(run) -> int:
+    try:
+        return int(json.loads((run / "checkpoints" / "latest.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
