@@ -64,3 +64,25 @@ def test_image_and_sequence_samplers_reload_with_exact_shapes(examples_dir, tmp_
     assert result["continuation"].shape == (2, 25, 6)
     with pytest.raises(FusegenError, match="not empty"):
         export_savedmodel(sensors, tmp_path / "sensors")
+
+
+def test_a_masked_numeric_input_is_filled_and_marked_inside_the_savedmodel(tmp_path):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40), "y": rng.normal(size=40)})
+    frame.loc[[3, 7, 11], "a"] = np.nan
+    spec = load_spec(
+        {
+            "inputs": {"size": {"kind": "numeric", "columns": ["a", "b"], "missing": "mask"}},
+            "output": {"kind": "vector", "size": 1, "column": "y"},
+            "training": {"epochs": 1, "batch_size": 8, "tensorboard": False},
+        }
+    )
+    generator = fusegen.Generator(spec).fit(frame, verbose=0)
+    export_savedmodel(generator, tmp_path / "model")
+    sampler = tf.saved_model.load(str(tmp_path / "model")).signatures["serving_default"]
+    conditions = pd.DataFrame({"a": [np.nan, 0.5], "b": [0.1, np.nan]})
+    # The user's two columns go in; the SavedModel fills them and adds the two indicators itself.
+    exported = sampler(size=tf.constant(conditions.to_numpy("float32")), seed=tf.constant(0, tf.int64))
+    np.testing.assert_allclose(exported["output"].numpy(), generator.sample(conditions), rtol=1e-4, atol=1e-5)

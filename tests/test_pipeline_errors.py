@@ -149,6 +149,29 @@ def test_empty_text_names_its_rows_and_blank_text_counts_as_empty():
     assert "missing: impute" in message(raised)
 
 
+def test_mask_is_refused_where_there_is_nothing_to_mark_with_a_number():
+    from fusegen.errors import SpecError
+
+    masked = {
+        "photo": {"kind": "image", "height": 8, "width": 8, "missing": "mask"},
+        "label": {"kind": "categorical", "missing": "mask"},
+        "note": {"kind": "text", "missing": "mask"},
+    }
+    with pytest.raises(SpecError) as raised:
+        load_spec({**SPEC, "inputs": masked})
+    text = message(raised)
+    assert "The spec has 3 problems" in text
+    assert (
+        "inputs.photo: an image cannot be imputed; use missing: error or drop_rows, received missing: mask"
+        in text
+    )
+    assert (
+        "inputs.label: missing: mask is for numeric and sequence inputs; a categorical input marks a missing "
+        "value with a '[MISSING]' category of its own under missing: impute, received missing: mask"
+    ) in text
+    assert "inputs.note: missing: mask is for numeric and sequence inputs" in text
+
+
 def test_an_unseen_category_at_prediction_is_out_of_vocabulary_and_counted():
     spec = load_spec(SPEC)
     pre = Preprocessor(spec).fit(table_from_frame(frame()))
@@ -386,16 +409,16 @@ csv_rows = st.one_of(
 @given(
     contents=csv_rows,
     raw_tail=st.one_of(st.just(b""), st.binary(max_size=8)),
-    policy=st.sampled_from(["error", "drop_rows", "impute"]),
+    policy=st.sampled_from(["error", "drop_rows", "impute", "mask"]),
 )
 def test_fuzzed_csv_contents_fail_only_with_data_errors(tmp_path, contents, raw_tail, policy):
     header, rows = contents
     text = ",".join(header) + "\n" + "\n".join(",".join(row) for row in rows)
     (tmp_path / "data.csv").write_bytes(text.encode() + raw_tail)
-    if policy == "impute":
-        spec = load_spec(
-            {**SPEC, "inputs": {name: {**part, "missing": "impute"} for name, part in SPEC["inputs"].items()}}
-        )
+    if policy in ("impute", "mask"):
+        inputs = {name: {**part, "missing": "impute"} for name, part in SPEC["inputs"].items()}
+        inputs["size"]["missing"] = policy  # mask is for numbers; the others impute
+        spec = load_spec({**SPEC, "inputs": inputs})
     else:
         spec = load_spec({**SPEC, "data": {**SPEC["data"], "missing": policy}})
     try:
@@ -407,3 +430,4 @@ def test_fuzzed_csv_contents_fail_only_with_data_errors(tmp_path, contents, raw_
         return
     assert set(batch[0]) == {"size", "label", "note"}
     assert np.isfinite(batch[0]["size"].numpy()).all()
+    assert batch[0]["size"].shape[1] == (4 if policy == "mask" else 2)

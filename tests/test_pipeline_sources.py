@@ -427,6 +427,64 @@ def test_imputation_fills_from_the_training_split_and_round_trips_through_json()
         np.testing.assert_array_equal(values, inputs[name])
 
 
+def test_mask_imputes_and_gives_the_model_a_missing_indicator_per_feature():
+    frame = pd.DataFrame({"a": [1.0, np.nan, 3.0, 10.0], "b": [None, 2, 2, 4], "y": [0.0, 1.0, 2.0, 3.0]})
+    spec = spec_for(
+        {"source": "x.csv", "validation_split": 0.0},
+        {"size": {"kind": "numeric", "columns": ["a", "b"], "missing": "mask", "impute_with": "median"}},
+        _vector("y"),
+    )
+    assert spec.inputs["size"].model_shape() == (4,)  # two features, then their two indicators
+    prepared = prepare_data(spec, table_from_frame(frame))
+    state = json.loads(json.dumps(prepared.preprocessor.get_state()))
+    assert state["inputs"]["size"]["fill"] == [3.0, 2.0]  # medians of the training split
+    values = prepared.train_inputs["size"]
+    assert values.shape == (4, 4) and values.dtype == np.float32
+    np.testing.assert_array_equal(values[:, 2:], [[0, 1], [1, 0], [0, 0], [0, 0]])
+    assert values[1, 0] == values[2, 0]  # the filled value standardises like a real 3.0
+    again = Preprocessor(spec, state).transform_inputs(table_from_frame(frame))["size"]
+    np.testing.assert_array_equal(again, values)
+
+    from fusegen.models import plan_model
+
+    assert plan_model(spec).branches["size"].input_shape == (4,)
+
+
+def test_mask_on_a_sensor_window_adds_one_indicator_channel_per_channel():
+    windows = np.arange(24, dtype="float64").reshape(4, 3, 2)
+    windows[1, 2, 0] = np.nan
+    spec = load_spec(
+        {
+            "inputs": {"motion": {"kind": "sequence", "steps": 3, "channels": 2, "missing": "mask"}},
+            "output": {"kind": "vector", "size": 1, "column": "y"},
+            "data": {"validation_split": 0.0},
+        }
+    )
+    assert spec.inputs["motion"].model_shape() == (3, 4)
+    motion = prepare_data(spec, Table({"motion": windows, "y": np.zeros(4)}, "arrays")).train_inputs["motion"]
+    assert motion.shape == (4, 3, 4) and np.isfinite(motion).all()
+    assert motion[..., 2:].sum() == 1 and motion[1, 2, 2] == 1.0
+
+
+def test_a_generator_trained_with_a_mask_samples_from_conditions_with_missing_values():
+    import fusegen
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40), "y": rng.normal(size=40)})
+    frame.loc[[3, 7, 11], "a"] = np.nan
+    spec = load_spec(
+        {
+            "inputs": {"size": {"kind": "numeric", "columns": ["a", "b"], "missing": "mask"}},
+            "output": {"kind": "vector", "size": 1, "column": "y"},
+            "training": {"epochs": 1, "batch_size": 8, "tensorboard": False},
+        }
+    )
+    generator = fusegen.Generator(spec).fit(frame, verbose=0)
+    assert generator.describe()["inputs"]["size"]["shape"] == [4]
+    samples = generator.sample(pd.DataFrame({"a": [np.nan, 0.5], "b": [0.1, np.nan]}))
+    assert np.asarray(samples).shape == (2, 1) and np.isfinite(samples).all()
+
+
 # --------------------------------------------------------------------------
 # The tf.data pipeline
 # --------------------------------------------------------------------------

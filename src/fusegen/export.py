@@ -6,8 +6,10 @@ a ``seed``; it applies the fitted preprocessing, generates, and returns the
 output in the user's terms too: a record's numeric columns (inverse
 quantile or standard transform, rounded as in training) and its categorical
 labels as strings, images in their value range, sequences and vectors in
-their units. Missing values in inputs are not imputed by the SavedModel.
-The temperature is fixed at export time.
+their units. A numeric or sequence input with ``missing: impute`` or
+``mask`` has its NaN filled with the fitted values (and, under ``mask``,
+marked) as in training; other missing values are not imputed by the
+SavedModel. The temperature is fixed at export time.
 
 Example (after ``fusegen export runs/penguins --out penguins_savedmodel``):
 
@@ -50,7 +52,11 @@ def _input_signature(generator):
         if input_spec.kind == "categorical" or (input_spec.kind == "text" and input_spec.is_raw_text):
             specs[name] = tf.TensorSpec((None,), tf.string, name=name)
         else:
-            specs[name] = tf.TensorSpec((None, *branch.input_shape), tf.float32, name=name)
+            shape = branch.input_shape
+            if getattr(input_spec, "masks_missing", False):
+                # The model's second half of features (or channels) is the mask, made from the NaN given.
+                shape = (*shape[:-1], shape[-1] // 2)
+            specs[name] = tf.TensorSpec((None, *shape), tf.float32, name=name)
     specs["seed"] = tf.TensorSpec((), tf.int64, name="seed")
     return specs
 
@@ -106,7 +112,17 @@ def _input_transform(input_spec, state):
     if kind in ("numeric", "sequence"):
         mean = tf.constant(np.asarray(state["mean"], "float32"))
         std = tf.constant(np.asarray(state["std"], "float32"))
-        return lambda values: (values - mean) / std
+        if state.get("fill") is None:
+            return lambda values: (values - mean) / std
+        fill = tf.constant(np.asarray(state["fill"], "float32"))
+        masks = input_spec.masks_missing
+
+        def impute(values):
+            missing = tf.math.is_nan(values)
+            standardised = (tf.where(missing, fill, values) - mean) / std
+            return tf.concat([standardised, tf.cast(missing, tf.float32)], axis=-1) if masks else standardised
+
+        return impute
     if kind == "image":
         scale = float(state["scale"])
         return lambda values: values / scale

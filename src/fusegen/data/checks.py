@@ -83,7 +83,7 @@ def check_finite(values: np.ndarray, where: str, table: Table | None = None) -> 
         rows = np.flatnonzero(~finite)
         raise DataError(
             f"{where}: {len(rows)} row(s) have NaN or infinite values, {rows_text(table, rows)}.",
-            hint="clean them, set data.missing: drop_rows in the spec, or missing: impute on the input "
+            hint="clean them, set data.missing: drop_rows in the spec, or missing: impute (or mask) on the input "
             "(which fills NaN, not infinity).",
         )
 
@@ -110,6 +110,6 @@ def as_labels(
         rows = np.flatnonzero(empty)
         raise DataError(
             f"{where}: {len(rows)} row(s) are empty, {rows_text(table, rows)}.",
-            hint="fill them, set data.missing: drop_rows in the spec, or missing: impute on the input.",
+            hint="fill them, set data.missing: drop_rows in the spec, or missing: impute (or mask) on the input.",
         )
     return labels

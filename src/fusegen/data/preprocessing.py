@@ -10,10 +10,13 @@ Missing values (NaN, None, an empty or blank string) follow each input's
 ``missing`` policy, or ``data.missing`` when the input has none: ``error``
 (the default) names the rows; ``drop_rows`` drops them before the split (see
 `fusegen.data.pipeline.apply_missing_policy`); ``impute`` fills them with a
-value fitted on the training split and saved in the state: the mean for
-numeric columns and per sequence channel, a ``[MISSING]`` label (or the most
-frequent label) for categories, a ``[MISSING]`` text for text. Infinity is
-never imputed; it is an error unless its rows are dropped.
+value fitted on the training split and saved in the state: the mean (or,
+with ``impute_with: median``, the median) for numeric columns and per
+sequence channel, a ``[MISSING]`` label (or the most frequent label) for
+categories, a ``[MISSING]`` text for text; ``mask`` (numeric and sequence
+inputs) imputes and appends a 0/1 indicator per feature or channel, 1 where
+the value was missing, so the model can tell a filled value from a real one.
+Infinity is never imputed; it is an error unless its rows are dropped.
 """
 
 from __future__ import annotations
@@ -68,7 +71,8 @@ def _select(values: np.ndarray, select: StepsAndChannels | None, where: str) -> 
 
 
 def _imputes(spec) -> bool:
-    return getattr(spec, "missing", None) == "impute"
+    """Whether missing values are filled: ``missing: impute``, or ``mask``, which also marks them."""
+    return getattr(spec, "missing", None) in ("impute", "mask")
 
 
 def _fill_missing(values: np.ndarray, fill: np.ndarray | None, where: str) -> np.ndarray:
@@ -80,18 +84,20 @@ def _fill_missing(values: np.ndarray, fill: np.ndarray | None, where: str) -> np
     return values
 
 
-def _fit_fill(values: np.ndarray, where: str) -> list[float]:
-    """The mean of each feature (last axis), ignoring NaN; a feature with no value is an error."""
+def _fit_fill(values: np.ndarray, where: str, statistic: str = "mean") -> list[float]:
+    """The mean or median of each feature (last axis) over its finite values; a feature with none is an error."""
     flat = values.reshape(-1, values.shape[-1]).astype("float64")
-    observed = ~np.isnan(flat)
+    # Infinity is never imputed (it is reported as an error), so it must not skew the fill either.
+    observed = np.isfinite(flat)
     empty = np.flatnonzero(~observed.any(axis=0))
     if len(empty):
         raise DataError(
             f"{where}: feature(s) {empty.tolist()} have no value in the training rows to impute from.",
             hint="give those columns some values, or drop the input.",
         )
-    sums = np.where(observed, flat, 0.0).sum(axis=0)
-    return (sums / observed.sum(axis=0)).astype("float32").tolist()
+    present = np.where(observed, flat, np.nan)
+    fill = np.nanmedian(present, axis=0) if statistic == "median" else np.nanmean(present, axis=0)
+    return fill.astype("float32").tolist()
 
 
 class _Standardiser:
@@ -301,7 +307,11 @@ class TextConverter:
 
 
 class _StandardisedConverter:
-    """Shared by numeric and sequence data: read (``_raw``), impute on request, check, standardise."""
+    """Shared by numeric and sequence data: read (``_raw``), impute on request, check, standardise.
+
+    Under ``missing: mask`` the standardised values are followed, on the last
+    axis, by a 0/1 indicator of each value that was missing (and filled).
+    """
 
     def __init__(self, name, spec, mean=None, std=None, fill=None, where=""):
         self.name, self.spec = name, spec
@@ -309,19 +319,28 @@ class _StandardisedConverter:
         self.fill = fill
         self.where = where
 
-    def _values(self, table: Table, column: str) -> np.ndarray:
-        values = _fill_missing(self._raw(table, column), self.fill, self.where)
+    def _filled(self, table: Table, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """The values with missing ones filled, and where they were missing."""
+        raw = self._raw(table, column)
+        values = _fill_missing(raw, self.fill, self.where)
         check_finite(values, self.where, table)
-        return values
+        return values, np.isnan(raw)
+
+    def _values(self, table: Table, column: str) -> np.ndarray:
+        return self._filled(table, column)[0]
 
     def fit(self, table: Table, column: str):
         if _imputes(self.spec):
-            self.fill = _fit_fill(self._raw(table, column), self.where)
+            self.fill = _fit_fill(self._raw(table, column), self.where, self.spec.impute_with)
         self.scaler.fit(self._values(table, column))
         return self
 
     def transform(self, table: Table, column: str, **options) -> np.ndarray:
-        return self.scaler.transform(self._values(table, column))
+        values, missing = self._filled(table, column)
+        values = self.scaler.transform(values)
+        if not getattr(self.spec, "masks_missing", False):
+            return values
+        return np.concatenate([values, missing.astype("float32")], axis=-1)
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
         return self.scaler.inverse(values)
@@ -334,7 +353,7 @@ class _StandardisedConverter:
 
 
 class NumericConverter(_StandardisedConverter):
-    """Numeric columns or a vector field, standardised per feature; NaN imputed on request."""
+    """Numeric columns or a vector field, standardised per feature; NaN imputed (and masked) on request."""
 
     def __init__(self, name, spec, mean=None, std=None, fill=None):
         super().__init__(name, spec, mean, std, fill, where=f"Input '{name}' (numeric)")
@@ -695,7 +714,8 @@ def missing_values(table: Table, spec: GeneratorSpec) -> list[tuple[str, str, st
     """``(part, column, policy, rows)`` for each column with missing or infinite values.
 
     ``policy`` is the part's own ``missing`` or ``data.missing``. A column
-    that a part imputes reports only its infinite values, which impute leaves.
+    that a part imputes (or masks) reports only its infinite values, which
+    imputation leaves.
     """
     default = spec.data.missing if spec.data else "error"
     found = []
@@ -708,9 +728,9 @@ def missing_values(table: Table, spec: GeneratorSpec) -> list[tuple[str, str, st
             if values.dtype.kind == "f":
                 flat = values.reshape(len(values), -1)
                 bad = np.isinf(flat).any(axis=1)
-                if policy != "impute":
+                if policy not in ("impute", "mask"):
                     bad |= np.isnan(flat).any(axis=1)
-            elif policy != "impute":
+            elif policy not in ("impute", "mask"):
                 bad = is_missing(values)
             else:
                 continue

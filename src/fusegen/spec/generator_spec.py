@@ -69,7 +69,8 @@ class DataSpec(_Section):
     missing: MissingPolicy = Field(
         default="error",
         description="'error' stops on the first NaN/empty value with its row and column; "
-        "'drop_rows' drops those rows and reports how many.",
+        "'drop_rows' drops those rows and reports how many. An input's own 'missing' overrides it, "
+        "and can also fill them ('impute') or fill and mark them for the model ('mask').",
     )
     max_rows: PositiveInt | None = Field(default=None, description="Use only the first N rows.")
     confine_paths: bool = Field(

@@ -41,7 +41,12 @@ from fusegen.spec.components import (
 MissingPolicy = Literal["error", "drop_rows"]
 
 #: What an input does with a missing value (NaN, None, empty string); ``None`` follows ``data.missing``.
-InputMissingPolicy = Literal["error", "drop_rows", "impute"]
+InputMissingPolicy = Literal["error", "drop_rows", "impute", "mask"]
+
+_IMPUTE_NUMBERS = (
+    "With missing: impute or mask, fill with the mean or the median of the training split "
+    "(per column; per channel for a sequence)."
+)
 
 
 class _Part(BaseModel):
@@ -99,8 +104,22 @@ class _Input(_Part):
         default=None,
         description="Missing values (NaN, None, empty) in this input: 'error' names their rows, "
         "'drop_rows' drops those rows, 'impute' fills them from the training split (numeric and "
-        "sequence: the mean; categorical and text: a '[MISSING]' label). Follows data.missing when omitted.",
+        "sequence: the mean or median, see impute_with; categorical and text: a '[MISSING]' label). "
+        "'mask' (numeric and sequence) imputes and also gives the model a 0/1 indicator of each "
+        "filled value: one extra feature per column, or one extra channel per channel. "
+        "Follows data.missing when omitted.",
     )
+
+    @property
+    def masks_missing(self) -> bool:
+        """Whether the model also gets a 0/1 indicator of each missing value."""
+        return self.missing == "mask"
+
+    def _reject_mask(self, why: str) -> None:
+        if self.missing == "mask":
+            raise ValueError(
+                f"missing: mask is for numeric and sequence inputs; {why}, received missing: mask"
+            )
 
 
 class ImageInput(_Input):
@@ -126,8 +145,10 @@ class ImageInput(_Input):
 
     @model_validator(mode="after")
     def _no_imputation(self) -> ImageInput:
-        if self.missing == "impute":
-            raise ValueError("an image cannot be imputed; use missing: error or drop_rows")
+        if self.missing in ("impute", "mask"):
+            raise ValueError(
+                f"an image cannot be imputed; use missing: error or drop_rows, received missing: {self.missing}"
+            )
         return self
 
     def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
@@ -164,6 +185,11 @@ class TextInput(_Input):
             )
         return self
 
+    @model_validator(mode="after")
+    def _no_mask(self) -> TextInput:
+        self._reject_mask("a text input marks a missing text with the text '[MISSING]' under missing: impute")
+        return self
+
     @property
     def is_raw_text(self) -> bool:
         return self.embedding_size is None
@@ -182,6 +208,7 @@ class NumericInput(_Input):
     kind: Literal["numeric"]
     columns: list[str] | None = Field(default=None, min_length=1, description="Table columns, in order.")
     size: PositiveInt | None = Field(default=None, description="Length of a vector field, for array sources.")
+    impute_with: Literal["mean", "median"] = Field(default="mean", description=_IMPUTE_NUMBERS)
     encoder: NumericEncoder = Field(default_factory=DenseVectorEncoder)
 
     @model_validator(mode="after")
@@ -198,7 +225,8 @@ class NumericInput(_Input):
         return len(self.columns) if self.columns else int(self.size)
 
     def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
-        return (self.num_features,)
+        # Under missing: mask, the features are followed by one 0/1 indicator each.
+        return (self.num_features * (2 if self.masks_missing else 1),)
 
 
 class CategoricalInput(_Input):
@@ -224,6 +252,14 @@ class CategoricalInput(_Input):
             raise ValueError(f"vocabulary has repeated labels, received {value}")
         return value
 
+    @model_validator(mode="after")
+    def _no_mask(self) -> CategoricalInput:
+        self._reject_mask(
+            "a categorical input marks a missing value with a '[MISSING]' category of its own under "
+            "missing: impute"
+        )
+        return self
+
     def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
         return ()
 
@@ -244,6 +280,7 @@ class SequenceInput(_Input):
     channels: PositiveInt
     columns: list[str] | None = Field(default=None, min_length=1, description=_SEQUENCE_COLUMNS)
     select: StepsAndChannels | None = None
+    impute_with: Literal["mean", "median"] = Field(default="mean", description=_IMPUTE_NUMBERS)
     encoder: SequenceEncoder = Field(default_factory=Conv1DSequenceEncoder)
 
     @model_validator(mode="after")
@@ -252,7 +289,8 @@ class SequenceInput(_Input):
         return self
 
     def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
-        return (self.steps, self.channels)
+        # Under missing: mask, the channels are followed by one 0/1 indicator channel each.
+        return (self.steps, self.channels * (2 if self.masks_missing else 1))
 
 
 InputSpec = Annotated[
