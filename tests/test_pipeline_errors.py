@@ -380,6 +380,21 @@ def test_raw_batches_that_change_structure_name_the_key():
     )
 
 
+def test_model_ready_batches_given_to_fit_point_to_dataset_from_batches():
+    import fusegen
+
+    def model_ready():
+        yield {"a": np.zeros((4, 2))}, np.zeros((4, 1))
+
+    with pytest.raises(DataError) as raised:
+        fusegen.Generator(load_spec(SPEC)).fit(model_ready)
+    text = message(raised)
+    assert text.startswith("model_ready(): batch 0 is a tuple, expected a dict of columns")
+    assert "batches go to your own Keras model through dataset_from_batches(spec, source)" in text
+    with pytest.raises(DataError, match=r"cannot read data of type ndarray; .* keras.utils.PyDataset"):
+        fusegen.Generator(load_spec(SPEC)).fit(np.zeros(3))
+
+
 # --------------------------------------------------------------------------
 # Fuzzing: whatever a CSV holds, the answer is a result or a DataError
 # --------------------------------------------------------------------------

@@ -383,6 +383,64 @@ def test_model_ready_py_dataset_is_served_every_epoch():
     assert batches.epochs_ended == 2
 
 
+GENERATOR_SPEC = {
+    "data": {"max_rows": 48},
+    "inputs": {"size": {"kind": "numeric", "columns": ["a", "b"]}, "colour": {"kind": "categorical"}},
+    "output": {"kind": "vector", "size": 1, "column": "y"},
+    "training": {"epochs": 1, "batch_size": 8, "tensorboard": False},
+}
+
+
+def _raw_batch(index, rows=8):
+    rng = np.random.default_rng(index)
+    return {
+        "a": rng.normal(size=rows),
+        "b": rng.normal(size=rows),
+        "colour": rng.choice(["red", "blue"], rows),
+        "y": rng.normal(size=rows),
+    }
+
+
+def test_the_facade_fits_on_a_generator_function_up_to_max_rows():
+    import fusegen
+
+    def endless_batches():
+        index = 0
+        while True:  # data.max_rows stops it
+            yield _raw_batch(index)
+            index += 1
+
+    logged = []
+    generator = fusegen.Generator(load_spec(GENERATOR_SPEC)).fit(
+        endless_batches, verbose=0, log=logged.append
+    )
+    assert "training on 43 rows, validating on 5" in logged
+    assert generator.preprocessor_.inputs["colour"].vocabulary_size == 3
+    assert np.asarray(generator.sample({"a": [0.0], "b": [1.0], "colour": ["red"]})).shape == (1, 1)
+
+
+def test_the_facade_fits_on_a_py_dataset_of_inputs_and_targets():
+    import keras
+
+    import fusegen
+
+    class Rows(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+
+        @property
+        def num_batches(self):
+            return 4
+
+        def __getitem__(self, index):
+            batch = _raw_batch(index)
+            return {key: batch[key] for key in ("a", "b", "colour")}, {"y": batch["y"]}
+
+    logged = []
+    fusegen.Generator(load_spec(GENERATOR_SPEC)).fit(Rows(), verbose=0, log=logged.append)
+    assert "training on 29 rows, validating on 3" in logged
+
+
 # --------------------------------------------------------------------------
 # Missing values: imputation fitted on the training split, saved as JSON
 # --------------------------------------------------------------------------

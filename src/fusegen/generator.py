@@ -29,6 +29,7 @@ from fusegen.artifacts import (
     verify_run_dir,
     write_manifest,
 )
+from fusegen.data.adapters import is_batch_source, source_name, table_from_batches
 from fusegen.data.pipeline import check_against_model, make_dataset, prepare_data
 from fusegen.data.preprocessing import Preprocessor
 from fusegen.data.sources import Table, load_table, read_file, table_from_frame
@@ -133,8 +134,12 @@ class Generator:
         """Fit preprocessing on the training split, then train with the spec's objective.
 
         Args:
-            data: a DataFrame, a dict of arrays, a file path, or None for the
-                spec's own data source.
+            data: a DataFrame, a dict of arrays, a file path, your own
+                generator function, generator or ``keras.utils.PyDataset``
+                of raw batches (each a dict of columns, or an ``(inputs,
+                targets)`` pair of such dicts; read once, up to
+                ``data.max_rows``, and checked batch by batch as a
+                ``python:`` source is), or None for the spec's own data source.
             epochs: overrides ``training.epochs``.
             verbose: Keras ``fit`` verbosity.
             callbacks: extra Keras callbacks.
@@ -175,7 +180,7 @@ class Generator:
                     hint="train without --resume to start afresh.",
                 )
 
-        table = self._as_table(data) if data is not None else self.load_table()
+        table = self._as_table(data, training=True) if data is not None else self.load_table()
         preprocessor = Preprocessor(self.spec, state["preprocessing"]) if state else None
         prepared = prepare_data(self.spec, table, preprocessor)
         if len(prepared.dropped_rows):
@@ -571,7 +576,7 @@ class Generator:
                 "the generator is not trained yet.", hint="call fit() or fusegen.load(RUN_DIR)."
             )
 
-    def _as_table(self, data) -> Table:
+    def _as_table(self, data, training: bool = False) -> Table:
         if isinstance(data, Table):
             return data
         if isinstance(data, (str, Path)):
@@ -580,9 +585,14 @@ class Generator:
             return Table(data, origin="the given arrays")
         if hasattr(data, "columns") and hasattr(data, "iloc"):
             return table_from_frame(data)
+        if is_batch_source(data):
+            # The adapter of python: sources: every batch checked against the first, key by key.
+            max_rows = self.spec.data.max_rows if training and self.spec.data else None
+            return table_from_batches(data, origin=source_name(data), max_rows=max_rows)
         raise DataError(
-            f"cannot read data of type {type(data).__name__}; "
-            "expected a DataFrame, a dict of arrays or a CSV/Parquet/NPZ path."
+            f"cannot read data of type {type(data).__name__}; expected a DataFrame, a dict of arrays, "
+            "a CSV/Parquet/NPZ path, or a generator function, generator or keras.utils.PyDataset of "
+            f"batches of columns, received {type(data).__name__}."
         )
 
 

@@ -47,13 +47,39 @@ from fusegen.errors import DataError
 from fusegen.spec import GeneratorSpec
 
 
+def _is_py_dataset(source: Any) -> bool:
+    return hasattr(source, "__getitem__") and hasattr(source, "num_batches")
+
+
+def is_batch_source(source: Any) -> bool:
+    """Whether ``source`` is a generator function, a generator, a PyDataset or a list of batches.
+
+    Tables, DataFrames, dicts of columns, arrays and paths are not: they are data already.
+    """
+    if isinstance(source, (list, tuple)):
+        return bool(source) and all(isinstance(batch, (dict, tuple)) for batch in source)
+    return _is_py_dataset(source) or hasattr(source, "__next__") or callable(source)
+
+
+def source_name(source: Any) -> str:
+    """How error messages name a batch source: ``make_rows()``, ``generator make_rows``, ``PyDataset Rows``."""
+    if _is_py_dataset(source):
+        return f"PyDataset {type(source).__name__}"
+    name = getattr(source, "__name__", None)
+    if hasattr(source, "__next__"):
+        return f"generator {name or type(source).__name__}"
+    if callable(source):
+        return f"{name or type(source).__name__}()"
+    return f"the {type(source).__name__} of batches"
+
+
 def iterate_batches(source: Any) -> Iterator:
     """Batches of a generator function, a generator, an iterable or a PyDataset, one pass."""
-    if hasattr(source, "__getitem__") and hasattr(source, "num_batches"):
+    if _is_py_dataset(source):
         return _iterate_py_dataset(source)
     if callable(source) and not hasattr(source, "__next__"):
         source = source()
-        if hasattr(source, "__getitem__") and hasattr(source, "num_batches"):
+        if _is_py_dataset(source):
             return _iterate_py_dataset(source)
     try:
         return iter(source)
@@ -133,10 +159,17 @@ def _as_columns(batch: Any, origin: str, index: int) -> dict[str, np.ndarray]:
             raise DataError(f"{origin}: batch {index} has keys {overlap} in both its inputs and its targets.")
         batch = {**batch[0], **batch[1]}
     if not isinstance(batch, dict) or not batch:
+        model_ready = isinstance(batch, tuple) and batch and isinstance(batch[0], dict)
         raise DataError(
             f"{origin}: batch {index} is a {type(batch).__name__}, expected a dict of columns "
             f"(column name -> values, one per row), received {describe_value(batch)}.",
-            hint="yield {'column': values, ...}, or ({'input column': ...}, {'target column': ...}).",
+            hint="yield {'column': values, ...}, or ({'input column': ...}, {'target column': ...})"
+            + (
+                "; fusegen fits its preprocessing on raw columns, so model-ready (inputs, targets) "
+                "batches go to your own Keras model through dataset_from_batches(spec, source)."
+                if model_ready
+                else "."
+            ),
         )
     columns = {}
     for key, values in batch.items():
