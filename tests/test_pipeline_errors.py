@@ -8,6 +8,7 @@ image arrays with the wrong channel count) are not repeated here.
 """
 
 import io
+import re
 import string
 
 import numpy as np
@@ -377,6 +378,68 @@ def test_raw_batches_that_change_structure_name_the_key():
     assert (
         "python:make:rows: batch 1 differs from batch 0, key by key: 'a': expected number with per-row shape [], "
         in (message(raised))
+    )
+
+
+def test_a_later_model_ready_batch_that_does_not_match_is_a_data_error_too():
+    import keras
+    import tensorflow as tf
+
+    from fusegen.data.adapters import surface_data_errors
+
+    spec = load_spec(
+        {"inputs": {"a": {"kind": "numeric", "size": 2}}, "output": {"kind": "vector", "size": 1}}
+    )
+
+    def batches():
+        for _ in range(2):
+            yield {"a": np.zeros((4, 2))}, np.zeros((4, 1))
+        yield {"b": np.zeros((4, 2))}, np.zeros((4, 1))  # batch 2: a misspelt key
+
+    expected = (
+        "batches(): batch 2 does not match the spec, key by key: "
+        "inputs['a']: expected float32 [batch, 2], received nothing (missing key); "
+        "inputs['b']: not in the spec, received float64 [4, 2]."
+    )
+    dataset = dataset_from_batches(spec, batches)  # batch 0 is fine, so this passes
+    with pytest.raises(tf.errors.OpError, match=re.escape(expected)):
+        list(dataset)  # TensorFlow's own error, the diff in its message
+    with pytest.raises(DataError) as raised, surface_data_errors():
+        list(dataset)
+    assert raised.value.message == expected and raised.value.hint.startswith("make the generator yield")
+
+    inputs = keras.Input((2,), name="a")
+    model = keras.Model({"a": inputs}, keras.layers.Dense(1)(inputs))
+    model.compile("sgd", "mse")
+    with pytest.raises(DataError, match=re.escape(expected)), surface_data_errors():
+        model.fit(dataset, verbose=0, shuffle=False)
+
+    def broken():
+        yield {"a": np.zeros((4, 2))}, np.zeros((4, 1))
+        raise RuntimeError("disk gone")
+
+    with pytest.raises(tf.errors.OpError, match="disk gone"), surface_data_errors():
+        list(dataset_from_batches(spec, broken))  # not a DataError: passed on unchanged
+
+
+def test_a_later_raw_batch_given_to_fit_that_differs_names_each_key():
+    import fusegen
+
+    def batches():
+        for index in range(5):
+            batch = frame(4).to_dict("list")
+            if index == 3:
+                batch["colour"] = batch.pop("label")
+                batch["a"] = ["x"] * 4
+            yield batch
+
+    with pytest.raises(DataError) as raised:
+        fusegen.Generator(load_spec(SPEC)).fit(batches)
+    assert message(raised).startswith(
+        "batches(): batch 3 differs from batch 0, key by key: "
+        "'a': expected number with per-row shape [], received str32 [4]; "
+        "'label': expected it as in batch 0, received nothing (missing key); "
+        "'colour': not in batch 0, received str32 [4]."
     )
 
 

@@ -14,7 +14,9 @@ Two adapters, for the two things a generator of your own can yield:
 Either way, a batch that does not match raises a `DataError` listing every
 key that differs, with the expected and the received dtype and shape, instead
 of TensorFlow's "generator yielded an element that did not match the expected
-structure".
+structure". A model-ready batch after the first is checked while TensorFlow
+reads it, which wraps the error in its own; `surface_data_errors` raises it
+again as the `DataError` it was.
 
 Example:
 
@@ -29,7 +31,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -103,7 +107,7 @@ def _iterate_py_dataset(dataset) -> Iterator:
 # --------------------------------------------------------------------------
 
 
-def table_from_batches(source: Any, origin: str = "the generator", max_rows: int | None = None) -> Table:
+def table_from_batches(source: Any, origin: str | None = None, max_rows: int | None = None) -> Table:
     """Collect batches of raw columns into one `Table`.
 
     Args:
@@ -111,12 +115,14 @@ def table_from_batches(source: Any, origin: str = "the generator", max_rows: int
             ``keras.utils.PyDataset`` whose batches are dicts of columns
             (rows on the first axis), or ``(inputs, targets)`` pairs of such
             dicts, which are merged.
-        origin: the source's name in error messages.
+        origin: the source's name in error messages; its function or class
+            name when omitted.
         max_rows: stop after this many rows; needed for an endless generator.
 
     Every batch must have the keys, dtypes and per-row shapes of the first;
     otherwise a `DataError` lists each key that differs.
     """
+    origin = origin or source_name(source)
     columns: dict[str, list] = {}
     first: dict[str, Any] | None = None
     num_rows = 0
@@ -280,7 +286,7 @@ def check_model_batch(
     return cast_inputs, cast_targets
 
 
-def dataset_from_batches(spec: GeneratorSpec, source: Any, origin: str = "the generator"):
+def dataset_from_batches(spec: GeneratorSpec, source: Any, origin: str | None = None):
     """A `tf.data.Dataset` over your own model-ready batches, each checked against the spec.
 
     Args:
@@ -288,15 +294,25 @@ def dataset_from_batches(spec: GeneratorSpec, source: Any, origin: str = "the ge
         source: a generator function (called again each epoch), a
             ``keras.utils.PyDataset``, a generator or an iterable of
             ``(inputs, targets)`` batches, ``inputs`` a dict keyed by input name.
-        origin: the source's name in error messages.
+        origin: the source's name in error messages; its function or class name
+            when omitted.
 
     The first batch is checked at once, so a mismatch raises a `DataError`
-    here, before training starts; later batches are checked as they come.
+    here, before training starts. Later batches are checked as TensorFlow
+    reads them, so their `DataError` reaches you inside TensorFlow's own error
+    (``tf.errors.UnknownError``, the key-by-key diff in its message); iterate
+    or fit within `surface_data_errors` to get the `DataError` itself.
     Note that a Python generator is bound by the GIL: for speed, give fusegen
     the raw data instead (`table_from_batches` or any other source).
+
+    Example:
+
+    >>> with surface_data_errors():                                      # doctest: +SKIP
+    ...     model.fit(dataset_from_batches(spec, my_batches), epochs=3)
     """
     import tensorflow as tf
 
+    origin = origin or source_name(source)
     batches = iterate_batches(source)
     first = next(batches, None)
     if first is None:
@@ -323,3 +339,55 @@ def dataset_from_batches(spec: GeneratorSpec, source: Any, origin: str = "the ge
     )
     inputs = {name: signature(expected) for name, expected in model_input_signature(spec).items()}
     return tf.data.Dataset.from_generator(checked, output_signature=(inputs, targets))
+
+
+# --------------------------------------------------------------------------
+# A batch check that failed inside TensorFlow, raised again as itself
+# --------------------------------------------------------------------------
+
+# TensorFlow puts a Python exception raised while it reads a generator into its
+# own error's message as "ExceptionName: message", followed by the traceback.
+_EMBEDDED_DATA_ERROR = re.compile(r"(?:^|\s)DataError: (.+)")
+
+
+def data_error_from(error: BaseException) -> DataError | None:
+    """The `DataError` that a TensorFlow error carries in its message, or None.
+
+    A `DataError` raised while TensorFlow reads batches (a later batch of
+    `dataset_from_batches` that does not match the spec) reaches Python as a
+    ``tf.errors.OpError``; its message and hint are recovered intact.
+    """
+    if isinstance(error, DataError):
+        return error
+    import tensorflow as tf
+
+    if not isinstance(error, tf.errors.OpError):
+        return None
+    found = _EMBEDDED_DATA_ERROR.search(getattr(error, "message", None) or str(error))
+    if found is None:
+        return None
+    message, _, hint = found.group(1).strip().partition(" Hint: ")
+    return DataError(message, hint=hint or None)
+
+
+@contextlib.contextmanager
+def surface_data_errors() -> Iterator[None]:
+    """Within this block, a batch check that failed inside TensorFlow is raised as its `DataError`.
+
+    Keras and tf.data read a generator's batches inside TensorFlow, which turns
+    any Python error into a ``tf.errors.UnknownError`` carrying a traceback.
+    Wrap ``model.fit`` (or a loop over the dataset) to get the `DataError`
+    itself, with its key-by-key diff and hint; other errors pass unchanged.
+
+    Example:
+
+    >>> with surface_data_errors():                                      # doctest: +SKIP
+    ...     model.fit(dataset_from_batches(spec, my_batches), epochs=3)
+    """
+    try:
+        yield
+    except Exception as error:
+        data_error = data_error_from(error)
+        if data_error is None or data_error is error:
+            raise
+        raise data_error from None
