@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from fusegen.data.pipeline import make_dataset, prepare_data
 from fusegen.data.preprocessing import Preprocessor
 from fusegen.data.sources import Table, load_table, table_from_frame
 from fusegen.data.windows import window_table
+from fusegen.errors import DataError
 from fusegen.spec import load_spec
 
 
@@ -230,7 +232,12 @@ def test_long_table_is_cut_into_windows_per_group_in_time_order():
         {"motion": {"kind": "sequence", "steps": 3, "channels": 2, "columns": ["ax", "ay"]}},
         _vector("t"),
     )
-    with pytest.warns(UserWarning, match=r"1 group\(s\) have fewer than 3 rows.*\['s2'\]"):
+    with pytest.warns(
+        UserWarning,
+        match=re.escape(
+            "1 group(s) have fewer rows than data.windows.length (3) and make no window: 's2' (2 rows)."
+        ),
+    ):
         windows = window_table(table_from_frame(long_table(), origin="long.csv"), spec)
     # s0 has 7 rows -> starts 0, 2, 4; s1 has 5 -> starts 0, 2; s2 (2 rows) makes none.
     assert windows.columns["ax"].tolist() == [
@@ -242,7 +249,7 @@ def test_long_table_is_cut_into_windows_per_group_in_time_order():
     ]
     assert windows.columns["activity"].tolist() == ["activity of s0"] * 3 + ["activity of s1"] * 2
     assert windows.row_label(1).startswith("window starting at row")
-    with pytest.warns(UserWarning, match="fewer than 3 rows"):
+    with pytest.warns(UserWarning, match=r"fewer rows than data.windows.length \(3\)"):
         prepared = prepare_data(spec, table_from_frame(long_table(), origin="long.csv"))
     assert prepared.train_inputs["motion"].shape == (5, 3, 2)
 
@@ -269,7 +276,9 @@ def test_windows_never_cross_groups_and_cover_every_start(group_sizes, length, s
     )
     expected = sum(len(range(0, size - length + 1, stride)) for size in group_sizes if size >= length)
     if expected == 0:
-        with pytest.raises(Exception, match="no group has"):
+        with pytest.raises(
+            DataError, match=f"data.windows.length {length} is longer than every group's series"
+        ):
             window_table(table_from_frame(frame), spec)
         return
     with pytest.warns(UserWarning) if any(size < length for size in group_sizes) else _no_warning():
@@ -278,6 +287,52 @@ def test_windows_never_cross_groups_and_cover_every_start(group_sizes, length, s
     assert len(values) == expected
     assert (np.diff(values, axis=1) == 1).all()  # consecutive steps of one group
     assert (values[:, 0] // 1000 == windows.columns["g"]).all()
+
+
+def test_a_window_longer_than_every_group_names_the_key_and_the_longest_group():
+    spec = spec_for(
+        {**WINDOW_SPEC, "windows": {**WINDOW_SPEC["windows"], "length": 8}},
+        {"motion": {"kind": "sequence", "steps": 8, "channels": 2, "columns": ["ax", "ay"]}},
+        _vector("t"),
+    )
+    with pytest.raises(DataError) as raised:
+        prepare_data(spec, table_from_frame(long_table(), origin="long.csv"))
+    assert str(raised.value) == (
+        "long.csv: data.windows.length 8 is longer than every group's series, so no window can be cut: "
+        "the longest, group 's0' of data.windows.group_column 'subject', has 7 rows. Hint: set "
+        "data.windows.length to at most 7 (and the steps of the sequence inputs and outputs with it), "
+        "or check data.windows.group_column."
+    )
+    one_group = spec_for(
+        {"source": "long.csv", "windows": {"length": 20}},
+        {"motion": {"kind": "sequence", "steps": 20, "channels": 1, "columns": ["ax"]}},
+        _vector("t"),
+    )
+    whole_table = "the longest, the whole table (one group: no data.windows.group_column), has 14 rows"
+    with pytest.raises(DataError, match=re.escape(whole_table)):
+        window_table(table_from_frame(long_table(), origin="long.csv"), one_group)
+
+
+def test_window_length_checks_in_the_spec_name_their_key_path():
+    from fusegen.errors import SpecError
+
+    def problems(length, **sequence):
+        inputs = {"m": {"kind": "sequence", "channels": 1, "columns": ["x"], **sequence}}
+        with pytest.raises(SpecError) as raised:
+            spec_for({"source": "x.csv", "windows": {"length": length}}, inputs, _vector("y"))
+        return raised.value.problems
+
+    assert problems(3, steps=4) == [
+        "data.windows.length: windows of 3 rows, but sequence input 'm' expects inputs.m.steps 4; "
+        "raise data.windows.length to 4 or lower inputs.m.steps to 3"
+    ]
+    assert problems(5, steps=4)[0].endswith(
+        "make them equal, or read part of each window with select: {steps: [0, 4]}"
+    )
+    assert problems(3, steps=2, select={"steps": [2, 4]}) == [
+        "inputs.m.select.steps: sequence input 'm' selects steps up to 4 but each window has "
+        "data.windows.length 3 rows, received [2, 4]; keep the steps within [0, 3]"
+    ]
 
 
 class _no_warning:

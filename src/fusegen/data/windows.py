@@ -104,32 +104,46 @@ def _window_starts(table: Table, groups: np.ndarray, windows) -> np.ndarray:
     length, stride = windows.length, windows.stride or windows.length
     boundaries = np.flatnonzero(np.diff(groups)) + 1
     segments = np.split(np.arange(len(table)), boundaries)
-    starts, short = [], []
-    for segment in segments:
-        if len(segment) < length:
-            short.append(segment[0])
-            continue
-        starts.append(segment[0] + np.arange(0, len(segment) - length + 1, stride))
+    starts = [
+        segment[0] + np.arange(0, len(segment) - length + 1, stride)
+        for segment in segments
+        if len(segment) >= length
+    ]
+    short = [segment for segment in segments if len(segment) < length]
     if not starts:
+        longest = max(segments, key=len)
         raise DataError(
-            f"{table.origin}: no group has {length} rows, so data.windows cuts no window "
-            f"(the longest has {max(len(segment) for segment in segments)}).",
-            hint="lower data.windows.length, or check data.windows.group_column.",
+            f"{table.origin}: data.windows.length {length} is longer than every group's series, so no "
+            f"window can be cut: the longest, {_group_text(table, windows, longest)}, has {len(longest)} rows.",
+            hint=f"set data.windows.length to at most {len(longest)} (and the steps of the sequence inputs "
+            "and outputs with it), or check data.windows.group_column.",
         )
     if short:
-        names = (
-            [str(table.columns[windows.group_column][position]) for position in short[:5]]
-            if windows.group_column
-            else []
+        listed = ", ".join(
+            f"{_group_name(table, windows, segment)} ({len(segment)} rows)" for segment in short[:5]
         )
-        # Not an error: recordings shorter than a window are common; but say so.
+        more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+        # Not an error: recordings shorter than a window are common; but say which.
         warnings.warn(
-            f"{table.origin}: {len(short)} group(s) have fewer than {length} rows and make no window"
-            + (f": {names}" if names else "")
-            + ".",
+            f"{table.origin}: {len(short)} group(s) have fewer rows than data.windows.length ({length}) "
+            f"and make no window: {listed}{more}.",
             stacklevel=3,
         )
     return np.concatenate(starts)
+
+
+def _group_name(table: Table, windows, segment: np.ndarray) -> str:
+    if not windows.group_column:
+        return "the table"
+    return repr(str(table.columns[windows.group_column][segment[0]]))
+
+
+def _group_text(table: Table, windows, segment: np.ndarray) -> str:
+    if not windows.group_column:
+        return "the whole table (one group: no data.windows.group_column)"
+    return (
+        f"group {_group_name(table, windows, segment)} of data.windows.group_column '{windows.group_column}'"
+    )
 
 
 def _no_missing(values, key: str, column: str, table: Table) -> None:

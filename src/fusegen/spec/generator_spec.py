@@ -308,30 +308,38 @@ class GeneratorSpec(_Section):
         return self
 
     def _window_problems(self) -> list[str]:
+        """Sequence parts against ``data.windows``; each problem starts with its key path."""
         windows = self.data.windows if self.data else None
         if windows is None:
             return []
-        parts = [(f"input '{name}'", spec) for name, spec in self.inputs.items()]
-        parts.append((f"output '{self.output.name}'", self.output))
+        parts = [(f"inputs.{name}", f"input '{name}'", spec) for name, spec in self.inputs.items()]
+        parts.append(("output", f"output '{self.output.name}'", self.output))
+        length = windows.length
         problems = []
-        for label, part in parts:
+        for path, label, part in parts:
             if part.kind != "sequence":
                 continue
             if part.columns is None:
                 problems.append(
-                    f"sequence {label} needs 'columns' (one per channel) to be cut from the long table "
-                    "by data.windows"
+                    f"{path}.columns: sequence {label} needs 'columns' (one per channel) to be cut from "
+                    "the long table by data.windows, received none"
                 )
             if part.select and part.select.steps:
-                if part.select.steps[1] > windows.length:
+                if part.select.steps[1] > length:
                     problems.append(
-                        f"sequence {label} selects steps up to {part.select.steps[1]} but "
-                        f"data.windows.length is {windows.length}"
+                        f"{path}.select.steps: sequence {label} selects steps up to {part.select.steps[1]} "
+                        f"but each window has data.windows.length {length} rows, received "
+                        f"{list(part.select.steps)}; keep the steps within [0, {length}]"
                     )
-            elif part.steps != windows.length:
+            elif part.steps != length:
+                fix = (
+                    f"raise data.windows.length to {part.steps} or lower {path}.steps to {length}"
+                    if part.steps > length
+                    else f"make them equal, or read part of each window with select: {{steps: [0, {part.steps}]}}"
+                )
                 problems.append(
-                    f"sequence {label} has {part.steps} steps but data.windows.length is {windows.length}; "
-                    f"make them equal or add select: {{steps: [0, {part.steps}]}}"
+                    f"data.windows.length: windows of {length} rows, but sequence {label} expects "
+                    f"{path}.steps {part.steps}; {fix}"
                 )
         return problems
 

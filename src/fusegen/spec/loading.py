@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -80,12 +81,20 @@ def _read_text(source: str | Path) -> tuple[str, str | None]:
         raise SpecError([f"cannot read spec file '{path}': {error}"]) from None
 
 
+#: A cross-check of the whole spec that starts with the key path it is about.
+_OWN_KEY_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+: ")
+
+
 def format_validation_error(error: ValidationError, raw: Any) -> list[str]:
     """Turn pydantic's errors into ``key.path: expected ..., received ...`` lines."""
     problems = []
     for detail in error.errors():
         path = _key_path(detail["loc"], raw)
-        problems.append(f"{path or '(top level)'}: {_describe(detail, raw)}")
+        described = _describe(detail, raw)
+        if not path and _OWN_KEY_PATH.match(described):
+            problems.append(described)  # e.g. "data.windows.length: ...", checked against the inputs
+        else:
+            problems.append(f"{path or '(top level)'}: {described}")
     return problems
 
 
