@@ -151,7 +151,7 @@ def test_missing_file_and_bad_extension(tmp_path):
 def test_unknown_bundled_dataset_lists_the_known_ones():
     spec = load_spec({**RECORD_SPEC, "data": {"source": "bundled:mnist"}})
     with pytest.raises(
-        DataError, match="unknown bundled dataset 'mnist'; available: basic_motions, emoji_edits, penguins"
+        DataError, match="unknown bundled dataset 'mnist'; available: animal_shapes, basic_motions, emoji_edits, penguins"
     ):
         load_table(spec.data)
 
@@ -208,8 +208,25 @@ def test_bundled_datasets_load():
         "Badminton",
     }
     edits = load_emoji_edits(num_images=10, size=16)
-    assert edits["image"].shape == (60, 16, 16, 3) and edits["image"].dtype == np.uint8
+    # 9 training emoji x 6 instructions, and the held-out emoji asked each twice.
+    assert edits["image"].shape == (66, 16, 16, 3) and edits["image"].dtype == np.uint8
     assert set(edits["phrasing"]) == {"seen", "unseen"}
+    held_out = edits["split"] == "validation"
+    assert held_out.sum() == 12 and len(set(edits["emoji_name"][held_out])) == 1
+    # Unseen phrasings never train, and every instruction is asked both ways on held-out emoji.
+    assert set(edits["split"][edits["phrasing"] == "unseen"]) == {"validation"}
+    pairs = set(zip(edits["operation"][held_out], edits["phrasing"][held_out], strict=True))
+    assert len(pairs) == 12
+    from fusegen.data.bundled.emoji_edits import INSTRUCTIONS
+
+    from fusegen.data.bundled.animal_shapes import ANIMALS, load_animal_shapes
+
+    animals = load_animal_shapes(per_class=3)
+    assert animals["image"].shape == (30, 28, 28, 1) and animals["image"].dtype == np.uint8
+    assert sorted(set(animals["animal"])) == list(ANIMALS)
+    assert all(name in caption for name, caption in zip(animals["animal"], animals["caption"], strict=True))
+    training_words = set(edits["instruction"][~held_out])
+    assert not training_words & {phrasings[-1] for phrasings in INSTRUCTIONS.values()}
     image = edits["image"][0]
     np.testing.assert_array_equal(apply_edit(apply_edit(image, "flip"), "flip"), image)
     np.testing.assert_array_equal(apply_edit(image, "swap_red_blue")[..., 0], image[..., 2])

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from fusegen.artifacts import atomic_write_json
-from fusegen.data.pipeline import apply_missing_policy, split_rows
+from fusegen.data.pipeline import apply_missing_policy, split_table
 from fusegen.data.sources import Table, read_file
 from fusegen.errors import DataError
 
@@ -53,9 +53,7 @@ def real_table(generator, real: str | Path | None) -> Table:
 def real_splits(generator, real: str | Path | None) -> tuple[Table, Table | None]:
     """The real rows the generator trained on and the rows it held out, split as training split them."""
     table = real_table(generator, real)
-    spec = generator.spec
-    split = spec.data.validation_split if spec.data else 0.1
-    train_rows, holdout_rows = split_rows(len(table), split, spec.training.seed)
+    train_rows, holdout_rows = split_table(table, generator.spec)
     return table.take(train_rows), (table.take(holdout_rows) if len(holdout_rows) else None)
 
 
@@ -114,6 +112,23 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             if key in results:
                 values = ", ".join(f"{name} {value:.4g}" for name, value in results[key].items())
                 lines.append(f"{key.replace('_', ' ')}: {values}")
+        for column, values in results.get("groups", {}).items():
+            if "/" in column:
+                continue  # the combinations are in the JSON; one line per value reads better
+            for value, metrics in values.items():
+                identity = f" (identity {metrics['identity_psnr']:.2f})" if "identity_psnr" in metrics else ""
+                lines.append(
+                    f"  {column}={value}: PSNR {metrics['psnr']:.2f}{identity}, SSIM {metrics['ssim']:.3f}, "
+                    f"{metrics['count']} examples"
+                )
+        sampled = results.get("sampled")
+        if sampled:
+            lines.append(
+                f"conditional accuracy {sampled['conditional_accuracy']:.3f} (the judge on real images: "
+                f"{sampled['judge_accuracy_on_real']:.3f}), feature Frechet {sampled['feature_frechet']:.3g} "
+                f"(real floor {sampled['real_floor']['feature_frechet']:.3g}), diversity "
+                f"{sampled['diversity']:.3g} (real {sampled['real_diversity']:.3g})"
+            )
         timegan = results.get("timegan")
         if timegan:
             scores = ", ".join(
@@ -176,28 +191,28 @@ def evaluate_paired_run(
     if output.kind == "image":
         low, high = output.value_range
         results["image"] = image_similarity(truth, generated, data_range=high - low)
-        image_inputs = [name for name, item in spec.inputs.items() if item.kind == "image"]
         same_shape = [
             name
-            for name in image_inputs
-            if tuple(preprocessor.inputs[name].spec.model_shape()) == output.model_shape()
+            for name, item in spec.inputs.items()
+            if item.kind == "image" and tuple(item.model_shape()) == output.model_shape()
         ]
-        if same_shape:
-            # The identity baseline: how far the target already is from the input image.
-            source = rows.columns[spec.input_column(same_shape[0])]
-            results["identity_baseline"] = image_similarity(truth, np.asarray(source), data_range=high - low)
+        # The identity baseline: how far the target already is from the input image.
+        source = np.asarray(rows.columns[spec.input_column(same_shape[0])]) if same_shape else None
+        if source is not None:
+            results["identity_baseline"] = image_similarity(truth, source, data_range=high - low)
+        if spec.evaluation.group_by:
+            results["groups"] = _grouped_image_metrics(rows, spec.evaluation.group_by, truth, generated, source,
+                                                       high - low)  # fmt: skip
+        if spec.evaluation.label_column:
+            results["sampled"] = sampled_image_metrics(generator, train, rows, generated, seed)
         if out_dir is not None:
-            columns = {}
-            if same_shape:
-                columns["input"] = np.asarray(rows.columns[spec.input_column(same_shape[0])])[:8]
-            columns["generated"], columns["truth"] = generated[:8], truth[:8]
-            text_inputs = [name for name, item in spec.inputs.items() if item.kind == "text"]
-            captions = (
-                [str(value) for value in rows.columns[spec.input_column(text_inputs[0])][:8]]
-                if text_inputs
-                else None
-            )
+            grid_rows = _grid_rows(rows, spec.evaluation.group_by)
+            columns = {"input": source[grid_rows]} if source is not None else {}
+            columns["generated"], columns["truth"] = generated[grid_rows], truth[grid_rows]
+            captions = _captions(spec, rows, grid_rows)
             plots["grid"] = str(save_image_grid(columns, out_dir / "grid.png", captions))
+            if spec.evaluation.label_column:
+                plots["samples"] = str(_sample_grid(generator, rows, out_dir / "samples.png", seed))
     elif output.kind == "sequence":
         if spec.inputs:  # paired errors mean nothing for unconditional samples
             results["errors"] = paired_errors(truth, generated)
@@ -249,3 +264,114 @@ def timegan_scores(generator, rows: Table, seed: int, iterations=TIMEGAN_ITERATI
         results["predictive"] = predictive_score(real, synthetic, iterations=predictive_iterations, seed=seed)
         results["iterations"]["predictive"] = predictive_iterations
     return results
+
+
+def _grouped_image_metrics(rows: Table, group_by, truth, generated, source, data_range) -> dict[str, Any]:
+    """PSNR, SSIM and MAE (and the identity baseline's PSNR) per value of each group column, and per combination."""
+    from fusegen.metrics import image_similarity
+
+    keys = {column: np.asarray(rows.columns[column]).astype(str) for column in group_by}
+    if len(group_by) > 1:
+        keys["/".join(group_by)] = np.array(["/".join(values) for values in zip(*keys.values(), strict=True)])
+    groups: dict[str, Any] = {}
+    for column, values in keys.items():
+        groups[column] = {}
+        for value in sorted(set(values)):
+            members = values == value
+            metrics = image_similarity(truth[members], generated[members], data_range=data_range)
+            metrics["count"] = int(members.sum())
+            if source is not None:
+                metrics["identity_psnr"] = image_similarity(
+                    truth[members], source[members], data_range=data_range
+                )["psnr"]
+            groups[column][value] = metrics
+    return groups
+
+
+def sampled_image_metrics(generator, train: Table, rows: Table, generated: np.ndarray, seed: int) -> dict:
+    """How well samples show what was asked, judged by a classifier trained on the real training images.
+
+    Conditional accuracy is the share of samples classified as their row's
+    label; the Fréchet and kernel distances compare the judge's features of
+    the samples and of the real held-out images (``real_floor``: the same
+    between real training and held-out images); diversity is the mean
+    feature distance between samples of one class, beside the same for real
+    images. See `fusegen.metrics.images` for why this is not Inception FID.
+    """
+    from fusegen.metrics import ImageJudge, frechet_distance, kernel_distance, sample_diversity
+
+    spec = generator.spec
+    column = spec.evaluation.label_column
+    preprocessor = generator.preprocessor_
+    real_train = preprocessor.inverse_outputs(preprocessor.transform_targets(train))
+    real_rows = preprocessor.inverse_outputs(preprocessor.transform_targets(rows))
+    train_labels = np.asarray(train.columns[column]).astype(str)
+    labels = np.asarray(rows.columns[column]).astype(str)
+    started = time.perf_counter()
+    judge = ImageJudge(sorted(set(train_labels)), epochs=spec.evaluation.classifier_epochs, seed=seed)
+    judge.fit(real_train, train_labels)
+    real_features, generated_features = judge.features(real_rows), judge.features(generated)
+    floor_rows = np.random.default_rng(seed).permutation(len(real_train))[: len(real_rows)]
+    train_features = judge.features(real_train[floor_rows])
+    return {
+        "label_column": column,
+        "conditional_accuracy": judge.accuracy(generated, labels),
+        "judge_accuracy_on_real": judge.accuracy(real_rows, labels),
+        "feature_frechet": frechet_distance(real_features, generated_features),
+        "feature_kernel": kernel_distance(real_features, generated_features, seed=seed),
+        "real_floor": {
+            "feature_frechet": frechet_distance(real_features, train_features),
+            "feature_kernel": kernel_distance(real_features, train_features, seed=seed),
+        },
+        "diversity": sample_diversity(generated_features, labels),
+        "real_diversity": sample_diversity(real_features, labels),
+        "judge": {
+            "epochs": judge.epochs,
+            "classes": judge.classes,
+            "seconds": round(time.perf_counter() - started, 2),
+        },
+    }
+
+
+def _grid_rows(rows: Table, group_by, limit: int = 12) -> np.ndarray:
+    """The first row of each group (by every group column together), else the first rows."""
+    if not group_by:
+        return np.arange(min(8, len(rows)))
+    keys = [
+        "/".join(values)
+        for values in zip(*(np.asarray(rows.columns[c]).astype(str) for c in group_by), strict=True)
+    ]
+    first = {}
+    for index, key in enumerate(keys):
+        first.setdefault(key, index)
+    return np.array(sorted(first.values())[:limit])
+
+
+def _captions(spec, rows: Table, grid_rows: np.ndarray) -> list[str] | None:
+    text_inputs = [name for name, item in spec.inputs.items() if item.kind == "text"]
+    if not text_inputs:
+        return None
+    words = np.asarray(rows.columns[spec.input_column(text_inputs[0])])[grid_rows]
+    notes = [
+        " ".join(str(np.asarray(rows.columns[column])[index]) for column in spec.evaluation.group_by)
+        for index in grid_rows
+    ]
+    return [f"{text}\n({note})" if note else str(text) for text, note in zip(words, notes, strict=True)]
+
+
+def _sample_grid(generator, rows: Table, path: Path, seed: int, per_class: int = 8) -> Path:
+    """One row per class: a real image, then several samples for that row's conditions."""
+    from fusegen.metrics import save_image_grid
+
+    spec = generator.spec
+    labels = np.asarray(rows.columns[spec.evaluation.label_column]).astype(str)
+    firsts = np.array([np.flatnonzero(labels == label)[0] for label in sorted(set(labels))][:10])
+    repeated = np.repeat(firsts, per_class)
+    samples = generator.predict(rows.take(repeated), seed=seed).reshape(
+        len(firsts), per_class, *spec.output.model_shape()
+    )
+    preprocessor = generator.preprocessor_
+    real = preprocessor.inverse_outputs(preprocessor.transform_targets(rows.take(firsts)))
+    columns = {"real": real}
+    columns.update({f"sample {index + 1}": samples[:, index] for index in range(per_class)})
+    return save_image_grid(columns, path, _captions(spec, rows, firsts) or list(labels[firsts]))

@@ -62,6 +62,14 @@ def check_columns(table: Table, spec: GeneratorSpec) -> None:
         if absent:
             noun = "column" if len(absent) == 1 else "columns"
             problems.append(f"{part} reads {noun} {', '.join(repr(c) for c in absent)}, which is not there")
+    named = {"data.split_column": [spec.data.split_column] if spec.data and spec.data.split_column else []}
+    named["evaluation.group_by"] = spec.evaluation.group_by
+    named["evaluation.label_column"] = [spec.evaluation.label_column] if spec.evaluation.label_column else []
+    for key, columns in named.items():
+        for column in columns:
+            read.add(column)
+            if column not in table.columns:
+                problems.append(f"{key} '{column}' is not a column")
     windows = spec.data.windows if spec.data else None
     if windows is not None:
         for key in ("group_column", "time_column"):
@@ -128,14 +136,40 @@ def split_rows(num_rows: int, validation_split: float, seed: int) -> tuple[np.nd
     return np.sort(order[num_validation:]), np.sort(order[:num_validation])
 
 
+#: The values a ``data.split_column`` may hold.
+SPLIT_VALUES = ("train", "validation")
+
+
+def split_table(table: Table, spec: GeneratorSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation row indices: by ``data.split_column`` where set, else a seeded random split."""
+    column = spec.data.split_column if spec.data else None
+    if column is None:
+        split = spec.data.validation_split if spec.data else 0.1
+        return split_rows(len(table), split, spec.training.seed)
+    values = np.asarray(table.columns[column]).astype(str)
+    unknown = ~np.isin(values, SPLIT_VALUES)
+    if unknown.any():
+        first = int(np.flatnonzero(unknown)[0])
+        raise DataError(
+            f"{table.origin}: data.split_column '{column}' holds {values[first]!r} in row "
+            f"{table.row_ids[first]} ({int(unknown.sum())} such rows); expected 'train' or 'validation'.",
+            hint=f"write 'train' or 'validation' in every row of '{column}', or remove data.split_column.",
+        )
+    train_rows = np.flatnonzero(values == "train")
+    if len(train_rows) == 0:
+        raise DataError(
+            f"{table.origin}: data.split_column '{column}' marks no row 'train'; nothing is left to train on."
+        )
+    return train_rows, np.flatnonzero(values == "validation")
+
+
 def prepare_data(spec: GeneratorSpec, table: Table, preprocessor: Preprocessor | None = None) -> PreparedData:
     """Check columns, cut windows, apply the missing policy, decode images, split, fit on training rows, transform."""
     check_columns(table, spec)
     table = window_table(table, spec)
     table, dropped = apply_missing_policy(table, spec)
     table = decode_image_files(table, spec)
-    split = spec.data.validation_split if spec.data else 0.1
-    train_rows, validation_rows = split_rows(len(table), split, spec.training.seed)
+    train_rows, validation_rows = split_table(table, spec)
     train = table.take(train_rows)
     if preprocessor is None:
         preprocessor = Preprocessor(spec).fit(train)

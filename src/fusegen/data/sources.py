@@ -223,6 +223,13 @@ def _basic_motions(**options):
     return load_basic_motions(**options)
 
 
+@register_bundled("animal_shapes")
+def _animal_shapes(**options):
+    from fusegen.data.bundled.animal_shapes import load_animal_shapes
+
+    return load_animal_shapes(**options)
+
+
 @register_bundled("emoji_edits")
 def _emoji_edits(**options):
     from fusegen.data.bundled.emoji_edits import load_emoji_edits

@@ -7,6 +7,7 @@ time-series scores import them only when called, to train their post-hoc
 classifiers.
 """
 
+from fusegen.metrics.images import ImageJudge, frechet_distance, kernel_distance, sample_diversity
 from fusegen.metrics.paired import image_similarity, paired_errors, sequence_distances
 from fusegen.metrics.plots import plot_record_comparison, plot_sequence_comparison, save_image_grid
 from fusegen.metrics.tabular import (
@@ -19,6 +20,10 @@ from fusegen.metrics.tabular import (
 from fusegen.metrics.timeseries import discriminative_score, predictive_score
 
 __all__ = [
+    "ImageJudge",
+    "frechet_distance",
+    "kernel_distance",
+    "sample_diversity",
     "image_similarity",
     "paired_errors",
     "plot_sequence_comparison",

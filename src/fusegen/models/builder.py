@@ -4,7 +4,8 @@ Two networks come out of a plan, so objectives can combine them:
 
 - the **condition model**: a dict of named inputs (plus ``_present``, the
   presence flag of each input, when inputs may be left out) -> the fused
-  representation;
+  representation; for a head with U-Net skips, a dict of it (``_fused``)
+  and the skip maps of one image input (``_skip_0``, smallest first);
 - the **decoder**: the fused representation (plus ``_latent`` for cvae and
   cgan) -> the output: one tensor, or for a record a dict with one entry per
   part (``numeric`` and each categorical column's logits). Diffusion has no
@@ -26,6 +27,8 @@ from fusegen.spec import GeneratorSpec
 PRESENT = "_present"
 LATENT = "_latent"
 FUSED = "_fused"
+#: Prefix of the skip maps the condition model passes to a U-Net head: ``_skip_0``, ``_skip_1``, ...
+SKIP = "_skip_"
 
 
 @dataclasses.dataclass
@@ -47,7 +50,7 @@ def build_model(plan: ShapePlan) -> keras.Model:
     fused = networks.condition(inputs)
     if networks.decoder is None:
         return keras.Model(inputs, fused, name=plan.spec.name)
-    decoder_inputs = {FUSED: fused}
+    decoder_inputs = dict(fused) if isinstance(fused, dict) else {FUSED: fused}
     if plan.latent_dim:
         inputs[LATENT] = keras.Input(shape=(plan.latent_dim,), name=LATENT)
         decoder_inputs[LATENT] = inputs[LATENT]
@@ -84,8 +87,14 @@ def _build_condition(plan: ShapePlan) -> keras.Model:
     if plan.uses_presence:
         inputs[PRESENT] = keras.Input(shape=(len(plan.branches),), name=PRESENT)
     branch_outputs = []
+    skips = []
     for name, branch in plan.branches.items():
-        x = _apply(branch.alignment, _apply(branch.encoder, inputs[name]))
+        encoded = _apply(
+            branch.encoder, inputs[name], keep=branch.skip_layers if name == plan.skip_source else ()
+        )
+        if name == plan.skip_source:
+            encoded, skips = encoded
+        x = _apply(branch.alignment, encoded)
         if branch.presence is not None:
             x = branch.presence([x, inputs[PRESENT]])
         branch_outputs.append(x)
@@ -99,6 +108,8 @@ def _build_condition(plan: ShapePlan) -> keras.Model:
             _check(plan.fusion, layer, fused, shape)
     else:
         fused = branch_outputs[0]
+    if skips:
+        fused = {FUSED: fused, **{f"{SKIP}{index}": skip for index, skip in enumerate(skips)}}
     return keras.Model(inputs, fused, name="condition")
 
 
@@ -106,21 +117,32 @@ def _build_decoder(plan: ShapePlan) -> keras.Model | None:
     if not plan.head_parts:
         return None
     inputs = {FUSED: keras.Input(shape=plan.fused_shape, name=FUSED)}
+    skips = [keras.Input(shape=shape, name=f"{SKIP}{index}") for index, shape in enumerate(plan.skip_shapes)]
+    inputs.update({f"{SKIP}{index}": skip for index, skip in enumerate(skips)})
     x = inputs[FUSED]
     if plan.latent_dim:
         inputs[LATENT] = keras.Input(shape=(plan.latent_dim,), name=LATENT)
         latent = _apply(plan.latent_stage, inputs[LATENT])
         x = keras.layers.Concatenate(name="latent_join")([x, latent])
     trunk = _apply(plan.head_trunk, x)
-    parts = {name: _apply(stage, trunk) for name, stage in plan.head_parts.items()}
+    parts = {name: _apply(stage, trunk, extra_inputs=skips) for name, stage in plan.head_parts.items()}
     outputs = parts if plan.spec.output.kind == "record" else next(iter(parts.values()))
     return keras.Model(inputs, outputs, name="decoder")
 
 
-def _apply(stage: Stage, x):
-    for layer, shape in zip(stage.layers, stage.shapes, strict=True):
-        x = layer(x)
+def _apply(stage: Stage, x, keep=(), extra_inputs=()):
+    """Call a stage's layers in turn, checking each shape against the plan.
+
+    ``keep`` lists layer indices (-1: the input) whose outputs are returned
+    too, as ``(x, kept)``; ``extra_inputs`` join the first layer's input.
+    """
+    kept = {-1: x}
+    for index, (layer, shape) in enumerate(zip(stage.layers, stage.shapes, strict=True)):
+        x = layer([x, *extra_inputs]) if index == 0 and extra_inputs else layer(x)
         _check(stage, layer, x, shape)
+        kept[index] = x
+    if keep:
+        return x, [kept[index] for index in keep]
     return x
 
 

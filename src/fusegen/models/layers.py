@@ -288,3 +288,352 @@ class FeatureWiseAffine(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0])
+
+
+@keras.saving.register_keras_serializable(package="fusegen")
+class TextTransformer(keras.layers.Layer):
+    """Token ids -> token and position embeddings -> transformer blocks -> masked mean: (B, T) -> (B, D).
+
+    Id 0 is padding: padded positions are neither attended to nor averaged.
+    Each block is pre-norm multi-head self-attention and a feed-forward
+    layer, both residual.
+    """
+
+    def __init__(self, vocabulary_size, sequence_length, embedding_dim, num_layers=1, num_heads=4, **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("vocabulary_size", vocabulary_size), ("sequence_length", sequence_length),
+                            ("embedding_dim", embedding_dim), ("num_layers", num_layers),
+                            ("num_heads", num_heads)):  # fmt: skip
+            _check_positive(name, value)
+        if embedding_dim % num_heads:
+            raise ValueError(
+                f"`embedding_dim` must be divisible by `num_heads`. Received: embedding_dim={embedding_dim}, "
+                f"num_heads={num_heads}"
+            )
+        self.vocabulary_size = vocabulary_size
+        self.sequence_length = sequence_length
+        self.embedding_dim = embedding_dim
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+
+    def build(self, input_shape):
+        dim = self.embedding_dim
+        self.token_embedding = keras.layers.Embedding(self.vocabulary_size, dim, name="token_embedding")
+        self.token_embedding.build(input_shape)
+        self.position_embedding = self.add_weight(
+            shape=(self.sequence_length, dim), initializer="random_normal", name="position_embedding"
+        )
+        self.blocks = []
+        for index in range(self.num_layers):
+            block = {
+                "norm_1": keras.layers.LayerNormalization(name=f"block_{index}_norm_1"),
+                "attention": keras.layers.MultiHeadAttention(
+                    self.num_heads, dim // self.num_heads, name=f"block_{index}_attention"
+                ),
+                "norm_2": keras.layers.LayerNormalization(name=f"block_{index}_norm_2"),
+                "feed_forward": keras.layers.Dense(dim * 2, activation="gelu", name=f"block_{index}_ff_1"),
+                "feed_forward_out": keras.layers.Dense(dim, name=f"block_{index}_ff_2"),
+            }
+            tokens = (None, self.sequence_length, dim)
+            block["norm_1"].build(tokens)
+            block["attention"].build(tokens, tokens)
+            block["norm_2"].build(tokens)
+            block["feed_forward"].build(tokens)
+            block["feed_forward_out"].build((None, self.sequence_length, dim * 2))
+            self.blocks.append(block)
+        self.final_norm = keras.layers.LayerNormalization(name="final_norm")
+        self.final_norm.build((None, self.sequence_length, dim))
+
+    def call(self, inputs, training=None):
+        ids = ops.cast(inputs, "int32")
+        present = ops.not_equal(ids, 0)
+        x = self.token_embedding(ids) + self.position_embedding
+        attention_mask = ops.logical_and(ops.expand_dims(present, 1), ops.expand_dims(present, 2))
+        for block in self.blocks:
+            h = block["norm_1"](x)
+            x = x + block["attention"](h, h, attention_mask=attention_mask, training=training)
+            x = x + block["feed_forward_out"](block["feed_forward"](block["norm_2"](x)))
+        x = self.final_norm(x)
+        weights = ops.expand_dims(ops.cast(present, x.dtype), -1)
+        return ops.sum(x * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 2 or input_shape[1] != self.sequence_length:
+            raise ValueError(
+                f"TextTransformer expects token ids (batch, {self.sequence_length}). Received: "
+                f"input_shape={input_shape}"
+            )
+        return (input_shape[0], self.embedding_dim)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "sequence_length": self.sequence_length,
+            "embedding_dim": self.embedding_dim,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+        }
+
+
+@keras.saving.register_keras_serializable(package="fusegen")
+class UNetDecoder(keras.layers.Layer):
+    """An image decoder conditioned at every stage, with U-Net skips: ``[fused, *skips] -> (B, H, W, C)``.
+
+    ``fused`` is the fused condition, a vector (B, D) or a grid (B, h, w, D).
+    ``skips`` are an image encoder's feature maps, each of its own size;
+    each joins the decoder stage of that size. Without skips the decoder
+    starts from a seed map projected from the condition vector.
+
+    The condition vector (the fused vector, or the grid averaged) steers the
+    stages as ``conditioning`` lists: ``film`` scales and shifts the features
+    of every block and gates each skip's channels (so an instruction that
+    moves content can shut out skips that no longer line up);
+    ``cross_attention`` lets each position of the first map attend over the
+    condition's tokens (the grid's, else the first map's own positions, plus
+    the condition vector), each with a learned position, so content can move
+    anywhere; ``concat`` tiles the vector onto every stage's input.
+
+    Args:
+        height, width, channels: the output image.
+        conditioning: a list of ``film``, ``cross_attention``, ``concat``.
+        base_filters: width of the first map; later stages halve it down to
+            ``min_filters`` unless a skip gives its own width.
+        max_stages: upsampling stages without skips.
+        blocks_per_stage: residual blocks per stage.
+        num_heads: heads of the cross-attention.
+        activation: of the convolutions.
+    """
+
+    def __init__(self, height, width, channels, conditioning=("film",), base_filters=128, min_filters=32,
+                 max_stages=4, blocks_per_stage=1, num_heads=4, activation="relu", **kwargs):  # fmt: skip
+        super().__init__(**kwargs)
+        for name, value in (("height", height), ("width", width), ("channels", channels),
+                            ("base_filters", base_filters), ("min_filters", min_filters),
+                            ("max_stages", max_stages), ("blocks_per_stage", blocks_per_stage),
+                            ("num_heads", num_heads)):  # fmt: skip
+            _check_positive(name, value)
+        unknown = sorted(set(conditioning) - {"film", "cross_attention", "concat"})
+        if unknown or not conditioning:
+            raise ValueError(
+                "`conditioning` must list some of 'film', 'cross_attention', 'concat'. "
+                f"Received: conditioning={list(conditioning)}"
+            )
+        self.height, self.width, self.channels = height, width, channels
+        self.conditioning = list(conditioning)
+        self.base_filters, self.min_filters = base_filters, min_filters
+        self.max_stages, self.blocks_per_stage = max_stages, blocks_per_stage
+        self.num_heads = num_heads
+        self.activation = activation
+
+    # -- planning: the sizes and widths of the stages, from the input shapes --
+
+    def stage_sizes(self, input_shape) -> list[tuple[int, int]]:
+        """The (height, width) of the first map and of every stage after it.
+
+        The stages are the fused grid's size and every skip's, smallest
+        first, then doublings until the output is covered; the last map is
+        cropped to the output when a doubling overshoots it.
+        """
+        fused_shape, *skip_shapes = _as_shape_list(input_shape)
+        sizes = {tuple(shape[1:3]) for shape in skip_shapes}
+        if len(fused_shape) == 4:
+            sizes.add(tuple(fused_shape[1:3]))
+        if not sizes:
+            stages = 0
+            while stages < self.max_stages and 2 ** (stages + 1) <= min(self.height, self.width):
+                stages += 1
+            sizes.add((-(-self.height // 2**stages), -(-self.width // 2**stages)))
+        sizes = sorted(sizes)
+        while sizes[-1][0] < self.height or sizes[-1][1] < self.width:
+            sizes.append((sizes[-1][0] * 2, sizes[-1][1] * 2))
+        return sizes
+
+    def build(self, input_shape):
+        fused_shape, *skip_shapes = _as_shape_list(input_shape)
+        self.sizes = self.stage_sizes(input_shape)
+        skip_by_size = {tuple(shape[1:3]): shape for shape in skip_shapes}
+        condition_width = fused_shape[-1]
+        use = set(self.conditioning)
+        activation = self.activation
+
+        self.stage_filters = []
+        for index, size in enumerate(self.sizes):
+            if size in skip_by_size:
+                filters = max(self.min_filters, skip_by_size[size][-1])
+            else:
+                filters = max(self.min_filters, self.base_filters // 2**index)
+            self.stage_filters.append(filters)
+        self.stage_filters[0] = max(self.stage_filters[0], self.base_filters)
+
+        if not skip_shapes and len(fused_shape) == 2:
+            first = self.sizes[0]
+            self.seed = keras.layers.Dense(first[0] * first[1] * self.base_filters, activation=activation,
+                                           name="seed")  # fmt: skip
+            self.seed.build(fused_shape)
+
+        self.stages = []
+        channels_in = None
+        for index, (size, filters) in enumerate(zip(self.sizes, self.stage_filters, strict=True)):
+            stage = {}
+            skip = skip_by_size.get(size)
+            if index == 0:
+                channels_in = 0
+                if skip is not None:
+                    channels_in += skip[-1]
+                if len(fused_shape) == 4 and tuple(fused_shape[1:3]) == size:
+                    channels_in += fused_shape[-1]
+                if not channels_in:
+                    channels_in = self.base_filters  # the seed
+            else:
+                channels_in = self.stage_filters[index - 1] + (skip[-1] if skip is not None else 0)
+            if skip is not None and "film" in use:
+                stage["skip_gate"] = keras.layers.Dense(skip[-1], kernel_initializer="zeros",
+                                                        name=f"stage_{index}_skip_gate")  # fmt: skip
+                stage["skip_gate"].build((None, condition_width))
+            if "concat" in use:
+                channels_in += condition_width
+            stage["conv"] = keras.layers.Conv2D(filters, 3, padding="same", activation=activation,
+                                                name=f"stage_{index}_conv")  # fmt: skip
+            stage["conv"].build((None, *size, channels_in))
+            stage["blocks"] = []
+            for block_index in range(self.blocks_per_stage):
+                name = f"stage_{index}_block_{block_index}"
+                block = {
+                    "norm": keras.layers.GroupNormalization(groups=_groups(filters), name=f"{name}_norm"),
+                    "conv_a": keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv_a"),
+                    "conv_b": keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv_b"),
+                    "act": keras.layers.Activation(activation),
+                }
+                block["norm"].build((None, *size, filters))
+                block["conv_a"].build((None, *size, filters))
+                block["conv_b"].build((None, *size, filters))
+                if "film" in use:
+                    block["film"] = FeatureWiseAffine(name=f"{name}_film")
+                    block["film"].build([(None, *size, filters), (None, condition_width)])
+                stage["blocks"].append(block)
+            if index == 0 and "cross_attention" in use:
+                tokens = size[0] * size[1]
+                if len(fused_shape) == 4:
+                    tokens = fused_shape[1] * fused_shape[2]
+                    token_width = fused_shape[-1]
+                else:
+                    token_width = filters
+                stage["query_position"] = self.add_weight(shape=(size[0] * size[1], filters),
+                                                          initializer="random_normal", name="query_position")  # fmt: skip
+                stage["key_position"] = self.add_weight(shape=(tokens + 1, filters), initializer="random_normal",
+                                                        name="key_position")  # fmt: skip
+                stage["token_projection"] = keras.layers.Dense(filters, name="token_projection")
+                stage["token_projection"].build((None, tokens, token_width))
+                stage["condition_token"] = keras.layers.Dense(filters, name="condition_token")
+                stage["condition_token"].build((None, condition_width))
+                stage["attention_norm"] = keras.layers.LayerNormalization(name="attention_norm")
+                stage["attention_norm"].build((None, tokens, filters))
+                stage["attention"] = keras.layers.MultiHeadAttention(
+                    self.num_heads, max(1, filters // self.num_heads), name="cross_attention"
+                )
+                stage["attention"].build((None, size[0] * size[1], filters), (None, tokens + 1, filters))
+            self.stages.append(stage)
+        self.to_pixels = keras.layers.Conv2D(self.channels, 3, padding="same", activation="sigmoid",
+                                             name="to_pixels")  # fmt: skip
+        self.to_pixels.build((None, *self.sizes[-1], self.stage_filters[-1]))
+
+    def call(self, inputs, training=None):
+        fused, *skips = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        condition = fused if len(fused.shape) == 2 else ops.mean(fused, axis=(1, 2))
+        skip_by_size = {tuple(skip.shape[1:3]): skip for skip in skips}
+        x = None
+        for index, (size, stage) in enumerate(zip(self.sizes, self.stages, strict=True)):
+            parts = []
+            if index == 0:
+                if hasattr(self, "seed"):
+                    x = ops.reshape(self.seed(condition), (-1, *size, self.base_filters))
+                    parts.append(x)
+                if len(fused.shape) == 4 and tuple(fused.shape[1:3]) == size:
+                    parts.append(fused)
+            else:
+                parts.append(_resize(x, size))
+            skip = skip_by_size.get(size)
+            if skip is not None:
+                if "skip_gate" in stage:
+                    gate = ops.sigmoid(stage["skip_gate"](condition) + 2.0)  # starts open (~0.88)
+                    skip = skip * ops.reshape(gate, (-1, 1, 1, skip.shape[-1]))
+                parts.append(skip)
+            if "concat" in self.conditioning:
+                tiled = ops.broadcast_to(ops.reshape(condition, (-1, 1, 1, condition.shape[-1])),
+                                         (ops.shape(condition)[0], *size, condition.shape[-1]))  # fmt: skip
+                parts.append(tiled)
+            x = stage["conv"](parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1))
+            if "attention" in stage:
+                x = x + self._cross_attend(stage, x, fused, condition, training)
+            for block in stage["blocks"]:
+                h = block["norm"](x)
+                if "film" in block:
+                    h = block["film"]([h, condition])
+                h = block["conv_a"](block["act"](h))
+                h = block["conv_b"](block["act"](h))
+                x = x + h
+        return self.to_pixels(x[:, : self.height, : self.width])
+
+    def _cross_attend(self, stage, x, fused, condition, training):
+        filters = x.shape[-1]
+        queries = ops.reshape(x, (-1, x.shape[1] * x.shape[2], filters)) + stage["query_position"]
+        grid = fused if len(fused.shape) == 4 else x
+        tokens = stage["token_projection"](
+            ops.reshape(grid, (-1, grid.shape[1] * grid.shape[2], grid.shape[-1]))
+        )
+        tokens = ops.concatenate([tokens, ops.expand_dims(stage["condition_token"](condition), 1)], axis=1)
+        tokens = stage["attention_norm"](tokens) + stage["key_position"]
+        attended = stage["attention"](queries, tokens, training=training)
+        return ops.reshape(attended, (-1, x.shape[1], x.shape[2], filters))
+
+    def compute_output_shape(self, input_shape):
+        shapes = _as_shape_list(input_shape)
+        fused_shape, *skip_shapes = shapes
+        if len(fused_shape) not in (2, 4) or any(len(shape) != 4 for shape in skip_shapes):
+            raise ValueError(
+                "UNetDecoder expects [fused (batch, D) or (batch, h, w, D), *skips (batch, h, w, C)]. "
+                f"Received: input_shape={input_shape}"
+            )
+        sizes = [tuple(shape[1:3]) for shape in skip_shapes]
+        if len(set(sizes)) != len(sizes):
+            raise ValueError(f"UNetDecoder's skips must differ in size. Received sizes {sizes}")
+        if sizes and (sizes[-1][0] > self.height or sizes[-1][1] > self.width):
+            raise ValueError(
+                f"UNetDecoder's largest skip {list(sizes[-1])} exceeds the output {self.height}x{self.width}"
+            )
+        return (fused_shape[0], self.height, self.width, self.channels)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "height": self.height,
+            "width": self.width,
+            "channels": self.channels,
+            "conditioning": self.conditioning,
+            "base_filters": self.base_filters,
+            "min_filters": self.min_filters,
+            "max_stages": self.max_stages,
+            "blocks_per_stage": self.blocks_per_stage,
+            "num_heads": self.num_heads,
+            "activation": self.activation,
+        }
+
+
+def _as_shape_list(input_shape) -> list[tuple]:
+    if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)):
+        return [tuple(shape) for shape in input_shape]
+    return [tuple(input_shape)]
+
+
+def _groups(channels: int) -> int:
+    for groups in (8, 4, 2):
+        if channels % groups == 0:
+            return groups
+    return 1
+
+
+def _resize(x, size):
+    if tuple(x.shape[1:3]) == tuple(size):
+        return x
+    return ops.image.resize(x, size, interpolation="bilinear")

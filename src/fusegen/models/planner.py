@@ -68,6 +68,12 @@ class BranchPlan:
     encoder: Stage
     alignment: Stage
     presence: keras.layers.Layer | None = None
+    #: Encoder layers whose outputs feed the image head's skips (-1: the input itself).
+    skip_layers: list[int] = dataclasses.field(default_factory=list)
+
+    @property
+    def skip_shapes(self) -> list[Shape]:
+        return [self.input_shape if index < 0 else self.encoder.shapes[index] for index in self.skip_layers]
 
     @property
     def output_shape(self) -> Shape:
@@ -88,6 +94,12 @@ class ShapePlan:
     latent_dim: int = 0
     latent_stage: Stage | None = None
     head_input_shape: Shape | None = None
+    #: The input whose encoder maps the head takes as skip connections, if any.
+    skip_source: str | None = None
+
+    @property
+    def skip_shapes(self) -> list[Shape]:
+        return self.branches[self.skip_source].skip_shapes if self.skip_source else []
 
     @property
     def fused_shape(self) -> Shape:
@@ -134,6 +146,9 @@ class ShapePlan:
             "head": {
                 "type": output.head.type if self.head_parts else f"{self.spec.objective.type} denoiser",
                 "input_shape": list(self.head_input_shape or self.fused_shape),
+                "skips": {"from": self.skip_source, "shapes": [list(shape) for shape in self.skip_shapes]}
+                if self.skip_source
+                else None,
                 "trunk": self.head_trunk.to_dict(parameters)["layers"],
                 "parts": {
                     name: stage.to_dict(parameters)["layers"] for name, stage in self.head_parts.items()
@@ -234,9 +249,14 @@ def _plan_head(spec, sizes, branches, layout, fusion, fused_shape) -> ShapePlan:
 
     head_builder = HEADS.get(output.kind, output.head.type, "output.head.type")
     head = head_builder(output.head, output, head_input_shape, sizes, layer_name("head"))
+    skip_source = _plan_skips(spec, branches) if head.takes_skips else None
+    skip_shapes = branches[skip_source].skip_shapes if skip_source else []
     trunk = _push("head trunk", head.trunk, head_input_shape)
     trunk_shape = trunk.output_shape or head_input_shape
-    parts = {part: _push(f"head part {part}", layers, trunk_shape) for part, layers in head.parts.items()}
+    parts = {
+        part: _push(f"head part {part}", layers, trunk_shape, extra_shapes=skip_shapes)
+        for part, layers in head.parts.items()
+    }
     for part, stage in parts.items():
         expected = _expected_part_shape(spec, part, sizes)
         if stage.output_shape != expected:
@@ -246,8 +266,39 @@ def _plan_head(spec, sizes, branches, layout, fusion, fused_shape) -> ShapePlan:
                 hint="this is a bug in the head; please report it with the spec.",
             )
     return ShapePlan(
-        spec, branches, layout, fusion, trunk, parts, output_shape, latent_dim, latent_stage, head_input_shape
-    )
+        spec, branches, layout, fusion, trunk, parts, output_shape, latent_dim, latent_stage, head_input_shape,
+        skip_source,
+    )  # fmt: skip
+
+
+def _plan_skips(spec: GeneratorSpec, branches: dict[str, BranchPlan]) -> str | None:
+    """Choose the image input whose encoder maps feed the head's skips, and mark those layers.
+
+    A skip is the last encoder output at each size the encoder reaches (the
+    input itself at full size when no layer keeps it), so every resolution
+    of the decoder can reuse the detail the encoder saw there.
+    """
+    output = spec.output
+    requested = output.head.skips_from
+    if requested == "none":
+        return None
+    if requested is None:
+        same_size = [
+            name
+            for name, input_spec in spec.inputs.items()
+            if input_spec.kind == "image"
+            and (input_spec.height, input_spec.width) == (output.height, output.width)
+        ]
+        if not same_size:
+            return None
+        requested = same_size[0]
+    branch = branches[requested]
+    last_at_size: dict[tuple[int, int], int] = {branch.input_shape[:2]: -1}
+    for index, shape in enumerate(branch.encoder.shapes):
+        if len(shape) == 3:
+            last_at_size[shape[:2]] = index
+    branch.skip_layers = [last_at_size[size] for size in sorted(last_at_size)]
+    return requested
 
 
 def latent_size(spec: GeneratorSpec) -> int:
@@ -308,11 +359,15 @@ def _resolve_vocabulary_sizes(spec: GeneratorSpec, sizes: dict[str, int]) -> dic
     return sizes
 
 
-def _push(name: str, layers: list, shape: Shape) -> Stage:
+def _push(name: str, layers: list, shape: Shape, extra_shapes: list[Shape] = ()) -> Stage:
+    """Push a shape through layers; ``extra_shapes`` are further inputs of the first layer (skips)."""
     shapes = []
     current = shape
-    for layer in layers:
-        current = _shape_of(layer, (None, *current), name)
+    for index, layer in enumerate(layers):
+        if index == 0 and extra_shapes:
+            current = _shape_of(layer, [(None, *current)] + [(None, *extra) for extra in extra_shapes], name)
+        else:
+            current = _shape_of(layer, (None, *current), name)
         shapes.append(current)
     return Stage(name, list(layers), shapes)
 

@@ -58,11 +58,12 @@ class ConditionalGAN(ObjectiveModel):
         model_inputs = {name: inputs[name] for name in self.input_names}
         if self.plan.uses_presence:
             model_inputs["_present"] = present
-        return self.critic_condition(model_inputs, training=training)
+        return self.fused_tensor(self.critic_condition(model_inputs, training=training))
 
     def _fake(self, inputs, present, training):
         fused = self.conditions(inputs, present, training=training)
-        noise = keras.random.normal((ops.shape(fused)[0], self.noise_dim), seed=self.seed_generator)
+        batch = ops.shape(self.fused_tensor(fused))[0]
+        noise = keras.random.normal((batch, self.noise_dim), seed=self.seed_generator)
         outputs = self.decode(fused, noise, training=training)
         return self._soft_representation(outputs)
 
@@ -157,7 +158,8 @@ class ConditionalGAN(ObjectiveModel):
 
     def generate(self, inputs, present, seed_generator, temperature=1.0):
         fused = self.conditions(inputs, present)
-        noise = temperature * keras.random.normal((ops.shape(fused)[0], self.noise_dim), seed=seed_generator)
+        batch = ops.shape(self.fused_tensor(fused))[0]
+        noise = temperature * keras.random.normal((batch, self.noise_dim), seed=seed_generator)
         return self.sample_categories(self.decode(fused, noise), seed_generator, temperature)
 
     def networks(self):

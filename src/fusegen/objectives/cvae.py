@@ -49,7 +49,7 @@ class ConditionalVAE(ObjectiveModel):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         fused = y_pred
         mean, log_variance = self.posterior(
-            {"target": self.target_representation(y), "fused": fused}, training=training
+            {"target": self.target_representation(y), "fused": self.fused_tensor(fused)}, training=training
         )
         noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
         latent = mean + ops.exp(0.5 * log_variance) * noise
@@ -96,7 +96,7 @@ class ConditionalVAE(ObjectiveModel):
 
     def generate(self, inputs, present, seed_generator, temperature=1.0):
         fused = self.conditions(inputs, present)
-        batch = ops.shape(fused)[0]
+        batch = ops.shape(self.fused_tensor(fused))[0]
         latent = temperature * keras.random.normal((batch, self.latent_dim), seed=seed_generator)
         return self.sample_categories(self.decode(fused, latent), seed_generator, temperature)
 

@@ -56,6 +56,27 @@ class EmbeddingPoolTextEncoder(Component):
     embedding_dim: PositiveInt = 64
 
 
+class TransformerTextEncoder(Component):
+    """Token and position embeddings, small transformer blocks, then masked average pooling.
+
+    Unlike ``embedding_pool``, word order counts ("rotate left" vs "left
+    rotate"), and each word's meaning can depend on the others.
+    """
+
+    type: Literal["transformer"] = "transformer"
+    embedding_dim: PositiveInt = 64
+    num_layers: PositiveInt = Field(default=1, le=8)
+    num_heads: PositiveInt = 4
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> TransformerTextEncoder:
+        if self.embedding_dim % self.num_heads:
+            raise ValueError(
+                f"embedding_dim ({self.embedding_dim}) must be divisible by num_heads ({self.num_heads})"
+            )
+        return self
+
+
 class DenseVectorEncoder(Component):
     """Dense layers over a vector (numeric columns or text embeddings)."""
 
@@ -90,7 +111,9 @@ class RecurrentSequenceEncoder(Component):
 
 
 ImageEncoder = Annotated[Union[ConvImageEncoder, ResidualImageEncoder], Field(discriminator="type")]
-TextEncoder = Annotated[Union[EmbeddingPoolTextEncoder, DenseVectorEncoder], Field(discriminator="type")]
+TextEncoder = Annotated[
+    Union[EmbeddingPoolTextEncoder, TransformerTextEncoder, DenseVectorEncoder], Field(discriminator="type")
+]
 NumericEncoder = Annotated[Union[DenseVectorEncoder], Field(discriminator="type")]
 CategoricalEncoder = Annotated[Union[EmbeddingCategoricalEncoder], Field(discriminator="type")]
 SequenceEncoder = Annotated[
@@ -142,6 +165,40 @@ class UpsampleImageHead(Component):
     activation: Activation = "relu"
 
 
+class UNetImageHead(Component):
+    """Upsampling stages conditioned at every stage, reusing an image input's encoder maps as skips.
+
+    When an image input has the output's size, its encoder's feature map at
+    each resolution joins the decoder stage of that resolution (U-Net skip
+    connections), so detail need not pass through the bottleneck. The fused
+    condition steers every stage through ``conditioning``:
+
+    - ``film``: a feature-wise scale and shift (and a gate on each skip) from
+      the condition vector;
+    - ``cross_attention``: at the lowest resolution, each position attends
+      over the condition's tokens (the fused grid's positions, or the skip
+      map's, and the condition vector), each with a learned position, so an
+      instruction can move content across the image;
+    - ``concat``: the condition vector tiled and concatenated at every stage.
+    """
+
+    type: Literal["unet"] = "unet"
+    skips_from: str | None = Field(
+        default=None,
+        description="The image input whose encoder feeds the skips; by default the image input of the "
+        "output's size, if any. 'none' turns skips off.",
+    )
+    conditioning: list[Literal["film", "cross_attention", "concat"]] = Field(
+        default=["film", "cross_attention"], min_length=1
+    )
+    base_filters: PositiveInt = Field(default=128, description="Width at the lowest resolution.")
+    min_filters: PositiveInt = 32
+    max_stages: PositiveInt = Field(default=4, le=8, description="Upsampling stages when there are no skips.")
+    blocks_per_stage: PositiveInt = 1
+    num_heads: PositiveInt = Field(default=4, description="Cross-attention heads.")
+    activation: Activation = "relu"
+
+
 class ConvSequenceHead(Component):
     """Dense seed, then upsample + conv1d stages, cropped to the exact steps."""
 
@@ -168,6 +225,6 @@ class MLPHead(Component):
     dropout_rate: float = Field(default=0.0, ge=0.0, lt=1.0)
 
 
-ImageHead = Annotated[Union[UpsampleImageHead], Field(discriminator="type")]
+ImageHead = Annotated[Union[UpsampleImageHead, UNetImageHead], Field(discriminator="type")]
 SequenceHead = Annotated[Union[ConvSequenceHead, RecurrentSequenceHead], Field(discriminator="type")]
 VectorHead = Annotated[Union[MLPHead], Field(discriminator="type")]

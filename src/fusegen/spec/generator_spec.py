@@ -53,7 +53,7 @@ class DataSpec(_Section):
     ``python:MODULE:FUNCTION`` (or ``python:FILE.py:FUNCTION``) for a
     generator or ``keras.utils.PyDataset`` of your own, or ``bundled:NAME``
     for a dataset shipped with fusegen (``penguins``, ``basic_motions``,
-    ``emoji_edits``). Relative paths resolve against the spec's folder.
+    ``emoji_edits``, ``animal_shapes``). Relative paths resolve against the spec's folder.
     """
 
     source: str | None = Field(
@@ -66,6 +66,11 @@ class DataSpec(_Section):
         description="Options of a bundled dataset (e.g. its size), or keyword arguments of a python: source.",
     )
     validation_split: float = Field(default=0.1, ge=0.0, lt=1.0)
+    split_column: str | None = Field(
+        default=None,
+        description="A column of 'train' and 'validation' that fixes which rows are held out, instead of a "
+        "random validation_split: for a fixed test set, or to keep rows (say, unseen phrasings) out of training.",
+    )
     missing: MissingPolicy = Field(
         default="error",
         description="'error' stops on the first NaN/empty value with its row and column; "
@@ -230,6 +235,25 @@ class TrainingSpec(_Section):
     )
 
 
+class EvaluationSpec(_Section):
+    """What `fusegen evaluate` reports beyond its defaults; the columns need not be model inputs."""
+
+    group_by: list[str] = Field(
+        default_factory=list,
+        description="Columns to break the paired metrics down by (say, the instruction and whether its "
+        "phrasing was seen in training): one table per column, and one for all of them together.",
+    )
+    label_column: str | None = Field(
+        default=None,
+        description="Image outputs: a column of class labels. A classifier trained on the real images "
+        "judges whether each sample shows its row's class, and gives the features of the Frechet and "
+        "kernel distances.",
+    )
+    classifier_epochs: PositiveInt = Field(
+        default=10, description="Training passes of that classifier over the real images."
+    )
+
+
 class GeneratorSpec(_Section):
     """A multi-input generator: named inputs, their fusion, one output.
 
@@ -265,6 +289,7 @@ class GeneratorSpec(_Section):
         "column; other kinds: the output's name). Unlisted parts weigh 1.",
     )
     training: TrainingSpec = Field(default_factory=TrainingSpec)
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
 
     @field_validator("inputs")
     @classmethod
@@ -301,6 +326,20 @@ class GeneratorSpec(_Section):
                     f"received output kind '{self.output.kind}'"
                     + ("" if has_image else " and no image input")
                     + "; use layout 'vector'"
+                )
+        skips_from = getattr(self.output.head, "skips_from", None)
+        if skips_from not in (None, "none"):
+            source = self.inputs.get(skips_from)
+            if source is None or source.kind != "image":
+                images = [name for name, spec in self.inputs.items() if spec.kind == "image"]
+                problems.append(
+                    f"output.head.skips_from '{skips_from}' must name an image input; the image inputs are "
+                    f"{images or 'none'} (or write 'none' for no skips)"
+                )
+            elif source.height > self.output.height or source.width > self.output.width:
+                problems.append(
+                    f"output.head.skips_from '{skips_from}' is {source.height}x{source.width}, larger than the "
+                    f"{self.output.height}x{self.output.width} output; its maps cannot join the decoder"
                 )
         problems += self._window_problems()
         if problems:

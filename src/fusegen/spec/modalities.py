@@ -174,14 +174,15 @@ class TextInput(_Input):
 
     @model_validator(mode="after")
     def _encoder_matches_form(self) -> TextInput:
-        expected = "dense" if self.embedding_size else "embedding_pool"
+        expected = ["dense"] if self.embedding_size else ["embedding_pool", "transformer"]
         if self.encoder is None:
             default = DenseVectorEncoder() if self.embedding_size else EmbeddingPoolTextEncoder()
             object.__setattr__(self, "encoder", default)
-        elif self.encoder.type != expected:
+        elif self.encoder.type not in expected:
             form = "precomputed embeddings" if self.embedding_size else "raw text"
             raise ValueError(
-                f"a text input of {form} needs encoder type '{expected}', received '{self.encoder.type}'"
+                f"a text input of {form} needs encoder type {' or '.join(map(repr, expected))}, "
+                f"received '{self.encoder.type}'"
             )
         return self
 

