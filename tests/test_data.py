@@ -151,7 +151,8 @@ def test_missing_file_and_bad_extension(tmp_path):
 def test_unknown_bundled_dataset_lists_the_known_ones():
     spec = load_spec({**RECORD_SPEC, "data": {"source": "bundled:mnist"}})
     with pytest.raises(
-        DataError, match="unknown bundled dataset 'mnist'; available: animal_shapes, basic_motions, emoji_edits, penguins"
+        DataError,
+        match="unknown bundled dataset 'mnist'; available: animal_shapes, basic_motions, emoji_edits, penguins",
     ):
         load_table(spec.data)
 
@@ -217,9 +218,8 @@ def test_bundled_datasets_load():
     assert set(edits["split"][edits["phrasing"] == "unseen"]) == {"validation"}
     pairs = set(zip(edits["operation"][held_out], edits["phrasing"][held_out], strict=True))
     assert len(pairs) == 12
-    from fusegen.data.bundled.emoji_edits import INSTRUCTIONS
-
     from fusegen.data.bundled.animal_shapes import ANIMALS, load_animal_shapes
+    from fusegen.data.bundled.emoji_edits import INSTRUCTIONS
 
     animals = load_animal_shapes(per_class=3)
     assert animals["image"].shape == (30, 28, 28, 1) and animals["image"].dtype == np.uint8

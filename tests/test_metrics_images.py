@@ -51,7 +51,9 @@ def test_feature_distances_are_near_zero_for_the_same_process_and_large_for_anot
     noise = np.random.default_rng(4).integers(0, 256, real.shape).astype("uint8")
     real_features, same_features, noise_features = (judge.features(x) for x in (real, same, noise))
 
-    assert frechet_distance(real_features, same_features) * 10 < frechet_distance(real_features, noise_features)
+    assert frechet_distance(real_features, same_features) * 10 < frechet_distance(
+        real_features, noise_features
+    )
     assert kernel_distance(real_features, same_features) * 10 < kernel_distance(real_features, noise_features)
 
 

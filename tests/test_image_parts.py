@@ -1,0 +1,190 @@
+"""Parts for images and words: the U-Net head with skips, FiLM and cross-attention, the transformer text encoder."""
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fusegen.errors import SpecError
+from fusegen.models import build_from_spec, plan_model
+from fusegen.models.layers import TextTransformer, UNetDecoder
+from fusegen.spec import load_spec
+
+
+def editing_spec(height=16, width=16, encoder="residual", layout="grid", conditioning=("film",), **head):
+    return load_spec(
+        {
+            "inputs": {
+                "image": {
+                    "kind": "image",
+                    "height": height,
+                    "width": width,
+                    "channels": 3,
+                    "encoder": {"type": encoder, "filters": [4, 8]},
+                },
+                "words": {
+                    "kind": "text",
+                    "max_tokens": 20,
+                    "sequence_length": 5,
+                    "encoder": {"type": "transformer", "embedding_dim": 8, "num_heads": 2},
+                },
+            },
+            "fusion": {"method": "concat", "layout": layout, "width": 8},
+            "output": {
+                "kind": "image",
+                "height": height,
+                "width": width,
+                "channels": 3,
+                "head": {
+                    "type": "unet",
+                    "base_filters": 8,
+                    "min_filters": 4,
+                    "num_heads": 2,
+                    "conditioning": list(conditioning),
+                    **head,
+                },  # fmt: skip
+            },
+        }
+    )
+
+
+def test_unet_head_takes_the_image_encoders_maps_at_every_size():
+    plan = plan_model(editing_spec(encoder="residual"), {"words": 20})
+
+    assert plan.skip_source == "image"
+    # The residual encoder keeps 16x16 in its first stage and halves once.
+    assert plan.skip_shapes == [(8, 8, 8), (16, 16, 4)]
+    assert plan.to_dict()["head"]["skips"] == {"from": "image", "shapes": [[8, 8, 8], [16, 16, 4]]}
+
+
+def test_a_strided_encoder_passes_the_image_itself_at_full_size():
+    plan = plan_model(editing_spec(encoder="conv"), {"words": 20})
+
+    # conv halves at once (16 -> 8 -> 4), so the full-size skip is the input image.
+    assert plan.skip_shapes == [(4, 4, 8), (8, 8, 4), (16, 16, 3)]
+
+
+def test_skips_can_be_turned_off_and_must_name_an_image_input():
+    plan = plan_model(editing_spec(skips_from="none"), {"words": 20})
+    assert plan.skip_source is None and plan.skip_shapes == []
+
+    with pytest.raises(SpecError, match="skips_from 'words' must name an image input; the image inputs are"):
+        editing_spec(skips_from="words")
+
+
+@pytest.mark.parametrize(
+    "conditioning", [["film"], ["cross_attention"], ["concat"], ["film", "cross_attention"]]
+)
+def test_edited_image_has_the_input_size_and_the_model_round_trips(tmp_path, conditioning):
+    plan, model = build_from_spec(editing_spec(height=12, width=20, conditioning=conditioning), {"words": 20})
+    batch = {
+        "image": np.random.default_rng(0).random((2, 12, 20, 3)).astype("float32"),
+        "words": np.array([[3, 4, 0, 0, 0], [5, 0, 0, 0, 0]], dtype="int32"),
+    }
+    output = np.asarray(model(batch))
+    assert output.shape == (2, 12, 20, 3)
+    assert 0 <= output.min() and output.max() <= 1
+
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(np.asarray(reloaded(batch)), output, atol=1e-6)
+
+
+def test_the_condition_changes_the_output_through_film():
+    decoder = UNetDecoder(8, 8, 1, conditioning=["film"], base_filters=8, min_filters=4)
+    fused, skip = keras.Input((4,)), keras.Input((8, 8, 2))
+    model = keras.Model([fused, skip], decoder([fused, skip]))
+    # FiLM projections start at zero (the identity); give them weights, as training would.
+    for weight in decoder.weights:
+        if "film" in weight.path or "skip_gate" in weight.path:
+            weight.assign(np.random.default_rng(1).normal(0, 0.5, weight.shape))
+    image = np.random.default_rng(0).random((1, 8, 8, 2)).astype("float32")
+    first = model([np.ones((1, 4), "float32"), image])
+    second = model([-np.ones((1, 4), "float32"), image])
+    assert np.abs(np.asarray(first) - np.asarray(second)).max() > 1e-3
+
+
+def test_unet_decoder_validates_its_arguments():
+    with pytest.raises(ValueError, match="`conditioning` must list some of"):
+        UNetDecoder(8, 8, 1, conditioning=["magic"])
+    with pytest.raises(ValueError, match="`height` must be a positive integer"):
+        UNetDecoder(0, 8, 1)
+    with pytest.raises(ValueError, match="skips must differ in size"):
+        UNetDecoder(8, 8, 1).compute_output_shape([(None, 4), (None, 4, 4, 2), (None, 4, 4, 3)])
+    with pytest.raises(ValueError, match="exceeds the output"):
+        UNetDecoder(8, 8, 1).compute_output_shape([(None, 4), (None, 16, 16, 2)])
+
+
+def test_text_transformer_ignores_padding_and_reads_word_order():
+    layer = TextTransformer(vocabulary_size=10, sequence_length=4, embedding_dim=8, num_layers=2, num_heads=2)
+    ids = keras.Input((4,), dtype="int32")
+    model = keras.Model(ids, layer(ids))
+    short = np.array([[3, 4, 0, 0]], dtype="int32")
+    swapped = np.array([[4, 3, 0, 0]], dtype="int32")
+    before = np.asarray(model(short))
+
+    assert before.shape == (1, 8)
+    assert np.abs(before - np.asarray(model(swapped))).max() > 1e-4
+    # Whatever the padding id's embedding holds, padded positions change nothing.
+    table = layer.token_embedding.embeddings
+    table.assign(np.concatenate([np.full((1, 8), 5.0), np.asarray(table)[1:]]).astype("float32"))
+    np.testing.assert_allclose(np.asarray(model(short)), before, atol=1e-5)
+    with pytest.raises(ValueError, match="divisible by `num_heads`"):
+        TextTransformer(10, 4, embedding_dim=6, num_heads=4)
+
+
+@st.composite
+def unet_specs(draw):
+    height, width = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    scale = draw(st.sampled_from([1, 1, 2]))  # the output may be larger than the image input
+    depth = draw(st.integers(1, 3))
+    return {
+        "inputs": {
+            "image": {
+                "kind": "image",
+                "height": height,
+                "width": width,
+                "channels": draw(st.sampled_from([1, 3])),
+                "encoder": {"type": draw(st.sampled_from(["conv", "residual"])), "filters": [4] * depth},
+            },
+            "words": {
+                "kind": "text",
+                "max_tokens": 20,
+                "sequence_length": 3,
+                "encoder": {"embedding_dim": 4},
+            },
+        },
+        "fusion": {"method": "concat", "layout": draw(st.sampled_from(["vector", "grid"])), "width": 4},
+        "output": {
+            "kind": "image",
+            "height": height * scale,
+            "width": width * scale,
+            "channels": draw(st.sampled_from([1, 3])),
+            "head": {
+                "type": "unet",
+                "base_filters": 8,
+                "min_filters": 4,
+                "num_heads": 2,
+                "max_stages": draw(st.integers(1, 5)),
+                "skips_from": draw(st.sampled_from(["image", None, "none"])),
+                "conditioning": draw(
+                    st.lists(st.sampled_from(["film", "cross_attention", "concat"]), min_size=1, unique=True)
+                ),
+            },
+        },
+        "objective": draw(st.sampled_from([{"type": "regression"}, {"type": "cvae", "latent_dim": 2}])),
+    }
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(unet_specs())
+def test_unet_output_shape_always_equals_requested(raw):
+    plan, model = build_from_spec(load_spec(raw), {"words": 20})
+    inputs = {
+        "image": np.zeros((2, *plan.branches["image"].input_shape), "float32"),
+        "words": np.ones((2, 3), "int32"),
+    }
+    if plan.latent_dim:
+        inputs["_latent"] = np.zeros((2, plan.latent_dim), "float32")
+    assert tuple(model(inputs).shape[1:]) == tuple(load_spec(raw).output.model_shape())
