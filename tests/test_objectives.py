@@ -180,3 +180,53 @@ def test_ema_momentum_trains_with_averaged_weights():
     pairs = list(zip(optimizer._trainable_variables, optimizer._model_variables_moving_average, strict=True))
     assert pairs and all(np.allclose(weight.numpy(), average.numpy()) for weight, average in pairs)
     assert generator.history_["loss"][-1] < generator.history_["loss"][0]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"use_ema": True, "ema_momentum": 0.9}, {"clipnorm": 0.1}, {"weight_decay": 0.1}, {"amsgrad": True}],
+)
+def test_fused_adam_follows_keras_adam(options):
+    """fusegen's Adam (one TensorFlow kernel per variable) takes Keras's Adam steps, sparse ones included."""
+    import keras
+    import tensorflow as tf
+
+    from fusegen.objectives.base import Adam, AdamW
+
+    def train(adam):
+        keras.utils.set_random_seed(0)
+        ids = keras.Input((), dtype="int32")
+        model = keras.Model(ids, keras.layers.Dense(4)(keras.layers.Embedding(5, 3)(ids)))
+        optimizer = adam(learning_rate=0.01, **options)
+        optimizer.build(model.trainable_variables)
+
+        @tf.function
+        def step(target):
+            with tf.GradientTape() as tape:
+                # Repeated ids: the embedding's gradient is sparse, with a repeated row.
+                loss = tf.reduce_mean(tf.square(model(tf.constant([1, 2, 2, 4])) - target))
+            optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+
+        for target in range(20):
+            step(tf.constant(float(target)))
+        return [variable.numpy() for variable in [*model.trainable_variables, *optimizer.variables]], step
+
+    reference = keras.optimizers.AdamW if "weight_decay" in options else keras.optimizers.Adam
+    ours = AdamW if "weight_decay" in options else Adam
+    expected, _ = train(reference)
+    weights, step = train(ours)
+    for value, wanted in zip(weights, expected, strict=True):
+        np.testing.assert_allclose(value, wanted, rtol=1e-5, atol=1e-5)
+    # Outside amsgrad, the dense variables are updated by TensorFlow's Adam kernel.
+    graph = step.get_concrete_function(tf.TensorSpec((), tf.float32)).graph
+    fused = [op for function in graph._functions.values() for op in function.graph.get_operations()]
+    fused = [op for op in [*graph.get_operations(), *fused] if op.type == "ResourceApplyAdam"]
+    assert len(fused) == (0 if options.get("amsgrad") else 2)
+
+
+def test_training_uses_the_fused_adam():
+    spec = mixture_spec("regression", training={"epochs": 1, "batch_size": 64})
+    generator = fusegen.Generator(spec).fit(mixture(rows=128), verbose=0)
+    from fusegen.objectives.base import Adam
+
+    assert isinstance(generator.model_.optimizer, Adam)
