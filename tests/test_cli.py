@@ -260,3 +260,17 @@ def test_init_from_an_image_folder_then_train_and_sample(tmp_path):
     Image.fromarray(np.zeros((8, 8, 3), "uint8")).save(tmp_path / "flat" / "a.png")
     result = fusegen("init", tmp_path / "flat")
     assert result.returncode == 1 and "one subfolder per class" in result.stderr
+
+
+def test_init_schedule_is_about_3000_steps_and_at_most_200_passes():
+    from fusegen.data.inference import _default_schedule
+
+    # A small table: 200 passes of 5 batches, grouped into epochs of 50 steps.
+    assert _default_schedule(266, 64) == (20, 50)
+    # 3,000 steps of 64 rows are 200 passes over 960 rows, and fewer over more.
+    epochs, steps = _default_schedule(960, 64)
+    assert epochs * steps == 3000
+    epochs, steps = _default_schedule(2000, 64)
+    assert 2900 <= epochs * steps <= 3100
+    # Large tables: one pass per epoch, at least 10 of them.
+    assert _default_schedule(50_000, 256) == (10, None)

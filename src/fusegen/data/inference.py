@@ -152,9 +152,18 @@ def _all_dates(labels) -> bool:
     return bool(parsed.notna().all())
 
 
+#: Passes over the rows of a small table (under 960 rows, where 3,000 steps of 64
+#: would be more passes). On seven real tables of 120-837 training rows (penguins,
+#: carData Salaries and TitanicSurvival, AER CPS1985, ggplot2 mpg, iris, MASS Pima.tr;
+#: six seeds each), 200 passes instead of 300 scored 0.0035 lower SDMetrics quality
+#: on average (at most 0.013 lower, on penguins) and 0.01 lower ML efficacy (within
+#: the seeds' noise), in two thirds of the training time; 100-150 passes lost more.
+MAX_PASSES = 200
+
+
 def _default_epochs(rows: int) -> int:
     # About 3,000 optimiser steps at batch 64, fewer passes over large tables.
-    return int(np.clip(3000 * 64 / max(rows, 1), 10, 300))
+    return int(np.clip(3000 * 64 / max(rows, 1), 10, MAX_PASSES))
 
 
 def _default_schedule(rows: int, batch_size: int) -> tuple[int, int | None]:
