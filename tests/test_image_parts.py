@@ -40,7 +40,7 @@ def editing_spec(height=16, width=16, encoder="residual", layout="grid", conditi
                     "type": "unet",
                     "base_filters": 8,
                     "min_filters": 4,
-                    "num_heads": 2,
+                    "routing_bases": 3,
                     "conditioning": list(conditioning),
                     **head,
                 },  # fmt: skip
@@ -100,8 +100,8 @@ def test_the_condition_changes_the_output_through_film():
         if "film" in weight.path or "skip_gate" in weight.path:
             weight.assign(np.random.default_rng(1).normal(0, 0.5, weight.shape))
     image = np.random.default_rng(0).random((1, 8, 8, 2)).astype("float32")
-    first = model([np.ones((1, 4), "float32"), image])
-    second = model([-np.ones((1, 4), "float32"), image])
+    first = model([np.array([[1.0, -1.0, 0.5, 0.0]], "float32"), image])
+    second = model([np.array([[-1.0, 1.0, 0.0, 0.5]], "float32"), image])
     assert np.abs(np.asarray(first) - np.asarray(second)).max() > 1e-3
 
 
@@ -165,7 +165,7 @@ def unet_specs(draw):
                 "type": "unet",
                 "base_filters": 8,
                 "min_filters": 4,
-                "num_heads": 2,
+                "routing_bases": 3,
                 "max_stages": draw(st.integers(1, 5)),
                 "skips_from": draw(st.sampled_from(["image", None, "none"])),
                 "conditioning": draw(
@@ -188,3 +188,31 @@ def test_unet_output_shape_always_equals_requested(raw):
     if plan.latent_dim:
         inputs["_latent"] = np.zeros((2, plan.latent_dim), "float32")
     assert tuple(model(inputs).shape[1:]) == tuple(load_spec(raw).output.model_shape())
+
+
+def test_route_map_moves_cells_and_positions_inside_them():
+    from fusegen.models.layers import route_map
+
+    # A 4x6 map as a 2x3 grid of 2x2 cells: flip the cells left-right and
+    # the positions inside each cell left-right, which flips the whole map.
+    x = np.arange(4 * 6 * 2, dtype="float32").reshape(1, 4, 6, 2)
+
+    def horizontal_flip(rows, columns):
+        order = np.arange(rows * columns).reshape(rows, columns)[:, ::-1].ravel()
+        return np.eye(rows * columns, dtype="float32")[order][None]
+
+    flipped = route_map(x, horizontal_flip(2, 3), horizontal_flip(2, 2), (2, 3))
+    np.testing.assert_array_equal(np.asarray(flipped), x[:, :, ::-1])
+    # Cells alone: whole 2x2 blocks move, their insides stay.
+    blocks = np.asarray(route_map(x, horizontal_flip(2, 3), None, (2, 3)))
+    np.testing.assert_array_equal(blocks[:, :, 0:2], x[:, :, 4:6])
+
+
+def test_positional_routing_is_a_row_stochastic_attention():
+    from fusegen.models.layers import PositionalRouting
+
+    routing = PositionalRouting(3, 4, num_bases=2, key_dim=4)
+    attention = np.asarray(routing(np.random.default_rng(0).normal(size=(2, 5)).astype("float32")))
+
+    assert attention.shape == (2, 12, 12)
+    np.testing.assert_allclose(attention.sum(-1), 1.0, atol=1e-5)

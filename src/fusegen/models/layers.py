@@ -10,6 +10,7 @@ saved model loads in Keras safe mode.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -376,6 +377,107 @@ class TextTransformer(keras.layers.Layer):
         }
 
 
+def fourier_positions(height: int, width: int) -> np.ndarray:
+    """Fixed 2-D Fourier features of the positions of a grid, (height * width, features).
+
+    Frequencies double from half a period across the grid, so nearby
+    positions get similar features and every position a unique one.
+    """
+    rows, columns = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+    features = []
+    for level in range(int(np.log2(max(height, width))) + 1):
+        for values, size in ((rows, height), (columns, width)):
+            angle = np.pi / size * 2**level * (values + 0.5)
+            features += [np.cos(angle), np.sin(angle)]
+    return np.stack(features, -1).reshape(height * width, -1).astype("float32")
+
+
+@keras.saving.register_keras_serializable(package="fusegen")
+class PositionalRouting(keras.layers.Layer):
+    """Cross-attention from the output's positions to the input's, steered by a condition: (B, D) -> (B, P, P).
+
+    Over a ``height`` x ``width`` grid of P positions, the query of output
+    position p is ``sum_k a_k(c) F(p) Wq_k`` and the key of input position q
+    is ``F(q) Wk``, with F fixed Fourier features of the position and ``a(c)``
+    a projection of the condition. The attention holds no content, only
+    where each output position reads from, so one condition ("mirror it")
+    can learn one rearrangement and apply it to any image.
+    """
+
+    def __init__(self, height, width, num_bases=6, key_dim=32, **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("height", height), ("width", width), ("num_bases", num_bases),
+                            ("key_dim", key_dim)):  # fmt: skip
+            _check_positive(name, value)
+        self.height, self.width = height, width
+        self.num_bases, self.key_dim = num_bases, key_dim
+
+    def build(self, condition_shape):
+        features = fourier_positions(self.height, self.width).shape[1]
+        self.query_bases = self.add_weight(
+            shape=(self.num_bases, features, self.key_dim), initializer="glorot_normal", name="query_bases"
+        )
+        self.key_projection = self.add_weight(
+            shape=(features, self.key_dim), initializer="glorot_normal", name="key_projection"
+        )
+        self.sharpness = self.add_weight(shape=(), initializer="ones", name="sharpness")
+        self.select = keras.layers.Dense(self.num_bases, name="select")
+        self.select.build(condition_shape)
+
+    def call(self, condition):
+        positions = ops.convert_to_tensor(fourier_positions(self.height, self.width))
+        bases = ops.einsum("pf,kfd->kpd", positions, self.query_bases)
+        queries = ops.einsum("bk,kpd->bpd", self.select(condition), bases)
+        keys = ops.matmul(positions, self.key_projection)
+        return ops.softmax(self.sharpness * ops.einsum("bpd,qd->bpq", queries, keys), axis=-1)
+
+    def compute_output_shape(self, condition_shape):
+        positions = self.height * self.width
+        return (condition_shape[0], positions, positions)
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width,
+                "num_bases": self.num_bases, "key_dim": self.key_dim}  # fmt: skip
+
+
+def route_map(x, token_routing, cell_routing, grid: tuple[int, int]):
+    """Move a map's content as routings say: a coarse ``grid`` of cells, then positions inside each cell.
+
+    ``x`` is (B, gh * sh, gw * sw, C); ``token_routing`` (B, gh*gw, gh*gw)
+    moves whole cells, ``cell_routing`` (B, sh*sw, sh*sw) or None
+    rearranges the positions inside every cell (a flip flips both).
+    """
+    grid_height, grid_width = grid
+    cell_height, cell_width = x.shape[1] // grid_height, x.shape[2] // grid_width
+    channels = x.shape[-1]
+    cells = ops.reshape(x, (-1, grid_height, cell_height, grid_width, cell_width, channels))
+    cells = ops.transpose(cells, (0, 1, 3, 2, 4, 5))
+    cells = ops.reshape(cells, (-1, grid_height * grid_width, cell_height * cell_width, channels))
+    cells = ops.einsum("bpq,bqsc->bpsc", token_routing, cells)
+    if cell_routing is not None:
+        cells = ops.einsum("bst,bptc->bpsc", cell_routing, cells)
+    cells = ops.reshape(cells, (-1, grid_height, grid_width, cell_height, cell_width, channels))
+    cells = ops.transpose(cells, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(cells, (-1, grid_height * cell_height, grid_width * cell_width, channels))
+
+
+def position_channels(height: int, width: int, grid: tuple[int, int] | None) -> np.ndarray:
+    """Fixed channels that tell a decoder stage where it is: coarse sinusoids, and the position inside a routing cell."""
+    rows, columns = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+    channels = [
+        np.cos(np.pi * (v + 0.5) / n * k) for v, n in ((rows, height), (columns, width)) for k in (1, 2, 4)
+    ]
+    if grid is not None:
+        cell_height, cell_width = height // grid[0], width // grid[1]
+        channels += [
+            ((rows % cell_height) == j).astype("float32") for j in range(cell_height) if cell_height > 1
+        ]
+        channels += [
+            ((columns % cell_width) == j).astype("float32") for j in range(cell_width) if cell_width > 1
+        ]
+    return np.stack(channels, -1).astype("float32")
+
+
 @keras.saving.register_keras_serializable(package="fusegen")
 class UNetDecoder(keras.layers.Layer):
     """An image decoder conditioned at every stage, with U-Net skips: ``[fused, *skips] -> (B, H, W, C)``.
@@ -385,14 +487,19 @@ class UNetDecoder(keras.layers.Layer):
     each joins the decoder stage of that size. Without skips the decoder
     starts from a seed map projected from the condition vector.
 
-    The condition vector (the fused vector, or the grid averaged) steers the
-    stages as ``conditioning`` lists: ``film`` scales and shifts the features
-    of every block and gates each skip's channels (so an instruction that
-    moves content can shut out skips that no longer line up);
-    ``cross_attention`` lets each position of the first map attend over the
-    condition's tokens (the grid's, else the first map's own positions, plus
-    the condition vector), each with a learned position, so content can move
-    anywhere; ``concat`` tiles the vector onto every stage's input.
+    The condition vector (the fused vector, or the grid averaged, then
+    layer-normalised) steers the stages as ``conditioning`` lists:
+
+    - ``film`` scales and shifts the features of every block, and gates each
+      skip's channels;
+    - ``cross_attention``: each output position attends over the input's
+      positions (`PositionalRouting`), on the grid of the first map and
+      inside its cells for larger maps; the first map and every skip are
+      moved by that attention before they join, so an instruction that
+      moves content (flip, rotate, shift, zoom) moves the skips' detail
+      too, instead of the skips pasting it where it was. Each stage also
+      gets fixed position channels.
+    - ``concat`` tiles the condition vector onto every stage's input.
 
     Args:
         height, width, channels: the output image.
@@ -401,17 +508,18 @@ class UNetDecoder(keras.layers.Layer):
             ``min_filters`` unless a skip gives its own width.
         max_stages: upsampling stages without skips.
         blocks_per_stage: residual blocks per stage.
-        num_heads: heads of the cross-attention.
+        routing_bases: the cross-attention's query bases (how many distinct
+            rearrangements it composes from).
         activation: of the convolutions.
     """
 
     def __init__(self, height, width, channels, conditioning=("film",), base_filters=128, min_filters=32,
-                 max_stages=4, blocks_per_stage=1, num_heads=4, activation="relu", **kwargs):  # fmt: skip
+                 max_stages=4, blocks_per_stage=1, routing_bases=6, activation="relu", **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         for name, value in (("height", height), ("width", width), ("channels", channels),
                             ("base_filters", base_filters), ("min_filters", min_filters),
                             ("max_stages", max_stages), ("blocks_per_stage", blocks_per_stage),
-                            ("num_heads", num_heads)):  # fmt: skip
+                            ("routing_bases", routing_bases)):  # fmt: skip
             _check_positive(name, value)
         unknown = sorted(set(conditioning) - {"film", "cross_attention", "concat"})
         if unknown or not conditioning:
@@ -423,10 +531,8 @@ class UNetDecoder(keras.layers.Layer):
         self.conditioning = list(conditioning)
         self.base_filters, self.min_filters = base_filters, min_filters
         self.max_stages, self.blocks_per_stage = max_stages, blocks_per_stage
-        self.num_heads = num_heads
+        self.routing_bases = routing_bases
         self.activation = activation
-
-    # -- planning: the sizes and widths of the stages, from the input shapes --
 
     def stage_sizes(self, input_shape) -> list[tuple[int, int]]:
         """The (height, width) of the first map and of every stage after it.
@@ -449,6 +555,11 @@ class UNetDecoder(keras.layers.Layer):
             sizes.append((sizes[-1][0] * 2, sizes[-1][1] * 2))
         return sizes
 
+    def _routed(self, size) -> bool:
+        """Whether maps of this size are moved by the cross-attention (a whole number of cells)."""
+        grid = self.sizes[0]
+        return "cross_attention" in self.conditioning and size[0] % grid[0] == 0 and size[1] % grid[1] == 0
+
     def build(self, input_shape):
         fused_shape, *skip_shapes = _as_shape_list(input_shape)
         self.sizes = self.stage_sizes(input_shape)
@@ -457,42 +568,51 @@ class UNetDecoder(keras.layers.Layer):
         use = set(self.conditioning)
         activation = self.activation
 
+        self.condition_norm = keras.layers.LayerNormalization(name="condition_norm")
+        self.condition_norm.build((None, condition_width))
         self.stage_filters = []
         for index, size in enumerate(self.sizes):
-            if size in skip_by_size:
-                filters = max(self.min_filters, skip_by_size[size][-1])
-            else:
-                filters = max(self.min_filters, self.base_filters // 2**index)
+            skip = skip_by_size.get(size)
+            filters = max(self.min_filters, skip[-1] if skip else self.base_filters // 2**index)
             self.stage_filters.append(filters)
         self.stage_filters[0] = max(self.stage_filters[0], self.base_filters)
-
         if not skip_shapes and len(fused_shape) == 2:
             first = self.sizes[0]
             self.seed = keras.layers.Dense(first[0] * first[1] * self.base_filters, activation=activation,
                                            name="seed")  # fmt: skip
             self.seed.build(fused_shape)
+        self.routings = {}
+        if "cross_attention" in use:
+            grid = self.sizes[0]
+            self.routings[(1, 1)] = PositionalRouting(*grid, num_bases=self.routing_bases, name="routing")
+            self.routings[(1, 1)].build((None, condition_width))
+            for size in self.sizes[1:]:
+                cell = (size[0] // grid[0], size[1] // grid[1])
+                if self._routed(size) and cell not in self.routings:
+                    self.routings[cell] = PositionalRouting(*cell, num_bases=self.routing_bases, key_dim=8,
+                                                            name=f"routing_cell_{cell[0]}x{cell[1]}")  # fmt: skip
+                    self.routings[cell].build((None, condition_width))
 
         self.stages = []
-        channels_in = None
         for index, (size, filters) in enumerate(zip(self.sizes, self.stage_filters, strict=True)):
             stage = {}
             skip = skip_by_size.get(size)
+            channels_in = self.stage_filters[index - 1] if index else 0
             if index == 0:
-                channels_in = 0
-                if skip is not None:
-                    channels_in += skip[-1]
                 if len(fused_shape) == 4 and tuple(fused_shape[1:3]) == size:
                     channels_in += fused_shape[-1]
-                if not channels_in:
-                    channels_in = self.base_filters  # the seed
-            else:
-                channels_in = self.stage_filters[index - 1] + (skip[-1] if skip is not None else 0)
-            if skip is not None and "film" in use:
-                stage["skip_gate"] = keras.layers.Dense(skip[-1], kernel_initializer="zeros",
-                                                        name=f"stage_{index}_skip_gate")  # fmt: skip
-                stage["skip_gate"].build((None, condition_width))
+                if not skip_shapes and len(fused_shape) == 2:
+                    channels_in += self.base_filters  # the seed
+            if skip is not None:
+                channels_in += skip[-1]
+                if "film" in use:
+                    stage["skip_gate"] = keras.layers.Dense(skip[-1], kernel_initializer="zeros",
+                                                            name=f"stage_{index}_skip_gate")  # fmt: skip
+                    stage["skip_gate"].build((None, condition_width))
             if "concat" in use:
                 channels_in += condition_width
+            if "cross_attention" in use:
+                channels_in += self._positions(size).shape[-1]
             stage["conv"] = keras.layers.Conv2D(filters, 3, padding="same", activation=activation,
                                                 name=f"stage_{index}_conv")  # fmt: skip
             stage["conv"].build((None, *size, channels_in))
@@ -505,52 +625,43 @@ class UNetDecoder(keras.layers.Layer):
                     "conv_b": keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv_b"),
                     "act": keras.layers.Activation(activation),
                 }
-                block["norm"].build((None, *size, filters))
-                block["conv_a"].build((None, *size, filters))
-                block["conv_b"].build((None, *size, filters))
+                for layer in (block["norm"], block["conv_a"], block["conv_b"]):
+                    layer.build((None, *size, filters))
                 if "film" in use:
                     block["film"] = FeatureWiseAffine(name=f"{name}_film")
                     block["film"].build([(None, *size, filters), (None, condition_width)])
                 stage["blocks"].append(block)
-            if index == 0 and "cross_attention" in use:
-                tokens = size[0] * size[1]
-                if len(fused_shape) == 4:
-                    tokens = fused_shape[1] * fused_shape[2]
-                    token_width = fused_shape[-1]
-                else:
-                    token_width = filters
-                stage["query_position"] = self.add_weight(shape=(size[0] * size[1], filters),
-                                                          initializer="random_normal", name="query_position")  # fmt: skip
-                stage["key_position"] = self.add_weight(shape=(tokens + 1, filters), initializer="random_normal",
-                                                        name="key_position")  # fmt: skip
-                stage["token_projection"] = keras.layers.Dense(filters, name="token_projection")
-                stage["token_projection"].build((None, tokens, token_width))
-                stage["condition_token"] = keras.layers.Dense(filters, name="condition_token")
-                stage["condition_token"].build((None, condition_width))
-                stage["attention_norm"] = keras.layers.LayerNormalization(name="attention_norm")
-                stage["attention_norm"].build((None, tokens, filters))
-                stage["attention"] = keras.layers.MultiHeadAttention(
-                    self.num_heads, max(1, filters // self.num_heads), name="cross_attention"
-                )
-                stage["attention"].build((None, size[0] * size[1], filters), (None, tokens + 1, filters))
             self.stages.append(stage)
         self.to_pixels = keras.layers.Conv2D(self.channels, 3, padding="same", activation="sigmoid",
                                              name="to_pixels")  # fmt: skip
         self.to_pixels.build((None, *self.sizes[-1], self.stage_filters[-1]))
 
+    def _positions(self, size) -> np.ndarray:
+        return position_channels(*size, self.sizes[0] if self._routed(size) else None)
+
     def call(self, inputs, training=None):
         fused, *skips = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         condition = fused if len(fused.shape) == 2 else ops.mean(fused, axis=(1, 2))
+        condition = self.condition_norm(condition)
         skip_by_size = {tuple(skip.shape[1:3]): skip for skip in skips}
+        routings = {cell: routing(condition) for cell, routing in self.routings.items()}
+        grid = self.sizes[0]
+
+        def route(x, size):
+            if not routings or not self._routed(size):
+                return x
+            cell = (size[0] // grid[0], size[1] // grid[1])
+            return route_map(x, routings[(1, 1)], routings.get(cell) if cell != (1, 1) else None, grid)
+
         x = None
+        batch = ops.shape(condition)[0]
         for index, (size, stage) in enumerate(zip(self.sizes, self.stages, strict=True)):
             parts = []
             if index == 0:
                 if hasattr(self, "seed"):
-                    x = ops.reshape(self.seed(condition), (-1, *size, self.base_filters))
-                    parts.append(x)
+                    parts.append(ops.reshape(self.seed(condition), (-1, *size, self.base_filters)))
                 if len(fused.shape) == 4 and tuple(fused.shape[1:3]) == size:
-                    parts.append(fused)
+                    parts.append(route(fused, size))
             else:
                 parts.append(_resize(x, size))
             skip = skip_by_size.get(size)
@@ -558,14 +669,14 @@ class UNetDecoder(keras.layers.Layer):
                 if "skip_gate" in stage:
                     gate = ops.sigmoid(stage["skip_gate"](condition) + 2.0)  # starts open (~0.88)
                     skip = skip * ops.reshape(gate, (-1, 1, 1, skip.shape[-1]))
-                parts.append(skip)
+                parts.append(route(skip, size))
             if "concat" in self.conditioning:
-                tiled = ops.broadcast_to(ops.reshape(condition, (-1, 1, 1, condition.shape[-1])),
-                                         (ops.shape(condition)[0], *size, condition.shape[-1]))  # fmt: skip
-                parts.append(tiled)
+                parts.append(ops.broadcast_to(ops.reshape(condition, (-1, 1, 1, condition.shape[-1])),
+                                              (batch, *size, condition.shape[-1])))  # fmt: skip
+            if "cross_attention" in self.conditioning:
+                positions = ops.convert_to_tensor(self._positions(size))
+                parts.append(ops.broadcast_to(positions[None], (batch, *positions.shape)))
             x = stage["conv"](parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1))
-            if "attention" in stage:
-                x = x + self._cross_attend(stage, x, fused, condition, training)
             for block in stage["blocks"]:
                 h = block["norm"](x)
                 if "film" in block:
@@ -575,21 +686,8 @@ class UNetDecoder(keras.layers.Layer):
                 x = x + h
         return self.to_pixels(x[:, : self.height, : self.width])
 
-    def _cross_attend(self, stage, x, fused, condition, training):
-        filters = x.shape[-1]
-        queries = ops.reshape(x, (-1, x.shape[1] * x.shape[2], filters)) + stage["query_position"]
-        grid = fused if len(fused.shape) == 4 else x
-        tokens = stage["token_projection"](
-            ops.reshape(grid, (-1, grid.shape[1] * grid.shape[2], grid.shape[-1]))
-        )
-        tokens = ops.concatenate([tokens, ops.expand_dims(stage["condition_token"](condition), 1)], axis=1)
-        tokens = stage["attention_norm"](tokens) + stage["key_position"]
-        attended = stage["attention"](queries, tokens, training=training)
-        return ops.reshape(attended, (-1, x.shape[1], x.shape[2], filters))
-
     def compute_output_shape(self, input_shape):
-        shapes = _as_shape_list(input_shape)
-        fused_shape, *skip_shapes = shapes
+        fused_shape, *skip_shapes = _as_shape_list(input_shape)
         if len(fused_shape) not in (2, 4) or any(len(shape) != 4 for shape in skip_shapes):
             raise ValueError(
                 "UNetDecoder expects [fused (batch, D) or (batch, h, w, D), *skips (batch, h, w, C)]. "
@@ -598,9 +696,11 @@ class UNetDecoder(keras.layers.Layer):
         sizes = [tuple(shape[1:3]) for shape in skip_shapes]
         if len(set(sizes)) != len(sizes):
             raise ValueError(f"UNetDecoder's skips must differ in size. Received sizes {sizes}")
-        if sizes and (sizes[-1][0] > self.height or sizes[-1][1] > self.width):
+        if sizes and (
+            max(size[0] for size in sizes) > self.height or max(size[1] for size in sizes) > self.width
+        ):
             raise ValueError(
-                f"UNetDecoder's largest skip {list(sizes[-1])} exceeds the output {self.height}x{self.width}"
+                f"UNetDecoder's largest skip {sizes} exceeds the output {self.height}x{self.width}"
             )
         return (fused_shape[0], self.height, self.width, self.channels)
 
@@ -615,7 +715,7 @@ class UNetDecoder(keras.layers.Layer):
             "min_filters": self.min_filters,
             "max_stages": self.max_stages,
             "blocks_per_stage": self.blocks_per_stage,
-            "num_heads": self.num_heads,
+            "routing_bases": self.routing_bases,
             "activation": self.activation,
         }
 

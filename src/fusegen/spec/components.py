@@ -175,10 +175,10 @@ class UNetImageHead(Component):
 
     - ``film``: a feature-wise scale and shift (and a gate on each skip) from
       the condition vector;
-    - ``cross_attention``: at the lowest resolution, each position attends
-      over the condition's tokens (the fused grid's positions, or the skip
-      map's, and the condition vector), each with a learned position, so an
-      instruction can move content across the image;
+    - ``cross_attention``: each output position attends over the input's
+      positions, with queries steered by the condition, and the skips are
+      moved by that attention before they join, so an instruction can move
+      content (flip, rotate, shift, zoom) and its detail with it;
     - ``concat``: the condition vector tiled and concatenated at every stage.
     """
 
@@ -195,7 +195,9 @@ class UNetImageHead(Component):
     min_filters: PositiveInt = 32
     max_stages: PositiveInt = Field(default=4, le=8, description="Upsampling stages when there are no skips.")
     blocks_per_stage: PositiveInt = 1
-    num_heads: PositiveInt = Field(default=4, description="Cross-attention heads.")
+    routing_bases: PositiveInt = Field(
+        default=6, description="Cross-attention: how many distinct rearrangements its queries compose from."
+    )
     activation: Activation = "relu"
 
 

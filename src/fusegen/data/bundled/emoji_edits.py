@@ -25,42 +25,48 @@ ATTRIBUTION = (
 )
 
 #: Each instruction with its phrasings; the last one is never used in training.
+#: The held-out phrasing is a new sentence whose content words appear in the
+#: instruction's training phrasings, only never together: with no pretrained
+#: language model (nothing can be downloaded), a text encoder trained on 18
+#: sentences can learn to read new sentences of known words, but never the
+#: meaning of a synonym it has not seen. Filler words ("it", "the", "picture",
+#: "image", "of") appear under several instructions, so they carry nothing.
 INSTRUCTIONS: dict[str, list[str]] = {
     "flip": [
         "flip it horizontally",
-        "mirror it left to right",
-        "flip the picture horizontally",
-        "make a mirror image",
+        "mirror the picture left to right",
+        "flip the image like a mirror",
+        "mirror it horizontally",
     ],
     "rotate_left": [
         "rotate it a quarter turn to the left",
         "turn it 90 degrees counterclockwise",
-        "rotate left by ninety degrees",
-        "give it a quarter turn anticlockwise",
+        "rotate the picture left by ninety degrees",
+        "turn it a quarter turn counterclockwise",
     ],
     "darker": [
         "make it darker",
         "darken the image",
-        "reduce the brightness",
-        "make it dimmer",
+        "reduce the brightness of the picture",
+        "make the picture darker",
     ],
     "zoom": [
         "zoom in on the centre",
-        "enlarge the middle",
-        "zoom into the center",
-        "crop to the centre and enlarge",
+        "enlarge the middle of the picture",
+        "zoom into the center of the image",
+        "enlarge the centre",
     ],
     "move_up": [
         "move it up",
         "shift the picture upwards",
-        "move the emoji up",
-        "slide it toward the top",
+        "move the image up a bit",
+        "shift it up",
     ],
     "swap_red_blue": [
         "swap red and blue",
         "exchange the red and blue channels",
-        "swap the blue and red colours",
-        "switch red with blue",
+        "swap the blue and red colours of the picture",
+        "exchange blue and red",
     ],
 }
 

@@ -80,7 +80,7 @@ def unet_image_head(config, output_spec, fused_shape, vocabulary_sizes, prefix):
         min_filters=config.min_filters,
         max_stages=config.max_stages,
         blocks_per_stage=config.blocks_per_stage,
-        num_heads=config.num_heads,
+        routing_bases=config.routing_bases,
         activation=config.activation,
         name=f"{prefix}_unet",
     )
