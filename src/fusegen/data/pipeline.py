@@ -151,7 +151,7 @@ def split_table(table: Table, spec: GeneratorSpec) -> tuple[np.ndarray, np.ndarr
     if unknown.any():
         first = int(np.flatnonzero(unknown)[0])
         raise DataError(
-            f"{table.origin}: data.split_column '{column}' holds {values[first]!r} in row "
+            f"{table.origin}: data.split_column '{column}' holds {str(values[first])!r} in row "
             f"{table.row_ids[first]} ({int(unknown.sum())} such rows); expected 'train' or 'validation'.",
             hint=f"write 'train' or 'validation' in every row of '{column}', or remove data.split_column.",
         )
