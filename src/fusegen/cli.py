@@ -370,7 +370,7 @@ def demo(
     epochs: Optional[int] = typer.Option(None, help="Override every example's epochs (for a quick look)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
-    """Train the three reference generators on bundled data, sample, evaluate and write reports."""
+    """Train the four reference generators on bundled data (the image ones shortened), sample, evaluate, report."""
     _load_tensorflow()
     from fusegen.demo import run_demo
 
