@@ -70,8 +70,8 @@ SETTINGS = {
     "full": {
         "editing": {},
         "text_to_image": {},
-        "overhead_epochs": 4,
-        "overhead_rounds": 3,
+        "overhead_epochs": 2,
+        "overhead_rounds": 2,
     },
 }
 
