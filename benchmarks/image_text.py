@@ -107,15 +107,22 @@ class EpochTimes:
         return _EpochTimes()
 
 
-def run_editing(settings: dict, seed: int, log) -> tuple[dict, fusegen.Generator]:
-    options = {key: value for key, value in settings.items() if key != "epochs"}
-    spec = example_spec("image_text_to_image", options, settings.get("epochs"))
+def train_and_evaluate(name: str, settings: dict, seed: int):
+    """Train an example spec (with the settings' data options and epochs) and evaluate it as `fusegen evaluate` does."""
+    options = {key: value for key, value in settings.items() if key not in ("epochs", "classifier_epochs")}
+    spec = example_spec(name, options, settings.get("epochs"), settings.get("classifier_epochs"))
     generator = fusegen.Generator(spec, base_dir=EXAMPLES)
     started = time.perf_counter()
     generator.fit(verbose=0)
     fit_seconds = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as out_dir:
         results = evaluate_run(generator, out_dir=out_dir, seed=seed)
+    return generator, results, fit_seconds
+
+
+def run_editing(settings: dict, seed: int, log) -> tuple[dict, fusegen.Generator]:
+    generator, results, fit_seconds = train_and_evaluate("image_text_to_image", settings, seed)
+    spec = generator.spec
     groups = results["groups"]
     by_instruction = {}
     for key, metrics in groups["operation/phrasing"].items():
@@ -144,14 +151,8 @@ def run_editing(settings: dict, seed: int, log) -> tuple[dict, fusegen.Generator
 
 
 def run_text_to_image(settings: dict, seed: int, log) -> dict:
-    options = {key: value for key, value in settings.items() if key not in ("epochs", "classifier_epochs")}
-    spec = example_spec("text_to_image", options, settings.get("epochs"), settings.get("classifier_epochs"))
-    generator = fusegen.Generator(spec, base_dir=EXAMPLES)
-    started = time.perf_counter()
-    generator.fit(verbose=0)
-    fit_seconds = time.perf_counter() - started
-    with tempfile.TemporaryDirectory() as out_dir:
-        results = evaluate_run(generator, out_dir=out_dir, seed=seed)
+    generator, results, fit_seconds = train_and_evaluate("text_to_image", settings, seed)
+    spec = generator.spec
     sampled = results["sampled"]
     captions = {"caption": np.array(["a silhouette of a cat"] * 256, dtype=object)}
     generator.predict(captions, batch_size=256, seed=seed)  # warm-up: traces the sampler
