@@ -618,3 +618,24 @@ def test_each_epoch_yields_every_row_once_reshuffled_and_seeded(num_rows, batch_
         batch["row"].numpy() for batch in make_dataset(inputs, None, batch_size, shuffle=True, seed=seed)
     ]
     np.testing.assert_array_equal(np.concatenate(again), np.concatenate([r for r, _, _ in epochs[0]]))
+
+
+def test_in_memory_pipelines_are_not_autotuned_and_streamed_ones_are(tmp_path):
+    """tf.data's tuning thread is joined, waiting out its period, whenever an iterator
+    ends (seconds at the end of each fit): columns in memory have nothing to tune."""
+    inputs = {"x": np.arange(10, dtype="float32")}
+    dataset = make_dataset(inputs, np.arange(10, dtype="float32"), 4, shuffle=True, seed=0)
+    assert dataset.options().autotune.enabled is False
+    assert dataset.repeat().options().autotune.enabled is False  # fit repeats it
+    for index in range(2):
+        write_png(tmp_path / "imgs" / f"{index}.png", random_pixels(index))
+    frame = pd.DataFrame({"photo": ["imgs/0.png", "imgs/1.png"], "y": [0.0, 1.0]})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    spec = spec_for(
+        {"source": "d.csv", "cache": False, "validation_split": 0.0},
+        {"photo": {"kind": "image", "height": 8, "width": 8}},
+        _vector("y"),
+    )
+    prepared = prepare_data(spec, load_table(spec.data, base_dir=tmp_path))
+    streamed = make_dataset(prepared.train_inputs, prepared.train_targets, batch_size=2)
+    assert streamed.options().autotune.enabled is not False
