@@ -279,9 +279,8 @@ def main(argv=None) -> dict:
     summary: dict = {"benchmark": "image_text", "mode": "quick" if args.quick else "full"}
     if "overhead" in tasks and "editing" not in tasks:
         # Only the training-throughput comparison, on the editing example (no quality run).
-        generator = fusegen.Generator(
-            example_spec("image_text_to_image", settings["editing"], None), base_dir=EXAMPLES
-        )
+        options = {key: value for key, value in settings["editing"].items() if key != "epochs"}
+        generator = fusegen.Generator(example_spec("image_text_to_image", options, None), base_dir=EXAMPLES)
         overhead = training_overhead(generator, settings["overhead_epochs"], settings["overhead_rounds"], log)
         summary["training"] = overhead
         summary["train_overhead_vs_keras"] = overhead["overhead"]
