@@ -584,14 +584,15 @@ class UNetDecoder(keras.layers.Layer):
         self.routings = {}
         if "cross_attention" in use:
             grid = self.sizes[0]
-            self.routings[(1, 1)] = PositionalRouting(*grid, num_bases=self.routing_bases, name="routing")
-            self.routings[(1, 1)].build((None, condition_width))
+            # String keys: TensorFlow's SavedModel export cannot track a dict keyed by tuples.
+            self.routings["grid"] = PositionalRouting(*grid, num_bases=self.routing_bases, name="routing")
+            self.routings["grid"].build((None, condition_width))
             for size in self.sizes[1:]:
                 cell = (size[0] // grid[0], size[1] // grid[1])
-                if self._routed(size) and cell not in self.routings:
-                    self.routings[cell] = PositionalRouting(*cell, num_bases=self.routing_bases, key_dim=8,
+                if self._routed(size) and cell != (1, 1) and _cell_key(cell) not in self.routings:
+                    self.routings[_cell_key(cell)] = PositionalRouting(*cell, num_bases=self.routing_bases, key_dim=8,
                                                             name=f"routing_cell_{cell[0]}x{cell[1]}")  # fmt: skip
-                    self.routings[cell].build((None, condition_width))
+                    self.routings[_cell_key(cell)].build((None, condition_width))
 
         self.stages = []
         for index, (size, filters) in enumerate(zip(self.sizes, self.stage_filters, strict=True)):
@@ -644,14 +645,14 @@ class UNetDecoder(keras.layers.Layer):
         condition = fused if len(fused.shape) == 2 else ops.mean(fused, axis=(1, 2))
         condition = self.condition_norm(condition)
         skip_by_size = {tuple(skip.shape[1:3]): skip for skip in skips}
-        routings = {cell: routing(condition) for cell, routing in self.routings.items()}
+        routings = {key: routing(condition) for key, routing in self.routings.items()}
         grid = self.sizes[0]
 
         def route(x, size):
             if not routings or not self._routed(size):
                 return x
             cell = (size[0] // grid[0], size[1] // grid[1])
-            return route_map(x, routings[(1, 1)], routings.get(cell) if cell != (1, 1) else None, grid)
+            return route_map(x, routings["grid"], routings.get(_cell_key(cell)), grid)
 
         x = None
         batch = ops.shape(condition)[0]
@@ -718,6 +719,10 @@ class UNetDecoder(keras.layers.Layer):
             "routing_bases": self.routing_bases,
             "activation": self.activation,
         }
+
+
+def _cell_key(cell: tuple[int, int]) -> str:
+    return f"cell_{cell[0]}x{cell[1]}"
 
 
 def _as_shape_list(input_shape) -> list[tuple]:
