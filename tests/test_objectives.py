@@ -84,6 +84,27 @@ def test_seeds_make_sampling_reproducible(fitted, name):
         assert not np.allclose(first["y"], other["y"])
 
 
+@pytest.mark.parametrize("name", ["cvae", "diffusion"])
+def test_sampling_reuses_one_trace_and_keeps_each_calls_seed(fitted, name):
+    generator = fitted[name]
+    conditions = pd.DataFrame({"x": [0.2, -0.3, 0.4]})
+    expected = generator.sample(conditions, num_samples=2, seed=11, batch_size=2)
+    sampler = generator._samplers[1.0]
+    traces = sampler._run.experimental_get_tracing_count()
+    for seed in (12, 13, 11):
+        latest = generator.sample(conditions, num_samples=2, seed=seed, batch_size=2)
+    pd.testing.assert_frame_equal(latest, expected)
+    assert sampler._run.experimental_get_tracing_count() == traces  # no retracing per call
+
+    # Two interleaved iterators share the trace but not their random state.
+    first = generator.iter_samples(conditions, num_samples=2, seed=11, batch_size=2)
+    second = generator.iter_samples(conditions, num_samples=2, seed=11, batch_size=2)
+    chunks = [(next(first), next(second)) for _ in range(3)]
+    for one, other in chunks:
+        pd.testing.assert_frame_equal(one, other)
+    pd.testing.assert_frame_equal(pd.concat([one for one, _ in chunks], ignore_index=True), expected)
+
+
 @pytest.mark.parametrize("name", list(OBJECTIVES))
 def test_save_load_samples_identically(fitted, name, tmp_path):
     fitted[name].save(tmp_path / name)
