@@ -216,3 +216,49 @@ def test_positional_routing_is_a_row_stochastic_attention():
 
     assert attention.shape == (2, 12, 12)
     np.testing.assert_allclose(attention.sum(-1), 1.0, atol=1e-5)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    height=st.integers(5, 36),
+    width=st.integers(5, 36),
+    channels=st.sampled_from([1, 3]),
+    depth=st.integers(1, 4),
+)
+def test_diffusion_image_denoiser_keeps_any_image_shape(height, width, channels, depth):
+    from fusegen.models.denoisers import build_denoiser
+
+    denoiser = build_denoiser((height, width, channels), (6,), 16, depth)
+    batch = {
+        "noisy": np.random.default_rng(0).normal(size=(2, height, width, channels)).astype("float32"),
+        "time": np.full((2, 1), 0.5, "float32"),
+        "fused": np.ones((2, 6), "float32"),
+    }
+    assert tuple(denoiser(batch).shape) == (2, height, width, channels)
+    # Channels double per halving up to twice the width; the coarsest grid has self-attention.
+    middle = denoiser.get_layer("middle_conv_b").output.shape[-1]
+    assert middle in (8, 16, 32)
+    assert denoiser.get_layer("middle_attention_attention") is not None
+
+
+def test_diffusion_image_denoiser_reads_the_condition():
+    from fusegen.models.denoisers import build_denoiser
+
+    keras.utils.set_random_seed(0)
+    denoiser = build_denoiser((8, 8, 1), (4,), 16, 2)
+    # FiLM and the output convolution start at zero; random weights everywhere let the condition show.
+    rng = np.random.default_rng(1)
+    for weight in denoiser.weights:
+        weight.assign(0.2 * rng.normal(size=weight.shape).astype("float32"))
+    noisy = np.random.default_rng(0).normal(size=(1, 8, 8, 1)).astype("float32")
+    outputs = [
+        denoiser(
+            {
+                "noisy": noisy,
+                "time": np.full((1, 1), 0.5, "float32"),
+                "fused": np.full((1, 4), value, "float32"),
+            }
+        )
+        for value in (0.0, 1.0)
+    ]
+    assert not np.allclose(outputs[0], outputs[1])

@@ -45,6 +45,24 @@ def test_the_judge_tells_samples_that_show_their_class_from_ones_that_do_not(jud
     assert judge.accuracy(images, wrong) < 0.1
 
 
+def test_the_judge_holds_out_a_tenth_and_stops_when_it_stops_improving(judge):
+    # Trained on 540 of the 600 images; the other 60 measure it and decide when to stop.
+    assert 1 <= judge.epochs_trained <= 4
+    assert judge.holdout_accuracy > 0.9
+
+    # Labels that are pure noise: nothing to learn, so the held-out loss never improves for long.
+    images, _ = shapes(300, seed=5)
+    noise_labels = np.random.default_rng(5).choice(CLASSES, size=len(images))
+    confused = ImageJudge(CLASSES, epochs=40, seed=0, patience=2).fit(images, noise_labels)
+    assert confused.epochs_trained < 40
+    assert confused.holdout_accuracy < 0.6
+
+    # Too few images to hold any out: every pass trains on all of them.
+    few, few_labels = shapes(30, seed=6)
+    small = ImageJudge(CLASSES, epochs=2, seed=0).fit(few, few_labels)
+    assert small.epochs_trained == 2 and small.holdout_accuracy is None
+
+
 def test_feature_distances_are_near_zero_for_the_same_process_and_large_for_another(judge):
     real, _ = shapes(300, seed=2)
     same, _ = shapes(300, seed=3)

@@ -326,7 +326,9 @@ def sampled_image_metrics(generator, train: Table, rows: Table, generated: np.nd
         "diversity": sample_diversity(generated_features, labels),
         "real_diversity": sample_diversity(real_features, labels),
         "judge": {
-            "epochs": judge.epochs,
+            "epochs": judge.epochs_trained,
+            "max_epochs": judge.epochs,
+            "accuracy_on_its_holdout": judge.holdout_accuracy,
             "classes": judge.classes,
             "seconds": round(time.perf_counter() - started, 2),
         },

@@ -24,22 +24,35 @@ from fusegen.errors import DataError
 class ImageJudge:
     """A small CNN classifier of real images; its penultimate layer gives the features.
 
+    A judge that has not learned the classes caps what conditional accuracy
+    can show, so `fit` trains until the judge stops improving: up to
+    ``epochs`` passes, stopping once the loss on a held-out tenth of the
+    images has not improved for ``patience`` passes, with the best weights
+    kept. `fit` records the accuracy on that tenth in ``holdout_accuracy``.
+
     Args:
         classes: the class labels, in a fixed order.
         feature_dim: width of the feature layer.
-        epochs: passes over the real images in `fit`.
-        seed: seeds the weights and the shuffling.
+        epochs: at most this many passes over the real images in `fit`.
+        seed: seeds the weights, the held-out tenth and the shuffling.
+        patience: passes without improvement before training stops.
     """
 
-    def __init__(self, classes, feature_dim: int = 64, epochs: int = 10, seed: int = 0):
+    #: Below this many images, `fit` trains every pass on all of them, holding none out.
+    MIN_IMAGES_TO_HOLD_OUT = 50
+
+    def __init__(self, classes, feature_dim: int = 64, epochs: int = 30, seed: int = 0, patience: int = 3):
         self.classes = [str(label) for label in classes]
         if len(self.classes) < 2:
             raise DataError(f"a judge needs at least two classes, received {self.classes}.")
         self.feature_dim = feature_dim
         self.epochs = epochs
         self.seed = seed
+        self.patience = patience
         self.model = None
         self.feature_model = None
+        self.epochs_trained = 0
+        self.holdout_accuracy: float | None = None
 
     def fit(self, images: np.ndarray, labels) -> ImageJudge:
         """Train on real images (N, H, W, C) in [0, 255] and their labels."""
@@ -62,8 +75,28 @@ class ImageJudge:
         self.model.compile(
             optimizer=keras.optimizers.Adam(1e-3),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
         )
-        self.model.fit(images, targets, batch_size=64, epochs=self.epochs, shuffle=True, verbose=0)
+        validation, callbacks = None, []
+        if len(images) >= self.MIN_IMAGES_TO_HOLD_OUT:
+            order = np.random.default_rng(self.seed).permutation(len(images))
+            held, kept = order[: len(images) // 10], order[len(images) // 10 :]
+            validation = (images[held], targets[held])
+            images, targets = images[kept], targets[kept]
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=self.patience, restore_best_weights=True
+                )
+            )
+        history = self.model.fit(
+            images, targets, batch_size=64, epochs=self.epochs, shuffle=True, verbose=0,
+            validation_data=validation, callbacks=callbacks,
+        )  # fmt: skip
+        self.epochs_trained = len(history.history["loss"])
+        if validation is not None:
+            self.holdout_accuracy = float(
+                self.model.evaluate(*validation, batch_size=256, verbose=0, return_dict=True)["accuracy"]
+            )
         return self
 
     def predict(self, images: np.ndarray) -> np.ndarray:

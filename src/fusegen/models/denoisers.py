@@ -64,12 +64,17 @@ def _image_body(noisy, embedding, target_shape, width, depth):
         x = keras.layers.ZeroPadding2D(((0, pad_height), (0, pad_width)), name="pad")(x)
     x = keras.layers.Conv2D(width // 2, 3, padding="same", name="input_projection")(x)
     skips = []
-    filters = [min(width, (width // 2) * 2**level) for level in range(levels + 1)]
+    # Channels double at each halving up to twice the width, as in DDPM's
+    # U-Net: a level costs about as much as the one above it, and the coarse
+    # levels, where the condition decides the shape, get the capacity.
+    filters = [min(2 * width, (width // 2) * 2**level) for level in range(levels + 1)]
     for level in range(levels):
         x = _image_block(x, embedding, filters[level], f"down_{level}")
         skips.append(x)
         x = keras.layers.AveragePooling2D(2)(x)
     x = _image_block(x, embedding, filters[levels], "middle")
+    # Self-attention over the coarsest grid relates distant parts (head, legs, tail).
+    x = _attention_block(x, "middle_attention")
     for level in reversed(range(levels)):
         x = keras.layers.UpSampling2D(2, interpolation="bilinear")(x)
         x = keras.layers.Concatenate()([x, skips[level]])
@@ -78,6 +83,18 @@ def _image_body(noisy, embedding, target_shape, width, depth):
     if pad_height or pad_width:
         x = keras.layers.Cropping2D(((0, pad_height), (0, pad_width)), name="crop")(x)
     return x
+
+
+def _attention_block(x, name):
+    """Pre-norm multi-head self-attention over the positions of a map, added back residually."""
+    _, height, width, channels = x.shape
+    h = keras.layers.GroupNormalization(groups=math.gcd(8, channels), name=f"{name}_norm")(x)
+    h = keras.layers.Reshape((height * width, channels), name=f"{name}_flatten")(h)
+    h = keras.layers.MultiHeadAttention(
+        num_heads=max(1, channels // 32), key_dim=min(channels, 32), name=f"{name}_attention"
+    )(h, h)
+    h = keras.layers.Reshape((height, width, channels), name=f"{name}_unflatten")(h)
+    return keras.layers.Add(name=f"{name}_add")([x, h])
 
 
 def _image_block(x, embedding, filters, name):

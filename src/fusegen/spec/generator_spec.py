@@ -250,7 +250,9 @@ class EvaluationSpec(_Section):
         "kernel distances.",
     )
     classifier_epochs: PositiveInt = Field(
-        default=10, description="Training passes of that classifier over the real images."
+        default=30,
+        description="At most this many training passes of that classifier over the real images; it "
+        "stops earlier once its loss on a held-out tenth of them stops improving.",
     )
 
 
