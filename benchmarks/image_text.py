@@ -163,6 +163,10 @@ def run_text_to_image(settings: dict, seed: int, log) -> dict:
     summary = {
         "conditional_accuracy": round(sampled["conditional_accuracy"], 3),
         "judge_accuracy_on_real": round(sampled["judge_accuracy_on_real"], 3),
+        "judge_epochs": sampled["judge"]["epochs"],
+        "conditional_accuracy_by_class": {
+            label: round(value, 3) for label, value in sampled["conditional_accuracy_by_class"].items()
+        },
         "feature_frechet": round(sampled["feature_frechet"], 3),
         "feature_frechet_real_floor": round(sampled["real_floor"]["feature_frechet"], 3),
         "feature_kernel": round(sampled["feature_kernel"], 4),

@@ -143,6 +143,12 @@ def test_text_to_image_reports_conditional_accuracy_distances_diversity_and_a_sa
     assert 0 <= sampled["conditional_accuracy"] <= 1 and 0 <= sampled["judge_accuracy_on_real"] <= 1
     assert sampled["feature_frechet"] >= 0 and sampled["diversity"] > 0 and sampled["real_diversity"] > 0
     assert sampled["judge"]["classes"] == sorted(set(generator.load_table().columns["animal"]))
+    # Per class, and the overall share is their row-weighted mean.
+    held_out = np.asarray(generator.validation_table_.columns["animal"]).astype(str)
+    by_class = sampled["conditional_accuracy_by_class"]
+    assert set(by_class) == set(held_out)
+    weighted = sum(by_class[label] * np.sum(held_out == label) for label in by_class) / len(held_out)
+    assert weighted == pytest.approx(sampled["conditional_accuracy"])
     assert (tmp_path / "samples.png").stat().st_size > 0
     assert any(line.startswith("conditional accuracy") for line in summary_lines(results))
 

@@ -313,9 +313,13 @@ def sampled_image_metrics(generator, train: Table, rows: Table, generated: np.nd
     real_features, generated_features = judge.features(real_rows), judge.features(generated)
     floor_rows = np.random.default_rng(seed).permutation(len(real_train))[: len(real_rows)]
     train_features = judge.features(real_train[floor_rows])
+    predicted = judge.predict(generated)
     return {
         "label_column": column,
-        "conditional_accuracy": judge.accuracy(generated, labels),
+        "conditional_accuracy": float(np.mean(predicted == labels)),
+        "conditional_accuracy_by_class": {
+            label: float(np.mean(predicted[labels == label] == label)) for label in sorted(set(labels))
+        },
         "judge_accuracy_on_real": judge.accuracy(real_rows, labels),
         "feature_frechet": frechet_distance(real_features, generated_features),
         "feature_kernel": kernel_distance(real_features, generated_features, seed=seed),
