@@ -203,6 +203,30 @@ def test_ema_momentum_trains_with_averaged_weights():
     assert generator.history_["loss"][-1] < generator.history_["loss"][0]
 
 
+def test_a_weight_average_too_slow_for_the_fit_is_announced():
+    messages = []
+    # 256 rows at batch 64 for 2 epochs: 8 steps, far fewer than 0.999's ~1,000-step horizon.
+    spec = mixture_spec("regression", training={"epochs": 2, "batch_size": 64, "ema_momentum": 0.999})
+    fusegen.Generator(spec).fit(mixture(rows=256), verbose=0, log=messages.append)
+    warning = [message for message in messages if "ema_momentum" in message]
+    assert len(warning) == 1 and "about 1,000 steps" in warning[0] and "runs 8" in warning[0]
+
+    messages.clear()
+    spec = mixture_spec("regression", training={"epochs": 2, "batch_size": 64, "ema_momentum": 0.5})
+    fusegen.Generator(spec).fit(mixture(rows=256), verbose=0, log=messages.append)
+    assert not [message for message in messages if "ema_momentum" in message]
+
+
+def test_the_demo_trains_text_to_image_without_a_weight_average_its_few_steps_cannot_warm():
+    from fusegen.demo import _demo_spec, example_spec_path
+
+    full, demo = load_spec(example_spec_path("text_to_image")), _demo_spec("text_to_image")
+    assert full.training.ema_momentum and demo.training.ema_momentum is None
+    assert demo.training.epochs < full.training.epochs
+    assert demo.evaluation.classifier_epochs < full.evaluation.classifier_epochs
+    assert demo.evaluation.label_column == full.evaluation.label_column == "animal"
+
+
 @pytest.mark.parametrize(
     "options",
     [{}, {"use_ema": True, "ema_momentum": 0.9}, {"clipnorm": 0.1}, {"weight_decay": 0.1}, {"amsgrad": True}],

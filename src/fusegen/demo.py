@@ -21,10 +21,15 @@ from fusegen.artifacts import atomic_write_json
 #: The reference examples, in the order the demo trains them.
 EXAMPLES = ("tabular_augment", "sensors_to_series", "image_text_to_image", "text_to_image")
 
-#: What the demo shortens: data options and epochs of the image examples.
+#: What the demo shortens: data options and training settings of the image examples.
+#: Its few text -> image steps are too few for the example's weight average (ema_momentum).
 DEMO_SETTINGS = {
-    "image_text_to_image": {"options": {"num_images": 120}, "epochs": 8},
-    "text_to_image": {"options": {"per_class": 300}, "epochs": 6},
+    "image_text_to_image": {"options": {"num_images": 120}, "training": {"epochs": 8}},
+    "text_to_image": {
+        "options": {"per_class": 300},
+        "training": {"epochs": 6, "ema_momentum": None},
+        "evaluation": {"classifier_epochs": 10},
+    },
 }
 
 
@@ -93,7 +98,8 @@ def _demo_spec(name: str):
         return spec
     raw = spec.model_dump(mode="json", exclude_unset=True)
     raw["data"]["options"] = {**raw["data"].get("options", {}), **settings["options"]}
-    raw["training"]["epochs"] = settings["epochs"]
+    for section in ("training", "evaluation"):
+        raw[section] = {**raw.get(section, {}), **settings.get(section, {})}
     return load_spec(raw)
 
 

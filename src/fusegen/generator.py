@@ -218,6 +218,9 @@ class Generator:
         steps = training.steps_per_epoch
         if steps:
             train = train.repeat()
+        _warn_about_short_averages(
+            training, total_epochs, steps or -(-prepared.num_train // training.batch_size), log
+        )
         validation = None
         if prepared.validation_inputs is not None:
             validation = make_dataset(
@@ -705,6 +708,24 @@ def _stream_records(first, rest, path: Path) -> int:
         Path(temporary).unlink(missing_ok=True)
         raise
     return count
+
+
+def _warn_about_short_averages(training, epochs: int, steps_per_epoch: int, log) -> None:
+    """Say so when a weight average cannot forget its start in the steps this fit runs.
+
+    Keras starts the average at the first step's weights and gives them a
+    weight of ``momentum ** steps`` at the end, so a short fit would generate
+    from weights close to the untrained ones.
+    """
+    momentum = training.ema_momentum
+    total = epochs * steps_per_epoch
+    if not momentum or momentum**total < 0.05:
+        return
+    log(
+        f"warning: training.ema_momentum {momentum} averages over about {round(1 / (1 - momentum)):,} steps, "
+        f"but this fit runs {total:,}: the first steps' weights still make up {momentum**total:.0%} of "
+        f"the average it generates from. Lower ema_momentum (or remove it) or train longer."
+    )
 
 
 def _record_sizes(spec, sizes):
