@@ -89,12 +89,14 @@ def test_sampling_reuses_one_trace_and_keeps_each_calls_seed(fitted, name):
     generator = fitted[name]
     conditions = pd.DataFrame({"x": [0.2, -0.3, 0.4]})
     expected = generator.sample(conditions, num_samples=2, seed=11, batch_size=2)
-    sampler = generator._samplers[1.0]
-    traces = sampler._run.experimental_get_tracing_count()
-    for seed in (12, 13, 11):
-        latest = generator.sample(conditions, num_samples=2, seed=seed, batch_size=2)
-    pd.testing.assert_frame_equal(latest, expected)
-    assert sampler._run.experimental_get_tracing_count() == traces  # no retracing per call
+    traced = generator._samplers[1.0]._traced
+    assert len(traced) == 1
+    graph = next(iter(traced.values()))
+    traces = graph.experimental_get_tracing_count()
+    for seed, batch_size in ((12, 2), (13, 5), (11, 2)):
+        latest = generator.sample(conditions, num_samples=2, seed=seed, batch_size=batch_size)
+    pd.testing.assert_frame_equal(latest, expected)  # bit for bit, after other batch sizes too
+    assert graph.experimental_get_tracing_count() == traces  # one graph for every call and batch size
 
     # Two interleaved iterators share the trace but not their random state.
     first = generator.iter_samples(conditions, num_samples=2, seed=11, batch_size=2)

@@ -746,8 +746,12 @@ class _Sampler:
     round trip each (about 100x slower); traced, they run as one graph. The
     trace is kept across calls: tracing takes about a second, which a new
     graph per `sample` call would pay every time (0.3 images/s at batch 1).
-    The random state is a variable the graph reads, so a call sets it to its
-    own ``[seed, counter]`` before each chunk instead of retracing.
+    It is traced for any batch size from the start, so every call runs the
+    same graph: one traced for a fixed size computes in a different order,
+    and the same seed would give samples that differ in the last bits
+    depending on which sizes were asked for before. The random state is a
+    variable the graph reads, so a call sets it to its own ``[seed, counter]``
+    before each chunk instead of retracing.
     """
 
     def __init__(self, model, temperature: float):
@@ -755,15 +759,34 @@ class _Sampler:
 
         self.model = model
         self.seed_generator = keras.random.SeedGenerator(0)
+        self.temperature = temperature
+        self._traced = {}
 
-        def run(inputs, present):
-            return model.generate(inputs, present, self.seed_generator, temperature)
+    def _run(self, inputs, present):
+        return self.model.generate(inputs, present, self.seed_generator, self.temperature)
 
-        self._run = run
-        if keras.backend.backend() == "tensorflow":
+    def _graph(self, inputs, present):
+        """The traced function for inputs like these (with or without presence flags)."""
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            return self._run if present is not None else lambda inputs: self._run(inputs, None)
+        key = present is None
+        if key not in self._traced:
             import tensorflow as tf
 
-            self._run = tf.function(run, reduce_retracing=True, autograph=False)
+            def any_batch(value):
+                value = np.asarray(value)
+                return tf.TensorSpec((None, *value.shape[1:]), tf.as_dtype(value.dtype))
+
+            signature = {name: any_batch(value) for name, value in inputs.items()}
+            if present is None:
+                self._traced[key] = tf.function(lambda inputs: self._run(inputs, None), autograph=False,
+                                                input_signature=[signature])  # fmt: skip
+            else:
+                self._traced[key] = tf.function(self._run, autograph=False,
+                                                input_signature=[signature, any_batch(present)])  # fmt: skip
+        return self._traced[key]
 
     def initial_state(self, seed: int) -> np.ndarray:
         """The state a fresh ``SeedGenerator(seed)`` starts from."""
@@ -771,10 +794,11 @@ class _Sampler:
 
     def __call__(self, inputs, present, state):
         """Generate one chunk from random state ``state``; returns the outputs and the next state."""
-        self.seed_generator.state.assign(state)
         import keras
 
-        outputs = self._run(inputs, present)
+        self.seed_generator.state.assign(state)
+        graph = self._graph(inputs, present)
+        outputs = graph(inputs) if present is None else graph(inputs, present)
         return outputs, keras.ops.convert_to_numpy(self.seed_generator.state.value)
 
 
