@@ -79,16 +79,16 @@ SETTINGS = {
 }
 
 
+#: Settings keys that override the example's `training` section; the others are data options.
 TRAINING_KEYS = ("epochs", "ema_momentum")
 
 
-def example_spec(name: str, data_options: dict, epochs: int | None, classifier_epochs: int | None = None,
-                 **training):  # fmt: skip
+def example_spec(
+    name: str, data_options: dict, training: dict | None = None, classifier_epochs: int | None = None
+):
     raw = load_spec(EXAMPLES / f"{name}.yaml").model_dump(mode="json", exclude_unset=True)
     raw["data"]["options"] = {**raw["data"].get("options", {}), **data_options}
-    if epochs:
-        raw["training"]["epochs"] = epochs
-    raw["training"].update(training)
+    raw["training"].update(training or {})
     if classifier_epochs:
         raw.setdefault("evaluation", {})["classifier_epochs"] = classifier_epochs
     raw["training"]["tensorboard"] = False
@@ -120,8 +120,8 @@ def train_and_evaluate(name: str, settings: dict, seed: int):
     options = {
         key: value for key, value in settings.items() if key not in (*TRAINING_KEYS, "classifier_epochs")
     }
-    training = {key: settings[key] for key in TRAINING_KEYS[1:] if key in settings}
-    spec = example_spec(name, options, settings.get("epochs"), settings.get("classifier_epochs"), **training)
+    training = {key: settings[key] for key in TRAINING_KEYS if key in settings}
+    spec = example_spec(name, options, training, settings.get("classifier_epochs"))
     generator = fusegen.Generator(spec, base_dir=EXAMPLES)
     started = time.perf_counter()
     generator.fit(verbose=0)
@@ -300,7 +300,7 @@ def main(argv=None) -> dict:
     if "overhead" in tasks and "editing" not in tasks:
         # Only the training-throughput comparison, on the editing example (no quality run).
         options = {key: value for key, value in settings["editing"].items() if key != "epochs"}
-        generator = fusegen.Generator(example_spec("image_text_to_image", options, None), base_dir=EXAMPLES)
+        generator = fusegen.Generator(example_spec("image_text_to_image", options), base_dir=EXAMPLES)
         overhead, trained = training_overhead(
             generator, settings["overhead_epochs"], settings["overhead_rounds"], log
         )
