@@ -196,6 +196,44 @@ def test_images_that_do_not_fit_are_decoded_every_epoch_with_the_same_result(tmp
         np.testing.assert_array_equal(cached, streamed)
 
 
+#: Images as a column may hold them: the spec's shape, or one that needs converting or resizing.
+IMAGE_SHAPES = [(8, 8, 3), (8, 8), (8, 8, 4), (5, 11, 3), (16, 16)]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(0, len(IMAGE_SHAPES) - 1), min_size=1, max_size=12), st.integers(0, 2**16))
+def test_a_mixed_column_decodes_as_each_image_would_alone(shapes, seed):
+    # decode_all keeps images of the spec's shape from a first pass and converts the rest in a second;
+    # whichever pass an image takes, its pixels are those of decoding it alone.
+    from fusegen.data.images import ImageDecoder
+
+    images = [random_pixels(seed + index, IMAGE_SHAPES[shape]) for index, shape in enumerate(shapes)]
+    sources = np.array([png_bytes(image) for image in images], dtype=object)
+    decoder = ImageDecoder(8, 8, 3, resize=True, convert_channels=True, where="Input 'photo' (image)")
+    pixels = decoder.decode_all(sources)
+    assert pixels.shape == (len(images), 8, 8, 3) and pixels.dtype == np.uint8
+    for row, source in enumerate(sources):
+        alone, native = decoder.decode_one(source, False, "bytes")
+        np.testing.assert_array_equal(pixels[row], alone.numpy())
+        assert list(native.numpy()) == list(images[row].shape) + [1] * (images[row].ndim == 2)
+        if images[row].shape == (8, 8, 3):
+            np.testing.assert_array_equal(pixels[row], images[row])
+
+
+def test_a_corrupt_image_among_good_ones_is_reported_whichever_pass_it_fails(tmp_path):
+    from fusegen.data.images import ImageDecoder
+
+    good, grey = png_bytes(random_pixels(0)), png_bytes(random_pixels(1, (8, 8)))
+    sources = np.array([good, good[:50], grey, b"not an image", good], dtype=object)
+    decoder = ImageDecoder(8, 8, 3, resize=True, convert_channels=True, where="Input 'photo' (image)")
+    with pytest.raises(DataError, match=r"2 image\(s\) cannot be decoded as PNG, JPEG or BMP"):
+        decoder.decode_all(sources)
+    # Without conversion the grey image is named too, by its channel count.
+    strict = ImageDecoder(8, 8, 3, resize=True, convert_channels=False, where="Input 'photo' (image)")
+    with pytest.raises(DataError, match=r"another channel count: expected 3, received 1"):
+        strict.decode_all(sources[[0, 2, 4]])
+
+
 # --------------------------------------------------------------------------
 # Sensors: long tables cut into windows
 # --------------------------------------------------------------------------

@@ -139,19 +139,24 @@ class ImageDecoder:
         """
         import tensorflow as tf
 
-        if kinds == "paths":
-            data = tf.io.read_file(source)
-        elif kinds == "bytes":
-            data = source
-        else:
-            data = tf.cond(is_path, lambda: tf.io.read_file(source), lambda: source)
-        image = tf.io.decode_image(data, channels=0, expand_animations=False, dtype=tf.uint8)
+        image = tf.io.decode_image(self._read(source, is_path, kinds), expand_animations=False)
         native = tf.shape(image)
         same_size = tf.logical_and(tf.equal(native[0], self.height), tf.equal(native[1], self.width))
         as_expected = tf.logical_and(same_size, tf.equal(native[2], self.channels))
         # One branch for the common case keeps the per-image cost near the decode's own.
         image = tf.cond(as_expected, lambda: image, lambda: self._adjust(image, native, same_size))
         return tf.ensure_shape(image, (self.height, self.width, self.channels)), native
+
+    @staticmethod
+    def _read(source, is_path, kinds: str):
+        """Graph function: the encoded bytes of one source (the bytes themselves, or a file's contents)."""
+        import tensorflow as tf
+
+        if kinds == "paths":
+            return tf.io.read_file(source)
+        if kinds == "bytes":
+            return source
+        return tf.cond(is_path, lambda: tf.io.read_file(source), lambda: source)
 
     def _adjust(self, image, native, same_size):
         """Another channel count or size: converted and resized, or a blank reported after the pass."""
@@ -194,7 +199,13 @@ class ImageDecoder:
         return tf.concat([colour, alpha], axis=-1)
 
     def decode_all(self, sources: np.ndarray, table: Table | None = None, keep_pixels: bool = True):
-        """Decode every image in a parallel tf.data map; report every bad one at once.
+        """Decode every image in parallel tf.data maps; report every bad one at once.
+
+        Two passes: the first decodes each image and keeps those already of
+        the spec's size and channel count, with nothing else per image (most
+        columns are all such images, and a per-image branch cost about as much
+        as the decode itself). The second takes only the rest through
+        `decode_one`, which converts, resizes or marks them for the report.
 
         Returns uint8 pixels (N, H, W, C), or None when ``keep_pixels`` is false
         (the images were only checked).
@@ -205,20 +216,25 @@ class ImageDecoder:
         is_path = np.array([isinstance(source, str) for source in sources])
         encoded = tf.constant([source.encode() if isinstance(source, str) else source for source in sources])
         kinds = source_kinds(is_path)
-        dataset = tf.data.Dataset.from_tensor_slices((np.arange(count), encoded, is_path))
-        dataset = dataset.map(
-            lambda index, source, path: (index, *self.decode_one(source, path, kinds)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=False,
-        )
-        # A file that cannot be decoded is dropped here and found below by its missing index.
-        dataset = dataset.ignore_errors().batch(DECODE_BATCH).prefetch(tf.data.AUTOTUNE)
-        pixels = np.zeros((count, self.height, self.width, self.channels), "uint8") if keep_pixels else None
+        expected = (self.height, self.width, self.channels)
+        pixels = np.zeros((count, *expected), "uint8") if keep_pixels else None
         native = np.full((count, 3), -1, "int64")
-        for indices, images, shapes in dataset.as_numpy_iterator():
-            native[indices] = shapes
+
+        def as_expected(index, source, path):
+            image = tf.io.decode_image(self._read(source, path, kinds), expand_animations=False)
+            return index, tf.ensure_shape(image, expected)
+
+        for indices, images in _decoded(as_expected, np.arange(count), encoded, is_path):
+            native[indices] = expected
             if keep_pixels:
                 pixels[indices] = images
+        rest = np.flatnonzero(native[:, 0] < 0)
+        if len(rest):
+            convert = lambda index, source, path: (index, *self.decode_one(source, path, kinds))  # noqa: E731
+            for indices, images, shapes in _decoded(convert, rest, tf.gather(encoded, rest), is_path[rest]):
+                native[indices] = shapes
+                if keep_pixels:
+                    pixels[indices] = images
         self._report(sources, native, table)
         return pixels
 
@@ -259,6 +275,20 @@ class ImageDecoder:
             )
         if problems:
             raise DataError(f"{self.where}: " + "; ".join(problems) + ".")
+
+
+def _decoded(decode, indices: np.ndarray, encoded, is_path: np.ndarray):
+    """``decode(index, source, is_path)`` over the rows in a parallel map, in batches of NumPy arrays.
+
+    A source that fails (a corrupt file, or in the first pass an image of
+    another shape) is dropped; the caller finds it by its missing index.
+    """
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((indices, encoded, is_path))
+    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+    dataset = dataset.ignore_errors().batch(DECODE_BATCH).prefetch(tf.data.AUTOTUNE)
+    return dataset.as_numpy_iterator()
 
 
 def source_kinds(is_path: np.ndarray) -> str:

@@ -100,6 +100,10 @@ def _fit_fill(values: np.ndarray, where: str, statistic: str = "mean") -> list[f
     return fill.astype("float32").tolist()
 
 
+#: Rows of values (features or channels) summed at a time when fitting a standardiser.
+_FIT_BLOCK = 65536
+
+
 class _Standardiser:
     """Mean and standard deviation over every axis but the last (features or channels)."""
 
@@ -108,17 +112,22 @@ class _Standardiser:
         self.std = None if std is None else np.asarray(std, dtype="float32")
 
     def fit(self, values: np.ndarray) -> _Standardiser:
-        axes = tuple(range(values.ndim - 1))
-        # float64: float32 sums of large values overflow or lose the mean.
-        values = values.astype("float64")
-        self.mean = values.mean(axis=axes).astype("float32")
-        std = values.std(axis=axes)
+        # Sums in float64 (float32 sums of large values overflow or lose the mean), block by
+        # block: a float64 copy of a whole column of windows costs more than the statistics.
+        flat = values.reshape(-1, values.shape[-1])
+        blocks = [flat[start : start + _FIT_BLOCK] for start in range(0, len(flat), _FIT_BLOCK)]
+        mean = sum(block.sum(axis=0, dtype="float64") for block in blocks) / len(flat)
+        variance = sum(np.square(block - mean).sum(axis=0) for block in blocks) / len(flat)
+        std = np.sqrt(variance)
+        self.mean = mean.astype("float32")
         # A constant feature would divide by zero; leave its scale alone.
         self.std = np.where((std > 1e-8) & np.isfinite(std), std, 1.0).astype("float32")
         return self
 
     def transform(self, values: np.ndarray) -> np.ndarray:
-        return ((values - self.mean) / self.std).astype("float32")
+        scaled = np.subtract(values, self.mean, dtype="float32")
+        scaled /= self.std
+        return scaled
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
         return (np.asarray(values) * self.std + self.mean).astype("float32")
@@ -275,7 +284,8 @@ class TextConverter:
         layer = self._make_layer()
         layer.adapt(self._texts(table, column).astype(str))
         self.vocabulary = [str(token) for token in layer.get_vocabulary()]
-        self._layer = None
+        # The adapted layer maps exactly as one rebuilt from the vocabulary; building another costs time.
+        self._layer = layer
         return self
 
     def _make_layer(self):
