@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fusegen.data.memory import aligned_empty
 from fusegen.data.sources import Table, confine_path
 from fusegen.errors import DataError
 
@@ -217,7 +218,8 @@ class ImageDecoder:
         encoded = tf.constant([source.encode() if isinstance(source, str) else source for source in sources])
         kinds = source_kinds(is_path)
         expected = (self.height, self.width, self.channels)
-        pixels = np.zeros((count, *expected), "uint8") if keep_pixels else None
+        # Every row is written below, or reported (and raised) as undecodable.
+        pixels = aligned_empty((count, *expected), "uint8") if keep_pixels else None
         native = np.full((count, 3), -1, "int64")
 
         def as_expected(index, source, path):

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from fusegen.data.images import ImageColumn, source_kinds
+from fusegen.data.memory import as_tensor
 from fusegen.data.preprocessing import Preprocessor, columns_of_parts, decode_image_files, missing_values
 from fusegen.data.sources import Table
 from fusegen.data.windows import window_table
@@ -210,9 +211,10 @@ def make_dataset(inputs, targets=None, batch_size=32, shuffle=False, seed=0):
     columns = tf.nest.flatten(elements)
     num_rows = _common_length(inputs, targets)
     streamed = [isinstance(column, ImageColumn) and column.pixels is None for column in columns]
-    # Converted once: the map functions capture these tensors by reference, not by copy.
+    # Converted once (fusegen's own arrays, such as decoded images, are read in place):
+    # the map functions capture these tensors by reference, not by copy.
     held = [
-        tf.convert_to_tensor(_stored(column), name="column") if not stream else None
+        as_tensor(_stored(column)) if not stream else None
         for column, stream in zip(columns, streamed, strict=True)
     ]
     finish = [column.to_float if isinstance(column, ImageColumn) else None for column in columns]

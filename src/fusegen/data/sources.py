@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from fusegen.data.memory import take_rows
 from fusegen.errors import DataError
 from fusegen.spec import DataSpec
 
@@ -104,7 +105,7 @@ class Table:
             # each, which for decoded images is as large as the data set.
             return self
         return Table(
-            {name: values[rows] for name, values in self.columns.items()},
+            {name: take_rows(values, rows) for name, values in self.columns.items()},
             self.origin,
             files=self.files,
             row_files=self.row_files[rows],
