@@ -67,6 +67,7 @@ def as_tensor(array):
     """A tensor of ``array``: TensorFlow reads fusegen's own arrays in place and copies any other."""
     import tensorflow as tf
 
-    if is_owned(array):
+    # DLPack imports eagerly only; inside a traced function the array becomes a constant as usual.
+    if is_owned(array) and tf.executing_eagerly():
         return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
     return tf.convert_to_tensor(array)
