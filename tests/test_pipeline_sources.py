@@ -174,6 +174,29 @@ def test_uint8_arrays_stay_compact_and_the_pipeline_maps_them_to_floats():
     np.testing.assert_allclose(got, images / 255.0, atol=1e-7)
 
 
+def test_decoded_images_stay_fusegens_own_through_the_split_and_batch_exactly(tmp_path):
+    # Decoded pixels, and the rows each split takes from them, are fusegen's aligned arrays, which
+    # the pipeline reads in place instead of copying; the batches are still exactly pixels / 255.
+    from fusegen.data.memory import is_owned
+
+    images = [random_pixels(index) for index in range(20)]
+    frame = pd.DataFrame({"photo": [png_bytes(image) for image in images], "y": np.arange(20.0)})
+    spec = spec_for(
+        {"source": "frame", "validation_split": 0.25},
+        {"photo": {"kind": "image", "height": 8, "width": 8}},
+        _vector("y"),
+    )
+    prepared = prepare_data(spec, table_from_frame(frame, "frame"))
+    for inputs, rows in (
+        (prepared.train_inputs, prepared.train_rows),
+        (prepared.validation_inputs, prepared.validation_rows),
+    ):
+        assert is_owned(inputs["photo"].pixels)
+        batches = list(make_dataset(inputs, None, batch_size=4))
+        got = np.concatenate([batch["photo"].numpy() for batch in batches])
+        np.testing.assert_allclose(got, np.stack([images[row] for row in rows]) / 255.0, atol=1e-7)
+
+
 def test_images_that_do_not_fit_are_decoded_every_epoch_with_the_same_result(tmp_path):
     for index in range(6):
         write_png(tmp_path / "imgs" / f"{index}.png", random_pixels(index))
