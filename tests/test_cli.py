@@ -80,6 +80,27 @@ def test_verbose_shows_the_traceback(tmp_path):
     assert result.returncode == 1 and "Traceback" in result.stderr
 
 
+def test_tensorflow_python_warnings_are_hidden_unless_verbose():
+    # TensorFlow's own Python-side warnings (a retracing notice in a long demo, say) are logs that
+    # --verbose shows; without it the CLI prints only its own lines.
+    script = (
+        "import sys\n"
+        "from fusegen import cli\n"
+        "cli._state['verbose'] = sys.argv[1] == 'verbose'\n"
+        "cli._load_tensorflow()\n"
+        "import tensorflow as tf\n"
+        "tf.get_logger().warning('a tensorflow warning')\n"
+        "tf.get_logger().error('a tensorflow error')\n"
+    )
+    for mode, warning_shown in (("quiet", False), ("verbose", True)):
+        result = subprocess.run(
+            [sys.executable, "-c", script, mode], capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stderr
+        assert ("a tensorflow warning" in result.stderr) == warning_shown, mode
+        assert "a tensorflow error" in result.stderr
+
+
 def test_missing_spec_file_and_non_run_dir(tmp_path):
     result = fusegen("inspect", tmp_path / "missing.yaml")
     assert result.returncode == 1 and "does not exist" in result.stderr

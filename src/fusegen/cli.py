@@ -40,21 +40,30 @@ def main(
 
 
 def _load_tensorflow() -> None:
-    """Import TensorFlow with its C++ start-up chatter hidden, unless --verbose."""
-    if _state["verbose"] or "tensorflow" in sys.modules:
+    """Import TensorFlow with its logs hidden, unless --verbose.
+
+    The C++ start-up chatter goes to a closed stderr while importing; the
+    Python-side warnings, such as "N out of the last M calls ... triggered
+    tf.function retracing" (which a long run that builds many models, like the
+    demo, sets off with nothing wrong), are raised to errors only.
+    """
+    if _state["verbose"]:
         return
+    import logging
     import os
 
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    if "tensorflow" not in sys.modules:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def _echo_json(data) -> None:
