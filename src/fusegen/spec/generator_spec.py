@@ -78,10 +78,28 @@ class DataSpec(_Section):
         "and can also fill them ('impute') or fill and mark them for the model ('mask').",
     )
     max_rows: PositiveInt | None = Field(default=None, description="Use only the first N rows.")
+    trusted: bool = Field(
+        default=True,
+        description="false for a spec from someone else: no python: source is imported or called, and "
+        "every file path must resolve inside the spec's folder (as with confine_paths). "
+        "`fusegen validate/inspect/train --untrusted` sets it from the command line.",
+    )
     confine_paths: bool = Field(
         default=False,
-        description="Refuse any file path (data.source, a python: file, image paths in the data) that "
-        "resolves outside the spec's folder, symlinks followed: for specs from others.",
+        description="Refuse any file path (data.source, image paths in the data) that resolves outside "
+        "the spec's folder, symlinks followed, and every python: source (its code could read any file): "
+        "for specs from others. trusted: false implies it.",
+    )
+    delimiter: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1,
+        description="The field delimiter of CSV files (',', ';', a tab, '|'); detected when omitted.",
+    )
+    encoding: str = Field(
+        default="utf-8",
+        min_length=1,
+        description="The text encoding of CSV files, e.g. 'latin-1' or 'cp1252' for files that are not UTF-8.",
     )
     strict: bool = Field(
         default=False,
@@ -95,6 +113,11 @@ class DataSpec(_Section):
         description="Keep decoded images in memory after the first decode: 'auto' when they fit in a "
         "quarter of the machine's memory. Otherwise image files are decoded again every epoch.",
     )
+
+    @property
+    def untrusted(self) -> bool:
+        """True when this spec may name no code and no path outside its folder."""
+        return not self.trusted or self.confine_paths
 
 
 class RegressionObjective(_Section):
