@@ -116,7 +116,6 @@ def test_confine_paths_refuses_data_outside_the_spec_folder(tmp_path):
         "../outside/secret.csv",
         str(outside / "secret.csv"),
         "link.csv",
-        "python:../outside/x.py:f",
     ):
         (project / "spec.yaml").write_text(
             yaml.safe_dump({**spec, "data": {"source": source, "confine_paths": True}})

@@ -70,6 +70,31 @@ def _echo_json(data) -> None:
     typer.echo(json.dumps(data, indent=2))
 
 
+UNTRUSTED_OPTION = typer.Option(
+    False,
+    "--untrusted",
+    help="Treat the spec as someone else's (data.trusted: false): refuse python: sources before "
+    "importing anything, and any path outside the spec's folder.",
+)
+ALLOW_CODE_OPTION = typer.Option(
+    False,
+    "--allow-code",
+    help="Run the python: data source named in the run directory's spec (it runs code named in the run "
+    "directory: only for runs whose author you trust). Without it, pass --real DATA.",
+)
+
+
+def _generator(spec_path: Path, untrusted: bool):
+    """The facade for a spec file; with --untrusted its data section is marked as someone else's."""
+    from fusegen.generator import Generator
+    from fusegen.spec import load_spec
+
+    spec = load_spec(spec_path)
+    if untrusted and spec.data is not None:
+        spec = spec.model_copy(update={"data": spec.data.model_copy(update={"trusted": False})})
+    return Generator(spec, base_dir=spec_path.parent)
+
+
 @app.command()
 def schema(
     markdown: bool = typer.Option(False, "--markdown", help="Print the spec reference as Markdown instead."),
@@ -92,12 +117,11 @@ def inspect(
     no_data: bool = typer.Option(
         False, "--no-data", help="Plan from the spec alone, without fitting vocabularies on its data."
     ),
+    untrusted: bool = UNTRUSTED_OPTION,
 ):
     """Print the shape plan: each branch's layers and shapes, the alignment, fusion, head, parameters."""
     _load_tensorflow()
-    from fusegen.generator import Generator
-
-    generator = Generator(spec)
+    generator = _generator(spec, untrusted)
     sizes = None
     if generator.spec.data is not None and not no_data and _needs_fitted_sizes(generator.spec):
         from fusegen.data.pipeline import prepare_data
@@ -118,6 +142,7 @@ def validate(
         1000, help="Rows to fit preprocessing on and transform (a seeded sample); 0 for all."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    untrusted: bool = UNTRUSTED_OPTION,
 ):
     """Dry run: load the data, fit preprocessing on a sample, build one batch, check it against the model.
 
@@ -126,9 +151,8 @@ def validate(
     """
     _load_tensorflow()
     from fusegen.data.validation import validate_data
-    from fusegen.generator import Generator
 
-    generator = Generator(spec)
+    generator = _generator(spec, untrusted)
     report = validate_data(generator.spec, generator.load_table(), sample_size=sample or None)
 
     def build_model():
@@ -177,6 +201,7 @@ def train(
         False, "--resume", help="Continue from the last complete checkpoint in --out."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    untrusted: bool = UNTRUSTED_OPTION,
 ):
     """Train a generator on its spec's data and write the run directory.
 
@@ -185,9 +210,7 @@ def train(
     interrupted run with its optimizer state.
     """
     _load_tensorflow()
-    from fusegen.generator import Generator
-
-    generator = Generator(spec)
+    generator = _generator(spec, untrusted)
     started = time.perf_counter()
     generator.fit(
         epochs=epochs,
@@ -305,13 +328,14 @@ def evaluate(
     ),
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="Print every metric as JSON."),
+    allow_code: bool = ALLOW_CODE_OPTION,
 ):
     """Score samples against real data: quality, ML efficacy, privacy; plots in RUN_DIR/evaluation."""
     _load_tensorflow()
     from fusegen.evaluation import evaluate_run, summary_lines
     from fusegen.generator import load
 
-    generator = load(run_dir)
+    generator = load(run_dir, allow_code=allow_code)
     results = evaluate_run(generator, real, run_dir / "evaluation", target, seed, num_samples)
     if as_json:
         _echo_json(results)
@@ -326,12 +350,13 @@ def report(
     run_dir: Path = typer.Argument(..., help="A run directory written by `fusegen train`."),
     real: Optional[Path] = typer.Option(None, "--real", help="Real data (default: the spec's data source)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file (default: RUN_DIR/report.html)."),
+    allow_code: bool = ALLOW_CODE_OPTION,
 ):
     """Write one self-contained HTML report: spec, shape plan, training curves, metrics and plots."""
     _load_tensorflow()
     from fusegen.report import build_report
 
-    typer.echo(f"wrote {build_report(run_dir, real, out)}")
+    typer.echo(f"wrote {build_report(run_dir, real, out, allow_code=allow_code)}")
 
 
 @app.command()
@@ -472,7 +497,8 @@ def run() -> None:
     except FusegenError as error:
         if _state["verbose"]:
             raise
-        typer.echo(f"fusegen: error: {error}", err=True)
+        # One line, whatever a wrapped library put in the message (YAML's errors span two).
+        typer.echo(f"fusegen: error: {' '.join(str(error).split())}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         typer.echo("fusegen: interrupted", err=True)

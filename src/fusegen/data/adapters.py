@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
+import reprlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -77,21 +78,26 @@ def source_name(source: Any) -> str:
     return f"the {type(source).__name__} of batches"
 
 
-def iterate_batches(source: Any) -> Iterator:
+def iterate_batches(source: Any, origin: str | None = None) -> Iterator:
     """Batches of a generator function, a generator, an iterable or a PyDataset, one pass."""
     if _is_py_dataset(source):
         return _iterate_py_dataset(source)
     if callable(source) and not hasattr(source, "__next__"):
+        origin = origin or source_name(source)
         source = source()
         if _is_py_dataset(source):
             return _iterate_py_dataset(source)
-    try:
-        return iter(source)
-    except TypeError:
+    if isinstance(source, dict):
+        return iter([source])  # one batch of columns
+    if isinstance(source, (str, bytes)) or not hasattr(source, "__iter__"):
+        # A string iterates, but over characters, never batches.
         raise DataError(
-            f"cannot iterate over a {type(source).__name__}; expected a generator, an iterable "
-            "or a keras.utils.PyDataset of batches."
-        ) from None
+            f"{origin or 'the data source'} returned {type(source).__name__} {reprlib.repr(source)}; "
+            "expected a generator, an iterable or a keras.utils.PyDataset of batches, each a dict of columns.",
+            hint="return or yield batches such as {'column': values, ...}; for a single batch, "
+            "return [batch].",
+        )
+    return iter(source)
 
 
 def _iterate_py_dataset(dataset) -> Iterator:
@@ -126,7 +132,7 @@ def table_from_batches(source: Any, origin: str | None = None, max_rows: int | N
     columns: dict[str, list] = {}
     first: dict[str, Any] | None = None
     num_rows = 0
-    for index, batch in enumerate(iterate_batches(source)):
+    for index, batch in enumerate(iterate_batches(source, origin)):
         batch = _as_columns(batch, origin, index)
         if first is None:
             first = batch

@@ -44,8 +44,17 @@ PLOT_TITLES = {
 }
 
 
-def build_report(run_dir: str | Path, real: str | Path | None = None, out: str | Path | None = None) -> Path:
-    """Evaluate a run and write ``out`` (default ``RUN_DIR/report.html``)."""
+def build_report(
+    run_dir: str | Path,
+    real: str | Path | None = None,
+    out: str | Path | None = None,
+    allow_code: bool = False,
+) -> Path:
+    """Evaluate a run and write ``out`` (default ``RUN_DIR/report.html``).
+
+    ``allow_code`` lets a ``python:`` data source named in the run's spec run
+    (see `fusegen.Generator.load`); without it, pass ``real``.
+    """
     import jinja2
     import yaml
 
@@ -53,7 +62,7 @@ def build_report(run_dir: str | Path, real: str | Path | None = None, out: str |
     from fusegen.generator import load
 
     run_dir = Path(run_dir)
-    generator = load(run_dir)
+    generator = load(run_dir, allow_code=allow_code)
     results = evaluate_run(generator, real, run_dir / "evaluation")
     plan = json.loads((run_dir / "plan.json").read_text())
     manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -74,7 +83,7 @@ def build_report(run_dir: str | Path, real: str | Path | None = None, out: str |
         output_shape=plan["output"]["shape"],
         num_parameters=f"{plan['num_parameters']:,}",
         written=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        versions=", ".join(f"{name} {version}" for name, version in manifest["versions"].items()),
+        versions=", ".join(f"{name} {version}" for name, version in manifest.get("versions", {}).items()),
         metrics=_metric_rows(results),
         plots=plots,
         training_plots=[{"title": "Training and validation losses per epoch", "data": _encode(curves)}]
