@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from fusegen.errors import FusegenError
+
+_python_show_warning = warnings.showwarning
 
 app = typer.Typer(
     name="fusegen",
@@ -81,6 +84,13 @@ ALLOW_CODE_OPTION = typer.Option(
     "--allow-code",
     help="Run the python: data source named in the run directory's spec (it runs code named in the run "
     "directory: only for runs whose author you trust). Without it, pass --real DATA.",
+)
+
+
+EXTRAPOLATION_OPTION = typer.Option(
+    False,
+    "--allow-extrapolation",
+    help="Accept numeric conditions outside the training range (beyond a 10% margin), with a warning.",
 )
 
 
@@ -249,6 +259,7 @@ def sample(
     range_: list[str] = typer.Option(
         [], "--range", help="COLUMN=LOW:HIGH for a numeric input column: each sample draws it in the range."
     ),
+    allow_extrapolation: bool = EXTRAPOLATION_OPTION,
 ):
     """Sample from a trained generator, on conditions for some inputs, all, or none."""
     _load_tensorflow()
@@ -262,6 +273,7 @@ def sample(
         temperature=temperature,
         batch_size=batch_size,
         ranges=_parse_ranges(range_),
+        extrapolate=allow_extrapolation,
     )
     # Streamed: records and images are written batch by batch, so memory stays bounded.
     written, count = write_output_stream(chunks, out, name=generator.spec.output.name)
@@ -388,13 +400,14 @@ def predict(
         help="Where to write: .csv/.parquet for records, .npz for arrays, a folder for images.",
     ),
     batch_size: Optional[int] = typer.Option(None, help="Prediction batch size."),
+    allow_extrapolation: bool = EXTRAPOLATION_OPTION,
 ):
     """Run a trained generator on new inputs and write its outputs in the user's units."""
     _load_tensorflow()
     from fusegen.generator import load
 
     generator = load(run_dir)
-    outputs = generator.predict(inputs, batch_size=batch_size)
+    outputs = generator.predict(inputs, batch_size=batch_size, extrapolate=allow_extrapolation)
     _write(outputs, out, generator, "output(s)")
 
 
@@ -490,8 +503,37 @@ def _print_plan(plan: dict) -> None:
     console.print(f"total parameters: {plan['num_parameters']:,}")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """fusegen's own warnings as one line; any other warning as Python shows it."""
+    from fusegen.errors import FusegenWarning
+
+    if issubclass(category, FusegenWarning) and not _state["verbose"]:
+        typer.echo(f"fusegen: warning: {' '.join(str(message).split())}", err=True)
+        return
+    _python_show_warning(message, category, filename, lineno, file, line)
+
+
+class _Stopped(BaseException):
+    """Ctrl-C, SIGTERM or SIGHUP, raised so that every partial file is removed on the way out.
+
+    Not a KeyboardInterrupt, which click swallows with a silent exit.
+    """
+
+
+def _stop(signum, frame):
+    raise _Stopped(signum)
+
+
 def run() -> None:
     """Console entry point: user errors print one line; --verbose shows the traceback."""
+    import signal
+
+    warnings.showwarning = _show_warning
+    # Python's default for these signals exits without unwinding, which would leave
+    # the temporary file of a streamed sample (or checkpoint) behind.
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _stop)
     try:
         app()
     except FusegenError as error:
@@ -500,9 +542,15 @@ def run() -> None:
         # One line, whatever a wrapped library put in the message (YAML's errors span two).
         typer.echo(f"fusegen: error: {' '.join(str(error).split())}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        typer.echo("fusegen: interrupted", err=True)
-        sys.exit(130)
+    except (KeyboardInterrupt, _Stopped) as stopped:
+        signal_number = stopped.args[0] if isinstance(stopped, _Stopped) else signal.SIGINT
+        what = (
+            "interrupted"
+            if signal_number == signal.SIGINT
+            else f"stopped by {signal.Signals(signal_number).name}"
+        )
+        typer.echo(f"fusegen: {what}; partial files removed", err=True)
+        sys.exit(128 + int(signal_number))
 
 
 if __name__ == "__main__":

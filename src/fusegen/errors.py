@@ -57,3 +57,10 @@ class DataError(FusegenError):
 
 class RunError(FusegenError):
     """A run directory or artifact that is missing, incomplete or tampered with."""
+
+
+class FusegenWarning(UserWarning):
+    """Something a user asked for explicitly that fusegen does, but that deserves a second look.
+
+    The CLI prints it as one line, ``fusegen: warning: ...``.
+    """

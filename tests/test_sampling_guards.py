@@ -1,0 +1,126 @@
+"""Sampling refuses conditions the model never saw, and a killed `fusegen sample` leaves no partial file."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import fusegen
+from fusegen.errors import DataError, FusegenWarning
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("guards")
+    rng = np.random.default_rng(0)
+    c0 = rng.uniform(0, 10, 200)
+    pd.DataFrame({"c0": c0, "y": c0 + rng.normal(size=200), "g": rng.choice(["a", "b"], 200)}).to_csv(
+        folder / "data.csv", index=False
+    )
+    spec = {
+        "data": {"source": "data.csv"},
+        "inputs": {"c0": {"kind": "numeric", "columns": ["c0"]}},
+        "output": {"kind": "record", "numeric": ["y"], "categorical": ["g"]},
+        "objective": {"type": "cvae", "latent_dim": 2},
+        "training": {"epochs": 1, "batch_size": 32},
+    }
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    fusegen.Generator(folder / "spec.yaml").fit(verbose=0).save(folder / "run")
+    return folder / "run"
+
+
+def test_a_condition_far_outside_the_training_range_is_refused(run_dir):
+    generator = fusegen.load(run_dir)
+    low, high = generator.preprocessor_.inputs["c0"].low[0], generator.preprocessor_.inputs["c0"].high[0]
+    with pytest.raises(DataError) as caught:
+        generator.sample({"c0": [5.0, 1e9, -1e9]}, num_samples=3)
+    message = str(caught.value)
+    assert message.startswith(
+        f"column 'c0' of input 'c0' has 2 value(s) outside the training range [{low:.6g}, {high:.6g}]"
+    )
+    assert "the first 1e+09 in row 1" in message and "--allow-extrapolation" in message
+    # Inside the range, or within the 10% margin, nothing is said.
+    margin = 0.1 * (high - low)
+    assert len(generator.sample({"c0": [low, high + 0.9 * margin]}, num_samples=2)) == 4
+    with pytest.raises(DataError, match="outside the training range"):
+        generator.sample({"c0": [high + 1.1 * margin]})
+    # Ranges drawn with `ranges=` are checked the same way.
+    with pytest.raises(DataError, match="outside the training range"):
+        generator.sample(None, num_samples=4, ranges={"c0": (100.0, 200.0)})
+
+
+def test_extrapolation_on_request_warns_and_samples(run_dir):
+    generator = fusegen.load(run_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        samples = generator.sample({"c0": [1e9]}, num_samples=3, extrapolate=True)
+    assert len(samples) == 3
+    messages = [str(item.message) for item in caught if item.category is FusegenWarning]
+    assert len(messages) == 1
+    assert messages[0].startswith("column 'c0' of input 'c0' has 1 value(s) outside the training range")
+    assert messages[0].endswith("sampling anyway, as asked.")
+
+
+def fusegen_cli(*args, **options):
+    return subprocess.Popen(
+        [sys.executable, "-m", "fusegen.cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **options,
+    )
+
+
+def test_the_cli_refuses_or_warns_in_one_line(run_dir, tmp_path):
+    (tmp_path / "c.csv").write_text("c0\n1e9\n")
+    refused = fusegen_cli(
+        "sample", run_dir, "--conditions", tmp_path / "c.csv", "-n", 3, "--out", tmp_path / "s.csv"
+    )
+    _, err = refused.communicate(timeout=120)
+    assert refused.returncode == 1 and len(err.strip().splitlines()) == 1
+    assert err.startswith(
+        "fusegen: error: column 'c0' of input 'c0' has 1 value(s) outside the training range"
+    )
+    assert not (tmp_path / "s.csv").exists()
+    allowed = fusegen_cli(
+        "sample",
+        run_dir,
+        "-c",
+        tmp_path / "c.csv",
+        "-n",
+        3,
+        "--out",
+        tmp_path / "s.csv",
+        "--allow-extrapolation",
+    )
+    _, err = allowed.communicate(timeout=120)
+    assert allowed.returncode == 0
+    assert err.startswith("fusegen: warning: column 'c0' of input 'c0' has 1 value(s) outside")
+    assert len(err.strip().splitlines()) == 1
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 3
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+def test_a_killed_sample_leaves_no_partial_file(run_dir, tmp_path, signal_number):
+    (tmp_path / "c.csv").write_text("c0\n5.0\n")
+    process = fusegen_cli(
+        "sample", run_dir, "-c", tmp_path / "c.csv", "-n", 50_000_000, "--out", tmp_path / "out" / "s.csv"
+    )
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "out").glob(".s.csv.*.tmp")):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.1)
+    os.kill(process.pid, signal_number)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal_number
+    assert err.strip().endswith("partial files removed")
+    assert list((tmp_path / "out").iterdir()) == []
