@@ -146,8 +146,10 @@ def test_sampling_predicting_exporting_and_loading_a_hostile_run_run_nothing(hos
 
 def test_a_run_directory_is_portable(trained, tmp_path):
     """Copied elsewhere, a run samples and evaluates on --real data; it stores no absolute path."""
+    for name in ("manifest.json", "spec.yaml", "plan.json", "preprocessing.json"):
+        text = (trained / "run" / name).read_text()
+        assert str(trained) not in text and str(trained.resolve()) not in text, name
     manifest = (trained / "run" / "manifest.json").read_text()
-    assert str(trained) not in manifest and str(trained.resolve()) not in manifest
     assert json.loads(manifest)["data_dir"] == ".."
     moved = tmp_path / "elsewhere" / "run"
     shutil.copytree(trained / "run", moved)
@@ -218,10 +220,17 @@ def test_init_on_a_hostile_table_runs_nothing_and_its_spec_trains_untrusted(tmp_
     # Values that would mean something to a shell, Python or a spreadsheet: to init they are labels.
     frame["note"] = [f"python:os:system|touch {marker}", "=cmd()", "__import__('os')", "{{7*7}}"] * 16
     frame.to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "specs").mkdir()
+    spec_path = tmp_path / "specs" / "spec.yaml"
+    code, _, err = cli("init", tmp_path / "data.csv", "--out", spec_path, "--epochs", 1)
+    assert (code, err) == (0, "")
+    # The data's path is relative to the spec's folder: no path of this machine is written.
+    assert load_spec(spec_path).data.source == "../data.csv"
+    assert str(tmp_path) not in spec_path.read_text()
+    # An untrusted spec must keep its paths inside its folder: beside the data, it trains.
     code, _, err = cli("init", tmp_path / "data.csv", "--out", tmp_path / "spec.yaml", "--epochs", 1)
     assert (code, err) == (0, "")
-    spec = load_spec(tmp_path / "spec.yaml")
-    assert not spec.data.source.startswith("python:")
+    assert load_spec(tmp_path / "spec.yaml").data.source == "data.csv"
     code, _, err = cli("train", tmp_path / "spec.yaml", "--untrusted", "--out", tmp_path / "run", "--quiet")
     assert (code, err) == (0, "")
     assert not marker.exists()

@@ -7,6 +7,7 @@ Keras and TensorFlow are imported inside the commands that need them, so
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import warnings
@@ -37,8 +38,6 @@ def main(
 ):
     _state["verbose"] = verbose
     if not verbose:
-        import os
-
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -53,7 +52,6 @@ def _load_tensorflow() -> None:
     if _state["verbose"]:
         return
     import logging
-    import os
 
     if "tensorflow" not in sys.modules:
         sys.stderr.flush()
@@ -311,8 +309,9 @@ def init(
         typer.echo(text, nl=False)
         return
     if data.resolve().parent != out.resolve().parent:
-        # data.source is relative to the spec's folder.
-        spec["data"]["source"] = str(data.resolve())
+        # data.source is relative to the spec's folder; kept relative, so that neither the
+        # spec nor a run trained from it holds a path of this machine.
+        spec["data"]["source"] = Path(os.path.relpath(data.resolve(), out.resolve().parent)).as_posix()
         text = text.split("name:", 1)[0] + yaml.safe_dump(spec, sort_keys=False)
     from fusegen.artifacts import atomic_write_text
 
