@@ -289,3 +289,24 @@ def test_junk_in_spec_yaml_never_runs_or_tracebacks(trained, tmp_path_factory, j
         if code != 0:
             assert code == 1 and err.startswith("fusegen: error: ") and len(err.strip().splitlines()) == 1
     assert not (folder / "PWNED").exists() and not (run / "PWNED").exists()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    manifest=st.one_of(
+        st.binary(max_size=100),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+            lambda children: (
+                st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+            ),
+            max_leaves=8,
+        ).map(lambda value: json.dumps({"files": value}).encode()),
+    )
+)
+def test_junk_manifest_is_one_line(trained, tmp_path_factory, manifest):
+    run = tmp_path_factory.mktemp("manifest") / "run"
+    shutil.copytree(trained / "run", run)
+    (run / "manifest.json").write_bytes(manifest)
+    code, _, err = cli("evaluate", run)
+    assert code == 1 and err.startswith("fusegen: error: ") and len(err.strip().splitlines()) == 1

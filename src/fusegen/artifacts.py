@@ -103,6 +103,13 @@ def verify_run_dir(run_dir: str | Path) -> dict[str, Any]:
         files = manifest["files"]
     except (ValueError, KeyError, TypeError) as error:
         raise RunError(f"'{manifest_path}' is not a valid manifest ({error}).") from None
+    if not isinstance(files, dict) or not all(
+        isinstance(name, str) and isinstance(digest, str) for name, digest in files.items()
+    ):
+        raise RunError(
+            f"'{manifest_path}' is not a valid manifest: 'files' must map file names to SHA-256 digests, "
+            f"received {type(files).__name__}."
+        )
     for name in REQUIRED_FILES:
         if name not in files:
             raise RunError(f"run '{run_dir}': the manifest lists no {name}; the run is incomplete.")
