@@ -298,7 +298,10 @@ def test_empty_datasets(tmp_path):
         load_table(spec.data, base_dir=tmp_path)
     for source, expected in [
         ("parts/*.csv", r"no files match '.*parts/\*.csv'"),
-        ("python:nothing.py:batches", r"python:nothing.py:batches: the generator yielded no batches"),
+        (
+            "python:nothing.py:batches",
+            r"data.source 'python:nothing.py:batches': the generator yielded no batches",
+        ),
     ]:
         (tmp_path / "nothing.py").write_text("def batches():\n    return iter([])\n")
         empty = load_spec({**SPEC, "data": {"source": source}})

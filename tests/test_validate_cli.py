@@ -224,7 +224,10 @@ def test_problems_are_reported_per_input_and_exit_one(tmp_path):
         frame.loc[2, "width"] = "wide"
         frame.loc[3, "caption"] = ""
         frame.to_csv(path, index=False)
-    spec["data"]["missing"] = "drop_rows"  # the empty caption is dropped, the text in a number is not
+    # The empty caption is dropped; 'size' keeps missing: error, so the text in its number is reported
+    # (under drop_rows it would be dropped too).
+    spec["data"]["missing"] = "drop_rows"
+    spec["inputs"]["size"]["missing"] = "error"
     result = invoke("validate", write_spec(tmp_path, spec), "--json")
     assert result.exit_code == 1
     report = json.loads(result.output)

@@ -17,7 +17,7 @@ import numpy as np
 
 from fusegen.artifacts import atomic_write_json
 from fusegen.data.pipeline import apply_missing_policy, split_table
-from fusegen.data.sources import Table, read_file
+from fusegen.data.sources import Table
 from fusegen.errors import DataError
 
 #: TimeGAN's iterations for its discriminative and predictive scores.
@@ -46,7 +46,7 @@ def evaluate_run(
 
 def real_table(generator, real: str | Path | None) -> Table:
     """Every real row: ``real``, or the spec's data, with the spec's missing-value policy applied."""
-    table = read_file(real) if real is not None else generator.load_table()
+    table = generator.read_file(real) if real is not None else generator.load_table()
     return apply_missing_policy(table, generator.spec)[0]
 
 

@@ -10,11 +10,13 @@ Example:
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,9 +34,12 @@ from fusegen.artifacts import (
 from fusegen.data.adapters import is_batch_source, source_name, table_from_batches
 from fusegen.data.pipeline import check_against_model, make_dataset, prepare_data
 from fusegen.data.preprocessing import Preprocessor
-from fusegen.data.sources import Table, load_table, read_file, table_from_frame
-from fusegen.errors import DataError, FusegenError, RunError
+from fusegen.data.sources import CodePolicy, Table, load_table, read_file, table_from_frame
+from fusegen.errors import DataError, FusegenError, FusegenWarning, RunError
 from fusegen.spec import GeneratorSpec, load_spec, spec_to_yaml
+
+#: How far beyond its training range, as a share of the range's width, a numeric condition may lie.
+EXTRAPOLATION_MARGIN = 0.1
 
 
 class Generator:
@@ -56,12 +61,15 @@ class Generator:
             base_dir = base_dir if base_dir is not None else path.parent
         self.spec = spec
         self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        # Whether code the spec names (a python: source) may run; a loaded run says no.
+        self.code_policy = CodePolicy.from_spec(spec.data) if spec.data is not None else CodePolicy()
         self.model_ = None
         self.plan_ = None
         self.preprocessor_: Preprocessor | None = None
         self.history_: dict[str, list[float]] = {}
         self.objective_ = None
         self.validation_table_: Table | None = None
+        self.run_dir_: Path | None = None  # the run directory it was loaded from
         self._worker_dirs: list[Path] = []
         # Traced samplers by temperature, reused across `sample` calls (see `_Sampler`).
         self._samplers: dict[float, _Sampler] = {}
@@ -80,10 +88,32 @@ class Generator:
                 f"spec '{self.spec.name}' has no data.source, and no data was passed.",
                 hint="add data.source to the spec, or pass data to fit().",
             )
-        table = load_table(self.spec.data, self.base_dir)
+        if self.run_dir_ is not None:
+            self._check_run_data_exists()
+        table = load_table(self.spec.data, self.base_dir, self.code_policy)
         if self.spec.data.max_rows:
             table = table.take(np.arange(min(len(table), self.spec.data.max_rows)))
         return table
+
+    def read_file(self, path: str | Path) -> Table:
+        """A CSV, Parquet or NPZ file of the user's, read with the spec's ``data.delimiter`` and ``data.encoding``."""
+        data = self.spec.data
+        if data is None:
+            return read_file(path)
+        return read_file(path, delimiter=data.delimiter, encoding=data.encoding)
+
+    def _check_run_data_exists(self) -> None:
+        """A loaded run looks for its data where training found it; say so when it is not there."""
+        source = self.spec.data.source
+        if source.startswith(("bundled:", "python:")) or glob.has_magic(source):
+            return
+        path = Path(os.path.normpath(self.base_dir / source))
+        if not path.exists():
+            raise RunError(
+                f"run '{self.run_dir_}': its training data '{source}' is not at '{path}', where it was "
+                "relative to the run when it trained (the run was moved without it).",
+                hint="pass the real data with --real DATA (Python: real=...).",
+            )
 
     # ------------------------------------------------------------------
     # Planning and building
@@ -154,12 +184,17 @@ class Generator:
         """
         import keras
 
-        from fusegen.objectives.base import StopOnNonFinite
+        from fusegen.objectives.base import StepProgbar, StopOnNonFinite
         from fusegen.objectives.checkpoints import Checkpointer, read_latest, restore_checkpoint
         from fusegen.objectives.cvae import KLWarmup
 
         log = log or (lambda message: None)
         training = self.spec.training
+        if epochs is not None and epochs < 1:
+            raise FusegenError(
+                f"epochs overrides training.epochs, so it must be a positive integer; received {epochs}.",
+                hint="pass at least 1, or leave it out to train for training.epochs.",
+            )
         total_epochs = epochs or training.epochs
         checkpoint_dir = Path(run_dir) / "checkpoints" if run_dir is not None else None
         if checkpoint_dir is not None and not self.writes_run_files():
@@ -217,7 +252,9 @@ class Generator:
         )
         steps = training.steps_per_epoch
         if steps:
-            train = train.repeat()
+            # Exactly `steps` batches an epoch, as a dataset of that length: given steps_per_epoch,
+            # Keras runs whole executions (48 batches for 43 at steps_per_execution 8).
+            train = train.repeat().take(steps)
         _warn_about_short_averages(
             training, total_epochs, steps or -(-prepared.num_train // training.batch_size), log
         )
@@ -238,6 +275,10 @@ class Generator:
             history = state["history"]
             log(f"resuming from epoch {initial_epoch} ({state['path'].name})")
         all_callbacks = [StopOnNonFinite()]
+        if verbose != 0 and not any(
+            isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks or []
+        ):
+            all_callbacks.append(StepProgbar())
         if self.spec.objective.type == "cvae" and self.spec.objective.kl_warmup_epochs:
             all_callbacks.append(KLWarmup(self.spec.objective.kl_warmup_epochs))
         if checkpoint_dir is not None:
@@ -266,7 +307,6 @@ class Generator:
             validation_data=validation,
             epochs=total_epochs,
             initial_epoch=initial_epoch,
-            steps_per_epoch=steps,
             shuffle=False,  # the tf.data pipeline already reshuffles each epoch
             verbose=verbose,
             callbacks=[*all_callbacks, *(callbacks or [])],
@@ -274,6 +314,10 @@ class Generator:
         for name, values in result.history.items():
             history.setdefault(name, []).extend(float(value) for value in values)
         self.history_ = history
+        # The run directory records what ran: an epochs override replaces the spec's count.
+        self.spec = self.spec.model_copy(
+            update={"training": training.model_copy(update={"epochs": total_epochs})}
+        )
         self.validation_table_ = (
             prepared.table.take(prepared.validation_rows) if len(prepared.validation_rows) else None
         )
@@ -292,6 +336,7 @@ class Generator:
         batch_size: int | None = None,
         strict: bool = True,
         ranges: dict[str, tuple[float, float]] | None = None,
+        extrapolate: bool = False,
     ):
         """Generate outputs for conditions on any subset of the inputs.
 
@@ -311,6 +356,10 @@ class Generator:
                 usually mean a typo or the wrong generator).
             ranges: ``{column: (low, high)}`` for numeric input columns: each
                 sample draws its condition uniformly in the range.
+            extrapolate: let numeric conditions outside the training range
+                (beyond a margin of ``EXTRAPOLATION_MARGIN`` of its width on
+                either side) through, with a `FusegenWarning`; without it they
+                are a `DataError` naming the column, the value and the range.
 
         A record column that is also a given condition comes back with the
         given value, so conditional sampling returns exactly the rows asked
@@ -323,7 +372,9 @@ class Generator:
             (N, T, C) for sequences and (N, size) for vectors.
         """
         chunks = list(
-            self.iter_samples(conditions, num_samples, seed, temperature, batch_size, strict, ranges)
+            self.iter_samples(
+                conditions, num_samples, seed, temperature, batch_size, strict, ranges, extrapolate
+            )
         )
         if hasattr(chunks[0], "iloc"):
             import pandas as pd
@@ -340,6 +391,7 @@ class Generator:
         batch_size: int | None = None,
         strict: bool = True,
         ranges: dict[str, tuple[float, float]] | None = None,
+        extrapolate: bool = False,
     ) -> Iterator:
         """`sample`, one batch at a time: memory stays bounded however many samples are asked for.
 
@@ -362,6 +414,7 @@ class Generator:
         batch_size = batch_size or max(self.spec.training.batch_size, 256)
         if strict:
             self._check_known_labels(table, present_inputs)
+        self._check_ranges(table, present_inputs, extrapolate)
         # Every condition row is checked and transformed before any sampling starts.
         given = self.preprocessor_.transform_inputs(table, present_inputs) if present_inputs else {}
         sampler = self._sampler(float(temperature))
@@ -399,6 +452,27 @@ class Generator:
                     f"known labels: {vocabulary}.",
                     hint="use a known label, or predict() to map unseen labels to the out-of-vocabulary id.",
                 )
+
+    def _check_ranges(self, table, present_inputs, extrapolate: bool) -> None:
+        """Numeric conditions far outside the training range saturate the model: refuse them, or warn."""
+        problems = [
+            problem
+            for name in present_inputs
+            if hasattr(converter := self.preprocessor_.inputs[name], "out_of_range")
+            for problem in converter.out_of_range(table, self.spec.input_column(name), EXTRAPOLATION_MARGIN)
+        ]
+        if not problems:
+            return
+        message = (
+            "; ".join(problems) + ". The model never saw such values, so its samples there are unreliable"
+        )
+        if not extrapolate:
+            raise DataError(
+                message + ".",
+                hint="give conditions inside the training range, or pass --allow-extrapolation "
+                "(Python: extrapolate=True) to sample there anyway.",
+            )
+        warnings.warn(message + "; sampling anyway, as asked.", FusegenWarning, stacklevel=3)
 
     def _input_columns(self) -> dict[str, str]:
         """Column -> the input that reads it."""
@@ -456,13 +530,16 @@ class Generator:
                     result[column] = values.astype("float64")
         return result
 
-    def predict(self, data, batch_size: int | None = None, seed: int = 0):
+    def predict(self, data, batch_size: int | None = None, seed: int = 0, extrapolate: bool = False):
         """One output per row of ``data`` (every input given), in the user's units.
 
         For the regression objective this is its prediction; for the
-        generative objectives it is one sample per row (see `sample`).
+        generative objectives it is one sample per row (see `sample`, also
+        for ``extrapolate``).
         """
-        return self.sample(data, num_samples=1, seed=seed, batch_size=batch_size, strict=False)
+        return self.sample(
+            data, num_samples=1, seed=seed, batch_size=batch_size, strict=False, extrapolate=extrapolate
+        )
 
     def _conditions_table(self, conditions, strict: bool):
         if conditions is None:
@@ -545,18 +622,34 @@ class Generator:
         atomic_write_json(run_dir / "preprocessing.json", self.preprocessor_.get_state())
         atomic_write_json(run_dir / "plan.json", self.describe())
         atomic_write_json(run_dir / "history.json", self.history_)
-        write_manifest(run_dir, {"base_dir": str(self.base_dir.resolve())})
+        # Where the spec's relative data paths resolve, relative to the run itself: nothing
+        # machine-specific is stored, and a run moved together with its data still finds it.
+        write_manifest(run_dir, {"data_dir": _relative_path(self.base_dir, run_dir)})
         return run_dir
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> Generator:
-        """Restore a saved run. The manifest is verified first; Keras loads in safe mode."""
+    def load(cls, run_dir: str | Path, allow_code: bool = False) -> Generator:
+        """Restore a saved run. The manifest is verified first; Keras loads in safe mode.
+
+        A run directory is data: loading it, and sampling, predicting or
+        evaluating with it, never imports or calls anything named in it. A
+        ``python:`` data source in its spec is refused where the real data is
+        needed (pass the data instead) unless ``allow_code`` is True, which
+        runs that code: only for runs whose author you trust.
+        """
         import keras
 
         manifest = verify_run_dir(run_dir)
         run_dir = Path(run_dir)
         spec = load_spec(run_dir / "spec.yaml")
-        generator = cls(spec, base_dir=manifest.get("base_dir"))
+        generator = cls(spec, base_dir=_data_dir(run_dir, manifest))
+        generator.run_dir_ = run_dir
+        if not allow_code:
+            generator.code_policy = CodePolicy(
+                refusal=f"fusegen never runs code named in a run directory ('{run_dir}')",
+                hint="pass the real data with --real DATA (Python: real=...), or --allow-code if you trust "
+                "whoever wrote the run (it runs the code named in the run directory).",
+            )
         try:
             state = json.loads((run_dir / "preprocessing.json").read_text())
         except ValueError as error:
@@ -593,7 +686,7 @@ class Generator:
         if isinstance(data, Table):
             return data
         if isinstance(data, (str, Path)):
-            return read_file(data)
+            return self.read_file(data)
         if isinstance(data, dict):
             return Table(data, origin="the given arrays")
         if hasattr(data, "columns") and hasattr(data, "iloc"):
@@ -609,9 +702,25 @@ class Generator:
         )
 
 
-def load(run_dir: str | Path) -> Generator:
+def load(run_dir: str | Path, allow_code: bool = False) -> Generator:
     """Load a trained generator from its run directory (see `Generator.load`)."""
-    return Generator.load(run_dir)
+    return Generator.load(run_dir, allow_code=allow_code)
+
+
+def _relative_path(folder: Path, run_dir: Path) -> str | None:
+    try:
+        return Path(os.path.relpath(Path(folder).resolve(), Path(run_dir).resolve())).as_posix()
+    except ValueError:  # another drive on Windows: no relative path exists
+        return None
+
+
+def _data_dir(run_dir: Path, manifest: dict) -> Path | None:
+    """The folder the run's spec's relative data paths resolve against, if the manifest records one."""
+    relative = manifest.get("data_dir")
+    if isinstance(relative, str) and not Path(relative).is_absolute():
+        return run_dir / relative
+    base_dir = manifest.get("base_dir")  # runs written before data_dir: an absolute path
+    return Path(base_dir) if isinstance(base_dir, str) else None
 
 
 def write_outputs(outputs, path: str | Path, name: str = "output") -> list[Path]:

@@ -1,13 +1,16 @@
 """``fusegen init``: infer an editable record-synthesis spec from a table.
 
 Each column gets a kind from its values: numbers are numeric (integers stay
-integers), strings that all parse as dates are datetimes, other strings and
-booleans are categorical. Categorical columns with few labels also become
+integers; a few stray strings among them are missing values, and the spec's
+header names their rows), strings that all parse as dates in one format are
+datetimes (the format is written down), other strings and booleans are
+categorical. Categorical columns with few labels also become
 conditions, with modality dropout, so samples can be asked for any subset
 of them or none; every column is generated. Columns with missing values are
 ``nullable``, so missingness is generated at the real rate. Columns that
 look like identifiers (a distinct string per row) are left out, and the
-spec says so.
+spec says so. A CSV file's delimiter and, when it is not UTF-8, its encoding
+are detected and written to ``data``.
 """
 
 from __future__ import annotations
@@ -17,11 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from fusegen.data.sources import read_file
+from fusegen.data.records import detect_datetime_format
+from fusegen.data.sources import detect_csv_delimiter, read_file
 from fusegen.errors import DataError
 
 #: Categorical columns with at most this many labels condition the generator.
 MAX_CONDITION_LABELS = 20
+
+#: A text column whose values are numbers but for at most this share is numeric; the rest are missing.
+MAX_STRAY_TEXT_SHARE = 0.1
 
 #: On a table of a few batches, an epoch is at least this many optimiser steps
 #: (the rows repeat within it), so Keras's per-epoch work is paid dozens of times
@@ -46,11 +53,13 @@ def infer_record_spec(
     import pandas as pd
 
     path = Path(path)
-    table = read_file(path)
+    data, notes = _csv_keys(path)
+    table = read_file(path, delimiter=data.get("delimiter"), encoding=data.get("encoding", "utf-8"))
     frame = pd.DataFrame(
         {name: values for name, values in table.columns.items() if np.asarray(values).ndim == 1}
     )
-    numeric, categorical, integer, datetime, nullable, notes = [], [], [], [], [], []
+    numeric, categorical, integer, datetime, nullable, stray_text = [], [], [], [], [], []
+    datetime_formats: dict[str, str] = {}
     for column in frame.columns:
         series = frame[column]
         missing = series.isna() | (series.astype(str) == "")
@@ -69,9 +78,30 @@ def infer_record_spec(
             categorical.append(column)
             continue
         labels = present.astype(str)
-        if _all_dates(labels):
+        numbers = pd.to_numeric(labels, errors="coerce")
+        stray = numbers.isna()
+        if 0 < stray.sum() <= MAX_STRAY_TEXT_SHARE * len(labels):
+            # Numbers with a few stray strings: a typo or a marker is a missing value, not a new kind.
+            numeric.append(column)
+            stray_text.append(column)
+            if column not in nullable:
+                nullable.append(column)
+            if np.all(numbers[~stray] == np.round(numbers[~stray])):
+                integer.append(column)
+            notes.append(_stray_text_note(column, labels[stray]))
+            continue
+        formats = detect_datetime_format(labels)
+        if formats or _all_dates(labels):
             numeric.append(column)
             datetime.append(column)
+            if formats and formats[0] != "ISO8601":
+                datetime_formats[column] = formats[0]
+                if len(formats) > 1:
+                    notes.append(
+                        f"'{column}': dates like '{labels.iloc[0]}' are read as '{formats[0]}'; as no day is "
+                        f"above 12, '{formats[1]}' would read them too: if that is meant, set it in "
+                        "output.datetime_formats"
+                    )
             continue
         if labels.nunique() > 50 and labels.nunique() > 0.5 * len(labels):
             notes.append(
@@ -82,7 +112,11 @@ def infer_record_spec(
             continue
         categorical.append(column)
     if not numeric and not categorical:
-        raise DataError(f"'{path}': no column could be used; expected numeric or categorical columns.")
+        raise DataError(
+            f"'{path}': no column could be used; expected numeric or categorical columns, received "
+            f"{list(frame.columns)[:10]} ({'; '.join(notes) or 'no rows'}).",
+            hint="check that the file is a table with one column per field and a header row.",
+        )
     # Columns with missing values are generated but do not condition: a condition is always given.
     conditions = [
         column
@@ -94,10 +128,17 @@ def infer_record_spec(
     inputs: dict[str, Any] = {
         _input_name(column): {"kind": "categorical", "column": column} for column in conditions
     }
-    if not inputs:
-        # Nothing to condition on: the first numeric column conditions, and is dropped out as often as not.
-        first = numeric[0]
+    # Plain numbers only: a numeric input reads neither dates nor stray text.
+    numeric_conditions = [column for column in numeric if column not in datetime + stray_text]
+    if not inputs and numeric_conditions:
+        # Nothing to condition on: the first numeric column conditions, and is dropped out as often as not;
+        # one without missing values, if there is one, as a condition is always given.
+        first = next(
+            (column for column in numeric_conditions if column not in nullable), numeric_conditions[0]
+        )
         inputs[_input_name(first)] = {"kind": "numeric", "columns": [first]}
+        if first in nullable:
+            inputs[_input_name(first)]["missing"] = "impute"
     rows = len(frame)
     batch_size = 64 if rows < 5000 else 256
     training: dict[str, Any] = {"batch_size": batch_size, "epochs": epochs, "learning_rate": 0.002, "seed": 0}
@@ -108,9 +149,10 @@ def infer_record_spec(
     spec = {
         "name": _input_name(path.stem),
         "description": f"Synthetic records like {path.name} ({rows} rows, {len(numeric) + len(categorical)} columns).",
-        "data": {"source": path.name, "validation_split": 0.1},
+        "data": {"source": path.name, **data, "validation_split": 0.1},
         "inputs": inputs,
-        "conditioning": {"modality_dropout": 0.5},
+        # Conditions may be left out when sampling; with none at all, every sample is unconditional.
+        **({"conditioning": {"modality_dropout": 0.5}} if inputs else {}),
         "fusion": {"method": "concat"},
         "output": {
             "name": "record",
@@ -119,6 +161,7 @@ def infer_record_spec(
             "categorical": categorical,
             "integer": integer,
             "datetime": datetime,
+            **({"datetime_formats": datetime_formats} if datetime_formats else {}),
             "nullable": nullable,
             "head": {"type": "mlp", "units": [256, 256]},
         },
@@ -127,8 +170,67 @@ def infer_record_spec(
     }
     notes.append(
         f"conditions (give any subset, or none, when sampling): {sorted(inputs)}; generated: every column"
+        if inputs
+        else "no column can condition (dates, stray text or many labels): sampling is unconditional; "
+        "generated: every column"
     )
     return spec, notes
+
+
+def _csv_keys(path: Path) -> tuple[dict[str, str], list[str]]:
+    """``data.encoding`` and ``data.delimiter`` for a CSV file where they are not the defaults, and notes."""
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return {}, []
+    keys, notes = {}, []
+    encoding, note = _detect_encoding(path)
+    if encoding != "utf-8":
+        keys["encoding"] = encoding
+        notes.append(note)
+    delimiter = detect_csv_delimiter(path, encoding)
+    if delimiter != ",":
+        keys["delimiter"] = delimiter
+    return keys, notes
+
+
+def _detect_encoding(path: Path) -> tuple[str, str | None]:
+    """UTF-8 (or UTF-16 with its mark) when the bytes decode so; else cp1252 or latin-1, with a note."""
+    import codecs
+    import re
+
+    raw = path.read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", None
+    try:
+        raw.decode("utf-8")
+        return "utf-8", None
+    except UnicodeDecodeError as error:
+        start = error.start
+    # Latin-1 decodes any byte; cp1252 differs only in 0x80-0x9f (curly quotes, the euro sign), which
+    # Latin-1 reads as control characters.
+    encoding = "latin-1"
+    if re.search(rb"[\x80-\x9f]", raw):
+        try:
+            raw.decode("cp1252")
+            encoding = "cp1252"
+        except UnicodeDecodeError:
+            pass
+    line = raw.count(b"\n", 0, start) + 1
+    first, last = raw.rfind(b"\n", 0, start) + 1, raw.find(b"\n", start)
+    text = raw[first : last if last >= 0 else len(raw)].decode(encoding).strip()
+    return encoding, (
+        f"'{path.name}' is not UTF-8 (byte 0x{raw[start]:02x} in line {line}); it is read as {encoding} "
+        f"(data.encoding): check that line {line} looks right, {text[:60]!r}"
+    )
+
+
+def _stray_text_note(column: str, text) -> str:
+    rows = ", ".join(str(row) for row in text.index[:5])
+    more = f" and {len(text) - 5} more" if len(text) > 5 else ""
+    values = sorted(set(text))[:3]
+    return (
+        f"'{column}' is numeric, but rows {rows}{more} hold text {values}; they are treated as missing values "
+        f"('{column}' is nullable)"
+    )
 
 
 def _input_name(column: str) -> str:

@@ -173,7 +173,8 @@ def prepare_data(spec: GeneratorSpec, table: Table, preprocessor: Preprocessor |
     train_rows, validation_rows = split_table(table, spec)
     train = table.take(train_rows)
     if preprocessor is None:
-        preprocessor = Preprocessor(spec).fit(train)
+        # Vocabularies know every row's labels, so a rare label drawn into validation is no error.
+        preprocessor = Preprocessor(spec).fit(train, labels=table)
     validation = table.take(validation_rows) if len(validation_rows) else None
     return PreparedData(
         preprocessor=preprocessor,

@@ -363,10 +363,57 @@ class _StandardisedConverter:
 
 
 class NumericConverter(_StandardisedConverter):
-    """Numeric columns or a vector field, standardised per feature; NaN imputed (and masked) on request."""
+    """Numeric columns or a vector field, standardised per feature; NaN imputed (and masked) on request.
 
-    def __init__(self, name, spec, mean=None, std=None, fill=None):
+    It also keeps each feature's training range (``low``, ``high``), so that a
+    condition far outside it can be refused before the model extrapolates.
+    """
+
+    def __init__(self, name, spec, mean=None, std=None, fill=None, low=None, high=None):
         super().__init__(name, spec, mean, std, fill, where=f"Input '{name}' (numeric)")
+        self.low = None if low is None else np.asarray(low, "float64")
+        self.high = None if high is None else np.asarray(high, "float64")
+
+    def fit(self, table: Table, column: str):
+        super().fit(table, column)
+        values = self._values(table, column)
+        self.low, self.high = values.min(axis=0).astype("float64"), values.max(axis=0).astype("float64")
+        return self
+
+    def get_state(self) -> dict:
+        state = super().get_state()
+        if self.low is not None:
+            state.update(low=self.low.tolist(), high=self.high.tolist())
+        return state
+
+    def feature_names(self, column: str) -> list[str]:
+        """The name of each feature: its table column, or ``column[i]`` of a vector field."""
+        if self.spec.columns:
+            return list(self.spec.columns)
+        return [column] if self.spec.size == 1 else [f"{column}[{index}]" for index in range(self.spec.size)]
+
+    def out_of_range(self, table: Table, column: str, margin: float) -> list[str]:
+        """One line per feature with a value outside the training range widened by ``margin`` of its width.
+
+        Empty when every value is inside, or for a run saved before ranges were kept.
+        """
+        if self.low is None:
+            return []
+        values = self._values(table, column)
+        width = self.high - self.low
+        lowest, highest = self.low - margin * width, self.high + margin * width
+        problems = []
+        for index, name in enumerate(self.feature_names(column)):
+            outside = np.flatnonzero((values[:, index] < lowest[index]) | (values[:, index] > highest[index]))
+            if len(outside):
+                first = outside[0]
+                problems.append(
+                    f"column '{name}' of input '{self.name}' has {len(outside)} value(s) outside the training "
+                    f"range [{self.low[index]:.6g}, {self.high[index]:.6g}] (with the {margin:.0%} margin "
+                    f"[{lowest[index]:.6g}, {highest[index]:.6g}]), the first {values[first, index]:.6g} in "
+                    f"{table.row_label(int(first))}"
+                )
+        return problems
 
     def _raw(self, table: Table, column: str) -> np.ndarray:
         impute = _imputes(self.spec)
@@ -418,6 +465,10 @@ class CategoricalConverter:
                     raise DataError(f"{self.where}: every training row is empty; nothing to impute from.")
                 counts = Counter(as_labels(present, self.where).tolist())
                 self.fill = sorted(counts, key=lambda label: (-counts[label], label))[0]
+        return self.fit_vocabulary(table, column)
+
+    def fit_vocabulary(self, table: Table, column: str):
+        """Fit the vocabulary (unless the spec gives one) on ``table``'s labels; call after `fit`."""
         if self.spec.vocabulary is None:
             counts = Counter(self._labels(table, column).tolist())
             # Most frequent first, ties by label, so the order is reproducible.
@@ -630,11 +681,24 @@ class Preprocessor:
             self.output = VectorOutputConverter(output, **output_state)
         self.fitted = bool(state)
 
-    def fit(self, table: Table) -> Preprocessor:
+    def fit(self, table: Table, labels: Table | None = None) -> Preprocessor:
+        """Fit every converter on ``table``, the training rows.
+
+        Args:
+            table: the rows that statistics (means, quantiles, ranges) are fitted on.
+            labels: rows whose category labels the vocabularies must also know,
+                usually every row of the data. A label is not a statistic, so
+                this leaks nothing; without it a rare label drawn only into the
+                validation split would be unknown to the model.
+        """
         table = window_table(table, self.spec)
-        for name, converter in self.inputs.items():
-            converter.fit(table, self.spec.input_column(name))
-        self.output.fit(table, self.spec.output_column())
+        labels = window_table(labels, self.spec) if labels is not None else None
+        converters = [(converter, self.spec.input_column(name)) for name, converter in self.inputs.items()]
+        converters.append((self.output, self.spec.output_column()))
+        for converter, column in converters:
+            converter.fit(table, column)
+            if labels is not None and hasattr(converter, "fit_vocabulary"):
+                converter.fit_vocabulary(labels, column)
         self.fitted = True
         return self
 
@@ -720,14 +784,30 @@ def columns_of_parts(spec: GeneratorSpec) -> dict[str, tuple[list[str], str | No
     return parts
 
 
+def _number_columns(spec: GeneratorSpec) -> set[str]:
+    """The table columns the spec reads as plain numbers: numeric inputs' and a record's numeric columns."""
+    columns = {
+        column
+        for input_spec in spec.inputs.values()
+        if input_spec.kind == "numeric"
+        for column in (input_spec.columns or [])
+    }
+    if spec.output.kind == "record":
+        columns |= set(spec.output.numeric) - set(spec.output.datetime)
+    return columns
+
+
 def missing_values(table: Table, spec: GeneratorSpec) -> list[tuple[str, str, str, np.ndarray]]:
     """``(part, column, policy, rows)`` for each column with missing or infinite values.
 
     ``policy`` is the part's own ``missing`` or ``data.missing``. A column
     that a part imputes (or masks) reports only its infinite values, which
-    imputation leaves.
+    imputation leaves. Under ``drop_rows``, text in a column read as numbers
+    (a stray ``n/a`` or ``abc``) is dropped with the missing values; under
+    ``error`` the converter reports it, naming the rows.
     """
     default = spec.data.missing if spec.data else "error"
+    numbers = _number_columns(spec)
     found = []
     for part, (columns, policy) in columns_of_parts(spec).items():
         policy = policy or default
@@ -742,6 +822,15 @@ def missing_values(table: Table, spec: GeneratorSpec) -> list[tuple[str, str, st
                     bad |= np.isnan(flat).any(axis=1)
             elif policy not in ("impute", "mask"):
                 bad = is_missing(values)
+                if (
+                    policy == "drop_rows"
+                    and column in numbers
+                    and values.dtype == object
+                    and values.ndim == 1
+                ):
+                    import pandas as pd
+
+                    bad |= pd.isna(pd.to_numeric(pd.Series(values), errors="coerce")).to_numpy()
             else:
                 continue
             if bad.any():

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from fusegen.data.checks import as_float, as_labels, check_finite
+from fusegen.data.checks import as_float, as_labels, check_finite, is_missing, row_text, rows_text
 from fusegen.data.sources import Table
 from fusegen.errors import DataError
 
@@ -49,12 +49,34 @@ class RecordConverter:
     def _numeric_values(self, table: Table, column: str) -> np.ndarray:
         raw = table.column(column, self.where)
         if column in self.spec.datetime:
-            return _datetimes_to_seconds(raw, self._column_where(column))
+            return _datetimes_to_seconds(
+                raw, self._column_where(column), table, column, self.spec.datetime_formats.get(column)
+            )
         try:
             # float64 keeps the data's decimals exact (prices stay in cents).
             return np.asarray(raw, dtype="float64")
         except (TypeError, ValueError):
+            return self._numbers_among_text(table, column, raw)
+
+    def _numbers_among_text(self, table: Table, column: str, raw) -> np.ndarray:
+        """A numeric column holding some text: missing where ``nullable``, else an error naming the rows."""
+        import pandas as pd
+
+        try:
+            values = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy("float64")
+        except (TypeError, ValueError):  # arrays or other objects, not text: as_float names the row
             return as_float(raw, self._column_where(column), table).astype("float64")
+        text = np.isnan(values) & ~is_missing(np.asarray(raw, dtype=object))
+        if column in self.spec.nullable or not text.any():
+            return values
+        rows = np.flatnonzero(text)
+        received = sorted({str(raw[row]) for row in rows})
+        raise DataError(
+            f"{self._column_where(column)}: expected numbers, received text in {len(rows)} row(s), "
+            f"{rows_text(table, rows)}: {received[:5]}.",
+            hint=f"fix those values, set data.missing: drop_rows to drop those rows, or list '{column}' in "
+            "output.nullable to treat them as missing values (generated at their rate).",
+        )
 
     def _fit_numeric(self, column: str, values: np.ndarray, raw) -> dict:
         present = values[np.isfinite(values)]
@@ -129,6 +151,10 @@ class RecordConverter:
                 check_finite(values, self._column_where(name), table)
             self.numeric_state[name] = self._fit_numeric(name, values, raw)
         self._transformers = {}
+        return self.fit_vocabulary(table)
+
+    def fit_vocabulary(self, table: Table, column: str | None = None) -> RecordConverter:
+        """Fit the categorical columns' vocabularies (those the spec does not give) on ``table``."""
         for name in self.spec.categorical:
             if name in self.spec.vocabularies:
                 continue
@@ -210,15 +236,64 @@ def _is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
 
 
-def _datetimes_to_seconds(raw, where: str) -> np.ndarray:
+#: Date formats `detect_datetime_format` tries after ISO 8601, each also with a time of day.
+DATETIME_FORMATS = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y")
+_TIMES_OF_DAY = ("", " %H:%M", " %H:%M:%S")
+
+
+def detect_datetime_format(values) -> list[str]:
+    """Every format (``ISO8601``, then `DATETIME_FORMATS` with times) that parses all of ``values``.
+
+    ``values`` are date strings without missing ones. The first format is
+    the one to use; more than one means the dates are ambiguous (every day
+    and month 12 or less parses both day-first and month-first).
+
+    >>> detect_datetime_format(["02/01/2020", "13/01/2020"])
+    ['%d/%m/%Y']
+    """
     import pandas as pd
 
-    try:
-        times = pd.to_datetime(pd.Series(raw), errors="raise")
-    except (ValueError, TypeError) as error:
+    values = pd.Series(values, dtype=object).astype(str)
+    if values.empty or not values.str.contains(r"\d{1,4}[-/:.]\d{1,2}", regex=True).all():
+        return []
+    candidates = ["ISO8601"] + [date + time for date in DATETIME_FORMATS for time in _TIMES_OF_DAY]
+    # A quick pass on a sample, then the survivors on every value.
+    for sample in (values.head(1000), values):
+        candidates = [
+            candidate
+            for candidate in candidates
+            if pd.to_datetime(sample, format=candidate, errors="coerce").notna().all()
+        ]
+    return candidates
+
+
+def _datetimes_to_seconds(raw, where: str, table: Table, column: str, date_format: str | None) -> np.ndarray:
+    """Dates or times as seconds since 1970, in ``date_format`` (ISO 8601 or pandas' guess when None)."""
+    import warnings
+
+    import pandas as pd
+
+    series = pd.Series(raw, dtype=object) if np.asarray(raw).dtype.kind != "M" else pd.Series(raw)
+    present = ~is_missing(np.asarray(raw, dtype=object))
+    tried = date_format or "ISO 8601"
+    times = pd.to_datetime(series, format=date_format or "ISO8601", errors="coerce")
+    if date_format is None and (present & times.isna().to_numpy()).any():
+        # Not ISO 8601: pandas infers a format from the first value, as it reads other tools' dates.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            inferred = pd.to_datetime(series, errors="coerce")
+        if inferred.notna().sum() > times.notna().sum():
+            first = series[present].iloc[0]
+            times, tried = inferred, pd.tseries.api.guess_datetime_format(str(first)) or "pandas' guess"
+    bad = np.flatnonzero(present & times.isna().to_numpy())
+    if bad.size:
+        found = detect_datetime_format(series[present])
+        fix = f"'{found[0]}'" if found else "the column's format, e.g. '%d/%m/%Y'"
         raise DataError(
-            f"{where}: expected dates or times, received values that do not parse ({error})."
-        ) from None
+            f"{where}: expected dates in the format '{tried}', received {str(raw[bad[0]])!r} in "
+            f"{row_text(table, int(bad[0]))} ({bad.size} value(s) do not parse).",
+            hint=f"set output.datetime_formats: {{{column}: {fix}}} in the spec (strftime codes).",
+        )
     seconds = times.astype("int64").to_numpy().astype("float64") / 1e9
     return np.where(times.isna().to_numpy(), np.nan, seconds)
 

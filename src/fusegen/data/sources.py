@@ -12,9 +12,13 @@ own (see `fusegen.data.adapters`) and the bundled datasets.
 
 from __future__ import annotations
 
+import codecs
+import csv
+import dataclasses
 import glob
 import importlib
 import importlib.util
+import io
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -248,16 +252,50 @@ def _emoji_edits(**options):
 # --------------------------------------------------------------------------
 
 
-def load_table(data: DataSpec, base_dir: str | Path | None = None) -> Table:
+def load_table(data: DataSpec, base_dir: str | Path | None = None, code: CodePolicy | None = None) -> Table:
     """Read the data a spec names. Relative paths resolve against ``base_dir``.
 
-    With ``data.confine_paths``, every path (the source, a python: file,
-    image paths in the data) must resolve inside ``base_dir``.
+    With ``data.confine_paths`` (or ``data.trusted: false``), every path (the
+    source, image paths in the data) must resolve inside ``base_dir``, and a
+    ``python:`` source is refused before anything is imported. ``code``, when
+    given, is the caller's own word on whether code named in ``data`` may run
+    (a run directory's spec may never run code): see `CodePolicy`.
     """
-    table = _load_table(data, base_dir)
-    if data.confine_paths:
+    table = _load_table(data, base_dir, code or CodePolicy.from_spec(data))
+    if data.untrusted:
         table.confined_to = Path(base_dir or Path.cwd()).resolve()
     return table
+
+
+@dataclasses.dataclass(frozen=True)
+class CodePolicy:
+    """Whether a ``python:`` source named in a spec may be imported and called, and if not, why not.
+
+    ``refusal`` says why the code may not run, and ``hint`` how to go on;
+    both are None when it may.
+    """
+
+    refusal: str | None = None
+    hint: str | None = None
+
+    @classmethod
+    def from_spec(cls, data: DataSpec) -> CodePolicy:
+        if not data.untrusted:
+            return cls()
+        switch = "data.trusted is false" if not data.trusted else "data.confine_paths is on"
+        return cls(
+            refusal=f"{switch}, so the spec may name no code",
+            hint="use a file source (CSV, Parquet, NPZ, images) instead, or, if you trust the spec's "
+            "author and have read the code, set data.trusted: true.",
+        )
+
+    def check(self, source: str) -> None:
+        """Raise before ``source`` is imported when this policy refuses code."""
+        if self.refusal is not None:
+            raise DataError(
+                f"data.source '{source}' names Python code, and {self.refusal}; nothing was imported or run.",
+                hint=self.hint,
+            )
 
 
 def confine_path(path: str | Path, root: Path | None, what: str) -> Path:
@@ -272,18 +310,16 @@ def confine_path(path: str | Path, root: Path | None, what: str) -> Path:
     return path
 
 
-def _load_table(data: DataSpec, base_dir: str | Path | None) -> Table:
+def _load_table(data: DataSpec, base_dir: str | Path | None, code: CodePolicy) -> Table:
     source = data.source
-    root = Path(base_dir or Path.cwd()).resolve() if data.confine_paths else None
+    root = Path(base_dir or Path.cwd()).resolve() if data.untrusted else None
     if source.startswith("bundled:"):
         return _load_bundled(source.removeprefix("bundled:"), data.options)
     if source.startswith("python:"):
-        target = source.removeprefix("python:")
-        module = target.rsplit(":", 1)[0]
-        if root is not None and module.endswith(".py"):
-            confine_path(Path(base_dir or ".") / module if not Path(module).is_absolute() else module, root,
-                         "python source file")  # fmt: skip
-        return load_python_source(target, data.options, base_dir, data.max_rows)
+        # Refused here, before the module is even looked up: importing it runs it.
+        CodePolicy.from_spec(data).check(source)
+        code.check(source)
+        return load_python_source(source.removeprefix("python:"), data.options, base_dir, data.max_rows)
     if data.options:
         raise DataError(
             f"data.options are for bundled datasets and python: sources, received {sorted(data.options)} "
@@ -294,27 +330,30 @@ def _load_table(data: DataSpec, base_dir: str | Path | None) -> Table:
         path = Path(base_dir) / path
     confine_path(path.parent if glob.has_magic(str(path)) else path, root, "data.source")
     if glob.has_magic(str(path)):
-        return read_files(path)
+        return read_files(path, delimiter=data.delimiter, encoding=data.encoding)
     if path.is_dir():
         return read_image_folder(path)
-    return read_file(path)
+    return read_file(path, delimiter=data.delimiter, encoding=data.encoding)
 
 
-def read_file(path: str | Path) -> Table:
-    """Read a CSV, Parquet or NPZ file into a table."""
+def read_file(path: str | Path, delimiter: str | None = None, encoding: str = "utf-8") -> Table:
+    """Read a CSV, Parquet or NPZ file into a table.
+
+    Args:
+        path: the file.
+        delimiter: a CSV file's field delimiter (``data.delimiter``); None detects
+            it among ``,`` ``;`` tab and ``|`` (see `detect_delimiter`).
+        encoding: a CSV file's text encoding (``data.encoding``).
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file '{path}' does not exist.", hint="check the path in data.source.")
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            import pandas as pd
-
-            return table_from_frame(pd.read_csv(path), origin=str(path), files=[path])
+            return table_from_frame(_read_csv(path, delimiter, encoding), origin=str(path), files=[path])
         if suffix in (".parquet", ".pq"):
-            import pandas as pd
-
-            return table_from_frame(pd.read_parquet(path), origin=str(path), files=[path])
+            return table_from_frame(_read_parquet(path), origin=str(path), files=[path])
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as arrays:
                 return Table({name: arrays[name] for name in arrays.files}, origin=str(path), files=[path])
@@ -327,11 +366,11 @@ def read_file(path: str | Path) -> Table:
     )
 
 
-def read_files(pattern: str | Path) -> Table:
+def read_files(pattern: str | Path, delimiter: str | None = None, encoding: str = "utf-8") -> Table:
     """Read every CSV or Parquet file a glob matches, in name order, as one table.
 
     Every file must have the same columns; a row keeps its file and row number
-    for error messages.
+    for error messages. ``delimiter`` and ``encoding`` are as for `read_file`.
     """
 
     paths = sorted(Path(match) for match in glob.glob(str(pattern)) if Path(match).is_file())
@@ -347,7 +386,7 @@ def read_files(pattern: str | Path) -> Table:
         )
     frames, row_files, row_ids = [], [], []
     for index, path in enumerate(paths):
-        frame = read_file(path)
+        frame = read_file(path, delimiter=delimiter, encoding=encoding)
         if frames and list(frame.columns) != list(frames[0].columns):
             expected, received = list(frames[0].columns), list(frame.columns)
             missing = [name for name in expected if name not in received]
@@ -370,6 +409,161 @@ def read_files(pattern: str | Path) -> Table:
         row_files=np.concatenate(row_files),
         row_ids=np.concatenate(row_ids),
     )
+
+
+# --------------------------------------------------------------------------
+# CSV and Parquet: delimiter, encoding and header checked before pandas reads
+# --------------------------------------------------------------------------
+
+#: The delimiters `detect_delimiter` chooses from, the first preferred on a tie.
+CSV_DELIMITERS = (",", ";", "\t", "|")
+#: How much of a CSV file the delimiter and the header are read from.
+_CSV_SAMPLE_BYTES = 1 << 16
+
+
+def _read_csv(path: Path, delimiter: str | None, encoding: str):
+    import pandas as pd
+
+    sample, complete = _csv_sample(path, encoding)
+    how = "data.delimiter"
+    if delimiter is None:
+        delimiter = detect_delimiter(sample, complete)
+        how = "detected: no other splits every line into as many fields as the header"
+    header = next((record for record in csv.reader(io.StringIO(sample), delimiter=delimiter) if record), [])
+    if len(header) == 1:
+        others = [other for other in CSV_DELIMITERS if other != delimiter and other in header[0]]
+        if others:
+            raise DataError(
+                f"data file '{path}' reads as one column with the delimiter {delimiter!r} ({how}); "
+                f"expected several columns, received the header {header[0][:80]!r}, which holds {others[0]!r}.",
+                hint=f"set data.delimiter: {_yaml_character(others[0])} in the spec (the character between "
+                "the fields).",
+            )
+    # pandas renames a repeated name ('x', 'x.1'), so the header is checked as written.
+    _check_unique_names(
+        path, header, "header", "rename the repeated columns in the file's first line; pandas would silently "
+        "read the second as '{name}.1'.",
+    )  # fmt: skip
+    try:
+        return pd.read_csv(path, sep=delimiter, encoding=encoding)
+    except UnicodeDecodeError:
+        # Past the sample: find the line for the message.
+        _csv_sample(path, encoding, limit=None)
+        raise
+
+
+def _read_parquet(path: Path):
+    import pandas as pd
+
+    try:
+        import pyarrow.parquet as parquet
+    except ImportError:  # another pandas engine; it reports duplicates its own way
+        parquet = None
+    if parquet is not None:
+        try:
+            names = parquet.read_schema(path).names
+        except Exception:  # not Parquet after all: pandas below gives its own message
+            names = []
+        _check_unique_names(
+            path, names, "schema", "rename the repeated columns where the file is written, e.g. with "
+            "DataFrame.rename before to_parquet.",
+        )  # fmt: skip
+    return pd.read_parquet(path)
+
+
+def detect_csv_delimiter(path: str | Path, encoding: str = "utf-8") -> str:
+    """The delimiter `read_file` reads the CSV file at ``path`` with when none is given."""
+    return detect_delimiter(*_csv_sample(Path(path), encoding))
+
+
+def detect_delimiter(sample: str, complete: bool = True) -> str:
+    """The field delimiter of CSV text: the first of ``,`` ``;`` tab and ``|`` that fits, else ``,``.
+
+    A delimiter fits when it splits the header into two or more fields and
+    every other record of ``sample`` into as many (quotes respected).
+    ``complete`` says whether ``sample`` is the whole file; if not, its last
+    record may be cut off and is not counted.
+
+    >>> detect_delimiter("a;b;c\\n1,5;2;x\\n")
+    ';'
+    """
+    for candidate in CSV_DELIMITERS:
+        records = [record for record in csv.reader(io.StringIO(sample), delimiter=candidate) if record]
+        if not complete:
+            records = records[:-1] or records
+        if records and len(records[0]) > 1 and all(len(record) == len(records[0]) for record in records):
+            return candidate
+    return ","
+
+
+def _csv_sample(path: Path, encoding: str, limit: int | None = _CSV_SAMPLE_BYTES) -> tuple[str, bool]:
+    """The first ``limit`` bytes of ``path`` decoded (all with None), and whether that is the whole file.
+
+    Raises a `DataError` naming the line and the byte when ``encoding`` cannot
+    decode them, or when ``encoding`` is not an encoding at all.
+    """
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError:
+        raise DataError(
+            f"data.encoding '{encoding}' is not a text encoding Python knows; expected e.g. 'utf-8', "
+            "'latin-1' or 'cp1252'.",
+            hint="set data.encoding to the encoding the file was saved in.",
+        ) from None
+    text, line = [], 1
+    with open(path, "rb") as file:
+        raw = file.read(limit) if limit is not None else None
+        complete = limit is None or len(raw) < limit or not file.read(1)
+        lines = io.BytesIO(raw).readlines() if raw is not None else file
+        for data in lines:
+            try:
+                decoded = decoder.decode(data)
+            except UnicodeDecodeError as error:
+                raise _encoding_error(path, encoding, line, data[error.start : error.end]) from None
+            line += data.count(b"\n")
+            if raw is not None:  # the whole file is only read for the line of an error
+                text.append(decoded)
+        if complete:
+            try:
+                text.append(decoder.decode(b"", final=True))
+            except UnicodeDecodeError as error:
+                raise _encoding_error(path, encoding, line, error.object[error.start : error.end]) from None
+    return "".join(text).removeprefix("\ufeff"), complete
+
+
+def _encoding_error(path: Path, encoding: str, line: int, received: bytes) -> DataError:
+    if codecs.lookup(encoding).name == "utf-8":
+        suggestion = "latin-1 (or cp1252, common for files saved on Windows)"
+    else:
+        suggestion = "utf-8"
+    return DataError(
+        f"data file '{path}' is not {encoding} text: expected bytes that {encoding} can decode, received "
+        f"{' '.join(f'0x{byte:02x}' for byte in received)} in line {line}.",
+        hint=f"set data.encoding in the spec to the encoding the file was saved in, e.g. data.encoding: "
+        f"{suggestion}; or save the file as UTF-8.",
+    )
+
+
+def _check_unique_names(path: Path, names: list[str], where: str, hint: str) -> None:
+    positions: dict[str, list[int]] = {}
+    for position, name in enumerate(names, start=1):
+        if name:  # pandas names unnamed columns apart itself ('Unnamed: 3')
+            positions.setdefault(name, []).append(position)
+    repeated = {name: places for name, places in positions.items() if len(places) > 1}
+    if repeated:
+        received = "; ".join(
+            f"{name!r} as columns {', '.join(map(str, places[:-1]))} and {places[-1]}"
+            for name, places in repeated.items()
+        )
+        raise DataError(
+            f"data file '{path}' has a column name more than once in its {where}: expected each name once, "
+            f"received {received}.",
+            hint=hint.format(name=next(iter(repeated))),
+        )
+
+
+def _yaml_character(character: str) -> str:
+    return '"\\t"' if character == "\t" else f"'{character}'"
 
 
 def read_image_folder(folder: str | Path) -> Table:
@@ -410,7 +604,10 @@ def table_from_frame(frame, origin: str = "the DataFrame", files: list[Path] | N
         raise DataError(f"{origin}: the data has no columns.")
     duplicated = sorted({str(name) for name in frame.columns[frame.columns.duplicated()]})
     if duplicated:
-        raise DataError(f"{origin}: columns {duplicated} appear more than once; rename them.")
+        raise DataError(
+            f"{origin}: expected each column name once, received {duplicated} more than once.",
+            hint="rename the repeated columns.",
+        )
     columns = {}
     for name in frame.columns:
         series = frame[name]
@@ -449,7 +646,7 @@ def load_python_source(
             f"data.source 'python:{target}' raised {type(error).__name__}: {error}",
             hint="run with --verbose for its traceback.",
         ) from error
-    return table_from_batches(batches, origin=f"python:{target}", max_rows=max_rows)
+    return table_from_batches(batches, origin=f"data.source 'python:{target}'", max_rows=max_rows)
 
 
 def _import_module(name: str, base_dir: str | Path | None):

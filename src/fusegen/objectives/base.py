@@ -183,6 +183,21 @@ class StopOnNonFinite(keras.callbacks.Callback):
                 )
 
 
+class StepProgbar(keras.callbacks.ProgbarLogger):
+    """Keras's progress bar, counting only the steps that ran.
+
+    Keras reports each compiled call of ``steps_per_execution`` N as ending at
+    step ``begin + N - 1``, even the epoch's last call, which runs only what
+    is left; its bar then shows 48/43 and a negative time left. This one
+    counts no further than the epoch's length.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.target is not None:
+            batch = min(batch, self.target - 1)
+        super().on_train_batch_end(batch, logs)
+
+
 class ObjectiveModel(keras.Model):
     """Base of the objectives: conditions, presence flags and the model-space target.
 

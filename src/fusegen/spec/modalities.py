@@ -427,6 +427,12 @@ class RecordOutput(_Output):
     datetime: list[str] = Field(
         default_factory=list, description="Numeric columns holding dates or times, returned as datetimes."
     )
+    datetime_formats: dict[str, str] = Field(
+        default_factory=dict,
+        description="The text format of datetime columns, in strftime codes: {when: '%d/%m/%Y'} reads "
+        "02/01/2020 as 2 January. A column without one is read as ISO 8601 (2020-01-02), or in the format "
+        "pandas guesses from its first value. `fusegen init` detects it.",
+    )
     nullable: list[str] = Field(
         default_factory=list,
         description="Columns whose missing values are generated at the real rate; numeric ones get a "
@@ -453,6 +459,18 @@ class RecordOutput(_Output):
         stray = sorted(set(self.nullable) - set(self.numeric) - set(self.categorical))
         if stray:
             raise ValueError(f"nullable lists columns that are not in the record: {stray}")
+        stray = sorted(set(self.datetime_formats) - set(self.datetime))
+        if stray:
+            raise ValueError(f"datetime_formats names columns that are not datetime columns: {stray}")
+        codeless = {
+            column: text
+            for column, text in self.datetime_formats.items()
+            if "%" not in text and text != "ISO8601"
+        }
+        if codeless:
+            raise ValueError(
+                f"datetime_formats take strftime codes such as '%d/%m/%Y' (or 'ISO8601'), received {codeless}"
+            )
         return self
 
     def missing_parts(self) -> list[str]:

@@ -1,0 +1,377 @@
+"""Bad tables (issue 16, items 4-8): each gets a one-line `DataError` naming the file, column or row,
+what was expected, what was received and the key that fixes it; `fusegen init` copes where it can.
+
+Stray text in a numeric column, repeated column names, other delimiters,
+dates in other formats and files that are not UTF-8.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from fusegen.cli import app
+from fusegen.data.inference import infer_record_spec
+from fusegen.data.preprocessing import Preprocessor
+from fusegen.data.records import detect_datetime_format
+from fusegen.data.sources import detect_delimiter, load_table, read_file, read_files, table_from_frame
+from fusegen.errors import DataError, SpecError
+from fusegen.spec import DataSpec, load_spec
+
+STRAY_ROWS = (17, 45, 130)
+
+
+def fusegen_command(*args, cwd=None):
+    """The installed CLI in a subprocess, so its one-line error printing is what is tested."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "fusegen.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
+
+
+def stray_text_csv(folder):
+    """200 rows: 'x' numbers but for 'abc' in three rows, 'y' numbers, 'kind' three labels."""
+    rng = np.random.default_rng(0)
+    x = [f"{value:.2f}" for value in rng.normal(size=200)]
+    for row in STRAY_ROWS:
+        x[row] = "abc"
+    path = folder / "stray.csv"
+    pd.DataFrame(
+        {"x": x, "y": rng.normal(size=200).round(2), "kind": rng.choice(["a", "b", "c"], 200)}
+    ).to_csv(path, index=False)
+    return path
+
+
+def plain_frame(rows=40):
+    rng = np.random.default_rng(1)
+    return pd.DataFrame({"x": rng.normal(size=rows).round(2), "kind": rng.choice(["a", "b"], rows)})
+
+
+def record_spec(**output):
+    return load_spec(
+        {
+            "inputs": {"kind": {"kind": "categorical", "column": "kind"}},
+            "output": {"kind": "record", "categorical": ["kind"], **output},
+        }
+    )
+
+
+# --------------------------------------------------------------------------
+# Item 4: a numeric column with a few stray strings
+# --------------------------------------------------------------------------
+
+
+def test_init_keeps_a_numeric_column_with_stray_text_and_names_the_rows(tmp_path):
+    spec, notes = infer_record_spec(stray_text_csv(tmp_path))
+    output = spec["output"]
+    assert "x" in output["numeric"] and "x" in output["nullable"] and "x" not in output["integer"]
+    assert (
+        "'x' is numeric, but rows 17, 45, 130 hold text ['abc']; they are treated as missing values "
+        "('x' is nullable)"
+    ) in notes
+    assert not any("identifiers or free text" in note for note in notes)
+
+
+def test_stray_text_is_missing_in_a_nullable_column_and_an_error_naming_the_rows_otherwise(tmp_path):
+    table = read_file(stray_text_csv(tmp_path))
+    spec = record_spec(numeric=["x", "y"], nullable=["x"])
+    targets = Preprocessor(spec).fit(table).transform_targets(table)
+    assert targets["x_is_missing"][list(STRAY_ROWS)].tolist() == [1, 1, 1]
+    assert targets["x_is_missing"].sum() == 3
+
+    with pytest.raises(
+        DataError,
+        match=r"^Column 'x' of output 'record': expected numbers, received text in 3 row\(s\), first rows "
+        r"\[17, 45, 130\] of '.*stray\.csv': \['abc'\]\. Hint: fix those values, set data\.missing: "
+        r"drop_rows to drop those rows, or list 'x' in output\.nullable to treat them as missing values",
+    ):
+        Preprocessor(record_spec(numeric=["x", "y"])).fit(table)
+
+
+def test_stray_text_rows_are_dropped_under_drop_rows(tmp_path):
+    from fusegen.data.pipeline import apply_missing_policy
+
+    table = read_file(stray_text_csv(tmp_path))
+    spec = load_spec(
+        {
+            "data": {"missing": "drop_rows"},
+            "inputs": {"kind": {"kind": "categorical", "column": "kind"}},
+            "output": {"kind": "record", "numeric": ["x", "y"], "categorical": ["kind"]},
+        }
+    )
+    kept, dropped = apply_missing_policy(table, spec)
+    assert dropped.tolist() == list(STRAY_ROWS)
+    assert len(kept) == len(table) - 3
+    Preprocessor(spec).fit(kept)  # every value left is a number
+
+
+def test_init_rows_of_stray_text_are_counted_past_five(tmp_path):
+    frame = plain_frame(200)
+    frame["x"] = frame["x"].astype(object)
+    frame.loc[[3, 5, 7, 9, 11, 13, 15], "x"] = "n/k"
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    _, notes = infer_record_spec(tmp_path / "t.csv")
+    assert "'x' is numeric, but rows 3, 5, 7, 9, 11 and 2 more hold text ['n/k']" in notes[0]
+
+
+# --------------------------------------------------------------------------
+# Item 5: repeated column names
+# --------------------------------------------------------------------------
+
+
+def test_repeated_csv_column_names_are_an_error_naming_the_column_and_the_file(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("x,x,cat\n1,2,a\n3,4,b\n")
+    with pytest.raises(
+        DataError,
+        match=r"^data file '.*dup\.csv' has a column name more than once in its header: expected each name "
+        r"once, received 'x' as columns 1 and 2\. Hint: rename the repeated columns in the file's first "
+        r"line; pandas would silently read the second as 'x\.1'\.$",
+    ):
+        read_file(path)
+    result = fusegen_command("init", path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("fusegen: error: data file ") and result.stderr.count("\n") == 1
+    assert "'x' as columns 1 and 2" in result.stderr
+
+
+def test_repeated_parquet_column_names_are_an_error_too(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as parquet
+
+    parquet.write_table(pa.table([pa.array([1, 2])] * 3, names=["x", "y", "x"]), tmp_path / "dup.parquet")
+    with pytest.raises(
+        DataError, match=r"^data file '.*dup\.parquet' has a column name more than once in its schema: "
+        r"expected each name once, received 'x' as columns 1 and 3\.",
+    ):  # fmt: skip
+        read_file(tmp_path / "dup.parquet")
+
+
+def test_repeated_names_in_a_dataframe_are_an_error():
+    frame = pd.DataFrame([[1, 2]], columns=["x", "x"])
+    with pytest.raises(DataError, match=r"^the DataFrame: expected each column name once, received \['x'\]"):
+        table_from_frame(frame)
+
+
+# --------------------------------------------------------------------------
+# Item 6: delimiters other than a comma
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_the_delimiter_is_detected(tmp_path, delimiter):
+    plain_frame().to_csv(tmp_path / "t.csv", index=False, sep=delimiter)
+    table = read_file(tmp_path / "t.csv")
+    assert list(table.columns) == ["x", "kind"] and len(table) == 40
+    assert table.columns["x"].dtype.kind == "f"
+
+
+def test_detection_respects_quotes_and_prefers_a_comma():
+    assert detect_delimiter('name,note\n"a;b","x;y;z"\nc,"d,e"\n') == ","
+    assert detect_delimiter("price;label\n1,5;a\n2,25;b\n") == ";"  # decimal commas
+    assert detect_delimiter("only\n1\n2\n") == ","
+
+
+def test_data_delimiter_overrides_detection_and_names_the_key_when_wrong(tmp_path):
+    plain_frame().to_csv(tmp_path / "t.csv", index=False, sep=";")
+    table = load_table(DataSpec(source="t.csv", delimiter=";"), base_dir=tmp_path)
+    assert list(table.columns) == ["x", "kind"]
+    with pytest.raises(
+        DataError,
+        match=r"^data file '.*t\.csv' reads as one column with the delimiter ',' \(data\.delimiter\); expected "
+        r"several columns, received the header 'x;kind', which holds ';'\. Hint: set data\.delimiter: ';' in "
+        r"the spec",
+    ):
+        load_table(DataSpec(source="t.csv", delimiter=","), base_dir=tmp_path)
+
+
+def test_a_file_no_delimiter_fits_names_the_one_its_header_holds(tmp_path):
+    (tmp_path / "t.csv").write_text("a\tb\n1\t2\t3\n")
+    with pytest.raises(
+        DataError, match=r"reads as one column with the delimiter ',' \(detected: .*\); expected several columns, "
+        r"received the header 'a\\tb', which holds '\\t'\. Hint: set data\.delimiter: \"\\t\" in the spec",
+    ):  # fmt: skip
+        read_file(tmp_path / "t.csv")
+
+
+def test_a_glob_of_semicolon_files_reads_with_the_spec_keys(tmp_path):
+    (tmp_path / "parts").mkdir()
+    for part in range(2):
+        plain_frame(5).to_csv(tmp_path / "parts" / f"{part}.csv", index=False, sep=";", encoding="latin-1")
+    assert len(read_files(tmp_path / "parts" / "*.csv", delimiter=";", encoding="latin-1")) == 10
+    table = load_table(DataSpec(source="parts/*.csv"), base_dir=tmp_path)
+    assert list(table.columns) == ["x", "kind"] and len(table) == 10
+
+
+def test_init_writes_a_detected_delimiter(tmp_path):
+    plain_frame().to_csv(tmp_path / "t.csv", index=False, sep=";")
+    spec, _ = infer_record_spec(tmp_path / "t.csv")
+    assert spec["data"]["delimiter"] == ";" and spec["output"]["numeric"] == ["x"]
+    plain_frame().to_csv(tmp_path / "comma.csv", index=False)
+    spec, _ = infer_record_spec(tmp_path / "comma.csv")
+    assert "delimiter" not in spec["data"] and "encoding" not in spec["data"]
+
+
+# --------------------------------------------------------------------------
+# Item 7: dates in other formats
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dates, expected",
+    [
+        (["2020-01-02", "2020-01-13 10:00"], ["ISO8601"]),
+        (["02/01/2020", "13/01/2020"], ["%d/%m/%Y"]),
+        (["01/02/2020", "01/13/2020"], ["%m/%d/%Y"]),
+        (["02.01.2020 10:30", "13.01.2020 11:00"], ["%d.%m.%Y %H:%M"]),
+        (["02/01/2020 10:30:05", "03/01/2020 11:00:00"], ["%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S"]),
+        (["a1", "b2"], []),
+    ],
+)
+def test_datetime_formats_are_detected(dates, expected):
+    assert detect_datetime_format(dates) == expected
+
+
+def test_init_recognises_day_first_dates_and_says_when_they_were_ambiguous(tmp_path):
+    days = pd.date_range("2020-01-01", periods=60, freq="D")
+    frame = plain_frame(60)
+    frame["when"] = days.strftime("%d/%m/%Y")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "t.csv")
+    assert spec["output"]["datetime"] == ["when"] and spec["output"]["datetime_formats"] == {
+        "when": "%d/%m/%Y"
+    }
+    assert not any("'when'" in note for note in notes)
+
+    frame["when"] = [f"{day % 12 + 1:02d}/{day % 7 + 1:02d}/2020" for day in range(60)]
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "t.csv")
+    assert spec["output"]["datetime_formats"] == {"when": "%d/%m/%Y"}
+    assert (
+        "'when': dates like '01/01/2020' are read as '%d/%m/%Y'; as no day is above 12, '%m/%d/%Y' would "
+        "read them too: if that is meant, set it in output.datetime_formats"
+    ) in notes
+
+
+def test_a_date_that_does_not_parse_is_one_line_naming_the_column_value_row_format_and_key():
+    frame = pd.DataFrame({"when": ["02/01/2020", "13/01/2020", None, "14/01/2020"], "kind": ["a"] * 4})
+    table = table_from_frame(frame, origin="'d.csv'")
+    spec = record_spec(numeric=["when"], datetime=["when"], nullable=["when"])
+    with pytest.raises(
+        DataError,
+        match=r"^Column 'when' of output 'record': expected dates in the format '%m/%d/%Y', received "
+        r"'13/01/2020' in row 1 \(2 value\(s\) do not parse\)\. Hint: set output\.datetime_formats: "
+        r"\{when: '%d/%m/%Y'\} in the spec \(strftime codes\)\.$",
+    ):
+        Preprocessor(spec).fit(table)
+    spec = record_spec(
+        numeric=["when"], datetime=["when"], nullable=["when"], datetime_formats={"when": "%Y-%m-%d"}
+    )
+    with pytest.raises(
+        DataError, match=r"expected dates in the format '%Y-%m-%d', received '02/01/2020' in row 0"
+    ):
+        Preprocessor(spec).fit(table)
+
+    spec = record_spec(
+        numeric=["when"], datetime=["when"], nullable=["when"], datetime_formats={"when": "%d/%m/%Y"}
+    )
+    pre = Preprocessor(spec).fit(table)
+    back = pre.inverse_outputs(pre.transform_targets(table))
+    assert back["when"].dt.strftime("%Y-%m-%d").tolist()[:2] == ["2020-01-02", "2020-01-13"]
+
+
+def test_datetime_formats_must_name_datetime_columns_and_use_codes():
+    with pytest.raises(
+        SpecError, match=r"datetime_formats names columns that are not datetime columns: \['y'\]"
+    ):
+        record_spec(numeric=["y"], datetime_formats={"y": "%d/%m/%Y"})
+    with pytest.raises(SpecError, match=r"datetime_formats take strftime codes such as '%d/%m/%Y'"):
+        record_spec(numeric=["when"], datetime=["when"], datetime_formats={"when": "dd/mm/yyyy"})
+
+
+# --------------------------------------------------------------------------
+# Item 8: files that are not UTF-8
+# --------------------------------------------------------------------------
+
+
+def latin_csv(folder, rows=6):
+    path = folder / "latin.csv"
+    path.write_bytes(("x,town\n" + "".join(f"{row},Besan\xe7on\n" for row in range(rows))).encode("latin-1"))
+    return path
+
+
+def test_a_file_that_is_not_utf8_names_the_file_line_and_the_key(tmp_path):
+    path = latin_csv(tmp_path)
+    with pytest.raises(
+        DataError,
+        match=r"^data file '.*latin\.csv' is not utf-8 text: expected bytes that utf-8 can decode, received "
+        r"0xe7 in line 2\. Hint: set data\.encoding in the spec to the encoding the file was saved in, e\.g\. "
+        r"data\.encoding: latin-1 \(or cp1252, common for files saved on Windows\); or save the file as UTF-8\.$",
+    ):
+        read_file(path)
+    table = load_table(DataSpec(source="latin.csv", encoding="latin-1"), base_dir=tmp_path)
+    assert table.columns["town"][0] == "Besançon"
+
+
+def test_an_undecodable_byte_past_the_sample_is_found_by_line(tmp_path):
+    path = tmp_path / "late.csv"
+    path.write_bytes(("x,town\n" + "1,Paris\n" * 20_000 + "2,Besan\xe7on\n").encode("latin-1"))
+    with pytest.raises(DataError, match=r"received 0xe7 in line 20002\. Hint: set data\.encoding"):
+        read_file(path)
+
+
+def test_an_unknown_encoding_is_named(tmp_path):
+    plain_frame().to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(DataError, match=r"^data\.encoding 'klingon' is not a text encoding Python knows"):
+        load_table(DataSpec(source="t.csv", encoding="klingon"), base_dir=tmp_path)
+
+
+def test_init_detects_latin1_and_cp1252_and_says_so(tmp_path):
+    spec, notes = infer_record_spec(latin_csv(tmp_path))
+    assert spec["data"]["encoding"] == "latin-1"
+    assert notes[0] == (
+        "'latin.csv' is not UTF-8 (byte 0xe7 in line 2); it is read as latin-1 (data.encoding): check that "
+        "line 2 looks right, '0,Besançon'"
+    )
+    (tmp_path / "euro.csv").write_bytes("x,price\n1,\u20ac5\n2,\u20ac6\n".encode("cp1252"))
+    spec, _ = infer_record_spec(tmp_path / "euro.csv")
+    assert spec["data"]["encoding"] == "cp1252"
+
+
+# --------------------------------------------------------------------------
+# All of them: `fusegen init` writes a spec that trains on the file it came from
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_init_then_train_on_each_awkward_file(tmp_path):
+    stray_text_csv(tmp_path)
+    frame = plain_frame(60)
+    frame.to_csv(tmp_path / "semicolon.csv", index=False, sep=";")
+    frame.assign(when=pd.date_range("2020-01-01", periods=60).strftime("%d/%m/%Y")).to_csv(
+        tmp_path / "dates.csv", index=False
+    )
+    frame.assign(town=np.where(frame["kind"] == "a", "Besançon", "Paris")).to_csv(
+        tmp_path / "latin.csv", index=False, encoding="latin-1"
+    )
+    runner = CliRunner()
+    for name in ("stray", "semicolon", "dates", "latin"):
+        spec_path = tmp_path / f"{name}.yaml"
+        result = runner.invoke(
+            app, ["init", str(tmp_path / f"{name}.csv"), "--out", str(spec_path), "--epochs", "1"]
+        )
+        assert result.exit_code == 0, result.output
+        result = runner.invoke(app, ["train", str(spec_path), "--out", str(tmp_path / "runs" / name)])
+        assert result.exit_code == 0, f"{name}: {result.output}\n{result.exception!r}"
+    data = yaml.safe_load((tmp_path / "semicolon.yaml").read_text())["data"]
+    assert data["delimiter"] == ";"
