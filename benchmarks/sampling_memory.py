@@ -7,7 +7,7 @@ process's alone:
 
   streamed:  `fusegen sample RUN -n N --out samples.parquet`, which writes
              each batch as it is generated (Generator.iter_samples and
-             fusegen.generator.write_output_stream);
+             fusegen.writers.write_output_stream);
   gathered:  Generator.sample(num_samples=N), the whole DataFrame in memory,
              then DataFrame.to_parquet: what a hand-written loop does.
 

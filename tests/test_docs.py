@@ -18,5 +18,5 @@ def test_reference_documents_every_kind_and_objective():
     text = spec_reference_markdown()
     for section in ("ImageInput", "TextInput", "NumericInput", "CategoricalInput", "SequenceInput", "ImageOutput",
                     "SequenceOutput", "RecordOutput", "VectorOutput", "CVAEObjective", "CGANObjective",
-                    "DiffusionObjective", "FusionSpec", "TrainingSpec"):  # fmt: skip
+                    "DiffusionObjective", "ConcatFusion", "AttentionFusion", "TrainingSpec"):  # fmt: skip
         assert f"## {section}" in text

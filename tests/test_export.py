@@ -39,7 +39,9 @@ def test_record_sampler_matches_the_generator(examples_dir, tmp_path):
     for column in ("sex", "island"):
         assert [label.decode() for label in exported[column].numpy()] == expected[column].tolist()
     for column in ("flipper_length_mm", "body_mass_g"):
-        np.testing.assert_allclose(exported[column].numpy(), expected[column].astype(float), rtol=0.01)
+        np.testing.assert_allclose(
+            exported[column].numpy(), expected[column].astype(float), rtol=0, atol=1e-5
+        )
 
 
 def test_image_and_sequence_samplers_reload_with_exact_shapes(examples_dir, tmp_path):
@@ -58,7 +60,8 @@ def test_image_and_sequence_samplers_reload_with_exact_shapes(examples_dir, tmp_
     export_savedmodel(sensors, tmp_path / "sensors")
     sampler = tf.saved_model.load(str(tmp_path / "sensors")).signatures["serving_default"]
     result = sampler(
-        accelerometer=tf.zeros((2, 75, 3)), gyroscope=tf.zeros((2, 75, 3)),
+        # The windows as the data holds them (100 steps, 6 channels); each input selects its own, as in training.
+        accelerometer=tf.zeros((2, 100, 6)), gyroscope=tf.zeros((2, 100, 6)),
         activity=tf.constant(["Walking", "Running"]), seed=tf.constant(1, tf.int64),
     )  # fmt: skip
     assert result["continuation"].shape == (2, 25, 6)
@@ -85,4 +88,4 @@ def test_a_masked_numeric_input_is_filled_and_marked_inside_the_savedmodel(tmp_p
     conditions = pd.DataFrame({"a": [np.nan, 0.5], "b": [0.1, np.nan]})
     # The user's two columns go in; the SavedModel fills them and adds the two indicators itself.
     exported = sampler(size=tf.constant(conditions.to_numpy("float32")), seed=tf.constant(0, tf.int64))
-    np.testing.assert_allclose(exported["output"].numpy(), generator.sample(conditions), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(exported["output"].numpy(), generator.sample(conditions), rtol=0, atol=1e-5)

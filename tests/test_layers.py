@@ -6,6 +6,7 @@ import pytest
 
 from fusegen.models.builder import build_from_spec
 from fusegen.models.layers import BranchAttentionFusion, GatedFusion, ResidualBlock2D, TileToGrid
+from fusegen.models.registry import FUSIONS
 from fusegen.spec import load_spec
 
 
@@ -68,7 +69,7 @@ def test_layers_validate_arguments(bad):
         GatedFusion(bad)
 
 
-@pytest.mark.parametrize("method", ["concat", "add", "gated", "attention"])
+@pytest.mark.parametrize("method", FUSIONS.names("any"))
 def test_model_saves_and_loads_in_safe_mode(tmp_path, method):
     spec = load_spec(
         {

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 import fusegen
-from fusegen.report import build_report
+from fusegen.reporting import build_report
 from fusegen.spec import load_spec
 
 pytestmark = pytest.mark.slow

@@ -57,7 +57,7 @@ def test_every_problem_is_reported_at_once():
     assert any(p.startswith("inputs.photo.height:") for p in found)
     assert any(p.startswith("inputs.photo.colour: unknown key") for p in found)
     assert any(p.startswith("inputs.words: unknown kind 'txt'") and "'image'" in p for p in found)
-    assert any(p.startswith("fusion.method:") and "'sum'" in p for p in found)
+    assert any(p.startswith("fusion: unknown method 'sum'") and "'attention'" in p for p in found)
     assert any(p == "output.width: required key is missing" for p in found)
     assert any(p.startswith("trainnig: unknown key") for p in found)
     assert len(found) == 6

@@ -20,6 +20,10 @@ def __getattr__(name):
         from fusegen import generator
 
         return getattr(generator, name)
+    if name == "init_spec":
+        from fusegen.scaffold import init_spec
+
+        return init_spec
     raise AttributeError(f"module 'fusegen' has no attribute {name!r}")
 
 
@@ -31,6 +35,7 @@ __all__ = [
     "RunError",
     "ShapeError",
     "SpecError",
+    "init_spec",
     "load",
     "load_spec",
 ]

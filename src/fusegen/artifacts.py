@@ -1,4 +1,4 @@
-"""Run directories: atomic writes, a checksummed manifest, and safe loading.
+"""Run directories: a checksummed manifest, safe loading, and atomic writes (from `fusegen.fileio`).
 
 A run directory holds ``spec.yaml``, one ``.keras`` file per network of the
 objective (``condition.keras`` and ``decoder.keras``, plus ``posterior``,
@@ -11,42 +11,29 @@ it. Nothing is pickled.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from fusegen.data.preprocessing import Preprocessor
+from fusegen.data.sources import CodePolicy
 from fusegen.errors import RunError
+
+# The generic writers live below every layer; run directories (and existing imports) use them from here.
+from fusegen.fileio import (  # noqa: F401
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    sha256,
+)
+from fusegen.spec import load_spec, spec_to_yaml
 
 MANIFEST = "manifest.json"
 RUN_FILES = ("spec.yaml", "preprocessing.json", "plan.json", "history.json")
 REQUIRED_FILES = ("spec.yaml", "preprocessing.json", "condition.keras")
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: str | Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
 
 
 def atomic_save_model(model, path: str | Path) -> None:
@@ -55,14 +42,6 @@ def atomic_save_model(model, path: str | Path) -> None:
     temporary = path.with_name(f".{path.stem}.partial.keras")
     model.save(temporary)
     os.replace(temporary, path)
-
-
-def sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def versions() -> dict[str, str]:
@@ -128,11 +107,94 @@ def verify_run_dir(run_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def _json_default(value):
-    import numpy as np
+# --------------------------------------------------------------------------
+# Writing and reading a generator's run
+# --------------------------------------------------------------------------
 
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+def save_run(generator, run_dir: str | Path) -> Path | None:
+    """What `fusegen.Generator.save` runs: the chief (or only) worker writes ``run_dir``.
+
+    Another worker of a multi-worker run saves to a temporary folder that is
+    then deleted (every worker saves, as TensorFlow's multi-worker guide
+    asks), removes its own checkpoint folders, and returns None.
+    """
+    if not generator.writes_run_files():
+        with tempfile.TemporaryDirectory(prefix="fusegen-worker-") as temporary:
+            write_run(generator, Path(temporary))
+        for folder in generator.worker_dirs_:
+            shutil.rmtree(folder, ignore_errors=True)
+        return None
+    return write_run(generator, Path(run_dir))
+
+
+def write_run(generator, run_dir: Path) -> Path:
+    """Write ``generator``'s run directory: networks, spec, preprocessing, plan, history, manifest."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "spec.yaml", spec_to_yaml(generator.spec))
+    for name, network in generator.model_.networks().items():
+        if network is not None:
+            atomic_save_model(network, run_dir / f"{name}.keras")
+    atomic_write_json(run_dir / "preprocessing.json", generator.preprocessor_.get_state())
+    atomic_write_json(run_dir / "plan.json", generator.describe())
+    atomic_write_json(run_dir / "history.json", generator.history_)
+    # Where the spec's relative data paths resolve, relative to the run itself: nothing
+    # machine-specific is stored, and a run moved together with its data still finds it.
+    write_manifest(run_dir, {"data_dir": _relative_path(generator.base_dir, run_dir)})
+    return run_dir
+
+
+def read_run(generator_class, run_dir: str | Path, allow_code: bool = False):
+    """What `fusegen.Generator.load` runs: a ``generator_class`` restored from ``run_dir``."""
+    import keras
+
+    manifest = verify_run_dir(run_dir)
+    run_dir = Path(run_dir)
+    spec = load_spec(run_dir / "spec.yaml")
+    generator = generator_class(spec, base_dir=_data_dir(run_dir, manifest))
+    generator.run_dir_ = run_dir
+    if not allow_code:
+        generator.code_policy = CodePolicy(
+            refusal=f"fusegen never runs code named in a run directory ('{run_dir}')",
+            hint="pass the real data with --real DATA (Python: real=...), or --allow-code if you trust "
+            "whoever wrote the run (it runs the code named in the run directory).",
+        )
+    try:
+        state = json.loads((run_dir / "preprocessing.json").read_text())
+    except ValueError as error:
+        raise RunError(f"run '{run_dir}': preprocessing.json is not valid JSON ({error}).") from None
+    generator.preprocessor_ = Preprocessor(spec, state)
+    model = generator.build(generator.preprocessor_.vocabulary_sizes())
+    for name, network in model.networks().items():
+        if network is None:
+            continue
+        path = run_dir / f"{name}.keras"
+        try:
+            saved = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as error:  # Keras raises many types for a bad archive
+            raise RunError(f"run '{run_dir}': {path.name} cannot be loaded safely ({error}).") from None
+        # Weights go into freshly planned networks, so the loaded generator
+        # is exactly the one the spec describes, whatever the file claims.
+        try:
+            network.set_weights(saved.get_weights())
+        except ValueError as error:
+            raise RunError(f"run '{run_dir}': {path.name} does not match its spec ({error}).") from None
+    history_path = run_dir / "history.json"
+    generator.history_ = json.loads(history_path.read_text()) if history_path.exists() else {}
+    return generator
+
+
+def _relative_path(folder: Path, run_dir: Path) -> str | None:
+    try:
+        return Path(os.path.relpath(Path(folder).resolve(), Path(run_dir).resolve())).as_posix()
+    except ValueError:  # another drive on Windows: no relative path exists
+        return None
+
+
+def _data_dir(run_dir: Path, manifest: dict) -> Path | None:
+    """The folder the run's spec's relative data paths resolve against, if the manifest records one."""
+    relative = manifest.get("data_dir")
+    if isinstance(relative, str) and not Path(relative).is_absolute():
+        return run_dir / relative
+    base_dir = manifest.get("base_dir")  # runs written before data_dir: an absolute path
+    return Path(base_dir) if isinstance(base_dir, str) else None

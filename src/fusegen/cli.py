@@ -130,12 +130,7 @@ def inspect(
     """Print the shape plan: each branch's layers and shapes, the alignment, fusion, head, parameters."""
     _load_tensorflow()
     generator = _generator(spec, untrusted)
-    sizes = None
-    if generator.spec.data is not None and not no_data and _needs_fitted_sizes(generator.spec):
-        from fusegen.data.pipeline import prepare_data
-
-        sizes = prepare_data(generator.spec, generator.load_table()).preprocessor.vocabulary_sizes()
-    generator.build(sizes)
+    generator.build(None if no_data else generator.fitted_sizes())
     plan = generator.describe()
     if as_json:
         _echo_json(plan)
@@ -158,17 +153,7 @@ def validate(
     and exits with 1 when there is any problem.
     """
     _load_tensorflow()
-    from fusegen.data.validation import validate_data
-
-    generator = _generator(spec, untrusted)
-    report = validate_data(generator.spec, generator.load_table(), sample_size=sample or None)
-
-    def build_model():
-        built = generator.build(report.vocabulary_sizes)
-        # An objective may wrap the Keras model whose inputs the data feeds.
-        return getattr(built, "condition_model", built)
-
-    report.check_model(build_model)
+    report = _generator(spec, untrusted).validate(sample_size=sample or None)
     if as_json:
         _echo_json(report.to_dict())
     else:
@@ -261,7 +246,8 @@ def sample(
 ):
     """Sample from a trained generator, on conditions for some inputs, all, or none."""
     _load_tensorflow()
-    from fusegen.generator import load, write_output_stream
+    from fusegen.generator import load
+    from fusegen.writers import write_output_stream
 
     generator = load(run_dir)
     chunks = generator.iter_samples(
@@ -285,37 +271,19 @@ def init(
         ..., help="A CSV or Parquet table, or a folder of images (a subfolder per class)."
     ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the spec here (default: print it)."),
-    objective: str = typer.Option("cvae", help="regression, cvae, cgan or diffusion."),
+    objective: str = typer.Option("cvae", help="The objective's type: regression, cvae, cgan, diffusion."),
     epochs: Optional[int] = typer.Option(None, help="Training epochs (default: from the table's size)."),
 ):
     """Infer an editable spec: records like a table (column kinds, vocabularies, conditions), or images like a folder's."""
-    import yaml
+    from fusegen.scaffold import init_spec
+    from fusegen.spec import OBJECTIVE_SLOT
 
-    from fusegen.data.image_inference import infer_image_folder_spec
-    from fusegen.data.inference import infer_record_spec
-    from fusegen.spec import load_spec
-
-    if objective not in ("regression", "cvae", "cgan", "diffusion"):
-        raise FusegenError(
-            f"--objective must be regression, cvae, cgan or diffusion, received '{objective}'."
-        )
-    infer = infer_image_folder_spec if data.is_dir() else infer_record_spec
-    spec, notes = infer(data, objective=objective, epochs=epochs)
-    load_spec(spec)  # the inferred spec must itself be valid
-    header = "".join(f"# {note}\n" for note in notes)
-    text = f"# Inferred by `fusegen init {data.name}`; edit freely, then `fusegen train`.\n{header}"
-    text += yaml.safe_dump(spec, sort_keys=False)
+    if objective not in OBJECTIVE_SLOT.names():
+        raise FusegenError(f"--objective must be one of {OBJECTIVE_SLOT.names()}, received '{objective}'.")
+    spec, text = init_spec(data, out, objective=objective, epochs=epochs)
     if out is None:
         typer.echo(text, nl=False)
         return
-    if data.resolve().parent != out.resolve().parent:
-        # data.source is relative to the spec's folder; kept relative, so that neither the
-        # spec nor a run trained from it holds a path of this machine.
-        spec["data"]["source"] = Path(os.path.relpath(data.resolve(), out.resolve().parent)).as_posix()
-        text = text.split("name:", 1)[0] + yaml.safe_dump(spec, sort_keys=False)
-    from fusegen.artifacts import atomic_write_text
-
-    atomic_write_text(out, text)
     output = spec["output"]
     what = (
         f"{len(output['numeric'])} numeric and {len(output['categorical'])} categorical columns"
@@ -365,7 +333,7 @@ def report(
 ):
     """Write one self-contained HTML report: spec, shape plan, training curves, metrics and plots."""
     _load_tensorflow()
-    from fusegen.report import build_report
+    from fusegen.reporting import build_report
 
     typer.echo(f"wrote {build_report(run_dir, real, out, allow_code=allow_code)}")
 
@@ -442,21 +410,11 @@ def _parse_ranges(items: list[str]) -> dict[str, tuple[float, float]]:
 
 
 def _write(outputs, out: Path, generator, noun: str) -> None:
-    from fusegen.generator import write_outputs
+    from fusegen.writers import write_outputs
 
     written = write_outputs(outputs, out, name=generator.spec.output.name)
     files = f" ({len(written)} files)" if len(written) > 1 else ""
     typer.echo(f"wrote {len(outputs)} {generator.spec.output.kind} {noun} to {out}{files}")
-
-
-def _needs_fitted_sizes(spec) -> bool:
-    for input_spec in spec.inputs.values():
-        if input_spec.kind == "categorical" and not input_spec.vocabulary:
-            return True
-        if input_spec.kind == "text" and input_spec.is_raw_text:
-            return True
-    output = spec.output
-    return output.kind == "record" and any(col not in output.vocabularies for col in output.categorical)
 
 
 def _print_plan(plan: dict) -> None:

@@ -47,8 +47,9 @@ def run_demo(
 ) -> Path:
     """Train, sample, evaluate and report each reference example; write ``out/summary.json``."""
     from fusegen.evaluation import evaluate_run
-    from fusegen.generator import Generator, write_outputs
-    from fusegen.report import build_report
+    from fusegen.generator import Generator
+    from fusegen.report import write_report
+    from fusegen.writers import write_outputs
 
     out = Path(out)
     summary = {"examples": {}}
@@ -64,7 +65,8 @@ def run_demo(
         fit_seconds = time.perf_counter() - started
         samples_path = _write_samples(generator, run_dir, write_outputs)
         results = evaluate_run(generator, None, run_dir / "evaluation")
-        report = build_report(run_dir)
+        # The report shows the evaluation just made, of the generator just saved.
+        report = write_report(run_dir, results, generator.spec, generator.history_)
         metrics = {
             **_headline_metrics(results),
             "train_loss_first": generator.history_["loss"][0],

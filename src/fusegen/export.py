@@ -1,29 +1,44 @@
 """``fusegen export``: the sampler as a TensorFlow SavedModel with a serving signature.
 
 The exported ``serving_default`` signature takes the inputs in the user's
-own terms (numbers, category and text strings, images, sensor windows) and
-a ``seed``; it applies the fitted preprocessing, generates, and returns the
-output in the user's terms too: a record's numeric columns (inverse
-quantile or standard transform, rounded as in training) and its categorical
-labels as strings, images in their value range, sequences and vectors in
-their units. A numeric or sequence input with ``missing: impute`` or
-``mask`` has its NaN filled with the fitted values (and, under ``mask``,
-marked) as in training; other missing values are not imputed by the
-SavedModel. The temperature is fixed at export time.
+own terms (numbers, category and text strings, float32 images at the spec's
+size in the data's value range, sensor windows as the data holds them, any
+``select`` applied inside) and a ``seed`` (int64), and returns the output in
+the user's terms. It holds no
+conversion of its own: each input goes through its converter's
+``tf_transform`` and the output through the output converter's
+``tf_inverse`` (`fusegen.data.preprocessing`), the very functions that
+``Generator.sample`` runs, so for the same seed it returns ``sample()``'s
+outputs (``tests/test_export_parity.py``):
+
+- a record: numeric columns as float64 in the data's units and resolution
+  (integer columns whole, datetime columns as seconds since 1970), NaN where
+  a nullable column is missing; categorical columns as their labels, an
+  empty string where a nullable column is missing;
+- images in their value range and dtype; sequences (clipped to the training
+  range under the output's ``clip``) and vectors in their units.
+
+Inputs are filled as in training: NaN in a numeric or sequence input with
+``missing: impute`` or ``mask`` (and, under ``mask``, marked), an empty
+label or text under ``missing: impute``; an unseen label gets the
+out-of-vocabulary id, as ``predict()`` gives it. The SavedModel does not
+check its inputs (ranges, unseen labels) as ``sample()`` does, nor replace
+a record column given as a condition by its given value. ``sample()`` draws
+``batch_size`` rows at a time, so for more rows than that its draws (and
+outputs) differ from one SavedModel call's. A generator without inputs takes
+``num_samples`` instead. The temperature is fixed at export time.
 
 Example (after ``fusegen export runs/penguins --out penguins_savedmodel``):
 
 >>> import tensorflow as tf                                          # doctest: +SKIP
 >>> sampler = tf.saved_model.load("penguins_savedmodel")             # doctest: +SKIP
 >>> sampler.signatures["serving_default"](                          # doctest: +SKIP
-...     species=tf.constant(["Gentoo"]), bill=tf.constant([[46.0, 15.0]]), seed=tf.constant(3))
+...     species=tf.constant(["Gentoo"]), bill=tf.constant([[46.0, 15.0]]), seed=tf.constant(3, tf.int64))
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
 
 from fusegen.errors import FusegenError
 
@@ -43,24 +58,6 @@ def export_savedmodel(generator, path: str | Path, temperature: float = 1.0) -> 
     return path
 
 
-def _input_signature(generator):
-    import tensorflow as tf
-
-    specs = {}
-    for name, branch in generator.plan_.branches.items():
-        input_spec = generator.spec.inputs[name]
-        if input_spec.kind == "categorical" or (input_spec.kind == "text" and input_spec.is_raw_text):
-            specs[name] = tf.TensorSpec((None,), tf.string, name=name)
-        else:
-            shape = branch.input_shape
-            if getattr(input_spec, "masks_missing", False):
-                # The model's second half of features (or channels) is the mask, made from the NaN given.
-                shape = (*shape[:-1], shape[-1] // 2)
-            specs[name] = tf.TensorSpec((None, *shape), tf.float32, name=name)
-    specs["seed"] = tf.TensorSpec((), tf.int64, name="seed")
-    return specs
-
-
 class _Sampler:
     """Builds the tf.Module lazily so importing this file does not import TensorFlow."""
 
@@ -70,12 +67,18 @@ class _Sampler:
 
         preprocessor = generator.preprocessor_
         model = generator.model_
-        spec = generator.spec
         plan = generator.plan_
-        signature = _input_signature(generator)
-        converters = {name: _input_transform(spec.inputs[name], preprocessor.inputs[name].get_state())
-                      for name in plan.branches}  # fmt: skip
-        output_transform = _output_transform(spec.output, preprocessor.output.get_state())
+        output_name = generator.spec.output.name
+        # The inputs the user gives; other branches (an unconditional model's constant) get zeros.
+        converters = {
+            name: preprocessor.inputs[name] for name in plan.branches if name in preprocessor.inputs
+        }
+        signature = {name: converter.tf_input_spec() for name, converter in converters.items()}
+        if not converters:
+            signature["num_samples"] = tf.TensorSpec((), tf.int64, name="num_samples")
+        signature["seed"] = tf.TensorSpec((), tf.int64, name="seed")
+        # As Generator.sample flags them: 1 for each input given, 0 for any other branch.
+        present_flags = [[1.0 if name in converters else 0.0 for name in plan.branches]]
 
         class Sampler(tf.Module):
             def __init__(self):
@@ -84,124 +87,28 @@ class _Sampler:
                 self.seed_generator = keras.random.SeedGenerator(0)
                 # tf.Module tracks TensorFlow variables, not Keras's seed generator: keep its state visible.
                 self.seed_state = self.seed_generator.state
-                self.converters = converters
-                # Lookup tables live in layers; tracking them exports their tables.
-                self.lookups = [convert.layer for convert in converters.values() if hasattr(convert, "layer")]
+                # Lookup tables and text layers live in the converters; tracking them exports their tables.
+                self.resources = [resource for converter in converters.values()
+                                  for resource in converter.tf_resources]  # fmt: skip
 
             @tf.function(input_signature=[signature])
             def sample(self, inputs):
-                # A fresh stream per call: the same seed gives the same samples.
+                # A fresh stream per call, [seed, 0] as Generator.sample starts: the same seed, the same draws.
                 state = self.seed_generator.state
                 state.assign(tf.cast(tf.stack([inputs["seed"], tf.constant(0, tf.int64)]), state.dtype))
-                model_inputs = {name: self.converters[name](inputs[name]) for name in plan.branches}
-                present = None
-                if plan.uses_presence:
+                model_inputs = {
+                    name: converter.tf_transform(inputs[name]) for name, converter in converters.items()
+                }
+                if model_inputs:
                     batch = tf.shape(next(iter(model_inputs.values())))[0]
-                    present = tf.ones((batch, len(plan.branches)))
+                else:
+                    batch = tf.cast(inputs["num_samples"], tf.int32)
+                for name, branch in plan.branches.items():
+                    if name not in model_inputs:
+                        model_inputs[name] = tf.zeros((batch, *branch.input_shape), branch.input_dtype)
+                present = tf.tile(tf.constant(present_flags), [batch, 1]) if plan.uses_presence else None
                 outputs = self.model.generate(model_inputs, present, self.seed_generator, temperature)
-                return output_transform(outputs)
+                result = preprocessor.output.tf_inverse(outputs)
+                return result if isinstance(result, dict) else {output_name: result}
 
         return Sampler()
-
-
-def _input_transform(input_spec, state):
-    """The fitted preprocessing of one input, in TensorFlow."""
-    import tensorflow as tf
-
-    kind = input_spec.kind
-    if kind in ("numeric", "sequence"):
-        mean = tf.constant(np.asarray(state["mean"], "float32"))
-        std = tf.constant(np.asarray(state["std"], "float32"))
-        if state.get("fill") is None:
-            return lambda values: (values - mean) / std
-        fill = tf.constant(np.asarray(state["fill"], "float32"))
-        masks = input_spec.masks_missing
-
-        def impute(values):
-            missing = tf.math.is_nan(values)
-            standardised = (tf.where(missing, fill, values) - mean) / std
-            return tf.concat([standardised, tf.cast(missing, tf.float32)], axis=-1) if masks else standardised
-
-        return impute
-    if kind == "image":
-        scale = float(state["scale"])
-        return lambda values: values / scale
-    if kind == "categorical":
-        # The same ids as training: label i of the vocabulary is i + 1, unseen labels 0.
-        lookup = tf.keras.layers.StringLookup(vocabulary=list(state["vocabulary"]), num_oov_indices=1)
-        transform = lambda values: tf.cast(lookup(values), tf.int32)  # noqa: E731
-        transform.layer = lookup
-        return transform
-    if input_spec.is_raw_text:
-        import keras
-
-        layer = keras.layers.TextVectorization(
-            max_tokens=input_spec.max_tokens,
-            output_sequence_length=input_spec.sequence_length,
-            vocabulary=state["vocabulary"],
-        )
-        transform = lambda values: tf.cast(layer(values), tf.int32)  # noqa: E731
-        transform.layer = layer
-        return transform
-    return lambda values: values
-
-
-def _output_transform(output, state):
-    """Model-space outputs -> the user's terms, in TensorFlow."""
-    import tensorflow as tf
-
-    if output.kind == "image":
-        low, high = output.value_range
-
-        def image(values):
-            images = tf.clip_by_value(values, 0.0, 1.0) * (high - low) + low
-            if output.dtype == "uint8":
-                return {output.name: tf.cast(tf.clip_by_value(tf.round(images), 0, 255), tf.uint8)}
-            return {output.name: images}
-
-        return image
-    if output.kind in ("sequence", "vector"):
-        mean = tf.constant(np.asarray(state["mean"], "float32"))
-        std = tf.constant(np.asarray(state["std"], "float32"))
-        return lambda values: {output.name: values * std + mean}
-
-    def record(parts):
-        result = {}
-        for index, column in enumerate(output.numeric):
-            result[column] = _inverse_numeric(parts["numeric"][:, index], state["numeric"][column])
-            if column in output.nullable:
-                missing = tf.cast(parts[f"{column}_is_missing"], tf.bool)
-                result[column] = tf.where(missing, tf.constant(np.nan, tf.float64), result[column])
-        for column in output.categorical:
-            labels = tf.constant(np.asarray(state["vocabularies"][column], dtype=object).astype(str))
-            result[column] = tf.gather(labels, tf.cast(parts[column], tf.int32))
-        return result
-
-    return record
-
-
-def _inverse_numeric(values, state):
-    import tensorflow as tf
-
-    values = tf.cast(values, tf.float64)
-    if "quantiles" in state:
-        quantiles = tf.constant(np.asarray(state["quantiles"], "float64"))
-        count = len(state["quantiles"])
-        # Normal -> probability -> the training quantiles, interpolated as QuantileTransformer does.
-        probability = 0.5 * tf.math.erfc(-values / np.sqrt(2.0))
-        position = tf.clip_by_value(probability, 0.0, 1.0) * (count - 1)
-        lower = tf.clip_by_value(tf.cast(tf.floor(position), tf.int32), 0, count - 1)
-        upper = tf.minimum(lower + 1, count - 1)
-        fraction = position - tf.cast(lower, tf.float64)
-        restored = tf.gather(quantiles, lower) * (1 - fraction) + tf.gather(quantiles, upper) * fraction
-    else:
-        restored = values * state["std"] + state["mean"]
-    restored = tf.clip_by_value(restored, state["low"], state["high"])
-    if state["integer"]:
-        return tf.round(restored)
-    if state.get("step"):
-        return tf.round(restored / state["step"]) * state["step"]
-    if state.get("decimals") is not None:
-        factor = 10.0 ** state["decimals"]
-        return tf.round(restored * factor) / factor
-    return restored

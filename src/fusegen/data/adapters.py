@@ -47,7 +47,7 @@ from fusegen.data.signature import (
     model_input_signature,
     model_target_signature,
 )
-from fusegen.data.sources import Table
+from fusegen.data.table import Table
 from fusegen.errors import DataError
 from fusegen.spec import GeneratorSpec
 

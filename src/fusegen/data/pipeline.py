@@ -25,6 +25,7 @@ from fusegen.data.sources import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError
 from fusegen.spec import GeneratorSpec
+from fusegen.spec.names import LATENT, PRESENT
 
 
 @dataclasses.dataclass
@@ -305,8 +306,6 @@ def _common_length(inputs: dict, targets) -> int:
 
 def compare_with_model(inputs: dict[str, Any], model) -> dict[str, list[str]]:
     """Per input name, how the pipeline's columns differ from the model's inputs (dtype, shape)."""
-    from fusegen.models.builder import LATENT, PRESENT
-
     # Presence flags and latents are made by the objective, not the data.
     names = {tensor.name.split(":")[0]: tensor for tensor in model.inputs}
     expected = {name: tensor for name, tensor in names.items() if name not in (PRESENT, LATENT)}

@@ -6,6 +6,20 @@ its state from training rows), ``transform`` (table -> model-ready array) and
 training, evaluation and prediction use identical transforms. Output
 converters also have ``inverse`` back to the user's units and labels.
 
+A converter owns its whole conversion, TensorFlow form included, so the
+exported SavedModel (`fusegen.export`) runs what ``sample()`` runs:
+
+- an input converter's ``tf_transform(values)`` maps a tensor in the user's
+  terms (as ``tf_input_spec()`` describes it) to the model's input. Lookups
+  (categories, text) are written once in TensorFlow, and ``transform`` calls
+  the same function eagerly; the arithmetic of numbers, windows and images
+  stays in NumPy for the training arrays (no TensorFlow copy of them), with
+  its TensorFlow twin beside it and ``tests/test_export_parity.py`` holding
+  the two equal. ``tf_resources`` lists the tables a SavedModel must track.
+- an output converter's ``inverse`` is its ``tf_inverse``, run as a graph
+  (`fusegen.data.tensors.GraphCache`) and put in the user's types
+  (DataFrames, datetimes, nullable integers).
+
 Missing values (NaN, None, an empty or blank string) follow each input's
 ``missing`` policy, or ``data.missing`` when the input has none: ``error``
 (the default) names the rows; ``drop_rows`` drops them before the split (see
@@ -37,10 +51,12 @@ from fusegen.data.checks import (
 from fusegen.data.images import ImageColumn, ImageDecoder, convert_pixels, fits_in_memory, resize_pixels
 from fusegen.data.records import RecordConverter
 from fusegen.data.sources import Table
+from fusegen.data.tensors import GraphCache, tf_divide
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError
 from fusegen.spec import GeneratorSpec
 from fusegen.spec.modalities import StepsAndChannels
+from fusegen.spec.names import CONSTANT_INPUT
 
 OUT_OF_VOCABULARY = "[OOV]"
 
@@ -129,11 +145,45 @@ class _Standardiser:
         scaled /= self.std
         return scaled
 
-    def inverse(self, values: np.ndarray) -> np.ndarray:
-        return (np.asarray(values) * self.std + self.mean).astype("float32")
+    def tf_transform(self, values):
+        """`transform` in TensorFlow: the same float32 subtraction and division."""
+        import tensorflow as tf
+
+        return tf_divide(tf.cast(values, tf.float32) - self.mean, self.std)
+
+    def tf_inverse(self, values):
+        import tensorflow as tf
+
+        return tf.cast(values, tf.float32) * self.std + self.mean
 
     def get_state(self) -> dict:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+def _eager_numpy(function, *args) -> np.ndarray:
+    """Run a converter's TensorFlow function eagerly (a lookup or two); NumPy back."""
+    return np.asarray(function(*args))
+
+
+def _tf_fill_blank(values, fill: str | None):
+    """Empty or blank strings -> ``fill``, as `as_labels` fills them; unchanged without a fill."""
+    import tensorflow as tf
+
+    if fill is None:
+        return values
+    blank = tf.equal(tf.strings.length(tf.strings.strip(values)), 0)
+    return tf.where(blank, tf.constant(fill, tf.string), values)
+
+
+def _as_strings(labels: np.ndarray):
+    """Labels or texts (an object array of str) as a string tensor.
+
+    Straight from the objects: a fixed-width ``astype(str)`` copy would take
+    every row as wide as the longest text.
+    """
+    import tensorflow as tf
+
+    return tf.convert_to_tensor(np.asarray(labels, dtype=object), tf.string)
 
 
 # --------------------------------------------------------------------------
@@ -254,7 +304,22 @@ class ImageConverter:
             return _image_column(pixels, sources, decoder, 0.0, self.scale, False, self.spec)
         values = as_float(pixels, self.where, table)
         check_finite(values, self.where, table)
-        return values / np.float32(self.scale)
+        # One float32 multiply, as training batches (`ImageColumn.to_float`) and `tf_transform` do.
+        return values * np.float32(1.0 / self.scale)
+
+    def tf_input_spec(self):
+        import tensorflow as tf
+
+        shape = (None, self.spec.height, self.spec.width, self.spec.channels)
+        return tf.TensorSpec(shape, tf.float32, name=self.name)
+
+    def tf_transform(self, values):
+        """Images in the data's value range -> the model's floats: `transform`'s arithmetic."""
+        import tensorflow as tf
+
+        return tf.cast(values, tf.float32) * (1.0 / self.scale)
+
+    tf_resources: tuple = ()
 
     def _decoded_bytes(self, table: Table) -> int:
         return len(table) * self.spec.height * self.spec.width * self.spec.channels
@@ -303,10 +368,32 @@ class TextConverter:
             check_shape(values, (self.spec.embedding_size,), self.where)
             check_finite(values, self.where, table)
             return values
-        texts = self._texts(table, column)
+        return _eager_numpy(self.tf_transform, _as_strings(self._texts(table, column)))
+
+    def tf_input_spec(self):
+        import tensorflow as tf
+
+        if self.spec.is_raw_text:
+            return tf.TensorSpec((None,), tf.string, name=self.name)
+        return tf.TensorSpec((None, self.spec.embedding_size), tf.float32, name=self.name)
+
+    def tf_transform(self, values):
+        """Texts -> token ids (empty ones filled under ``missing: impute``); embeddings as they are."""
+        import tensorflow as tf
+
+        if not self.spec.is_raw_text:
+            return tf.cast(values, tf.float32)
+        values = _tf_fill_blank(values, MISSING_LABEL if _imputes(self.spec) else None)
+        return tf.cast(self._text_layer()(values), tf.int32)
+
+    def _text_layer(self):
         if self._layer is None:
             self._layer = self._make_layer()
-        return np.asarray(self._layer(texts.astype(str))).astype("int32")
+        return self._layer
+
+    @property
+    def tf_resources(self) -> list:
+        return [self._text_layer()] if self.spec.is_raw_text else []
 
     @property
     def vocabulary_size(self) -> int | None:
@@ -328,6 +415,7 @@ class _StandardisedConverter:
         self.scaler = _Standardiser(mean, std)
         self.fill = fill
         self.where = where
+        self._inverse_graph = GraphCache(self.tf_inverse)
 
     def _filled(self, table: Table, column: str) -> tuple[np.ndarray, np.ndarray]:
         """The values with missing ones filled, and where they were missing."""
@@ -343,6 +431,8 @@ class _StandardisedConverter:
         if _imputes(self.spec):
             self.fill = _fit_fill(self._raw(table, column), self.where, self.spec.impute_with)
         self.scaler.fit(self._values(table, column))
+        # The traced way back holds the fitted state as constants: trace it again from the new state.
+        self._inverse_graph = GraphCache(self.tf_inverse)
         return self
 
     def transform(self, table: Table, column: str, **options) -> np.ndarray:
@@ -352,8 +442,33 @@ class _StandardisedConverter:
             return values
         return np.concatenate([values, missing.astype("float32")], axis=-1)
 
+    def tf_transform(self, values):
+        """`transform` in TensorFlow, from the same fitted state: fill NaN (and mark it), standardise.
+
+        NaN is filled only where the input imputes it; otherwise it passes
+        through, where `transform` would refuse it.
+        """
+        import tensorflow as tf
+
+        values = self._tf_select(tf.cast(values, tf.float32))
+        if self.fill is None:
+            return self.scaler.tf_transform(values)
+        missing = tf.math.is_nan(values)
+        standardised = self.scaler.tf_transform(tf.where(missing, np.asarray(self.fill, "float32"), values))
+        if not getattr(self.spec, "masks_missing", False):
+            return standardised
+        return tf.concat([standardised, tf.cast(missing, tf.float32)], axis=-1)
+
+    def _tf_select(self, values):
+        return values
+
+    tf_resources: tuple = ()
+
     def inverse(self, values: np.ndarray) -> np.ndarray:
-        return self.scaler.inverse(values)
+        return self._inverse_graph(values)
+
+    def tf_inverse(self, values):
+        return self.scaler.tf_inverse(values)
 
     def get_state(self) -> dict:
         state = self.scaler.get_state()
@@ -385,6 +500,12 @@ class NumericConverter(_StandardisedConverter):
         if self.low is not None:
             state.update(low=self.low.tolist(), high=self.high.tolist())
         return state
+
+    def tf_input_spec(self):
+        """The user's features (before any ``mask`` indicators), one row each."""
+        import tensorflow as tf
+
+        return tf.TensorSpec((None, self.spec.num_features), tf.float32, name=self.name)
 
     def feature_names(self, column: str) -> list[str]:
         """The name of each feature: its table column, or ``column[i]`` of a vector field."""
@@ -451,6 +572,7 @@ class CategoricalConverter:
         self.fill = fill
         self.where = f"Input '{name}' (categorical)"
         self.unseen_counts: Counter = Counter()
+        self._table = None
 
     def _labels(self, table: Table, column: str) -> np.ndarray:
         return as_labels(table.column(column, self.where), self.where, table, fill=self.fill)
@@ -473,15 +595,39 @@ class CategoricalConverter:
             counts = Counter(self._labels(table, column).tolist())
             # Most frequent first, ties by label, so the order is reproducible.
             self.vocabulary = sorted(counts, key=lambda label: (-counts[label], label))
+            self._table = None
         return self
 
     def transform(self, table: Table, column: str, **options) -> np.ndarray:
         labels = self._labels(table, column)
-        lookup = {label: index + 1 for index, label in enumerate(self.vocabulary)}
-        ids = np.array([lookup.get(label, 0) for label in labels], dtype="int32")
+        ids = _eager_numpy(self.tf_transform, _as_strings(labels))
         for label in labels[ids == 0]:
             self.unseen_counts[label] += 1
         return ids
+
+    def tf_input_spec(self):
+        import tensorflow as tf
+
+        return tf.TensorSpec((None,), tf.string, name=self.name)
+
+    def tf_transform(self, values):
+        """Labels -> ids: label i of the vocabulary is i + 1, an unseen one 0; empty ones filled first."""
+        import tensorflow as tf
+
+        return tf.cast(self._lookup().lookup(_tf_fill_blank(values, self.fill)), tf.int32)
+
+    def _lookup(self):
+        if self._table is None:
+            import tensorflow as tf
+
+            keys = tf.constant(list(self.vocabulary), tf.string)
+            ids = tf.range(1, len(self.vocabulary) + 1, dtype=tf.int64)
+            self._table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, ids), 0)
+        return self._table
+
+    @property
+    def tf_resources(self) -> list:
+        return [self._lookup()]
 
     @property
     def vocabulary_size(self) -> int:
@@ -539,13 +685,41 @@ class SequenceConverter(_StandardisedConverter):
         if self.is_output:
             values = self._values(table, column)
             self.low, self.high = values.min(axis=(0, 1)), values.max(axis=(0, 1))
+            self._inverse_graph = GraphCache(self.tf_inverse)
         return self
 
-    def inverse(self, values: np.ndarray) -> np.ndarray:
-        values = super().inverse(values)
+    def tf_inverse(self, values):
+        """Model space -> the user's units; an output with ``clip`` is clipped to its training range."""
+        import tensorflow as tf
+
+        values = super().tf_inverse(values)
         if self.is_output and getattr(self.spec, "clip", False) and self.low is not None:
-            values = np.clip(values, self.low, self.high)
+            values = tf.clip_by_value(values, self.low, self.high)
         return values
+
+    def tf_input_spec(self):
+        """Windows as the data holds them: with ``select``, the steps or channels it picks from are any number."""
+        import tensorflow as tf
+
+        select = self.spec.select
+        steps = None if select is not None and select.steps is not None else self.spec.steps
+        channels = None if select is not None and select.channels is not None else self.spec.channels
+        return tf.TensorSpec((None, steps, channels), tf.float32, name=self.name)
+
+    def _tf_select(self, values):
+        """`_select` in TensorFlow: the same steps and channels of each window."""
+        import tensorflow as tf
+
+        select = self.spec.select
+        if select is None:
+            return values
+        if select.steps is not None:
+            start, stop = select.steps
+            values = values[:, start:stop]
+        if select.channels is not None:
+            values = tf.gather(values, list(select.channels), axis=2)
+        # The model's layers need the window's shape; a window too short for the steps fails here.
+        return tf.ensure_shape(values, (None, self.spec.steps, self.spec.channels))
 
     def get_state(self) -> dict:
         state = super().get_state()
@@ -570,6 +744,7 @@ class ImageOutputConverter:
     def __init__(self, spec):
         self.spec = spec
         self.where = f"Output '{spec.name}' (image)"
+        self._inverse_graph = GraphCache(self.tf_inverse)
 
     def fit(self, table: Table, column: str):
         return self
@@ -583,14 +758,23 @@ class ImageOutputConverter:
             return _image_column(pixels, sources, decoder, low, high, True, spec)
         values = as_float(pixels, self.where, table)
         check_finite(values, self.where, table)
-        return np.clip((values - low) / (high - low), 0.0, 1.0).astype("float32")
+        # The arithmetic of compact training batches (`ImageColumn.to_float`).
+        if low:
+            values = values - np.float32(low)
+        return np.clip(values * np.float32(1.0 / (high - low)), 0.0, 1.0).astype("float32")
+
+    def tf_inverse(self, values):
+        """[0, 1] -> ``value_range``, rounded to uint8 when the output's dtype is uint8."""
+        import tensorflow as tf
+
+        low, high = self.spec.value_range
+        images = tf.clip_by_value(tf.cast(values, tf.float32), 0.0, 1.0) * (high - low) + low
+        if self.spec.dtype == "uint8":
+            return tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
+        return images
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
-        low, high = self.spec.value_range
-        images = np.clip(np.asarray(values), 0.0, 1.0) * (high - low) + low
-        if self.spec.dtype == "uint8":
-            return np.clip(np.round(images), 0, 255).astype("uint8")
-        return images.astype("float32")
+        return self._inverse_graph(values)
 
     def get_state(self) -> dict:
         return {}
@@ -603,6 +787,7 @@ class VectorOutputConverter:
         self.spec = spec
         self.scaler = _Standardiser(mean, std)
         self.where = f"Output '{spec.name}' (vector)"
+        self._inverse_graph = GraphCache(self.tf_inverse)
 
     def _values(self, table, column):
         values = as_float(table.column(column, self.where), self.where, table)
@@ -614,13 +799,17 @@ class VectorOutputConverter:
 
     def fit(self, table, column):
         self.scaler.fit(self._values(table, column))
+        self._inverse_graph = GraphCache(self.tf_inverse)
         return self
 
     def transform(self, table, column, **options):
         return self.scaler.transform(self._values(table, column))
 
+    def tf_inverse(self, values):
+        return self.scaler.tf_inverse(values)
+
     def inverse(self, values):
-        return self.scaler.inverse(values)
+        return self._inverse_graph(values)
 
     def get_state(self):
         return self.scaler.get_state()
@@ -710,8 +899,6 @@ class Preprocessor:
         """
         table = window_table(table, self.spec)
         if not self.spec.inputs and names is None:
-            from fusegen.models.planner import CONSTANT_INPUT
-
             return {CONSTANT_INPUT: np.zeros((table.num_rows, 1), "float32")}
         names = list(self.inputs) if names is None else names
         cache = self.spec.data.cache if self.spec.data else "auto"

@@ -9,6 +9,11 @@ Categorical columns become ids over a fitted vocabulary. Columns listed as
 ``nullable`` keep their missing values: a categorical one gets a
 ``[MISSING]`` label, a numeric one a ``COLUMN_is_missing`` part, so
 missingness is generated at the real rate. The state is plain JSON.
+
+The way back is written once, in TensorFlow (`RecordConverter.tf_inverse`):
+the exported SavedModel runs it in its graph, and `RecordConverter.inverse`
+runs it as a graph too (`fusegen.data.tensors.GraphCache`) and puts the
+columns in the user's types.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 
 from fusegen.data.checks import as_float, as_labels, check_finite, is_missing, row_text, rows_text
 from fusegen.data.sources import Table
+from fusegen.data.tensors import GraphCache, tf_divide
 from fusegen.errors import DataError
 
 MISSING = "[MISSING]"
@@ -40,6 +46,7 @@ class RecordConverter:
         self.vocabularies = {**spec.vocabularies, **state.get("vocabularies", {})}
         self.numeric_state: dict[str, dict] = state.get("numeric", {})
         self._transformers: dict[str, Any] = {}
+        self._inverse_graph = GraphCache(self.tf_inverse)
 
     # -- numeric columns --------------------------------------------------
 
@@ -124,23 +131,6 @@ class RecordConverter:
             return self._transformer(column).transform(values[:, None])[:, 0]
         return (values - state["mean"]) / state["std"]
 
-    def _backward(self, column, values):
-        state = self.numeric_state[column]
-        values = np.asarray(values, dtype="float64")
-        if "quantiles" in state:
-            restored = self._transformer(column).inverse_transform(values[:, None])[:, 0]
-        else:
-            restored = values * state["std"] + state["mean"]
-        restored = np.clip(restored, state["low"], state["high"])
-        if state["integer"]:
-            return np.round(restored)
-        # Back to the data's own resolution: prices in cents, dates in days.
-        if state.get("step"):
-            return np.round(restored / state["step"]) * state["step"]
-        if state.get("decimals") is not None:
-            return np.round(restored, state["decimals"])
-        return restored
-
     # -- fit / transform / inverse ---------------------------------------
 
     def fit(self, table: Table, column: str | None = None) -> RecordConverter:
@@ -161,6 +151,8 @@ class RecordConverter:
             labels = self._labels(table, name)
             counts = Counter(labels.tolist())
             self.vocabularies[name] = sorted(counts, key=lambda label: (-counts[label], label))
+        # The traced way back holds the fitted state as constants: trace it again from the new state.
+        self._inverse_graph = GraphCache(self.tf_inverse)
         return self
 
     def _labels(self, table: Table, name: str) -> np.ndarray:
@@ -196,25 +188,48 @@ class RecordConverter:
             parts[name] = np.array([lookup[label] for label in labels], dtype="int32")
         return {part: parts[part] for part in self.spec.part_names()}
 
+    def tf_inverse(self, parts) -> dict:
+        """Model outputs -> one tensor per column, in TensorFlow: the conversion `inverse` runs too.
+
+        Numeric columns come back as float64 in the data's units, within the
+        training range and at the data's resolution (whole numbers for
+        integer columns; datetime columns as seconds since 1970), NaN where a
+        nullable column is missing; categorical columns as their labels, an
+        empty string where a nullable column is missing. Categorical parts
+        may be ids or logits (their most likely label).
+        """
+        import tensorflow as tf
+
+        columns = {}
+        if self.spec.numeric:
+            numeric = tf.cast(parts["numeric"], tf.float64)
+            for index, name in enumerate(self.spec.numeric):
+                values = _tf_restore_numbers(numeric[:, index], self.numeric_state[name])
+                if name in self.spec.nullable:
+                    missing = tf.cast(_tf_ids(parts[f"{name}_is_missing"]), tf.bool)
+                    values = tf.where(missing, tf.constant(np.nan, tf.float64), values)
+                columns[name] = values
+        for name in self.spec.categorical:
+            labels = [str(label) for label in self.vocabularies[name]]
+            if name in self.spec.nullable:
+                labels = ["" if label == MISSING else label for label in labels]
+            columns[name] = tf.gather(tf.constant(labels, tf.string), _tf_ids(parts[name]))
+        return columns
+
     def inverse(self, parts: dict[str, np.ndarray]):
         """Model outputs (numeric part; ids or logits per categorical part) -> a DataFrame."""
         import pandas as pd
 
+        columns = self._inverse_graph(dict(parts))
         frame = {}
-        if self.spec.numeric:
-            numeric = np.asarray(parts["numeric"])
-            for index, name in enumerate(self.spec.numeric):
-                values = self._backward(name, numeric[:, index])
-                missing = None
-                if name in self.spec.nullable:
-                    missing = _ids(parts[f"{name}_is_missing"]).astype(bool)
-                frame[name] = _user_numbers(
-                    values, self.numeric_state[name], name in self.spec.datetime, missing
-                )
+        for name in self.spec.numeric:
+            values = columns[name]
+            missing = np.isnan(values) if name in self.spec.nullable else None
+            frame[name] = _user_numbers(values, self.numeric_state[name], name in self.spec.datetime, missing)
         for name in self.spec.categorical:
-            labels = np.asarray(self.vocabularies[name], dtype=object)[_ids(parts[name])]
+            labels = np.array([label.decode() for label in columns[name]], dtype=object)
             if name in self.spec.nullable:
-                labels = np.where(labels == MISSING, None, labels)
+                labels = np.where(labels == "", None, labels)
             frame[name] = labels
         return pd.DataFrame(frame)[self.spec.numeric + self.spec.categorical]
 
@@ -227,9 +242,48 @@ class RecordConverter:
         return {"vocabularies": self.vocabularies, "numeric": self.numeric_state}
 
 
-def _ids(values) -> np.ndarray:
-    values = np.asarray(values)
-    return values.argmax(axis=-1) if values.ndim == 2 else values.astype(int)
+def _tf_ids(values):
+    """Ids, or the most likely id of logits (N, K)."""
+    import tensorflow as tf
+
+    values = tf.convert_to_tensor(values)
+    if values.shape.rank == 2:
+        return tf.argmax(values, axis=-1, output_type=tf.int32)
+    return tf.cast(values, tf.int32)
+
+
+#: As scikit-learn's `QuantileTransformer`: probabilities this close to 0 or 1 map to the extremes.
+_BOUNDS_THRESHOLD = 1e-7
+
+
+def _tf_restore_numbers(values, state: dict):
+    """Model-space numbers (float64) -> the data's units, range and resolution, by the fitted ``state``."""
+    import tensorflow as tf
+
+    if "quantiles" in state:
+        quantiles = tf.constant(np.asarray(state["quantiles"], "float64"))
+        count = len(state["quantiles"])
+        # Normal -> probability -> the training quantiles, interpolated as QuantileTransformer's inverse.
+        probability = 0.5 * tf.math.erfc(tf_divide(-values, np.sqrt(2.0)))
+        probability = tf.where(probability - _BOUNDS_THRESHOLD < 0.0, tf.zeros_like(probability), probability)
+        probability = tf.where(probability + _BOUNDS_THRESHOLD > 1.0, tf.ones_like(probability), probability)
+        position = probability * (count - 1)
+        lower = tf.clip_by_value(tf.cast(tf.floor(position), tf.int32), 0, count - 1)
+        upper = tf.minimum(lower + 1, count - 1)
+        fraction = position - tf.cast(lower, tf.float64)
+        restored = tf.gather(quantiles, lower) * (1.0 - fraction) + tf.gather(quantiles, upper) * fraction
+    else:
+        restored = values * state["std"] + state["mean"]
+    restored = tf.clip_by_value(restored, state["low"], state["high"])
+    if state["integer"]:
+        return tf.round(restored)
+    # Back to the data's own resolution: prices in cents, dates in days.
+    if state.get("step"):
+        return tf.round(tf_divide(restored, state["step"])) * state["step"]
+    if state.get("decimals") is not None:
+        factor = 10.0 ** state["decimals"]
+        return tf_divide(tf.round(restored * factor), factor)
+    return restored
 
 
 def _is_missing(value) -> bool:
@@ -301,14 +355,14 @@ def _datetimes_to_seconds(raw, where: str, table: Table, column: str, date_forma
 def _user_numbers(values, state, is_datetime, missing):
     import pandas as pd
 
+    # A missing value is NaN here; a whole number stands in for it until it becomes NaT or NA.
+    whole = np.where(missing, 0.0, values) if missing is not None else values
     if is_datetime:
-        times = pd.to_datetime(np.round(values * 1e9).astype("int64"))
+        times = pd.to_datetime(np.round(whole * 1e9).astype("int64"))
         return times.where(~missing, pd.NaT) if missing is not None else times
     if state["integer"]:
-        series = pd.Series(values.astype("int64"))
+        series = pd.Series(whole.astype("int64"))
         return series.astype("Int64").where(~missing, pd.NA) if missing is not None else series
-    if missing is not None:
-        return np.where(missing, np.nan, values)
     return values
 
 

@@ -26,15 +26,10 @@ class Expected:
         return f"{self.dtype} {_shape_text(('batch', *self.shape))}"
 
 
-def is_index_input(input_spec) -> bool:
-    """Inputs fed as integer ids: categories and tokenised raw text."""
-    return input_spec.kind == "categorical" or (input_spec.kind == "text" and input_spec.is_raw_text)
-
-
 def model_input_signature(spec: GeneratorSpec) -> dict[str, Expected]:
     """Each model input's dtype and shape, keyed by the input's name."""
     return {
-        name: Expected("int32" if is_index_input(input_spec) else "float32", input_spec.model_shape())
+        name: Expected("int32" if input_spec.takes_ids else "float32", input_spec.model_shape())
         for name, input_spec in spec.inputs.items()
     }
 

@@ -22,11 +22,10 @@ import keras
 
 from fusegen.errors import ShapeError
 from fusegen.models.planner import ShapePlan, Stage, plan_model
+from fusegen.models.registry import FUSIONS
 from fusegen.spec import GeneratorSpec
+from fusegen.spec.names import FUSED, LATENT, PRESENT
 
-PRESENT = "_present"
-LATENT = "_latent"
-FUSED = "_fused"
 #: Prefix of the skip maps the condition model passes to a U-Net head: ``_skip_0``, ``_skip_1``, ...
 SKIP = "_skip_"
 
@@ -100,7 +99,8 @@ def _build_condition(plan: ShapePlan) -> keras.Model:
         branch_outputs.append(x)
     if plan.fusion.layers:
         first, *rest = plan.fusion.layers
-        many = len(branch_outputs) > 1 or plan.spec.fusion.method == "attention"
+        method = FUSIONS.get("any", plan.spec.fusion.method, "fusion.method")
+        many = len(branch_outputs) > 1 or method.fuses_one_branch
         fused = first(branch_outputs if many else branch_outputs[0])
         _check(plan.fusion, first, fused, plan.fusion.shapes[0])
         for layer, shape in zip(rest, plan.fusion.shapes[1:], strict=True):

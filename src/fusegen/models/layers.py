@@ -4,7 +4,9 @@ Each layer validates its arguments in ``__init__``, creates weights in
 ``build``, uses only ``keras.ops`` in ``call``, states
 ``compute_output_shape`` (the shape planner relies on it) and round-trips
 through ``get_config``. All are registered under the ``fusegen`` package so a
-saved model loads in Keras safe mode.
+saved model loads in Keras safe mode. Each declares a small ``example`` of
+itself (the arguments of Keras's ``run_layer_test``), which
+tests/test_conformance.py runs for every layer.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ def _check_positive(name, value):
 @keras.saving.register_keras_serializable(package="fusegen")
 class TileToGrid(keras.layers.Layer):
     """Repeat a vector over a height x width grid: (B, D) -> (B, H, W, D)."""
+
+    #: Arguments of keras.src.testing.TestCase.run_layer_test; the conformance tests run it.
+    example = {
+        "init_kwargs": {"height": 3, "width": 5},
+        "input_shape": (2, 7),
+        "expected_output_shape": (2, 3, 5, 7),
+    }
 
     def __init__(self, height, width, **kwargs):
         super().__init__(**kwargs)
@@ -53,6 +62,13 @@ class GatedFusion(keras.layers.Layer):
     gates are computed per position from all branches together, so a branch
     that carries no signal for an example can be switched off.
     """
+
+    #: Arguments of keras.src.testing.TestCase.run_layer_test; the conformance tests run it.
+    example = {
+        "init_kwargs": {"num_branches": 2},
+        "input_shape": ((2, 6), (2, 6)),
+        "expected_output_shape": (2, 6),
+    }
 
     def __init__(self, num_branches, **kwargs):
         super().__init__(**kwargs)
@@ -94,6 +110,13 @@ class BranchAttentionFusion(keras.layers.Layer):
     with multi-head scaled dot-product attention; the result, after a
     residual feed-forward block, is ``(B, ..., width)``.
     """
+
+    #: Arguments of keras.src.testing.TestCase.run_layer_test; the conformance tests run it.
+    example = {
+        "init_kwargs": {"num_heads": 2},
+        "input_shape": ((2, 5, 8), (2, 1, 8)),
+        "expected_output_shape": (2, 8),
+    }
 
     def __init__(self, num_heads, dropout_rate=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -180,6 +203,13 @@ class BranchAttentionFusion(keras.layers.Layer):
 class ResidualBlock2D(keras.layers.Layer):
     """Two 3x3 convolutions with a skip connection (projected when widths differ)."""
 
+    #: Arguments of keras.src.testing.TestCase.run_layer_test; the conformance tests run it.
+    example = {
+        "init_kwargs": {"filters": 6},
+        "input_shape": (2, 8, 8, 3),
+        "expected_output_shape": (2, 8, 8, 6),
+    }
+
     def __init__(self, filters, activation="relu", **kwargs):
         super().__init__(**kwargs)
         _check_positive("filters", filters)
@@ -220,6 +250,9 @@ class NullableBranch(keras.layers.Layer):
     model to generate from any subset of its inputs.
     """
 
+    #: Arguments of keras.src.testing.TestCase.run_layer_test; the conformance tests run it.
+    example = {"init_kwargs": {"index": 1}, "input_shape": ((2, 6), (2, 2)), "expected_output_shape": (2, 6)}
+
     def __init__(self, index, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(index, int) or index < 0:
@@ -246,6 +279,9 @@ class NullableBranch(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="fusegen")
 class SinusoidalEmbedding(keras.layers.Layer):
     """Diffusion time in [0, 1] -> sin/cos features at geometric frequencies: (B, 1) -> (B, dim)."""
+
+    #: Arguments of keras.src.testing.TestCase.run_layer_test; the conformance tests run it.
+    example = {"init_kwargs": {"dim": 8}, "input_shape": (2, 1), "expected_output_shape": (2, 8)}
 
     def __init__(self, dim, max_frequency=1000.0, **kwargs):
         super().__init__(**kwargs)
@@ -275,6 +311,13 @@ class FeatureWiseAffine(keras.layers.Layer):
     Inputs are ``[features (B, ..., C), condition (B, D)]``.
     """
 
+    #: Arguments of keras.src.testing.TestCase.run_layer_test; the conformance tests run it.
+    example = {
+        "init_kwargs": {},
+        "input_shape": ((2, 4, 4, 6), (2, 5)),
+        "expected_output_shape": (2, 4, 4, 6),
+    }
+
     def build(self, input_shape):
         features_shape, condition_shape = input_shape
         channels = features_shape[-1]
@@ -299,6 +342,14 @@ class TextTransformer(keras.layers.Layer):
     Each block is pre-norm multi-head self-attention and a feed-forward
     layer, both residual.
     """
+
+    #: Arguments of keras.src.testing.TestCase.run_layer_test; the conformance tests run it.
+    example = {
+        "init_kwargs": {"vocabulary_size": 10, "sequence_length": 5, "embedding_dim": 8, "num_heads": 2},
+        "input_shape": (2, 5),
+        "input_dtype": "int32",
+        "expected_output_shape": (2, 8),
+    }
 
     def __init__(self, vocabulary_size, sequence_length, embedding_dim, num_layers=1, num_heads=4, **kwargs):
         super().__init__(**kwargs)
@@ -403,6 +454,13 @@ class PositionalRouting(keras.layers.Layer):
     where each output position reads from, so one condition ("mirror it")
     can learn one rearrangement and apply it to any image.
     """
+
+    #: Arguments of keras.src.testing.TestCase.run_layer_test; the conformance tests run it.
+    example = {
+        "init_kwargs": {"height": 2, "width": 3, "num_bases": 2, "key_dim": 4},
+        "input_shape": (2, 5),
+        "expected_output_shape": (2, 6, 6),
+    }
 
     def __init__(self, height, width, num_bases=6, key_dim=32, **kwargs):
         super().__init__(**kwargs)
@@ -512,6 +570,14 @@ class UNetDecoder(keras.layers.Layer):
             rearrangements it composes from).
         activation: of the convolutions.
     """
+
+    #: Arguments of keras.src.testing.TestCase.run_layer_test; the conformance tests run it.
+    example = {
+        "init_kwargs": {"height": 8, "width": 8, "channels": 3, "conditioning": ["film", "cross_attention", "concat"],
+                        "base_filters": 8, "min_filters": 4, "routing_bases": 2},
+        "input_shape": ((2, 8), (2, 4, 4, 8), (2, 8, 8, 4)),
+        "expected_output_shape": (2, 8, 8, 3),
+    }  # fmt: skip
 
     def __init__(self, height, width, channels, conditioning=("film",), base_filters=128, min_filters=32,
                  max_stages=4, blocks_per_stage=1, routing_bases=6, activation="relu", **kwargs):  # fmt: skip

@@ -24,16 +24,12 @@ from fusegen.models import heads as _heads  # noqa: F401
 from fusegen.models.layers import TileToGrid
 from fusegen.models.registry import ENCODERS, FUSIONS, HEADS
 from fusegen.spec import GeneratorSpec
+from fusegen.spec.names import CONSTANT_INPUT
 
 #: Feature maps with at most this many values are flattened under pooling 'auto'.
 FLATTEN_LIMIT = 4096
 
 Shape = tuple[int, ...]
-
-#: The one model input of an unconditional generator (a spec with no inputs):
-#: a column of zeros the pipeline adds, so the objectives' conditions have a
-#: batch size. The heads' biases learn what a constant condition would carry.
-CONSTANT_INPUT = "_constant"
 
 
 @dataclasses.dataclass
@@ -96,6 +92,8 @@ class ShapePlan:
     head_input_shape: Shape | None = None
     #: The input whose encoder maps the head takes as skip connections, if any.
     skip_source: str | None = None
+    #: Every vocabulary size the plan used: fitted, fixed by the spec, or the pre-fitting bound.
+    vocabulary_sizes: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def skip_shapes(self) -> list[Shape]:
@@ -190,7 +188,7 @@ def plan_model(spec: GeneratorSpec, vocabulary_sizes: dict[str, int] | None = No
     branches = {}
     for name, input_spec in spec.inputs.items():
         shape = tuple(input_spec.model_shape())
-        dtype = "int32" if _is_index_input(input_spec) else "float32"
+        dtype = "int32" if input_spec.takes_ids else "float32"
         builder = ENCODERS.get(input_spec.kind, input_spec.encoder.type, f"inputs.{name}.encoder.type")
         layers = builder(input_spec.encoder, input_spec, layer_name(name, "encoder"), sizes.get(name))
         encoder = _push(f"{name} encoder", layers, shape)
@@ -213,14 +211,14 @@ def plan_model(spec: GeneratorSpec, vocabulary_sizes: dict[str, int] | None = No
     branch_shapes = [branch.output_shape for branch in branches.values()]
     _check_fusable(spec, branches, fusion_builder, tokens=fusion_builder.needs_tokens and grid is None)
     fusion_layers = [fusion_builder(spec.fusion, len(branches), "fusion")]
-    if len(branches) == 1 and spec.fusion.method != "attention":
+    if len(branches) == 1 and not fusion_builder.fuses_one_branch:
         fusion_layers = []  # one branch: nothing to fuse
     fused_shape = branch_shapes[0]
     fusion_shapes = []
     if fusion_layers:
         fused_shape = _shape_of(fusion_layers[0], [(None, *shape) for shape in branch_shapes], "fusion")
         fusion_shapes.append(fused_shape)
-    if spec.fusion.dropout_rate and spec.fusion.method != "attention":
+    if spec.fusion.dropout_rate and not fusion_builder.applies_dropout:
         fusion_layers.append(keras.layers.Dropout(spec.fusion.dropout_rate, name="fusion_dropout"))
         fusion_shapes.append(fused_shape)
     fusion = Stage("fusion", fusion_layers, fusion_shapes)
@@ -241,11 +239,23 @@ def _plan_head(spec, sizes, branches, layout, fusion, fused_shape) -> ShapePlan:
         )
         latent_stage = _push("latent", tile, (latent_dim,))
         head_input_shape = fused_shape[:-1] + (fused_shape[-1] + latent_dim,)
-    if spec.objective.type == "diffusion":
-        # A diffusion model generates with its denoiser, which works at the
-        # output's own shape; there is no head to plan.
+    if not spec.objective.plans_head:
+        # The objective generates with its own network (diffusion: a denoiser
+        # at the output's own shape); there is no head to plan.
         empty = Stage("head", [], [])
-        return ShapePlan(spec, branches, layout, fusion, empty, {}, output_shape, 0, None, fused_shape)
+        return ShapePlan(
+            spec,
+            branches,
+            layout,
+            fusion,
+            empty,
+            {},
+            output_shape,
+            0,
+            None,
+            fused_shape,
+            vocabulary_sizes=sizes,
+        )
 
     head_builder = HEADS.get(output.kind, output.head.type, "output.head.type")
     head = head_builder(output.head, output, head_input_shape, sizes, layer_name("head"))
@@ -267,7 +277,7 @@ def _plan_head(spec, sizes, branches, layout, fusion, fused_shape) -> ShapePlan:
             )
     return ShapePlan(
         spec, branches, layout, fusion, trunk, parts, output_shape, latent_dim, latent_stage, head_input_shape,
-        skip_source,
+        skip_source, vocabulary_sizes=sizes,
     )  # fmt: skip
 
 
@@ -302,22 +312,15 @@ def _plan_skips(spec: GeneratorSpec, branches: dict[str, BranchPlan]) -> str | N
 
 
 def latent_size(spec: GeneratorSpec) -> int:
-    """Width of the latent (cvae) or noise (cgan) vector the head receives; 0 for none."""
-    objective = spec.objective
-    if objective.type == "cvae":
-        return objective.latent_dim
-    if objective.type == "cgan":
-        return objective.noise_dim
-    return 0
+    """Width of the latent or noise vector the head receives (the objective says); 0 for none."""
+    return spec.objective.latent_width
 
 
 def uses_presence_flags(spec: GeneratorSpec) -> bool:
-    """Whether inputs can be absent: modality dropout, or diffusion's condition dropout."""
+    """Whether inputs can be absent: modality dropout, or an objective that drops conditions."""
     if not spec.inputs:
         return False
-    if spec.conditioning.modality_dropout > 0:
-        return True
-    return spec.objective.type == "diffusion" and spec.objective.condition_dropout > 0
+    return spec.conditioning.modality_dropout > 0 or spec.objective.drops_conditions
 
 
 # --------------------------------------------------------------------------
@@ -325,21 +328,14 @@ def uses_presence_flags(spec: GeneratorSpec) -> bool:
 # --------------------------------------------------------------------------
 
 
-def _is_index_input(input_spec) -> bool:
-    return input_spec.kind == "categorical" or (input_spec.kind == "text" and input_spec.is_raw_text)
-
-
 def _resolve_vocabulary_sizes(spec: GeneratorSpec, sizes: dict[str, int]) -> dict[str, int]:
     missing = []
     for name, input_spec in spec.inputs.items():
-        if input_spec.kind == "categorical" and name not in sizes:
-            if input_spec.vocabulary:
-                sizes[name] = len(input_spec.vocabulary) + 1
-            else:
+        if input_spec.takes_ids and name not in sizes:
+            if input_spec.vocabulary_size_before_fitting is None:
                 missing.append(f"inputs.{name}")
-        if input_spec.kind == "text" and input_spec.is_raw_text and name not in sizes:
-            # Before fitting, the vocabulary can grow to max_tokens.
-            sizes[name] = input_spec.max_tokens
+            else:
+                sizes[name] = input_spec.vocabulary_size_before_fitting
     output = spec.output
     if output.kind == "record":
         for part in output.missing_parts():

@@ -6,6 +6,6 @@ denoiser), trains them, and generates from model-space conditions.
 """
 
 from fusegen.objectives import cgan, cvae, diffusion, regression  # noqa: F401  (registration)
-from fusegen.objectives.base import OBJECTIVES, ObjectiveModel, make_optimizer
+from fusegen.objectives.base import OBJECTIVES, ObjectiveModel, make_optimizer, register_objective
 
-__all__ = ["OBJECTIVES", "ObjectiveModel", "make_optimizer"]
+__all__ = ["OBJECTIVES", "ObjectiveModel", "make_optimizer", "register_objective"]

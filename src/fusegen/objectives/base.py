@@ -16,14 +16,37 @@ import numpy as np
 from keras import ops
 
 from fusegen.errors import FusegenError
+from fusegen.models import parameter_counts
 from fusegen.models.builder import FUSED, LATENT, PRESENT
 
 OBJECTIVES: dict[str, type] = {}
 
 
-def register_objective(name: str):
+def register_objective(config):
+    """Register an `ObjectiveModel` subclass for the spec's ``objective: {type: NAME}``.
+
+    Args:
+        config: the objective's config class, a subclass of
+            `fusegen.spec.ObjectiveConfig` whose ``type`` is ``Literal["NAME"]``;
+            it joins the spec's objective slot, so the spec validates it
+            like a built-in objective. It declares the objective's
+            capabilities (``latent_width``, ``plans_head``, ...); the model
+            class declares its hooks (`ObjectiveModel.training_callbacks`,
+            `ObjectiveModel.optimizers_and_variables`, ``supports_distribution``).
+
+    A new objective is one file: its config, its model, this registration
+    (docs/adding-a-part.md has a worked example).
+    """
+    from fusegen.spec import OBJECTIVE_SLOT
+
+    names = OBJECTIVE_SLOT.names_of(OBJECTIVE_SLOT.register(config))
+
     def decorate(cls):
-        OBJECTIVES[name] = cls
+        for name in names:
+            known = OBJECTIVES.get(name)
+            if known is not None and known is not cls:
+                raise ValueError(f"objective '{name}' is already registered ({known.__name__})")
+            OBJECTIVES[name] = cls
         return cls
 
     return decorate
@@ -355,6 +378,34 @@ class ObjectiveModel(keras.Model):
     def networks(self) -> dict[str, keras.Model]:
         """The functional networks that make up this objective, by file name."""
         return {"condition": self.condition_model, "decoder": self.decoder}
+
+    def describe(self) -> dict:
+        """The shape plan with each layer's parameters and each network's total, as ``fusegen inspect --json``."""
+        networks = {name: network for name, network in self.networks().items() if network is not None}
+        described = self.plan.to_dict(parameter_counts(*networks.values()))
+        described["objective"] = {
+            "type": self.spec.objective.type,
+            "networks": {name: int(network.count_params()) for name, network in networks.items()},
+        }
+        described["num_parameters"] = sum(described["objective"]["networks"].values())
+        return described
+
+    # -- hooks the facade calls: each objective says what it needs ------
+
+    #: Whether it trains under a tf.distribute strategy (``training.distribution``).
+    supports_distribution: bool = True
+
+    def training_callbacks(self) -> list[keras.callbacks.Callback]:
+        """Callbacks its training needs beside fusegen's own (e.g. a KL warm-up)."""
+        return []
+
+    def optimizers_and_variables(self) -> dict[str, tuple[keras.optimizers.Optimizer, list]]:
+        """Every optimizer it trains with, by checkpoint name, with the variables each updates.
+
+        A checkpoint saves and restores each optimizer's state under its
+        name, and training builds each one's slots up front.
+        """
+        return {"optimizer": (self.optimizer, self.trainable_variables)}
 
 
 def _numeric_loss(y, prediction, kind, reduce):

@@ -25,11 +25,12 @@ from fusegen.objectives.base import (
     register_objective,
     step_logs,
 )
+from fusegen.spec.objectives import CGANObjective
 
 GUMBEL_TEMPERATURE = 0.2
 
 
-@register_objective("cgan")
+@register_objective(CGANObjective)
 class ConditionalGAN(ObjectiveModel):
     def __init__(self, spec, plan, networks, vocabulary_sizes, **kwargs):
         super().__init__(spec, plan, networks, vocabulary_sizes, **kwargs)
@@ -161,6 +162,18 @@ class ConditionalGAN(ObjectiveModel):
         batch = ops.shape(self.fused_tensor(fused))[0]
         noise = temperature * keras.random.normal((batch, self.noise_dim), seed=seed_generator)
         return self.sample_categories(self.decode(fused, noise), seed_generator, temperature)
+
+    # Its own train_step (two optimizers) fails inside TensorFlow under MirroredStrategy
+    # ("You must feed a value for placeholder tensor ... int32").
+    supports_distribution = False
+
+    def optimizers_and_variables(self):
+        # The generator's optimizer is built on every variable, as Keras builds it: with a
+        # weight average, fit() ends by finalising all of the model's variables through it.
+        return {
+            "optimizer": (self.optimizer, self.trainable_variables),
+            "critic_optimizer": (self.critic_optimizer, self._critic_variables()),
+        }
 
     def networks(self):
         return {**super().networks(), "critic": self.critic, "critic_condition": self.critic_condition}

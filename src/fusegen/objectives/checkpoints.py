@@ -18,17 +18,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from fusegen.artifacts import atomic_write_json
 from fusegen.errors import RunError
+from fusegen.fileio import atomic_write_json
 
 LATEST = "latest.json"
-
-
-def optimizers_of(model) -> dict[str, keras.optimizers.Optimizer]:
-    optimizers = {"optimizer": model.optimizer}
-    if getattr(model, "critic_optimizer", None) is not None:
-        optimizers["critic_optimizer"] = model.critic_optimizer
-    return optimizers
 
 
 def save_checkpoint(directory: Path, model, epoch: int, history: dict, preprocessing: dict) -> Path:
@@ -39,7 +32,7 @@ def save_checkpoint(directory: Path, model, epoch: int, history: dict, preproces
     staging.mkdir()
     model.save_weights(staging / "model.weights.h5")
     arrays = {}
-    for name, optimizer in optimizers_of(model).items():
+    for name, (optimizer, _) in model.optimizers_and_variables().items():
         for index, variable in enumerate(optimizer.variables):
             arrays[f"{name}/{index}"] = np.asarray(variable)
     np.savez(staging / "optimizers.npz", **arrays)
@@ -75,9 +68,9 @@ def restore_checkpoint(state: dict, model) -> None:
     path = Path(state["path"])
     model.load_weights(path / "model.weights.h5")
     with np.load(path / "optimizers.npz") as arrays:
-        for name, optimizer in optimizers_of(model).items():
+        for name, (optimizer, variables) in model.optimizers_and_variables().items():
             if not optimizer.built:
-                optimizer.build(model.trainable_variables)
+                optimizer.build(variables)
             for index, variable in enumerate(optimizer.variables):
                 key = f"{name}/{index}"
                 if key not in arrays:

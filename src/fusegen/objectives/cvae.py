@@ -22,9 +22,10 @@ from fusegen.objectives.base import (
     per_replica,
     register_objective,
 )
+from fusegen.spec.objectives import CVAEObjective
 
 
-@register_objective("cvae")
+@register_objective(CVAEObjective)
 class ConditionalVAE(ObjectiveModel):
     def __init__(self, spec, plan, networks, vocabulary_sizes, **kwargs):
         super().__init__(spec, plan, networks, vocabulary_sizes, **kwargs)
@@ -99,6 +100,11 @@ class ConditionalVAE(ObjectiveModel):
         batch = ops.shape(self.fused_tensor(fused))[0]
         latent = temperature * keras.random.normal((batch, self.latent_dim), seed=seed_generator)
         return self.sample_categories(self.decode(fused, latent), seed_generator, temperature)
+
+    def training_callbacks(self):
+        # Without the warm-up the posterior tends to collapse before the decoder learns to use it.
+        warmup = self.spec.objective.kl_warmup_epochs
+        return [KLWarmup(warmup)] if warmup else []
 
     def networks(self):
         return {**super().networks(), "posterior": self.posterior}

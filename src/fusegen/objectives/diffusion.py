@@ -41,6 +41,7 @@ from fusegen.objectives.base import (
     per_replica,
     register_objective,
 )
+from fusegen.spec.objectives import DiffusionObjective
 
 
 def alpha_bars(schedule: str, timesteps: int) -> np.ndarray:
@@ -59,7 +60,7 @@ def alpha_bars(schedule: str, timesteps: int) -> np.ndarray:
 CLIP = 5.0
 
 
-@register_objective("diffusion")
+@register_objective(DiffusionObjective)
 class ConditionalDiffusion(ObjectiveModel):
     def __init__(self, spec, plan, networks, vocabulary_sizes, **kwargs):
         super().__init__(spec, plan, networks, vocabulary_sizes, **kwargs)

@@ -16,9 +16,10 @@ from fusegen.objectives.base import (
     per_replica,
     register_objective,
 )
+from fusegen.spec.objectives import RegressionObjective
 
 
-@register_objective("regression")
+@register_objective(RegressionObjective)
 class Regression(ObjectiveModel):
     def compile_for_training(self, distributed: bool = False):
         self.compile(

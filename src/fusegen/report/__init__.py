@@ -1,5 +1,9 @@
-"""Self-contained HTML reports of a run: spec, shape plan, training curves, evaluation, plots."""
+"""Self-contained HTML reports of a run: spec, shape plan, training curves, evaluation, plots.
 
-from fusegen.report.html import build_report
+`write_report` renders a run its caller has evaluated; `fusegen.reporting.build_report`
+loads and evaluates a run directory, then writes its report.
+"""
 
-__all__ = ["build_report"]
+from fusegen.report.html import write_report
+
+__all__ = ["write_report"]

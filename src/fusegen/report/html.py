@@ -1,4 +1,10 @@
-"""``fusegen report``: one HTML file with its images embedded, readable offline and shareable."""
+"""``fusegen report``: one HTML file with its images embedded, readable offline and shareable.
+
+The report renders what its caller hands it: the run directory's files, the
+spec and training history of the generator, and the evaluation's results. It
+loads no generator and evaluates nothing itself; `fusegen.reporting.build_report`
+does both and then calls `write_report`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fusegen.artifacts import atomic_write_text
+from fusegen.fileio import atomic_write_text
+from fusegen.spec import GeneratorSpec
 
 #: One line per metric, shown beside its value.
 EXPLANATIONS = {
@@ -44,34 +51,36 @@ PLOT_TITLES = {
 }
 
 
-def build_report(
+def write_report(
     run_dir: str | Path,
-    real: str | Path | None = None,
+    results: dict[str, Any],
+    spec: GeneratorSpec,
+    history: dict[str, list[float]],
     out: str | Path | None = None,
-    allow_code: bool = False,
 ) -> Path:
-    """Evaluate a run and write ``out`` (default ``RUN_DIR/report.html``).
+    """Write the HTML report of a saved run to ``out`` (default ``RUN_DIR/report.html``).
 
-    ``allow_code`` lets a ``python:`` data source named in the run's spec run
-    (see `fusegen.Generator.load`); without it, pass ``real``.
+    Args:
+        run_dir: the run directory; the report reads its ``plan.json``,
+            ``manifest.json`` and ``spec.yaml``, and draws the training curves
+            into ``RUN_DIR/evaluation``.
+        results: the run's evaluation, as `fusegen.evaluation.evaluate_run`
+            returns it (metrics, and the paths of its plots).
+        spec: the run's spec.
+        history: losses per epoch, as ``Generator.history_`` holds them.
+        out: the HTML file to write.
     """
     import jinja2
     import yaml
 
-    from fusegen.evaluation import evaluate_run
-    from fusegen.generator import load
-
     run_dir = Path(run_dir)
-    generator = load(run_dir, allow_code=allow_code)
-    results = evaluate_run(generator, real, run_dir / "evaluation")
     plan = json.loads((run_dir / "plan.json").read_text())
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    spec = generator.spec
     plots = [
         {"title": PLOT_TITLES.get(name, name), "data": _encode(Path(path))}
         for name, path in results.get("plots", {}).items()
     ]
-    curves = _training_curves(generator.history_, run_dir / "evaluation" / "training.png")
+    curves = _training_curves(history, run_dir / "evaluation" / "training.png")
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("fusegen.report", "templates"), autoescape=jinja2.select_autoescape()
     )

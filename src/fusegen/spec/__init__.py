@@ -4,16 +4,23 @@ The spec imports nothing else of fusegen and knows no layer and no file format
 beyond YAML.
 """
 
-from fusegen.spec.components import FusionSpec
+from fusegen.spec.components import (
+    ENCODER_SLOTS,
+    FUSION_SLOT,
+    HEAD_SLOTS,
+    AddFusion,
+    AttentionFusion,
+    Component,
+    ConcatFusion,
+    FusionConfig,
+    FusionSpec,
+    GatedFusion,
+)
 from fusegen.spec.generator_spec import (
-    CGANObjective,
     ConditioningSpec,
-    CVAEObjective,
     DataSpec,
-    DiffusionObjective,
     EvaluationSpec,
     GeneratorSpec,
-    RegressionObjective,
     TrainingSpec,
     WindowSpec,
 )
@@ -29,8 +36,27 @@ from fusegen.spec.modalities import (
     TextInput,
     VectorOutput,
 )
+from fusegen.spec.objectives import (
+    OBJECTIVE_SLOT,
+    CGANObjective,
+    CVAEObjective,
+    DiffusionObjective,
+    ObjectiveConfig,
+    RegressionObjective,
+)
 
 __all__ = [
+    "ENCODER_SLOTS",
+    "FUSION_SLOT",
+    "HEAD_SLOTS",
+    "OBJECTIVE_SLOT",
+    "AddFusion",
+    "AttentionFusion",
+    "Component",
+    "ConcatFusion",
+    "FusionConfig",
+    "GatedFusion",
+    "ObjectiveConfig",
     "CGANObjective",
     "CVAEObjective",
     "ConditioningSpec",

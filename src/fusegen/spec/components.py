@@ -1,15 +1,20 @@
 """Typed configs of the model parts: encoders, fusion methods and heads.
 
-Each config has a ``type`` discriminator naming a registered implementation
-in ``fusegen.models``. Adding a part means one config class here, listed in
-its union, and one implementation file that registers the same name.
+Each config has a ``type`` (fusion: ``method``) discriminator naming a
+registered implementation in ``fusegen.models``. The configs each spec key
+accepts live in a `ConfigSlot` (``ENCODER_SLOTS[kind]``, ``FUSION_SLOT``,
+``HEAD_SLOTS[kind]``); a new part's config joins its slot when its
+implementation registers (see docs/adding-a-part.md), so adding a part
+touches no file here.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+from fusegen.spec.registry import ConfigSlot
 
 Activation = Literal["relu", "gelu", "silu", "tanh", "leaky_relu"]
 Pooling = Literal["auto", "average", "max", "flatten"]
@@ -110,15 +115,30 @@ class RecurrentSequenceEncoder(Component):
     pooling: Pooling = "average"
 
 
-ImageEncoder = Annotated[Union[ConvImageEncoder, ResidualImageEncoder], Field(discriminator="type")]
-TextEncoder = Annotated[
-    Union[EmbeddingPoolTextEncoder, TransformerTextEncoder, DenseVectorEncoder], Field(discriminator="type")
-]
-NumericEncoder = Annotated[Union[DenseVectorEncoder], Field(discriminator="type")]
-CategoricalEncoder = Annotated[Union[EmbeddingCategoricalEncoder], Field(discriminator="type")]
-SequenceEncoder = Annotated[
-    Union[Conv1DSequenceEncoder, RecurrentSequenceEncoder], Field(discriminator="type")
-]
+#: The encoder configs each input kind accepts; ``ENCODER_SLOTS[kind].register`` adds one.
+ENCODER_SLOTS = {
+    "image": ConfigSlot(
+        "inputs.*.encoder (image)", "type", [ConvImageEncoder, ResidualImageEncoder], Component
+    ),
+    "text": ConfigSlot(
+        "inputs.*.encoder (text)",
+        "type",
+        [EmbeddingPoolTextEncoder, TransformerTextEncoder, DenseVectorEncoder],
+        Component,
+    ),
+    "numeric": ConfigSlot("inputs.*.encoder (numeric)", "type", [DenseVectorEncoder], Component),
+    "categorical": ConfigSlot(
+        "inputs.*.encoder (categorical)", "type", [EmbeddingCategoricalEncoder], Component
+    ),
+    "sequence": ConfigSlot(
+        "inputs.*.encoder (sequence)", "type", [Conv1DSequenceEncoder, RecurrentSequenceEncoder], Component
+    ),
+}
+ImageEncoder = ENCODER_SLOTS["image"].annotation()
+TextEncoder = ENCODER_SLOTS["text"].annotation()
+NumericEncoder = ENCODER_SLOTS["numeric"].annotation()
+CategoricalEncoder = ENCODER_SLOTS["categorical"].annotation()
+SequenceEncoder = ENCODER_SLOTS["sequence"].annotation()
 
 
 # --------------------------------------------------------------------------
@@ -126,28 +146,63 @@ SequenceEncoder = Annotated[
 # --------------------------------------------------------------------------
 
 
-class FusionSpec(Component):
-    """How the branches are combined.
+class FusionConfig(Component):
+    """Base of every fusion method's config: how the branches are combined.
 
     ``layout`` chooses the shape of the fused representation: ``vector`` pools
     every branch to a vector; ``grid`` keeps the feature map of the image input
     and tiles every other branch over it (image outputs only).
     """
 
-    method: Literal["concat", "add", "gated", "attention"] = "concat"
+    method: str
     width: PositiveInt = Field(default=128, description="Common width branches are projected to.")
     layout: Literal["auto", "vector", "grid"] = "auto"
-    num_heads: PositiveInt = Field(default=4, description="Attention fusion only.")
     dropout_rate: float = Field(default=0.0, ge=0.0, lt=1.0)
 
+
+class ConcatFusion(FusionConfig):
+    """Concatenate the branches' vectors (or, on a grid, their channels)."""
+
+    method: Literal["concat"] = "concat"
+
+
+class AddFusion(FusionConfig):
+    """Sum the branches, each projected to ``width``."""
+
+    method: Literal["add"] = "add"
+
+
+class GatedFusion(FusionConfig):
+    """A learned sigmoid gate weighs each branch, projected to ``width``, before summing."""
+
+    method: Literal["gated"] = "gated"
+
+
+class AttentionFusion(FusionConfig):
+    """Multi-head attention over the branches' tokens (pixels, steps, or one token per vector)."""
+
+    method: Literal["attention"] = "attention"
+    num_heads: PositiveInt = 4
+
     @model_validator(mode="after")
-    def _heads_divide_width(self) -> FusionSpec:
-        if self.method == "attention" and self.width % self.num_heads:
+    def _heads_divide_width(self) -> AttentionFusion:
+        if self.width % self.num_heads:
             raise ValueError(
                 f"attention fusion needs width divisible by num_heads, "
                 f"received width={self.width}, num_heads={self.num_heads}"
             )
         return self
+
+
+#: The fusion configs the spec accepts; ``FUSION_SLOT.register`` adds one.
+FUSION_SLOT = ConfigSlot(
+    "fusion",
+    "method",
+    [ConcatFusion, AddFusion, GatedFusion, AttentionFusion],
+    FusionConfig,
+    default="concat",
+)
+FusionSpec = FUSION_SLOT.annotation()
 
 
 # --------------------------------------------------------------------------
@@ -227,6 +282,15 @@ class MLPHead(Component):
     dropout_rate: float = Field(default=0.0, ge=0.0, lt=1.0)
 
 
-ImageHead = Annotated[Union[UpsampleImageHead, UNetImageHead], Field(discriminator="type")]
-SequenceHead = Annotated[Union[ConvSequenceHead, RecurrentSequenceHead], Field(discriminator="type")]
-VectorHead = Annotated[Union[MLPHead], Field(discriminator="type")]
+#: The head configs each output kind accepts (records use the vector heads); ``.register`` adds one.
+HEAD_SLOTS = {
+    "image": ConfigSlot("output.head (image)", "type", [UpsampleImageHead, UNetImageHead], Component),
+    "sequence": ConfigSlot(
+        "output.head (sequence)", "type", [ConvSequenceHead, RecurrentSequenceHead], Component
+    ),
+    "vector": ConfigSlot("output.head (record, vector)", "type", [MLPHead], Component),
+}
+HEAD_SLOTS["record"] = HEAD_SLOTS["vector"]
+ImageHead = HEAD_SLOTS["image"].annotation()
+SequenceHead = HEAD_SLOTS["sequence"].annotation()
+VectorHead = HEAD_SLOTS["vector"].annotation()

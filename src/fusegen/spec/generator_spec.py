@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -14,8 +14,9 @@ from pydantic import (
     model_validator,
 )
 
-from fusegen.spec.components import FusionSpec
+from fusegen.spec.components import FUSION_SLOT, ConcatFusion, FusionSpec
 from fusegen.spec.modalities import InputSpec, MissingPolicy, OutputSpec
+from fusegen.spec.objectives import OBJECTIVE_SLOT, RegressionObjective
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -120,94 +121,6 @@ class DataSpec(_Section):
         return not self.trusted or self.confine_paths
 
 
-class RegressionObjective(_Section):
-    """Deterministic: each part gets its loss (MSE, or cross-entropy for categories).
-
-    It predicts one output per condition, the mean where several are valid;
-    use a generative objective to sample many.
-    """
-
-    type: Literal["regression"] = "regression"
-    numeric_loss: Literal["mse", "mae", "huber"] = "mse"
-
-
-class CVAEObjective(_Section):
-    """A conditional VAE: a posterior encoder sees the target and the fused conditions.
-
-    Sampling draws latents from the standard normal prior (scaled by the
-    temperature) and decodes them with the conditions.
-    """
-
-    type: Literal["cvae"] = "cvae"
-    latent_dim: PositiveInt = 16
-    kl_weight: PositiveFloat = 1.0
-    kl_warmup_epochs: int = Field(
-        default=5,
-        ge=0,
-        description="Epochs over which the KL weight rises from 0; without it the posterior "
-        "tends to collapse to the mean before the decoder learns to use the latent.",
-    )
-    numeric_loss: Literal["mse", "mae"] = "mse"
-    posterior_units: list[PositiveInt] = Field(default=[128], min_length=1)
-
-
-class CGANObjective(_Section):
-    """A conditional GAN: WGAN-GP (default) or hinge loss, with a conditional critic.
-
-    The critic sees the output and its own encoding of the conditions
-    (concatenation); it takes ``critic_steps`` steps per generator step.
-    """
-
-    type: Literal["cgan"] = "cgan"
-    noise_dim: PositiveInt = 32
-    loss: Literal["wgan_gp", "hinge"] = "wgan_gp"
-    gradient_penalty_weight: float = Field(default=10.0, ge=0.0)
-    critic_steps: PositiveInt = 2
-    critic_units: list[PositiveInt] = Field(default=[128, 128], min_length=1)
-    critic_learning_rate: PositiveFloat | None = Field(
-        default=None, description="Defaults to training.learning_rate."
-    )
-
-
-class DiffusionObjective(_Section):
-    """A conditional denoising diffusion model (DDPM training, DDIM sampling).
-
-    Classifier-free guidance: with probability ``condition_dropout`` a
-    training example loses all its conditions, so the same network learns
-    the unconditional model; sampling mixes the two with ``guidance_scale``
-    (1 = plain conditional sampling).
-    """
-
-    type: Literal["diffusion"] = "diffusion"
-    timesteps: PositiveInt = Field(default=1000, ge=2)
-    sampling_steps: PositiveInt = Field(default=50, description="DDIM steps at sampling time.")
-    schedule: Literal["cosine", "linear"] = "cosine"
-    condition_dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
-    guidance_scale: float = Field(default=1.0, ge=0.0)
-    prediction: Literal["auto", "v", "epsilon"] = Field(
-        default="auto",
-        description="What the denoiser predicts: 'v' (velocity; stable at high noise), 'epsilon' (the "
-        "noise), or 'auto': v for sequences and images, epsilon for records and vectors (measured in "
-        "docs/objectives.md).",
-    )
-    denoiser_width: PositiveInt = 128
-    denoiser_depth: PositiveInt = Field(default=3, le=8)
-
-    @model_validator(mode="after")
-    def _steps_fit(self) -> DiffusionObjective:
-        if self.sampling_steps > self.timesteps:
-            raise ValueError(
-                f"sampling_steps ({self.sampling_steps}) cannot exceed timesteps ({self.timesteps})"
-            )
-        return self
-
-
-ObjectiveSpec = Annotated[
-    Union[RegressionObjective, CVAEObjective, CGANObjective, DiffusionObjective],
-    Field(discriminator="type"),
-]
-
-
 class ConditioningSpec(_Section):
     """How conditions may be left out at sampling time.
 
@@ -304,9 +217,9 @@ class GeneratorSpec(_Section):
         description="Named inputs (the conditions). None at all makes an unconditional "
         "generator, which needs a stochastic objective (cvae, cgan or diffusion).",
     )
-    fusion: FusionSpec = Field(default_factory=FusionSpec)
+    fusion: FusionSpec = Field(default_factory=ConcatFusion)
     output: OutputSpec
-    objective: ObjectiveSpec = Field(default_factory=RegressionObjective)
+    objective: OBJECTIVE_SLOT.annotation() = Field(default_factory=RegressionObjective)
     conditioning: ConditioningSpec = Field(default_factory=ConditioningSpec)
     loss_weights: dict[str, PositiveFloat] = Field(
         default_factory=dict,
@@ -332,10 +245,11 @@ class GeneratorSpec(_Section):
         if self.output.name in self.inputs:
             problems.append(f"output name '{self.output.name}' is also an input name; rename one")
         if not self.inputs:
-            if self.objective.type == "regression":
+            if not self.objective.is_generative:
                 problems.append(
-                    "a spec without inputs is an unconditional generator, and the regression objective "
-                    "has nothing to predict from; use objective {type: diffusion}, cvae or cgan, or add inputs"
+                    f"a spec without inputs is an unconditional generator, and the {self.objective.type} "
+                    "objective has nothing to predict from; use objective {type: diffusion}, cvae or cgan, "
+                    "or add inputs"
                 )
             if self.conditioning.modality_dropout:
                 problems.append("conditioning.modality_dropout needs inputs to drop; remove it")
@@ -413,3 +327,7 @@ class GeneratorSpec(_Section):
 
     def output_column(self) -> str:
         return self.output.column or self.output.name
+
+
+OBJECTIVE_SLOT.attach(GeneratorSpec, "objective")
+FUSION_SLOT.attach(GeneratorSpec, "fusion")

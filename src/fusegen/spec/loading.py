@@ -107,9 +107,14 @@ def _key_path(loc: tuple, raw: Any) -> str:
     """
     parts = []
     node = raw
-    for item in loc:
+    for position, item in enumerate(loc):
         if isinstance(node, dict) and item not in node and isinstance(item, str):
-            if item in (node.get("kind"), node.get("type")) or item.startswith("function-"):
+            following = loc[position + 1] if position + 1 < len(loc) else None
+            # A tag the user wrote, or one a default filled in (the next key is the user's again).
+            inserted = following is not None and following in node
+            if item in (node.get("kind"), node.get("type"), node.get("method")) or inserted:
+                continue
+            if item.startswith("function-"):
                 continue
         if isinstance(item, int):
             parts.append(f"[{item}]")

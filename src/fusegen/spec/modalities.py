@@ -20,6 +20,8 @@ from pydantic import (
 )
 
 from fusegen.spec.components import (
+    ENCODER_SLOTS,
+    HEAD_SLOTS,
     CategoricalEncoder,
     Conv1DSequenceEncoder,
     ConvImageEncoder,
@@ -115,6 +117,23 @@ class _Input(_Part):
         """Whether the model also gets a 0/1 indicator of each missing value."""
         return self.missing == "mask"
 
+    # What the pipeline, the planner and the export ask of an input kind, instead of its name.
+
+    @property
+    def takes_ids(self) -> bool:
+        """Whether the model gets this input as integer ids (categories, tokens), not floats."""
+        return False
+
+    @property
+    def fits_vocabulary(self) -> bool:
+        """Whether its vocabulary is fitted on the data (so planning exactly needs the data)."""
+        return False
+
+    @property
+    def vocabulary_size_before_fitting(self) -> int | None:
+        """The id range the model must hold when planned without data; None when unknown."""
+        return None
+
     def _reject_mask(self, why: str) -> None:
         if self.missing == "mask":
             raise ValueError(
@@ -195,6 +214,19 @@ class TextInput(_Input):
     def is_raw_text(self) -> bool:
         return self.embedding_size is None
 
+    @property
+    def takes_ids(self) -> bool:
+        return self.is_raw_text
+
+    @property
+    def fits_vocabulary(self) -> bool:
+        return self.is_raw_text
+
+    @property
+    def vocabulary_size_before_fitting(self) -> int | None:
+        # Before fitting, the vocabulary can grow to max_tokens.
+        return self.max_tokens if self.is_raw_text else None
+
     def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
         if self.embedding_size:
             return (self.embedding_size,)
@@ -252,6 +284,19 @@ class CategoricalInput(_Input):
         if value is not None and len(set(value)) != len(value):
             raise ValueError(f"vocabulary has repeated labels, received {value}")
         return value
+
+    @property
+    def takes_ids(self) -> bool:
+        return True
+
+    @property
+    def fits_vocabulary(self) -> bool:
+        return not self.vocabulary
+
+    @property
+    def vocabulary_size_before_fitting(self) -> int | None:
+        # Id 0 is out-of-vocabulary.
+        return len(self.vocabulary) + 1 if self.vocabulary else None
 
     @model_validator(mode="after")
     def _no_mask(self) -> CategoricalInput:
@@ -523,3 +568,21 @@ __all__ = [
     "VectorOutput",
     "ConvSequenceHead",
 ]
+
+
+# A part registered later (one file of its own) rebuilds these fields with its config.
+for _kind, _owner in (
+    ("image", ImageInput),
+    ("numeric", NumericInput),
+    ("categorical", CategoricalInput),
+    ("sequence", SequenceInput),
+):
+    ENCODER_SLOTS[_kind].attach(_owner, "encoder")
+ENCODER_SLOTS["text"].attach(TextInput, "encoder", optional=True)
+for _kind, _owner in (
+    ("image", ImageOutput),
+    ("sequence", SequenceOutput),
+    ("record", RecordOutput),
+    ("vector", VectorOutput),
+):
+    HEAD_SLOTS[_kind].attach(_owner, "head")

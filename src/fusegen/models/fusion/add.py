@@ -5,10 +5,6 @@ import keras
 from fusegen.models.registry import FUSIONS
 
 
-@FUSIONS.register("any", "add")
+@FUSIONS.register("any", "add", needs_common_width=True)
 def add_fusion(config, num_branches, prefix):
     return keras.layers.Add(name=f"{prefix}_add")
-
-
-add_fusion.needs_common_width = True
-add_fusion.needs_tokens = False

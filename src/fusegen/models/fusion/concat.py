@@ -8,8 +8,3 @@ from fusegen.models.registry import FUSIONS
 @FUSIONS.register("any", "concat")
 def concat_fusion(config, num_branches, prefix):
     return keras.layers.Concatenate(axis=-1, name=f"{prefix}_concat")
-
-
-#: Branches need no common width before concatenation.
-concat_fusion.needs_common_width = False
-concat_fusion.needs_tokens = False

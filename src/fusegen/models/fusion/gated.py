@@ -4,10 +4,6 @@ from fusegen.models.layers import GatedFusion
 from fusegen.models.registry import FUSIONS
 
 
-@FUSIONS.register("any", "gated")
+@FUSIONS.register("any", "gated", needs_common_width=True)
 def gated_fusion(config, num_branches, prefix):
     return GatedFusion(num_branches, name=f"{prefix}_gated")
-
-
-gated_fusion.needs_common_width = True
-gated_fusion.needs_tokens = False

@@ -1,0 +1,110 @@
+"""What a generator reads: its spec's data, a user's file, frame or batches, and the dry run over them."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import numpy as np
+
+from fusegen.data.adapters import is_batch_source, source_name, table_from_batches
+from fusegen.data.pipeline import prepare_data
+from fusegen.data.sources import load_table, read_file, table_from_frame
+from fusegen.data.table import Table
+from fusegen.errors import DataError, RunError
+
+
+def spec_table(generator) -> Table:
+    if generator.spec.data is None or generator.spec.data.source is None:
+        raise DataError(
+            f"spec '{generator.spec.name}' has no data.source, and no data was passed.",
+            hint="add data.source to the spec, or pass data to fit().",
+        )
+    if generator.run_dir_ is not None:
+        _check_run_data_exists(generator)
+    table = load_table(generator.spec.data, generator.base_dir, generator.code_policy)
+    if generator.spec.data.max_rows:
+        table = table.take(np.arange(min(len(table), generator.spec.data.max_rows)))
+    return table
+
+
+def read_user_file(generator, path: str | Path) -> Table:
+    """A CSV, Parquet or NPZ file of the user's, read with the spec's ``data.delimiter`` and ``data.encoding``."""
+    data = generator.spec.data
+    if data is None:
+        return read_file(path)
+    return read_file(path, delimiter=data.delimiter, encoding=data.encoding)
+
+
+def _check_run_data_exists(generator) -> None:
+    """A loaded run looks for its data where training found it; say so when it is not there."""
+    source = generator.spec.data.source
+    if source.startswith(("bundled:", "python:")) or glob.has_magic(source):
+        return
+    path = Path(os.path.normpath(generator.base_dir / source))
+    if not path.exists():
+        raise RunError(
+            f"run '{generator.run_dir_}': its training data '{source}' is not at '{path}', where it was "
+            "relative to the run when it trained (the run was moved without it).",
+            hint="pass the real data with --real DATA (Python: real=...).",
+        )
+
+
+def as_table(generator, data, training: bool = False) -> Table:
+    if isinstance(data, Table):
+        return data
+    if isinstance(data, (str, Path)):
+        return read_user_file(generator, data)
+    if isinstance(data, dict):
+        return Table(data, origin="the given arrays")
+    if hasattr(data, "columns") and hasattr(data, "iloc"):
+        return table_from_frame(data)
+    if is_batch_source(data):
+        # The adapter of python: sources: every batch checked against the first, key by key.
+        max_rows = generator.spec.data.max_rows if training and generator.spec.data else None
+        return table_from_batches(data, origin=source_name(data), max_rows=max_rows)
+    raise DataError(
+        f"cannot read data of type {type(data).__name__}; expected a DataFrame, a dict of arrays, "
+        "a CSV/Parquet/NPZ path, or a generator function, generator or keras.utils.PyDataset of "
+        f"batches of columns, received {type(data).__name__}."
+    )
+
+
+def fitted_sizes(generator) -> dict[str, int] | None:
+    """Vocabulary sizes fitted on the spec's data, for `build`; None when the spec fixes them all.
+
+    ``fusegen inspect`` plans with them, so its plan shows the sizes training would use.
+    """
+    if generator.spec.data is None or not _needs_fitted_sizes(generator.spec):
+        return None
+    return prepare_data(generator.spec, spec_table(generator)).preprocessor.vocabulary_sizes()
+
+
+def dry_run(generator, sample_size: int | None = 1000):
+    """A dry run, as ``fusegen validate`` makes it: pipeline on a sample, then the built model checked.
+
+    Loads the spec's data, fits preprocessing on ``sample_size`` rows (all
+    when None), builds one batch and checks it against a model built for
+    it. Returns the `fusegen.data.validation.ValidationReport`, ``ok`` when
+    nothing is wrong.
+    """
+    from fusegen.data.validation import validate_data
+
+    report = validate_data(generator.spec, spec_table(generator), sample_size=sample_size)
+
+    def build_model():
+        built = generator.build(report.vocabulary_sizes)
+        # An objective may wrap the Keras model whose inputs the data feeds.
+        return getattr(built, "condition_model", built)
+
+    report.check_model(build_model)
+    return report
+
+
+def _needs_fitted_sizes(spec) -> bool:
+    """Whether some vocabulary size is left to the data: a categorical or raw-text input, or an output label."""
+    if any(input_spec.fits_vocabulary for input_spec in spec.inputs.values()):
+        return True
+    output = spec.output
+    return output.kind == "record" and any(col not in output.vocabularies for col in output.categorical)

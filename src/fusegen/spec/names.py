@@ -1,0 +1,16 @@
+"""Names the model reserves for inputs of its own, beside the spec's inputs.
+
+The data pipeline, the model builder and the objectives all use these names,
+so they live here, below all three (`fusegen.models` re-exports them).
+"""
+
+#: The presence flag of each input, when inputs may be left out.
+PRESENT = "_present"
+#: The latent (or noise) input of the decoder, for cvae and cgan.
+LATENT = "_latent"
+#: The fused representation the condition model passes to the decoder.
+FUSED = "_fused"
+#: The one model input of an unconditional generator (a spec with no inputs):
+#: a column of zeros the pipeline adds, so the objectives' conditions have a
+#: batch size. The heads' biases learn what a constant condition would carry.
+CONSTANT_INPUT = "_constant"

@@ -1,0 +1,160 @@
+"""Typed configs of the training objectives, and the registry that makes the spec accept them.
+
+Each objective config has a ``type`` discriminator and declares, in one
+place, what the rest of fusegen needs to know about it (the shape planner
+asks these, never the name): the width of the latent or noise vector its
+decoder takes, whether it generates through the planned head, whether it
+trains with every condition dropped now and then, and whether it samples.
+
+An objective's config joins ``OBJECTIVE_SLOT`` when the objective registers
+(``fusegen.objectives.register_objective``); the spec then accepts its
+``type`` like the built-in ones.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+from fusegen.spec.registry import ConfigSlot
+
+
+class ObjectiveConfig(BaseModel):
+    """Base of every objective's config: unknown keys are errors; capabilities default to a plain decoder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+
+    @property
+    def latent_width(self) -> int:
+        """Width of the latent or noise vector the decoder takes beside the conditions; 0 for none."""
+        return 0
+
+    @property
+    def plans_head(self) -> bool:
+        """Whether it generates through the head planned for the output (False: its own network)."""
+        return True
+
+    @property
+    def drops_conditions(self) -> bool:
+        """Whether training sometimes hides every condition, so inputs may be absent when sampling."""
+        return False
+
+    @property
+    def is_generative(self) -> bool:
+        """Whether it samples many outputs per condition (so a spec without inputs makes sense)."""
+        return True
+
+
+class RegressionObjective(ObjectiveConfig):
+    """Deterministic: each part gets its loss (MSE, or cross-entropy for categories).
+
+    It predicts one output per condition, the mean where several are valid;
+    use a generative objective to sample many.
+    """
+
+    type: Literal["regression"] = "regression"
+    numeric_loss: Literal["mse", "mae", "huber"] = "mse"
+
+    @property
+    def is_generative(self) -> bool:
+        return False
+
+
+class CVAEObjective(ObjectiveConfig):
+    """A conditional VAE: a posterior encoder sees the target and the fused conditions.
+
+    Sampling draws latents from the standard normal prior (scaled by the
+    temperature) and decodes them with the conditions.
+    """
+
+    type: Literal["cvae"] = "cvae"
+    latent_dim: PositiveInt = 16
+    kl_weight: PositiveFloat = 1.0
+    kl_warmup_epochs: int = Field(
+        default=5,
+        ge=0,
+        description="Epochs over which the KL weight rises from 0; without it the posterior "
+        "tends to collapse to the mean before the decoder learns to use the latent.",
+    )
+    numeric_loss: Literal["mse", "mae"] = "mse"
+    posterior_units: list[PositiveInt] = Field(default=[128], min_length=1)
+
+    @property
+    def latent_width(self) -> int:
+        return self.latent_dim
+
+
+class CGANObjective(ObjectiveConfig):
+    """A conditional GAN: WGAN-GP (default) or hinge loss, with a conditional critic.
+
+    The critic sees the output and its own encoding of the conditions
+    (concatenation); it takes ``critic_steps`` steps per generator step.
+    """
+
+    type: Literal["cgan"] = "cgan"
+    noise_dim: PositiveInt = 32
+    loss: Literal["wgan_gp", "hinge"] = "wgan_gp"
+    gradient_penalty_weight: float = Field(default=10.0, ge=0.0)
+    critic_steps: PositiveInt = 2
+    critic_units: list[PositiveInt] = Field(default=[128, 128], min_length=1)
+    critic_learning_rate: PositiveFloat | None = Field(
+        default=None, description="Defaults to training.learning_rate."
+    )
+
+    @property
+    def latent_width(self) -> int:
+        return self.noise_dim
+
+
+class DiffusionObjective(ObjectiveConfig):
+    """A conditional denoising diffusion model (DDPM training, DDIM sampling).
+
+    Classifier-free guidance: with probability ``condition_dropout`` a
+    training example loses all its conditions, so the same network learns
+    the unconditional model; sampling mixes the two with ``guidance_scale``
+    (1 = plain conditional sampling).
+    """
+
+    type: Literal["diffusion"] = "diffusion"
+    timesteps: PositiveInt = Field(default=1000, ge=2)
+    sampling_steps: PositiveInt = Field(default=50, description="DDIM steps at sampling time.")
+    schedule: Literal["cosine", "linear"] = "cosine"
+    condition_dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
+    guidance_scale: float = Field(default=1.0, ge=0.0)
+    prediction: Literal["auto", "v", "epsilon"] = Field(
+        default="auto",
+        description="What the denoiser predicts: 'v' (velocity; stable at high noise), 'epsilon' (the "
+        "noise), or 'auto': v for sequences and images, epsilon for records and vectors (measured in "
+        "docs/objectives.md).",
+    )
+    denoiser_width: PositiveInt = 128
+    denoiser_depth: PositiveInt = Field(default=3, le=8)
+
+    @property
+    def plans_head(self) -> bool:
+        # It generates with its denoiser, which works at the output's own shape.
+        return False
+
+    @property
+    def drops_conditions(self) -> bool:
+        return self.condition_dropout > 0
+
+    @model_validator(mode="after")
+    def _steps_fit(self) -> DiffusionObjective:
+        if self.sampling_steps > self.timesteps:
+            raise ValueError(
+                f"sampling_steps ({self.sampling_steps}) cannot exceed timesteps ({self.timesteps})"
+            )
+        return self
+
+
+#: The objective configs the spec accepts; ``OBJECTIVE_SLOT.register`` adds one.
+OBJECTIVE_SLOT = ConfigSlot(
+    "objective",
+    "type",
+    [RegressionObjective, CVAEObjective, CGANObjective, DiffusionObjective],
+    ObjectiveConfig,
+)

@@ -1,0 +1,270 @@
+"""Training: fit preprocessing on the data, build the objective, and run Keras ``fit`` with checkpoints.
+
+`train` is what `fusegen.Generator.fit` runs. It asks the objective, not its
+name, what training needs (callbacks, optimizers, whether it trains under
+tf.distribute), and it creates a tf.distribute strategy before TensorFlow
+runs any op, as MultiWorkerMirroredStrategy requires.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from fusegen.data.pipeline import check_against_model, make_dataset, prepare_data
+from fusegen.data.preprocessing import Preprocessor
+from fusegen.errors import FusegenError, RunError
+
+
+def train(
+    generator,
+    data=None,
+    epochs: int | None = None,
+    verbose: int | str = "auto",
+    callbacks: list | None = None,
+    log: Callable[[str], None] | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+) -> None:
+    """Fit ``generator``'s preprocessing on the training split, then train with the spec's objective.
+
+    Args:
+        data: a DataFrame, a dict of arrays, a file path, your own
+            generator function, generator or ``keras.utils.PyDataset``
+            of raw batches (each a dict of columns, or an ``(inputs,
+            targets)`` pair of such dicts; read once, up to
+            ``data.max_rows``, and checked batch by batch as a
+            ``python:`` source is), or None for the spec's own data source.
+        epochs: overrides ``training.epochs``.
+        verbose: Keras ``fit`` verbosity.
+        callbacks: extra Keras callbacks.
+        log: receives one-line progress messages (rows dropped, sizes).
+        run_dir: where checkpoints (every ``training.checkpoint_every``
+            epochs) and TensorBoard logs go; the artifact itself is
+            written by `save`.
+        resume: continue from the last complete checkpoint in ``run_dir``,
+            with its optimizer state, preprocessing and history.
+    """
+    import keras
+
+    from fusegen.objectives import OBJECTIVES
+    from fusegen.objectives.base import StepProgbar, StopOnNonFinite
+    from fusegen.objectives.checkpoints import Checkpointer, read_latest, restore_checkpoint
+
+    log = log or (lambda message: None)
+    training = generator.spec.training
+    if epochs is not None and epochs < 1:
+        raise FusegenError(
+            f"epochs overrides training.epochs, so it must be a positive integer; received {epochs}.",
+            hint="pass at least 1, or leave it out to train for training.epochs.",
+        )
+    total_epochs = epochs or training.epochs
+    if (
+        training.distribution != "none"
+        and not OBJECTIVES[generator.spec.objective.type].supports_distribution
+    ):
+        supported = sorted(name for name, objective in OBJECTIVES.items() if objective.supports_distribution)
+        raise FusegenError(
+            f"the {generator.spec.objective.type} objective does not train under tf.distribute yet "
+            f"(training.distribution: {training.distribution}).",
+            hint=f"use one of the objectives {supported} for distributed training, or distribution: none.",
+        )
+    # Before anything runs a TensorFlow op (reading images, fitting lookups): collective ops
+    # must be configured at program start-up.
+    strategy = _strategy(training.distribution, log)
+    checkpoint_dir = Path(run_dir) / "checkpoints" if run_dir is not None else None
+    if checkpoint_dir is not None and not generator.writes_run_files():
+        # Another worker is the chief: this one's checkpoints (and logs) go to a temporary folder.
+        worker_dir = Path(tempfile.mkdtemp(prefix="fusegen-worker-"))
+        generator.worker_dirs_.append(worker_dir)
+        checkpoint_dir = worker_dir / "checkpoints"
+        state_dir = Path(run_dir) / "checkpoints"
+        run_dir = worker_dir
+    else:
+        state_dir = checkpoint_dir
+    state = None
+    if resume:
+        if checkpoint_dir is None:
+            raise FusegenError("resume needs the run directory of the interrupted run.")
+        state = read_latest(state_dir)
+        if state is None:
+            raise RunError(
+                f"nothing to resume in '{run_dir}': it has no complete checkpoint.",
+                hint="train without --resume to start afresh.",
+            )
+
+    table = generator._as_table(data, training=True) if data is not None else generator.load_table()
+    preprocessor = Preprocessor(generator.spec, state["preprocessing"]) if state else None
+    prepared = prepare_data(generator.spec, table, preprocessor)
+    if len(prepared.dropped_rows):
+        log(
+            f"dropped {len(prepared.dropped_rows)} row(s) with missing values "
+            f"(data.missing: drop_rows), first rows {prepared.dropped_rows[:5].tolist()}"
+        )
+    log(f"training on {prepared.num_train} rows, validating on {len(prepared.validation_rows)}")
+    generator.preprocessor_ = prepared.preprocessor
+
+    keras.utils.set_random_seed(training.seed)
+    with _scope(strategy):
+        model = generator.build(generator.preprocessor_.vocabulary_sizes())
+        check_against_model(prepared.train_inputs, model.condition_model)
+        model.compile_for_training(distributed=strategy is not None)
+
+    train = make_dataset(
+        prepared.train_inputs,
+        prepared.train_targets,
+        training.batch_size,
+        shuffle=True,
+        seed=training.seed,
+    )
+    steps = training.steps_per_epoch
+    if steps:
+        # Exactly `steps` batches an epoch, as a dataset of that length: given steps_per_epoch,
+        # Keras runs whole executions (48 batches for 43 at steps_per_execution 8).
+        train = train.repeat().take(steps)
+    _warn_about_short_averages(
+        training, total_epochs, steps or -(-prepared.num_train // training.batch_size), log
+    )
+    validation = None
+    if prepared.validation_inputs is not None:
+        validation = make_dataset(
+            prepared.validation_inputs, prepared.validation_targets, training.batch_size
+        )
+
+    history = {}
+    initial_epoch = 0
+    with _scope(strategy):
+        _build_variables(model, train)
+        if state:
+            restore_checkpoint(state, model)
+    if state:
+        initial_epoch = int(state["epoch"])
+        history = state["history"]
+        log(f"resuming from epoch {initial_epoch} ({state['path'].name})")
+    all_callbacks = [StopOnNonFinite()]
+    if verbose != 0 and not any(
+        isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks or []
+    ):
+        all_callbacks.append(StepProgbar())
+    all_callbacks.extend(model.training_callbacks())
+    if checkpoint_dir is not None:
+        all_callbacks.append(
+            Checkpointer(
+                checkpoint_dir,
+                training.checkpoint_every,
+                total_epochs,
+                generator.preprocessor_.get_state(),
+                history,
+            )  # fmt: skip
+        )
+        if training.tensorboard:
+            if _tensorboard_installed():
+                all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "logs")))
+            else:
+                log("TensorBoard is not installed, so no logs are written (pip install tensorboard)")
+    if training.early_stopping_patience and validation is not None:
+        all_callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=training.early_stopping_patience, restore_best_weights=True
+            )
+        )
+    result = model.fit(
+        train,
+        validation_data=validation,
+        epochs=total_epochs,
+        initial_epoch=initial_epoch,
+        shuffle=False,  # the tf.data pipeline already reshuffles each epoch
+        verbose=verbose,
+        callbacks=[*all_callbacks, *(callbacks or [])],
+    )
+    for name, values in result.history.items():
+        history.setdefault(name, []).extend(float(value) for value in values)
+    generator.history_ = history
+    # The run directory records what ran: an epochs override replaces the spec's count.
+    generator.spec = generator.spec.model_copy(
+        update={"training": training.model_copy(update={"epochs": total_epochs})}
+    )
+    generator.validation_table_ = (
+        prepared.table.take(prepared.validation_rows) if len(prepared.validation_rows) else None
+    )
+
+
+def _warn_about_short_averages(training, epochs: int, steps_per_epoch: int, log) -> None:
+    """Say so when a weight average cannot forget its start in the steps this fit runs.
+
+    Keras starts the average at the first step's weights and gives them a
+    weight of ``momentum ** steps`` at the end, so a short fit would generate
+    from weights close to the untrained ones.
+    """
+    momentum = training.ema_momentum
+    total = epochs * steps_per_epoch
+    if not momentum or momentum**total < 0.05:
+        return
+    log(
+        f"warning: training.ema_momentum {momentum} averages over about {round(1 / (1 - momentum)):,} steps, "
+        f"but this fit runs {total:,}: the first steps' weights still make up {momentum**total:.0%} of "
+        f"the average it generates from. Lower ema_momentum (or remove it) or train longer."
+    )
+
+
+def _build_variables(model, dataset) -> None:
+    """Create every variable (layers and optimizer slots) up front.
+
+    A checkpoint can then be loaded into them, and objectives with their own
+    ``train_step`` (the GAN) count as built when saved.
+    """
+    inputs, targets = next(iter(dataset.take(1)))
+    model.local_batch = (inputs, targets)
+    model(inputs)
+    for optimizer, variables in model.optimizers_and_variables().values():
+        if not optimizer.built:
+            optimizer.build(variables)
+
+
+def _tensorboard_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def is_chief() -> bool:
+    """Whether this process is the chief of the cluster ``TF_CONFIG`` describes (or has no cluster).
+
+    The chief is the task of type ``chief``, or worker 0 when the cluster
+    names no chief, as in TensorFlow's multi-worker guide.
+    """
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = config.get("task") or {}
+    if not task:
+        return True
+    if task.get("type") == "chief":
+        return True
+    has_chief = bool(config.get("cluster", {}).get("chief"))
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0 and not has_chief
+
+
+def _strategy(distribution: str, log):
+    """The tf.distribute strategy the spec asks for, or None.
+
+    Variables created in its scope (the networks and the optimizers) are
+    mirrored; Keras's ``fit`` then splits every global batch across the
+    replicas and sums their gradients.
+    """
+    if distribution == "none":
+        return None
+    import tensorflow as tf
+
+    if distribution == "mirrored":
+        strategy = tf.distribute.MirroredStrategy()
+    else:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    log(f"training with {type(strategy).__name__} over {strategy.num_replicas_in_sync} replica(s)")
+    return strategy
+
+
+def _scope(strategy):
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()

@@ -1,0 +1,124 @@
+"""Writing generated outputs in the user's terms: records to CSV/Parquet, arrays to NPZ, images to PNGs.
+
+Every file is complete under its name or absent: written to a temporary
+name and renamed, and a stream interrupted by an error or a signal removes
+its partial file.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from fusegen.errors import DataError
+from fusegen.fileio import atomic_write_bytes, atomic_write_text
+
+
+def write_outputs(outputs, path: str | Path, name: str = "output") -> list[Path]:
+    """Write predictions: records to CSV/Parquet, arrays to NPZ, images also as PNGs in a folder."""
+    path = Path(path)
+    if hasattr(outputs, "to_csv"):
+        if path.suffix.lower() in (".parquet", ".pq"):
+            buffer = io.BytesIO()
+            outputs.to_parquet(buffer, index=False)
+            atomic_write_bytes(path, buffer.getvalue())
+        else:
+            atomic_write_text(path, outputs.to_csv(index=False))
+        return [path]
+    outputs = np.asarray(outputs)
+    if path.suffix.lower() == ".npz":
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **{name: outputs})
+        atomic_write_bytes(path, buffer.getvalue())
+        return [path]
+    if outputs.ndim == 4 and outputs.dtype == np.uint8 and not path.suffix:
+        return [_write_png(image, path / f"{name}_{index:05d}.png") for index, image in enumerate(outputs)]
+    raise DataError(
+        f"cannot write {name} outputs of shape {list(outputs.shape)} to '{path}'; "
+        "use a .npz file (or a folder for uint8 images)."
+    )
+
+
+def write_output_stream(chunks: Iterable, path: str | Path, name: str = "output") -> tuple[list[Path], int]:
+    """Write chunks of outputs as they come, so memory holds one chunk at a time.
+
+    Records stream to CSV or Parquet, and uint8 images to PNGs in a folder.
+    Files appear under their name only when complete (written to a temporary
+    name, then renamed). Arrays for ``.npz`` are gathered first, since NPZ
+    cannot be appended to. Returns the paths written and the number of samples.
+    """
+    path = Path(path)
+    iterator = iter(chunks)
+    first = next(iterator)
+    if hasattr(first, "to_csv"):
+        return [path], _stream_records(first, iterator, path)
+    first = np.asarray(first)
+    if first.ndim == 4 and first.dtype == np.uint8 and not path.suffix:
+        written: list[Path] = []
+        for chunk in _chain(first, iterator):
+            for image in np.asarray(chunk):
+                written.append(_write_png(image, path / f"{name}_{len(written):05d}.png"))
+        return written, len(written)
+    outputs = concatenate_chunks([first, *map(np.asarray, iterator)])
+    return write_outputs(outputs, path, name), len(outputs)
+
+
+def _write_png(image: np.ndarray, target: Path) -> Path:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(buffer, format="PNG")
+    atomic_write_bytes(target, buffer.getvalue())
+    return target
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _stream_records(first, rest, path: Path) -> int:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    count = 0
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            writer = None
+            for chunk in _chain(first, rest):
+                batch = pa.Table.from_pandas(chunk, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(temporary, batch.schema)
+                writer.write_table(batch.cast(writer.schema))
+                count += len(chunk)
+            writer.close()
+        else:
+            with open(temporary, "w", encoding="utf-8", newline="") as stream:
+                for index, chunk in enumerate(_chain(first, rest)):
+                    chunk.to_csv(stream, index=False, header=index == 0)
+                    count += len(chunk)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return count
+
+
+def concatenate_chunks(chunks):
+    """Join chunks of outputs (DataFrames, arrays, or dicts of arrays) along the first axis."""
+    if hasattr(chunks[0], "iloc"):
+        import pandas as pd
+
+        return pd.concat(chunks, ignore_index=True)
+    if isinstance(chunks[0], dict):
+        return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
+    return np.concatenate(chunks)
