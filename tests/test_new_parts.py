@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import pytest
 
@@ -60,9 +60,7 @@ def register_parts() -> None:
 
         type: Literal["median_example"] = "median_example"
 
-        @property
-        def is_generative(self) -> bool:
-            return False
+        is_generative: ClassVar[bool] = False  # one output per condition
 
     @register_objective(MedianRegressionConfig)
     class MedianRegression(ObjectiveModel):

@@ -189,24 +189,12 @@ class Generator:
             original labels for records, uint8 images (N, H, W, C), arrays
             (N, T, C) for sequences and (N, size) for vectors.
         """
-        chunks = list(
-            self.iter_samples(
-                conditions, num_samples, seed, temperature, batch_size, strict, ranges, extrapolate
-            )
-        )
+        options = dict(locals())
+        del options["self"], options["conditions"]
+        chunks = list(self.iter_samples(conditions, **options))
         return concatenate_chunks(chunks)
 
-    def iter_samples(
-        self,
-        conditions=None,
-        num_samples: int = 1,
-        seed: int = 0,
-        temperature: float = 1.0,
-        batch_size: int | None = None,
-        strict: bool = True,
-        ranges: dict[str, tuple[float, float]] | None = None,
-        extrapolate: bool = False,
-    ) -> Iterator:
+    def iter_samples(self, conditions=None, **options) -> Iterator:
         """`sample`, one batch at a time: memory stays bounded however many samples are asked for.
 
         Takes `sample`'s arguments and yields its output in consecutive
@@ -216,9 +204,7 @@ class Generator:
         """
         from fusegen.sampling import iter_samples
 
-        return iter_samples(
-            self, conditions, num_samples, seed, temperature, batch_size, strict, ranges, extrapolate
-        )
+        return iter_samples(self, conditions, {**SAMPLE_DEFAULTS, **_known(options, SAMPLE_DEFAULTS)})
 
     def predict(self, data, batch_size: int | None = None, seed: int = 0, extrapolate: bool = False):
         """One output per row of ``data`` (every input given), in the user's units.
@@ -267,6 +253,25 @@ class Generator:
 
     def _as_table(self, data, training: bool = False) -> Table:
         return as_table(self, data, training)
+
+
+#: `Generator.sample`'s keyword arguments and their defaults, which ``iter_samples`` takes too.
+SAMPLE_DEFAULTS = {
+    "num_samples": 1,
+    "seed": 0,
+    "temperature": 1.0,
+    "batch_size": None,
+    "strict": True,
+    "ranges": None,
+    "extrapolate": False,
+}
+
+
+def _known(options: dict, defaults: dict) -> dict:
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {unknown}; expected some of {sorted(defaults)}")
+    return options
 
 
 def load(run_dir: str | Path, allow_code: bool = False) -> Generator:

@@ -21,24 +21,16 @@ from fusegen.errors import DataError, FusegenError, FusegenWarning
 EXTRAPOLATION_MARGIN = 0.1
 
 
-def iter_samples(
-    generator,
-    conditions=None,
-    num_samples: int = 1,
-    seed: int = 0,
-    temperature: float = 1.0,
-    batch_size: int | None = None,
-    strict: bool = True,
-    ranges: dict[str, tuple[float, float]] | None = None,
-    extrapolate: bool = False,
-) -> Iterator:
-    """`sample`, one batch at a time: memory stays bounded however many samples are asked for.
+def iter_samples(generator, conditions, options) -> Iterator:
+    """What `fusegen.Generator.iter_samples` runs; ``options`` are `Generator.sample`'s keyword arguments.
 
-    Takes `sample`'s arguments and yields its output in consecutive
-    chunks of at most ``batch_size`` samples; joined, they equal what
-    `sample` returns for the same seed. Every condition is checked
+    Every condition is checked (inputs, labels, ranges) and transformed
     before the first chunk is generated.
     """
+    num_samples, seed, temperature, batch_size, strict, ranges, extrapolate = (
+        options["num_samples"], options["seed"], options["temperature"], options["batch_size"],
+        options["strict"], options["ranges"], options["extrapolate"],
+    )  # fmt: skip
     generator._require_fitted()
     if num_samples < 1:
         raise FusegenError(f"num_samples must be at least 1, received {num_samples}.")

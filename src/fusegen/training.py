@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from fusegen.data.pipeline import check_against_model, make_dataset, prepare_data
@@ -20,34 +19,13 @@ from fusegen.data.preprocessing import Preprocessor
 from fusegen.errors import FusegenError, RunError
 
 
-def train(
-    generator,
-    data=None,
-    epochs: int | None = None,
-    verbose: int | str = "auto",
-    callbacks: list | None = None,
-    log: Callable[[str], None] | None = None,
-    run_dir: str | Path | None = None,
-    resume: bool = False,
-) -> None:
-    """Fit ``generator``'s preprocessing on the training split, then train with the spec's objective.
+def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> None:
+    """What `fusegen.Generator.fit` runs, with its arguments (documented there).
 
-    Args:
-        data: a DataFrame, a dict of arrays, a file path, your own
-            generator function, generator or ``keras.utils.PyDataset``
-            of raw batches (each a dict of columns, or an ``(inputs,
-            targets)`` pair of such dicts; read once, up to
-            ``data.max_rows``, and checked batch by batch as a
-            ``python:`` source is), or None for the spec's own data source.
-        epochs: overrides ``training.epochs``.
-        verbose: Keras ``fit`` verbosity.
-        callbacks: extra Keras callbacks.
-        log: receives one-line progress messages (rows dropped, sizes).
-        run_dir: where checkpoints (every ``training.checkpoint_every``
-            epochs) and TensorBoard logs go; the artifact itself is
-            written by `save`.
-        resume: continue from the last complete checkpoint in ``run_dir``,
-            with its optimizer state, preprocessing and history.
+    Fits ``generator``'s preprocessing on the training split, builds the
+    objective and trains it; sets ``preprocessor_``, ``model_``,
+    ``history_`` and ``validation_table_``, and records in the spec the
+    epochs that ran.
     """
     import keras
 

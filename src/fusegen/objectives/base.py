@@ -247,6 +247,12 @@ class ObjectiveModel(keras.Model):
             if output.kind == "record"
             else []
         )
+        self.vocabulary_sizes = dict(vocabulary_sizes)
+        self.add_parts(spec.objective)
+
+    def add_parts(self, objective) -> None:
+        """Create what this objective adds to the planned networks (a posterior, a critic, a
+        denoiser) and its own state, from its config ``objective``; nothing by default."""
 
     # -- building under a strategy --------------------------------------
 

@@ -32,14 +32,12 @@ GUMBEL_TEMPERATURE = 0.2
 
 @register_objective(CGANObjective)
 class ConditionalGAN(ObjectiveModel):
-    def __init__(self, spec, plan, networks, vocabulary_sizes, **kwargs):
-        super().__init__(spec, plan, networks, vocabulary_sizes, **kwargs)
-        objective = spec.objective
+    def add_parts(self, objective):
         self.noise_dim = objective.noise_dim
         # The critic encodes the conditions with its own copy of the branches and fusion.
-        self.critic_condition = build_networks(plan_model(spec, vocabulary_sizes)).condition
-        self.critic = build_critic(self.representation_shape(), plan.fused_shape, objective.critic_units)
-        self.critic_optimizer = make_optimizer(spec.training, objective.critic_learning_rate, gan=True)
+        self.critic_condition = build_networks(plan_model(self.spec, self.vocabulary_sizes)).condition
+        self.critic = build_critic(self.representation_shape(), self.plan.fused_shape, objective.critic_units)
+        self.critic_optimizer = make_optimizer(self.spec.training, objective.critic_learning_rate, gan=True)
         self.critic_tracker = keras.metrics.Mean(name="critic_loss")
         self.generator_tracker = keras.metrics.Mean(name="generator_loss")
 

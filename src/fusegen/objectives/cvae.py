@@ -27,12 +27,10 @@ from fusegen.spec.objectives import CVAEObjective
 
 @register_objective(CVAEObjective)
 class ConditionalVAE(ObjectiveModel):
-    def __init__(self, spec, plan, networks, vocabulary_sizes, **kwargs):
-        super().__init__(spec, plan, networks, vocabulary_sizes, **kwargs)
-        objective = spec.objective
+    def add_parts(self, objective):
         self.latent_dim = objective.latent_dim
         self.posterior = build_posterior(
-            self.representation_shape(), plan.fused_shape, objective.posterior_units, self.latent_dim
+            self.representation_shape(), self.plan.fused_shape, objective.posterior_units, self.latent_dim
         )
         # Scales the KL term; the KL warm-up callback raises it from 0 to 1.
         self.kl_scale = self.add_weight(

@@ -62,18 +62,19 @@ CLIP = 5.0
 
 @register_objective(DiffusionObjective)
 class ConditionalDiffusion(ObjectiveModel):
-    def __init__(self, spec, plan, networks, vocabulary_sizes, **kwargs):
-        super().__init__(spec, plan, networks, vocabulary_sizes, **kwargs)
-        objective = spec.objective
+    def add_parts(self, objective):
         self.timesteps = objective.timesteps
         self.alpha_bar_table = alpha_bars(objective.schedule, objective.timesteps).astype("float32")
         self.denoiser = build_denoiser(
-            self.representation_shape(), plan.fused_shape, objective.denoiser_width, objective.denoiser_depth
+            self.representation_shape(),
+            self.plan.fused_shape,
+            objective.denoiser_width,
+            objective.denoiser_depth,
         )
-        self.is_image = spec.output.kind == "image"
+        self.is_image = self.spec.output.kind == "image"
         prediction = objective.prediction
         if prediction == "auto":
-            prediction = "v" if spec.output.kind in ("sequence", "image") else "epsilon"
+            prediction = "v" if self.spec.output.kind in ("sequence", "image") else "epsilon"
         self.predicts_velocity = prediction == "v"
 
     def compile_for_training(self, distributed: bool = False):

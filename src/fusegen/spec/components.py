@@ -20,6 +20,12 @@ Activation = Literal["relu", "gelu", "silu", "tanh", "leaky_relu"]
 Pooling = Literal["auto", "average", "max", "flatten"]
 
 
+def _check_heads_divide(what: str, width: int, num_heads: int) -> None:
+    """Multi-head attention splits a width evenly across its heads."""
+    if width % num_heads:
+        raise ValueError(f"{what} ({width}) must be divisible by num_heads ({num_heads})")
+
+
 class Component(BaseModel):
     """Base of every part config: unknown keys are errors, not ignored."""
 
@@ -75,10 +81,7 @@ class TransformerTextEncoder(Component):
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> TransformerTextEncoder:
-        if self.embedding_dim % self.num_heads:
-            raise ValueError(
-                f"embedding_dim ({self.embedding_dim}) must be divisible by num_heads ({self.num_heads})"
-            )
+        _check_heads_divide("embedding_dim", self.embedding_dim, self.num_heads)
         return self
 
 
@@ -186,11 +189,7 @@ class AttentionFusion(FusionConfig):
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> AttentionFusion:
-        if self.width % self.num_heads:
-            raise ValueError(
-                f"attention fusion needs width divisible by num_heads, "
-                f"received width={self.width}, num_heads={self.num_heads}"
-            )
+        _check_heads_divide("attention fusion's width", self.width, self.num_heads)
         return self
 
 

@@ -13,7 +13,7 @@ An objective's config joins ``OBJECTIVE_SLOT`` when the objective registers
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
@@ -27,25 +27,14 @@ class ObjectiveConfig(BaseModel):
 
     type: str
 
-    @property
-    def latent_width(self) -> int:
-        """Width of the latent or noise vector the decoder takes beside the conditions; 0 for none."""
-        return 0
-
-    @property
-    def plans_head(self) -> bool:
-        """Whether it generates through the head planned for the output (False: its own network)."""
-        return True
-
-    @property
-    def drops_conditions(self) -> bool:
-        """Whether training sometimes hides every condition, so inputs may be absent when sampling."""
-        return False
-
-    @property
-    def is_generative(self) -> bool:
-        """Whether it samples many outputs per condition (so a spec without inputs makes sense)."""
-        return True
+    #: Width of the latent or noise vector the decoder takes beside the conditions; 0 for none.
+    latent_width: ClassVar[int] = 0
+    #: Whether it generates through the head planned for the output (False: its own network).
+    plans_head: ClassVar[bool] = True
+    #: Whether training sometimes hides every condition, so inputs may be absent when sampling.
+    drops_conditions: ClassVar[bool] = False
+    #: Whether it samples many outputs per condition (so a spec without inputs makes sense).
+    is_generative: ClassVar[bool] = True
 
 
 class RegressionObjective(ObjectiveConfig):
@@ -58,9 +47,7 @@ class RegressionObjective(ObjectiveConfig):
     type: Literal["regression"] = "regression"
     numeric_loss: Literal["mse", "mae", "huber"] = "mse"
 
-    @property
-    def is_generative(self) -> bool:
-        return False
+    is_generative: ClassVar[bool] = False
 
 
 class CVAEObjective(ObjectiveConfig):
@@ -133,10 +120,8 @@ class DiffusionObjective(ObjectiveConfig):
     denoiser_width: PositiveInt = 128
     denoiser_depth: PositiveInt = Field(default=3, le=8)
 
-    @property
-    def plans_head(self) -> bool:
-        # It generates with its denoiser, which works at the output's own shape.
-        return False
+    # It generates with its denoiser, which works at the output's own shape.
+    plans_head: ClassVar[bool] = False
 
     @property
     def drops_conditions(self) -> bool:

@@ -1,0 +1,131 @@
+"""Windows (N, T, C) of sequence inputs and outputs: read, select, standardised per channel."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fusegen.data.checks import as_float, check_shape
+from fusegen.data.missing import imputes
+from fusegen.data.numeric_converters import StandardisedConverter
+from fusegen.data.sources import Table
+from fusegen.data.tensors import GraphCache
+from fusegen.errors import DataError
+from fusegen.spec.modalities import StepsAndChannels
+
+
+def _select(values: np.ndarray, select: StepsAndChannels | None, where: str) -> np.ndarray:
+    if values.ndim != 3:
+        raise DataError(
+            f"{where}: expected windows of shape (examples, steps, channels), "
+            f"received an array of shape {list(values.shape)}."
+        )
+    if select is None:
+        return values
+    if select.steps is not None:
+        start, stop = select.steps
+        if stop > values.shape[1]:
+            raise DataError(
+                f"{where}: select.steps {[start, stop]} reaches past the {values.shape[1]} steps in the data."
+            )
+        values = values[:, start:stop]
+    if select.channels is not None:
+        if max(select.channels) >= values.shape[2]:
+            raise DataError(
+                f"{where}: select.channels {select.channels} names a channel past the "
+                f"{values.shape[2]} channels in the data."
+            )
+        values = values[:, :, select.channels]
+    return values
+
+
+def _read_windows(table: Table, column: str, spec, where: str, impute: bool) -> np.ndarray:
+    """A part's windows (N, T, C): one array field, or its ``columns`` stacked as channels."""
+    if spec.columns:
+        channels = []
+        for col in spec.columns:
+            values = table.column(col, where)
+            if values.ndim != 2:
+                raise DataError(
+                    f"{where}, column '{col}': expected one window of readings per row (examples, steps), "
+                    f"received an array of shape {list(values.shape)}.",
+                    hint="a long table of one reading per row needs data.windows in the spec.",
+                )
+            channels.append(as_float(values, f"{where}, column '{col}'", table, allow_missing=impute))
+        values = np.stack(channels, axis=-1)
+    else:
+        values = table.column(column, where)
+        if values.dtype == object:
+            raise DataError(
+                f"{where}: expected windows of equal length as one numeric array, "
+                "received an object array (unequal lengths or mixed types).",
+                hint="pad or cut every sequence to one length, or give a long table with data.windows.",
+            )
+        values = as_float(values, where, table, allow_missing=impute)
+    return _select(values, spec.select, where)
+
+
+class SequenceConverter(StandardisedConverter):
+    """Windows (N, T, C): the selected steps and channels, standardised per channel.
+
+    As an output it also records each channel's range in the training data;
+    with the output's ``clip`` (the default) generated windows are clipped
+    to it, as a bounded output layer (TimeGAN's sigmoid) would keep them.
+    """
+
+    def __init__(self, name, spec, mean=None, std=None, fill=None, kind="Input", low=None, high=None):
+        super().__init__(name, spec, mean, std, fill, where=f"{kind} '{name}' (sequence)")
+        self.is_output = kind == "Output"
+        self.low = None if low is None else np.asarray(low, "float32")
+        self.high = None if high is None else np.asarray(high, "float32")
+
+    def fit(self, table: Table, column: str):
+        super().fit(table, column)
+        if self.is_output:
+            values = self._values(table, column)
+            self.low, self.high = values.min(axis=(0, 1)), values.max(axis=(0, 1))
+            self._inverse_graph = GraphCache(self.tf_inverse)
+        return self
+
+    def tf_inverse(self, values):
+        """Model space -> the user's units; an output with ``clip`` is clipped to its training range."""
+        import tensorflow as tf
+
+        values = super().tf_inverse(values)
+        if self.is_output and getattr(self.spec, "clip", False) and self.low is not None:
+            values = tf.clip_by_value(values, self.low, self.high)
+        return values
+
+    def tf_input_spec(self):
+        """Windows as the data holds them: with ``select``, the steps or channels it picks from are any number."""
+        import tensorflow as tf
+
+        select = self.spec.select
+        steps = None if select is not None and select.steps is not None else self.spec.steps
+        channels = None if select is not None and select.channels is not None else self.spec.channels
+        return tf.TensorSpec((None, steps, channels), tf.float32, name=self.name)
+
+    def _tf_select(self, values):
+        """`_select` in TensorFlow: the same steps and channels of each window."""
+        import tensorflow as tf
+
+        select = self.spec.select
+        if select is None:
+            return values
+        if select.steps is not None:
+            start, stop = select.steps
+            values = values[:, start:stop]
+        if select.channels is not None:
+            values = tf.gather(values, list(select.channels), axis=2)
+        # The model's layers need the window's shape; a window too short for the steps fails here.
+        return tf.ensure_shape(values, (None, self.spec.steps, self.spec.channels))
+
+    def get_state(self) -> dict:
+        state = super().get_state()
+        if self.is_output and self.low is not None:
+            state["low"], state["high"] = self.low.tolist(), self.high.tolist()
+        return state
+
+    def _raw(self, table: Table, column: str) -> np.ndarray:
+        values = _read_windows(table, column, self.spec, self.where, imputes(self.spec))
+        check_shape(values, (self.spec.steps, self.spec.channels), self.where)
+        return values

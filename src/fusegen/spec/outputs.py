@@ -1,0 +1,185 @@
+"""Typed configs of the output, one class per kind.
+
+Each output knows its shape as the model sees it (without the batch axis)
+through ``model_shape``, and the names of its loss parts through ``part_names``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal, Union
+
+from pydantic import Field, PositiveInt, model_validator
+
+from fusegen.spec.components import (
+    HEAD_SLOTS,
+    ConvSequenceHead,
+    ImageHead,
+    MLPHead,
+    SequenceHead,
+    UpsampleImageHead,
+    VectorHead,
+)
+from fusegen.spec.modality_base import ImageFields, ModalityBase, SequenceFields
+
+#: An output's name becomes a Python identifier and a Keras layer name.
+_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _Output(ModalityBase):
+    name: str = Field(default="output", pattern=_NAME_PATTERN)
+    column: str | None = Field(
+        default=None, description="Column or array field of the target; the name when omitted."
+    )
+
+    def part_names(self) -> list[str]:
+        """Names of the loss parts; loss weights are keyed by these."""
+        return [self.name]
+
+
+class ImageOutput(ImageFields, _Output):
+    """An image of exactly this size, returned in ``value_range`` as ``dtype``."""
+
+    default_component_type: ClassVar[str] = "upsample"
+
+    resize: bool = Field(default=True, description="Resize target images of another size (files or arrays).")
+    convert_channels: bool = Field(
+        default=False, description="Convert target images with another channel count to 'channels'."
+    )
+    value_range: tuple[float, float] = (0.0, 255.0)
+    dtype: Literal["uint8", "float32"] = "uint8"
+    head: ImageHead = Field(default_factory=UpsampleImageHead)
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> ImageOutput:
+        low, high = self.value_range
+        if low >= high:
+            raise ValueError(f"value_range must be [low, high] with low < high, received {[low, high]}")
+        return self
+
+
+class SequenceOutput(SequenceFields, _Output):
+    """A sequence of exactly ``steps`` x ``channels``."""
+
+    default_component_type: ClassVar[str] = "conv1d"
+
+    clip: bool = Field(
+        default=True,
+        description="Clip generated windows per channel to the range seen in training, as a bounded "
+        "output layer would; false lets samples leave it.",
+    )
+    head: SequenceHead = Field(default_factory=ConvSequenceHead)
+
+
+class RecordOutput(_Output):
+    """A record of named numeric and categorical columns.
+
+    The model predicts one part for all numeric columns (``numeric``) and one
+    part per categorical column, keyed by the column name.
+    """
+
+    default_component_type: ClassVar[str] = "mlp"
+
+    kind: Literal["record"]
+    name: str = Field(default="record", pattern=_NAME_PATTERN)
+    numeric: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    vocabularies: dict[str, list[str]] = Field(
+        default_factory=dict, description="Fixed labels per categorical column; fitted when omitted."
+    )
+    numeric_transform: Literal["quantile", "standard"] = Field(
+        default="quantile",
+        description="'quantile' maps each numeric column through its empirical quantiles to a normal "
+        "(copes with skewed and multi-modal columns); 'standard' subtracts the mean, divides by the std.",
+    )
+    integer: list[str] = Field(
+        default_factory=list,
+        description="Numeric columns returned as integers (columns of integer dtype are detected too).",
+    )
+    datetime: list[str] = Field(
+        default_factory=list, description="Numeric columns holding dates or times, returned as datetimes."
+    )
+    datetime_formats: dict[str, str] = Field(
+        default_factory=dict,
+        description="The text format of datetime columns, in strftime codes: {when: '%d/%m/%Y'} reads "
+        "02/01/2020 as 2 January. A column without one is read as ISO 8601 (2020-01-02), or in the format "
+        "pandas guesses from its first value. `fusegen init` detects it.",
+    )
+    nullable: list[str] = Field(
+        default_factory=list,
+        description="Columns whose missing values are generated at the real rate; numeric ones get a "
+        "'COLUMN_is_missing' part, categorical ones a '[MISSING]' label.",
+    )
+    head: VectorHead = Field(default_factory=MLPHead)
+
+    @model_validator(mode="after")
+    def _columns_make_sense(self) -> RecordOutput:
+        if not self.numeric and not self.categorical:
+            raise ValueError("a record output needs at least one numeric or categorical column")
+        repeated = sorted(set(self.numeric) & set(self.categorical))
+        if repeated:
+            raise ValueError(f"columns cannot be both numeric and categorical, received {repeated}")
+        if "numeric" in self.categorical:
+            raise ValueError("'numeric' is reserved for the numeric part; rename that categorical column")
+        unknown = sorted(set(self.vocabularies) - set(self.categorical))
+        if unknown:
+            raise ValueError(f"vocabularies given for columns that are not categorical: {unknown}")
+        for key in ("integer", "datetime"):
+            stray = sorted(set(getattr(self, key)) - set(self.numeric))
+            if stray:
+                raise ValueError(f"{key} lists columns that are not numeric columns of the record: {stray}")
+        stray = sorted(set(self.nullable) - set(self.numeric) - set(self.categorical))
+        if stray:
+            raise ValueError(f"nullable lists columns that are not in the record: {stray}")
+        stray = sorted(set(self.datetime_formats) - set(self.datetime))
+        if stray:
+            raise ValueError(f"datetime_formats names columns that are not datetime columns: {stray}")
+        codeless = {
+            column: text
+            for column, text in self.datetime_formats.items()
+            if "%" not in text and text != "ISO8601"
+        }
+        if codeless:
+            raise ValueError(
+                f"datetime_formats take strftime codes such as '%d/%m/%Y' (or 'ISO8601'), received {codeless}"
+            )
+        return self
+
+    def missing_parts(self) -> list[str]:
+        """The parts that say whether a nullable numeric column is missing."""
+        return [f"{column}_is_missing" for column in self.numeric if column in self.nullable]
+
+    def categorical_parts(self) -> list[str]:
+        """Parts predicted as categories: categorical columns, then missing indicators."""
+        return list(self.categorical) + self.missing_parts()
+
+    def part_names(self) -> list[str]:
+        return (["numeric"] if self.numeric else []) + self.categorical_parts()
+
+    def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
+        return (len(self.numeric) + len(self.categorical),)
+
+
+class VectorOutput(_Output):
+    """A vector of ``size`` numbers (standardised for training, returned in the user's units)."""
+
+    default_component_type: ClassVar[str] = "mlp"
+
+    kind: Literal["vector"]
+    size: PositiveInt
+    head: VectorHead = Field(default_factory=MLPHead)
+
+    def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
+        return (self.size,)
+
+
+OutputSpec = Annotated[
+    Union[ImageOutput, SequenceOutput, RecordOutput, VectorOutput],
+    Field(discriminator="kind"),
+]
+
+
+# A part registered later (one file of its own) rebuilds these fields with its config.
+HEAD_SLOTS["image"].attach(ImageOutput, "head")
+HEAD_SLOTS["sequence"].attach(SequenceOutput, "head")
+HEAD_SLOTS["record"].attach(RecordOutput, "head")
+HEAD_SLOTS["vector"].attach(VectorOutput, "head")
