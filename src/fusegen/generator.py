@@ -189,10 +189,11 @@ class Generator:
             original labels for records, uint8 images (N, H, W, C), arrays
             (N, T, C) for sequences and (N, size) for vectors.
         """
-        options = dict(locals())
-        del options["self"], options["conditions"]
-        chunks = list(self.iter_samples(conditions, **options))
-        return concatenate_chunks(chunks)
+        chunks = self.iter_samples(
+            conditions, num_samples=num_samples, seed=seed, temperature=temperature, batch_size=batch_size,
+            strict=strict, ranges=ranges, extrapolate=extrapolate,
+        )  # fmt: skip
+        return concatenate_chunks(list(chunks))
 
     def iter_samples(self, conditions=None, **options) -> Iterator:
         """`sample`, one batch at a time: memory stays bounded however many samples are asked for.
