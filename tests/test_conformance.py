@@ -41,11 +41,12 @@ import pytest
 from keras.src.testing import TestCase
 
 import fusegen
+from fusegen.data import INPUT_CONVERTERS
 from fusegen.errors import SpecError
 from fusegen.models import plan_model
 from fusegen.models.registry import ENCODERS, FUSIONS, HEADS
 from fusegen.objectives import OBJECTIVES
-from fusegen.spec import load_spec, spec_to_yaml
+from fusegen.spec import INPUT_SLOT, InputConfig, load_spec, spec_to_yaml
 
 pytestmark = pytest.mark.slow
 
@@ -53,17 +54,8 @@ pytestmark = pytest.mark.slow
 ROWS = 8
 WORDS = ["red", "green", "blue", "small", "large", "round", "square", "dark"]
 
-#: A minimal input of each kind; a kind whose parts take different forms lists each form.
-INPUT_TEMPLATES = {
-    "image": [{"kind": "image", "height": 8, "width": 8, "channels": 3}],
-    "text": [
-        {"kind": "text", "max_tokens": 12, "sequence_length": 4},
-        {"kind": "text", "embedding_size": 8},
-    ],
-    "numeric": [{"kind": "numeric", "size": 3}],
-    "categorical": [{"kind": "categorical", "vocabulary": ["a", "b", "c"]}],
-    "sequence": [{"kind": "sequence", "steps": 8, "channels": 2}],
-}
+#: A minimal input of each registered kind, in each form it takes (its config's ``examples``).
+INPUT_TEMPLATES = {kind: list(INPUT_SLOT.config(kind).examples) for kind in INPUT_SLOT.names()}
 
 #: The default conditions: one vector-like and one categorical input.
 CONDITIONS = {"amount": INPUT_TEMPLATES["numeric"][0], "label": INPUT_TEMPLATES["categorical"][0]}
@@ -137,27 +129,25 @@ def spec_for(role: str, kind: str, name: str):
 
 
 def random_values(part, rows: int, rng: np.random.Generator) -> np.ndarray:
-    """Random raw values of one input or output, in the user's own form."""
+    """Random raw values of one input (from its kind's converter) or output, in the user's own form."""
+    if isinstance(part, InputConfig):
+        return INPUT_CONVERTERS[part.kind].example_values(part, rows, rng)
     if part.kind == "image":
         return rng.integers(0, 256, (rows, part.height, part.width, part.channels), dtype=np.uint8)
-    if part.kind == "text" and part.embedding_size:
-        return rng.normal(size=(rows, part.embedding_size)).astype("float32")
-    if part.kind == "text":
-        return np.array([" ".join(rng.choice(WORDS, 3)) for _ in range(rows)], dtype=object)
-    if part.kind == "categorical":
-        return rng.choice(part.vocabulary, rows).astype(object)
-    if part.kind == "numeric":
-        return rng.normal(size=(rows, part.size)).astype("float32")
     if part.kind == "sequence":
         return rng.normal(size=(rows, part.steps, part.channels)).astype("float32")
     if part.kind == "vector":
         return rng.normal(size=(rows, part.size)).astype("float32")
-    raise AssertionError(f"no random values for kind '{part.kind}'; add it to random_values")
+    raise AssertionError(f"no random values for output kind '{part.kind}'; add it to random_values")
 
 
 def random_data(spec, rows: int = ROWS, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    columns = {spec.input_column(name): random_values(part, rows, rng) for name, part in spec.inputs.items()}
+    columns = {}
+    for name, part in spec.inputs.items():
+        values = random_values(part, rows, rng)
+        # An input that reads several columns gives a mapping of them.
+        columns.update(values if isinstance(values, dict) else {spec.input_column(name): values})
     output = spec.output
     if output.kind == "record":
         columns.update({column: rng.normal(size=rows) for column in output.numeric})
@@ -169,7 +159,12 @@ def random_data(spec, rows: int = ROWS, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def spec_input_columns(spec) -> set[str]:
-    return {spec.input_column(name) for name in spec.inputs}
+    """The columns the inputs read: each one's column, or its ``columns``."""
+    return {
+        column
+        for name, part in spec.inputs.items()
+        for column in (getattr(part, "columns", None) or [spec.input_column(name)])
+    }
 
 
 def assert_same_outputs(before, after):

@@ -1,7 +1,9 @@
-"""A new fusion method, encoder and objective, each added from this one file through the public API.
+"""A new fusion method, encoder, objective and input kind, each added from this one file through the public API.
 
-`register_parts` defines the three parts (config class + implementation +
-one registration each) and touches no other file. The test then runs the
+`register_parts` defines the parts (config class + implementation + one
+registration each; the input kind is its config and converter, registered
+together, and its encoder, registered like any other) and touches no other
+file. The test then runs the
 registry-driven conformance suite (tests/test_conformance.py), unchanged, in
 a fresh process where these parts are registered: it picks them up from the
 registries and plans, trains, round-trips and reloads each, like fusegen's
@@ -21,17 +23,19 @@ import pytest
 pytestmark = pytest.mark.slow
 
 TESTS = Path(__file__).resolve().parent
-NEW_PARTS = ("max_example", "bottleneck_example", "median_example")
+NEW_PARTS = ("max_example", "bottleneck_example", "median_example", "angle_example")
 
 
 def register_parts() -> None:
     import keras
-    from pydantic import PositiveInt
+    import numpy as np
+    from pydantic import Field, PositiveInt
 
+    from fusegen.data import register_input_kind
     from fusegen.models.registry import ENCODERS, FUSIONS
     from fusegen.objectives import ObjectiveModel, register_objective
     from fusegen.objectives.base import compile_options, make_optimizer, per_replica
-    from fusegen.spec import Component, FusionConfig, ObjectiveConfig
+    from fusegen.spec import Component, FusionConfig, InputConfig, ObjectiveConfig
 
     class MaxFusion(FusionConfig):
         """The elementwise maximum of the branches, each projected to ``width``."""
@@ -54,6 +58,65 @@ def register_parts() -> None:
             keras.layers.Dense(4 * config.units, activation="relu", name=f"{prefix}_wide"),
             keras.layers.Dense(config.units, activation="tanh", name=f"{prefix}_narrow"),
         ]
+
+    class AngleEncoder(Component):
+        """One dense layer over each angle's (sin, cos)."""
+
+        type: Literal["angle_example"] = "angle_example"
+        units: PositiveInt = 8
+
+    class AngleInput(InputConfig):
+        """Angles in degrees: 359 and 1 are neighbours, so the model sees each as (sin, cos)."""
+
+        kind: Literal["angle_example"]
+        columns: list[str] = Field(min_length=1)
+        encoder: AngleEncoder = Field(default_factory=AngleEncoder)
+
+        examples: ClassVar[tuple[dict, ...]] = ({"kind": "angle_example", "columns": ["heading"]},)
+
+        def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
+            return (2 * len(self.columns),)
+
+    class AngleConverter:
+        """Degrees -> (sin, cos) per column; nothing to fit."""
+
+        tf_resources = ()
+
+        def __init__(self, name, spec):
+            self.name, self.spec = name, spec
+
+        def fit(self, table, column):
+            return self
+
+        def get_state(self):
+            return {}
+
+        def transform(self, table, column, **options):
+            where = f"Input '{self.name}' (angle)"
+            radians = np.radians(np.stack([table.column(col, where) for col in self.spec.columns], 1))
+            return np.concatenate([np.sin(radians), np.cos(radians)], axis=-1).astype("float32")
+
+        def tf_input_spec(self):
+            import tensorflow as tf
+
+            return tf.TensorSpec((None, len(self.spec.columns)), tf.float32, name=self.name)
+
+        def tf_transform(self, degrees):
+            import tensorflow as tf
+
+            radians = tf.cast(degrees, tf.float32) * (np.pi / 180)
+            return tf.concat([tf.sin(radians), tf.cos(radians)], axis=-1)
+
+        @staticmethod
+        def example_values(spec, rows, rng):
+            # An input reading several columns gives a mapping of them.
+            return {column: rng.uniform(0, 360, rows) for column in spec.columns}
+
+    register_input_kind(AngleInput, AngleConverter)
+
+    @ENCODERS.register("angle_example", AngleEncoder)
+    def angle_encoder(config, input_spec, prefix, vocabulary_size=None):
+        return [keras.layers.Dense(config.units, activation="relu", name=f"{prefix}_dense")]
 
     class MedianRegressionConfig(ObjectiveConfig):
         """Regress the median: absolute error on numbers, cross-entropy on categories."""
@@ -96,8 +159,8 @@ def test_the_conformance_suite_exercises_parts_added_in_one_file():
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = result.stdout.strip().splitlines()[-1]
-    # The fusion method and the encoder once each, the objective on each of the four output kinds.
-    assert summary.startswith("6 passed"), result.stdout[-2000:]
+    # The fusion method and both encoders once each, the objective on each of the four output kinds.
+    assert summary.startswith("7 passed"), result.stdout[-2000:]
 
 
 def test_registered_configs_join_the_spec_and_its_schema():

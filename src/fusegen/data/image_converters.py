@@ -103,6 +103,11 @@ class ImageConverter:
         self.name, self.spec, self.scale = name, spec, scale
         self.where = f"Input '{name}' (image)"
 
+    @staticmethod
+    def example_values(spec, rows: int, rng: np.random.Generator) -> np.ndarray:
+        """Random raw values of ``spec``'s kind, in the user's form (the conformance tests feed them)."""
+        return rng.integers(0, 256, (rows, spec.height, spec.width, spec.channels), dtype=np.uint8)
+
     def fit(self, table: Table, column: str):
         values = table.column(column, self.where)
         if values.dtype == object or values.dtype.kind in "SU":

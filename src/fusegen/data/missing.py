@@ -70,10 +70,7 @@ def columns_of_parts(spec: GeneratorSpec) -> dict[str, tuple[list[str], str | No
     """Per input and the output (``Input 'x' (kind)``): the columns it reads and its missing policy."""
     parts = {}
     for name, input_spec in spec.inputs.items():
-        if input_spec.kind in ("numeric", "sequence") and input_spec.columns:
-            columns = list(input_spec.columns)
-        else:
-            columns = [spec.input_column(name)]
+        columns = input_spec.columns_read(spec.input_column(name))
         parts[f"Input '{name}' ({input_spec.kind})"] = (columns, input_spec.missing)
     output = spec.output
     if output.kind == "record":

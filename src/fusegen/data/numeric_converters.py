@@ -143,6 +143,11 @@ class NumericConverter(StandardisedConverter):
         self.low = None if low is None else np.asarray(low, "float64")
         self.high = None if high is None else np.asarray(high, "float64")
 
+    @staticmethod
+    def example_values(spec, rows: int, rng: np.random.Generator) -> np.ndarray:
+        """Random raw values of ``spec``'s kind, in the user's form (the conformance tests feed them)."""
+        return rng.normal(size=(rows, spec.num_features)).astype("float32")
+
     def fit(self, table: Table, column: str):
         super().fit(table, column)
         values = self._values(table, column)

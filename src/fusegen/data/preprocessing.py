@@ -47,7 +47,8 @@ from fusegen.data.sequence_converters import SequenceConverter
 from fusegen.data.sources import Table
 from fusegen.data.vocabulary_converters import OUT_OF_VOCABULARY, CategoricalConverter, TextConverter
 from fusegen.data.windows import window_table
-from fusegen.spec import GeneratorSpec
+from fusegen.spec import INPUT_SLOT, GeneratorSpec, InputConfig
+from fusegen.spec.inputs import register_input_kind as register_spec_input_kind
 from fusegen.spec.names import CONSTANT_INPUT
 
 # The converters and missing-value helpers moved to their own modules; they are
@@ -57,6 +58,7 @@ __all__ = [
     "CategoricalConverter",
     "ImageConverter",
     "ImageOutputConverter",
+    "INPUT_CONVERTERS",
     "NumericConverter",
     "Preprocessor",
     "SequenceConverter",
@@ -66,17 +68,45 @@ __all__ = [
     "decode_image_files",
     "missing_values",
     "read_images",
+    "register_input_kind",
     "rows_with_missing",
 ]
 
 
-_INPUT_CONVERTERS = {
+#: The converter of each input kind; `register_input_kind` adds one.
+INPUT_CONVERTERS: dict[str, type] = {
     "image": ImageConverter,
     "text": TextConverter,
     "numeric": NumericConverter,
     "categorical": CategoricalConverter,
     "sequence": SequenceConverter,
 }
+
+
+def register_input_kind(config: type[InputConfig], converter: type) -> type[InputConfig]:
+    """Add an input kind: the spec accepts ``config`` and its rows go through ``converter``.
+
+    ``config`` subclasses `fusegen.spec.InputConfig` with ``kind:
+    Literal["my_kind"]`` and an ``encoder`` field; ``converter`` is built as
+    ``converter(name, input_spec, **saved_state)`` and has ``fit(table,
+    column)``, ``transform(table, column, **options)``, ``get_state()``,
+    ``tf_input_spec()``, ``tf_transform(values)``, ``tf_resources`` and
+    ``example_values(spec, rows, rng)``, like the built-in converters. The
+    kind's encoders then register with ``ENCODERS.register(kind, ...)``.
+    See docs/adding-a-part.md.
+    """
+    required = ("fit", "transform", "get_state", "tf_input_spec", "tf_transform", "example_values")
+    missing = [method for method in required if not callable(getattr(converter, method, None))]
+    if missing:
+        raise TypeError(
+            f"converter {converter.__name__} for an input kind lacks {missing}; it needs {list(required)}"
+        )
+    (kind,) = INPUT_SLOT.names_of(config)
+    if INPUT_CONVERTERS.get(kind, converter) is not converter:
+        raise ValueError(f"input kind '{kind}' already has the converter {INPUT_CONVERTERS[kind].__name__}")
+    register_spec_input_kind(config)
+    INPUT_CONVERTERS[kind] = converter
+    return config
 
 
 # --------------------------------------------------------------------------
@@ -110,7 +140,7 @@ class Preprocessor:
         state = state or {}
         input_states = state.get("inputs", {})
         self.inputs = {
-            name: _INPUT_CONVERTERS[input_spec.kind](name, input_spec, **input_states.get(name, {}))
+            name: INPUT_CONVERTERS[input_spec.kind](name, input_spec, **input_states.get(name, {}))
             for name, input_spec in spec.inputs.items()
         }
         output_state = state.get("output", {})

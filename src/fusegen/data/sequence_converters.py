@@ -78,6 +78,11 @@ class SequenceConverter(StandardisedConverter):
         self.low = None if low is None else np.asarray(low, "float32")
         self.high = None if high is None else np.asarray(high, "float32")
 
+    @staticmethod
+    def example_values(spec, rows: int, rng: np.random.Generator) -> np.ndarray:
+        """Random raw values of ``spec``'s kind, in the user's form (the conformance tests feed them)."""
+        return rng.normal(size=(rows, spec.steps, spec.channels)).astype("float32")
+
     def fit(self, table: Table, column: str):
         super().fit(table, column)
         if self.is_output:

@@ -56,6 +56,14 @@ class TextConverter:
         self.where = f"Input '{name}' (text)"
         self._layer = None
 
+    @staticmethod
+    def example_values(spec, rows: int, rng: np.random.Generator) -> np.ndarray:
+        """Random raw values of ``spec``'s kind, in the user's form (the conformance tests feed them)."""
+        if spec.embedding_size:
+            return rng.normal(size=(rows, spec.embedding_size)).astype("float32")
+        words = ["red", "green", "blue", "small", "large", "round", "square", "dark"]
+        return np.array([" ".join(rng.choice(words, 3)) for _ in range(rows)], dtype=object)
+
     def _texts(self, table: Table, column: str) -> np.ndarray:
         fill = MISSING_LABEL if imputes(self.spec) else None
         return as_labels(table.column(column, self.where), self.where, table, fill=fill)
@@ -137,6 +145,12 @@ class CategoricalConverter:
         self.where = f"Input '{name}' (categorical)"
         self.unseen_counts: Counter = Counter()
         self._table = None
+
+    @staticmethod
+    def example_values(spec, rows: int, rng: np.random.Generator) -> np.ndarray:
+        """Random raw values of ``spec``'s kind, in the user's form (the conformance tests feed them)."""
+        labels = spec.vocabulary or ["a", "b", "c"]
+        return rng.choice(labels, rows).astype(object)
 
     def _labels(self, table: Table, column: str) -> np.ndarray:
         return as_labels(table.column(column, self.where), self.where, table, fill=self.fill)

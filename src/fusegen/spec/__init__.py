@@ -24,6 +24,7 @@ from fusegen.spec.generator_spec import (
     TrainingSpec,
     WindowSpec,
 )
+from fusegen.spec.inputs import INPUT_SLOT, InputConfig
 from fusegen.spec.loading import load_spec, spec_json_schema, spec_to_yaml
 from fusegen.spec.modalities import (
     CategoricalInput,
@@ -49,6 +50,7 @@ __all__ = [
     "ENCODER_SLOTS",
     "FUSION_SLOT",
     "HEAD_SLOTS",
+    "INPUT_SLOT",
     "OBJECTIVE_SLOT",
     "AddFusion",
     "AttentionFusion",
@@ -68,6 +70,7 @@ __all__ = [
     "GeneratorSpec",
     "ImageInput",
     "ImageOutput",
+    "InputConfig",
     "NumericInput",
     "RecordOutput",
     "RegressionObjective",

@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from fusegen.spec.components import FUSION_SLOT, ConcatFusion, FusionSpec
+from fusegen.spec.inputs import INPUT_SLOT
 from fusegen.spec.modalities import InputSpec, MissingPolicy, OutputSpec
 from fusegen.spec.objectives import OBJECTIVE_SLOT, RegressionObjective
 
@@ -331,3 +332,4 @@ class GeneratorSpec(_Section):
 
 OBJECTIVE_SLOT.attach(GeneratorSpec, "objective")
 FUSION_SLOT.attach(GeneratorSpec, "fusion")
+INPUT_SLOT.attach(GeneratorSpec, "inputs", mapping=True)

@@ -8,13 +8,14 @@ by the caller that fitted them.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from fusegen.spec.components import (
     ENCODER_SLOTS,
     CategoricalEncoder,
+    Component,
     Conv1DSequenceEncoder,
     ConvImageEncoder,
     DenseVectorEncoder,
@@ -31,6 +32,7 @@ from fusegen.spec.modality_base import (
     ModalityBase,
     SequenceFields,
 )
+from fusegen.spec.registry import ConfigSlot
 
 _IMPUTE_NUMBERS = (
     "With missing: impute or mask, fill with the mean or the median of the training split "
@@ -38,7 +40,18 @@ _IMPUTE_NUMBERS = (
 )
 
 
-class _Input(ModalityBase):
+class InputConfig(ModalityBase):
+    """The base of every input kind's config.
+
+    A kind is a subclass with ``kind: Literal["my_kind"]``, an ``encoder``
+    field typed as its encoder config, and ``model_shape``; it answers the
+    questions below instead of being named anywhere. It joins the spec through
+    `fusegen.data.register_input_kind`, which also pairs it with its converter.
+    """
+
+    #: Small valid configs of this kind, one per form it takes; the conformance tests plan each.
+    examples: ClassVar[tuple[dict, ...]] = ()
+
     column: str | None = Field(
         default=None,
         description="Column or array field holding this input; the input's name when omitted.",
@@ -59,6 +72,11 @@ class _Input(ModalityBase):
         return self.missing == "mask"
 
     # What the pipeline, the planner and the export ask of an input kind, instead of its name.
+
+    def columns_read(self, column: str) -> list[str]:
+        """The table columns this input reads: its ``columns`` if it has them, else ``column``."""
+        columns = getattr(self, "columns", None)
+        return list(columns) if columns else [column]
 
     @property
     def takes_ids(self) -> bool:
@@ -82,10 +100,11 @@ class _Input(ModalityBase):
             )
 
 
-class ImageInput(ImageFields, _Input):
+class ImageInput(ImageFields, InputConfig):
     """An image, rescaled to [0, 1] floats of the given size."""
 
     default_component_type: ClassVar[str] = "conv"
+    examples: ClassVar[tuple[dict, ...]] = ({"kind": "image", "height": 8, "width": 8, "channels": 3},)
 
     resize: bool = Field(
         default=True,
@@ -108,7 +127,7 @@ class ImageInput(ImageFields, _Input):
         return self
 
 
-class TextInput(_Input):
+class TextInput(InputConfig):
     """Raw strings, tokenised with a fitted vocabulary, or precomputed embeddings.
 
     Give ``embedding_size`` for precomputed embedding vectors; otherwise the
@@ -120,6 +139,10 @@ class TextInput(_Input):
         return "dense" if data.get("embedding_size") else "embedding_pool"
 
     kind: Literal["text"]
+    examples: ClassVar[tuple[dict, ...]] = (
+        {"kind": "text", "max_tokens": 12, "sequence_length": 4},
+        {"kind": "text", "embedding_size": 8},
+    )
     max_tokens: PositiveInt = Field(default=5000, ge=3)
     sequence_length: PositiveInt = 16
     embedding_size: PositiveInt | None = None
@@ -167,12 +190,13 @@ class TextInput(_Input):
         return (self.sequence_length,)
 
 
-class NumericInput(_Input):
+class NumericInput(InputConfig):
     """Numeric columns (a table) or one vector field (arrays), standardised."""
 
     default_component_type: ClassVar[str] = "dense"
 
     kind: Literal["numeric"]
+    examples: ClassVar[tuple[dict, ...]] = ({"kind": "numeric", "size": 3},)
     columns: list[str] | None = Field(default=None, min_length=1, description="Table columns, in order.")
     size: PositiveInt | None = Field(default=None, description="Length of a vector field, for array sources.")
     impute_with: Literal["mean", "median"] = Field(default="mean", description=_IMPUTE_NUMBERS)
@@ -196,12 +220,13 @@ class NumericInput(_Input):
         return (self.num_features * (2 if self.masks_missing else 1),)
 
 
-class CategoricalInput(_Input):
+class CategoricalInput(InputConfig):
     """One column of labels, mapped to integer ids; id 0 is out-of-vocabulary."""
 
     default_component_type: ClassVar[str] = "embedding"
 
     kind: Literal["categorical"]
+    examples: ClassVar[tuple[dict, ...]] = ({"kind": "categorical", "vocabulary": ["a", "b", "c"]},)
     vocabulary: list[str] | None = Field(
         default=None, min_length=1, description="Fixed labels; fitted on data when omitted."
     )
@@ -244,10 +269,11 @@ class CategoricalInput(_Input):
         return ()
 
 
-class SequenceInput(SequenceFields, _Input):
+class SequenceInput(SequenceFields, InputConfig):
     """A window of steps x channels, e.g. one sensor's readings."""
 
     default_component_type: ClassVar[str] = "conv1d"
+    examples: ClassVar[tuple[dict, ...]] = ({"kind": "sequence", "steps": 8, "channels": 2},)
 
     impute_with: Literal["mean", "median"] = Field(default="mean", description=_IMPUTE_NUMBERS)
     encoder: SequenceEncoder = Field(default_factory=Conv1DSequenceEncoder)
@@ -257,10 +283,14 @@ class SequenceInput(SequenceFields, _Input):
         return (self.steps, self.channels * (2 if self.masks_missing else 1))
 
 
-InputSpec = Annotated[
-    Union[ImageInput, TextInput, NumericInput, CategoricalInput, SequenceInput],
-    Field(discriminator="kind"),
-]
+#: The input configs the spec accepts, by ``kind``; `register_input_kind` adds one.
+INPUT_SLOT = ConfigSlot(
+    "inputs.*",
+    "kind",
+    [ImageInput, TextInput, NumericInput, CategoricalInput, SequenceInput],
+    InputConfig,
+)
+InputSpec = INPUT_SLOT.annotation()
 
 
 # A part registered later (one file of its own) rebuilds these fields with its config.
@@ -269,3 +299,26 @@ ENCODER_SLOTS["text"].attach(TextInput, "encoder", optional=True)
 ENCODER_SLOTS["numeric"].attach(NumericInput, "encoder")
 ENCODER_SLOTS["categorical"].attach(CategoricalInput, "encoder")
 ENCODER_SLOTS["sequence"].attach(SequenceInput, "encoder")
+
+
+def register_input_kind(config: type[InputConfig]) -> type[InputConfig]:
+    """Accept a new input kind in the spec, and open an encoder slot for it.
+
+    Its ``encoder`` field's config becomes the first member of
+    ``ENCODER_SLOTS[kind]``, so ``ENCODERS.register(kind, ...)`` can add more.
+    Called by `fusegen.data.register_input_kind`, which also registers the
+    kind's converter; use that one.
+    """
+    (kind,) = INPUT_SLOT.names_of(config)
+    field = config.model_fields.get("encoder")
+    encoder = field.annotation if field is not None else None
+    if not (isinstance(encoder, type) and issubclass(encoder, Component)):
+        raise TypeError(
+            f"input kind '{kind}' ({config.__name__}) needs a field 'encoder' typed as its encoder config "
+            f"(a Component subclass), e.g. encoder: MyEncoder = Field(default_factory=MyEncoder); "
+            f"received {encoder!r}"
+        )
+    if kind not in ENCODER_SLOTS:
+        ENCODER_SLOTS[kind] = ConfigSlot(f"inputs.*.encoder ({kind})", "type", [encoder], Component)
+        ENCODER_SLOTS[kind].attach(config, "encoder")
+    return INPUT_SLOT.register(config)

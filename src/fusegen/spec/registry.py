@@ -47,7 +47,7 @@ class ConfigSlot:
         self.base = base
         self.default = default
         self._members: list[type[BaseModel]] = []
-        self._owners: list[tuple[type[BaseModel], str, bool]] = []
+        self._owners: list[tuple[type[BaseModel], str, bool, bool]] = []
         for member in members:
             self._add(member)
 
@@ -83,9 +83,14 @@ class ConfigSlot:
         ]
         return Union[annotated, None] if optional else annotated
 
-    def attach(self, owner: type[BaseModel], field: str, optional: bool = False) -> None:
-        """Note that ``owner.field`` is this slot, so a registration rebuilds it."""
-        self._owners.append((owner, field, optional))
+    def attach(
+        self, owner: type[BaseModel], field: str, optional: bool = False, mapping: bool = False
+    ) -> None:
+        """Note that ``owner.field`` is this slot, so a registration rebuilds it.
+
+        With ``mapping``, the field is a ``dict[str, ...]`` of slot values (the spec's ``inputs``).
+        """
+        self._owners.append((owner, field, optional, mapping))
 
     # -- registering ---------------------------------------------------
 
@@ -94,15 +99,16 @@ class ConfigSlot:
         if config in self._members:
             return config
         self._add(config)
-        for owner, field, optional in self._owners:
+        for owner, field, optional, mapping in self._owners:
             previous = owner.model_fields[field]
             keep = {"description": previous.description}
             if previous.default_factory is not None:
                 keep["default_factory"] = previous.default_factory
             else:
                 keep["default"] = previous.default
+            annotation = self.annotation(optional)
             owner.model_fields[field] = FieldInfo.from_annotated_attribute(
-                self.annotation(optional), Field(**keep)
+                dict[str, annotation] if mapping else annotation, Field(**keep)
             )
             owner.model_rebuild(force=True)
         _rebuild_spec()
