@@ -90,29 +90,16 @@ class Table:
             # Every row in order (no validation split): the columns as they are, not a copy of
             # each, which for decoded images is as large as the data set.
             return self
-        return Table(
-            {name: take_rows(values, rows) for name, values in self.columns.items()},
-            self.origin,
-            files=self.files,
-            row_files=self.row_files[rows],
-            row_ids=self.row_ids[rows],
-            row_noun=self.row_noun,
-            windowed=self.windowed,
-            confined_to=self.confined_to,
-        )
+        return self._derived({name: take_rows(values, rows) for name, values in self.columns.items()}, rows)
 
     def with_columns(self, columns: dict[str, Any]) -> Table:
         """The same rows with some columns replaced, e.g. image paths by their decoded pixels."""
-        return Table(
-            {**self.columns, **columns},
-            self.origin,
-            files=self.files,
-            row_files=self.row_files,
-            row_ids=self.row_ids,
-            row_noun=self.row_noun,
-            windowed=self.windowed,
-            confined_to=self.confined_to,
-        )
+        return self._derived({**self.columns, **columns})
+
+    def _derived(self, columns: dict[str, Any], rows: Any = slice(None)) -> Table:
+        """A table of ``columns`` from this one's ``rows``: same origin, files and row labels."""
+        kept = {key: getattr(self, key) for key in ("files", "row_noun", "windowed", "confined_to")}
+        return Table(columns, self.origin, row_files=self.row_files[rows], row_ids=self.row_ids[rows], **kept)
 
     # ------------------------------------------------------------------
     # Where rows came from, for error messages and relative image paths

@@ -80,8 +80,7 @@ def evaluate_records(
     target: str | None = None,
     categorical: Sequence[str] | None = None,
     seed: int = 0,
-    real_correlation_threshold: float = DEFAULT_REAL_CORRELATION_THRESHOLD,
-    real_association_threshold: float = DEFAULT_REAL_ASSOCIATION_THRESHOLD,
+    **quality_options,
 ) -> dict:
     """Score synthetic records against the real records they imitate.
 
@@ -93,11 +92,9 @@ def evaluate_records(
         target: the column that ML efficacy predicts from the others; needs ``holdout``.
         categorical: columns to treat as categorical whatever their dtype.
         seed: seeds the models and the subsampling of tables over 50,000 rows.
-        real_correlation_threshold: a numeric pair counts towards Column Pair
-            Trends when the real |Pearson r| exceeds this (SDMetrics: 0.5; 0
-            counts every pair).
-        real_association_threshold: a pair with a categorical column counts
-            when the real Cramér's V exceeds this (SDMetrics: 0.3).
+        **quality_options: passed on to `quality_scores`: the real-pair
+            thresholds ``real_correlation_threshold`` (SDMetrics: 0.5) and
+            ``real_association_threshold`` (SDMetrics: 0.3).
 
     Returns:
         A JSON-serialisable dict with ``"columns"`` (each column's kind),
@@ -125,8 +122,7 @@ def evaluate_records(
             synthetic,
             categorical=categorical,
             seed=seed,
-            real_correlation_threshold=real_correlation_threshold,
-            real_association_threshold=real_association_threshold,
+            **quality_options,
         ),
     }
     if holdout is not None and target is not None:
