@@ -30,6 +30,9 @@ def print_plan(plan: dict) -> None:
         rows("  alignment", branch["alignment"])
         for note in branch["alignment_notes"]:
             table.add_row("", f"[dim]{note}[/dim]", "", "", "")
+        if branch.get("known_future"):
+            note = "known ahead: also joined to the output step by step (step join)"
+            table.add_row("", f"[dim]{note}[/dim]", "", "", "")
     fusion = plan["fusion"]
     table.add_row(
         f"[bold]fusion {fusion['method']}[/bold]", f"layout {fusion['layout']}", "", str(fusion["shape"]), ""
@@ -40,6 +43,8 @@ def print_plan(plan: dict) -> None:
     rows("  trunk", head["trunk"])
     for part, layers in head["parts"].items():
         rows(f"  part {part}", layers)
+    if head.get("step_join"):
+        rows(f"  step join ({', '.join(head['known_future'])})", head["step_join"])
     output = plan["output"]
     table.add_row(f"[bold]output {output['name']}[/bold]", output["kind"], "", str(output["shape"]), "")
     console.print(table)

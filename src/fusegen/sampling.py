@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from fusegen.data.table import Table
+from fusegen.data.windows import window_table
 from fusegen.errors import DataError, FusegenError, FusegenWarning
 
 #: How far beyond its training range, as a share of the range's width, a numeric condition may lie.
@@ -35,6 +36,9 @@ def iter_samples(generator, conditions, options) -> Iterator:
     if num_samples < 1:
         raise FusegenError(f"num_samples must be at least 1, received {num_samples}.")
     table = generator._as_table(conditions) if conditions is not None else None
+    if table is not None:
+        # A long table of readings conditions once per window, as in training.
+        table = window_table(table, generator.spec)
     rows = np.repeat(np.arange(len(table)), num_samples) if table is not None else np.zeros(num_samples, int)
     if ranges:
         table = _with_ranges(generator, table, rows, ranges, seed)

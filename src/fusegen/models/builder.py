@@ -21,10 +21,11 @@ import dataclasses
 import keras
 
 from fusegen.errors import ShapeError
+from fusegen.models.head_inputs import step_channels
 from fusegen.models.planner import ShapePlan, Stage, plan_model
 from fusegen.models.registry import FUSIONS
 from fusegen.spec import GeneratorSpec
-from fusegen.spec.names import FUSED, LATENT, PRESENT
+from fusegen.spec.names import FUSED, LATENT, PRESENT, STEPS
 
 #: Prefix of the skip maps the condition model passes to a U-Net head: ``_skip_0``, ``_skip_1``, ...
 SKIP = "_skip_"
@@ -108,8 +109,14 @@ def _build_condition(plan: ShapePlan) -> keras.Model:
             _check(plan.fusion, layer, fused, shape)
     else:
         fused = branch_outputs[0]
-    if skips:
+    known_future = plan.spec.known_future_inputs()
+    if skips or known_future:
         fused = {FUSED: fused, **{f"{SKIP}{index}": skip for index, skip in enumerate(skips)}}
+    if known_future:
+        steps = [inputs[name] for name in known_future]
+        fused[STEPS] = (
+            keras.layers.Concatenate(name="known_future_steps")(steps) if len(steps) > 1 else steps[0]
+        )
     return keras.Model(inputs, fused, name="condition")
 
 
@@ -127,7 +134,17 @@ def _build_decoder(plan: ShapePlan) -> keras.Model | None:
     trunk = _apply(plan.head_trunk, x)
     parts = {name: _apply(stage, trunk, extra_inputs=skips) for name, stage in plan.head_parts.items()}
     outputs = parts if plan.spec.output.kind == "record" else next(iter(parts.values()))
+    if plan.step_join is not None:
+        # Known-future steps join the generated series step by step (see fusegen.models.head_inputs).
+        inputs[STEPS] = keras.Input(shape=_step_input_shape(plan), name=STEPS)
+        repeated = keras.layers.RepeatVector(plan.spec.output.steps, name="step_join_repeat")(x)
+        correction = _apply(plan.step_join, outputs, extra_inputs=[inputs[STEPS], repeated])
+        outputs = keras.layers.Add(name="step_join_add")([outputs, correction])
     return keras.Model(inputs, outputs, name="decoder")
+
+
+def _step_input_shape(plan: ShapePlan) -> tuple[int, int]:
+    return (plan.spec.output.steps, step_channels(plan.spec))
 
 
 def _apply(stage: Stage, x, keep=(), extra_inputs=()):

@@ -21,6 +21,7 @@ from fusegen.errors import ShapeError
 from fusegen.models import encoders as _encoders  # noqa: F401  (registers the encoders)
 from fusegen.models import fusion as _fusion  # noqa: F401
 from fusegen.models import heads as _heads  # noqa: F401
+from fusegen.models.head_inputs import plan_skips, step_join_layers
 from fusegen.models.layers import TileToGrid
 from fusegen.models.registry import ENCODERS, FUSIONS, HEADS
 from fusegen.spec import GeneratorSpec
@@ -94,6 +95,8 @@ class ShapePlan:
     skip_source: str | None = None
     #: Every vocabulary size the plan used: fitted, fixed by the spec, or the pre-fitting bound.
     vocabulary_sizes: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: Joins known-future steps to the head's output step by step (`fusegen.models.head_inputs`).
+    step_join: Stage | None = None
 
     @property
     def skip_shapes(self) -> list[Shape]:
@@ -128,6 +131,7 @@ class ShapePlan:
                     "alignment": branch.alignment.to_dict(parameters)["layers"],
                     "alignment_notes": branch.alignment.notes,
                     "branch_shape": list(branch.output_shape),
+                    "known_future": name in self.spec.known_future_inputs(),
                 }
                 for name, branch in self.branches.items()
                 if name in self.spec.inputs
@@ -151,6 +155,8 @@ class ShapePlan:
                 "parts": {
                     name: stage.to_dict(parameters)["layers"] for name, stage in self.head_parts.items()
                 },
+                "known_future": self.spec.known_future_inputs(),
+                "step_join": self.step_join.to_dict(parameters)["layers"] if self.step_join else [],
             },
             "output": {
                 "name": output.name,
@@ -259,7 +265,7 @@ def _plan_head(spec, sizes, branches, layout, fusion, fused_shape) -> ShapePlan:
 
     head_builder = HEADS.get(output.kind, output.head.type, "output.head.type")
     head = head_builder(output.head, output, head_input_shape, sizes, layer_name("head"))
-    skip_source = _plan_skips(spec, branches) if head.takes_skips else None
+    skip_source = plan_skips(spec, branches) if head.takes_skips else None
     skip_shapes = branches[skip_source].skip_shapes if skip_source else []
     trunk = _push("head trunk", head.trunk, head_input_shape)
     trunk_shape = trunk.output_shape or head_input_shape
@@ -275,40 +281,14 @@ def _plan_head(spec, sizes, branches, layout, fusion, fused_shape) -> ShapePlan:
                 f"'{part}' but {list(expected)} was requested.",
                 hint="this is a bug in the head; please report it with the spec.",
             )
+    step_join = None
+    if spec.known_future_inputs():
+        layers, extra_shapes = step_join_layers(spec, head_input_shape[-1])
+        step_join = _push("step join", layers, output_shape, extra_shapes=extra_shapes)
     return ShapePlan(
         spec, branches, layout, fusion, trunk, parts, output_shape, latent_dim, latent_stage, head_input_shape,
-        skip_source, vocabulary_sizes=sizes,
+        skip_source, vocabulary_sizes=sizes, step_join=step_join,
     )  # fmt: skip
-
-
-def _plan_skips(spec: GeneratorSpec, branches: dict[str, BranchPlan]) -> str | None:
-    """Choose the image input whose encoder maps feed the head's skips, and mark those layers.
-
-    A skip is the last encoder output at each size the encoder reaches (the
-    input itself at full size when no layer keeps it), so every resolution
-    of the decoder can reuse the detail the encoder saw there.
-    """
-    output = spec.output
-    requested = output.head.skips_from
-    if requested == "none":
-        return None
-    if requested is None:
-        same_size = [
-            name
-            for name, input_spec in spec.inputs.items()
-            if input_spec.kind == "image"
-            and (input_spec.height, input_spec.width) == (output.height, output.width)
-        ]
-        if not same_size:
-            return None
-        requested = same_size[0]
-    branch = branches[requested]
-    last_at_size: dict[tuple[int, int], int] = {branch.input_shape[:2]: -1}
-    for index, shape in enumerate(branch.encoder.shapes):
-        if len(shape) == 3:
-            last_at_size[shape[:2]] = index
-    branch.skip_layers = [last_at_size[size] for size in sorted(last_at_size)]
-    return requested
 
 
 def latent_size(spec: GeneratorSpec) -> int:

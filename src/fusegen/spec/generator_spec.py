@@ -281,10 +281,35 @@ class GeneratorSpec(_Section):
                     f"output.head.skips_from '{skips_from}' is {source.height}x{source.width}, larger than the "
                     f"{self.output.height}x{self.output.width} output; its maps cannot join the decoder"
                 )
-        problems += self._window_problems()
+        problems += self._window_problems() + self._known_future_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def known_future_inputs(self) -> list[str]:
+        """The sequence inputs whose steps are the output's steps, known ahead."""
+        return [name for name, part in self.inputs.items() if getattr(part, "known_future", False)]
+
+    def _known_future_problems(self) -> list[str]:
+        problems = []
+        for name in self.known_future_inputs():
+            steps = self.inputs[name].steps
+            if self.output.kind != "sequence" or self.output.steps != steps:
+                received = f"{self.output.kind} output" + (
+                    f" of {self.output.steps} steps" if self.output.kind == "sequence" else ""
+                )
+                problems.append(
+                    f"inputs.{name}.known_future: a known-future input gives one value per output step, so it "
+                    f"needs a sequence output of its {steps} steps, received a {received}; match the steps "
+                    "or drop known_future"
+                )
+            elif not self.objective.plans_head:
+                problems.append(
+                    f"inputs.{name}.known_future: objective '{self.objective.type}' generates with a network "
+                    "of its own, which takes no known-future steps; use an objective with a head "
+                    "(regression, cvae or cgan) or drop known_future"
+                )
+        return problems
 
     def _window_problems(self) -> list[str]:
         """Sequence parts against ``data.windows``; each problem starts with its key path."""

@@ -276,6 +276,12 @@ class SequenceInput(SequenceFields, InputConfig):
     examples: ClassVar[tuple[dict, ...]] = ({"kind": "sequence", "steps": 8, "channels": 2},)
 
     impute_with: Literal["mean", "median"] = Field(default="mean", description=_IMPUTE_NUMBERS)
+    known_future: bool = Field(
+        default=False,
+        description="The steps are known ahead for the output's own steps (tomorrow's weather forecast, "
+        "the calendar): the head joins them to the generated series step by step, besides the fused "
+        "summary. Needs a sequence output of the same steps and an objective with a head.",
+    )
     encoder: SequenceEncoder = Field(default_factory=Conv1DSequenceEncoder)
 
     def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:

@@ -14,3 +14,5 @@ FUSED = "_fused"
 #: a column of zeros the pipeline adds, so the objectives' conditions have a
 #: batch size. The heads' biases learn what a constant condition would carry.
 CONSTANT_INPUT = "_constant"
+#: The known-future inputs' steps the condition model passes to the decoder, stacked on channels.
+STEPS = "_steps"

@@ -1,0 +1,111 @@
+"""Known-future inputs: steps known ahead (a weather forecast, the calendar) join the output step by step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fusegen
+from fusegen.errors import SpecError
+from fusegen.models import plan_model
+from fusegen.models.builder import build_model
+from fusegen.spec import load_spec
+
+HISTORY, AHEAD = 8, 16
+
+
+def forecast_spec(known_future=True, objective=None, output_steps=AHEAD, output_kind="sequence", epochs=30):
+    output = {"name": "demand", "kind": output_kind}
+    output.update({"steps": output_steps, "channels": 1} if output_kind == "sequence" else {"size": 1})
+    return {
+        "inputs": {
+            "history": {"kind": "sequence", "steps": HISTORY, "channels": 1},
+            "weather": {"kind": "sequence", "steps": AHEAD, "channels": 1, "known_future": known_future},
+        },
+        "output": output,
+        "objective": objective or {"type": "regression"},
+        "training": {"epochs": epochs, "batch_size": 32, "learning_rate": 0.003, "tensorboard": False},
+    }
+
+
+def demand_data(count, seed=0):
+    """Demand ahead is twice the weather at the same step: no other step and no history tells it."""
+    rng = np.random.default_rng(seed)
+    weather = rng.normal(size=(count, AHEAD, 1)).astype("float32")
+    history = rng.normal(size=(count, HISTORY, 1)).astype("float32")
+    demand = (2 * weather + rng.normal(0, 0.05, weather.shape)).astype("float32")
+    return {"history": history, "weather": weather, "demand": demand}
+
+
+def test_the_plan_joins_known_future_steps_to_the_output_and_says_so():
+    plan = plan_model(load_spec(forecast_spec()))
+    described = plan.to_dict()
+    assert described["inputs"]["weather"]["known_future"] is True
+    assert described["inputs"]["history"]["known_future"] is False
+    assert described["head"]["known_future"] == ["weather"]
+    # The join sees, per output step, the head's value, the weather there and the fused conditions.
+    assert described["head"]["step_join"][0]["shape"] == [AHEAD, 1 + 1 + plan.head_input_shape[-1]]
+    assert described["head"]["step_join"][-1]["shape"] == [AHEAD, 1]
+    model = build_model(plan)
+    data = demand_data(5)
+    assert tuple(model({"history": data["history"], "weather": data["weather"]}).shape) == (5, AHEAD, 1)
+
+
+def test_without_the_flag_nothing_joins_step_by_step():
+    described = plan_model(load_spec(forecast_spec(known_future=False))).to_dict()
+    assert described["head"]["step_join"] == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"output_steps": 6}, r"inputs.weather.known_future: .* sequence output of its 16 steps, received a "
+                              r"sequence output of 6 steps"),
+        ({"output_kind": "vector"}, r"inputs.weather.known_future: .* received a vector output"),
+        ({"objective": {"type": "diffusion"}}, r"inputs.weather.known_future: objective 'diffusion' generates "
+                                                r"with a network of its own"),
+    ],
+)  # fmt: skip
+def test_a_known_future_input_that_cannot_join_is_refused(changes, message):
+    with pytest.raises(SpecError, match=message):
+        load_spec(forecast_spec(**changes))
+
+
+@pytest.mark.slow
+def test_known_future_steps_make_the_step_by_step_forecast_learnable():
+    train, test = demand_data(512), demand_data(128, seed=1)
+    errors = {}
+    for known_future in (True, False):
+        generator = fusegen.Generator(load_spec(forecast_spec(known_future=known_future)))
+        generator.fit(train, verbose=0)
+        predicted = generator.sample({"history": test["history"], "weather": test["weather"]}, seed=0)
+        errors[known_future] = float(np.abs(predicted - test["demand"]).mean())
+    # Pooled away, which weather belongs to which step is hard to recover; joined per step it is direct.
+    assert errors[True] < 0.5 * errors[False], errors
+    assert errors[True] < 0.3, errors
+
+
+def test_a_long_table_of_conditions_is_cut_into_windows_as_in_training():
+    """Sampling (and so evaluate) on a long table of readings gives one forecast per window."""
+    rng = np.random.default_rng(0)
+    rows = 12 * 40
+    weather = rng.normal(size=rows)
+    long = {"weather": weather, "demand": 2 * weather + rng.normal(0, 0.1, rows)}
+    window = {"columns": ["demand"], "select": {"steps": [0, 8]}}
+    spec = load_spec(
+        {
+            "data": {"windows": {"length": 12, "stride": 12}, "validation_split": 0.0},
+            "inputs": {
+                "history": {"kind": "sequence", "steps": 8, "channels": 1, **window},
+                "weather": {"kind": "sequence", "steps": 4, "channels": 1, "columns": ["weather"],
+                            "select": {"steps": [8, 12]}, "known_future": True},
+            },
+            "output": {"name": "ahead", "kind": "sequence", "steps": 4, "channels": 1, "columns": ["demand"],
+                       "select": {"steps": [8, 12]}},
+            "training": {"epochs": 1, "batch_size": 16, "tensorboard": False},
+        }
+    )  # fmt: skip
+    generator = fusegen.Generator(spec)
+    generator.fit(long, verbose=0)
+    samples = generator.sample({name: values[: 12 * 5] for name, values in long.items()}, num_samples=3)
+    assert samples.shape == (5 * 3, 4, 1)
