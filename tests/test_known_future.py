@@ -109,3 +109,56 @@ def test_a_long_table_of_conditions_is_cut_into_windows_as_in_training():
     generator.fit(long, verbose=0)
     samples = generator.sample({name: values[: 12 * 5] for name, values in long.items()}, num_samples=3)
     assert samples.shape == (5 * 3, 4, 1)
+
+
+@pytest.mark.slow
+def test_cvae_forecasts_carry_the_noise_their_intervals_need():
+    """Sampled paths spread as far as the real values do: the 80% interval covers about 80%."""
+    train, test = demand_data(512), demand_data(128, seed=1)
+    rng = np.random.default_rng(2)
+    for data in (train, test):  # noise the weather does not explain: the spread a forecast must show
+        data["demand"] = (data["demand"] + rng.normal(0, 0.5, data["demand"].shape)).astype("float32")
+    objective = {"type": "cvae", "latent_dim": 4}
+    generator = fusegen.Generator(load_spec(forecast_spec(objective=objective, epochs=30)))
+    assert generator.spec.objective.observation_noise == "auto"
+    generator.fit(train, verbose=0)
+    paths = generator.sample({"history": test["history"], "weather": test["weather"]}, num_samples=50, seed=0)
+    paths = paths.reshape(128, 50, AHEAD, 1)
+    low, high = np.quantile(paths, [0.1, 0.9], axis=1)
+    coverage = float(((test["demand"] >= low) & (test["demand"] <= high)).mean())
+    assert 0.65 <= coverage <= 0.95, coverage
+
+
+def test_evaluation_holds_out_the_windows_training_held_out(tmp_path):
+    """Windows are cut before the split, in evaluation as in training: each held-out window is contiguous."""
+    from fusegen.evaluation import real_splits
+
+    rows = 12 * 30
+    long = {"step": np.arange(rows, dtype="float64"), "demand": np.zeros(rows)}
+    spec = load_spec(
+        {
+            "data": {"windows": {"length": 12, "stride": 12}, "validation_split": 0.3},
+            "inputs": {"clock": {"kind": "sequence", "steps": 12, "channels": 1, "columns": ["step"]}},
+            "output": {
+                "name": "ahead",
+                "kind": "sequence",
+                "steps": 12,
+                "channels": 1,
+                "columns": ["demand"],
+            },
+            "training": {"epochs": 1, "batch_size": 16, "tensorboard": False},
+        }
+    )
+    generator = fusegen.Generator(spec)
+    generator.fit(long, verbose=0)
+    train, holdout = real_splits(generator, _write_csv(tmp_path / "long.csv", long))
+    assert len(train) + len(holdout) == 30
+    steps = np.stack(holdout.columns["step"])
+    assert np.all(np.diff(steps, axis=1) == 1) and np.all(steps[:, 0] % 12 == 0)
+
+
+def _write_csv(path, columns):
+    import pandas as pd
+
+    pd.DataFrame(columns).to_csv(path, index=False)
+    return path

@@ -169,6 +169,8 @@ def read_run(generator_class, run_dir: str | Path, allow_code: bool = False):
         if network is None:
             continue
         path = run_dir / f"{name}.keras"
+        if name in model.optional_networks and not path.exists():
+            continue  # a run saved before the network existed: it keeps its neutral initial weights
         try:
             saved = keras.saving.load_model(path, compile=False, safe_mode=True)
         except Exception as error:  # Keras raises many types for a bad archive

@@ -224,13 +224,27 @@ def sample(
         [], "--range", help="COLUMN=LOW:HIGH for a numeric input column: each sample draws it in the range."
     ),
     allow_extrapolation: bool = EXTRAPOLATION_OPTION,
+    quantiles: Optional[str] = typer.Option(
+        None,
+        "--quantiles",
+        help="Sequence outputs: also write these per-step quantiles of each condition row's samples, "
+        "e.g. 0.1,0.5,0.9, beside OUT (paths.npz -> paths.quantiles.npz).",
+    ),
 ):
     """Sample from a trained generator, on conditions for some inputs, all, or none."""
+    levels = _parse_quantiles(quantiles) if quantiles is not None else None
     _load_tensorflow()
     from fusegen.generator import load
-    from fusegen.writers import write_output_stream
+    from fusegen.writers import quantile_summary_path, write_output_stream, write_quantile_summary
 
     generator = load(run_dir)
+    output = generator.spec.output
+    if levels is not None and output.kind != "sequence":
+        raise FusegenError(
+            f"--quantiles summarises sequence outputs, but this run's output '{output.name}' is a "
+            f"{output.kind}; received --quantiles {quantiles}.",
+            hint="leave --quantiles out for this run.",
+        )
     chunks = generator.iter_samples(
         conditions,
         num_samples=num_samples,
@@ -240,10 +254,23 @@ def sample(
         ranges=_parse_ranges(range_),
         extrapolate=allow_extrapolation,
     )
+    kept: list = []
+    if levels is not None:  # sequences are gathered into one NPZ anyway; keep them for the summary
+        chunks = _keeping(chunks, kept)
     # Streamed: records and images are written batch by batch, so memory stays bounded.
-    written, count = write_output_stream(chunks, out, name=generator.spec.output.name)
+    written, count = write_output_stream(chunks, out, name=output.name)
     files = f" ({len(written)} files)" if len(written) > 1 else ""
-    typer.echo(f"wrote {count} {generator.spec.output.kind} sample(s) to {out}{files}")
+    typer.echo(f"wrote {count} {output.kind} sample(s) to {out}{files}")
+    if levels is not None:
+        import numpy as np
+
+        summary = write_quantile_summary(
+            np.concatenate(kept), levels, num_samples, quantile_summary_path(out), name=output.name
+        )
+        typer.echo(
+            f"wrote quantiles {', '.join(f'{level:g}' for level in levels)} of each of {count // num_samples} "
+            f"condition row(s), per step and channel, to {summary}"
+        )
 
 
 @app.command()
@@ -284,7 +311,11 @@ def evaluate(
         None, help="Column for ML efficacy (default: the first categorical)."
     ),
     num_samples: Optional[int] = typer.Option(
-        None, "--num-samples", "-n", help="Samples (default: as many as real)."
+        None,
+        "--num-samples",
+        "-n",
+        help="Samples (default: as many as real); for a conditional sequence run, the sample paths per "
+        "held-out row of its forecasting scores (default: 100).",
     ),
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="Print every metric as JSON."),
@@ -388,6 +419,37 @@ def _parse_ranges(items: list[str]) -> dict[str, tuple[float, float]]:
                 hint="for example --range bill_length_mm=35:40",
             ) from None
     return ranges
+
+
+def _keeping(chunks, kept: list):
+    """Pass ``chunks`` on, keeping each in ``kept``."""
+    for chunk in chunks:
+        kept.append(chunk)
+        yield chunk
+
+
+def _parse_quantiles(text: str) -> list[float]:
+    """``0.1,0.5,0.9`` -> [0.1, 0.5, 0.9]: numbers strictly between 0 and 1."""
+    items = [item.strip() for item in text.split(",")]
+    levels, problem = [], None
+    for item in items:
+        try:
+            level = float(item)
+        except ValueError:
+            problem = f"'{item}' is not a number"
+            break
+        if not 0 < level < 1:
+            problem = f"{item} is not strictly between 0 and 1"
+            break
+        levels.append(level)
+    if problem is None and not levels:
+        problem = "no number"
+    if problem is not None:
+        raise FusegenError(
+            f"--quantiles expects numbers strictly between 0 and 1, separated by commas, such as "
+            f"0.1,0.5,0.9; received '{text}' ({problem}).",
+        )
+    return levels
 
 
 def _write(outputs, out: Path, generator, noun: str) -> None:

@@ -18,7 +18,10 @@ import numpy as np
 from fusegen.artifacts import atomic_write_json
 from fusegen.data.pipeline import apply_missing_policy, split_table
 from fusegen.data.sources import Table
+from fusegen.data.windows import window_table
 from fusegen.errors import DataError
+from fusegen.forecast_evaluation import evaluate_forecasts
+from fusegen.forecast_evaluation import summary_line as forecast_summary_line
 
 #: TimeGAN's iterations for its discriminative and predictive scores.
 TIMEGAN_ITERATIONS = (2000, 5000)
@@ -37,17 +40,24 @@ def evaluate_run(
 
     ``timegan_iterations`` sets the training steps of the post-hoc networks
     of the TimeGAN scores for sequence outputs (fewer is faster and noisier).
+    ``num_samples`` is the number of samples for records, and the number of
+    sample paths per held-out window for the forecasting scores of a
+    conditional sequence run (`fusegen.forecast_evaluation`, default 100).
     """
     output = generator.spec.output
     if output.kind == "record":
         return evaluate_records_run(generator, real, out_dir, target, seed, num_samples)
-    return evaluate_paired_run(generator, real, out_dir, seed, timegan_iterations)
+    return evaluate_paired_run(generator, real, out_dir, seed, timegan_iterations, num_samples)
 
 
 def real_table(generator, real: str | Path | None) -> Table:
-    """Every real row: ``real``, or the spec's data, with the spec's missing-value policy applied."""
+    """Every real row: ``real``, or the spec's data, cut into windows and with the missing-value policy applied.
+
+    The same steps in the same order as training (`fusegen.data.pipeline.prepare_data`), so that
+    `real_splits` draws the very windows training held out.
+    """
     table = generator.read_file(real) if real is not None else generator.load_table()
-    return apply_missing_policy(table, generator.spec)[0]
+    return apply_missing_policy(window_table(table, generator.spec), generator.spec)[0]
 
 
 def real_splits(generator, real: str | Path | None) -> tuple[Table, Table | None]:
@@ -135,6 +145,8 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
                 f"{name} {timegan[name]:.4f}" for name in ("discriminative", "predictive") if name in timegan
             )
             lines.append(f"TimeGAN scores (lower is better) on {timegan['windows']} real windows: {scores}")
+        if "forecast" in results:
+            lines.append(forecast_summary_line(results["forecast"]))
         return lines
     quality = results["quality"]
     lines = [
@@ -157,12 +169,13 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
 
 
 def evaluate_paired_run(
-    generator, real, out_dir, seed, timegan_iterations=TIMEGAN_ITERATIONS
+    generator, real, out_dir, seed, timegan_iterations=TIMEGAN_ITERATIONS, num_paths=None
 ) -> dict[str, Any]:
     """Images, sequences and vectors: one output per held-out row, against that row's truth."""
     from fusegen.metrics import (
         image_similarity,
         paired_errors,
+        plot_fan_chart,
         plot_sequence_comparison,
         save_image_grid,
         sequence_distances,
@@ -214,8 +227,10 @@ def evaluate_paired_run(
             if spec.evaluation.label_column:
                 plots["samples"] = str(_sample_grid(generator, rows, out_dir / "samples.png", seed))
     elif output.kind == "sequence":
+        forecast = None
         if spec.inputs:  # paired errors mean nothing for unconditional samples
             results["errors"] = paired_errors(truth, generated)
+            results["forecast"], forecast = evaluate_forecasts(generator, train, rows, seed, num_paths)
         else:
             results["samples"]["mode"] = "unconditional"
         results["distances"] = sequence_distances(truth, generated)
@@ -227,6 +242,8 @@ def evaluate_paired_run(
                     for name, path in plot_sequence_comparison(truth, generated, out_dir).items()
                 }
             )
+            if forecast is not None:
+                plots["fan_chart"] = str(plot_fan_chart(**forecast, path=out_dir / "fan_chart.png"))
     else:
         results["errors"] = paired_errors(truth, generated)
     if plots:

@@ -66,6 +66,34 @@ def write_output_stream(chunks: Iterable, path: str | Path, name: str = "output"
     return write_outputs(outputs, path, name), len(outputs)
 
 
+def quantile_summary_path(path: str | Path) -> Path:
+    """Where the quantile summary of the samples in ``path`` goes: beside it, ``NAME.quantiles.npz``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.quantiles.npz")
+
+
+def write_quantile_summary(
+    samples: np.ndarray, quantiles, num_samples: int, path: str | Path, name: str = "output"
+) -> Path:
+    """Per-step quantiles of each condition row's sequence samples, written to an NPZ file.
+
+    ``samples`` are (rows * num_samples, steps, channels), grouped by row as
+    `fusegen.Generator.sample` returns them. The file holds ``name``: an array
+    (rows, len(quantiles), steps, channels), where ``[r, k]`` is the
+    ``quantiles[k]`` quantile of row ``r``'s samples at every step and channel
+    (`fusegen.metrics.forecast.quantile_summary`), and ``quantile_levels``.
+    """
+    from fusegen.metrics.forecast import quantile_summary
+
+    samples = np.asarray(samples)
+    paths = samples.reshape(len(samples) // num_samples, num_samples, *samples.shape[1:])
+    summary = quantile_summary(paths, quantiles)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{name: summary, "quantile_levels": np.asarray(quantiles, "float64")})
+    atomic_write_bytes(Path(path), buffer.getvalue())
+    return Path(path)
+
+
 def _write_png(image: np.ndarray, target: Path) -> Path:
     from PIL import Image
 

@@ -7,9 +7,23 @@ time-series scores import them only when called, to train their post-hoc
 classifiers.
 """
 
+from fusegen.metrics.forecast import (
+    energy_score,
+    forecast_metrics,
+    interval_coverage,
+    mase,
+    mean_weighted_quantile_loss,
+    quantile_summary,
+    weighted_quantile_losses,
+)
 from fusegen.metrics.images import ImageJudge, frechet_distance, kernel_distance, sample_diversity
 from fusegen.metrics.paired import image_similarity, paired_errors, sequence_distances
-from fusegen.metrics.plots import plot_record_comparison, plot_sequence_comparison, save_image_grid
+from fusegen.metrics.plots import (
+    plot_fan_chart,
+    plot_record_comparison,
+    plot_sequence_comparison,
+    save_image_grid,
+)
 from fusegen.metrics.tabular import (
     distance_to_closest_record,
     evaluate_records,
@@ -20,6 +34,14 @@ from fusegen.metrics.tabular import (
 from fusegen.metrics.timeseries import discriminative_score, predictive_score
 
 __all__ = [
+    "energy_score",
+    "forecast_metrics",
+    "interval_coverage",
+    "mase",
+    "mean_weighted_quantile_loss",
+    "quantile_summary",
+    "weighted_quantile_losses",
+    "plot_fan_chart",
     "ImageJudge",
     "frechet_distance",
     "kernel_distance",

@@ -257,3 +257,53 @@ def save_image_grid(columns: dict[str, np.ndarray], path, captions: Sequence[str
     path.parent.mkdir(parents=True, exist_ok=True)
     _save(figure, path)
     return path
+
+
+def plot_fan_chart(
+    real: np.ndarray,
+    samples: np.ndarray,
+    path,
+    context: np.ndarray | None = None,
+    max_windows: int = 3,
+    max_channels: int = 6,
+) -> Path:
+    """A fan chart per window and channel: the real path against the sampled median and its 80% / 95% bands.
+
+    ``real`` is (windows, steps, channels), ``samples`` (windows, paths,
+    steps, channels) and ``context`` (windows, context_steps, channels), drawn
+    in grey before step 0 when given. The bands are the samples' 0.1-0.9 and
+    0.025-0.975 quantiles at each step (`fusegen.metrics.forecast.quantile_summary`).
+    Draws the first ``max_windows`` windows and ``max_channels`` channels.
+    """
+    from fusegen.metrics.forecast import quantile_summary
+
+    real, samples = np.asarray(real, "float64"), np.asarray(samples, "float64")
+    windows, channels = min(max_windows, len(real)), min(max_channels, real.shape[2])
+    bands = quantile_summary(samples[:windows], [0.025, 0.1, 0.5, 0.9, 0.975])
+    steps = np.arange(real.shape[1])
+    figure = Figure(figsize=(3.4 * channels, 2.4 * windows), layout="constrained")
+    FigureCanvasAgg(figure)
+    for window in range(windows):
+        for channel in range(channels):
+            axis = figure.add_subplot(windows, channels, window * channels + channel + 1)
+            if context is not None:
+                history = np.asarray(context[window, :, channel], "float64")
+                axis.plot(np.arange(-len(history), 0), history, color="0.5", linewidth=1, label="context")
+            low95, low80, median, high80, high95 = bands[window, :, :, channel]
+            axis.fill_between(
+                steps, low95, high95, color=SYNTHETIC_COLOR, alpha=0.18, linewidth=0, label="95%"
+            )
+            axis.fill_between(
+                steps, low80, high80, color=SYNTHETIC_COLOR, alpha=0.35, linewidth=0, label="80%"
+            )
+            axis.plot(steps, median, color=SYNTHETIC_COLOR, linewidth=1.5, label="sampled median")
+            axis.plot(steps, real[window, :, channel], color=REAL_COLOR, linewidth=1.5, label="real")
+            if window == 0:
+                axis.set_title(f"channel {channel}")
+            if channel == 0:
+                axis.set_ylabel(f"window {window}")
+    figure.legend(*figure.axes[0].get_legend_handles_labels(), loc="outside upper right")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _save(figure, path)
+    return path

@@ -401,6 +401,9 @@ class ObjectiveModel(keras.Model):
     #: Whether it trains under a tf.distribute strategy (``training.distribution``).
     supports_distribution: bool = True
 
+    #: Networks a run saved by an earlier fusegen may lack; they load as initialised (neutral).
+    optional_networks: frozenset[str] = frozenset()
+
     def training_callbacks(self) -> list[keras.callbacks.Callback]:
         """Callbacks its training needs beside fusegen's own (e.g. a KL warm-up)."""
         return []

@@ -6,7 +6,9 @@ conditions are decoded; the loss is the reconstruction (summed over each
 example's elements) plus ``kl_weight`` times the KL divergence to the
 standard normal prior, the weight rising linearly over
 ``kl_warmup_epochs``. Sampling draws the latent from the prior, scaled by
-the temperature.
+the temperature; with ``observation_noise``, Gaussian noise at the
+training error's scale is added to the decoded numbers, so that a sample is
+drawn from the likelihood and not only its mean.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from fusegen.spec.objectives import CVAEObjective
 
 @register_objective(CVAEObjective)
 class ConditionalVAE(ObjectiveModel):
+    # Runs from before observation noise have no noise network: a zero scale samples as they did.
+    optional_networks = frozenset({"noise"})
+
     def add_parts(self, objective):
         self.latent_dim = objective.latent_dim
         self.posterior = build_posterior(
@@ -39,6 +44,16 @@ class ConditionalVAE(ObjectiveModel):
         )  # fmt: skip
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.noise = None
+        if adds_observation_noise(self.spec):
+            # The noise scale is a one-weight network, so the run directory saves and loads it
+            # with the other networks; `NoiseScale` sets it from each epoch's squared error.
+            self.noise = keras.Sequential(
+                [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros",
+                                                       trainable=False, name="noise_scale")],
+                name="noise",
+            )  # fmt: skip
+            self.squared_error_tracker = keras.metrics.Mean(name="squared_error")
 
     def compile_for_training(self, distributed: bool = False):
         self.compile(
@@ -54,6 +69,11 @@ class ConditionalVAE(ObjectiveModel):
         latent = mean + ops.exp(0.5 * log_variance) * noise
         outputs = self.decode(fused, latent, training=training)
         reconstruction = self.calibrated_reconstruction(y, outputs)
+        if self.noise is not None:
+            # The forecast error of the prior's centre (latent 0), not the posterior's reconstruction
+            # error, which has seen the target: that is the spread a sample must carry.
+            centre = self.decode(fused, ops.zeros_like(latent), training=training)
+            self.squared_error_tracker.update_state(ops.mean(ops.square(centre - ops.cast(y, "float32"))))
         kl = ops.mean(-0.5 * ops.sum(1.0 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=-1))
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
@@ -97,15 +117,42 @@ class ConditionalVAE(ObjectiveModel):
         fused = self.conditions(inputs, present)
         batch = ops.shape(self.fused_tensor(fused))[0]
         latent = temperature * keras.random.normal((batch, self.latent_dim), seed=seed_generator)
-        return self.sample_categories(self.decode(fused, latent), seed_generator, temperature)
+        outputs = self.decode(fused, latent)
+        if self.noise is not None:
+            scale = self.noise.get_layer("noise_scale").kernel[0, 0]
+            outputs = outputs + temperature * scale * keras.random.normal(
+                ops.shape(outputs), seed=seed_generator
+            )
+        return self.sample_categories(outputs, seed_generator, temperature)
 
     def training_callbacks(self):
         # Without the warm-up the posterior tends to collapse before the decoder learns to use it.
         warmup = self.spec.objective.kl_warmup_epochs
-        return [KLWarmup(warmup)] if warmup else []
+        return ([KLWarmup(warmup)] if warmup else []) + ([NoiseScale()] if self.noise is not None else [])
 
     def networks(self):
-        return {**super().networks(), "posterior": self.posterior}
+        return {**super().networks(), "posterior": self.posterior, "noise": self.noise}
+
+
+def adds_observation_noise(spec) -> bool:
+    """Whether samples get the likelihood's noise: the objective's setting, or its 'auto' rule."""
+    setting = spec.objective.observation_noise
+    if setting == "auto":
+        return spec.output.kind == "sequence" and bool(spec.inputs)
+    return bool(setting) and spec.output.kind != "record"
+
+
+class NoiseScale(keras.callbacks.Callback):
+    """Set the cvae's noise scale to the root of the epoch's mean squared error (model space).
+
+    The error is that of decoding the prior's centre, so the noise alone
+    would give the spread of the forecast errors; the latent adds its own
+    spread on top, which keeps the intervals on the wide side of calibrated.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        error = float(self.model.squared_error_tracker.result())
+        self.model.noise.get_layer("noise_scale").kernel.assign([[error**0.5]])
 
 
 class KLWarmup(keras.callbacks.Callback):

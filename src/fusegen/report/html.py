@@ -39,6 +39,18 @@ EXPLANATIONS = {
     "errors.rmse": "Root-mean-square error against the true output.",
     "distances.marginal": "Per-channel Kolmogorov-Smirnov distance between real and generated values (0 is best).",
     "distances.autocorrelation": "Mean difference of the channels' autocorrelation at lags 1-10 (0 is best).",
+    "forecast.crps": "CRPS as GluonTS's mean weighted quantile loss over the 0.1-0.9 quantiles of the sample "
+    "paths (lower is better; compare with the baselines).",
+    "forecast.mase": "Mean absolute error of the sampled median, scaled by the seasonal-naive error of the "
+    "context (below 1 beats repeating the last value).",
+    "forecast.coverage_80": "Share of real values inside the sampled 80% interval (calibrated: near 0.80).",
+    "forecast.coverage_95": "Share of real values inside the sampled 95% interval (calibrated: near 0.95).",
+    "forecast.energy_score": "Energy score of each window's whole path over all channels, each channel "
+    "divided by its spread (lower is better).",
+    "forecast.baselines.seasonal_naive.crps": "CRPS of repeating the context's last season (a point forecast).",
+    "forecast.baselines.context_mean.crps": "CRPS of repeating each channel's context mean (a point forecast).",
+    "forecast.baselines.climatology.crps": "CRPS of training windows drawn at random, whatever the inputs.",
+    "forecast.baselines.climatology.coverage_80": "80% coverage of those random training windows.",
     "samples.seconds": "Time to generate the evaluated samples.",
 }
 
@@ -48,6 +60,8 @@ PLOT_TITLES = {
     "traces": "Sample traces: generated against real, per channel",
     "embedding": "PCA and t-SNE of real and generated windows",
     "grid": "Input, generated output and truth, one example per row",
+    "fan_chart": "Fan chart: the real continuation against the sampled median and its 80% and 95% bands, "
+    "after the context (grey)",
 }
 
 

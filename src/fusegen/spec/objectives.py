@@ -68,6 +68,13 @@ class CVAEObjective(ObjectiveConfig):
     )
     numeric_loss: Literal["mse", "mae"] = "mse"
     posterior_units: list[PositiveInt] = Field(default=[128], min_length=1)
+    observation_noise: Literal["auto"] | bool = Field(
+        default="auto",
+        description="Add the likelihood's own noise to sampled numbers: Gaussian, at the scale of the "
+        "training error (the sigma-VAE's noise), times the temperature. Without it a sample is the "
+        "decoder's mean for its latent, and a forecast's intervals are too narrow. 'auto': on for a "
+        "sequence output with inputs (a forecast), off for whole windows, images, vectors and records.",
+    )
 
     @property
     def latent_width(self) -> int:

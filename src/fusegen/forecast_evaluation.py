@@ -1,0 +1,189 @@
+"""Forecasting scores for a conditional sequence run: many sample paths per held-out window.
+
+`fusegen.evaluation` calls `evaluate_forecasts` for a run whose output is a
+sequence and which has inputs. For every held-out condition row it draws
+``num_paths`` sample paths in one batched `Generator.sample` call and scores
+them with `fusegen.metrics.forecast` (GluonTS's definitions): CRPS as the mean
+weighted quantile loss, MASE of the sample median, the coverage of the 80%
+and 95% intervals and the energy score, beside the same scores of naive
+baselines so that the numbers have a comparison.
+
+The context is the real history just before each forecast window. When the
+output reads its steps with ``select.steps`` from the same column (or
+columns) as sequence inputs, and for every output channel some input reads
+that channel up to the output's first step, the context is those inputs'
+real values. MASE then scales each (window, channel) by its context's
+seasonal-naive error, as GluonTS does, and the ``seasonal_naive`` (the last
+season of the context repeated) and ``context_mean`` (each channel's
+context mean repeated) baselines are scored too. Without such a context,
+MASE scales each channel by the mean seasonal-naive error within the
+training split's output windows, and only the ``climatology`` baseline is
+scored. ``climatology`` is always there: ``num_paths`` training output
+windows drawn at random for every held-out window, whatever its inputs.
+
+The energy score divides each channel by its standard deviation over the
+training split's output windows, so that channels in different units weigh
+alike.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+from fusegen.data.sources import Table
+from fusegen.data.windows import window_table
+
+#: Sample paths drawn per held-out window when the caller does not say.
+DEFAULT_PATHS = 100
+
+
+def evaluate_forecasts(
+    generator, train: Table, rows: Table, seed: int = 0, num_paths: int | None = None, seasonality: int = 1
+) -> tuple[dict[str, Any], dict[str, np.ndarray | None]]:
+    """Score ``num_paths`` sample paths for each of ``rows`` against its real continuation.
+
+    Args:
+        generator: a trained generator with a sequence output and inputs.
+        train: the real rows it trained on (the climatology baseline and
+            the fallback scales).
+        rows: the held-out rows to forecast.
+        seed: seeds the sample paths and the climatology draws.
+        num_paths: sample paths per row (default `DEFAULT_PATHS`).
+        seasonality: the season of MASE's scale and of the seasonal-naive
+            baseline, in steps (1: the last value).
+
+    Returns:
+        The scores (JSON-ready), and the arrays a fan chart draws: ``real``
+        (windows, steps, channels), ``samples`` (windows, paths, steps,
+        channels) and ``context`` (windows, context_steps, channels) or None.
+    """
+    from fusegen.metrics.forecast import forecast_metrics, seasonal_error
+
+    spec = generator.spec
+    num_paths = num_paths or DEFAULT_PATHS
+    rows, train = window_table(rows, spec), window_table(train, spec)
+    output_sources, (start, stop) = _sources(spec, None), _steps(spec.output)
+    real = _read(rows, output_sources, start, stop)
+    context, context_note = _context(spec, rows, output_sources, start)
+    started = time.perf_counter()
+    samples = np.asarray(generator.sample(rows, num_samples=num_paths, seed=seed, strict=False), "float64")
+    seconds = time.perf_counter() - started
+    samples = samples.reshape(len(real), num_paths, *samples.shape[1:])
+    # A window with a missing real value cannot be scored; GluonTS masks such values instead.
+    kept = np.isfinite(real).all(axis=(1, 2))
+    real, samples = real[kept], samples[kept]
+    context = context[kept] if context is not None else None
+
+    train_real = _read(train, output_sources, start, stop)
+    spread = np.nanstd(train_real, axis=(0, 1))
+    channel_scale = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
+    scale = None if context is not None else np.nanmean(seasonal_error(train_real, seasonality), axis=0)
+
+    def score(paths):
+        return forecast_metrics(real, paths, context, seasonality, scale, channel_scale)
+
+    results: dict[str, Any] = {
+        "windows": int(len(real)),
+        "paths_per_window": num_paths,
+        "seasonality": seasonality,
+        "context": context_note,
+        **score(samples),
+        "baselines": {},
+        "seconds": round(seconds, 3),
+    }
+    if not kept.all():
+        results["windows_left_out"] = int((~kept).sum())
+    if context is not None:
+        # A missing context value leaves its baseline forecast at the channel's training mean.
+        fill = np.nanmean(train_real, axis=(0, 1))
+        lag = seasonality if seasonality < context.shape[1] else 1
+        repeats = -(-real.shape[1] // lag)
+        naive = np.tile(context[:, -lag:], (1, repeats, 1))[:, : real.shape[1]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing context has no mean
+            level = np.repeat(np.nanmean(context, axis=1, keepdims=True), real.shape[1], axis=1)
+        for name, point in (("seasonal_naive", naive), ("context_mean", level)):
+            results["baselines"][name] = score(np.where(np.isfinite(point), point, fill)[:, None])
+    usable = train_real[np.isfinite(train_real).all(axis=(1, 2))]
+    draws = np.random.default_rng(seed).integers(0, len(usable), (len(real), num_paths))
+    results["baselines"]["climatology"] = score(usable[draws])
+    return results, {"real": real, "samples": samples, "context": context}
+
+
+def summary_line(forecast: dict[str, Any]) -> str:
+    """One terminal line: the run's scores, and the best baseline's CRPS beside its own."""
+
+    def number(value):
+        return "n/a" if value is None else f"{value:.3f}"
+
+    baselines = ", ".join(
+        f"{name.replace('_', ' ')} {number(scores['crps'])}" for name, scores in forecast["baselines"].items()
+    )
+    return (
+        f"forecasts ({forecast['paths_per_window']} paths for each of {forecast['windows']} windows): "
+        f"CRPS {number(forecast['crps'])} ({baselines}), MASE {number(forecast['mase'])}, "
+        f"coverage 80% {number(forecast['coverage_80'])}, 95% {number(forecast['coverage_95'])}, "
+        f"energy score {number(forecast['energy_score'])}"
+    )
+
+
+def _steps(part) -> tuple[int, int]:
+    """The [start, stop) steps a sequence input or output reads from its stored windows."""
+    select = part.select
+    if select is not None and select.steps is not None:
+        return tuple(select.steps)
+    return 0, part.steps
+
+
+def _sources(spec, name: str | None) -> list[tuple[str, int | None]]:
+    """Where each channel of input ``name`` (the output for None) is stored: (column, channel index).
+
+    A channel of an array field is its index along the last axis; a channel
+    read from ``columns`` (one column per channel) has index None.
+    """
+    part = spec.output if name is None else spec.inputs[name]
+    select = part.select
+    picks = select.channels if select is not None and select.channels is not None else None
+    if part.columns:
+        return [
+            (column, None) for column in (part.columns if picks is None else [part.columns[i] for i in picks])
+        ]
+    column = spec.output_column() if name is None else spec.input_column(name)
+    return [(column, index) for index in (picks if picks is not None else range(part.channels))]
+
+
+def _read(table: Table, sources, start: int, stop: int) -> np.ndarray:
+    """Real values (windows, stop - start, channels) of the stored channels ``sources``."""
+    channels = []
+    for column, index in sources:
+        values = np.asarray(table.columns[column], "float64")[:, start:stop]
+        channels.append(values if index is None else values[..., index])
+    return np.stack(channels, axis=-1)
+
+
+def _context(spec, rows: Table, output_sources, start: int):
+    """The real steps just before the output's, read by sequence inputs, and a note on where they came from."""
+    fallback = "none: MASE scaled by the training split's seasonal-naive error per channel"
+    if start == 0:
+        return None, fallback
+    readers: dict[tuple[str, int | None], tuple[str, int]] = {}  # channel -> (input, first step)
+    for name, part in spec.inputs.items():
+        if part.kind != "sequence":
+            continue
+        first, last = _steps(part)
+        if last != start:
+            continue  # only the history that ends where the forecast starts
+        for source in _sources(spec, name):
+            if source not in readers or first < readers[source][1]:
+                readers[source] = (name, first)
+    if not all(source in readers for source in output_sources):
+        return None, fallback
+    first = max(readers[source][1] for source in output_sources)  # the steps every channel has
+    context = _read(rows, output_sources, first, start)
+    names = sorted({readers[source][0] for source in output_sources})
+    note = f"the {start - first} steps before, read by input(s) {', '.join(repr(name) for name in names)}"
+    return context, note

@@ -1,0 +1,185 @@
+"""Forecasting scores in `fusegen evaluate`, and `fusegen sample --quantiles`.
+
+The first tests score a stand-in generator (no model, no TensorFlow); the
+slow ones train the sensors example for two epochs and use the CLI.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fusegen.data.sources import Table
+from fusegen.errors import FusegenError
+from fusegen.forecast_evaluation import evaluate_forecasts, summary_line
+from fusegen.metrics.forecast import mean_weighted_quantile_loss, quantile_summary
+from fusegen.spec import load_spec
+
+
+class StandIn:
+    """A generator whose samples are each window's real continuation plus noise of a given spread."""
+
+    def __init__(self, spec, future, spread):
+        self.spec, self.future, self.spread = spec, future, spread
+
+    def sample(self, rows, num_samples, seed, strict):
+        futures = self.future(rows)
+        noise = np.random.default_rng(seed).normal(
+            0, self.spread, (len(futures), num_samples, *futures.shape[1:])
+        )
+        return (futures[:, None] + noise).reshape(-1, *futures.shape[1:])
+
+
+def motion_table(count=40, seed=0):
+    rng = np.random.default_rng(seed)
+    phase = rng.uniform(0, 2 * np.pi, (count, 1, 6))
+    motion = np.sin(0.3 * np.arange(100)[None, :, None] + phase) * 3 + rng.normal(0, 0.3, (count, 100, 6))
+    return Table({"motion": motion, "activity": np.array(["walking"] * count)}, origin="test")
+
+
+@pytest.fixture(scope="module")
+def sensors_spec(examples_dir):
+    return load_spec(examples_dir / "sensors_to_series.yaml")
+
+
+def test_the_context_is_the_inputs_steps_before_the_output(sensors_spec):
+    train, rows = motion_table(60, seed=1), motion_table(20, seed=2)
+    generator = StandIn(sensors_spec, lambda table: np.asarray(table.columns["motion"])[:, 75:], 0.3)
+    results, arrays = evaluate_forecasts(generator, train, rows, seed=0, num_paths=50)
+    motion = np.asarray(rows.columns["motion"])
+    np.testing.assert_array_equal(arrays["real"], motion[:, 75:])
+    np.testing.assert_array_equal(arrays["context"], motion[:, :75])
+    assert arrays["samples"].shape == (20, 50, 25, 6)
+    assert "75 steps before" in results["context"] and "'accelerometer'" in results["context"]
+    level = motion[:, :75].mean(axis=1, keepdims=True).repeat(25, axis=1)[:, None]
+    baselines = results["baselines"]
+    assert baselines["context_mean"]["crps"] == pytest.approx(
+        mean_weighted_quantile_loss(motion[:, 75:], level)
+    )
+    assert set(baselines) == {"seasonal_naive", "context_mean", "climatology"}
+    # paths centred on the truth beat every baseline, and their intervals cover it
+    for scores in baselines.values():
+        assert results["crps"] < scores["crps"] and results["energy_score"] < scores["energy_score"]
+    assert results["mase"] < baselines["seasonal_naive"]["mase"]
+    assert results["coverage_80"] > 0.95
+    json.dumps(results, allow_nan=False)
+    assert summary_line(results).startswith("forecasts (50 paths for each of 20 windows): CRPS")
+
+
+def test_without_a_context_mase_takes_the_training_scale(sensors_spec):
+    raw = sensors_spec.model_dump(exclude_none=True)
+    raw["inputs"] = {"activity": raw["inputs"]["activity"]}  # no sequence input reads the history
+    spec = load_spec(raw)
+    generator = StandIn(spec, lambda table: np.asarray(table.columns["motion"])[:, 75:], 1.0)
+    results, arrays = evaluate_forecasts(generator, motion_table(60, 1), motion_table(10, 2), num_paths=20)
+    assert arrays["context"] is None and results["context"].startswith("none")
+    assert set(results["baselines"]) == {"climatology"}
+    assert results["mase"] is not None and results["mase"] > 0
+
+
+# --------------------------------------------------------------------------- trained, through the CLI
+
+
+def fusegen(*args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "fusegen.cli", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+
+
+def in_process(*args):
+    """The CLI in this process, which has TensorFlow loaded already: seconds faster than a new one."""
+    from typer.testing import CliRunner
+
+    from fusegen.cli import app
+
+    return CliRunner().invoke(app, [str(arg) for arg in args])
+
+
+@pytest.fixture(scope="module")
+def sensors_run(examples_dir, tmp_path_factory):
+    import fusegen as fusegen_module
+
+    generator = fusegen_module.Generator(examples_dir / "sensors_to_series.yaml")
+    generator.fit(epochs=2, verbose=0)
+    run_dir = tmp_path_factory.mktemp("runs") / "sensors"
+    generator.save(run_dir)
+    return generator, run_dir
+
+
+@pytest.mark.slow
+def test_evaluate_reports_forecast_scores_and_a_fan_chart(sensors_run, tmp_path):
+    from fusegen.evaluation import evaluate_run, summary_lines
+    from fusegen.report import write_report
+
+    generator, run_dir = sensors_run
+    results = evaluate_run(generator, None, tmp_path, timegan_iterations=(2, 2), num_samples=30)
+    forecast = results["forecast"]
+    assert forecast["windows"] == 12 and forecast["paths_per_window"] == 30  # BasicMotions' 15% holdout
+    for name in ("crps", "mase", "coverage_80", "coverage_95", "energy_score"):
+        assert forecast[name] is not None and forecast[name] >= 0, name
+    assert set(forecast["baselines"]) == {"seasonal_naive", "context_mean", "climatology"}
+    assert "timegan" in results and "errors" in results  # the existing scores stay
+    assert any(line.startswith("forecasts (30 paths") for line in summary_lines(results))
+    assert (tmp_path / "fan_chart.png").exists()
+    assert json.loads((tmp_path / "metrics.json").read_text())["forecast"]["crps"] == forecast["crps"]
+    html = write_report(
+        run_dir, results, generator.spec, generator.history_, out=tmp_path / "r.html"
+    ).read_text()
+    assert "Fan chart" in html and "forecast.crps" in html
+
+
+@pytest.mark.slow
+def test_sample_writes_a_quantile_summary_beside_the_paths(sensors_run, tmp_path):
+    generator, run_dir = sensors_run
+    table = generator.load_table()
+    np.savez(
+        tmp_path / "c.npz",
+        motion=table.columns["motion"][:3],
+        activity=table.columns["activity"][:3].astype(str),
+    )
+    out = tmp_path / "paths.npz"
+    result = in_process("sample", run_dir, "-c", tmp_path / "c.npz", "-n", "40", "--quantiles", "0.1,0.5,0.9",
+                        "--out", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "quantiles 0.1, 0.5, 0.9 of each of 3 condition row(s)" in result.output
+    paths = np.load(out)["continuation"]
+    summary = np.load(tmp_path / "paths.quantiles.npz")
+    assert paths.shape == (120, 25, 6)
+    assert summary["continuation"].shape == (3, 3, 25, 6)  # rows, quantiles, steps, channels
+    np.testing.assert_array_equal(summary["quantile_levels"], [0.1, 0.5, 0.9])
+    expected = quantile_summary(paths.reshape(3, 40, 25, 6), [0.1, 0.5, 0.9])
+    np.testing.assert_array_equal(summary["continuation"], expected)
+    assert np.all(np.diff(summary["continuation"], axis=1) >= 0)
+
+
+@pytest.mark.parametrize(
+    ("quantiles", "problem"),
+    [("0.1,abc", "'abc' is not a number"), ("0.5,1", "1 is not strictly between 0 and 1")],
+)
+def test_bad_quantiles_are_one_line(tmp_path, quantiles, problem):
+    # The option is checked before the run is read, so no run is needed.
+    result = fusegen("sample", tmp_path / "run", "--quantiles", quantiles, "--out", tmp_path / "o.npz")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--quantiles expects numbers strictly between 0 and 1" in lines[0], lines
+    assert f"received '{quantiles}' ({problem})" in lines[0]
+
+
+@pytest.mark.slow
+def test_quantiles_of_a_record_output_are_refused(examples_dir, tmp_path):
+    import fusegen as fusegen_module
+
+    generator = fusegen_module.Generator(examples_dir / "tabular_augment.yaml")
+    generator.fit(epochs=1, verbose=0)
+    generator.save(tmp_path / "run")
+    result = in_process(
+        "sample", tmp_path / "run", "-n", "5", "--quantiles", "0.5", "--out", tmp_path / "o.csv"
+    )
+    assert isinstance(result.exception, FusegenError)  # which `fusegen` prints as one line, as above
+    message = str(result.exception)
+    assert "--quantiles summarises sequence outputs" in message, message
+    assert "is a record; received --quantiles 0.5" in message
+    assert not (tmp_path / "o.csv").exists()
