@@ -16,6 +16,7 @@ from typing import Optional
 
 import typer
 
+from fusegen.cli_options import parse_quantiles, parse_ranges
 from fusegen.errors import FusegenError
 
 _python_show_warning = warnings.showwarning
@@ -232,7 +233,7 @@ def sample(
     ),
 ):
     """Sample from a trained generator, on conditions for some inputs, all, or none."""
-    levels = _parse_quantiles(quantiles) if quantiles is not None else None
+    levels = parse_quantiles(quantiles) if quantiles is not None else None
     _load_tensorflow()
     from fusegen.generator import load
     from fusegen.writers import quantile_summary_path, write_output_stream, write_quantile_summary
@@ -251,7 +252,7 @@ def sample(
         seed=seed,
         temperature=temperature,
         batch_size=batch_size,
-        ranges=_parse_ranges(range_),
+        ranges=parse_ranges(range_),
         extrapolate=allow_extrapolation,
     )
     kept: list = []
@@ -281,23 +282,44 @@ def init(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the spec here (default: print it)."),
     objective: str = typer.Option("cvae", help="The objective's type: regression, cvae, cgan, diffusion."),
     epochs: Optional[int] = typer.Option(None, help="Training epochs (default: from the table's size)."),
+    target: list[str] = typer.Option(
+        [], "--target", help="A long table of readings: forecast this column (repeat for several)."
+    ),
+    time: Optional[str] = typer.Option(
+        None, "--time", help="Forecast: the time column (orders rows, gives the frequency)."
+    ),
+    known_future: list[str] = typer.Option(
+        [], "--known-future", help="Forecast: a column known ahead for the forecast's steps (repeatable)."
+    ),
+    group: Optional[str] = typer.Option(None, "--group", help="Forecast: the column naming each series."),
+    horizon: Optional[int] = typer.Option(None, help="Forecast: steps ahead (default: from the frequency)."),
+    context: Optional[int] = typer.Option(
+        None, help="Forecast: steps of history (default: from the frequency)."
+    ),
 ):
-    """Infer an editable spec: records like a table (column kinds, vocabularies, conditions), or images like a folder's."""
+    """Infer an editable spec: records like a table, images like a folder's, or (--target) a forecast of a long table."""
     from fusegen.scaffold import init_spec
     from fusegen.spec import OBJECTIVE_SLOT
 
     if objective not in OBJECTIVE_SLOT.names():
         raise FusegenError(f"--objective must be one of {OBJECTIVE_SLOT.names()}, received '{objective}'.")
-    spec, text = init_spec(data, out, objective=objective, epochs=epochs)
+    series = dict(targets=target, time_column=time, known_future=known_future, group_column=group,
+                  horizon=horizon, context=context)  # fmt: skip
+    if not target and any(series.values()):
+        raise FusegenError("--time, --known-future, --group, --horizon and --context describe a forecast; "
+                           "name the columns to forecast with --target.")  # fmt: skip
+    spec, text = init_spec(data, out, objective=objective, epochs=epochs, series=series if target else None)
     if out is None:
         typer.echo(text, nl=False)
         return
     output = spec["output"]
-    what = (
-        f"{len(output['numeric'])} numeric and {len(output['categorical'])} categorical columns"
-        if output["kind"] == "record"
-        else f"{output['height']}x{output['width']}x{output['channels']} images"
-    )
+    what = {
+        "record": lambda: (
+            f"{len(output['numeric'])} numeric and {len(output['categorical'])} categorical columns"
+        ),
+        "image": lambda: f"{output['height']}x{output['width']}x{output['channels']} images",
+        "sequence": lambda: f"forecasting {output['columns']} {output['steps']} steps ahead",
+    }[output["kind"]]()
     typer.echo(f"wrote {out}: {what}; conditions {sorted(spec['inputs'])}")
 
 
@@ -406,50 +428,11 @@ def demo(
     typer.echo(f"open the reports: {', '.join(str(path) for path in sorted(out.glob('*/report.html')))}")
 
 
-def _parse_ranges(items: list[str]) -> dict[str, tuple[float, float]]:
-    ranges = {}
-    for item in items:
-        column, _, bounds = item.partition("=")
-        low, _, high = bounds.partition(":")
-        try:
-            ranges[column] = (float(low), float(high))
-        except ValueError:
-            raise FusegenError(
-                f"--range expects COLUMN=LOW:HIGH with numbers, received '{item}'.",
-                hint="for example --range bill_length_mm=35:40",
-            ) from None
-    return ranges
-
-
 def _keeping(chunks, kept: list):
     """Pass ``chunks`` on, keeping each in ``kept``."""
     for chunk in chunks:
         kept.append(chunk)
         yield chunk
-
-
-def _parse_quantiles(text: str) -> list[float]:
-    """``0.1,0.5,0.9`` -> [0.1, 0.5, 0.9]: numbers strictly between 0 and 1."""
-    items = [item.strip() for item in text.split(",")]
-    levels, problem = [], None
-    for item in items:
-        try:
-            level = float(item)
-        except ValueError:
-            problem = f"'{item}' is not a number"
-            break
-        if not 0 < level < 1:
-            problem = f"{item} is not strictly between 0 and 1"
-            break
-        levels.append(level)
-    if problem is None and not levels:
-        problem = "no number"
-    if problem is not None:
-        raise FusegenError(
-            f"--quantiles expects numbers strictly between 0 and 1, separated by commas, such as "
-            f"0.1,0.5,0.9; received '{text}' ({problem}).",
-        )
-    return levels
 
 
 def _write(outputs, out: Path, generator, noun: str) -> None:

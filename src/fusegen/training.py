@@ -17,6 +17,7 @@ from pathlib import Path
 from fusegen.data.pipeline import check_against_model, make_dataset, prepare_data
 from fusegen.data.preprocessing import Preprocessor
 from fusegen.errors import FusegenError, RunError
+from fusegen.schedule import plan_schedule
 
 
 def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> None:
@@ -40,7 +41,6 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
             f"epochs overrides training.epochs, so it must be a positive integer; received {epochs}.",
             hint="pass at least 1, or leave it out to train for training.epochs.",
         )
-    total_epochs = epochs or training.epochs
     if (
         training.distribution != "none"
         and not OBJECTIVES[generator.spec.objective.type].supports_distribution
@@ -84,6 +84,15 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
             f"(data.missing: drop_rows), first rows {prepared.dropped_rows[:5].tolist()}"
         )
     log(f"training on {prepared.num_train} rows, validating on {len(prepared.validation_rows)}")
+    objective = OBJECTIVES[generator.spec.objective.type]
+    schedule = plan_schedule(
+        training,
+        prepared.num_train,
+        epochs,
+        stops_on_validation=objective.validation_tracks_quality and len(prepared.validation_rows) > 0,
+    )
+    total_epochs = schedule.epochs
+    log(f"schedule: {schedule.reason}")
     generator.preprocessor_ = prepared.preprocessor
 
     keras.utils.set_random_seed(training.seed)
@@ -99,7 +108,7 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
         shuffle=True,
         seed=training.seed,
     )
-    steps = training.steps_per_epoch
+    steps = schedule.steps_per_epoch
     if steps:
         # Exactly `steps` batches an epoch, as a dataset of that length: given steps_per_epoch,
         # Keras runs whole executions (48 batches for 43 at steps_per_execution 8).
@@ -144,10 +153,10 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
                 all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "logs")))
             else:
                 log("TensorBoard is not installed, so no logs are written (pip install tensorboard)")
-    if training.early_stopping_patience and validation is not None:
+    if schedule.patience and validation is not None:
         all_callbacks.append(
             keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=training.early_stopping_patience, restore_best_weights=True
+                monitor="val_loss", patience=schedule.patience, restore_best_weights=True
             )
         )
     result = model.fit(
@@ -162,10 +171,13 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
     for name, values in result.history.items():
         history.setdefault(name, []).extend(float(value) for value in values)
     generator.history_ = history
-    # The run directory records what ran: an epochs override replaces the spec's count.
+    # The run directory records what ran: the epochs (and their length) that ran, whether the
+    # spec gave them, chose them from the data or stopped early.
+    ran = initial_epoch + len(result.history.get("loss", []))
     generator.spec = generator.spec.model_copy(
-        update={"training": training.model_copy(update={"epochs": total_epochs})}
-    )
+        update={"training": training.model_copy(update={"epochs": max(ran, 1), "steps": None,
+                                                        "steps_per_epoch": schedule.steps_per_epoch})}
+    )  # fmt: skip
     generator.validation_table_ = (
         prepared.table.take(prepared.validation_rows) if len(prepared.validation_rows) else None
     )

@@ -53,7 +53,7 @@ def infer_record_spec(
     import pandas as pd
 
     path = Path(path)
-    data, notes = _csv_keys(path)
+    data, notes = csv_keys(path)
     table = read_file(path, delimiter=data.get("delimiter"), encoding=data.get("encoding", "utf-8"))
     frame = pd.DataFrame(
         {name: values for name, values in table.columns.items() if np.asarray(values).ndim == 1}
@@ -126,7 +126,7 @@ def infer_record_spec(
     # Only the first few, so a table of many labels does not become a wide condition.
     conditions = conditions[:3]
     inputs: dict[str, Any] = {
-        _input_name(column): {"kind": "categorical", "column": column} for column in conditions
+        input_name(column): {"kind": "categorical", "column": column} for column in conditions
     }
     # Plain numbers only: a numeric input reads neither dates nor stray text.
     numeric_conditions = [column for column in numeric if column not in datetime + stray_text]
@@ -136,9 +136,9 @@ def infer_record_spec(
         first = next(
             (column for column in numeric_conditions if column not in nullable), numeric_conditions[0]
         )
-        inputs[_input_name(first)] = {"kind": "numeric", "columns": [first]}
+        inputs[input_name(first)] = {"kind": "numeric", "columns": [first]}
         if first in nullable:
-            inputs[_input_name(first)]["missing"] = "impute"
+            inputs[input_name(first)]["missing"] = "impute"
     rows = len(frame)
     batch_size = 64 if rows < 5000 else 256
     training: dict[str, Any] = {"batch_size": batch_size, "epochs": epochs, "learning_rate": 0.002, "seed": 0}
@@ -147,7 +147,7 @@ def infer_record_spec(
         if steps_per_epoch:
             training["steps_per_epoch"] = steps_per_epoch
     spec = {
-        "name": _input_name(path.stem),
+        "name": input_name(path.stem),
         "description": f"Synthetic records like {path.name} ({rows} rows, {len(numeric) + len(categorical)} columns).",
         "data": {"source": path.name, **data, "validation_split": 0.1},
         "inputs": inputs,
@@ -177,7 +177,7 @@ def infer_record_spec(
     return spec, notes
 
 
-def _csv_keys(path: Path) -> tuple[dict[str, str], list[str]]:
+def csv_keys(path: Path) -> tuple[dict[str, str], list[str]]:
     """``data.encoding`` and ``data.delimiter`` for a CSV file where they are not the defaults, and notes."""
     if path.suffix.lower() != ".csv" or not path.is_file():
         return {}, []
@@ -233,7 +233,7 @@ def _stray_text_note(column: str, text) -> str:
     )
 
 
-def _input_name(column: str) -> str:
+def input_name(column: str) -> str:
     import re
 
     name = re.sub(r"[^A-Za-z0-9_]", "_", str(column)).strip("_") or "column"

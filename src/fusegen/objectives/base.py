@@ -401,6 +401,10 @@ class ObjectiveModel(keras.Model):
     #: Whether it trains under a tf.distribute strategy (``training.distribution``).
     supports_distribution: bool = True
 
+    #: Whether its validation loss follows sample quality (a likelihood or an error), so that an
+    #: automatic schedule may stop when it stops improving; a GAN's or a denoiser's does not.
+    validation_tracks_quality: bool = False
+
     #: Networks a run saved by an earlier fusegen may lack; they load as initialised (neutral).
     optional_networks: frozenset[str] = frozenset()
 

@@ -31,6 +31,8 @@ from fusegen.spec.objectives import CVAEObjective
 class ConditionalVAE(ObjectiveModel):
     # Runs from before observation noise have no noise network: a zero scale samples as they did.
     optional_networks = frozenset({"noise"})
+    # Its loss is a negative log-likelihood bound: lower on held-out rows means a better model of them.
+    validation_tracks_quality = True
 
     def add_parts(self, objective):
         self.latent_dim = objective.latent_dim

@@ -21,6 +21,9 @@ from fusegen.spec.objectives import RegressionObjective
 
 @register_objective(RegressionObjective)
 class Regression(ObjectiveModel):
+    # Its validation loss is the error of the very outputs it generates.
+    validation_tracks_quality = True
+
     def compile_for_training(self, distributed: bool = False):
         self.compile(
             optimizer=make_optimizer(self.spec.training), **compile_options(self.spec.training, distributed)

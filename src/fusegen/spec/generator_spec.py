@@ -137,7 +137,18 @@ class TrainingSpec(_Section):
     """Optimisation settings."""
 
     batch_size: PositiveInt = 32
-    epochs: PositiveInt = 10
+    epochs: PositiveInt | Literal["auto"] = Field(
+        default="auto",
+        description="Passes over the training rows. 'auto' chooses the length from the data: about "
+        "10,000 optimiser steps, at least one pass and at most 200, in epochs of at least 50 steps; and "
+        "where the objective's validation loss follows sample quality (regression, cvae) and there is "
+        "a validation split, training stops once that loss stops improving and keeps the best weights.",
+    )
+    steps: PositiveInt | None = Field(
+        default=None,
+        description="Optimiser steps in all, instead of epochs: grouped into whole epochs of at least "
+        "50 steps (or one pass), rounded up. 'epochs' must then be left at 'auto'.",
+    )
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
     learning_rate: PositiveFloat = 1e-3
     seed: int = Field(default=0, ge=0)
@@ -170,6 +181,15 @@ class TrainingSpec(_Section):
         "'multi_worker': MultiWorkerMirroredStrategy across the machines in TF_CONFIG. batch_size is "
         "the global batch, split across replicas; the learning rate is not rescaled.",
     )
+
+    @model_validator(mode="after")
+    def _steps_or_epochs(self) -> TrainingSpec:
+        if self.steps is not None and self.epochs != "auto":
+            raise ValueError(
+                f"give training.steps or training.epochs, not both; received steps={self.steps} and "
+                f"epochs={self.epochs}"
+            )
+        return self
 
 
 class EvaluationSpec(_Section):

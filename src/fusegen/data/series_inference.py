@@ -1,0 +1,234 @@
+"""``fusegen init`` for a long table of readings: an editable forecasting spec.
+
+Given the table, the columns to forecast and (optionally) its time column,
+its covariates known ahead and its group column, `infer_series_spec` writes a
+windows spec: a context window of every series in, the next ``horizon``
+steps of the targets out, the known-ahead covariates joined step by step
+(``known_future``), one forecast per horizon. The context and the horizon
+follow the data's frequency, read from the time column:
+
+| step          | horizon               | context                  |
+|---------------|-----------------------|--------------------------|
+| 15 min - 1 h  | a day                 | a week                   |
+| under 15 min  | an hour (at least 4)  | six horizons             |
+| a day         | a week                | four weeks               |
+| a week        | 8 weeks               | a year                   |
+| a month       | a year                | three years              |
+| a quarter     | a year                | four years               |
+| longer, or no time column | a tenth of the shortest series (4-48) | four horizons |
+
+Both shrink, with a note, when a series is too short for several windows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fusegen.data.files import read_file
+from fusegen.data.inference import MAX_CONDITION_LABELS, csv_keys, input_name
+from fusegen.errors import DataError
+
+#: A window is at most this share of the shortest series, so that each series gives several.
+MAX_WINDOW_SHARE = 0.25
+_HOUR, _DAY = 3600.0, 86400.0
+
+
+def infer_series_spec(
+    path: str | Path,
+    targets: list[str],
+    time_column: str | None = None,
+    known_future: list[str] | None = None,
+    group_column: str | None = None,
+    horizon: int | None = None,
+    context: int | None = None,
+    objective: str = "cvae",
+) -> tuple[dict, list[str]]:
+    """The spec (as a dict) for forecasting ``targets`` of the long table at ``path``, and notes on choices.
+
+    Args:
+        path: a CSV or Parquet table, one row per time step (per group).
+        targets: the columns to forecast.
+        time_column: orders the rows and gives the frequency; file order when None.
+        known_future: numeric columns known ahead for the forecast's steps (the weather
+            forecast, the calendar); they also join the context.
+        group_column: names each series (a sensor, a store); windows never span two,
+            and it conditions the forecast when it has at most 20 labels.
+        horizon: steps to forecast (default: from the frequency).
+        context: steps of history in (default: from the frequency).
+        objective: the objective's type.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    data, notes = csv_keys(path)
+    table = read_file(path, delimiter=data.get("delimiter"), encoding=data.get("encoding", "utf-8"))
+    frame = pd.DataFrame({name: values for name, values in table.columns.items() if np.ndim(values) == 1})
+    known_future = list(known_future or [])
+    named = {"--target": targets, "--known-future": known_future}
+    named.update(
+        {"--time": [time_column] if time_column else [], "--group": [group_column] if group_column else []}
+    )
+    for option, columns in named.items():
+        absent = [column for column in columns if column not in frame.columns]
+        if absent:
+            raise DataError(
+                f"{path.name}: {option} names {absent}, which are not columns; the columns are {list(frame.columns)}.",
+                hint=f"pass {option} with one of those columns.",
+            )
+    if not targets:
+        raise DataError(f"{path.name}: a forecasting spec needs at least one --target column; received none.")
+    reserved = {time_column, group_column, *targets, *known_future}
+    numbers = [
+        column for column in frame.columns if column not in reserved and frame[column].dtype.kind in "iuf"
+    ]
+    # A row counter (1, 2, 3, ... as an exported index) tells the model nothing but the row's place.
+    counters = [column for column in numbers if _is_row_counter(frame[column])]
+    past = [column for column in numbers if column not in counters]
+    if counters:
+        notes.append(f"left out {counters}: row counters (each row one more than the last), not readings")
+    for column in targets + known_future:
+        if frame[column].dtype.kind not in "iufb":
+            raise DataError(
+                f"{path.name}: column '{column}' is {frame[column].dtype}, but a series must be numbers; "
+                f"received {frame[column].iloc[0]!r} in its first row.",
+                hint="forecast and pass ahead numeric columns only (encode a category as 0/1 columns).",
+            )
+    lengths = frame.groupby(group_column).size() if group_column else pd.Series([len(frame)])
+    shortest = int(lengths.min())
+    step, frequency = _step_of(frame, time_column, group_column)
+    default_horizon, default_context = _lengths_for(step, shortest)
+    if (
+        horizon is None
+        and context is None
+        and default_horizon + default_context > MAX_WINDOW_SHARE * shortest
+    ):
+        scale = MAX_WINDOW_SHARE * shortest / (default_horizon + default_context)
+        default_horizon, default_context = (
+            max(1, int(default_horizon * scale)),
+            max(1, int(default_context * scale)),
+        )
+        notes.append(
+            f"the shortest series has {shortest} rows: shrank the window to {default_context} + "
+            f"{default_horizon} steps, a quarter of it, so that it gives several windows"
+        )
+    horizon, context = horizon or default_horizon, context or default_context
+    if horizon + context > shortest:
+        raise DataError(
+            f"{path.name}: a window of {context} context + {horizon} horizon steps is longer than the shortest "
+            f"series ({shortest} rows), so it would give no window.",
+            hint="pass a smaller --context or --horizon.",
+        )
+    notes.append(
+        f"rows every {frequency}: forecasting {horizon} steps from the {context} before, one forecast per "
+        f"{horizon} steps"
+    )
+    history_columns = targets + known_future + past
+    missing = [column for column in history_columns if frame[column].isna().any()]
+    window_keys = {"length": context + horizon, "stride": horizon}
+    if time_column:
+        window_keys["time_column"] = time_column
+    if group_column:
+        window_keys["group_column"] = group_column
+    inputs: dict = {
+        "history": {
+            "kind": "sequence",
+            "steps": context,
+            "channels": len(history_columns),
+            "columns": history_columns,
+            "select": {"steps": [0, context]},
+        }
+    }
+    if known_future:
+        inputs["ahead"] = {
+            "kind": "sequence",
+            "steps": horizon,
+            "channels": len(known_future),
+            "columns": known_future,
+            "select": {"steps": [context, context + horizon]},
+            "known_future": True,
+        }
+    if group_column and frame[group_column].nunique() <= MAX_CONDITION_LABELS:
+        inputs[input_name(group_column)] = {"kind": "categorical", "column": group_column}
+    if missing:
+        notes.append(
+            f"columns {missing} have missing values: filled with their training mean (missing: impute)"
+        )
+    spec = {
+        "name": input_name(path.stem),
+        "description": f"Forecast {', '.join(targets)} of {path.name} {horizon} steps ahead.",
+        "data": {
+            "source": path.name,
+            **data,
+            "windows": window_keys,
+            "validation_split": 0.1,
+            **({"missing": "impute"} if missing else {}),
+        },
+        "inputs": inputs,
+        "output": {
+            "name": "forecast",
+            "kind": "sequence",
+            "steps": horizon,
+            "channels": len(targets),
+            "columns": list(targets),
+            "select": {"steps": [context, context + horizon]},
+        },
+        "objective": {"type": objective},
+    }
+    return spec, notes
+
+
+def _step_of(frame, time_column: str | None, group_column: str | None) -> tuple[float | None, str]:
+    """The median step between rows in seconds (None without a datetime column), and how to say it."""
+    import pandas as pd
+
+    if time_column is None:
+        return None, "row (no --time column)"
+    times = frame[time_column]
+    if times.dtype.kind not in "Mm":
+        parsed = pd.to_datetime(times, errors="coerce")
+        if parsed.isna().mean() > 0.5:
+            return None, f"step of '{time_column}' (not dates)"
+        times = parsed
+    groups = frame[group_column] if group_column else np.zeros(len(frame))
+    ordered = pd.DataFrame({"group": groups, "time": times}).sort_values(["group", "time"])
+    steps = ordered.groupby("group")["time"].diff().dt.total_seconds().dropna()
+    steps = steps[steps > 0]
+    if steps.empty:
+        return None, f"step of '{time_column}' (no two distinct times)"
+    step = float(steps.median())
+    return step, _describe_step(step)
+
+
+def _lengths_for(step: float | None, shortest: int) -> tuple[int, int]:
+    """Default (horizon, context) in steps for rows ``step`` seconds apart."""
+    if step is None or step > 100 * _DAY:
+        horizon = int(np.clip(round(0.1 * shortest), 4, 48))
+        return horizon, 4 * horizon
+    if step >= 80 * _DAY:  # quarterly
+        return 4, 16
+    if step >= 27 * _DAY:  # monthly
+        return 12, 36
+    if step >= 6 * _DAY:  # weekly
+        return 8, 52
+    if step >= 0.9 * _DAY:  # daily
+        return 7, 28
+    per_day = max(1, round(_DAY / step))
+    if step >= 0.25 * _HOUR:  # 15 minutes to a day: a day ahead from a week
+        return per_day, 7 * per_day
+    horizon = max(4, round(_HOUR / step))
+    return horizon, 6 * horizon
+
+
+def _describe_step(seconds: float) -> str:
+    for unit, size in (("day", _DAY), ("hour", _HOUR), ("minute", 60.0)):
+        if seconds >= size:
+            count = seconds / size
+            return f"{count:g} {unit}s" if round(count, 2) != 1 else unit
+    return f"{seconds:g} seconds"
+
+
+def _is_row_counter(values) -> bool:
+    steps = np.diff(values.to_numpy(dtype="float64"))
+    return len(steps) > 1 and bool(np.all(steps == 1))

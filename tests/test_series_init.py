@@ -1,0 +1,85 @@
+"""``fusegen init --target``: a forecasting spec for a long table, its window chosen from the data's frequency."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from fusegen.cli import app
+from fusegen.errors import DataError
+from fusegen.scaffold import init_spec
+from fusegen.spec import load_spec
+
+
+def readings(path, periods=24 * 48 * 2, freq="30min", groups=None):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "rownames": np.arange(1, periods + 1),
+            "time": pd.date_range("2014-01-01", periods=periods, freq=freq).astype(str),
+            "demand": rng.normal(size=periods),
+            "temperature": rng.normal(size=periods),
+            "workday": (rng.random(periods) < 0.7).astype(float),
+            "humidity": rng.normal(size=periods),
+        }
+    )
+    if groups:
+        frame["site"] = np.repeat([f"site{i}" for i in range(groups)], -(-periods // groups))[:periods]
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_half_hourly_readings_forecast_a_day_from_a_week(tmp_path):
+    path = readings(tmp_path / "demand.csv")
+    spec, text = init_spec(
+        path,
+        series={"targets": ["demand"], "time_column": "time", "known_future": ["temperature", "workday"]},
+    )
+    load_spec(spec)
+    assert spec["data"]["windows"] == {"length": 336 + 48, "stride": 48, "time_column": "time"}
+    history, ahead, output = spec["inputs"]["history"], spec["inputs"]["ahead"], spec["output"]
+    # The context holds every reading (the known-ahead ones too); the row counter is left out.
+    assert history["columns"] == ["demand", "temperature", "workday", "humidity"]
+    assert history["select"] == {"steps": [0, 336]}
+    assert ahead["known_future"] and ahead["columns"] == ["temperature", "workday"]
+    assert ahead["select"] == output["select"] == {"steps": [336, 384]}
+    assert output["columns"] == ["demand"] and output["steps"] == 48
+    assert "left out ['rownames']" in text and "rows every 30 minutes" in text
+    assert "epochs" not in spec.get("training", {})  # the length follows the data at training
+
+
+@pytest.mark.parametrize(
+    ("freq", "horizon", "context"), [("D", 7, 28), ("h", 24, 168), ("W", 8, 52), ("MS", 12, 36)]
+)
+def test_the_window_follows_the_frequency(tmp_path, freq, horizon, context):
+    path = readings(tmp_path / "series.csv", periods=1000, freq=freq)
+    spec, _ = init_spec(path, series={"targets": ["demand"], "time_column": "time"})
+    assert (spec["output"]["steps"], spec["inputs"]["history"]["steps"]) == (horizon, context)
+
+
+def test_a_short_series_gets_a_smaller_window_and_a_group_conditions(tmp_path):
+    path = readings(tmp_path / "short.csv", periods=400, groups=2)
+    spec, text = init_spec(
+        path, series={"targets": ["demand"], "time_column": "time", "group_column": "site"}
+    )
+    window = spec["data"]["windows"]
+    assert window["group_column"] == "site" and window["length"] <= 50  # a quarter of 200 rows per site
+    assert spec["inputs"]["site"] == {"kind": "categorical", "column": "site"}
+    assert "shrank the window" in text
+
+
+def test_bad_forecast_options_get_one_clear_error(tmp_path):
+    path = readings(tmp_path / "demand.csv", periods=500)
+    with pytest.raises(DataError, match=r"--target names \['load'\], which are not columns; the columns are"):
+        init_spec(path, series={"targets": ["load"]})
+    with pytest.raises(
+        DataError, match=r"a window of 400 context \+ 200 horizon steps is longer than the shortest"
+    ):
+        init_spec(path, series={"targets": ["demand"], "horizon": 200, "context": 400})
+    result = CliRunner().invoke(app, ["init", str(path), "--time", "time"])
+    assert result.exit_code != 0
+    assert "describe a forecast; name the columns to forecast with --target" in str(
+        result.exception or result.output
+    )
