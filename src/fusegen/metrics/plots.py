@@ -21,8 +21,8 @@ from matplotlib.ticker import MaxNLocator
 
 from fusegen.metrics.tabular import CATEGORICAL, DATETIME, _label_missing, _prepare_frames
 
-REAL_COLOR = "#1f77b4"
-SYNTHETIC_COLOR = "#ff7f0e"
+#: matplotlib's first two default colours: real data blue, generated data orange, in every plot.
+COLORS = {"real": "#1f77b4", "synthetic": "#ff7f0e"}
 # A bar chart stays legible up to about this many categories; the rest are pooled.
 MAX_CATEGORIES_SHOWN = 15
 NUM_HISTOGRAM_BINS = 30
@@ -120,8 +120,8 @@ def _histograms(axis, real: pd.Series, synthetic: pd.Series) -> None:
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     else:
         edges = np.histogram_bin_edges(finite, bins=NUM_HISTOGRAM_BINS)
-    axis.hist(real, bins=edges, density=True, alpha=0.5, color=REAL_COLOR, label="real")
-    axis.hist(synthetic, bins=edges, density=True, alpha=0.5, color=SYNTHETIC_COLOR, label="synthetic")
+    axis.hist(real, bins=edges, density=True, alpha=0.5, color=COLORS["real"], label="real")
+    axis.hist(synthetic, bins=edges, density=True, alpha=0.5, color=COLORS["synthetic"], label="synthetic")
     axis.set_ylabel("density")
 
 
@@ -141,8 +141,10 @@ def _category_bars(axis, real: pd.Series, synthetic: pd.Series) -> None:
 
     positions = np.arange(len(frequencies))
     width = 0.4
-    axis.bar(positions - width / 2, frequencies["real"], width, color=REAL_COLOR, label="real")
-    axis.bar(positions + width / 2, frequencies["synthetic"], width, color=SYNTHETIC_COLOR, label="synthetic")
+    axis.bar(positions - width / 2, frequencies["real"], width, color=COLORS["real"], label="real")
+    axis.bar(
+        positions + width / 2, frequencies["synthetic"], width, color=COLORS["synthetic"], label="synthetic"
+    )
     axis.set_xticks(positions, frequencies.index, rotation=45, ha="right")
     axis.set_ylabel("share of rows")
 
@@ -291,13 +293,13 @@ def plot_fan_chart(
                 axis.plot(np.arange(-len(history), 0), history, color="0.5", linewidth=1, label="context")
             low95, low80, median, high80, high95 = bands[window, :, :, channel]
             axis.fill_between(
-                steps, low95, high95, color=SYNTHETIC_COLOR, alpha=0.18, linewidth=0, label="95%"
+                steps, low95, high95, color=COLORS["synthetic"], alpha=0.18, linewidth=0, label="95%"
             )
             axis.fill_between(
-                steps, low80, high80, color=SYNTHETIC_COLOR, alpha=0.35, linewidth=0, label="80%"
+                steps, low80, high80, color=COLORS["synthetic"], alpha=0.35, linewidth=0, label="80%"
             )
-            axis.plot(steps, median, color=SYNTHETIC_COLOR, linewidth=1.5, label="sampled median")
-            axis.plot(steps, real[window, :, channel], color=REAL_COLOR, linewidth=1.5, label="real")
+            axis.plot(steps, median, color=COLORS["synthetic"], linewidth=1.5, label="sampled median")
+            axis.plot(steps, real[window, :, channel], color=COLORS["real"], linewidth=1.5, label="real")
             if window == 0:
                 axis.set_title(f"channel {channel}")
             if channel == 0:
