@@ -83,3 +83,27 @@ def test_bad_forecast_options_get_one_clear_error(tmp_path):
     assert "describe a forecast; name the columns to forecast with --target" in str(
         result.exception or result.output
     )
+
+
+def test_windows_order_rows_by_a_date_column_and_name_a_bad_date():
+    from fusegen.data.sources import Table
+    from fusegen.data.windows import window_table
+
+    spec = load_spec(
+        {
+            "data": {"source": "x.csv", "windows": {"length": 3, "stride": 3, "time_column": "time"}},
+            "inputs": {"x": {"kind": "sequence", "steps": 3, "channels": 1, "columns": ["x"]}},
+            "output": {"kind": "vector", "size": 1, "column": "y"},
+        }
+    )
+    times = np.array(["2014-01-01 01:00", "2014-01-01 00:00", "2014-01-01 02:30", "2014-01-01 02:00",
+                      "2014-01-01 00:30", "2014-01-01 01:30"], dtype=object)  # fmt: skip
+    order = np.argsort(times.astype(str))
+    table = Table({"time": times, "x": order.argsort().astype(float), "y": np.zeros(6)}, "x.csv")
+    windows = window_table(table, spec)
+    assert windows.columns["x"].tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    times[3] = "soon"
+    with pytest.raises(
+        DataError, match=r"time_column 'time': expected numbers or dates, received 'soon' in row"
+    ):
+        window_table(Table({"time": times, "x": np.zeros(6), "y": np.zeros(6)}, "x.csv"), spec)

@@ -168,6 +168,7 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
         verbose=verbose,
         callbacks=[*all_callbacks, *(callbacks or [])],
     )
+    model.after_training(train, validation)
     for name, values in result.history.items():
         history.setdefault(name, []).extend(float(value) for value in values)
     generator.history_ = history

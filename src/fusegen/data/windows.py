@@ -92,11 +92,31 @@ def _ordered(table: Table, windows) -> tuple[Table, np.ndarray]:
     if windows.time_column:
         times = table.column(windows.time_column, "data.windows.time_column")
         _no_missing(times, "data.windows.time_column", windows.time_column, table)
-        times = as_float(times, f"data.windows.time_column '{windows.time_column}'", table)
-        order = np.lexsort((times, groups))
+        order = np.lexsort((_sortable_times(times, windows.time_column, table), groups))
     else:
         order = np.argsort(groups, kind="stable")
     return table.take(order), groups[order]
+
+
+def _sortable_times(times: np.ndarray, column: str, table: Table) -> np.ndarray:
+    """Times as numbers to sort by: numbers as they are, dates and datetimes (``2014-01-01 00:30``) parsed."""
+    if times.dtype.kind in "iufM":
+        return times
+    import pandas as pd
+
+    numbers = pd.to_numeric(pd.Series(times), errors="coerce")
+    if numbers.notna().all():
+        return numbers.to_numpy()
+    parsed = pd.to_datetime(pd.Series(times), errors="coerce")
+    if parsed.notna().all():
+        return parsed.to_numpy()
+    first = int(np.flatnonzero(parsed.isna() & numbers.isna())[0])
+    raise DataError(
+        f"data.windows.time_column '{column}': expected numbers or dates, received {times[first]!r} in "
+        f"{table.row_label(first)}.",
+        hint="write every time as a number or an ISO 8601 date (2014-01-01 00:30), or leave time_column "
+        "out to keep the file's order.",
+    )
 
 
 def _window_starts(table: Table, groups: np.ndarray, windows) -> np.ndarray:

@@ -412,6 +412,9 @@ class ObjectiveModel(keras.Model):
         """Callbacks its training needs beside fusegen's own (e.g. a KL warm-up)."""
         return []
 
+    def after_training(self, train, validation) -> None:
+        """Anything it measures once trained, on the training (and validation) datasets; nothing by default."""
+
     def optimizers_and_variables(self) -> dict[str, tuple[keras.optimizers.Optimizer, list]]:
         """Every optimizer it trains with, by checkpoint name, with the variables each updates.
 

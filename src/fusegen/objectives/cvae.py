@@ -49,13 +49,12 @@ class ConditionalVAE(ObjectiveModel):
         self.noise = None
         if adds_observation_noise(self.spec):
             # The noise scale is a one-weight network, so the run directory saves and loads it
-            # with the other networks; `NoiseScale` sets it from each epoch's squared error.
+            # with the other networks; `after_training` measures it.
             self.noise = keras.Sequential(
                 [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros",
                                                        trainable=False, name="noise_scale")],
                 name="noise",
             )  # fmt: skip
-            self.squared_error_tracker = keras.metrics.Mean(name="squared_error")
 
     def compile_for_training(self, distributed: bool = False):
         self.compile(
@@ -71,11 +70,6 @@ class ConditionalVAE(ObjectiveModel):
         latent = mean + ops.exp(0.5 * log_variance) * noise
         outputs = self.decode(fused, latent, training=training)
         reconstruction = self.calibrated_reconstruction(y, outputs)
-        if self.noise is not None:
-            # The forecast error of the prior's centre (latent 0), not the posterior's reconstruction
-            # error, which has seen the target: that is the spread a sample must carry.
-            centre = self.decode(fused, ops.zeros_like(latent), training=training)
-            self.squared_error_tracker.update_state(ops.mean(ops.square(centre - ops.cast(y, "float32"))))
         kl = ops.mean(-0.5 * ops.sum(1.0 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=-1))
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
@@ -130,7 +124,30 @@ class ConditionalVAE(ObjectiveModel):
     def training_callbacks(self):
         # Without the warm-up the posterior tends to collapse before the decoder learns to use it.
         warmup = self.spec.objective.kl_warmup_epochs
-        return ([KLWarmup(warmup)] if warmup else []) + ([NoiseScale()] if self.noise is not None else [])
+        return [KLWarmup(warmup)] if warmup else []
+
+    def after_training(self, train, validation) -> None:
+        """Measure the noise scale on held-out rows (the training rows when there are none).
+
+        A sample's spread around the prior's centre (latent 0) is the
+        latent's plus the noise's, and it should match the centre's squared
+        error on rows the model did not fit, so the noise's variance is that
+        error less the latent's own spread (never below 0), in model space.
+        """
+        if self.noise is None:
+            return
+        seed = keras.random.SeedGenerator(0)
+        error = spread = count = 0.0
+        for inputs, targets in validation if validation is not None else train:
+            fused = self.conditions(inputs)
+            shape = (ops.shape(self.fused_tensor(fused))[0], self.latent_dim)
+            centre = self.decode(fused, ops.zeros(shape))
+            drawn = self.decode(fused, keras.random.normal(shape, seed=seed))
+            error += float(ops.sum(ops.square(centre - ops.cast(targets, "float32"))))
+            spread += float(ops.sum(ops.square(drawn - centre)))
+            count += float(ops.size(centre))
+        scale = (max(error - spread, 0.0) / max(count, 1.0)) ** 0.5
+        self.noise.get_layer("noise_scale").kernel.assign([[scale]])
 
     def networks(self):
         return {**super().networks(), "posterior": self.posterior, "noise": self.noise}
@@ -142,19 +159,6 @@ def adds_observation_noise(spec) -> bool:
     if setting == "auto":
         return spec.output.kind == "sequence" and bool(spec.inputs)
     return bool(setting) and spec.output.kind != "record"
-
-
-class NoiseScale(keras.callbacks.Callback):
-    """Set the cvae's noise scale to the root of the epoch's mean squared error (model space).
-
-    The error is that of decoding the prior's centre, so the noise alone
-    would give the spread of the forecast errors; the latent adds its own
-    spread on top, which keeps the intervals on the wide side of calibrated.
-    """
-
-    def on_epoch_end(self, epoch, logs=None):
-        error = float(self.model.squared_error_tracker.result())
-        self.model.noise.get_layer("noise_scale").kernel.assign([[error**0.5]])
 
 
 class KLWarmup(keras.callbacks.Callback):
