@@ -107,3 +107,26 @@ def test_windows_order_rows_by_a_date_column_and_name_a_bad_date():
         DataError, match=r"time_column 'time': expected numbers or dates, received 'soon' in row"
     ):
         window_table(Table({"time": times, "x": np.zeros(6), "y": np.zeros(6)}, "x.csv"), spec)
+
+
+def test_validation_from_the_end_holds_out_each_groups_latest_windows():
+    from fusegen.data.pipeline import split_table
+    from fusegen.data.sources import Table
+    from fusegen.data.windows import window_table
+
+    spec = load_spec(
+        {
+            "data": {"source": "x.csv", "validation_split": 0.2, "validation_from": "end",
+                     "windows": {"length": 2, "stride": 2, "time_column": "t", "group_column": "site"}},
+            "inputs": {"x": {"kind": "sequence", "steps": 2, "channels": 1, "columns": ["x"]}},
+            "output": {"kind": "vector", "size": 1, "column": "y"},
+        }
+    )  # fmt: skip
+    rows = 40  # 20 rows per site: 10 windows each, the last 2 of each validate
+    site = np.repeat(["a", "b"], rows // 2).astype(object)
+    t = np.tile(np.arange(rows // 2), 2)[::-1].astype(float)  # the file lists each site's rows backwards
+    windows = window_table(Table({"site": site, "t": t, "x": t, "y": t}, "x.csv"), spec)
+    train, validation = split_table(windows, spec)
+    starts = np.array([window[0] for window in windows.columns["x"]])
+    assert sorted(starts[validation].tolist()) == [16.0, 16.0, 18.0, 18.0]
+    assert starts[train].max() == 14.0

@@ -138,6 +138,23 @@ def split_rows(num_rows: int, validation_split: float, seed: int) -> tuple[np.nd
     return np.sort(order[num_validation:]), np.sort(order[:num_validation])
 
 
+def _split_latest(
+    windows: Table, validation_split: float, group_column: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The last ``validation_split`` of each group's windows validate; windows are in time order per group."""
+    groups = windows.columns[group_column].astype(str) if group_column else np.zeros(len(windows), str)
+    validation = []
+    for group in dict.fromkeys(groups):
+        rows = np.flatnonzero(groups == group)
+        # As split_rows: a group of under 10 windows keeps them all; a larger one holds out at least one.
+        count = (
+            0 if len(rows) < 10 or not validation_split else max(1, int(round(len(rows) * validation_split)))
+        )
+        validation.extend(rows[len(rows) - count :])
+    validation = np.asarray(sorted(validation), dtype=np.int64)
+    return np.setdiff1d(np.arange(len(windows)), validation), validation
+
+
 #: The values a ``data.split_column`` may hold.
 SPLIT_VALUES = ("train", "validation")
 
@@ -147,6 +164,8 @@ def split_table(table: Table, spec: GeneratorSpec) -> tuple[np.ndarray, np.ndarr
     column = spec.data.split_column if spec.data else None
     if column is None:
         split = spec.data.validation_split if spec.data else 0.1
+        if spec.data is not None and spec.data.validation_from == "end" and spec.data.windows is not None:
+            return _split_latest(table, split, spec.data.windows.group_column)
         return split_rows(len(table), split, spec.training.seed)
     values = np.asarray(table.columns[column]).astype(str)
     unknown = ~np.isin(values, SPLIT_VALUES)

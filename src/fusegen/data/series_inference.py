@@ -163,6 +163,7 @@ def infer_series_spec(
             **data,
             "windows": window_keys,
             "validation_split": 0.1,
+            "validation_from": "end",
             **({"missing": "impute"} if missing else {}),
         },
         "inputs": inputs,

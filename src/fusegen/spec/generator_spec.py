@@ -68,6 +68,12 @@ class DataSpec(_Section):
         description="Options of a bundled dataset (e.g. its size), or keyword arguments of a python: source.",
     )
     validation_split: float = Field(default=0.1, ge=0.0, lt=1.0)
+    validation_from: Literal["random", "end"] = Field(
+        default="random",
+        description="Which rows validation_split holds out: a seeded random share, or with data.windows "
+        "'end', the last windows in time (of each group): a forecast is then validated, and evaluated, on "
+        "a later period than it learned from, as it will be used.",
+    )
     split_column: str | None = Field(
         default=None,
         description="A column of 'train' and 'validation' that fixes which rows are held out, instead of a "
