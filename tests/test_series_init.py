@@ -48,6 +48,8 @@ def test_half_hourly_readings_forecast_a_day_from_a_week(tmp_path):
     assert output["columns"] == ["demand"] and output["steps"] == 48
     assert "left out ['rownames']" in text and "rows every 30 minutes" in text
     assert "epochs" not in spec.get("training", {})  # the length follows the data at training
+    assert spec["evaluation"] == {"seasonality": 48}  # a day of half-hours, for MASE and the naive baseline
+    assert spec["data"]["validation_from"] == "end"
 
 
 @pytest.mark.parametrize(

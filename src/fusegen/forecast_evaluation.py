@@ -42,7 +42,12 @@ DEFAULT_PATHS = 100
 
 
 def evaluate_forecasts(
-    generator, train: Table, rows: Table, seed: int = 0, num_paths: int | None = None, seasonality: int = 1
+    generator,
+    train: Table,
+    rows: Table,
+    seed: int = 0,
+    num_paths: int | None = None,
+    seasonality: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray | None]]:
     """Score ``num_paths`` sample paths for each of ``rows`` against its real continuation.
 
@@ -54,7 +59,8 @@ def evaluate_forecasts(
         seed: seeds the sample paths and the climatology draws.
         num_paths: sample paths per row (default `DEFAULT_PATHS`).
         seasonality: the season of MASE's scale and of the seasonal-naive
-            baseline, in steps (1: the last value).
+            baseline, in steps (1: the last value); the spec's
+            ``evaluation.seasonality`` (else 1) when None.
 
     Returns:
         The scores (JSON-ready), and the arrays a fan chart draws: ``real``
@@ -65,6 +71,7 @@ def evaluate_forecasts(
 
     spec = generator.spec
     num_paths = num_paths or DEFAULT_PATHS
+    seasonality = seasonality or spec.evaluation.seasonality or 1
     rows, train = window_table(rows, spec), window_table(train, spec)
     output_sources, (start, stop) = _sources(spec, None), _steps(spec.output)
     real = _read(rows, output_sources, start, stop)

@@ -177,6 +177,9 @@ def infer_series_spec(
         },
         "objective": {"type": objective},
     }
+    season = _season_of(step)
+    if 1 < season < context:
+        spec["evaluation"] = {"seasonality": season}
     return spec, notes
 
 
@@ -220,6 +223,16 @@ def _lengths_for(step: float | None, shortest: int) -> tuple[int, int]:
         return per_day, 7 * per_day
     horizon = max(4, round(_HOUR / step))
     return horizon, 6 * horizon
+
+
+def _season_of(step: float | None) -> int:
+    """The natural season in steps: a day of sub-daily rows, a week of days, a year of weeks, months or quarters."""
+    if step is None or step > 100 * _DAY:
+        return 1
+    for least, season in ((80 * _DAY, 4), (27 * _DAY, 12), (6 * _DAY, 52), (0.9 * _DAY, 7)):
+        if step >= least:
+            return season
+    return max(1, round(_DAY / step))
 
 
 def _describe_step(seconds: float) -> str:

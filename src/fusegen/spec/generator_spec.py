@@ -212,6 +212,12 @@ class EvaluationSpec(_Section):
         "judges whether each sample shows its row's class, and gives the features of the Frechet and "
         "kernel distances.",
     )
+    seasonality: PositiveInt | None = Field(
+        default=None,
+        description="Sequence outputs with inputs (forecasts): the season in steps (48 for half-hours in a "
+        "day, 7 for days in a week), for MASE's scale and the seasonal-naive baseline; 1 (the last value) "
+        "when omitted. `fusegen init --target` sets it from the data's frequency.",
+    )
     classifier_epochs: PositiveInt = Field(
         default=30,
         description="At most this many training passes of that classifier over the real images; it "
