@@ -90,11 +90,12 @@ def test_a_long_table_of_conditions_is_cut_into_windows_as_in_training():
     rng = np.random.default_rng(0)
     rows = 12 * 40
     weather = rng.normal(size=rows)
-    long = {"weather": weather, "demand": 2 * weather + rng.normal(0, 0.1, rows)}
+    long = {"hour": np.arange(rows) % 12 + 12.0 * (np.arange(rows) // 12), "weather": weather,
+            "demand": 2 * weather + rng.normal(0, 0.1, rows)}  # fmt: skip
     window = {"columns": ["demand"], "select": {"steps": [0, 8]}}
     spec = load_spec(
         {
-            "data": {"windows": {"length": 12, "stride": 12}, "validation_split": 0.0},
+            "data": {"windows": {"length": 12, "stride": 12, "time_column": "hour"}, "validation_split": 0.0},
             "inputs": {
                 "history": {"kind": "sequence", "steps": 8, "channels": 1, **window},
                 "weather": {"kind": "sequence", "steps": 4, "channels": 1, "columns": ["weather"],
@@ -109,6 +110,11 @@ def test_a_long_table_of_conditions_is_cut_into_windows_as_in_training():
     generator.fit(long, verbose=0)
     samples = generator.sample({name: values[: 12 * 5] for name, values in long.items()}, num_samples=3)
     assert samples.shape == (5 * 3, 4, 1)
+    # Tomorrow's demand is what is unknown: a window whose horizon is missing still forecasts, and the
+    # time column that orders the readings is welcome in the conditions.
+    tomorrow = {"hour": np.arange(12.0), "weather": weather[:12], "demand": long["demand"][:12].copy()}
+    tomorrow["demand"][8:] = np.nan
+    assert np.isfinite(generator.sample(tomorrow, num_samples=2)).all()
 
 
 @pytest.mark.slow

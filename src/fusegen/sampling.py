@@ -176,7 +176,10 @@ def _conditions_table(generator, conditions, strict: bool):
     else:
         table = generator._as_table(conditions)
         known = _input_columns(generator)
-        unknown = sorted(set(table.columns) - set(known) - set(generator.spec.inputs))
+        windows = generator.spec.data.windows if generator.spec.data else None
+        # A long table's time and group columns cut it into windows; they are no input, yet no stranger.
+        cutting = {windows.time_column, windows.group_column} if windows else set()
+        unknown = sorted(set(table.columns) - set(known) - set(generator.spec.inputs) - cutting)
         if unknown and strict:
             raise DataError(
                 f"conditions name {unknown}, but the generator has no such input; "
