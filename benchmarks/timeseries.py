@@ -348,6 +348,19 @@ def score(real: np.ndarray, synthetic: np.ndarray, settings: dict, repetitions: 
     }
 
 
+def machine(load_before: float) -> dict:
+    """The machine a run's JSON line records: cores, load before and after, versions."""
+    import tensorflow
+
+    return {
+        "cpus": os.cpu_count(),
+        "load_before": round(load_before, 2),
+        "load_after": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "tensorflow": tensorflow.__version__,
+    }
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="Under five minutes on 2 CPU cores.")
@@ -412,7 +425,6 @@ def main(argv=None) -> dict:
         }
 
     print_table(results, repetitions)
-    import tensorflow
 
     summary = {
         "benchmark": "timeseries",
@@ -426,13 +438,7 @@ def main(argv=None) -> dict:
             }
             for model, rows in PUBLISHED.items()
         },
-        "machine": {
-            "cpus": os.cpu_count(),
-            "load_before": round(load_before, 2),
-            "load_after": round(os.getloadavg()[0], 2),
-            "python": platform.python_version(),
-            "tensorflow": tensorflow.__version__,
-        },
+        "machine": machine(load_before),
         "seconds": round(time.perf_counter() - started, 1),
     }
     print(json.dumps(summary))
@@ -486,7 +492,6 @@ def run_defaults(args, log) -> dict:
         }
 
     print_defaults_table(results, repetitions, mode)
-    import tensorflow
 
     summary = {
         "benchmark": "timeseries",
@@ -499,13 +504,7 @@ def run_defaults(args, log) -> dict:
         "pred_iterations": settings["pred_iterations"],
         "datasets": results,
         "meets_target": all(row["meets_target"] for row in results.values()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "load_before": round(load_before, 2),
-            "load_after": round(os.getloadavg()[0], 2),
-            "python": platform.python_version(),
-            "tensorflow": tensorflow.__version__,
-        },
+        "machine": machine(load_before),
         "seconds": round(time.perf_counter() - started, 1),
     }
     print(json.dumps(summary))
