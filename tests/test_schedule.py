@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fusegen.errors import SpecError
-from fusegen.schedule import AUTO_STEPS, MAX_PASSES, MIN_STEPS_PER_EPOCH, plan_schedule
+from fusegen.schedule import (
+    AUTO_MOMENTUM_RANGE,
+    AUTO_STEPS,
+    MAX_PASSES,
+    MIN_STEPS_PER_EPOCH,
+    auto_momentum,
+    plan_schedule,
+)
 from fusegen.spec import TrainingSpec, load_spec
 
 
@@ -62,3 +69,31 @@ def test_steps_and_epochs_together_are_refused():
                 "training": {"steps": 500, "epochs": 3},
             }
         )
+
+
+def test_an_automatic_weight_average_spans_a_tenth_of_the_steps_for_objectives_that_gain():
+    # 64,000 rows at batch 64: 1,000 batches a pass, 10 passes for the automatic 10,000 steps.
+    averaged = plan_schedule(training(batch_size=64), 64_000, None, False, averages_weights=True)
+    assert averaged.total_steps(1000) == AUTO_STEPS and averaged.ema_momentum == pytest.approx(0.999)
+    # Other objectives get none, and an explicit momentum (or null) is kept as given.
+    assert plan_schedule(training(batch_size=64), 64_000, None, False).ema_momentum is None
+    explicit = plan_schedule(training(ema_momentum=0.99), 64_000, None, False, averages_weights=True)
+    assert explicit.ema_momentum == 0.99
+    off = plan_schedule(training(ema_momentum=None), 64_000, None, False, averages_weights=True)
+    assert off.ema_momentum is None
+
+
+@given(steps=st.integers(1, 10_000_000))
+def test_the_automatic_momentum_stays_in_its_range_and_forgets_the_first_steps(steps):
+    momentum = auto_momentum(steps)
+    assert AUTO_MOMENTUM_RANGE[0] <= momentum <= AUTO_MOMENTUM_RANGE[1]
+    if momentum > AUTO_MOMENTUM_RANGE[0]:
+        # The untrained weights' share of the average at the end is about e^-10.
+        assert momentum**steps < 1e-3
+
+
+def test_an_unresolved_auto_momentum_cannot_reach_the_optimizer():
+    from fusegen.objectives import make_optimizer
+
+    with pytest.raises(ValueError, match="resolved by the schedule"):
+        make_optimizer(training())

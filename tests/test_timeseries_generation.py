@@ -73,6 +73,11 @@ def test_unconditional_generator_learns_and_samples_whole_windows(unconditional)
     generator, _ = unconditional
     losses = generator.history_["loss"]
     assert losses[-1] < losses[0] * 0.6, losses
+    # A denoiser generates from a weight average by default (ema_momentum: auto), and the run
+    # records the momentum it used.
+    momentum = generator.spec.training.ema_momentum
+    assert isinstance(momentum, float) and 0.9 <= momentum < 1.0
+    assert generator.model_.optimizer.use_ema
     samples = generator.sample(num_samples=64, seed=3)
     assert samples.shape == (64, STEPS, CHANNELS)
     # Smooth like fresh real windows, unlike noise of the data's mean and spread (a few hundred

@@ -27,6 +27,13 @@ AUTO_MIN_PASSES = 1
 AUTO_PATIENCE_SHARE = 0.2
 #: ... and at least this many epochs.
 AUTO_MIN_PATIENCE = 5
+#: ``ema_momentum: auto`` averages the weights over about this share of the steps that run: long
+#: enough to smooth the last steps' noise, short enough to forget the early, untrained weights
+#: (their share of the average ends near e^-10). At 10,000 steps that is momentum 0.999.
+AUTO_AVERAGE_SHARE = 0.1
+#: ... kept within these momenta, so a very short fit still averages a little and a very long one
+#: does not average over so many steps that float32 cannot follow the weights.
+AUTO_MOMENTUM_RANGE = (0.9, 0.9999)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,13 +47,19 @@ class Schedule:
     patience: int | None
     #: How the length was chosen, for the log.
     reason: str
+    #: The weight average's momentum (``training.ema_momentum`` with 'auto' resolved); None for none.
+    ema_momentum: float | None = None
 
     def total_steps(self, steps_per_pass: int) -> int:
         return self.epochs * (self.steps_per_epoch or steps_per_pass)
 
 
 def plan_schedule(
-    training, num_train: int, epochs_override: int | None, stops_on_validation: bool
+    training,
+    num_train: int,
+    epochs_override: int | None,
+    stops_on_validation: bool,
+    averages_weights: bool = False,
 ) -> Schedule:
     """The schedule for ``num_train`` training rows under ``training`` (a `TrainingSpec`).
 
@@ -57,7 +70,25 @@ def plan_schedule(
         stops_on_validation: whether the objective's validation loss follows
             sample quality and a validation split exists (early stopping of
             the automatic schedule).
+        averages_weights: whether the objective generates better from a
+            weight average (``ema_momentum: auto`` turns one on).
     """
+    schedule = _plan_length(training, num_train, epochs_override, stops_on_validation)
+    per_pass = max(1, -(-num_train // training.batch_size))
+    momentum = training.ema_momentum
+    if momentum == "auto":
+        momentum = auto_momentum(schedule.total_steps(per_pass)) if averages_weights else None
+    return dataclasses.replace(schedule, ema_momentum=momentum)
+
+
+def auto_momentum(total_steps: int) -> float:
+    """The momentum of a weight average over about `AUTO_AVERAGE_SHARE` of ``total_steps``."""
+    low, high = AUTO_MOMENTUM_RANGE
+    return round(min(max(1.0 - 1.0 / (AUTO_AVERAGE_SHARE * total_steps), low), high), 6)
+
+
+def _plan_length(training, num_train: int, epochs_override: int | None, stops_on_validation: bool) -> Schedule:
+    """The epochs, their length and the patience of `plan_schedule`."""
     per_pass = max(1, -(-num_train // training.batch_size))
     patience = training.early_stopping_patience
     if epochs_override is not None or training.epochs != "auto":

@@ -90,9 +90,16 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
         prepared.num_train,
         epochs,
         stops_on_validation=objective.validation_tracks_quality and len(prepared.validation_rows) > 0,
+        averages_weights=objective.averages_weights,
     )
     total_epochs = schedule.epochs
     log(f"schedule: {schedule.reason}")
+    if training.ema_momentum == "auto":
+        if schedule.ema_momentum:
+            log(f"weight average: ema_momentum {schedule.ema_momentum} (auto, about a tenth of the steps)")
+        # The model compiles from the spec, and the run records the momentum that was used.
+        training = training.model_copy(update={"ema_momentum": schedule.ema_momentum})
+        generator.spec = generator.spec.model_copy(update={"training": training})
     generator.preprocessor_ = prepared.preprocessor
 
     keras.utils.set_random_seed(training.seed)

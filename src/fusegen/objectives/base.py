@@ -136,7 +136,10 @@ def make_optimizer(
     """The optimizer a spec's ``training`` section names (Adam uses beta_1=0.5 for GANs)."""
     rate = learning_rate or training.learning_rate
     # With EMA, Keras swaps the averaged weights in when fit() ends.
-    ema = {"use_ema": True, "ema_momentum": training.ema_momentum} if training.ema_momentum else {}
+    momentum = training.ema_momentum
+    if momentum == "auto":
+        raise ValueError("training.ema_momentum 'auto' is resolved by the schedule before compiling.")
+    ema = {"use_ema": True, "ema_momentum": momentum} if momentum else {}
     if training.optimizer == "adam":
         betas = {"beta_1": 0.5, "beta_2": 0.9} if gan else {}
         return Adam(rate, **betas, **ema)
@@ -404,6 +407,10 @@ class ObjectiveModel(keras.Model):
     #: Whether its validation loss follows sample quality (a likelihood or an error), so that an
     #: automatic schedule may stop when it stops improving; a GAN's or a denoiser's does not.
     validation_tracks_quality: bool = False
+
+    #: Whether it generates better from an average of its weights than from the last step's,
+    #: so that ``training.ema_momentum: auto`` keeps one (a denoiser's last steps are noisy).
+    averages_weights: bool = False
 
     #: Networks a run saved by an earlier fusegen may lack; they load as initialised (neutral).
     optional_networks: frozenset[str] = frozenset()

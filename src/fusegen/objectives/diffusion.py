@@ -62,6 +62,8 @@ CLIP = 5.0
 
 @register_objective(DiffusionObjective)
 class ConditionalDiffusion(ObjectiveModel):
+    averages_weights = True
+
     def add_parts(self, objective):
         self.timesteps = objective.timesteps
         self.alpha_bar_table = alpha_bars(objective.schedule, objective.timesteps).astype("float32")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -161,13 +161,13 @@ class TrainingSpec(_Section):
     steps_per_epoch: PositiveInt | None = Field(
         default=None, description="Cap on batches per epoch; a full pass when omitted."
     )
-    ema_momentum: float | None = Field(
-        default=None,
-        gt=0.0,
-        lt=1.0,
+    ema_momentum: Annotated[float, Field(gt=0.0, lt=1.0)] | Literal["auto"] | None = Field(
+        default="auto",
         description="Keep an exponential moving average of the weights with this momentum (e.g. 0.999) "
-        "and use it after training; smooths the last steps' noise, as diffusion models usually need. "
-        "It averages over about 1 / (1 - momentum) steps, so train for many times that.",
+        "and generate from it after training; it smooths the last steps' noise, as diffusion models "
+        "need. It averages over about 1 / (1 - momentum) steps, so train for many times that. 'auto' "
+        "averages the last tenth or so of the steps that run for objectives that gain from it "
+        "(diffusion) and none for the others; null turns it off. The run records the value used.",
     )
     steps_per_execution: PositiveInt = Field(
         default=8,
