@@ -147,7 +147,7 @@ inputs:
              select: {steps: [336, 384]}{known_future}}
 output: {name: demand, kind: sequence, steps: 48, channels: 1, columns: [Demand], select: {steps: [336, 384]}}
 objective: {type: cvae, latent_dim: 8}
-training: {batch_size: 16, epochs: 30, learning_rate: 0.002, seed: 0, tensorboard: false}
+training: {batch_size: 16, learning_rate: 0.002, seed: 0, tensorboard: false}
 """
 
 RIDERSHIP_SPEC = """
@@ -163,7 +163,7 @@ inputs:
               select: {steps: [28, 35]}{known_future}}
 output: {name: ridership, kind: sequence, steps: 7, channels: 1, columns: [ridership], select: {steps: [28, 35]}}
 objective: {type: cvae, latent_dim: 8}
-training: {batch_size: 16, epochs: 30, learning_rate: 0.002, seed: 0, tensorboard: false}
+training: {batch_size: 16, learning_rate: 0.002, seed: 0, tensorboard: false}
 """
 
 

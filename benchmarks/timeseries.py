@@ -312,6 +312,7 @@ def run_defaults_fusegen(windows: np.ndarray, seed: int, log) -> tuple[np.ndarra
         "steps_per_epoch": steps_per_epoch,
         "training_windows": num_train,
         "schedule": schedule,
+        "ema_momentum": training.ema_momentum,  # what 'auto' chose
     }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -150,7 +151,7 @@ def read_run(generator_class, run_dir: str | Path, allow_code: bool = False):
 
     manifest = verify_run_dir(run_dir)
     run_dir = Path(run_dir)
-    spec = load_spec(run_dir / "spec.yaml")
+    spec = _as_written(load_spec(run_dir / "spec.yaml"), manifest)
     generator = generator_class(spec, base_dir=_data_dir(run_dir, manifest))
     generator.run_dir_ = run_dir
     if not allow_code:
@@ -184,6 +185,23 @@ def read_run(generator_class, run_dir: str | Path, allow_code: bool = False):
     history_path = run_dir / "history.json"
     generator.history_ = json.loads(history_path.read_text()) if history_path.exists() else {}
     return generator
+
+
+def _as_written(spec, manifest: dict):
+    """``spec`` with the defaults of the fusegen that wrote the run, where they changed since.
+
+    A run's spec.yaml holds what its author wrote; a default that changed
+    later would build different networks than the saved ones.
+    """
+    written_by = manifest.get("versions", {}).get("fusegen", "0")
+    if _version(written_by) < (0, 2) and spec.output.kind == "sequence":
+        # Context anchors arrived in 0.2.0, with new weights in the decoder's step join.
+        spec = spec.model_copy(update={"output": spec.output.model_copy(update={"context_anchors": False})})
+    return spec
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
 
 
 def _relative_path(folder: Path, run_dir: Path) -> str | None:

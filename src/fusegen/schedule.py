@@ -84,7 +84,7 @@ def plan_schedule(
 def auto_momentum(total_steps: int) -> float:
     """The momentum of a weight average over about `AUTO_AVERAGE_SHARE` of ``total_steps``."""
     low, high = AUTO_MOMENTUM_RANGE
-    return round(min(max(1.0 - 1.0 / (AUTO_AVERAGE_SHARE * total_steps), low), high), 6)
+    return round(min(max(1.0 - 1.0 / (AUTO_AVERAGE_SHARE * total_steps), low), high), 5)
 
 
 def _plan_length(training, num_train: int, epochs_override: int | None, stops_on_validation: bool) -> Schedule:

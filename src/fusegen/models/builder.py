@@ -21,7 +21,7 @@ import dataclasses
 import keras
 
 from fusegen.errors import ShapeError
-from fusegen.models.head_inputs import step_channels
+from fusegen.models.head_inputs import continuation_anchors, step_channels
 from fusegen.models.planner import ShapePlan, Stage, plan_model
 from fusegen.models.registry import FUSIONS
 from fusegen.spec import GeneratorSpec
@@ -109,14 +109,14 @@ def _build_condition(plan: ShapePlan) -> keras.Model:
             _check(plan.fusion, layer, fused, shape)
     else:
         fused = branch_outputs[0]
-    known_future = plan.spec.known_future_inputs()
-    if skips or known_future:
+    if skips or plan.step_join is not None:
         fused = {FUSED: fused, **{f"{SKIP}{index}": skip for index, skip in enumerate(skips)}}
-    if known_future:
-        steps = [inputs[name] for name in known_future]
-        fused[STEPS] = (
-            keras.layers.Concatenate(name="known_future_steps")(steps) if len(steps) > 1 else steps[0]
-        )
+    if plan.step_join is not None:
+        steps = [inputs[name] for name in plan.spec.known_future_inputs()]
+        if plan.spec.continued_channels():
+            anchors = continuation_anchors(plan.spec)
+            steps.append(anchors([inputs[name] for name in anchors.contexts]))
+        fused[STEPS] = keras.layers.Concatenate(name="step_values")(steps) if len(steps) > 1 else steps[0]
     return keras.Model(inputs, fused, name="condition")
 
 
@@ -135,7 +135,7 @@ def _build_decoder(plan: ShapePlan) -> keras.Model | None:
     parts = {name: _apply(stage, trunk, extra_inputs=skips) for name, stage in plan.head_parts.items()}
     outputs = parts if plan.spec.output.kind == "record" else next(iter(parts.values()))
     if plan.step_join is not None:
-        # Known-future steps join the generated series step by step (see fusegen.models.head_inputs).
+        # Known-future steps and anchors join the generated series step by step (fusegen.models.head_inputs).
         inputs[STEPS] = keras.Input(shape=_step_input_shape(plan), name=STEPS)
         repeated = keras.layers.RepeatVector(plan.spec.output.steps, name="step_join_repeat")(x)
         correction = _apply(plan.step_join, outputs, extra_inputs=[inputs[STEPS], repeated])

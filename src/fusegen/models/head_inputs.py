@@ -10,11 +10,21 @@
   known-future values at that step and the fused conditions (with the
   latent), and a residual correction is added. The head itself stays the
   same; the join follows it.
+- **Continued channels**: where an output channel continues an input's
+  channel (`GeneratorSpec.continued_channels`: a forecast's horizon after its
+  context), the step join also sees, at each output step, that channel's
+  last observed value and its value one horizon earlier
+  (`ContinuationAnchors`). Pooled encoders summarise the context well but
+  blur exactly these: where the series stands now, and the last cycle when
+  the horizon is a season (yesterday's half-hours, last week's days). They
+  are what naive forecasts use, and lags are what autoregressive
+  forecasters such as DeepAR feed their networks.
 """
 
 from __future__ import annotations
 
 import keras
+from keras import ops
 
 from fusegen.spec import GeneratorSpec
 
@@ -52,16 +62,77 @@ def plan_skips(spec: GeneratorSpec, branches: dict) -> str | None:
     return requested
 
 
+def joins_steps(spec: GeneratorSpec) -> bool:
+    """Whether the head is followed by a step join: known-future inputs, or continued channels."""
+    return bool(spec.known_future_inputs() or spec.continued_channels())
+
+
 def step_channels(spec: GeneratorSpec) -> int:
-    """Channels of the known-future steps the decoder receives (0 without known-future inputs)."""
-    return sum(spec.inputs[name].model_shape()[-1] for name in spec.known_future_inputs())
+    """Channels of the per-step values the decoder receives: known-future steps, then anchors."""
+    known = sum(spec.inputs[name].model_shape()[-1] for name in spec.known_future_inputs())
+    return known + continuation_anchors(spec).channels if spec.continued_channels() else known
+
+
+def continuation_anchors(spec: GeneratorSpec) -> ContinuationAnchors:
+    """The layer that reads the continued channels' anchors from the context inputs."""
+    continued = spec.continued_channels()
+    contexts = list(dict.fromkeys(name for _, name, _ in continued))
+    sources = [(contexts.index(name), channel) for _, name, channel in continued]
+    lengths = [spec.inputs[name].steps for name in contexts]
+    return ContinuationAnchors(contexts, sources, lengths, spec.output.steps, name="continuation_anchors")
+
+
+@keras.saving.register_keras_serializable(package="fusegen")
+class ContinuationAnchors(keras.layers.Layer):
+    """Per output step: each continued channel's value one horizon earlier, then its last value.
+
+    Called on the context inputs named by ``contexts`` (in that order);
+    ``sources`` lists ``(context position, channel)`` per continued channel.
+    A context shorter than the horizon has no value one horizon earlier, so
+    it gives only the last value.
+    """
+
+    def __init__(self, contexts, sources, lengths, steps, **kwargs):
+        super().__init__(**kwargs)
+        self.contexts = list(contexts)
+        self.sources = [tuple(source) for source in sources]
+        self.lengths = list(lengths)
+        self.steps = int(steps)
+
+    @property
+    def channels(self) -> int:
+        earlier = sum(self.lengths[position] >= self.steps for position, _ in self.sources)
+        return earlier + len(self.sources)
+
+    def call(self, contexts):
+        contexts = list(contexts) if isinstance(contexts, (list, tuple)) else [contexts]
+        earlier, last = [], []
+        for position, channel in self.sources:
+            series = contexts[position][:, :, channel]
+            if self.lengths[position] >= self.steps:
+                earlier.append(series[:, self.lengths[position] - self.steps :])
+            last.append(ops.repeat(series[:, -1:], self.steps, axis=1))
+        return ops.stack(earlier + last, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        first = input_shape[0] if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)) else input_shape
+        return (first[0], self.steps, self.channels)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "contexts": self.contexts,
+            "sources": [list(source) for source in self.sources],
+            "lengths": self.lengths,
+            "steps": self.steps,
+        }
 
 
 def step_join_layers(spec: GeneratorSpec, head_input_width: int) -> tuple[list, list[tuple[int, ...]]]:
     """The step join's layers, and the shapes of its extra inputs (the steps, the repeated conditions).
 
     Its first layer concatenates, per output step, the head's output, the
-    known-future steps and the fused conditions repeated over the steps; two
+    known-future steps and anchors and the fused conditions repeated over the steps; two
     convolutions (kernel 3, so a step also sees its neighbours) then give a
     correction per output channel, which the builder adds to the head's output.
     """

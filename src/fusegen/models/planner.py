@@ -21,7 +21,7 @@ from fusegen.errors import ShapeError
 from fusegen.models import encoders as _encoders  # noqa: F401  (registers the encoders)
 from fusegen.models import fusion as _fusion  # noqa: F401
 from fusegen.models import heads as _heads  # noqa: F401
-from fusegen.models.head_inputs import plan_skips, step_join_layers
+from fusegen.models.head_inputs import joins_steps, plan_skips, step_join_layers
 from fusegen.models.layers import TileToGrid
 from fusegen.models.registry import ENCODERS, FUSIONS, HEADS
 from fusegen.spec import GeneratorSpec
@@ -156,6 +156,10 @@ class ShapePlan:
                     name: stage.to_dict(parameters)["layers"] for name, stage in self.head_parts.items()
                 },
                 "known_future": self.spec.known_future_inputs(),
+                "continues": {
+                    f"{output.name}[{channel}]": f"{name}[{source}]"
+                    for channel, name, source in self.spec.continued_channels()
+                },
                 "step_join": self.step_join.to_dict(parameters)["layers"] if self.step_join else [],
             },
             "output": {
@@ -282,7 +286,7 @@ def _plan_head(spec, sizes, branches, layout, fusion, fused_shape) -> ShapePlan:
                 hint="this is a bug in the head; please report it with the spec.",
             )
     step_join = None
-    if spec.known_future_inputs():
+    if joins_steps(spec):
         layers, extra_shapes = step_join_layers(spec, head_input_shape[-1])
         step_join = _push("step join", layers, output_shape, extra_shapes=extra_shapes)
     return ShapePlan(

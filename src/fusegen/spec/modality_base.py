@@ -98,6 +98,21 @@ class SequenceFields(ModalityBase):
     def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
         return (self.steps, self.channels)
 
+    def channel_sources(self, default_column: str) -> list[tuple[str, int]]:
+        """Where each channel is read from: (column, channel within that column).
+
+        ``default_column`` is the column read when the spec names none (the
+        input's or output's own name).
+        """
+        chosen = self.select.channels if self.select and self.select.channels is not None else None
+        if self.columns is not None:
+            return [(self.columns[index], 0) for index in (chosen or range(len(self.columns)))]
+        return [(self.column or default_column, index) for index in (chosen or range(self.channels))]
+
+    def step_range(self) -> tuple[int, int] | None:
+        """The [start, stop) steps it reads from its column's series, where ``select.steps`` says."""
+        return tuple(self.select.steps) if self.select and self.select.steps is not None else None
+
 
 def check_selection(
     select: StepsAndChannels | None,

@@ -67,6 +67,12 @@ class SequenceOutput(SequenceFields, _Output):
         description="Clip generated windows per channel to the range seen in training, as a bounded "
         "output layer would; false lets samples leave it.",
     )
+    context_anchors: bool = Field(
+        default=True,
+        description="Where a channel continues an input's (same column and channel, the input's "
+        "select.steps ending where the output's begin), show the head that channel's last value and "
+        "its values one horizon earlier at each output step. Needs an objective with a head.",
+    )
     head: SequenceHead = Field(default_factory=ConvSequenceHead)
 
 
