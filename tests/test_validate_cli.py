@@ -187,6 +187,9 @@ def test_validate_passes_on_every_source_kind(tmp_path, make):
     for name, part in report["parts"].items():
         assert part["problems"] == [], name
         assert part["shape"][0] is None and part["dtype"]
+    # It also says how long training would run on these rows.
+    (schedule,) = [note for note in report["notes"] if note.startswith("training: ")]
+    assert re.search(r"training: [\d,]+ rows, [\d,]+ validating; \d+ epochs", schedule), schedule
 
 
 @pytest.mark.parametrize(

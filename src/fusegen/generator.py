@@ -100,8 +100,11 @@ class Generator:
 
     def validate(self, sample_size: int | None = 1000):
         """``fusegen validate``'s dry run: the pipeline on ``sample_size`` rows (None: all), one batch checked
-        against the built model. Returns a `fusegen.data.validation.ValidationReport`."""
-        return dry_run(self, sample_size)
+        against the built model, and the training schedule fit() would run. Returns a
+        `fusegen.data.validation.ValidationReport`."""
+        from fusegen.schedule import describe_schedule
+
+        return dry_run(self, sample_size, describe_table=lambda table: describe_schedule(self.spec, table))
 
     # ------------------------------------------------------------------
     # Training

@@ -81,17 +81,19 @@ def fitted_sizes(generator) -> dict[str, int] | None:
     return prepare_data(generator.spec, spec_table(generator)).preprocessor.vocabulary_sizes()
 
 
-def dry_run(generator, sample_size: int | None = 1000):
+def dry_run(generator, sample_size: int | None = 1000, describe_table=None):
     """A dry run, as ``fusegen validate`` makes it: pipeline on a sample, then the built model checked.
 
     Loads the spec's data, fits preprocessing on ``sample_size`` rows (all
     when None), builds one batch and checks it against a model built for
     it. Returns the `fusegen.data.validation.ValidationReport`, ``ok`` when
-    nothing is wrong.
+    nothing is wrong. ``describe_table(table)``, when given, adds a note
+    about the whole table once the run is clean (the training schedule).
     """
     from fusegen.data.validation import validate_data
 
-    report = validate_data(generator.spec, spec_table(generator), sample_size=sample_size)
+    table = spec_table(generator)
+    report = validate_data(generator.spec, table, sample_size=sample_size)
 
     def build_model():
         built = generator.build(report.vocabulary_sizes)
@@ -99,6 +101,8 @@ def dry_run(generator, sample_size: int | None = 1000):
         return getattr(built, "condition_model", built)
 
     report.check_model(build_model)
+    if report.ok and describe_table is not None:
+        report.notes.append(describe_table(table))
     return report
 
 

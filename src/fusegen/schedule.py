@@ -117,3 +117,23 @@ def _in_epochs(steps: int, per_pass: int, steps_per_epoch: int | None) -> tuple[
     if steps_per_epoch is None and length == per_pass:
         return epochs, None
     return epochs, length
+
+
+def describe_schedule(spec, table) -> str:
+    """The schedule fit() would run on ``table`` under ``spec``, in words (what `fusegen validate` notes)."""
+    from fusegen.data.pipeline import split_table
+    from fusegen.data.windows import window_table
+    from fusegen.objectives import OBJECTIVES
+
+    windows = window_table(table, spec)
+    train_rows, validation_rows = split_table(windows, spec)
+    objective = OBJECTIVES[spec.objective.type]
+    schedule = plan_schedule(
+        spec.training,
+        len(train_rows),
+        None,
+        stops_on_validation=objective.validation_tracks_quality and len(validation_rows) > 0,
+        averages_weights=objective.averages_weights,
+    )
+    average = f"; weight average ema_momentum {schedule.ema_momentum}" if schedule.ema_momentum else ""
+    return f"training: {len(train_rows):,} rows, {len(validation_rows):,} validating; {schedule.reason}{average}"
