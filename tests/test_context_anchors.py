@@ -19,8 +19,13 @@ def continuation_spec(output_steps=(CONTEXT, CONTEXT + HORIZON), objective="regr
     return load_spec(
         {
             "inputs": {
-                "history": {"kind": "sequence", "steps": CONTEXT, "channels": 1, "column": "series",
-                            "select": {"steps": [0, CONTEXT]}},
+                "history": {
+                    "kind": "sequence",
+                    "steps": CONTEXT,
+                    "channels": 1,
+                    "column": "series",
+                    "select": {"steps": [0, CONTEXT]},
+                },
             },  # fmt: skip
             "output": {
                 "name": "ahead",
@@ -50,13 +55,29 @@ def test_several_inputs_and_columns_map_channel_by_channel():
         {
             "data": {"windows": {"length": 10}},
             "inputs": {
-                "accelerometer": {"kind": "sequence", "steps": 8, "channels": 2, "columns": ["ax", "ay"],
-                                  "select": {"steps": [0, 8]}},
-                "weather": {"kind": "sequence", "steps": 8, "channels": 1, "columns": ["temp"],
-                            "select": {"steps": [0, 8]}},
+                "accelerometer": {
+                    "kind": "sequence",
+                    "steps": 8,
+                    "channels": 2,
+                    "columns": ["ax", "ay"],
+                    "select": {"steps": [0, 8]},
+                },
+                "weather": {
+                    "kind": "sequence",
+                    "steps": 8,
+                    "channels": 1,
+                    "columns": ["temp"],
+                    "select": {"steps": [0, 8]},
+                },
             },  # fmt: skip
-            "output": {"name": "y", "kind": "sequence", "steps": 2, "channels": 2, "columns": ["temp", "ay"],
-                       "select": {"steps": [8, 10]}},  # fmt: skip
+            "output": {
+                "name": "y",
+                "kind": "sequence",
+                "steps": 2,
+                "channels": 2,
+                "columns": ["temp", "ay"],
+                "select": {"steps": [8, 10]},
+            },  # fmt: skip
             "objective": {"type": "cvae"},
         }
     )
@@ -86,7 +107,9 @@ def test_anchors_are_the_last_value_and_the_values_one_horizon_earlier(length, s
     earlier = channels if length >= steps else 0
     assert anchors.shape == (2, steps, layer.channels) == (2, steps, earlier + channels)
     for channel in range(channels):
-        np.testing.assert_array_equal(anchors[:, :, earlier + channel], np.repeat(context[:, -1:, channel], steps, 1))
+        np.testing.assert_array_equal(
+            anchors[:, :, earlier + channel], np.repeat(context[:, -1:, channel], steps, 1)
+        )
         if earlier:
             np.testing.assert_array_equal(anchors[:, :, channel], context[:, length - steps :, channel])
     restored = ContinuationAnchors.from_config(layer.get_config())

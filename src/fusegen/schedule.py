@@ -87,7 +87,9 @@ def auto_momentum(total_steps: int) -> float:
     return round(min(max(1.0 - 1.0 / (AUTO_AVERAGE_SHARE * total_steps), low), high), 5)
 
 
-def _plan_length(training, num_train: int, epochs_override: int | None, stops_on_validation: bool) -> Schedule:
+def _plan_length(
+    training, num_train: int, epochs_override: int | None, stops_on_validation: bool
+) -> Schedule:
     """The epochs, their length and the patience of `plan_schedule`."""
     per_pass = max(1, -(-num_train // training.batch_size))
     patience = training.early_stopping_patience
@@ -136,4 +138,6 @@ def describe_schedule(spec, table) -> str:
         averages_weights=objective.averages_weights,
     )
     average = f"; weight average ema_momentum {schedule.ema_momentum}" if schedule.ema_momentum else ""
-    return f"training: {len(train_rows):,} rows, {len(validation_rows):,} validating; {schedule.reason}{average}"
+    return (
+        f"training: {len(train_rows):,} rows, {len(validation_rows):,} validating; {schedule.reason}{average}"
+    )

@@ -115,7 +115,11 @@ class ContinuationAnchors(keras.layers.Layer):
         return ops.stack(earlier + last, axis=-1)
 
     def compute_output_shape(self, input_shape):
-        first = input_shape[0] if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)) else input_shape
+        first = (
+            input_shape[0]
+            if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple))
+            else input_shape
+        )
         return (first[0], self.steps, self.channels)
 
     def get_config(self):
