@@ -135,6 +135,40 @@ def test_cvae_forecasts_carry_the_noise_their_intervals_need():
     assert 0.65 <= coverage <= 0.95, coverage
 
 
+def test_correlated_noise_keeps_unit_variance_and_the_measured_autocorrelation():
+    generator = fusegen.Generator(load_spec(forecast_spec(objective={"type": "cvae", "latent_dim": 2})))
+    model = generator.build()
+    layer = model.noise_correlation.get_layer("autocorrelation")
+    for rho in (0.9, -0.5, 0.0):  # an AR(1) process's autocorrelation: rho^lag
+        layer.kernel.assign([[rho**lag for lag in range(1, AHEAD)]])
+        white = np.random.default_rng(0).normal(size=(20_000, AHEAD, 1)).astype("float32")
+        noise = np.asarray(model._correlated_over_steps(white))[:, :, 0]
+        np.testing.assert_allclose(noise.std(axis=0), 1.0, atol=0.03)
+        lag_one = np.mean([np.corrcoef(noise[:, t], noise[:, t - 1])[0, 1] for t in range(1, AHEAD)])
+        assert abs(lag_one - rho) < 0.03, (rho, lag_one)
+
+
+@pytest.mark.slow
+def test_cvae_paths_are_as_smooth_as_the_series_they_continue():
+    """Where the unexplained part drifts smoothly, sampled paths drift too instead of jittering."""
+    train, test = demand_data(512), demand_data(128, seed=1)
+    rng = np.random.default_rng(2)
+    for data in (train, test):  # an AR(1) drift with lag-1 correlation 0.9 the weather does not explain
+        drift = np.zeros(data["demand"].shape)
+        drift[:, 0] = rng.normal(size=(len(drift), 1))
+        for step in range(1, AHEAD):
+            drift[:, step] = 0.9 * drift[:, step - 1] + np.sqrt(1 - 0.81) * rng.normal(size=(len(drift), 1))
+        data["demand"] = (data["demand"] + 0.5 * drift).astype("float32")
+    generator = fusegen.Generator(load_spec(forecast_spec(objective={"type": "cvae", "latent_dim": 4})))
+    generator.fit(train, verbose=0)
+    measured = float(generator.model_.noise_correlation.get_layer("autocorrelation").kernel[0, 0])  # lag 1
+    assert measured > 0.6, measured
+    paths = generator.sample({"history": test["history"], "weather": test["weather"]}, num_samples=20, seed=0)
+    deviations = paths.reshape(128, 20, AHEAD) - paths.reshape(128, 20, AHEAD).mean(axis=1, keepdims=True)
+    lag_one = np.corrcoef(deviations[:, :, 1:].ravel(), deviations[:, :, :-1].ravel())[0, 1]
+    assert lag_one > 0.5, lag_one  # white noise would give about 0
+
+
 def test_evaluation_holds_out_the_windows_training_held_out(tmp_path):
     """Windows are cut before the split, in evaluation as in training: each held-out window is contiguous."""
     from fusegen.evaluation import real_splits

@@ -8,7 +8,11 @@ standard normal prior, the weight rising linearly over
 ``kl_warmup_epochs``. Sampling draws the latent from the prior, scaled by
 the temperature; with ``observation_noise``, Gaussian noise at the
 training error's scale is added to the decoded numbers, so that a sample is
-drawn from the likelihood and not only its mean.
+drawn from the likelihood and not only its mean. For a sequence the noise
+has each channel's held-out error's autocorrelation over the steps (a
+stationary Gaussian process): a model's error at one step persists or
+oscillates into the next as the series does, and white noise would make
+every path rougher than the series it continues.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from fusegen.spec.objectives import CVAEObjective
 @register_objective(CVAEObjective)
 class ConditionalVAE(ObjectiveModel):
     # Runs from before observation noise have no noise network: a zero scale samples as they did.
-    optional_networks = frozenset({"noise"})
+    # (and runs from before correlated noise have no correlation network: white noise, as they did).
+    optional_networks = frozenset({"noise", "noise_correlation"})
     # Its loss is a negative log-likelihood bound: lower on held-out rows means a better model of them.
     validation_tracks_quality = True
 
@@ -54,6 +59,16 @@ class ConditionalVAE(ObjectiveModel):
                 [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros",
                                                        trainable=False, name="noise_scale")],
                 name="noise",
+            )  # fmt: skip
+        self.noise_correlation = None
+        if self.noise is not None and self.spec.output.kind == "sequence" and self.spec.output.steps > 1:
+            # Each channel's error autocorrelation at lags 1 .. steps-1, measured with the scale
+            # (all zero, as initialised or in a run from before it: white noise).
+            lags = self.spec.output.channels * (self.spec.output.steps - 1)
+            self.noise_correlation = keras.Sequential(
+                [keras.Input((1,)), keras.layers.Dense(lags, use_bias=False, kernel_initializer="zeros",
+                                                       trainable=False, name="autocorrelation")],
+                name="noise_correlation",
             )  # fmt: skip
 
     def compile_for_training(self, distributed: bool = False):
@@ -116,10 +131,28 @@ class ConditionalVAE(ObjectiveModel):
         outputs = self.decode(fused, latent)
         if self.noise is not None:
             scale = self.noise.get_layer("noise_scale").kernel[0, 0]
-            outputs = outputs + temperature * scale * keras.random.normal(
-                ops.shape(outputs), seed=seed_generator
-            )
+            noise = keras.random.normal(ops.shape(outputs), seed=seed_generator)
+            if self.noise_correlation is not None:
+                noise = self._correlated_over_steps(noise)
+            outputs = outputs + temperature * scale * noise
         return self.sample_categories(outputs, seed_generator, temperature)
+
+    def _correlated_over_steps(self, white):
+        """``white`` (batch, steps, channels) given each channel's measured autocorrelation over the steps.
+
+        The covariance over the steps is the Toeplitz matrix of the
+        autocorrelation (ones on the diagonal, so each step keeps unit
+        variance); its Cholesky factor mixes the white noise.
+        """
+        steps, channels = self.spec.output.steps, self.spec.output.channels
+        lags = ops.reshape(self.noise_correlation.get_layer("autocorrelation").kernel, (channels, steps - 1))
+        correlation = ops.concatenate([ops.ones((channels, 1)), lags], axis=1)  # lags 0 .. steps-1
+        index = ops.arange(steps)
+        distance = ops.abs(index[:, None] - index[None, :])  # (steps, steps)
+        covariance = ops.take(correlation, distance, axis=1)  # (channels, steps, steps), Toeplitz
+        jitter = 1e-4 * ops.eye(steps)[None]  # keeps the factorisation stable for a near-singular one
+        mixing = ops.cholesky((covariance + jitter) / (1.0 + 1e-4))
+        return ops.einsum("cts,bsc->btc", mixing, white)
 
     def training_callbacks(self):
         # Without the warm-up the posterior tends to collapse before the decoder learns to use it.
@@ -138,19 +171,41 @@ class ConditionalVAE(ObjectiveModel):
             return
         seed = keras.random.SeedGenerator(0)
         error = spread = count = 0.0
+        products = squares = 0.0  # per channel: sums of e_t e_(t+k) for each lag k, and of e_t^2
         for inputs, targets in validation if validation is not None else train:
             fused = self.conditions(inputs)
             shape = (ops.shape(self.fused_tensor(fused))[0], self.latent_dim)
             centre = self.decode(fused, ops.zeros(shape))
             drawn = self.decode(fused, keras.random.normal(shape, seed=seed))
-            error += float(ops.sum(ops.square(centre - ops.cast(targets, "float32"))))
+            residual = ops.cast(targets, "float32") - centre
+            error += float(ops.sum(ops.square(residual)))
             spread += float(ops.sum(ops.square(drawn - centre)))
             count += float(ops.size(centre))
+            if self.noise_correlation is not None:
+                steps = self.spec.output.steps
+                lagged = [
+                    ops.sum(residual[:, lag:] * residual[:, : steps - lag], axis=(0, 1))
+                    for lag in range(1, steps)
+                ]
+                products = products + ops.stack(lagged, axis=1)  # (channels, steps - 1)
+                squares = squares + ops.sum(ops.square(residual), axis=(0, 1))
         scale = (max(error - spread, 0.0) / max(count, 1.0)) ** 0.5
         self.noise.get_layer("noise_scale").kernel.assign([[scale]])
+        if self.noise_correlation is not None:
+            # The biased estimator (every lag over all the steps' squares) keeps the Toeplitz
+            # covariance positive semi-definite, as a sample autocorrelation must be.
+            correlation = products / (squares[:, None] + 1e-12)
+            self.noise_correlation.get_layer("autocorrelation").kernel.assign(
+                ops.reshape(correlation, (1, -1))
+            )
 
     def networks(self):
-        return {**super().networks(), "posterior": self.posterior, "noise": self.noise}
+        return {
+            **super().networks(),
+            "posterior": self.posterior,
+            "noise": self.noise,
+            "noise_correlation": self.noise_correlation,
+        }
 
 
 def adds_observation_noise(spec) -> bool:
