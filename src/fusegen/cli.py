@@ -133,12 +133,15 @@ def inspect(
     generator = _generator(spec, untrusted)
     generator.build(None if no_data else generator.fitted_sizes())
     plan = generator.describe()
+    reading = generator.reading_plan() if generator.spec.data is not None else None
     if as_json:
-        _echo_json(plan)
+        _echo_json({**plan, "data": reading} if reading else plan)
     else:
         from fusegen.console import print_plan
 
         print_plan(plan)
+        if reading:
+            typer.echo(f"data: {reading}")
 
 
 @app.command()

@@ -18,7 +18,7 @@ from fusegen.artifacts import read_run, save_run
 from fusegen.data.preprocessing import Preprocessor
 from fusegen.data.sources import CodePolicy, Table
 from fusegen.errors import FusegenError
-from fusegen.reading import as_table, dry_run, fitted_sizes, read_user_file, spec_table
+from fusegen.reading import as_table, dry_run, fitted_sizes, read_user_file, reading_plan, spec_table
 from fusegen.spec import GeneratorSpec, load_spec
 from fusegen.training import is_chief
 from fusegen.writers import concatenate_chunks
@@ -97,6 +97,10 @@ class Generator:
     def fitted_sizes(self) -> dict[str, int] | None:
         """Vocabulary sizes fitted on the spec's data, for `build` (``fusegen inspect``); None when the spec fixes them all."""
         return fitted_sizes(self)
+
+    def reading_plan(self) -> str:
+        """How `fit` reads the spec's data, in words: in memory, or streamed from its files (``data.stream``)."""
+        return reading_plan(self)
 
     def validate(self, sample_size: int | None = 1000):
         """``fusegen validate``'s dry run: the pipeline on ``sample_size`` rows (None: all), one batch checked

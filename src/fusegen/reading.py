@@ -10,7 +10,10 @@ import numpy as np
 
 from fusegen.data.adapters import is_batch_source, source_name, table_from_batches
 from fusegen.data.pipeline import prepare_data
+from fusegen.data.shards import BATCH_ROWS, read_batches, stream_decision
 from fusegen.data.sources import load_table, read_file, table_from_frame
+from fusegen.data.streaming import FIT_SAMPLE_ROWS, check_streamable, fit_streaming
+from fusegen.data.streaming_statistics import concatenate_tables
 from fusegen.data.table import Table
 from fusegen.errors import DataError, RunError
 
@@ -78,7 +81,28 @@ def fitted_sizes(generator) -> dict[str, int] | None:
     """
     if generator.spec.data is None or not _needs_fitted_sizes(generator.spec):
         return None
+    shards, _ = stream_decision(generator.spec.data, generator.base_dir)
+    if shards is not None:
+        # Too large to read whole: the vocabularies come from the same bounded pass as training's.
+        return fit_streaming(generator.spec, shards).preprocessor.vocabulary_sizes()
     return prepare_data(generator.spec, spec_table(generator)).preprocessor.vocabulary_sizes()
+
+
+def reading_plan(generator) -> str:
+    """How training would read the spec's data, in words: in memory or streamed, and why."""
+    return stream_decision(generator.spec.data, generator.base_dir)[1]
+
+
+def _first_rows(shards, count: int) -> Table:
+    """The first ``count`` rows of a streamed source, every column: what its dry run reads."""
+    tables, rows = [], 0
+    for table in read_batches(shards, shards.paths, batch_rows=min(count, BATCH_ROWS)):
+        tables.append(table)
+        rows += len(table)
+        if rows >= count:
+            break
+    first = concatenate_tables(tables)
+    return first.take(np.arange(min(count, len(first))))
 
 
 def dry_run(generator, sample_size: int | None = 1000, describe_table=None):
@@ -92,8 +116,24 @@ def dry_run(generator, sample_size: int | None = 1000, describe_table=None):
     """
     from fusegen.data.validation import validate_data
 
-    table = spec_table(generator)
-    report = validate_data(generator.spec, table, sample_size=sample_size)
+    shards, how = stream_decision(generator.spec.data, generator.base_dir)
+    if shards is None:
+        table = spec_table(generator)
+        report = validate_data(generator.spec, table, sample_size=sample_size)
+    else:
+        # Streamed data is never read whole, not even here: the dry run reads the first rows.
+        table = _first_rows(shards, sample_size or FIT_SAMPLE_ROWS)
+        report = validate_data(generator.spec, table, sample_size=sample_size)
+        report.notes.append(
+            f"read the first {report.num_rows:,} rows of {shards.origin}; training fits preprocessing in one "
+            "pass over every row, and counts the rows of each split there"
+        )
+        describe_table = None  # the schedule depends on those counts
+        try:
+            check_streamable(generator.spec)
+        except DataError as error:
+            report.problems.append(str(error))
+    report.notes.insert(0, f"data: {how}")
 
     def build_model():
         built = generator.build(report.vocabulary_sizes)

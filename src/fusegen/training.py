@@ -9,13 +9,20 @@ runs any op, as MultiWorkerMirroredStrategy requires.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from fusegen.data.adapters import surface_data_errors
 from fusegen.data.pipeline import check_against_model, make_dataset, prepare_data
 from fusegen.data.preprocessing import Preprocessor
+from fusegen.data.shards import stream_decision
+from fusegen.data.streaming import fit_streaming, stream_dataset
+from fusegen.data.table import Table
 from fusegen.errors import FusegenError, RunError
 from fusegen.schedule import plan_schedule
 
@@ -75,21 +82,21 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
                 hint="train without --resume to start afresh.",
             )
 
-    table = generator._as_table(data, training=True) if data is not None else generator.load_table()
     preprocessor = Preprocessor(generator.spec, state["preprocessing"]) if state else None
-    prepared = prepare_data(generator.spec, table, preprocessor)
-    if len(prepared.dropped_rows):
-        log(
-            f"dropped {len(prepared.dropped_rows)} row(s) with missing values "
-            f"(data.missing: drop_rows), first rows {prepared.dropped_rows[:5].tolist()}"
-        )
-    log(f"training on {prepared.num_train} rows, validating on {len(prepared.validation_rows)}")
+    shards, how = stream_decision(generator.spec.data, generator.base_dir) if data is None else (None, "")
+    if shards is not None:
+        log(f"data: {how}")
+        prepared = _streamed_data(generator.spec, shards, preprocessor, log)
+    else:
+        table = generator._as_table(data, training=True) if data is not None else generator.load_table()
+        prepared = _in_memory_data(generator.spec, table, preprocessor, log)
+    log(f"training on {prepared.num_train} rows, validating on {prepared.num_validation}")
     objective = OBJECTIVES[generator.spec.objective.type]
     schedule = plan_schedule(
         training,
         prepared.num_train,
         epochs,
-        stops_on_validation=objective.validation_tracks_quality and len(prepared.validation_rows) > 0,
+        stops_on_validation=objective.validation_tracks_quality and prepared.num_validation > 0,
         averages_weights=objective.averages_weights,
     )
     total_epochs = schedule.epochs
@@ -105,16 +112,10 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
     keras.utils.set_random_seed(training.seed)
     with _scope(strategy):
         model = generator.build(generator.preprocessor_.vocabulary_sizes())
-        check_against_model(prepared.train_inputs, model.condition_model)
+        check_against_model(prepared.model_inputs(), model.condition_model)
         model.compile_for_training(distributed=strategy is not None)
 
-    train = make_dataset(
-        prepared.train_inputs,
-        prepared.train_targets,
-        training.batch_size,
-        shuffle=True,
-        seed=training.seed,
-    )
+    train = prepared.make_train(training.batch_size, training.seed)
     steps = schedule.steps_per_epoch
     if steps:
         # Exactly `steps` batches an epoch, as a dataset of that length: given steps_per_epoch,
@@ -123,15 +124,11 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
     _warn_about_short_averages(
         training, total_epochs, steps or -(-prepared.num_train // training.batch_size), log
     )
-    validation = None
-    if prepared.validation_inputs is not None:
-        validation = make_dataset(
-            prepared.validation_inputs, prepared.validation_targets, training.batch_size
-        )
+    validation = prepared.make_validation(training.batch_size) if prepared.num_validation else None
 
     history = {}
     initial_epoch = 0
-    with _scope(strategy):
+    with _scope(strategy), surface_data_errors():
         _build_variables(model, train)
         if state:
             restore_checkpoint(state, model)
@@ -166,16 +163,18 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
                 monitor="val_loss", patience=schedule.patience, restore_best_weights=True
             )
         )
-    result = model.fit(
-        train,
-        validation_data=validation,
-        epochs=total_epochs,
-        initial_epoch=initial_epoch,
-        shuffle=False,  # the tf.data pipeline already reshuffles each epoch
-        verbose=verbose,
-        callbacks=[*all_callbacks, *(callbacks or [])],
-    )
-    model.after_training(train, validation)
+    # A streamed batch with a bad value stops the fit with the DataError naming its file and row.
+    with surface_data_errors():
+        result = model.fit(
+            train,
+            validation_data=validation,
+            epochs=total_epochs,
+            initial_epoch=initial_epoch,
+            shuffle=False,  # the tf.data pipeline already reshuffles each epoch
+            verbose=verbose,
+            callbacks=[*all_callbacks, *(callbacks or [])],
+        )
+        model.after_training(train, validation)
     for name, values in result.history.items():
         history.setdefault(name, []).extend(float(value) for value in values)
     generator.history_ = history
@@ -186,8 +185,74 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
         update={"training": training.model_copy(update={"epochs": max(ran, 1), "steps": None,
                                                         "steps_per_epoch": schedule.steps_per_epoch})}
     )  # fmt: skip
-    generator.validation_table_ = (
-        prepared.table.take(prepared.validation_rows) if len(prepared.validation_rows) else None
+    generator.validation_table_ = prepared.validation_table
+
+
+@dataclasses.dataclass
+class _TrainingData:
+    """The data side of a fit, held in memory or streamed from files: the same questions, either way."""
+
+    preprocessor: Preprocessor
+    num_train: int
+    num_validation: int
+    make_train: Callable[[int, int], Any]  # (batch_size, seed) -> a dataset reshuffled every epoch
+    make_validation: Callable[[int], Any]  # batch_size -> a dataset
+    model_inputs: Callable[[], dict]  # inputs of some rows, to check against the model before training
+    validation_table: Table | None  # the validation rows (streamed: a bounded sample of them)
+
+
+def _in_memory_data(spec, table: Table, preprocessor: Preprocessor | None, log) -> _TrainingData:
+    prepared = prepare_data(spec, table, preprocessor)
+    if len(prepared.dropped_rows):
+        log(
+            f"dropped {len(prepared.dropped_rows)} row(s) with missing values "
+            f"(data.missing: drop_rows), first rows {prepared.dropped_rows[:5].tolist()}"
+        )
+    return _TrainingData(
+        preprocessor=prepared.preprocessor,
+        num_train=prepared.num_train,
+        num_validation=len(prepared.validation_rows),
+        make_train=lambda batch_size, seed: make_dataset(
+            prepared.train_inputs, prepared.train_targets, batch_size, shuffle=True, seed=seed
+        ),
+        make_validation=lambda batch_size: make_dataset(
+            prepared.validation_inputs, prepared.validation_targets, batch_size
+        ),
+        model_inputs=lambda: prepared.train_inputs,
+        validation_table=(
+            prepared.table.take(prepared.validation_rows) if len(prepared.validation_rows) else None
+        ),
+    )
+
+
+def _streamed_data(spec, shards, preprocessor: Preprocessor | None, log) -> _TrainingData:
+    if spec.training.distribution == "multi_worker":
+        # Each worker could read its own files (fusegen.data.shards.files_for_worker), but how Keras
+        # rebatches a worker's own stream under MultiWorkerMirroredStrategy is not tested yet.
+        raise FusegenError(
+            "streamed data (data.stream) does not train under training.distribution: multi_worker yet.",
+            hint="train on one machine (distribution: none or mirrored), or set data.stream: false.",
+        )
+    streamed = fit_streaming(spec, shards, preprocessor)
+    if preprocessor is None:
+        log(streamed.describe_fit())
+    if streamed.num_dropped:
+        log(f"dropped {streamed.num_dropped} row(s) with missing values (data.missing: drop_rows)")
+
+    def model_inputs():
+        inputs, _ = next(iter(stream_dataset(streamed, spec, "train", batch_size=8).take(1)))
+        return {name: value.numpy() for name, value in inputs.items()}
+
+    return _TrainingData(
+        preprocessor=streamed.preprocessor,
+        num_train=streamed.num_train,
+        num_validation=streamed.num_validation,
+        make_train=lambda batch_size, seed: stream_dataset(
+            streamed, spec, "train", batch_size, shuffle=True, seed=seed
+        ),
+        make_validation=lambda batch_size: stream_dataset(streamed, spec, "validation", batch_size),
+        model_inputs=model_inputs,
+        validation_table=streamed.validation_sample,
     )
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from fusegen.data.images import ImageColumn, source_kinds
 from fusegen.data.memory import as_tensor
 from fusegen.data.preprocessing import Preprocessor, columns_of_parts, decode_image_files, missing_values
+from fusegen.data.shards import validation_by_key
 from fusegen.data.sources import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError
@@ -64,7 +65,10 @@ def check_columns(table: Table, spec: GeneratorSpec) -> None:
         if absent:
             noun = "column" if len(absent) == 1 else "columns"
             problems.append(f"{part} reads {noun} {', '.join(repr(c) for c in absent)}, which is not there")
-    named = {"data.split_column": [spec.data.split_column] if spec.data and spec.data.split_column else []}
+    named = {
+        f"data.{key}": [getattr(spec.data, key)] if spec.data and getattr(spec.data, key) else []
+        for key in ("split_column", "split_key")
+    }
     named["evaluation.group_by"] = spec.evaluation.group_by
     named["evaluation.label_column"] = [spec.evaluation.label_column] if spec.evaluation.label_column else []
     for key, columns in named.items():
@@ -103,6 +107,16 @@ def apply_missing_policy(table: Table, spec: GeneratorSpec) -> tuple[Table, np.n
 
     Returns the kept table and the user's row numbers of the dropped rows.
     """
+    drop = rows_to_drop(table, spec)
+    if not drop.any():
+        return table, np.array([], dtype=np.int64)
+    if drop.all():
+        raise DataError(f"{table.origin}: every row has a missing value; nothing is left to train on.")
+    return table.take(np.flatnonzero(~drop)), table.row_ids[drop]
+
+
+def rows_to_drop(table: Table, spec: GeneratorSpec) -> np.ndarray:
+    """Which rows the missing-value policy drops; a `DataError` naming the rows it does not allow."""
     found = missing_values(table, spec)
     # Under impute only infinity is reported, and infinity is never imputed.
     errors = [(part, column, rows) for part, column, policy, rows in found if policy != "drop_rows"]
@@ -120,11 +134,7 @@ def apply_missing_policy(table: Table, spec: GeneratorSpec) -> tuple[Table, np.n
     drop = np.zeros(len(table), dtype=bool)
     for _, _, _, rows in found:  # all under drop_rows by now
         drop[rows] = True
-    if not drop.any():
-        return table, np.array([], dtype=np.int64)
-    if drop.all():
-        raise DataError(f"{table.origin}: every row has a missing value; nothing is left to train on.")
-    return table.take(np.flatnonzero(~drop)), table.row_ids[drop]
+    return drop
 
 
 def split_rows(num_rows: int, validation_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -160,13 +170,71 @@ SPLIT_VALUES = ("train", "validation")
 
 
 def split_table(table: Table, spec: GeneratorSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Training and validation row indices: by ``data.split_column`` where set, else a seeded random split."""
-    column = spec.data.split_column if spec.data else None
+    """Training and validation row indices.
+
+    By ``data.split_column``, ``data.split_key`` (a hash of the key) or
+    ``data.validation_files`` where set, each as streamed data splits; else a
+    seeded random split.
+    """
+    data = spec.data
+    if data is not None and (data.split_key or data.validation_files):
+        validation = validation_rows(table, data)
+        if validation.all():
+            raise DataError(
+                f"{table.origin}: {_split_by(data)} holds out every row; nothing is left to train on.",
+                hint="lower data.validation_split or data.validation_files.",
+            )
+        return np.flatnonzero(~validation), np.flatnonzero(validation)
+    column = data.split_column if data else None
     if column is None:
-        split = spec.data.validation_split if spec.data else 0.1
-        if spec.data is not None and spec.data.validation_from == "end" and spec.data.windows is not None:
-            return _split_latest(table, split, spec.data.windows.group_column)
+        split = data.validation_split if data else 0.1
+        if data is not None and data.validation_from == "end" and data.windows is not None:
+            return _split_latest(table, split, data.windows.group_column)
         return split_rows(len(table), split, spec.training.seed)
+    return split_by_column(table, column)
+
+
+def _split_by(data) -> str:
+    if data.split_key:
+        return f"data.split_key '{data.split_key}' with validation_split {data.validation_split}"
+    return f"data.validation_files {data.validation_files}"
+
+
+def validation_rows(table: Table, data) -> np.ndarray:
+    """Which rows of ``table`` validate under ``data.split_key`` or ``data.validation_files``.
+
+    A row's side depends on its key, or on its file, alone: the same row lands
+    on the same side in memory, streamed, and in any batch.
+    """
+    if data.split_key:
+        return validation_by_key(table.column(data.split_key, "data.split_key"), data.validation_split)
+    num_files = len(table.files)
+    if num_files <= 1:
+        raise DataError(
+            f"{table.origin}: data.validation_files holds out whole files, but the data is one file.",
+            hint="point data.source at a glob of files (data/part-*.parquet), or use data.split_key.",
+        )
+    if data.validation_files >= num_files:
+        raise DataError(
+            f"data.validation_files {data.validation_files} holds out every file of {table.origin}, "
+            f"which has {num_files}; none is left to train on.",
+            hint=f"set data.validation_files below {num_files}, or split the data into more files.",
+        )
+    return table.row_files >= num_files - data.validation_files
+
+
+def split_by_column(table: Table, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation row indices by a column of 'train' and 'validation'."""
+    validation = validation_by_column(table, column)
+    if validation.all():
+        raise DataError(
+            f"{table.origin}: data.split_column '{column}' marks no row 'train'; nothing is left to train on."
+        )
+    return np.flatnonzero(~validation), np.flatnonzero(validation)
+
+
+def validation_by_column(table: Table, column: str) -> np.ndarray:
+    """Which rows ``column`` marks 'validation'; a `DataError` naming the first row it marks neither way."""
     values = np.asarray(table.columns[column]).astype(str)
     unknown = ~np.isin(values, SPLIT_VALUES)
     if unknown.any():
@@ -176,12 +244,7 @@ def split_table(table: Table, spec: GeneratorSpec) -> tuple[np.ndarray, np.ndarr
             f"{table.row_ids[first]} ({int(unknown.sum())} such rows); expected 'train' or 'validation'.",
             hint=f"write 'train' or 'validation' in every row of '{column}', or remove data.split_column.",
         )
-    train_rows = np.flatnonzero(values == "train")
-    if len(train_rows) == 0:
-        raise DataError(
-            f"{table.origin}: data.split_column '{column}' marks no row 'train'; nothing is left to train on."
-        )
-    return train_rows, np.flatnonzero(values == "validation")
+    return values == "validation"
 
 
 def prepare_data(spec: GeneratorSpec, table: Table, preprocessor: Preprocessor | None = None) -> PreparedData:

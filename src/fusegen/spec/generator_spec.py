@@ -121,11 +121,45 @@ class DataSpec(_Section):
         description="Keep decoded images in memory after the first decode: 'auto' when they fit in a "
         "quarter of the machine's memory. Otherwise image files are decoded again every epoch.",
     )
+    stream: Literal["auto"] | bool = Field(
+        default="auto",
+        description="Train from CSV or Parquet files batch by batch, never holding the table in memory "
+        "(numeric, categorical and text inputs; record and vector outputs): preprocessing is fitted in one "
+        "bounded pass, and each epoch reads the files in a new order through a shuffle buffer. 'auto' "
+        "streams when the source's files hold more than 1 GB on disk (and data.max_rows is not set); "
+        "false always reads the table into memory. See docs/distributed.md.",
+    )
+    split_key: str | None = Field(
+        default=None,
+        description="A column whose value (hashed as text) decides which rows validate: a row is held out "
+        "when its key's hash falls in the first validation_split of the hash range. The split is then "
+        "reproducible without the whole table, and the same in memory and streamed; rows with the same key "
+        "land on the same side.",
+    )
+    validation_files: PositiveInt | None = Field(
+        default=None,
+        description="Hold out the last N files of a glob source (in name order) for validation, instead of "
+        "a share of the rows; validation_split is then ignored.",
+    )
+    shuffle_buffer: PositiveInt = Field(
+        default=65536,
+        description="Streamed data only: rows held in the buffer that shuffles them; each batch is drawn "
+        "from at least this many rows, read from the files in an order reshuffled every epoch.",
+    )
 
     @property
     def untrusted(self) -> bool:
         """True when this spec may name no code and no path outside its folder."""
         return not self.trusted or self.confine_paths
+
+    @model_validator(mode="after")
+    def _one_way_to_split(self) -> DataSpec:
+        given = [key for key in ("split_column", "split_key", "validation_files") if getattr(self, key)]
+        if len(given) > 1:
+            raise ValueError(
+                f"give one of data.split_column, data.split_key and data.validation_files, received {given}"
+            )
+        return self
 
 
 class ConditioningSpec(_Section):

@@ -1,0 +1,224 @@
+"""Data larger than memory: the bounded fitting pass, the split without the table, the streamed pipeline."""
+
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import fusegen
+from fusegen.data.pipeline import prepare_data
+from fusegen.data.shards import files_for_worker, shard_set, stream_decision, validation_by_key
+from fusegen.data.sources import load_table
+from fusegen.data.streaming import fit_streaming, stream_dataset
+from fusegen.errors import DataError, SpecError
+from fusegen.spec import load_spec
+
+LABELS = np.array(["red", "green", "blue", "grey"], dtype=object)
+
+
+def write_shards(folder, num_files, rows_per_file, seed=0, suffix="parquet"):
+    """Shards of a record table: two numeric inputs, a group, and a record of two numbers and a label."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(num_files):
+        x1 = rng.normal(3.0, 2.0, rows_per_file)
+        x2 = rng.exponential(1.0, rows_per_file)
+        group = rng.integers(0, 4, rows_per_file)
+        frame = pd.DataFrame(
+            {
+                "id": np.arange(rows_per_file) + index * rows_per_file,
+                "x1": x1,
+                "x2": x2,
+                "group": LABELS[group],
+                "y": np.round(2.0 * x1 - x2 + rng.normal(0, 0.1, rows_per_file), 2),
+                "count": rng.poisson(3 + group),
+                "label": LABELS[(group + (x1 > 3)) % 4],
+            }
+        )
+        path = folder / f"part-{index:03d}.{suffix}"
+        frame.to_parquet(path) if suffix == "parquet" else frame.to_csv(path, index=False)
+    return str(folder / f"part-*.{suffix}")
+
+
+def record_spec(source, stream=True, **data):
+    return load_spec(
+        {
+            "data": {"source": source, "stream": stream, **data},
+            "inputs": {
+                "size": {"kind": "numeric", "columns": ["x1", "x2"]},
+                "group": {"kind": "categorical"},
+            },
+            "output": {"kind": "record", "numeric": ["y", "count"], "categorical": ["label"]},
+            "training": {"epochs": 3, "batch_size": 64, "learning_rate": 0.003},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    return write_shards(tmp_path_factory.mktemp("shards"), num_files=4, rows_per_file=1500)
+
+
+def in_memory_fit(spec, sample_rows=None):
+    """The in-memory path's preprocessing on the same data and split."""
+    in_memory = spec.model_copy(update={"data": spec.data.model_copy(update={"stream": False})})
+    return prepare_data(in_memory, load_table(in_memory.data))
+
+
+def test_streamed_fit_matches_the_in_memory_fit_on_the_same_rows(shards):
+    spec = record_spec(shards, split_key="id")
+    # A sample far smaller than the data: exact statistics must not depend on it.
+    streamed = fit_streaming(spec, shard_set(spec.data), sample_rows=2000, batch_rows=700)
+    prepared = in_memory_fit(spec)
+    assert streamed.num_train == prepared.num_train
+    assert streamed.num_validation == len(prepared.validation_rows)
+    assert streamed.fitted_rows == {
+        "size": 6000 - streamed.num_validation,
+        "group": 6000,
+        "record": streamed.num_train,
+    }
+    assert streamed.sample_rows == 2000
+
+    got, want = streamed.preprocessor.get_state(), prepared.preprocessor.get_state()
+    assert got.keys() == want.keys()  # the same JSON: fusegen.load reads it unchanged
+    size_got, size_want = got["inputs"]["size"], want["inputs"]["size"]
+    for key in ("mean", "std", "low", "high"):
+        np.testing.assert_allclose(size_got[key], size_want[key], rtol=1e-5)
+    assert got["inputs"]["group"] == want["inputs"]["group"]
+    assert got["output"]["vocabularies"] == want["output"]["vocabularies"]
+    for column in ("y", "count"):
+        numbers_got, numbers_want = got["output"]["numeric"][column], want["output"]["numeric"][column]
+        assert numbers_got.keys() == numbers_want.keys()
+        for key in ("low", "high", "integer", "decimals", "step"):
+            assert numbers_got[key] == numbers_want[key], (column, key)
+        # Quantiles come from the 2,000-row sample: within 1% of the range.
+        width = numbers_want["high"] - numbers_want["low"]
+        np.testing.assert_allclose(
+            np.quantile(numbers_got["quantiles"], [0.1, 0.5, 0.9]),
+            np.quantile(numbers_want["quantiles"], [0.1, 0.5, 0.9]),
+            atol=0.01 * width * 5,  # a 2,000-row sample's deciles: a few % of the range at worst
+        )
+
+
+def test_standardised_record_columns_match_exactly(shards):
+    spec = record_spec(shards, split_key="id")
+    spec = spec.model_copy(
+        update={"output": spec.output.model_copy(update={"numeric_transform": "standard"})}
+    )
+    streamed = fit_streaming(spec, shard_set(spec.data), sample_rows=500, batch_rows=999)
+    want = in_memory_fit(spec).preprocessor.get_state()["output"]["numeric"]
+    got = streamed.preprocessor.get_state()["output"]["numeric"]
+    for column in ("y", "count"):
+        assert got[column]["mean"] == pytest.approx(want[column]["mean"], rel=1e-9)
+        assert got[column]["std"] == pytest.approx(want[column]["std"], rel=1e-9)
+
+
+def test_split_by_key_is_reproducible_disjoint_and_the_same_in_memory():
+    keys = np.arange(20_000)
+    validation = validation_by_key(keys, 0.2)
+    np.testing.assert_array_equal(validation, validation_by_key(keys, 0.2))
+    assert 0.18 < validation.mean() < 0.22
+    # A key's side depends on the key alone: the same in any order, in any batch.
+    shuffled = np.random.default_rng(1).permutation(keys)
+    np.testing.assert_array_equal(validation_by_key(shuffled, 0.2), validation[shuffled])
+    # A larger share only adds rows to validation.
+    assert not (validation & ~validation_by_key(keys, 0.3)).any()
+
+
+def test_streamed_splits_are_disjoint_and_cover_every_row(shards):
+    spec = record_spec(shards, split_key="id")
+    streamed = fit_streaming(spec, shard_set(spec.data))
+    ids = {}
+    for split in ("train", "validation"):
+        dataset = stream_dataset(streamed, spec, split, batch_size=500)
+        # The id is read for the split alone; the record's 'count' stands in for the row here.
+        ids[split] = sum(len(targets["label"]) for _, targets in dataset)
+    assert ids["train"] == streamed.num_train and ids["validation"] == streamed.num_validation
+    assert ids["train"] + ids["validation"] == 6000
+
+
+def test_validation_by_file_holds_out_the_last_files(shards):
+    spec = record_spec(shards, validation_files=1)
+    streamed = fit_streaming(spec, shard_set(spec.data))
+    assert (streamed.num_train, streamed.num_validation) == (4500, 1500)
+    assert [path.name for path in streamed.validation_files] == ["part-003.parquet"]
+    prepared = in_memory_fit(spec)
+    assert (prepared.num_train, len(prepared.validation_rows)) == (4500, 1500)
+
+
+def test_each_worker_reads_only_its_own_files(shards):
+    spec = record_spec(shards, validation_split=0.0)
+    streamed = fit_streaming(spec, shard_set(spec.data))
+    rows = [
+        sum(
+            len(targets["label"])
+            for _, targets in stream_dataset(
+                streamed, spec, batch_size=256, num_workers=2, worker_index=index
+            )
+        )
+        for index in (0, 1)
+    ]
+    assert rows == [3000, 3000]
+    assert files_for_worker(["a", "b", "c", "d"], 2, 0) == ["a", "c"]
+    with pytest.raises(DataError, match="cannot be shared out evenly among 3 workers"):
+        files_for_worker(["a", "b", "c", "d"], 3, 0)
+
+
+def test_a_bad_value_mid_stream_names_its_file_and_row(tmp_path):
+    source = write_shards(tmp_path, num_files=3, rows_per_file=200, suffix="csv")
+    bad = tmp_path / "part-002.csv"
+    frame = pd.read_csv(bad)
+    frame["x1"] = frame["x1"].astype(object)
+    frame.loc[137, "x1"] = "n/a?"
+    frame.to_csv(bad, index=False)
+    spec = record_spec(source)
+    with pytest.raises(DataError, match=r"row 137 of '.*part-002\.csv'"):
+        fit_streaming(spec, shard_set(spec.data), batch_rows=64)
+
+
+def test_streamed_training_learns_and_saves_the_same_preprocessing_json(shards, tmp_path):
+    generator = fusegen.Generator(record_spec(shards, split_key="id", shuffle_buffer=1000))
+    messages = []
+    generator.fit(verbose=0, log=messages.append)
+    assert any("streamed (data.stream: true)" in message for message in messages)
+    assert any("preprocessing fitted in one pass" in message for message in messages)
+    losses = generator.history_["loss"]
+    assert losses[-1] < losses[0] * 0.9, losses
+    assert "val_loss" in generator.history_
+    generator.save(tmp_path / "run")
+    loaded = fusegen.load(tmp_path / "run")
+    conditions = pd.DataFrame({"x1": [3.0], "x2": [1.0], "group": ["red"]})
+    samples = loaded.sample(conditions, num_samples=5)
+    assert list(samples.columns) == ["y", "count", "label"]
+
+
+def test_stream_auto_keeps_small_data_in_memory(shards):
+    spec = record_spec(shards, stream="auto")
+    found, how = stream_decision(spec.data)
+    assert found is None and "in memory (data.stream: auto" in how
+    assert stream_decision(record_spec(shards).data)[0] is not None
+    with pytest.raises(SpecError, match="give one of data.split_column, data.split_key"):
+        record_spec(shards, split_key="id", validation_files=1)
+
+
+def test_fit_memory_does_not_grow_with_rows(tmp_path):
+    """Peak traced memory of the fitting pass: 10x the rows, about the same peak."""
+    peaks = {}
+    for rows in (20_000, 200_000):
+        source = write_shards(tmp_path / str(rows), num_files=4, rows_per_file=rows // 4)
+        spec = record_spec(source, split_key="id")
+        tracemalloc.start()
+        fit_streaming(spec, shard_set(spec.data), sample_rows=5_000, batch_rows=10_000)
+        peaks[rows] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peaks[200_000] < peaks[20_000] * 1.3 + 2e6, peaks
+
+
+def test_validate_reads_only_the_first_rows_and_says_it_streams(shards):
+    generator = fusegen.Generator(record_spec(shards))
+    report = generator.validate(sample_size=500)
+    assert report.ok, report.to_dict()
+    assert report.num_rows == 500
+    assert report.notes[0].startswith("data: streamed (data.stream: true): 4 file(s)")
+    assert generator.fitted_sizes() == {"group": 5, "output.label": 4}
