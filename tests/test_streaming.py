@@ -10,7 +10,7 @@ import fusegen
 from fusegen.data.pipeline import prepare_data
 from fusegen.data.shards import files_for_worker, shard_set, stream_decision, validation_by_key
 from fusegen.data.sources import load_table
-from fusegen.data.streaming import fit_streaming, stream_dataset
+from fusegen.data.streaming import fit_streaming, stream_dataset, validation_dataset, worker_steps
 from fusegen.errors import DataError, SpecError
 from fusegen.spec import load_spec
 
@@ -136,6 +136,9 @@ def test_streamed_splits_are_disjoint_and_cover_every_row(shards):
         ids[split] = sum(len(targets["label"]) for _, targets in dataset)
     assert ids["train"] == streamed.num_train and ids["validation"] == streamed.num_validation
     assert ids["train"] + ids["validation"] == 6000
+    # The sample holds every validation row: validated from memory, the same rows.
+    held = validation_dataset(streamed, spec, batch_size=500)
+    assert sum(len(targets["label"]) for _, targets in held) == streamed.num_validation
 
 
 def test_validation_by_file_holds_out_the_last_files(shards):
@@ -165,6 +168,31 @@ def test_each_worker_reads_only_its_own_files(shards):
         files_for_worker(["a", "b", "c", "d"], 3, 0)
 
 
+def test_an_endless_worker_stream_yields_whole_batches_for_the_smallest_workers_steps(shards):
+    spec = record_spec(shards, split_key="id")
+    streamed = fit_streaming(spec, shard_set(spec.data))
+    steps, rows = worker_steps(streamed, num_workers=2, batch_size=128)
+    assert sum(rows) == streamed.num_train and steps == min(rows) // 64
+    stream = stream_dataset(
+        streamed, spec, batch_size=64, shuffle=True, num_workers=2, worker_index=0, repeat=True
+    )
+    # Three passes and more over the worker's files, its shuffle buffer carried over: never a partial batch.
+    assert {len(targets["label"]) for _, targets in stream.take(3 * steps + 5)} == {64}
+
+
+def test_the_shuffle_buffer_lets_every_row_out_once_in_whole_batches():
+    from fusegen.data.streaming import _ShuffleBuffer
+
+    buffer = _ShuffleBuffer(capacity=300, batch_size=64, rng=np.random.default_rng(0))
+    blocks = [np.arange(start, start + 250) for start in range(0, 1000, 250)]
+    batches = [batch[0] for block in blocks for batch in buffer.add([block])]
+    batches += [batch[0] for batch in buffer.flush()]
+    assert {len(batch) for batch in batches[:-1]} == {64} and len(batches[-1]) == 1000 % 64
+    rows = np.concatenate(batches)
+    assert sorted(rows.tolist()) == list(range(1000))
+    assert rows[:64].max() > 200  # the first batch is drawn from the full pool (300 rows), not the first 64
+
+
 def test_a_bad_value_mid_stream_names_its_file_and_row(tmp_path):
     source = write_shards(tmp_path, num_files=3, rows_per_file=200, suffix="csv")
     bad = tmp_path / "part-002.csv"
@@ -175,6 +203,24 @@ def test_a_bad_value_mid_stream_names_its_file_and_row(tmp_path):
     spec = record_spec(source)
     with pytest.raises(DataError, match=r"row 137 of '.*part-002\.csv'"):
         fit_streaming(spec, shard_set(spec.data), batch_rows=64)
+
+
+def test_a_file_changed_after_the_pass_is_checked_again(tmp_path):
+    from fusegen.data.adapters import surface_data_errors
+
+    source = write_shards(tmp_path, num_files=2, rows_per_file=200, suffix="csv")
+    spec = record_spec(source, validation_split=0.0)
+    streamed = fit_streaming(spec, shard_set(spec.data))
+    assert sum(len(targets["label"]) for _, targets in stream_dataset(streamed, spec, batch_size=64)) == 400
+    changed = tmp_path / "part-001.csv"
+    frame = pd.read_csv(changed)
+    frame.loc[17, "x1"] = np.nan
+    frame.to_csv(changed, index=False)
+    with (
+        pytest.raises(DataError, match=r"missing values .* rows \[17\] of '.*part-001\.csv'"),
+        surface_data_errors(),
+    ):
+        list(stream_dataset(streamed, spec, batch_size=64))
 
 
 def test_streamed_training_learns_and_saves_the_same_preprocessing_json(shards, tmp_path):

@@ -20,10 +20,10 @@ from typing import Any
 from fusegen.data.adapters import surface_data_errors
 from fusegen.data.pipeline import check_against_model, make_dataset, prepare_data
 from fusegen.data.preprocessing import Preprocessor
-from fusegen.data.shards import stream_decision
-from fusegen.data.streaming import fit_streaming, stream_dataset
+from fusegen.data.shards import files_for_worker, stream_decision
+from fusegen.data.streaming import fit_streaming, stream_dataset, validation_dataset, worker_steps
 from fusegen.data.table import Table
-from fusegen.errors import FusegenError, RunError
+from fusegen.errors import DataError, FusegenError, RunError
 from fusegen.schedule import plan_schedule
 
 
@@ -115,12 +115,21 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
         check_against_model(prepared.model_inputs(), model.condition_model)
         model.compile_for_training(distributed=strategy is not None)
 
-    train = prepared.make_train(training.batch_size, training.seed)
     steps = schedule.steps_per_epoch
-    if steps:
-        # Exactly `steps` batches an epoch, as a dataset of that length: given steps_per_epoch,
-        # Keras runs whole executions (48 batches for 43 at steps_per_execution 8).
-        train = train.repeat().take(steps)
+    fit_steps = None
+    if prepared.distribute is not None and training.distribution == "multi_worker":
+        # Streamed under MultiWorkerMirroredStrategy: each worker streams its own files without end,
+        # and every worker runs the same steps an epoch (see `_WorkerStreams`).
+        streams = prepared.distribute(strategy, training.batch_size, training.seed, steps, log)
+        train, fit_train, fit_steps = streams.local, streams.distributed, streams.steps_per_epoch
+        steps = fit_steps
+    else:
+        train = prepared.make_train(training.batch_size, training.seed)
+        if steps:
+            # Exactly `steps` batches an epoch, as a dataset of that length: given steps_per_epoch,
+            # Keras runs whole executions (48 batches for 43 at steps_per_execution 8).
+            train = train.repeat().take(steps)
+        fit_train = train
     _warn_about_short_averages(
         training, total_epochs, steps or -(-prepared.num_train // training.batch_size), log
     )
@@ -166,15 +175,16 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
     # A streamed batch with a bad value stops the fit with the DataError naming its file and row.
     with surface_data_errors():
         result = model.fit(
-            train,
+            fit_train,
             validation_data=validation,
             epochs=total_epochs,
             initial_epoch=initial_epoch,
+            steps_per_epoch=fit_steps,  # None: the dataset's own length
             shuffle=False,  # the tf.data pipeline already reshuffles each epoch
             verbose=verbose,
             callbacks=[*all_callbacks, *(callbacks or [])],
         )
-        model.after_training(train, validation)
+        model.after_training(train.take(fit_steps) if fit_steps else train, validation)
     for name, values in result.history.items():
         history.setdefault(name, []).extend(float(value) for value in values)
     generator.history_ = history
@@ -199,6 +209,27 @@ class _TrainingData:
     make_validation: Callable[[int], Any]  # batch_size -> a dataset
     model_inputs: Callable[[], dict]  # inputs of some rows, to check against the model before training
     validation_table: Table | None  # the validation rows (streamed: a bounded sample of them)
+    # Streamed: (strategy, batch_size, seed, steps_per_epoch or None, log) -> `_WorkerStreams`
+    distribute: Callable[..., Any] | None = None
+
+
+@dataclasses.dataclass
+class _WorkerStreams:
+    """A streamed source under MultiWorkerMirroredStrategy.
+
+    Each worker streams its own files (`fusegen.data.shards.files_for_worker`;
+    tf.data's auto-sharding is off) without end, in per-replica batches of
+    ``batch_size / num_replicas_in_sync`` rows, through
+    ``distribute_datasets_from_function``: nothing rebatches them, so a step's
+    global batch is ``training.batch_size``. ``fit`` runs ``steps_per_epoch``
+    steps an epoch on every worker: ``training.steps_per_epoch`` when the spec
+    gives it, else one pass over the smallest worker's rows, so no worker runs
+    out of batches while the others wait in a collective step.
+    """
+
+    distributed: Any  # what fit reads: a tf.distribute DistributedDataset
+    local: Any  # this worker's own tf.data stream (of per-replica batches), endless
+    steps_per_epoch: int
 
 
 def _in_memory_data(spec, table: Table, preprocessor: Preprocessor | None, log) -> _TrainingData:
@@ -226,13 +257,8 @@ def _in_memory_data(spec, table: Table, preprocessor: Preprocessor | None, log) 
 
 
 def _streamed_data(spec, shards, preprocessor: Preprocessor | None, log) -> _TrainingData:
-    if spec.training.distribution == "multi_worker":
-        # Each worker could read its own files (fusegen.data.shards.files_for_worker), but how Keras
-        # rebatches a worker's own stream under MultiWorkerMirroredStrategy is not tested yet.
-        raise FusegenError(
-            "streamed data (data.stream) does not train under training.distribution: multi_worker yet.",
-            hint="train on one machine (distribution: none or mirrored), or set data.stream: false.",
-        )
+    # Every worker of a cluster runs this same pass over every file, in name order with the same
+    # seeds, so every worker fits the same preprocessing and counts the same rows in each file.
     streamed = fit_streaming(spec, shards, preprocessor)
     if preprocessor is None:
         log(streamed.describe_fit())
@@ -250,10 +276,81 @@ def _streamed_data(spec, shards, preprocessor: Preprocessor | None, log) -> _Tra
         make_train=lambda batch_size, seed: stream_dataset(
             streamed, spec, "train", batch_size, shuffle=True, seed=seed
         ),
-        make_validation=lambda batch_size: stream_dataset(streamed, spec, "validation", batch_size),
+        make_validation=lambda batch_size: validation_dataset(streamed, spec, batch_size),
         model_inputs=model_inputs,
         validation_table=streamed.validation_sample,
+        distribute=lambda *args: _worker_streams(streamed, spec, *args),
     )
+
+
+def _worker_streams(
+    streamed, spec, strategy, batch_size: int, seed: int, steps: int | None, log
+) -> _WorkerStreams:
+    """This worker's stream of its own files, distributed for ``fit`` (see `_WorkerStreams`)."""
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise FusegenError(
+            f"training.batch_size {batch_size} does not split evenly over the {replicas} replicas "
+            "of the cluster, and each worker streams its own share of every step's batch.",
+            hint=f"set training.batch_size to a multiple of {replicas}.",
+        )
+    made = {}
+
+    def dataset_fn(context):
+        # Called once on each worker, with its place in the cluster.
+        made["local"] = stream_dataset(
+            streamed, spec, "train", context.get_per_replica_batch_size(batch_size), shuffle=True,
+            seed=seed, num_workers=context.num_input_pipelines, worker_index=context.input_pipeline_id,
+            repeat=True,
+        )  # fmt: skip
+        made.update(workers=context.num_input_pipelines, index=context.input_pipeline_id)
+        return made["local"]
+
+    distributed = strategy.distribute_datasets_from_function(dataset_fn)
+    workers, index = made["workers"], made["index"]
+    one_pass, rows = worker_steps(streamed, workers, batch_size)
+    local_files = files_for_worker(streamed.train_files, workers, index)
+    log(
+        f"worker {index} of {workers} streams {len(local_files)} of {len(streamed.train_files)} training "
+        f"file(s), {rows[index]:,} rows; {batch_size // workers} rows a step on each worker"
+    )
+    if not steps:
+        steps = one_pass
+        log(f"{steps} steps an epoch on every worker: one pass over the smallest worker's {min(rows):,} rows")
+    _check_workers_agree(strategy, streamed, steps)
+    # The streams are endless: fit counts the steps (each takes a batch from every replica's stream).
+    return _WorkerStreams(distributed, made["local"], steps)
+
+
+def _check_workers_agree(strategy, streamed, steps: int) -> None:
+    """A `DataError` on every worker unless all fitted the same preprocessing, counted the same rows and steps.
+
+    Workers that disagree (a file that differs between machines, a source
+    that changed during a pass) would train different models or, with
+    different steps, wait for each other for ever. Each worker's digest of
+    what it found, and its square, are summed over the cluster: every digest
+    is the same exactly when W * sum(d^2) == sum(d)^2, which every worker
+    computes alike, so all of them stop or none does (the check runs on
+    every replica, each holding its worker's digest).
+    """
+    import hashlib
+
+    import tensorflow as tf
+
+    rows = sorted((path.name, count) for path, count in streamed.train_rows_per_file.items())
+    found = json.dumps([streamed.preprocessor.get_state(), rows, steps], sort_keys=True, default=str)
+    digest = float(int(hashlib.sha256(found.encode()).hexdigest()[:5], 16))  # < 2**20: exact in float64
+    local = tf.constant([digest, digest**2, 1.0], tf.float64)
+    # Summed over every replica (each worker's replicas hold its digest): the test holds all the same.
+    total, squares, replicas = strategy.reduce(
+        tf.distribute.ReduceOp.SUM, strategy.run(lambda: local), axis=None
+    ).numpy()
+    if replicas * squares != total**2:
+        raise DataError(
+            "the workers of the cluster read different data: their fitted preprocessing, "
+            "rows per file or steps per epoch differ.",
+            hint="give every worker the same files (a shared filesystem), unchanged while they train.",
+        )
 
 
 def _warn_about_short_averages(training, epochs: int, steps_per_epoch: int, log) -> None:

@@ -185,8 +185,19 @@ def validation_by_key(keys: np.ndarray, validation_split: float) -> np.ndarray:
     """
     from pandas.util import hash_array
 
-    text = np.array([str(key) for key in keys], dtype=object)
-    return _below(hash_array(text, categorize=True), validation_split)
+    keys = np.asarray(keys)
+    if keys.dtype.kind in "iu":  # the same text as str(key), converted by NumPy rather than key by key
+        text = keys.astype(str).astype(object)
+    else:
+        text = np.array([str(key) for key in keys], dtype=object)
+    # The same hashes as categorize=True, which first looks for repeated keys: 10x slower when few repeat.
+    return _below(hash_array(text, categorize=False), validation_split)
+
+
+def file_signature(path: Path) -> tuple[int, int]:
+    """A file's size and modification time: whether it changed since the fitting pass read it."""
+    stat = Path(path).stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def validation_by_position(table: Table, validation_split: float) -> np.ndarray:

@@ -29,11 +29,19 @@ from pathlib import Path
 
 import numpy as np
 
-from fusegen.data.pipeline import check_columns, rows_to_drop, validation_by_column, validation_rows
+from fusegen.data.missing import columns_of_parts
+from fusegen.data.pipeline import (
+    check_columns,
+    make_dataset,
+    rows_to_drop,
+    validation_by_column,
+    validation_rows,
+)
 from fusegen.data.preprocessing import Preprocessor
 from fusegen.data.shards import (
     BATCH_ROWS,
     ShardSet,
+    file_signature,
     files_for_worker,
     read_batches,
     split_files,
@@ -46,6 +54,8 @@ from fusegen.spec import GeneratorSpec
 
 #: Training rows the bounded sample holds (quantiles, medians and text vocabularies are fitted on it).
 FIT_SAMPLE_ROWS = 100_000
+#: Rows a training stream reads from a file at a time: small blocks keep batches flowing while it reads.
+STREAM_BATCH_ROWS = 8192
 
 _STREAMED_INPUTS = ("numeric", "categorical", "text")
 _STREAMED_OUTPUTS = ("record", "vector")
@@ -81,9 +91,17 @@ class StreamedData:
     num_train: int
     num_validation: int
     num_dropped: int
+    train_rows_per_file: dict[Path, int]  # training rows in each file: how many rows each worker holds
+    checked_files: dict[Path, tuple[int, int]]  # each file's signature when the pass checked its every row
     fitted_rows: dict[str, int]  # per input or output name: the rows its statistics were computed on
     sample_rows: int  # rows of the bounded sample: quantiles, medians and text vocabularies
     validation_sample: Table | None  # up to `FIT_SAMPLE_ROWS` validation rows, for evaluation
+
+    def unchanged_files(self) -> frozenset:
+        """The files as the fitting pass checked them: each epoch skips checking their values again."""
+        return frozenset(
+            path for path, signature in self.checked_files.items() if file_signature(path) == signature
+        )
 
     def describe_fit(self) -> str:
         parts = ", ".join(f"{name} on {rows:,} rows" for name, rows in self.fitted_rows.items())
@@ -102,14 +120,22 @@ def columns_read(spec: GeneratorSpec) -> list[str]:
     return list(dict.fromkeys(columns))
 
 
-def split_batches(spec: GeneratorSpec, shards: ShardSet, paths, batch_rows: int = BATCH_ROWS):
+def split_batches(
+    spec: GeneratorSpec, shards: ShardSet, paths, batch_rows: int = BATCH_ROWS, checked=frozenset()
+):
     """Each batch of ``paths`` after the missing-value policy: ``(table, validates, dropped)``.
 
     ``validates`` says which rows of the table validate; ``dropped`` counts the
     rows the policy dropped (a batch of dropped rows alone yields no table).
+    The files in ``checked`` had every row checked already (by the fitting
+    pass, unchanged since): unless a policy drops rows, they are not checked again.
     """
     columns = columns_read(spec)
+    skip = frozenset() if _drops_rows(spec) else frozenset(shards.paths.index(path) for path in checked)
     for table in read_batches(shards, paths, columns, batch_rows):
+        if len(table) and int(table.row_files[0]) in skip:
+            yield table, _validates(table, spec), 0
+            continue
         drop = rows_to_drop(table, spec)
         if drop.all():
             yield None, None, len(table)
@@ -117,6 +143,11 @@ def split_batches(spec: GeneratorSpec, shards: ShardSet, paths, batch_rows: int 
         if drop.any():
             table = table.take(np.flatnonzero(~drop))
         yield table, _validates(table, spec), int(drop.sum())
+
+
+def _drops_rows(spec: GeneratorSpec) -> bool:
+    default = spec.data.missing if spec.data else "error"
+    return any((policy or default) == "drop_rows" for _, policy in columns_of_parts(spec).values())
 
 
 def _validates(table: Table, spec: GeneratorSpec) -> np.ndarray:
@@ -169,6 +200,8 @@ def fit_streaming(
     validation_sample = Reservoir(sample_rows, spec.training.seed + 1)
     num_train = num_validation = num_dropped = 0
     validation_files = set(held_files)
+    per_file = np.zeros(len(shards.paths), "int64")
+    signatures = {path: file_signature(path) for path in shards.paths}  # before reading: a later change shows
     for table, validates, dropped in split_batches(spec, shards, shards.paths, batch_rows):
         num_dropped += dropped
         if table is None:
@@ -180,6 +213,7 @@ def fit_streaming(
         if not validates.all():
             train = table.take(np.flatnonzero(~validates)) if validates.any() else table
             num_train += len(train)
+            per_file += np.bincount(train.row_files, minlength=len(per_file))
             sample.add(train)
         if validates.any():
             num_validation += int(validates.sum())
@@ -206,6 +240,8 @@ def fit_streaming(
         num_train=num_train,
         num_validation=num_validation,
         num_dropped=num_dropped,
+        train_rows_per_file={path: int(rows) for path, rows in zip(shards.paths, per_file, strict=True)},
+        checked_files=signatures,
         fitted_rows=fitted_rows,
         sample_rows=len(sample_table),
         validation_sample=validation_sample.table(),
@@ -221,7 +257,8 @@ def stream_dataset(
     seed: int = 0,
     num_workers: int = 1,
     worker_index: int = 0,
-    batch_rows: int = BATCH_ROWS,
+    batch_rows: int = STREAM_BATCH_ROWS,
+    repeat: bool = False,
 ):
     """A tf.data pipeline of ``(inputs, targets)`` batches of one split, read from the files as it goes.
 
@@ -230,12 +267,16 @@ def stream_dataset(
         spec: the spec it was fitted for.
         split: ``"train"`` or ``"validation"``.
         batch_size: rows per batch; the last batch of a pass may be smaller.
-        shuffle: read the files in a new seeded order each epoch and mix the
+        shuffle: read the files in a new seeded order each pass and mix the
             rows in a buffer of ``data.shuffle_buffer`` rows.
         seed: the seed of both.
         num_workers, worker_index: read only this worker's share of the
             files (see `fusegen.data.shards.files_for_worker`).
         batch_rows: rows read from a file at a time.
+        repeat: an endless stream of whole batches (a static batch size): the
+            files are read pass after pass and the shuffle buffer carries the
+            rows over from one pass to the next, so no batch is ever partial.
+            Each worker of a cluster streams so, and ``fit`` counts the steps.
     """
     import tensorflow as tf
 
@@ -244,44 +285,104 @@ def stream_dataset(
     preprocessor = streamed.preprocessor
     want_validation = split == "validation"
     capacity = spec.data.shuffle_buffer if shuffle else 0
+    if repeat and split == "train":
+        # A buffer larger than a pass would read the files again and again before its first batch.
+        capacity = min(capacity, sum(streamed.train_rows_per_file[path] for path in paths))
     epochs = itertools.count()
+    stream_seed = [seed, worker_index] if num_workers > 1 else [seed]
 
     def transformed(table: Table) -> tuple:
         return preprocessor.transform_inputs(table), preprocessor.transform_targets(table)
 
     def batches() -> Iterator[tuple]:
-        rng = np.random.default_rng([seed, next(epochs)])
-        order = rng.permutation(len(paths)) if shuffle else range(len(paths))
+        rng = np.random.default_rng([*stream_seed, next(epochs)])
         buffer = _ShuffleBuffer(capacity, batch_size, rng if shuffle else None)
-        for table, validates, _ in split_batches(
-            spec, streamed.shards, [paths[i] for i in order], batch_rows
-        ):
-            if table is None:
-                continue
-            rows = np.flatnonzero(validates == want_validation)
-            if len(rows):
-                part = table.take(rows) if len(rows) < len(table) else table
-                for batch in buffer.add(tf.nest.flatten(transformed(part))):
-                    yield tuple(batch)
+        while True:
+            order = rng.permutation(len(paths)) if shuffle else range(len(paths))
+            rows_read = 0
+            for table, validates, _ in split_batches(
+                spec, streamed.shards, [paths[i] for i in order], batch_rows, streamed.unchanged_files()
+            ):
+                if table is None:
+                    continue
+                rows = np.flatnonzero(validates == want_validation)
+                rows_read += len(rows)
+                if len(rows):
+                    part = table.take(rows) if len(rows) < len(table) else table
+                    for batch in buffer.add(tf.nest.flatten(transformed(part))):
+                        yield tuple(batch)
+            if not repeat:
+                break
+            if rows_read == 0:
+                raise DataError(
+                    f"{streamed.shards.origin}: the files {paths} hold no {split} rows to stream."
+                )
         for batch in buffer.flush():
             yield tuple(batch)
 
     first = _first_rows(streamed, spec, paths, want_validation)
     structure = transformed(first)
     flat_signature = tuple(
-        tf.TensorSpec((None, *np.shape(value)[1:]), tf.as_dtype(np.asarray(value).dtype))
+        tf.TensorSpec(
+            (batch_size if repeat else None, *np.shape(value)[1:]), tf.as_dtype(np.asarray(value).dtype)
+        )
         for value in tf.nest.flatten(structure)
     )
     dataset = tf.data.Dataset.from_generator(batches, output_signature=flat_signature)
     dataset = dataset.map(lambda *values: tf.nest.pack_sequence_as(structure, list(values)))
-    if num_workers == 1:
+    if num_workers == 1 and not repeat:
         # The fitting pass counted the rows: Keras then knows an epoch's length from the start.
         num_rows = streamed.num_validation if want_validation else streamed.num_train
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(-(-num_rows // batch_size)))
     options = tf.data.Options()
-    # Each worker reads its own files already: tf.distribute must not shard the stream again.
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
+    # Training: each worker reads its own files already, so tf.distribute must not shard the stream
+    # again. Validation: every worker reads every validation row and keeps its share of each batch.
+    policy = tf.data.experimental.AutoShardPolicy
+    options.experimental_distribute.auto_shard_policy = policy.DATA if want_validation else policy.OFF
+    # A block's batches ahead, untuned: the generator is the pipeline's one stage, and tf.data's tuning
+    # thread is joined when an iterator is destroyed (at every epoch's end), which waits out its period.
+    options.autotune.enabled = False
+    return dataset.prefetch(max(4, -(-batch_rows // batch_size))).with_options(options)
+
+
+def validation_dataset(streamed: StreamedData, spec: GeneratorSpec, batch_size: int):
+    """The validation batches: from memory when the bounded sample holds every validation row, else streamed.
+
+    The fitting pass keeps up to `FIT_SAMPLE_ROWS` validation rows; when that
+    is all of them, they are transformed once, and no epoch reads the files
+    again to validate (a key split spreads the validation rows over every file).
+    """
+    sample = streamed.validation_sample
+    if sample is not None and len(sample) == streamed.num_validation:
+        preprocessor = streamed.preprocessor
+        return make_dataset(
+            preprocessor.transform_inputs(sample), preprocessor.transform_targets(sample), batch_size
+        )
+    return stream_dataset(streamed, spec, "validation", batch_size)
+
+
+def worker_steps(streamed: StreamedData, num_workers: int, batch_size: int) -> tuple[int, list[int]]:
+    """Steps of an epoch when each of ``num_workers`` workers streams its own files, and each worker's rows.
+
+    Every step takes ``batch_size / num_workers`` rows from every worker (the
+    global batch is ``batch_size``), so an epoch is one pass over the smallest
+    worker's rows; a worker with more streams on into the next epoch.
+    """
+    rows = [
+        sum(
+            streamed.train_rows_per_file[path]
+            for path in files_for_worker(streamed.train_files, num_workers, index)
+        )
+        for index in range(num_workers)
+    ]
+    steps = min(rows) // max(1, batch_size // num_workers)
+    if steps == 0:
+        raise DataError(
+            f"worker {int(np.argmin(rows))} of {num_workers} holds {min(rows)} training rows, fewer than one "
+            f"step's {batch_size // num_workers} (training.batch_size {batch_size} over {num_workers} workers).",
+            hint="lower training.batch_size, or use fewer workers.",
+        )
+    return steps, rows
 
 
 def _first_rows(streamed: StreamedData, spec: GeneratorSpec, paths, want_validation: bool) -> Table:
@@ -295,37 +396,64 @@ def _first_rows(streamed: StreamedData, spec: GeneratorSpec, paths, want_validat
 
 
 class _ShuffleBuffer:
-    """Rows held until ``capacity`` are in hand; then all but half of them leave in random batches.
+    """Rows mixed in a pool of ``capacity`` rows, as tf.data's ``shuffle`` mixes elements, a block at a time.
 
-    Each batch is drawn from at least ``capacity`` rows, and memory stays at
-    about twice that. (tf.data's ``unbatch().shuffle().batch()`` does the same
-    a row at a time: 0.19M rows/s on 2 CPU cores, where this moves millions.)
-    Without a generator the rows keep their order.
+    Until the pool is full, rows only enter it. Then each block of k rows
+    that arrives takes the places of k rows drawn at random from the pool,
+    and those leave, in batches of ``batch_size`` (a remainder waits for the
+    next block). Every row so leaves drawn from ``capacity`` rows, memory
+    stays at the pool and a block, and each row is moved twice, whatever the
+    pool's size. (tf.data's ``unbatch().shuffle().batch()`` does the same a
+    row at a time: 0.19M rows/s on 2 CPU cores, where this moves millions.)
+    Without a generator the rows pass through in their order.
     """
 
     def __init__(self, capacity: int, batch_size: int, rng: np.random.Generator | None):
-        self.capacity, self.batch_size, self.rng = capacity, batch_size, rng
-        self.blocks: list[list[np.ndarray]] = []
-        self.rows = 0
+        self.capacity = capacity if rng is not None else 0
+        self.batch_size, self.rng = batch_size, rng
+        self.pool: list[np.ndarray] | None = None
+        self.filling: list[list[np.ndarray]] = []
+        self.filled = 0
+        self.waiting: list[np.ndarray] | None = None  # fewer rows than a batch
 
     def add(self, columns: list[np.ndarray]) -> Iterator[list[np.ndarray]]:
-        self.blocks.append(columns)
-        self.rows += len(columns[0])
-        if self.rows >= max(self.capacity, self.batch_size):
-            keep = self.capacity // 2 if self.rng is not None else 0
-            yield from self._emit(((self.rows - keep) // self.batch_size) * self.batch_size)
+        if self.pool is None and self.capacity:
+            self.filling.append(columns)
+            self.filled += len(columns[0])
+            if self.filled < self.capacity:
+                return
+            joined = _joined(self.filling)
+            self.pool = [np.array(column[: self.capacity]) for column in joined]
+            self.filling, columns = [], [column[self.capacity :] for column in joined]
+        step = self.capacity or max(1, len(columns[0]))
+        for start in range(0, len(columns[0]), step):
+            block = [column[start : start + step] for column in columns]
+            if self.capacity:
+                slots = self.rng.choice(self.capacity, len(block[0]), replace=False)
+                leaving = [held[slots] for held in self.pool]
+                for held, column in zip(self.pool, block, strict=True):
+                    held[slots] = column
+                block = leaving
+            yield from self._batches(block)
 
     def flush(self) -> Iterator[list[np.ndarray]]:
-        yield from self._emit(self.rows)
+        rest = self.pool if self.pool is not None else (_joined(self.filling) if self.filling else None)
+        if rest is not None:
+            order = self.rng.permutation(len(rest[0])) if self.rng is not None else slice(None)
+            yield from self._batches([column[order] for column in rest])
+        if self.waiting is not None:
+            yield self.waiting
+        self.pool, self.filling, self.filled, self.waiting = None, [], 0, None
 
-    def _emit(self, count: int) -> Iterator[list[np.ndarray]]:
-        held = [
-            np.concatenate(parts) if len(parts) > 1 else parts[0] for parts in zip(*self.blocks, strict=True)
-        ]
-        order = self.rng.permutation(self.rows) if self.rng is not None else np.arange(self.rows)
-        for start in range(0, count, self.batch_size):
-            rows = order[start : min(start + self.batch_size, count)]
-            yield [column[rows] for column in held]
-        rest = order[count:]
-        self.blocks = [[column[rest] for column in held]] if len(rest) else []
-        self.rows = len(rest)
+    def _batches(self, columns: list[np.ndarray]) -> Iterator[list[np.ndarray]]:
+        if self.waiting is not None:
+            columns = [np.concatenate(parts) for parts in zip(self.waiting, columns, strict=True)]
+        rows = len(columns[0])
+        whole = rows - rows % self.batch_size
+        for start in range(0, whole, self.batch_size):
+            yield [column[start : start + self.batch_size] for column in columns]
+        self.waiting = [column[whole:] for column in columns] if whole < rows else None
+
+
+def _joined(blocks: list[list[np.ndarray]]) -> list[np.ndarray]:
+    return [np.concatenate(parts) if len(parts) > 1 else parts[0] for parts in zip(*blocks, strict=True)]
