@@ -58,8 +58,11 @@ Methods, each fitted and timed in this run:
                       long table cut by data.windows, a context input and a
                       known-future input read with columns + select, a sequence
                       output, objective cvae (latent 8) and the training settings
-                      of examples/sensors_to_series.yaml (batch 16, 30 epochs,
-                      lr 0.002); for B, that example spec itself. The spec sets
+                      of examples/sensors_to_series.yaml (batch 16, lr 0.002,
+                      epochs: auto, fusegen's default: the length and early
+                      stopping chosen from the data); for B, that example spec
+                      itself. Context anchors and scaling are on, as they are
+                      by default for an output that continues an input. The spec sets
                       known_future: true on the known-future input when
                       fusegen.spec accepts the key (--known-future). 100 paths
                       per test window in one sample() call.
@@ -126,7 +129,7 @@ SETTINGS = {
     # Quick: a smoke run, not a result. Every model trains a few epochs and forecasts a
     # subset of the test windows with fewer sample paths.
     "quick": {"gluonts_epochs": 2, "fusegen_epochs": 6, "num_samples": 50, "test_every": 4},
-    # Full: each library's own defaults (GluonTS: max_epochs 100; fusegen: the spec's 30).
+    # Full: each library's own defaults (GluonTS: max_epochs 100; fusegen: epochs: auto).
     "full": {"gluonts_epochs": None, "fusegen_epochs": None, "num_samples": 100, "test_every": 1},
 }
 

@@ -88,13 +88,21 @@ def test_several_inputs_and_columns_map_channel_by_channel():
     "spec",
     [
         continuation_spec(output_steps=(CONTEXT + 1, CONTEXT + HORIZON + 1)),  # a gap: not a continuation
-        continuation_spec(context_anchors=False),  # turned off
         continuation_spec(objective="diffusion"),  # no head to show them to
     ],
 )
-def test_no_anchors_without_a_continuation_a_head_or_when_turned_off(spec):
+def test_no_continuation_without_adjacent_steps_or_a_head(spec):
     assert spec.continued_channels() == []
-    assert plan_model(spec).to_dict()["head"]["step_join"] == []
+    head = plan_model(spec).to_dict()["head"]
+    assert head["step_join"] == [] and not head.get("context_scaling")
+
+
+def test_anchors_and_scaling_turn_off_one_by_one():
+    spec = continuation_spec(context_anchors=False)
+    head = plan_model(spec).to_dict()["head"]
+    assert spec.continued_channels() and head["step_join"] == [] and head["context_scaling"]
+    head = plan_model(continuation_spec(context_scaling=False)).to_dict()["head"]
+    assert head["step_join"] and head["context_anchors"] and not head["context_scaling"]
 
 
 @settings(max_examples=25, deadline=None)
@@ -130,17 +138,41 @@ def test_a_head_with_anchors_continues_from_where_the_context_ends():
     data, test = levels(512), levels(128, seed=1)
     errors = {}
     for anchors in (True, False):
-        generator = fusegen.Generator(continuation_spec(context_anchors=anchors)).fit(data, verbose=0)
+        spec = continuation_spec(context_anchors=anchors, context_scaling=False)  # anchors alone
+        generator = fusegen.Generator(spec).fit(data, verbose=0)
         predicted = np.asarray(generator.sample(test, seed=0))
         errors[anchors] = float(np.mean(np.abs(predicted - test["series"][:, CONTEXT:])))
     # The last value is the forecast; 12 epochs of a pooled encoder alone do not find it as well.
     assert errors[True] < 0.5 * errors[False], errors
 
 
+def drifting(count, seed=0, level=0.0):
+    """Windows at their own level and swing; the horizon repeats the context's last four steps."""
+    rng = np.random.default_rng(seed)
+    pattern = rng.normal(size=(count, HORIZON, 1))
+    series = np.concatenate([pattern] * ((CONTEXT + HORIZON) // HORIZON), axis=1)
+    scale = rng.uniform(0.5, 2.0, (count, 1, 1))
+    return {"series": (level + rng.normal(0, 3, (count, 1, 1)) + scale * series).astype("float32")}
+
+
+def test_context_scaling_forecasts_levels_never_seen_in_training():
+    data, shifted = drifting(512), drifting(128, seed=1, level=15.0)  # 5 training spreads above
+    errors = {}
+    for scaling in (True, False):
+        spec = continuation_spec(context_scaling=scaling, context_anchors=False)
+        generator = fusegen.Generator(spec).fit(data, verbose=0)
+        predicted = np.asarray(generator.sample(shifted, seed=0))
+        errors[scaling] = float(np.mean(np.abs(predicted - shifted["series"][:, CONTEXT:])))
+    # Without it the head meets inputs far outside what it learned on, and its output is clipped to the
+    # training range.
+    assert errors[True] < 0.3 * errors[False], errors
+
+
 def test_runs_from_before_anchors_load_without_them(tmp_path):
     from fusegen.artifacts import _as_written
 
     spec = continuation_spec()
-    older = _as_written(spec, {"versions": {"fusegen": "0.1.0"}})
-    assert older.continued_channels() == [] and spec.continued_channels()
-    assert _as_written(spec, {"versions": {"fusegen": fusegen.__version__}}).continued_channels()
+    older = plan_model(_as_written(spec, {"versions": {"fusegen": "0.1.0"}})).to_dict()["head"]
+    assert older["step_join"] == [] and not older["context_scaling"]
+    current = plan_model(_as_written(spec, {"versions": {"fusegen": fusegen.__version__}})).to_dict()["head"]
+    assert current["step_join"] and current["context_scaling"]

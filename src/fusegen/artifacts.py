@@ -195,8 +195,13 @@ def _as_written(spec, manifest: dict):
     """
     written_by = manifest.get("versions", {}).get("fusegen", "0")
     if _version(written_by) < (0, 2) and spec.output.kind == "sequence":
-        # Context anchors arrived in 0.2.0, with new weights in the decoder's step join.
-        spec = spec.model_copy(update={"output": spec.output.model_copy(update={"context_anchors": False})})
+        # Context anchors and scaling arrived in 0.2.0, with new weights in the decoder.
+        older = {"context_anchors": False, "context_scaling": False}
+        spec = spec.model_copy(update={"output": spec.output.model_copy(update=older)})
+    if spec.conditions_on_any_column() and "record_condition.keras" not in manifest.get("files", {}):
+        # A record run from before conditioning.any_column trained on its inputs alone.
+        conditioning = spec.conditioning.model_copy(update={"any_column": False})
+        spec = spec.model_copy(update={"conditioning": conditioning})
     return spec
 
 

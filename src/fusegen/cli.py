@@ -16,7 +16,14 @@ from typing import Optional
 
 import typer
 
-from fusegen.cli_options import parse_quantiles, parse_ranges
+from fusegen.cli_impute import impute
+from fusegen.cli_options import (
+    EXTRAPOLATION_OPTION,
+    REBALANCE_OPTION,
+    parse_quantiles,
+    parse_ranges,
+    parse_rebalance,
+)
 from fusegen.errors import FusegenError
 
 _python_show_warning = warnings.showwarning
@@ -83,13 +90,6 @@ ALLOW_CODE_OPTION = typer.Option(
     "--allow-code",
     help="Run the python: data source named in the run directory's spec (it runs code named in the run "
     "directory: only for runs whose author you trust). Without it, pass --real DATA.",
-)
-
-
-EXTRAPOLATION_OPTION = typer.Option(
-    False,
-    "--allow-extrapolation",
-    help="Accept numeric conditions outside the training range (beyond a 10% margin), with a warning.",
 )
 
 
@@ -218,16 +218,17 @@ def sample(
         help="Where to write: .csv/.parquet for records, .npz for arrays, a folder for images.",
     ),
     conditions: Optional[Path] = typer.Option(
-        None, "--conditions", "-c", help="CSV, Parquet or NPZ with columns for the inputs to condition on."
+        None, "--conditions", "-c", help="CSV/Parquet/NPZ with the input (or record) columns to condition on."
     ),
     num_samples: int = typer.Option(1, "--num-samples", "-n", help="Samples per condition row (or in all)."),
     seed: int = typer.Option(0, "--seed", help="The same seed gives the same samples."),
     temperature: float = typer.Option(1.0, "--temperature", help="Scale of the latent or noise; 0 = mode."),
     batch_size: Optional[int] = typer.Option(None, help="Generate this many at a time."),
     range_: list[str] = typer.Option(
-        [], "--range", help="COLUMN=LOW:HIGH for a numeric input column: each sample draws it in the range."
+        [], "--range", help="COLUMN=LOW:HIGH for a numeric (input) column: each sample draws it in the range."
     ),
     allow_extrapolation: bool = EXTRAPOLATION_OPTION,
+    rebalance: Optional[str] = REBALANCE_OPTION,
     quantiles: Optional[str] = typer.Option(
         None,
         "--quantiles",
@@ -239,7 +240,7 @@ def sample(
     levels = parse_quantiles(quantiles) if quantiles is not None else None
     _load_tensorflow()
     from fusegen.generator import load
-    from fusegen.writers import quantile_summary_path, write_output_stream, write_quantile_summary
+    from fusegen.writers import keeping, quantile_summary_path, write_output_stream, write_quantile_summary
 
     generator = load(run_dir)
     output = generator.spec.output
@@ -257,10 +258,11 @@ def sample(
         batch_size=batch_size,
         ranges=parse_ranges(range_),
         extrapolate=allow_extrapolation,
+        rebalance=parse_rebalance(rebalance),
     )
     kept: list = []
     if levels is not None:  # sequences are gathered into one NPZ anyway; keep them for the summary
-        chunks = _keeping(chunks, kept)
+        chunks = keeping(chunks, kept)
     # Streamed: records and images are written batch by batch, so memory stays bounded.
     written, count = write_output_stream(chunks, out, name=output.name)
     files = f" ({len(written)} files)" if len(written) > 1 else ""
@@ -431,11 +433,7 @@ def demo(
     typer.echo(f"open the reports: {', '.join(str(path) for path in sorted(out.glob('*/report.html')))}")
 
 
-def _keeping(chunks, kept: list):
-    """Pass ``chunks`` on, keeping each in ``kept``."""
-    for chunk in chunks:
-        kept.append(chunk)
-        yield chunk
+app.command()(impute)
 
 
 def _write(outputs, out: Path, generator, noun: str) -> None:

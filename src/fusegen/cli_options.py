@@ -1,4 +1,5 @@
-"""The CLI's option values that are small languages of their own (``--range``, ``--quantiles``), parsed.
+"""The CLI's shared options, and option values that are small languages of their own
+(``--range``, ``--quantiles``, ``--rebalance``), parsed.
 
 Each parser returns Python values or raises a `FusegenError` whose one line
 names the option, what it expects and what it received.
@@ -6,7 +7,22 @@ names the option, what it expects and what it received.
 
 from __future__ import annotations
 
+import typer
+
 from fusegen.errors import FusegenError
+
+EXTRAPOLATION_OPTION = typer.Option(
+    False,
+    "--allow-extrapolation",
+    help="Accept numeric conditions outside the training range (beyond a 10% margin), with a warning.",
+)
+
+REBALANCE_OPTION = typer.Option(
+    None,
+    "--rebalance",
+    help="COLUMN, or COLUMN=LABEL:SHARE,...: condition the samples on a categorical column's labels in "
+    "these shares (equal shares when none are given), e.g. --rebalance label=yes:0.5,no:0.5.",
+)
 
 
 def parse_ranges(items: list[str]) -> dict[str, tuple[float, float]]:
@@ -47,3 +63,31 @@ def parse_quantiles(text: str) -> list[float]:
             f"0.1,0.5,0.9; received '{text}' ({problem}).",
         )
     return levels
+
+
+def parse_rebalance(text: str | None) -> dict[str, dict[str, float] | None] | None:
+    """``label`` -> ``{"label": None}`` (equal shares); ``label=yes:0.7,no:0.3`` -> ``{"label": {"yes": 0.7, "no": 0.3}}``."""
+    if text is None:
+        return None
+    column, _, items = text.partition("=")
+    if not column.strip():
+        raise FusegenError(
+            f"--rebalance expects COLUMN or COLUMN=LABEL:SHARE,..., received '{text}' (no column).",
+            hint="for example --rebalance label or --rebalance label=yes:0.5,no:0.5",
+        )
+    if not items.strip():
+        return {column.strip(): None}
+    shares = {}
+    for item in items.split(","):
+        label, _, share = item.rpartition(":")
+        try:
+            shares[label.strip()] = float(share)
+        except ValueError:
+            label = ""
+        if not label.strip():
+            raise FusegenError(
+                f"--rebalance expects COLUMN=LABEL:SHARE,... with a number for each share, received '{text}' "
+                f"(at '{item}').",
+                hint="for example --rebalance label=yes:0.5,no:0.5",
+            )
+    return {column.strip(): shares}

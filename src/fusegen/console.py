@@ -44,12 +44,14 @@ def print_plan(plan: dict) -> None:
     for part, layers in head["parts"].items():
         rows(f"  part {part}", layers)
     if head.get("step_join"):
-        joined = [*head["known_future"], *(["context anchors"] if head.get("continues") else [])]
+        joined = [*head["known_future"], *(["context anchors"] if head.get("context_anchors") else [])]
         rows(f"  step join ({', '.join(joined)})", head["step_join"])
-        contexts = sorted({source.split("[")[0] for source in head.get("continues", {}).values()})
-        if contexts:
-            note = f"continues {', '.join(contexts)}: its last values and one horizon earlier, per step"
-            table.add_row("", f"[dim]{note}[/dim]", "", "", "")
+    contexts = sorted({source.split("[")[0] for source in head.get("continues", {}).values()})
+    if contexts:
+        uses = [*(["its last values and one horizon earlier, per step"] if head.get("context_anchors") else []),
+                *(["each window's mean and spread as units"] if head.get("context_scaling") else [])]  # fmt: skip
+        note = f"continues {', '.join(contexts)}" + (f": {'; '.join(uses)}" if uses else "")
+        table.add_row("", f"[dim]{note}[/dim]", "", "", "")
     output = plan["output"]
     table.add_row(f"[bold]output {output['name']}[/bold]", output["kind"], "", str(output["shape"]), "")
     console.print(table)

@@ -162,15 +162,19 @@ class Generator:
         strict: bool = True,
         ranges: dict[str, tuple[float, float]] | None = None,
         extrapolate: bool = False,
+        rebalance: str | dict | None = None,
     ):
-        """Generate outputs for conditions on any subset of the inputs.
+        """Generate outputs for conditions on any subset of the inputs (and, for records, of the columns).
 
         Args:
             conditions: a DataFrame, dict of arrays, `Table` or CSV/Parquet/NPZ
                 path with a column for each input given; inputs left out are
                 absent (the generator must have been trained with
                 ``conditioning.modality_dropout`` > 0, or be a diffusion model
-                with condition dropout). None samples unconditionally.
+                with condition dropout). A record generator trained with
+                ``conditioning.any_column`` also takes any of its record's
+                columns, ``{"age": [40], "job": ["nurse"]}``; an empty cell
+                is not given. None samples unconditionally.
             num_samples: samples per condition row (rows with R conditions
                 give R * num_samples outputs, grouped by row).
             seed: the same seed gives the same samples.
@@ -178,13 +182,20 @@ class Generator:
                 categories and the prior's mean for latents).
             batch_size: generate this many at a time, so memory stays bounded.
             strict: refuse condition columns that belong to no input (they
-                usually mean a typo or the wrong generator).
-            ranges: ``{column: (low, high)}`` for numeric input columns: each
-                sample draws its condition uniformly in the range.
+                usually mean a typo or the wrong generator); False ignores
+                them, and the record's own columns too, as `predict` does.
+            ranges: ``{column: (low, high)}`` for numeric input columns (each
+                sample draws its condition uniformly in the range) and, with
+                ``conditioning.any_column``, numeric record columns (drawn as
+                the training values fall in the range).
             extrapolate: let numeric conditions outside the training range
                 (beyond ``fusegen.sampling.EXTRAPOLATION_MARGIN`` of its width on
                 either side) through, with a `FusegenWarning`; without it they
                 are a `DataError` naming the column, the value and the range.
+            rebalance: a categorical column whose labels the samples share
+                equally, or ``{column: {label: share, ...}}``: each sample is
+                conditioned on one label, in exactly those shares
+                (`fusegen.rebalancing`).
 
         A record column that is also a given condition comes back with the
         given value, so conditional sampling returns exactly the rows asked
@@ -198,9 +209,25 @@ class Generator:
         """
         chunks = self.iter_samples(
             conditions, num_samples=num_samples, seed=seed, temperature=temperature, batch_size=batch_size,
-            strict=strict, ranges=ranges, extrapolate=extrapolate,
+            strict=strict, ranges=ranges, extrapolate=extrapolate, rebalance=rebalance,
         )  # fmt: skip
         return concatenate_chunks(list(chunks))
+
+    def impute(self, data, num_imputations: int = 1, seed: int = 0, temperature: float = 1.0):
+        """Fill each row's missing cells (None, NaN, empty), drawn given the row's observed cells.
+
+        Needs a record generator trained with ``conditioning.any_column``.
+        Observed cells come back exactly; with ``num_imputations`` N > 1,
+        each row comes back N times, numbered by an ``imputation`` column
+        (`fusegen.imputation`).
+
+        Example:
+
+        >>> generator.impute({"age": [40, None], "job": [None, "nurse"]})  # doctest: +SKIP
+        """
+        from fusegen.imputation import impute
+
+        return impute(self, data, num_imputations=num_imputations, seed=seed, temperature=temperature)
 
     def iter_samples(self, conditions=None, **options) -> Iterator:
         """`sample`, one batch at a time: memory stays bounded however many samples are asked for.
@@ -272,6 +299,7 @@ SAMPLE_DEFAULTS = {
     "strict": True,
     "ranges": None,
     "extrapolate": False,
+    "rebalance": None,
 }
 
 

@@ -9,14 +9,27 @@ state, so the same seed gives the same samples however calls interleave.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
 
+from fusegen.data.checks import is_missing
+from fusegen.data.record_cells import (
+    draw_in_range,
+    given_cells,
+    given_values,
+    out_of_range,
+    record_columns,
+    record_features,
+)
 from fusegen.data.table import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError, FusegenError, FusegenWarning
+from fusegen.rebalancing import rebalanced
+from fusegen.spec.names import RECORD_EXCLUDED, RECORD_VALUES, RECORD_VISIBLE
 
 #: How far beyond its training range, as a share of the range's width, a numeric condition may lie.
 EXTRAPOLATION_MARGIN = 0.1
@@ -32,6 +45,8 @@ def iter_samples(generator, conditions, options) -> Iterator:
         options["num_samples"], options["seed"], options["temperature"], options["batch_size"],
         options["strict"], options["ranges"], options["extrapolate"],
     )  # fmt: skip
+    # Imputation (`fusegen.imputation`): a missing cell in the conditions is one to generate.
+    imputing = options.get("impute", False)
     generator._require_fitted()
     if num_samples < 1:
         raise FusegenError(f"num_samples must be at least 1, received {num_samples}.")
@@ -40,18 +55,38 @@ def iter_samples(generator, conditions, options) -> Iterator:
         # A long table of readings conditions once per window, as in training.
         table = window_table(table, generator.spec)
     rows = np.repeat(np.arange(len(table)), num_samples) if table is not None else np.zeros(num_samples, int)
+    if options.get("rebalance"):
+        if not strict:
+            raise FusegenError(
+                "rebalance conditions on a column, which strict=False would ignore; received strict=False.",
+                hint="leave strict at True to rebalance.",
+            )
+        table = rebalanced(generator, table, rows, options["rebalance"], seed)
+        rows = np.arange(len(rows))
     if ranges:
         table = _with_ranges(generator, table, rows, ranges, seed)
         rows = np.arange(len(rows))
     table, present_inputs = _conditions_table(generator, table, strict=strict)
     batch_size = batch_size or max(generator.spec.training.batch_size, 256)
+    presence = None
+    if imputing and present_inputs:
+        table, presence, present_inputs = _inputs_given_per_row(generator, table, present_inputs)
     if strict:
         _check_known_labels(generator, table, present_inputs)
-    _check_ranges(generator, table, present_inputs, extrapolate)
+    # Not strict (predict, evaluation): a table's other columns are ignored, the record's own included.
+    cells = _record_cells(generator, table) if strict else None
+    _check_ranges(generator, table, present_inputs, extrapolate, cells)
     # Every condition row is checked and transformed before any sampling starts.
     given = generator.preprocessor_.transform_inputs(table, present_inputs) if present_inputs else {}
+    if cells is not None:
+        given[RECORD_VALUES], given[RECORD_VISIBLE], given[RECORD_EXCLUDED] = given_cells(
+            generator.preprocessor_.output, table, cells, values_present=imputing
+        )
     sampler = _sampler(generator, float(temperature))
-    return _generate_chunks(generator, sampler, seed, given, table, rows, present_inputs, batch_size)
+    output = generator.preprocessor_.output
+    kept = {column: given_values(output, table, column) for column in cells or []}
+    conditioned = _Conditioned(table, present_inputs, presence, kept)
+    return _generate_chunks(generator, sampler, seed, given, conditioned, rows, batch_size)
 
 
 def _sampler(generator, temperature: float) -> TracedSampler:
@@ -62,16 +97,31 @@ def _sampler(generator, temperature: float) -> TracedSampler:
     return sampler
 
 
-def _generate_chunks(generator, sampler, seed, given, table, rows, present_inputs, batch_size):
+@dataclasses.dataclass
+class _Conditioned:
+    """What a sampling call conditions on: the rows, the inputs given, and the record's own columns given."""
+
+    table: Table | None
+    present_inputs: list[str]
+    #: Per row and input, 1 where the row gives it (imputation: rows may lack some); None: every row.
+    presence: np.ndarray | None
+    #: Per record column given: its cells in the record's own types, and where each row gives one.
+    record_cells: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def _generate_chunks(generator, sampler, seed, given, conditioned, rows, batch_size):
     # Each call keeps its own random state, so the same seed gives the
     # same samples however calls share the sampler or interleave.
     state = sampler.initial_state(seed)
     for start in range(0, len(rows), batch_size):
         chunk_rows = rows[start : start + batch_size]
-        inputs, present = _model_inputs(generator, given, chunk_rows, present_inputs)
+        inputs, present = _model_inputs(generator, given, chunk_rows, conditioned)
         outputs, state = sampler(inputs, present, state)
         outputs = generator.preprocessor_.inverse_outputs(_to_numpy(outputs))
-        yield _keep_conditioned_columns(generator, outputs, table, chunk_rows, present_inputs)
+        outputs = _keep_conditioned_columns(
+            generator, outputs, conditioned.table, chunk_rows, conditioned.present_inputs
+        )
+        yield _keep_given_cells(outputs, conditioned, chunk_rows)
 
 
 def _check_known_labels(generator, table, present_inputs) -> None:
@@ -90,7 +140,7 @@ def _check_known_labels(generator, table, present_inputs) -> None:
             )
 
 
-def _check_ranges(generator, table, present_inputs, extrapolate: bool) -> None:
+def _check_ranges(generator, table, present_inputs, extrapolate: bool, cells=None) -> None:
     """Numeric conditions far outside the training range saturate the model: refuse them, or warn."""
     problems = [
         problem
@@ -98,6 +148,8 @@ def _check_ranges(generator, table, present_inputs, extrapolate: bool) -> None:
         if hasattr(converter := generator.preprocessor_.inputs[name], "out_of_range")
         for problem in converter.out_of_range(table, generator.spec.input_column(name), EXTRAPOLATION_MARGIN)
     ]
+    if cells:
+        problems += out_of_range(generator.preprocessor_.output, table, cells, EXTRAPOLATION_MARGIN)
     if not problems:
         return
     message = "; ".join(problems) + ". The model never saw such values, so its samples there are unreliable"
@@ -112,32 +164,29 @@ def _check_ranges(generator, table, present_inputs, extrapolate: bool) -> None:
 
 def _input_columns(generator) -> dict[str, str]:
     """Column -> the input that reads it."""
-    owners = {}
-    for name, input_spec in generator.spec.inputs.items():
-        columns = (
-            input_spec.columns
-            if getattr(input_spec, "columns", None)
-            else [generator.spec.input_column(name)]
-        )
-        for column in columns:
-            owners[column] = name
-    return owners
+    return {column: name for name in generator.spec.inputs for column in _input_column_list(generator, name)}
 
 
 def _with_ranges(generator, table, rows, ranges, seed) -> Table:
-    """One condition row per sample, with each ranged column drawn uniformly in its range."""
+    """One condition row per sample, with each ranged column drawn in its range.
+
+    A numeric input's value is drawn uniformly; a record column's (with
+    ``conditioning.any_column``) as its training values fall in the range.
+    """
     owners = _input_columns(generator)
-    numeric = sorted(
-        column for column, name in owners.items() if generator.spec.inputs[name].kind == "numeric"
+    inputs = {column for column, name in owners.items() if generator.spec.inputs[name].kind == "numeric"}
+    record = (
+        set(generator.spec.output.numeric) - inputs if generator.spec.conditions_on_any_column() else set()
     )
     rng = np.random.default_rng(seed)
     columns = {name: values[rows] for name, values in table.columns.items()} if table is not None else {}
     for column, bounds in ranges.items():
-        if column not in numeric:
+        if column not in inputs | record:
             raise DataError(
-                f"a range is given for '{column}', which is not a numeric input column; "
-                f"numeric input columns: {numeric}.",
-                hint="fix categorical values through conditions, and ranges only for numeric inputs.",
+                f"a range is given for '{column}', which is not a numeric input column"
+                + (" nor a numeric column of the record" if record else "")
+                + f"; numeric columns that can condition: {sorted(inputs | record)}.",
+                hint="fix categorical values through conditions, and give ranges only for those columns.",
             )
         try:
             low, high = (float(bound) for bound in bounds)
@@ -145,7 +194,10 @@ def _with_ranges(generator, table, rows, ranges, seed) -> Table:
             raise DataError(f"the range for '{column}' must be (low, high), received {bounds!r}.") from None
         if not low <= high:
             raise DataError(f"the range for '{column}' must have low <= high, received ({low}, {high}).")
-        columns[column] = rng.uniform(low, high, len(rows))
+        if column in inputs:
+            columns[column] = rng.uniform(low, high, len(rows))
+        else:
+            columns[column] = draw_in_range(generator.preprocessor_.output, column, low, high, len(rows), rng)
     return Table(columns, origin="the conditions")
 
 
@@ -179,12 +231,18 @@ def _conditions_table(generator, conditions, strict: bool):
         windows = generator.spec.data.windows if generator.spec.data else None
         # A long table's time and group columns cut it into windows; they are no input, yet no stranger.
         cutting = {windows.time_column, windows.group_column} if windows else set()
-        unknown = sorted(set(table.columns) - set(known) - set(generator.spec.inputs) - cutting)
+        record = set(_conditioning_record_columns(generator))
+        unknown = sorted(set(table.columns) - set(known) - set(generator.spec.inputs) - cutting - record)
         if unknown and strict:
             raise DataError(
-                f"conditions name {unknown}, but the generator has no such input; "
-                f"its inputs (columns) are {sorted(known)}.",
-                hint="drop those columns or rename them to an input's column.",
+                f"conditions name {unknown}, but the generator has no such input"
+                + (" or column" if record else "")
+                + f"; its inputs (columns) are {sorted(known)}"
+                + (f" and its record's columns {sorted(record)}." if record else "."),
+                hint="drop those columns or rename them to a column the generator knows."
+                if record
+                else "drop those columns or rename them to an input's column; to condition on any column "
+                "of a record, train with conditioning.any_column (the default for a cvae).",
             )
         present = [
             name
@@ -202,25 +260,86 @@ def _conditions_table(generator, conditions, strict: bool):
     return table, present
 
 
-def _columns_of(generator, name: str) -> str:
+def _input_column_list(generator, name: str) -> list[str]:
     input_spec = generator.spec.inputs[name]
-    columns = (
-        input_spec.columns if getattr(input_spec, "columns", None) else [generator.spec.input_column(name)]
-    )
-    return ", ".join(repr(column) for column in columns)
+    return input_spec.columns if getattr(input_spec, "columns", None) else [generator.spec.input_column(name)]
 
 
-def _model_inputs(generator, given, rows, present_inputs):
+def _columns_of(generator, name: str) -> str:
+    return ", ".join(repr(column) for column in _input_column_list(generator, name))
+
+
+def _model_inputs(generator, given, rows, conditioned):
     count = len(rows)
     inputs = {name: values[rows] for name, values in given.items()}
     for name, branch in generator.plan_.branches.items():
         if name not in inputs:
             inputs[name] = np.zeros((count, *branch.input_shape), dtype=branch.input_dtype)
+    if generator.spec.conditions_on_any_column() and RECORD_VALUES not in inputs:
+        # Every call takes the same inputs, so one traced graph serves all: no cell given, none shown.
+        spec = generator.spec.output
+        sizes = generator.preprocessor_.vocabulary_sizes()
+        labels = sum(sizes[f"output.{part}"] for part in spec.categorical_parts())
+        inputs[RECORD_VALUES] = np.zeros((count, len(spec.numeric) + labels), "float32")
+        inputs[RECORD_VISIBLE] = np.zeros((count, len(record_features(spec))), "float32")
+        inputs[RECORD_EXCLUDED] = np.zeros((count, labels), "float32")
     present = None
     if generator.plan_.uses_presence:
-        flags = [1.0 if name in present_inputs else 0.0 for name in generator.plan_.branches]
+        flags = [1.0 if name in conditioned.present_inputs else 0.0 for name in generator.plan_.branches]
         present = np.tile(np.array(flags, dtype="float32"), (count, 1))
+        if conditioned.presence is not None:
+            present = present * conditioned.presence[rows]
     return inputs, present
+
+
+def _conditioning_record_columns(generator) -> list[str]:
+    """The record's columns that may condition, beside the inputs' (``conditioning.any_column``)."""
+    return record_columns(generator.spec.output) if generator.spec.conditions_on_any_column() else []
+
+
+def _record_cells(generator, table) -> list[str] | None:
+    """The record columns ``table`` gives as conditions; None when it gives none."""
+    if table is None:
+        return None
+    columns = [column for column in _conditioning_record_columns(generator) if column in table.columns]
+    return columns or None
+
+
+def _keep_given_cells(result, conditioned, rows):
+    """Each record cell given as a condition comes back as given; the missing ones stay generated."""
+    for column, (values, observed) in conditioned.record_cells.items():
+        chosen = observed[rows]
+        if chosen.any():
+            merged = result[column].astype(object).to_numpy(copy=True)
+            merged[chosen] = values[rows][chosen]
+            result[column] = pd.Series(merged, index=result.index).astype(result[column].dtype)
+    return result
+
+
+def _inputs_given_per_row(generator, table, present_inputs):
+    """Imputation: an input whose cells a row lacks is absent for that row (needs modality dropout).
+
+    The missing cells get a stand-in (the column's first given value), which the presence flag hides;
+    an input no row gives is absent throughout. Returns the table, the flags and the inputs given.
+    """
+    presence = np.ones((len(table), len(generator.plan_.branches)), "float32")
+    columns = dict(table.columns)
+    for index, name in enumerate(generator.plan_.branches):
+        for column in _input_column_list(generator, name) if name in present_inputs else []:
+            values = np.asarray(columns[column], dtype=object)
+            missing = is_missing(values)
+            if missing.any() and not generator.plan_.uses_presence:
+                raise DataError(
+                    f"rows {np.flatnonzero(missing)[:5].tolist()} lack input '{name}' (column '{column}'), "
+                    "and this generator needs every input: it was trained without conditioning.modality_dropout.",
+                    hint="fill those cells, or retrain with conditioning: {modality_dropout: 0.2}.",
+                )
+            presence[missing, index] = 0.0
+            if missing.any() and not missing.all():
+                values[missing] = values[~missing][0]
+                columns[column] = values
+    given = [name for index, name in enumerate(generator.plan_.branches) if presence[:, index].any()]
+    return Table(columns, origin=table.origin), presence, [name for name in present_inputs if name in given]
 
 
 class TracedSampler:

@@ -8,7 +8,7 @@ its partial file.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +150,10 @@ def concatenate_chunks(chunks):
     if isinstance(chunks[0], dict):
         return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
     return np.concatenate(chunks)
+
+
+def keeping(chunks: Iterable, kept: list) -> Iterator:
+    """Pass ``chunks`` on, keeping each in ``kept``."""
+    for chunk in chunks:
+        kept.append(chunk)
+        yield chunk

@@ -6,7 +6,9 @@ header names their rows), strings that all parse as dates in one format are
 datetimes (the format is written down), other strings and booleans are
 categorical. Categorical columns with few labels also become
 conditions, with modality dropout, so samples can be asked for any subset
-of them or none; every column is generated. Columns with missing values are
+of them or none; every column is generated. With ``conditioning.any_column``
+(written where the objective supports it) any column can condition a
+sample, and ``impute`` fills missing cells. Columns with missing values are
 ``nullable``, so missingness is generated at the real rate. Columns that
 look like identifiers (a distinct string per row) are left out, and the
 spec says so. A CSV file's delimiter and, when it is not UTF-8, its encoding
@@ -23,6 +25,7 @@ import numpy as np
 from fusegen.data.records import detect_datetime_format
 from fusegen.data.sources import detect_csv_delimiter, read_file
 from fusegen.errors import DataError
+from fusegen.spec import OBJECTIVE_SLOT
 
 #: Categorical columns with at most this many labels condition the generator.
 MAX_CONDITION_LABELS = 20
@@ -152,7 +155,8 @@ def infer_record_spec(
         "data": {"source": path.name, **data, "validation_split": 0.1},
         "inputs": inputs,
         # Conditions may be left out when sampling; with none at all, every sample is unconditional.
-        **({"conditioning": {"modality_dropout": 0.5}} if inputs else {}),
+        # Any column of the record may condition too, where the objective can (any_column).
+        **_conditioning(bool(inputs), objective),
         "fusion": {"method": "concat"},
         "output": {
             "name": "record",
@@ -168,6 +172,10 @@ def infer_record_spec(
         "objective": {"type": objective},
         "training": training,
     }
+    if spec.get("conditioning", {}).get("any_column"):
+        notes.append(
+            "any column can condition a sample, and impute fills missing cells (conditioning.any_column)"
+        )
     notes.append(
         f"conditions (give any subset, or none, when sampling): {sorted(inputs)}; generated: every column"
         if inputs
@@ -175,6 +183,13 @@ def infer_record_spec(
         "generated: every column"
     )
     return spec, notes
+
+
+def _conditioning(has_inputs: bool, objective: str) -> dict[str, Any]:
+    conditioning: dict[str, Any] = {"modality_dropout": 0.5} if has_inputs else {}
+    if objective in OBJECTIVE_SLOT.names() and OBJECTIVE_SLOT.config(objective).conditions_on_record_columns:
+        conditioning["any_column"] = True
+    return {"conditioning": conditioning} if conditioning else {}
 
 
 def csv_keys(path: Path) -> tuple[dict[str, str], list[str]]:

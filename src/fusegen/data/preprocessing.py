@@ -148,7 +148,13 @@ class Preprocessor:
         if output.kind == "image":
             self.output = ImageOutputConverter(output)
         elif output.kind == "sequence":
-            self.output = SequenceConverter(output.name, output, kind="Output", **output_state)
+            # A channel generated in its window's own units follows its context past the training range.
+            follows_context = (
+                [channel for channel, _, _ in spec.continued_channels()] if output.context_scaling else []
+            )
+            self.output = SequenceConverter(
+                output.name, output, kind="Output", unclipped=follows_context, **output_state
+            )
         elif output.kind == "record":
             self.output = RecordConverter(output, output_state)
         else:

@@ -69,12 +69,17 @@ class SequenceConverter(StandardisedConverter):
 
     As an output it also records each channel's range in the training data;
     with the output's ``clip`` (the default) generated windows are clipped
-    to it, as a bounded output layer (TimeGAN's sigmoid) would keep them.
+    to it, as a bounded output layer (TimeGAN's sigmoid) would keep them,
+    except the ``unclipped`` channels (those that continue their context in
+    its own units: `fusegen.models.head_inputs`).
     """
 
-    def __init__(self, name, spec, mean=None, std=None, fill=None, kind="Input", low=None, high=None):
+    def __init__(
+        self, name, spec, mean=None, std=None, fill=None, kind="Input", low=None, high=None, unclipped=()
+    ):
         super().__init__(name, spec, mean, std, fill, where=f"{kind} '{name}' (sequence)")
         self.is_output = kind == "Output"
+        self.unclipped = sorted(unclipped)
         self.low = None if low is None else np.asarray(low, "float32")
         self.high = None if high is None else np.asarray(high, "float32")
 
@@ -97,7 +102,9 @@ class SequenceConverter(StandardisedConverter):
 
         values = super().tf_inverse(values)
         if self.is_output and getattr(self.spec, "clip", False) and self.low is not None:
-            values = tf.clip_by_value(values, self.low, self.high)
+            low, high = self.low.copy(), self.high.copy()
+            low[self.unclipped], high[self.unclipped] = -np.inf, np.inf
+            values = tf.clip_by_value(values, low, high)
         return values
 
     def tf_input_spec(self):

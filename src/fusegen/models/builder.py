@@ -21,11 +21,19 @@ import dataclasses
 import keras
 
 from fusegen.errors import ShapeError
-from fusegen.models.head_inputs import continuation_anchors, step_channels
+from fusegen.models.head_inputs import (
+    UnscaleOutput,
+    context_scalers,
+    context_statistics,
+    continuation_anchors,
+    step_channels,
+    uses_anchors,
+    uses_context_scaling,
+)
 from fusegen.models.planner import ShapePlan, Stage, plan_model
 from fusegen.models.registry import FUSIONS
 from fusegen.spec import GeneratorSpec
-from fusegen.spec.names import FUSED, LATENT, PRESENT, STEPS
+from fusegen.spec.names import CONTEXT_SCALE, FUSED, LATENT, PRESENT, STEPS
 
 #: Prefix of the skip maps the condition model passes to a U-Net head: ``_skip_0``, ``_skip_1``, ...
 SKIP = "_skip_"
@@ -88,9 +96,16 @@ def _build_condition(plan: ShapePlan) -> keras.Model:
         inputs[PRESENT] = keras.Input(shape=(len(plan.branches),), name=PRESENT)
     branch_outputs = []
     skips = []
+    seen = dict(inputs)  # what the branches read: continued channels in their window's units
+    statistics = None
+    if uses_context_scaling(plan.spec):
+        measure = context_statistics(plan.spec)
+        statistics = measure([inputs[name] for name in measure.contexts])
+        for name, scale in context_scalers(plan.spec).items():
+            seen[name] = scale([inputs[name], statistics])
     for name, branch in plan.branches.items():
         encoded = _apply(
-            branch.encoder, inputs[name], keep=branch.skip_layers if name == plan.skip_source else ()
+            branch.encoder, seen[name], keep=branch.skip_layers if name == plan.skip_source else ()
         )
         if name == plan.skip_source:
             encoded, skips = encoded
@@ -109,13 +124,15 @@ def _build_condition(plan: ShapePlan) -> keras.Model:
             _check(plan.fusion, layer, fused, shape)
     else:
         fused = branch_outputs[0]
-    if skips or plan.step_join is not None:
+    if skips or plan.step_join is not None or statistics is not None:
         fused = {FUSED: fused, **{f"{SKIP}{index}": skip for index, skip in enumerate(skips)}}
+    if statistics is not None:
+        fused[CONTEXT_SCALE] = statistics
     if plan.step_join is not None:
         steps = [inputs[name] for name in plan.spec.known_future_inputs()]
-        if plan.spec.continued_channels():
+        if uses_anchors(plan.spec):
             anchors = continuation_anchors(plan.spec)
-            steps.append(anchors([inputs[name] for name in anchors.contexts]))
+            steps.append(anchors([seen[name] for name in anchors.contexts]))
         fused[STEPS] = keras.layers.Concatenate(name="step_values")(steps) if len(steps) > 1 else steps[0]
     return keras.Model(inputs, fused, name="condition")
 
@@ -123,7 +140,7 @@ def _build_condition(plan: ShapePlan) -> keras.Model:
 def _build_decoder(plan: ShapePlan) -> keras.Model | None:
     if not plan.head_parts:
         return None
-    inputs = {FUSED: keras.Input(shape=plan.fused_shape, name=FUSED)}
+    inputs = {FUSED: keras.Input(shape=plan.joined_shape, name=FUSED)}
     skips = [keras.Input(shape=shape, name=f"{SKIP}{index}") for index, shape in enumerate(plan.skip_shapes)]
     inputs.update({f"{SKIP}{index}": skip for index, skip in enumerate(skips)})
     x = inputs[FUSED]
@@ -140,6 +157,9 @@ def _build_decoder(plan: ShapePlan) -> keras.Model | None:
         repeated = keras.layers.RepeatVector(plan.spec.output.steps, name="step_join_repeat")(x)
         correction = _apply(plan.step_join, outputs, extra_inputs=[inputs[STEPS], repeated])
         outputs = keras.layers.Add(name="step_join_add")([outputs, correction])
+    if uses_context_scaling(plan.spec):
+        inputs[CONTEXT_SCALE] = keras.Input(shape=(2, plan.spec.output.channels), name=CONTEXT_SCALE)
+        outputs = UnscaleOutput(name="unscale_output")([outputs, inputs[CONTEXT_SCALE]])
     return keras.Model(inputs, outputs, name="decoder")
 
 

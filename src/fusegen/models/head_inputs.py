@@ -19,6 +19,13 @@
   the horizon is a season (yesterday's half-hours, last week's days). They
   are what naive forecasts use, and lags are what autoregressive
   forecasters such as DeepAR feed their networks.
+- **Context scaling**: the same continued channels are read in the units of
+  their own window (`ContextStatistics`, `ScaleContext`): less the context's
+  mean, over its standard deviation, and the output is scaled back with them
+  (`UnscaleOutput`). A series whose level drifts (a city's ridership rising
+  over a decade) then tests at levels training never saw only in the units
+  the network does not use; this is reversible instance normalisation (Kim
+  et al., ICLR 2022), and what DeepAR's mean scaling does for its inputs.
 """
 
 from __future__ import annotations
@@ -62,15 +69,160 @@ def plan_skips(spec: GeneratorSpec, branches: dict) -> str | None:
     return requested
 
 
+def uses_anchors(spec: GeneratorSpec) -> bool:
+    """Whether the step join sees continued channels' anchors (``output.context_anchors``)."""
+    return bool(spec.continued_channels()) and spec.output.context_anchors
+
+
+def uses_context_scaling(spec: GeneratorSpec) -> bool:
+    """Whether continued channels are read and generated in their window's units (``output.context_scaling``)."""
+    return bool(spec.continued_channels()) and spec.output.context_scaling
+
+
 def joins_steps(spec: GeneratorSpec) -> bool:
-    """Whether the head is followed by a step join: known-future inputs, or continued channels."""
-    return bool(spec.known_future_inputs() or spec.continued_channels())
+    """Whether the head is followed by a step join: known-future inputs, or anchors."""
+    return bool(spec.known_future_inputs()) or uses_anchors(spec)
 
 
 def step_channels(spec: GeneratorSpec) -> int:
     """Channels of the per-step values the decoder receives: known-future steps, then anchors."""
     known = sum(spec.inputs[name].model_shape()[-1] for name in spec.known_future_inputs())
-    return known + continuation_anchors(spec).channels if spec.continued_channels() else known
+    return known + continuation_anchors(spec).channels if uses_anchors(spec) else known
+
+
+def context_statistics(spec: GeneratorSpec) -> ContextStatistics:
+    """The layer that measures each continued channel's context mean and spread, per window."""
+    continued = spec.continued_channels()
+    contexts = list(dict.fromkeys(name for _, name, _ in continued))
+    sources = {channel: (contexts.index(name), source) for channel, name, source in continued}
+    return ContextStatistics(contexts, sources, spec.output.channels, name="context_statistics")
+
+
+def context_scalers(spec: GeneratorSpec) -> dict[str, ScaleContext]:
+    """Per context input, the layer that puts its continued channels in their window's units."""
+    scalers: dict[str, dict[int, int]] = {}
+    for channel, name, source in spec.continued_channels():
+        scalers.setdefault(name, {}).setdefault(source, channel)
+    return {name: ScaleContext(pairs, name=f"scale_context_{index}") for index, (name, pairs) in
+            enumerate(scalers.items())}  # fmt: skip
+
+
+#: Keeps a flat context's scale away from 0 (model units: the data's own standard deviation is 1).
+MIN_CONTEXT_SCALE = 1e-2
+
+
+@keras.saving.register_keras_serializable(package="fusegen")
+class ContextStatistics(keras.layers.Layer):
+    """(batch, 2, output channels): each continued channel's context mean and standard deviation.
+
+    ``sources`` maps an output channel to ``(context position, channel)``;
+    an output channel that continues nothing gets mean 0 and scale 1, so
+    scaling leaves it as it is.
+    """
+
+    example = {
+        "init_kwargs": {"contexts": ["history"], "sources": {0: [0, 1]}, "channels": 2},
+        "input_shape": ((2, 6, 2),),
+        "expected_output_shape": (2, 2, 2),
+    }
+
+    def __init__(self, contexts, sources, channels, **kwargs):
+        super().__init__(**kwargs)
+        self.contexts = list(contexts)
+        self.sources = {int(channel): tuple(source) for channel, source in dict(sources).items()}
+        self.channels = int(channels)
+
+    def call(self, contexts):
+        contexts = list(contexts) if isinstance(contexts, (list, tuple)) else [contexts]
+        batch = ops.shape(contexts[0])[0]
+        means, scales = [], []
+        for channel in range(self.channels):
+            if channel not in self.sources:
+                means.append(ops.zeros((batch,)))
+                scales.append(ops.ones((batch,)))
+                continue
+            position, source = self.sources[channel]
+            series = contexts[position][:, :, source]
+            means.append(ops.mean(series, axis=1))
+            scales.append(ops.maximum(ops.std(series, axis=1), MIN_CONTEXT_SCALE))
+        return ops.stack([ops.stack(means, axis=-1), ops.stack(scales, axis=-1)], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        first = input_shape[0] if isinstance(input_shape[0], (list, tuple)) else input_shape
+        return (first[0], 2, self.channels)
+
+    def get_config(self):
+        sources = {str(channel): list(source) for channel, source in self.sources.items()}
+        return {
+            **super().get_config(),
+            "contexts": self.contexts,
+            "sources": sources,
+            "channels": self.channels,
+        }
+
+
+@keras.saving.register_keras_serializable(package="fusegen")
+class ScaleContext(keras.layers.Layer):
+    """A context input with its continued channels in their window's units; ``[context, statistics]`` in.
+
+    ``pairs`` maps a context channel to the output channel whose statistics scale it.
+    """
+
+    example = {
+        "init_kwargs": {"pairs": {1: 0}},
+        "input_shape": ((2, 6, 3), (2, 2, 2)),
+        "expected_output_shape": (2, 6, 3),
+    }
+
+    def __init__(self, pairs, **kwargs):
+        super().__init__(**kwargs)
+        self.pairs = {int(channel): int(output) for channel, output in dict(pairs).items()}
+
+    def call(self, inputs):
+        context, statistics = inputs
+        columns = []
+        for channel in range(context.shape[-1]):
+            values = context[:, :, channel]
+            if channel in self.pairs:
+                output = self.pairs[channel]
+                values = (values - statistics[:, 0, output][:, None]) / statistics[:, 1, output][:, None]
+            columns.append(values)
+        return ops.stack(columns, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "pairs": {str(key): value for key, value in self.pairs.items()}}
+
+
+@keras.saving.register_keras_serializable(package="fusegen")
+class UnscaleOutput(keras.layers.Layer):
+    """The generated window back in model units: ``y * scale + mean``, then a learned affine per channel.
+
+    The context and the output are standardised separately, so a channel's
+    units differ slightly between them; the affine (starting at the
+    identity) learns that difference.
+    """
+
+    example = {
+        "init_kwargs": {},
+        "input_shape": ((2, 4, 3), (2, 2, 3)),
+        "expected_output_shape": (2, 4, 3),
+        "expected_num_trainable_weights": 2,
+    }
+
+    def build(self, input_shape):
+        channels = input_shape[0][-1]
+        self.gain = self.add_weight(shape=(channels,), initializer="ones", name="gain")
+        self.offset = self.add_weight(shape=(channels,), initializer="zeros", name="offset")
+
+    def call(self, inputs):
+        generated, statistics = inputs
+        return (generated * statistics[:, 1:2, :] + statistics[:, 0:1, :]) * self.gain + self.offset
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
 
 
 def continuation_anchors(spec: GeneratorSpec) -> ContinuationAnchors:
@@ -91,6 +243,12 @@ class ContinuationAnchors(keras.layers.Layer):
     A context shorter than the horizon has no value one horizon earlier, so
     it gives only the last value.
     """
+
+    example = {
+        "init_kwargs": {"contexts": ["history"], "sources": [[0, 0], [0, 1]], "lengths": [6], "steps": 3},
+        "input_shape": ((2, 6, 2),),
+        "expected_output_shape": (2, 3, 4),
+    }
 
     def __init__(self, contexts, sources, lengths, steps, **kwargs):
         super().__init__(**kwargs)

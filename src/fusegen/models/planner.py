@@ -21,9 +21,16 @@ from fusegen.errors import ShapeError
 from fusegen.models import encoders as _encoders  # noqa: F401  (registers the encoders)
 from fusegen.models import fusion as _fusion  # noqa: F401
 from fusegen.models import heads as _heads  # noqa: F401
-from fusegen.models.head_inputs import joins_steps, plan_skips, step_join_layers
+from fusegen.models.head_inputs import (
+    joins_steps,
+    plan_skips,
+    step_join_layers,
+    uses_anchors,
+    uses_context_scaling,
+)
 from fusegen.models.layers import TileToGrid
 from fusegen.models.registry import ENCODERS, FUSIONS, HEADS
+from fusegen.models.target_networks import record_condition_width
 from fusegen.spec import GeneratorSpec
 from fusegen.spec.names import CONSTANT_INPUT
 
@@ -97,6 +104,8 @@ class ShapePlan:
     vocabulary_sizes: dict[str, int] = dataclasses.field(default_factory=dict)
     #: Joins known-future steps to the head's output step by step (`fusegen.models.head_inputs`).
     step_join: Stage | None = None
+    #: Width of the masked record the decoder also takes (``conditioning.any_column``); 0 for none.
+    record_condition_width: int = 0
 
     @property
     def skip_shapes(self) -> list[Shape]:
@@ -107,6 +116,11 @@ class ShapePlan:
         if self.fusion.output_shape:
             return self.fusion.output_shape
         return next(iter(self.branches.values())).output_shape
+
+    @property
+    def joined_shape(self) -> Shape:
+        """The conditions as the decoder (and a posterior) take them: fused, with the masked record joined."""
+        return self.fused_shape[:-1] + (self.fused_shape[-1] + self.record_condition_width,)
 
     @property
     def uses_presence(self) -> bool:
@@ -160,6 +174,8 @@ class ShapePlan:
                     f"{output.name}[{channel}]": f"{name}[{source}]"
                     for channel, name, source in self.spec.continued_channels()
                 },
+                "context_anchors": uses_anchors(self.spec),
+                "context_scaling": uses_context_scaling(self.spec),
                 "step_join": self.step_join.to_dict(parameters)["layers"] if self.step_join else [],
             },
             "output": {
@@ -239,7 +255,8 @@ def _plan_head(spec, sizes, branches, layout, fusion, fused_shape) -> ShapePlan:
     output = spec.output
     output_shape = tuple(output.model_shape())
     latent_dim = latent_size(spec)
-    head_input_shape = fused_shape
+    record_width = record_condition_width(spec)
+    head_input_shape = fused_shape[:-1] + (fused_shape[-1] + record_width,)
     latent_stage = None
     if latent_dim:
         # The latent (or noise) vector joins the fused conditions: tiled over
@@ -248,7 +265,7 @@ def _plan_head(spec, sizes, branches, layout, fusion, fused_shape) -> ShapePlan:
             [TileToGrid(fused_shape[0], fused_shape[1], name="latent_tile")] if len(fused_shape) == 3 else []
         )
         latent_stage = _push("latent", tile, (latent_dim,))
-        head_input_shape = fused_shape[:-1] + (fused_shape[-1] + latent_dim,)
+        head_input_shape = head_input_shape[:-1] + (head_input_shape[-1] + latent_dim,)
     if not spec.objective.plans_head:
         # The objective generates with its own network (diffusion: a denoiser
         # at the output's own shape); there is no head to plan.
@@ -291,7 +308,7 @@ def _plan_head(spec, sizes, branches, layout, fusion, fused_shape) -> ShapePlan:
         step_join = _push("step join", layers, output_shape, extra_shapes=extra_shapes)
     return ShapePlan(
         spec, branches, layout, fusion, trunk, parts, output_shape, latent_dim, latent_stage, head_input_shape,
-        skip_source, vocabulary_sizes=sizes, step_join=step_join,
+        skip_source, vocabulary_sizes=sizes, step_join=step_join, record_condition_width=record_width,
     )  # fmt: skip
 
 

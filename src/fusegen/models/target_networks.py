@@ -73,3 +73,23 @@ def _as_vector(fused):
 
 def padded(size: int, levels: int) -> int:
     return ceil_div(size, 2**levels) * 2**levels
+
+
+def record_condition_width(spec) -> int:
+    """Width of the encoded masked record the decoder takes beside the fused inputs; 0 without
+    ``conditioning.any_column``. It is one more branch, so it gets the fusion's common width."""
+    return spec.fusion.width if spec.conditions_on_any_column() else 0
+
+
+def build_record_condition(representation_width: int, num_features: int, width: int) -> keras.Model:
+    """The visible cells of a record (model-space values, zero where hidden) and their flags -> a vector.
+
+    The flags say which cells are hidden, which a zero value alone cannot (0 is a value).
+    """
+    values = keras.Input(shape=(representation_width,), name="values")
+    visible = keras.Input(shape=(num_features,), name="visible")
+    x = keras.layers.Concatenate()([values, visible])
+    for index in range(2):
+        x = keras.layers.Dense(width, activation="relu", name=f"dense_{index}")(x)
+    encoded = keras.layers.Dense(width, name="project")(x)
+    return keras.Model({"values": values, "visible": visible}, encoded, name="record_condition")

@@ -18,6 +18,7 @@ every path rougher than the series it continues.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from fusegen.models.target_networks import build_posterior
@@ -28,7 +29,12 @@ from fusegen.objectives.base import (
     per_replica,
     register_objective,
 )
+from fusegen.objectives.record_conditioning import RecordConditioning
+from fusegen.spec.names import CONTEXT_SCALE
 from fusegen.spec.objectives import CVAEObjective
+
+#: A standard Gaussian's 0.9 quantile: its central 80% interval is +-1.2816.
+CENTRAL_80_HALF_WIDTH = 1.2815516
 
 
 @register_objective(CVAEObjective)
@@ -42,8 +48,18 @@ class ConditionalVAE(ObjectiveModel):
     def add_parts(self, objective):
         self.latent_dim = objective.latent_dim
         self.posterior = build_posterior(
-            self.representation_shape(), self.plan.fused_shape, objective.posterior_units, self.latent_dim
+            self.representation_shape(), self.plan.joined_shape, objective.posterior_units, self.latent_dim
         )
+        self.record_conditioning = None
+        self.record_condition = None
+        if self.plan.record_condition_width:
+            self.record_conditioning = RecordConditioning(
+                self.record_numeric,
+                self.record_categories,
+                self.plan.record_condition_width,
+                self.seed_generator,
+            )
+            self.record_condition = self.record_conditioning.network  # tracked, so it trains and saves
         # Scales the KL term; the KL warm-up callback raises it from 0 to 1.
         self.kl_scale = self.add_weight(
             shape=(), initializer="ones" if objective.kl_warmup_epochs == 0 else "zeros",
@@ -78,19 +94,33 @@ class ConditionalVAE(ObjectiveModel):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         fused = y_pred
+        target = self.target_representation(y)
+        visible = None
+        if self.record_conditioning is not None:
+            # The batch trains the unconditional model as it is, and the conditionals as a copy that
+            # shows a random subset of each row's own cells; only hidden cells are scored.
+            fused, target, y, visible = self.record_conditioning.with_masked_copy(
+                self.fused_tensor(fused), target, y
+            )
+            fused = self.with_record_cells(fused, target, visible)
         mean, log_variance = self.posterior(
-            {"target": self.target_representation(y), "fused": self.fused_tensor(fused)}, training=training
+            {"target": target, "fused": self.fused_tensor(fused)}, training=training
         )
         noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
         latent = mean + ops.exp(0.5 * log_variance) * noise
         outputs = self.decode(fused, latent, training=training)
-        reconstruction = self.calibrated_reconstruction(y, outputs)
+        reconstruction = self.calibrated_reconstruction(y, outputs, visible)
         kl = ops.mean(-0.5 * ops.sum(1.0 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=-1))
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
         return per_replica(reconstruction + self.spec.objective.kl_weight * self.kl_scale * kl)
 
-    def calibrated_reconstruction(self, y, outputs):
+    def with_record_cells(self, fused, representation, visible):
+        """The fused inputs joined with the encoded visible cells of the record (``conditioning.any_column``)."""
+        cells = self.record_conditioning.encode(representation, visible)
+        return ops.concatenate([self.fused_tensor(fused), cells], axis=-1)
+
+    def calibrated_reconstruction(self, y, outputs, visible=None):
         """Negative log-likelihood per example, with the numeric noise scale set to its optimum.
 
         A fixed unit-variance Gaussian makes a precise reconstruction cheap
@@ -99,6 +129,10 @@ class ConditionalVAE(ObjectiveModel):
         its maximum-likelihood value, the batch's mean squared error, the
         numeric NLL is D/2 * log(MSE) for D numeric elements per example
         (D * log(MAE) for the Laplace likelihood of ``numeric_loss: mae``).
+
+        With ``visible`` (the record cells shown as conditions), only the
+        hidden cells count: D is the mean count of hidden numeric cells per
+        example, and the scale their mean error.
         """
         output = self.spec.output
         weights = self.spec.loss_weights
@@ -109,6 +143,9 @@ class ConditionalVAE(ObjectiveModel):
         total = 0.0
         for part, (target, prediction) in numeric.items():
             error = prediction - ops.cast(target, "float32")
+            if visible is not None:
+                total = total + weights.get(part, 1.0) * self._hidden_numeric_nll(error, visible)
+                continue
             elements = 1
             for size in error.shape[1:]:
                 elements *= size
@@ -121,12 +158,24 @@ class ConditionalVAE(ObjectiveModel):
             cross_entropy = keras.losses.sparse_categorical_crossentropy(
                 ops.cast(y[column], "int32"), outputs[column], from_logits=True
             )
+            if visible is not None:
+                cross_entropy = cross_entropy * self.record_conditioning.hidden_part(visible, column)
             total = total + weights.get(column, 1.0) * ops.mean(cross_entropy)
         return total
+
+    def _hidden_numeric_nll(self, error, visible):
+        hidden = self.record_conditioning.hidden_numeric(visible)
+        count = ops.sum(hidden)
+        elements = count / ops.cast(ops.shape(hidden)[0], "float32")  # hidden numeric cells per example
+        if self.spec.objective.numeric_loss == "mae":
+            return elements * ops.log(ops.sum(hidden * ops.abs(error)) / (count + 1e-6) + 1e-6)
+        return 0.5 * elements * ops.log(ops.sum(hidden * ops.square(error)) / (count + 1e-6) + 1e-6)
 
     def generate(self, inputs, present, seed_generator, temperature=1.0):
         fused = self.conditions(inputs, present)
         batch = ops.shape(self.fused_tensor(fused))[0]
+        if self.record_conditioning is not None:
+            fused = self.with_record_cells(fused, *self.record_conditioning.given(inputs, batch))
         latent = temperature * keras.random.normal((batch, self.latent_dim), seed=seed_generator)
         outputs = self.decode(fused, latent)
         if self.noise is not None:
@@ -134,8 +183,22 @@ class ConditionalVAE(ObjectiveModel):
             noise = keras.random.normal(ops.shape(outputs), seed=seed_generator)
             if self.noise_correlation is not None:
                 noise = self._correlated_over_steps(noise)
-            outputs = outputs + temperature * scale * noise
+            outputs = outputs + temperature * scale * self._window_units(fused) * noise
+        if self.record_conditioning is not None:
+            outputs = self.record_conditioning.exclude_labels(outputs, inputs)
         return self.sample_categories(outputs, seed_generator, temperature)
+
+    def _window_units(self, fused):
+        """What one unit of noise is worth in each window: 1, or for a channel generated in its
+        context's units (``output.context_scaling``), that window's scale (times the learned gain).
+
+        A forecast's error grows with the swing of the series it continues, so the noise is
+        measured and drawn in those units: a quiet window gets narrow intervals, a wild one wide.
+        """
+        if not isinstance(fused, dict) or CONTEXT_SCALE not in fused:
+            return 1.0
+        gain = ops.abs(self.decoder.get_layer("unscale_output").gain)
+        return fused[CONTEXT_SCALE][:, 1:2, :] * gain
 
     def _correlated_over_steps(self, white):
         """``white`` (batch, steps, channels) given each channel's measured autocorrelation over the steps.
@@ -163,23 +226,31 @@ class ConditionalVAE(ObjectiveModel):
         """Measure the noise scale on held-out rows (the training rows when there are none).
 
         A sample's spread around the prior's centre (latent 0) is the
-        latent's plus the noise's, and it should match the centre's squared
-        error on rows the model did not fit, so the noise's variance is that
-        error less the latent's own spread (never below 0), in model space.
+        latent's plus the noise's, and it should match the centre's error on
+        rows the model did not fit, so the noise's variance is that error's
+        less the latent's own spread (never below 0), in model space.
+
+        The error's scale is the one at which a Gaussian's central 80%
+        interval holds 80% of the held-out errors: ``q0.8(|error|) / 1.2816``.
+        For Gaussian errors that is their RMS; where a few errors are huge
+        (a forecast across a public holiday), the RMS would widen every
+        interval for the sake of those few, and the 80% intervals of
+        ordinary days would hold 90% or more.
         """
         if self.noise is None:
             return
         seed = keras.random.SeedGenerator(0)
-        error = spread = count = 0.0
+        errors, spread, count = [], 0.0, 0.0
         products = squares = 0.0  # per channel: sums of e_t e_(t+k) for each lag k, and of e_t^2
         for inputs, targets in validation if validation is not None else train:
             fused = self.conditions(inputs)
             shape = (ops.shape(self.fused_tensor(fused))[0], self.latent_dim)
             centre = self.decode(fused, ops.zeros(shape))
             drawn = self.decode(fused, keras.random.normal(shape, seed=seed))
-            residual = ops.cast(targets, "float32") - centre
-            error += float(ops.sum(ops.square(residual)))
-            spread += float(ops.sum(ops.square(drawn - centre)))
+            units = self._window_units(fused)
+            residual = (ops.cast(targets, "float32") - centre) / units
+            errors.append(np.abs(ops.convert_to_numpy(residual)).ravel())
+            spread += float(ops.sum(ops.square((drawn - centre) / units)))
             count += float(ops.size(centre))
             if self.noise_correlation is not None:
                 steps = self.spec.output.steps
@@ -189,7 +260,8 @@ class ConditionalVAE(ObjectiveModel):
                 ]
                 products = products + ops.stack(lagged, axis=1)  # (channels, steps - 1)
                 squares = squares + ops.sum(ops.square(residual), axis=(0, 1))
-        scale = (max(error - spread, 0.0) / max(count, 1.0)) ** 0.5
+        error = float(np.quantile(np.concatenate(errors), 0.8)) / CENTRAL_80_HALF_WIDTH if errors else 0.0
+        scale = max(error**2 - spread / max(count, 1.0), 0.0) ** 0.5
         self.noise.get_layer("noise_scale").kernel.assign([[scale]])
         if self.noise_correlation is not None:
             # The biased estimator (every lag over all the steps' squares) keeps the Toeplitz
@@ -203,6 +275,7 @@ class ConditionalVAE(ObjectiveModel):
         return {
             **super().networks(),
             "posterior": self.posterior,
+            "record_condition": self.record_condition,
             "noise": self.noise,
             "noise_correlation": self.noise_correlation,
         }

@@ -16,3 +16,12 @@ FUSED = "_fused"
 CONSTANT_INPUT = "_constant"
 #: The known-future inputs' steps the condition model passes to the decoder, stacked on channels.
 STEPS = "_steps"
+#: Each continued output channel's context mean and standard deviation, per window.
+CONTEXT_SCALE = "_context_scale"
+#: A record's own cells given as conditions (``conditioning.any_column``): their model-space values
+#: (numeric columns, then one-hot blocks, zero where hidden) and one 0/1 visibility flag per feature.
+RECORD_VALUES = "_record_values"
+RECORD_VISIBLE = "_record_visible"
+#: Added to the record's categorical logits when sampling: a large negative number rules a label out
+#: (imputation never draws a nullable column's missing label for a cell it fills).
+RECORD_EXCLUDED = "_record_excluded"

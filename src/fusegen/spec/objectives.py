@@ -35,6 +35,9 @@ class ObjectiveConfig(BaseModel):
     drops_conditions: ClassVar[bool] = False
     #: Whether it samples many outputs per condition (so a spec without inputs makes sense).
     is_generative: ClassVar[bool] = True
+    #: Whether it can condition a record on any subset of the record's own columns
+    #: (``conditioning.any_column``): it trains with a masked copy of the record as a condition.
+    conditions_on_record_columns: ClassVar[bool] = False
 
 
 class RegressionObjective(ObjectiveConfig):
@@ -75,6 +78,8 @@ class CVAEObjective(ObjectiveConfig):
         "decoder's mean for its latent, and a forecast's intervals are too narrow. 'auto': on for a "
         "sequence output with inputs (a forecast), off for whole windows, images, vectors and records.",
     )
+
+    conditions_on_record_columns: ClassVar[bool] = True
 
     @property
     def latent_width(self) -> int:

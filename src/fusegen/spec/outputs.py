@@ -73,6 +73,13 @@ class SequenceOutput(SequenceFields, _Output):
         "select.steps ending where the output's begin), show the head that channel's last value and "
         "its values one horizon earlier at each output step. Needs an objective with a head.",
     )
+    context_scaling: bool = Field(
+        default=True,
+        description="Where a channel continues an input's (as for context_anchors), the network reads "
+        "that context channel scaled by its own window's mean and standard deviation, and its output "
+        "is scaled back with them, so a forecast follows a level or a swing wider than any seen in "
+        "training (reversible instance normalisation). Needs an objective with a head.",
+    )
     head: SequenceHead = Field(default_factory=ConvSequenceHead)
 
 

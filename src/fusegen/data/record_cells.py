@@ -1,0 +1,154 @@
+"""A record's own cells as conditions: the user's values -> model space, and back into a result.
+
+`given_cells` turns the columns of a table that a user gives (for
+``sample()`` conditions or the observed cells of ``impute()``) into what a
+generator with ``conditioning.any_column`` takes beside its inputs
+(`fusegen.objectives.record_conditioning`): per row, the model-space record
+(numeric columns, then one-hot blocks) and one 0/1 flag per feature. A
+missing cell is not given: it stays hidden, and is generated.
+`given_values` gives the same cells in the record's own types, so a result
+returns every given cell exactly as it was given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fusegen.data.checks import is_missing
+from fusegen.data.records import MISSING, RecordConverter, _user_numbers
+from fusegen.data.sources import Table
+from fusegen.errors import DataError
+
+
+def record_features(spec) -> list[str]:
+    """The features a record's cells are shown or hidden by: numeric columns, then categorical parts."""
+    return list(spec.numeric) + spec.categorical_parts()
+
+
+def record_columns(spec) -> list[str]:
+    """The record's columns, as a user names them."""
+    return list(spec.numeric) + list(spec.categorical)
+
+
+#: Added to a ruled-out label's logit: its probability becomes 0.
+EXCLUDED_LOGIT = -1e9
+
+
+def given_cells(
+    converter: RecordConverter, table: Table, columns: list[str], values_present: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cells of ``columns`` in ``table`` as model-space values and visibility flags.
+
+    Args:
+        converter: the fitted record converter.
+        table: the user's rows.
+        columns: the record columns of ``table`` that condition.
+        values_present: a missing cell of a nullable column is generated
+            as a value, not as missing again (imputation): a numeric
+            column's missing indicator is shown as "present", and a
+            categorical column's missing label is ruled out.
+
+    Returns:
+        ``(values, visible, excluded)``: float32 arrays (rows, model-space
+        width), (rows, features) and (rows, categorical logits), the last
+        `EXCLUDED_LOGIT` for each label ruled out and 0 elsewhere.
+
+    Raises:
+        DataError: a label the record never had in training, naming the
+            column, the labels and the known ones.
+    """
+    spec = converter.spec
+    features = record_features(spec)
+    sizes = [1] * len(spec.numeric) + [
+        len(converter.vocabularies[part]) if part in spec.categorical else 2
+        for part in spec.categorical_parts()
+    ]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    rows = table.num_rows
+    values = np.zeros((rows, int(offsets[-1])), "float32")
+    visible = np.zeros((rows, len(features)), "float32")
+    excluded = np.zeros((rows, int(offsets[-1] - offsets[len(spec.numeric)])), "float32")
+    for column in columns:
+        if column in spec.numeric:
+            numbers = converter._numeric_values(table, column)
+            observed = np.isfinite(numbers)
+            state = converter.numeric_state[column]
+            filled = np.where(observed, numbers, state["fill"])
+            index = features.index(column)
+            values[:, offsets[index]] = np.where(observed, converter._forward(column, filled), 0.0)
+            visible[:, index] = observed
+            if column in spec.nullable:
+                indicator = features.index(f"{column}_is_missing")
+                shown = np.ones(rows, bool) if values_present else observed
+                values[shown, offsets[indicator]] = 1.0  # id 0: present
+                visible[:, indicator] = shown
+                if values_present:  # and the indicator's draw is "present" too (id 1: missing)
+                    excluded[~observed, offsets[indicator] - offsets[len(spec.numeric)] + 1] = EXCLUDED_LOGIT
+        else:
+            raw = np.asarray(table.column(column, converter.where), dtype=object)
+            observed = ~is_missing(raw)
+            labels = np.array([str(label) for label in raw], dtype=object)
+            vocabulary = [str(label) for label in converter.vocabularies[column] if label != MISSING]
+            unknown = sorted(set(labels[observed]) - set(vocabulary))
+            if unknown:
+                raise DataError(
+                    f"Column '{column}' (categorical): conditions use {unknown[:5]}, never seen in training; "
+                    f"known labels: {vocabulary}.",
+                    hint="use a known label, or leave the cell empty to have it generated.",
+                )
+            lookup = {label: position for position, label in enumerate(converter.vocabularies[column])}
+            index = features.index(column)
+            for row in np.flatnonzero(observed):
+                values[row, offsets[index] + lookup[labels[row]]] = 1.0
+            visible[:, index] = observed
+            if values_present and MISSING in lookup:
+                label = offsets[index] - offsets[len(spec.numeric)] + lookup[MISSING]
+                excluded[~observed, label] = EXCLUDED_LOGIT
+    return values, visible, excluded
+
+
+def given_values(converter: RecordConverter, table: Table, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Column ``column``'s given cells in the record's own types (as ``inverse`` returns them), and
+    where they are given (not missing)."""
+    spec = converter.spec
+    if column in spec.categorical:
+        raw = np.asarray(table.column(column, converter.where), dtype=object)
+        observed = ~is_missing(raw)
+        return np.array([str(label) for label in raw], dtype=object), observed
+    numbers = converter._numeric_values(table, column)
+    observed = np.isfinite(numbers)
+    typed = _user_numbers(numbers, converter.numeric_state[column], column in spec.datetime, ~observed)
+    return np.asarray(typed, dtype=object), observed
+
+
+def out_of_range(converter: RecordConverter, table: Table, columns: list[str], margin: float) -> list[str]:
+    """A problem per numeric column of ``columns`` with given values beyond its training range
+    (widened by ``margin`` of its width on either side)."""
+    problems = []
+    for column in columns:
+        if column not in converter.spec.numeric:
+            continue
+        numbers = converter._numeric_values(table, column)
+        state = converter.numeric_state[column]
+        low, high = state["low"], state["high"]
+        slack = margin * (high - low)
+        given = numbers[np.isfinite(numbers)]
+        outside = given[(given < low - slack) | (given > high + slack)]
+        if outside.size:
+            problems.append(
+                f"column '{column}' is given {outside[:3].tolist()}, outside its training range [{low:g}, {high:g}]"
+            )
+    return problems
+
+
+def draw_in_range(converter: RecordConverter, column: str, low: float, high: float, count: int, rng):
+    """``count`` values of numeric column ``column`` in [low, high], distributed as its training values
+    there (through its fitted quantiles); uniformly where it was standardised instead."""
+    state = converter.numeric_state[column]
+    if "quantiles" not in state:
+        return rng.uniform(low, high, count)
+    quantiles = np.asarray(state["quantiles"], "float64")
+    levels = np.linspace(0.0, 1.0, len(quantiles))
+    bottom, top = np.interp([low, high], quantiles, levels)
+    drawn = np.interp(rng.uniform(bottom, top, count), levels, quantiles)
+    return np.clip(drawn, low, high)

@@ -1,0 +1,107 @@
+"""Imputation: each row's missing cells drawn given that row's observed cells.
+
+`impute` is what `fusegen.Generator.impute` and ``fusegen impute`` run. It is
+conditional sampling (`fusegen.sampling`) with every observed cell of a row
+as a condition and every missing one hidden, which a record generator
+trained with ``conditioning.any_column`` can do for any pattern of missing
+cells: it learned p(hidden columns | visible columns) for every subset.
+Observed cells come back exactly; a row with nothing observed is drawn
+unconditionally. A missing cell of a nullable column is drawn as a value: a
+numeric column's missing indicator is shown as "present" (the model learned
+the value given presence), and a categorical column's missing label is ruled
+out of the draw (its other labels keep their relative odds).
+
+With ``num_imputations`` N > 1, each row is imputed N times (multiple
+imputation, so a downstream analysis can see the imputation's spread):
+the result has N rows per input row, grouped by row, and an
+``imputation`` column numbering them 0 .. N-1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fusegen.data.checks import is_missing
+from fusegen.data.record_cells import record_columns
+from fusegen.errors import DataError, FusegenError
+from fusegen.writers import concatenate_chunks
+
+#: The column that numbers a row's imputations when there are several.
+IMPUTATION_COLUMN = "imputation"
+
+
+def impute(generator, data, num_imputations: int = 1, seed: int = 0, temperature: float = 1.0):
+    """``data`` with its missing record cells filled; see the module's docstring.
+
+    Raises:
+        FusegenError: the generator's output is not a record, or it was
+            trained without ``conditioning.any_column``.
+        DataError: columns the record does not have, no record column at
+            all, or unknown labels.
+    """
+    from fusegen.sampling import iter_samples
+
+    generator._require_fitted()
+    spec = generator.spec
+    if spec.output.kind != "record":
+        raise FusegenError(
+            f"impute fills the cells of records, but this generator's output '{spec.output.name}' is a "
+            f"{spec.output.kind}.",
+            hint="impute with a generator trained on a table (fusegen init TABLE.csv).",
+        )
+    if not spec.conditions_on_any_column():
+        raise FusegenError(
+            "impute needs a generator trained with conditioning.any_column, so that it can condition on any "
+            "subset of a row's cells; this run was trained without it (received any_column: "
+            f"{spec.conditioning.any_column!r}, objective '{spec.objective.type}').",
+            hint="retrain with a cvae objective and conditioning: {any_column: true} (fusegen init writes it).",
+        )
+    if num_imputations < 1:
+        raise FusegenError(f"num_imputations must be at least 1, received {num_imputations}.")
+    table = generator._as_table(data)
+    known = set(record_columns(spec.output)) | {
+        column for name in spec.inputs for column in _input_columns(spec, name)
+    }
+    unknown = sorted(set(table.columns) - known)
+    if unknown:
+        raise DataError(
+            f"the table to impute has columns {unknown}, which this generator does not know; its columns are "
+            f"{sorted(known)}.",
+            hint="drop those columns, or rename them to the generator's.",
+        )
+    given = [column for column in record_columns(spec.output) if column in table.columns]
+    if not given:
+        raise DataError(
+            f"the table to impute has none of the record's columns {record_columns(spec.output)}; received "
+            f"{sorted(table.columns)}.",
+            hint="pass a table with the columns the generator was trained on (missing cells left empty).",
+        )
+    options = {
+        "num_samples": num_imputations, "seed": seed, "temperature": temperature, "batch_size": None,
+        "strict": True, "ranges": None, "extrapolate": False, "impute": True,
+    }  # fmt: skip
+    result = concatenate_chunks(list(iter_samples(generator, table, options)))
+    # The table's own columns in its order: record columns imputed, input-only columns as they were.
+    rows = np.repeat(np.arange(table.num_rows), num_imputations)
+    for column in table.columns:
+        if column not in result.columns:
+            result[column] = np.asarray(table.columns[column], dtype=object)[rows]
+    result = result[list(table.columns)]
+    if num_imputations > 1:
+        result.insert(0, IMPUTATION_COLUMN, np.tile(np.arange(num_imputations), table.num_rows))
+    return result
+
+
+def missing_cells(generator, data) -> dict[str, int]:
+    """How many cells of each record column ``data`` lacks (what `impute` fills)."""
+    table = generator._as_table(data)
+    return {
+        column: int(is_missing(np.asarray(table.columns[column], dtype=object)).sum())
+        for column in record_columns(generator.spec.output)
+        if column in table.columns
+    }
+
+
+def _input_columns(spec, name: str) -> list[str]:
+    part = spec.inputs[name]
+    return part.columns if getattr(part, "columns", None) else [spec.input_column(name)]

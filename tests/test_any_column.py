@@ -1,0 +1,326 @@
+"""Conditioning a record on any of its columns, imputation and rebalancing (``conditioning.any_column``).
+
+One small cvae is trained on a table whose conditional distributions are
+known: x ~ N(0, 1), c in {a, b} (30% b), y ~ N(2x + 3 [c = b], 0.1). A
+designated-input model could only go from its inputs to the rest; this one
+is asked every direction.
+"""
+
+import contextlib
+import io
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fusegen
+from fusegen.cli import run as cli_main
+from fusegen.cli_options import parse_rebalance
+from fusegen.data.inference import infer_record_spec
+from fusegen.errors import DataError, FusegenError, SpecError
+from fusegen.fileio import sha256
+from fusegen.spec import load_spec
+
+SHARE_B = 0.3
+
+
+def table(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 1.0, rows)
+    c = rng.choice(["a", "b"], rows, p=[1 - SHARE_B, SHARE_B])
+    y = 2.0 * x + np.where(c == "b", 3.0, 0.0) + rng.normal(0.0, 0.1, rows)
+    return pd.DataFrame({"x": x, "y": y, "c": c})
+
+
+def record_spec(**overrides) -> dict:
+    spec = {
+        "output": {
+            "kind": "record",
+            "numeric": ["x", "y"],
+            "categorical": ["c"],
+            "head": {"type": "mlp", "units": [128, 128]},
+        },
+        "objective": {"type": "cvae", "latent_dim": 4, "kl_warmup_epochs": 2},
+        # A weight average over the last ~100 steps: without it this short a run ends on noisy weights
+        # (x | y = 5 came out at 0.87 and y | c = b at 2.0, against 1.22 and 3; with it, 1.27 and 2.3).
+        "training": {
+            "batch_size": 64, "epochs": 40, "steps_per_epoch": 50, "learning_rate": 0.003, "ema_momentum": 0.99,
+        },
+    }  # fmt: skip
+    spec.update(overrides)
+    return spec
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """About 2,000 steps on 3,000 rows (20-30 s on 2 CPU cores)."""
+    folder = tmp_path_factory.mktemp("any_column")
+    generator = fusegen.Generator(load_spec(record_spec())).fit(table(3000, seed=0), verbose=0)
+    return generator.save(folder / "run")
+
+
+@pytest.fixture(scope="module")
+def generator(run_dir):
+    return fusegen.load(run_dir)
+
+
+def test_conditioning_on_x_and_c_gives_y_with_the_right_mean_and_spread(generator):
+    both = generator.sample({"x": [1.0], "c": ["b"]}, num_samples=400, seed=1)
+    assert abs(both["y"].mean() - 5.0) < 0.25 and both["y"].std() < 0.3
+    only_c = generator.sample({"c": ["b"]}, num_samples=600, seed=2)
+    # c = b shifts y by 3 from 2x; x keeps its N(0, 1) (a run this short shifts it by up to 0.25),
+    # so y | c = b ~ N(3, 2).
+    shift = only_c["y"] - 2.0 * only_c["x"]
+    assert abs(shift.median() - 3.0) < 0.2 and (np.abs(shift - 3.0) < 0.4).mean() > 0.8
+    assert abs(only_c["x"].mean()) < 0.35 and 0.8 < only_c["x"].std() < 1.2 and 1.6 < only_c["y"].std() < 2.5
+    only_x = generator.sample({"x": [1.0]}, num_samples=600, seed=3)
+    # y | x = 1 is 2 (c = a) or 5 (c = b): mean 2.9, 30% of it above 3.5; c keeps its 30% of b.
+    assert abs(only_x["y"].mean() - 2.9) < 0.35 and abs((only_x["y"] > 3.5).mean() - SHARE_B) < 0.12
+    assert abs((only_x["c"] == "b").mean() - SHARE_B) < 0.12
+    # y and c are drawn together: most rows sit near the mode of their own c (0.82 in the run measured;
+    # a short cvae run blurs some between the modes).
+    assert (np.abs(only_x["y"] - np.where(only_x["c"] == "b", 5.0, 2.0)) < 1.0).mean() > 0.7
+
+
+def test_conditioning_on_y_gives_x_in_the_right_place(generator):
+    """The reverse direction: x given y, which no designated-input model of x, c -> y can give."""
+    with_c = generator.sample({"y": [5.0], "c": ["b"]}, num_samples=400, seed=4)
+    assert abs(with_c["x"].mean() - 1.0) < 0.2 and with_c["x"].std() < 0.25
+    alone = generator.sample({"y": [5.0]}, num_samples=600, seed=5)
+    # P(c = b | y = 5) = 0.3 phi(1) / (0.3 phi(1) + 0.7 phi(2.5)) = 0.86, where x = 1 (else 2.5).
+    assert (alone["c"] == "b").mean() > 0.65
+    assert abs(alone["x"].mean() - 1.22) < 0.35
+    low = generator.sample({"y": [-3.0]}, num_samples=300, seed=6)  # only c = a reaches -3: x = -1.5
+    assert (low["c"] == "a").mean() > 0.9 and abs(low["x"].mean() + 1.5) < 0.3
+
+
+def test_a_range_on_a_record_column_draws_inside_it_and_conditions_the_rest(generator):
+    drawn = generator.sample(None, num_samples=300, seed=7, ranges={"x": (0.5, 1.0)})
+    assert drawn["x"].between(0.5, 1.0).all()
+    shift = drawn["y"] - 2.0 * drawn["x"]  # 0 for c = a, 3 for c = b
+    assert abs((shift > 1.5).mean() - SHARE_B) < 0.12
+    assert (np.abs(shift - np.where(drawn["c"] == "b", 3.0, 0.0)) < 1.0).mean() > 0.7
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    x=st.one_of(st.none(), st.floats(-2.0, 2.0)),
+    y=st.one_of(st.none(), st.floats(-3.0, 7.0)),
+    c=st.one_of(st.none(), st.sampled_from(["a", "b"])),
+    num_samples=st.integers(1, 4),
+)
+def test_conditioned_columns_come_back_exactly(generator, x, y, c, num_samples):
+    conditions = {name: [value] for name, value in {"x": x, "y": y, "c": c}.items() if value is not None}
+    samples = generator.sample(conditions or None, num_samples=num_samples, seed=0)
+    assert len(samples) == num_samples and not samples.isna().any().any()
+    for column, (value,) in conditions.items():
+        assert (samples[column] == value).all(), column
+
+
+def masked(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    holes = np.random.default_rng(seed).random(frame.shape) < share
+    return frame.mask(holes), holes
+
+
+def test_imputation_beats_mean_imputation_on_the_masked_cells(generator):
+    truth = table(500, seed=11)
+    holed, holes = masked(truth, 0.2, seed=12)
+    imputed = generator.impute(holed, num_imputations=8, seed=0)
+    assert list(imputed.columns) == ["imputation", "x", "y", "c"] and len(imputed) == 8 * len(truth)
+    assert imputed["imputation"].tolist() == list(range(8)) * len(truth)
+    assert not imputed[["x", "y", "c"]].isna().any().any()
+    draws = imputed.drop(columns="imputation").groupby(np.repeat(np.arange(len(truth)), 8))
+    training = table(3000, seed=0)
+    for index, column in enumerate(["x", "y"]):
+        hole = holes[:, index]
+        # The mean of the draws estimates the conditional mean, which is what a point imputation is scored on.
+        error = np.sqrt(
+            np.mean((draws[column].mean().to_numpy()[hole] - truth[column].to_numpy()[hole]) ** 2)
+        )
+        baseline = np.sqrt(np.mean((training[column].mean() - truth[column].to_numpy()[hole]) ** 2))
+        assert error < 0.6 * baseline, (column, error, baseline)
+    hole = holes[:, 2]
+    voted = draws["c"].agg(lambda labels: labels.mode().iloc[0]).to_numpy()
+    assert (voted[hole] == truth["c"].to_numpy()[hole]).mean() > (truth["c"][hole] == "a").mean() + 0.1
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(share=st.floats(0.0, 1.0), seed=st.integers(0, 1000))
+def test_imputation_keeps_every_observed_cell_and_fills_every_missing_one(generator, share, seed):
+    truth = table(12, seed=seed)
+    holed, holes = masked(truth, share, seed=seed + 1)
+    imputed = generator.impute(holed, seed=seed)
+    assert list(imputed.columns) == list(truth.columns) and len(imputed) == len(truth)
+    assert not imputed.isna().any().any()
+    for index, column in enumerate(truth.columns):
+        observed = ~holes[:, index]
+        assert (imputed[column].to_numpy()[observed] == truth[column].to_numpy()[observed]).all()
+
+
+def test_rebalancing_gives_the_asked_shares_by_conditioning(generator):
+    equal = generator.sample(None, num_samples=400, seed=8, rebalance="c")
+    assert (equal["c"] == "b").sum() == 200
+    chosen = generator.sample(None, num_samples=500, seed=9, rebalance={"c": {"a": 0.2, "b": 0.8}})
+    assert (chosen["c"] == "b").sum() == 400
+    # The other columns follow their distribution given the label: y - 2x is 3 for b.
+    rows_b = chosen[chosen["c"] == "b"]
+    assert (np.abs(rows_b["y"] - 2.0 * rows_b["x"] - 3.0) < 0.4).mean() > 0.9
+    with_x = generator.sample({"x": [0.0]}, num_samples=100, seed=10, rebalance={"c": {"a": 1, "b": 1}})
+    assert (with_x["x"] == 0.0).all() and (with_x["c"] == "a").sum() == 50
+
+
+def test_bad_conditions_get_errors_that_name_what_to_fix(generator, tmp_path):
+    with pytest.raises(DataError, match=r"conditions name \['z'\].*no such input or column.*'c', 'x', 'y'"):
+        generator.sample({"z": [1.0]})
+    with pytest.raises(
+        DataError, match=r"Column 'c'.*\['e'\], never seen in training; known labels: \['a', 'b'\]"
+    ):
+        generator.sample({"c": ["e"]})
+    with pytest.raises(DataError, match=r"column 'x' is given \[40.0\], outside its training range"):
+        generator.sample({"x": [40.0]})
+    with pytest.raises(DataError, match=r"rebalance names 'x', which is not a categorical column.*\['c'\]"):
+        generator.sample(None, num_samples=4, rebalance="x")
+    with pytest.raises(DataError, match=r"rebalance gives shares for \['e'\].*known labels: \['a', 'b'\]"):
+        generator.sample(None, num_samples=4, rebalance={"c": {"e": 1.0}})
+    with pytest.raises(DataError, match=r"'c' is both rebalanced and given"):
+        generator.sample({"c": ["a"]}, num_samples=4, rebalance="c")
+    with pytest.raises(DataError, match=r"columns \['w'\], which this generator does not know"):
+        generator.impute(pd.DataFrame({"x": [1.0], "w": [2.0]}))
+    with pytest.raises(FusegenError, match=r"num_imputations must be at least 1, received 0"):
+        generator.impute(pd.DataFrame({"x": [1.0]}), num_imputations=0)
+    with pytest.raises(DataError):
+        generator.impute(tmp_path / "absent.csv")
+    # A row with nothing observed is imputed unconditionally.
+    nothing = generator.impute(pd.DataFrame({"x": [None, 0.5], "y": [None, None], "c": [None, "a"]}))
+    assert not nothing.isna().any().any() and nothing["c"].iloc[1] == "a"
+
+
+def test_parse_rebalance_reads_the_cli_forms():
+    assert parse_rebalance("label") == {"label": None}
+    assert parse_rebalance("label=yes:0.7,no:0.3") == {"label": {"yes": 0.7, "no": 0.3}}
+    for bad in ("=yes:1", "label=yes:lots", "label=:1"):
+        with pytest.raises(FusegenError, match="--rebalance expects COLUMN"):
+            parse_rebalance(bad)
+
+
+def cli(*args):
+    """Run ``fusegen`` in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    saved, sys.argv = sys.argv, ["fusegen", *map(str, args)]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            cli_main()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        sys.argv = saved
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_impute_and_rebalance(run_dir, tmp_path):
+    holed, _ = masked(table(20, seed=21), 0.3, seed=22)
+    holed.to_csv(tmp_path / "holes.csv", index=False)
+    code, out, err = cli(
+        "impute", run_dir, "--data", tmp_path / "holes.csv", "--out", tmp_path / "f.csv", "--num", "3"
+    )
+    assert code == 0, err
+    assert f"filled {int(holed.isna().sum().sum())} missing cell(s) in 20 row(s), 3 times each" in out
+    filled = pd.read_csv(tmp_path / "f.csv")
+    assert (
+        len(filled) == 60
+        and filled["imputation"].tolist() == [0, 1, 2] * 20
+        and not filled.isna().any().any()
+    )
+    code, out, err = cli(
+        "sample", run_dir, "-n", "30", "--rebalance", "c=a:1,b:2", "--out", tmp_path / "r.csv"
+    )
+    assert code == 0, err
+    assert (pd.read_csv(tmp_path / "r.csv")["c"] == "b").sum() == 20
+    code, out, err = cli("impute", run_dir, "--data", tmp_path / "absent.csv", "--out", tmp_path / "g.csv")
+    assert code == 1 and err.startswith("fusegen: error:") and err.count("\n") == 1 and "absent.csv" in err
+    code, out, err = cli("sample", run_dir, "--rebalance", "c=a:x", "--out", tmp_path / "g.csv")
+    assert code == 1 and "--rebalance expects COLUMN=LABEL:SHARE" in err and err.count("\n") == 1
+
+
+def test_a_run_from_before_any_column_loads_and_samples_as_it_did(tmp_path):
+    """A record run written before ``conditioning.any_column``: its spec has no such key and no record_condition."""
+    spec = record_spec(training={"batch_size": 64, "epochs": 1, "steps_per_epoch": 5})
+    spec["conditioning"] = {"any_column": False}  # the networks such a run saved
+    trained = fusegen.Generator(load_spec(spec)).fit(table(300, seed=1), verbose=0)
+    run = trained.save(tmp_path / "old")
+    written = yaml.safe_load((run / "spec.yaml").read_text())
+    del written["conditioning"]["any_column"]
+    (run / "spec.yaml").write_text(yaml.safe_dump(written))
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["files"] = {name: sha256(run / name) for name in manifest["files"]}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    old = fusegen.load(run)
+    assert old.spec.conditioning.any_column is False and old.model_.record_condition is None
+    pd.testing.assert_frame_equal(
+        old.sample(None, num_samples=20, seed=3), trained.sample(None, num_samples=20, seed=3)
+    )
+    with pytest.raises(DataError, match=r"no such input; .*conditioning.any_column"):
+        old.sample({"y": [1.0]})
+    with pytest.raises(FusegenError, match=r"impute needs a generator trained with conditioning.any_column"):
+        old.impute(pd.DataFrame({"x": [1.0], "y": [None], "c": ["a"]}))
+
+
+def test_init_turns_any_column_on_and_the_spec_checks_the_objective(tmp_path):
+    table(50, seed=2).to_csv(tmp_path / "t.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "t.csv")
+    assert spec["conditioning"]["any_column"] is True and load_spec(spec).conditions_on_any_column()
+    assert any("impute" in note for note in notes)
+    diffusion, _ = infer_record_spec(tmp_path / "t.csv", objective="diffusion")
+    assert "any_column" not in diffusion.get("conditioning", {})
+    with pytest.raises(SpecError, match=r"conditioning.any_column needs a record output and an objective"):
+        load_spec(record_spec(objective={"type": "diffusion"}, conditioning={"any_column": True}))
+
+
+def test_imputing_nullable_columns_draws_values_never_missing_again(tmp_path):
+    """Columns with missing values in training are nullable: sample() generates their gaps, impute fills them."""
+    training, _ = masked(table(400, seed=31), 0.3, seed=32)
+    training["y"] = table(400, seed=31)["y"]  # y stays complete; x and c have 30% gaps
+    spec = record_spec(training={"batch_size": 64, "epochs": 2, "steps_per_epoch": 10})
+    spec["output"]["nullable"] = ["x", "c"]
+    generator = fusegen.Generator(load_spec(spec)).fit(training, verbose=0)
+    holed, holes = masked(table(60, seed=33), 0.5, seed=34)
+    imputed = generator.impute(holed, seed=1)
+    assert not imputed.isna().any().any()
+    for index, column in enumerate(holed.columns):
+        observed = ~holes[:, index]
+        assert (imputed[column].to_numpy()[observed] == holed[column].to_numpy()[observed]).all()
+    # The model still generates gaps at the rate it learned when asked for samples.
+    assert generator.sample(None, num_samples=400, seed=2)[["x", "c"]].isna().any().any()
+
+
+def test_imputing_a_designated_input_leaves_it_out_of_the_rows_that_lack_it():
+    """As `fusegen init` writes: c is an input (with modality dropout) and a record column."""
+    spec = record_spec(training={"batch_size": 64, "epochs": 2, "steps_per_epoch": 10})
+    spec.update(
+        inputs={"c_input": {"kind": "categorical", "column": "c"}}, conditioning={"modality_dropout": 0.5}
+    )
+    generator = fusegen.Generator(load_spec(spec)).fit(table(300, seed=41), verbose=0)
+    holed, holes = masked(table(40, seed=42), 0.4, seed=43)
+    imputed = generator.impute(holed, num_imputations=2, seed=0)
+    assert len(imputed) == 80 and not imputed.isna().any().any()
+    assert set(imputed["c"]) <= {"a", "b"}
+    for index, column in enumerate(holed.columns):
+        observed = np.repeat(~holes[:, index], 2)
+        given = np.repeat(holed[column].to_numpy(), 2)
+        assert (imputed[column].to_numpy()[observed] == given[observed]).all()
+    only_x = holed.assign(c=None)  # no row gives the input: it is absent throughout
+    assert not generator.impute(only_x, seed=0).isna().any().any()
+
+
+def test_predict_conditions_on_the_inputs_only(generator):
+    """predict() and evaluation pass whole real rows: their record columns must not be copied back."""
+    rows = table(200, seed=51)
+    predicted = generator.predict(rows, seed=0)
+    assert not (predicted["y"].to_numpy() == rows["y"].to_numpy()).any()
+    assert not (predicted["x"].to_numpy() == rows["x"].to_numpy()).any()
