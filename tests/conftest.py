@@ -14,3 +14,24 @@ EXAMPLES = REPO / "examples"
 @pytest.fixture(scope="session")
 def examples_dir() -> Path:
     return EXAMPLES
+
+
+def cli(*args):
+    """Run the `fusegen` command in this process; return (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+    import sys
+
+    from fusegen.cli import run as cli_main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved, sys.argv = sys.argv, ["fusegen", *map(str, args)]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            cli_main()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        sys.argv = saved
+    return code, out.getvalue(), err.getvalue()

@@ -6,10 +6,7 @@ designated-input model could only go from its inputs to the rest; this one
 is asked every direction.
 """
 
-import contextlib
-import io
 import json
-import sys
 
 import numpy as np
 import pandas as pd
@@ -19,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fusegen
-from fusegen.cli import run as cli_main
 from fusegen.cli_options import parse_rebalance
 from fusegen.data.inference import infer_record_spec
 from fusegen.errors import DataError, FusegenError, SpecError
 from fusegen.fileio import sha256
 from fusegen.spec import load_spec
+from tests.conftest import cli
 
 SHARE_B = 0.3
 
@@ -206,21 +203,6 @@ def test_parse_rebalance_reads_the_cli_forms():
     for bad in ("=yes:1", "label=yes:lots", "label=:1"):
         with pytest.raises(FusegenError, match="--rebalance expects COLUMN"):
             parse_rebalance(bad)
-
-
-def cli(*args):
-    """Run ``fusegen`` in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    saved, sys.argv = sys.argv, ["fusegen", *map(str, args)]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            cli_main()
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    finally:
-        sys.argv = saved
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_cli_impute_and_rebalance(run_dir, tmp_path):

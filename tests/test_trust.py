@@ -7,7 +7,6 @@ with the right one-line message.
 
 import json
 import shutil
-import sys
 
 import numpy as np
 import pandas as pd
@@ -18,9 +17,9 @@ from hypothesis import strategies as st
 
 import fusegen
 from fusegen.artifacts import sha256
-from fusegen.cli import run as cli_main
 from fusegen.errors import DataError
 from fusegen.spec import load_spec
+from tests.conftest import cli
 
 pytestmark = pytest.mark.slow
 
@@ -48,25 +47,6 @@ def trained(tmp_path_factory):
     (folder / "spec.yaml").write_text(yaml.safe_dump({**SPEC, "data": {"source": "data.csv"}}))
     fusegen.Generator(folder / "spec.yaml").fit(verbose=0).save(folder / "run")
     return folder
-
-
-def cli(*args):
-    """Run the `fusegen` command in this process; return (exit code, stdout, stderr)."""
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    saved = sys.argv
-    sys.argv = ["fusegen", *map(str, args)]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            cli_main()
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    finally:
-        sys.argv = saved
-    return code, out.getvalue(), err.getvalue()
 
 
 def reseal(run_dir):
