@@ -76,6 +76,7 @@ def test_run_directory_contents(trained):
         "condition.keras",
         "decoder.keras",
         "posterior.keras",  # the example is a cvae
+        "record_condition.keras",  # ... of records, so it conditions on any column (conditioning.any_column)
         "preprocessing.json",
         "plan.json",
         "history.json",
