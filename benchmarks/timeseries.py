@@ -223,6 +223,16 @@ REAL_SERIES = {
 }
 
 
+#: docs/guide-sensors.md's whole-window objective, which both the tuned and the defaults spec use.
+GUIDE_OBJECTIVE = {
+    "type": "diffusion",
+    "timesteps": 500,
+    "sampling_steps": 100,
+    "denoiser_width": 64,
+    "denoiser_depth": 4,
+}
+
+
 def generator_spec(channels: int, epochs: int, seed: int) -> GeneratorSpec:
     """The unconditional spec fusegen trains: one sequence output and no inputs."""
     return GeneratorSpec.model_validate(
@@ -230,13 +240,7 @@ def generator_spec(channels: int, epochs: int, seed: int) -> GeneratorSpec:
             "name": "timeseries_benchmark",
             "data": {"validation_split": 0.0},
             "output": {"name": "window", "kind": "sequence", "steps": WINDOW, "channels": channels},
-            "objective": {
-                "type": "diffusion",
-                "timesteps": 500,
-                "sampling_steps": 100,
-                "denoiser_width": 64,
-                "denoiser_depth": 4,
-            },
+            "objective": dict(GUIDE_OBJECTIVE),
             "training": {
                 "batch_size": 64,
                 "epochs": epochs,
@@ -260,13 +264,7 @@ def defaults_spec_document(channels: int | str, seed: int) -> dict:
         "name": "defaults_benchmark",
         "inputs": {},
         "output": {"name": "window", "kind": "sequence", "steps": WINDOW, "channels": channels},
-        "objective": {
-            "type": "diffusion",
-            "timesteps": 500,
-            "sampling_steps": 100,
-            "denoiser_width": 64,
-            "denoiser_depth": 4,
-        },
+        "objective": dict(GUIDE_OBJECTIVE),
         "training": training,
     }
 
