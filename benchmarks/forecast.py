@@ -158,7 +158,7 @@ name: ridership_forecast
 description: Next week's daily Clark/Lake entries from the last four weeks and next week's
   temperature and work days.
 data:
-  windows: {length: 35, stride: 7}     # 28 days in, 7 out, one window per Monday
+  windows: {length: 35, stride: 7, training_stride: 1}  # 28 days in, 7 out; learn from every day's window
   split_column: split
 inputs:
   history: {kind: sequence, steps: 28, channels: 3, columns: [ridership, temp, workday], select: {steps: [0, 28]}}

@@ -132,3 +132,31 @@ def test_validation_from_the_end_holds_out_each_groups_latest_windows():
     starts = np.array([window[0] for window in windows.columns["x"]])
     assert sorted(starts[validation].tolist()) == [16.0, 16.0, 18.0, 18.0]
     assert starts[train].max() == 14.0
+
+
+def test_training_windows_overlap_but_never_share_rows_with_validation():
+    """training_stride cuts more training windows than forecasts; none holds a row a validation window has."""
+    from fusegen.data.pipeline import split_table
+    from fusegen.data.sources import Table
+    from fusegen.data.windows import window_table
+
+    spec = load_spec(
+        {
+            "data": {"source": "x.csv", "validation_split": 0.2, "validation_from": "end",
+                     "windows": {"length": 5, "stride": 5, "training_stride": 1}},
+            "inputs": {"x": {"kind": "sequence", "steps": 3, "channels": 1, "columns": ["x"],
+                             "select": {"steps": [0, 3]}}},
+            "output": {"kind": "sequence", "steps": 2, "channels": 1, "columns": ["x"],
+                       "select": {"steps": [3, 5]}},
+        }
+    )  # fmt: skip
+    table = Table({"x": np.arange(60.0)}, "x.csv")
+    assert len(window_table(table, spec)) == 12  # forecasts: one per stride
+    windows = window_table(table, spec, training=True)
+    assert len(windows) == 56  # learning: one per row
+    train, validation = split_table(windows, spec, training=True)
+    starts = windows.columns["x"][:, 0]
+    assert starts[validation].tolist() == [45.0 + i for i in range(11)]  # the last fifth
+    # The 4 windows before the first validation window would share its rows: they are purged.
+    assert starts[train].max() + 5 <= starts[validation].min()
+    assert len(train) == 56 - 11 - 4

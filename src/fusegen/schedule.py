@@ -127,8 +127,8 @@ def describe_schedule(spec, table) -> str:
     from fusegen.data.windows import window_table
     from fusegen.objectives import OBJECTIVES
 
-    windows = window_table(table, spec)
-    train_rows, validation_rows = split_table(windows, spec)
+    windows = window_table(table, spec, training=True)
+    train_rows, validation_rows = split_table(windows, spec, training=True)
     objective = OBJECTIVES[spec.objective.type]
     schedule = plan_schedule(
         spec.training,

@@ -149,11 +149,15 @@ def split_rows(num_rows: int, validation_split: float, seed: int) -> tuple[np.nd
 
 
 def _split_latest(
-    windows: Table, validation_split: float, group_column: str | None
+    windows: Table, validation_split: float, group_column: str | None, purge: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The last ``validation_split`` of each group's windows validate; windows are in time order per group."""
+    """The last ``validation_split`` of each group's windows validate; windows are in time order per group.
+
+    The ``purge`` windows before each group's first validation window neither train nor validate:
+    overlapping windows would otherwise put the rows a validation window forecasts into training.
+    """
     groups = windows.columns[group_column].astype(str) if group_column else np.zeros(len(windows), str)
-    validation = []
+    validation, purged = [], []
     for group in dict.fromkeys(groups):
         rows = np.flatnonzero(groups == group)
         # As split_rows: a group of under 10 windows keeps them all; a larger one holds out at least one.
@@ -161,20 +165,24 @@ def _split_latest(
             0 if len(rows) < 10 or not validation_split else max(1, int(round(len(rows) * validation_split)))
         )
         validation.extend(rows[len(rows) - count :])
+        if count:
+            purged.extend(rows[max(0, len(rows) - count - purge) : len(rows) - count])
     validation = np.asarray(sorted(validation), dtype=np.int64)
-    return np.setdiff1d(np.arange(len(windows)), validation), validation
+    return np.setdiff1d(np.arange(len(windows)), np.concatenate([validation, purged])), validation
 
 
 #: The values a ``data.split_column`` may hold.
 SPLIT_VALUES = ("train", "validation")
 
 
-def split_table(table: Table, spec: GeneratorSpec) -> tuple[np.ndarray, np.ndarray]:
+def split_table(table: Table, spec: GeneratorSpec, training: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Training and validation row indices.
 
     By ``data.split_column``, ``data.split_key`` (a hash of the key) or
     ``data.validation_files`` where set, each as streamed data splits; else a
-    seeded random split.
+    seeded random split. ``training`` says ``table`` holds the training windows
+    (`window_table`'s ``training``): with ``validation_from: end``, the windows that
+    overlap the first validation window are then left out of training.
     """
     data = spec.data
     if data is not None and (data.split_key or data.validation_files):
@@ -189,7 +197,10 @@ def split_table(table: Table, spec: GeneratorSpec) -> tuple[np.ndarray, np.ndarr
     if column is None:
         split = data.validation_split if data else 0.1
         if data is not None and data.validation_from == "end" and data.windows is not None:
-            return _split_latest(table, split, data.windows.group_column)
+            windows = data.windows
+            stride = (training and windows.training_stride) or windows.stride or windows.length
+            purge = -(-windows.length // stride) - 1 if training else 0
+            return _split_latest(table, split, windows.group_column, purge)
         return split_rows(len(table), split, spec.training.seed)
     return split_by_column(table, column)
 
@@ -250,10 +261,10 @@ def validation_by_column(table: Table, column: str) -> np.ndarray:
 def prepare_data(spec: GeneratorSpec, table: Table, preprocessor: Preprocessor | None = None) -> PreparedData:
     """Check columns, cut windows, apply the missing policy, decode images, split, fit on training rows, transform."""
     check_columns(table, spec)
-    table = window_table(table, spec)
+    table = window_table(table, spec, training=True)
     table, dropped = apply_missing_policy(table, spec)
     table = decode_image_files(table, spec)
-    train_rows, validation_rows = split_table(table, spec)
+    train_rows, validation_rows = split_table(table, spec, training=True)
     train = table.take(train_rows)
     if preprocessor is None:
         # Vocabularies know every row's labels, so a rare label drawn into validation is no error.

@@ -107,7 +107,7 @@ def validate_data(
     if not _check_columns(spec, table, report):
         return report
     try:
-        table = window_table(table, spec)
+        table = window_table(table, spec, training=True)
     except FusegenError as error:
         report.problems.append(str(error))
         return report

@@ -47,14 +47,19 @@ def sequence_columns(spec: GeneratorSpec) -> dict[str, str]:
     return columns
 
 
-def window_table(table: Table, spec: GeneratorSpec) -> Table:
-    """The windows of a long table, as the spec's ``data.windows`` asks; other tables unchanged."""
+def window_table(table: Table, spec: GeneratorSpec, training: bool = False) -> Table:
+    """The windows of a long table, as the spec's ``data.windows`` asks; other tables unchanged.
+
+    With ``training``, windows start every ``training_stride`` rows (where set) rather than every
+    ``stride``: the windows a model learns and validates on, not those it forecasts.
+    """
     windows = spec.data.windows if spec.data else None
     if windows is None or table.windowed:
         return table
     length = windows.length
+    stride = (training and windows.training_stride) or windows.stride or length
     table, groups = _ordered(table, windows)
-    starts = _window_starts(table, groups, windows)
+    starts = _window_starts(table, groups, windows, stride)
     columns = {}
     channels = sequence_columns(spec)
     for name, values in table.columns.items():
@@ -119,9 +124,9 @@ def _sortable_times(times: np.ndarray, column: str, table: Table) -> np.ndarray:
     )
 
 
-def _window_starts(table: Table, groups: np.ndarray, windows) -> np.ndarray:
-    """Row positions where each window starts; a window covers ``length`` rows of one group."""
-    length, stride = windows.length, windows.stride or windows.length
+def _window_starts(table: Table, groups: np.ndarray, windows, stride: int) -> np.ndarray:
+    """Row positions where each window starts, ``stride`` apart; a window covers ``length`` rows of one group."""
+    length = windows.length
     boundaries = np.flatnonzero(np.diff(groups)) + 1
     segments = np.split(np.arange(len(table)), boundaries)
     starts = [

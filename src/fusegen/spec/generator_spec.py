@@ -41,6 +41,12 @@ class WindowSpec(_Section):
         default=None,
         description="Rows between the starts of two windows; 'length' (no overlap) when omitted.",
     )
+    training_stride: PositiveInt | None = Field(
+        default=None,
+        description="Rows between the starts of two training (and validation) windows; 'stride' when "
+        "omitted. Smaller than 'stride', the model learns from more, overlapping windows, as forecasters "
+        "train on every split point, while sampling and evaluation still take one window per 'stride'.",
+    )
     group_column: str | None = Field(
         default=None, description="Column naming each recording, e.g. a subject."
     )
@@ -124,7 +130,8 @@ class DataSpec(_Section):
     stream: Literal["auto"] | bool = Field(
         default="auto",
         description="Train from CSV or Parquet files batch by batch, never holding the table in memory "
-        "(numeric, categorical and text inputs; record and vector outputs): preprocessing is fitted in one "
+        "(numeric, categorical, text and image inputs; record, vector and image outputs; images as file "
+        "paths or bytes, decoded per batch): preprocessing is fitted in one "
         "bounded pass, and each epoch reads the files in a new order through a shuffle buffer. 'auto' "
         "streams when the source's files hold more than 1 GB on disk (and data.max_rows is not set); "
         "false always reads the table into memory. See docs/distributed.md.",
