@@ -29,6 +29,11 @@ from fusegen.objectives.base import (
     per_replica,
     register_objective,
 )
+from fusegen.objectives.interval_calibration import (
+    CALIBRATION_PATHS,
+    CALIBRATION_ROWS,
+    calibrate_noise_scale,
+)
 from fusegen.objectives.record_conditioning import RecordConditioning
 from fusegen.spec.names import CONTEXT_SCALE
 from fusegen.spec.objectives import CVAEObjective
@@ -235,7 +240,10 @@ class ConditionalVAE(ObjectiveModel):
         For Gaussian errors that is their RMS; where a few errors are huge
         (a forecast across a public holiday), the RMS would widen every
         interval for the sake of those few, and the 80% intervals of
-        ordinary days would hold 90% or more.
+        ordinary days would hold 90% or more. For a sequence output with
+        held-out rows, that scale is then only the first guess of
+        `calibrate_noise_scale`, which draws the paths and keeps the scale at
+        which their 80% interval holds 80% of the held-out values.
         """
         if self.noise is None:
             return
@@ -270,6 +278,38 @@ class ConditionalVAE(ObjectiveModel):
             self.noise_correlation.get_layer("autocorrelation").kernel.assign(
                 ops.reshape(correlation, (1, -1))
             )
+        if self.spec.output.kind == "sequence" and validation is not None:
+            # The sum of two spreads is only a first guess: draw the paths and match their coverage.
+            scale = calibrate_noise_scale(*self._held_out_paths(validation), initial=scale)
+            self.noise.get_layer("noise_scale").kernel.assign([[scale]])
+
+    def _held_out_paths(self, validation):
+        """For up to `CALIBRATION_ROWS` held-out rows: each path's decoded centre and its unit noise
+        (each ``(rows, paths, steps, channels)``) and the targets, for `calibrate_noise_scale`."""
+        seed = keras.random.SeedGenerator(1)
+        centres, noises, targets, rows = [], [], [], 0
+        for inputs, batch_targets in validation:
+            fused = self.conditions(inputs)
+            batch = int(ops.shape(self.fused_tensor(fused))[0])
+            # Every row repeated once per path, so that one decoder call draws all its paths.
+            repeated = keras.tree.map_structure(
+                lambda tensor: ops.repeat(tensor, CALIBRATION_PATHS, 0), fused
+            )
+            drawn = self.decode(
+                repeated, keras.random.normal((batch * CALIBRATION_PATHS, self.latent_dim), seed=seed)
+            )
+            noise = keras.random.normal(ops.shape(drawn), seed=seed)
+            if self.noise_correlation is not None:
+                noise = self._correlated_over_steps(noise)
+            noise = noise * self._window_units(repeated)
+            shape = (batch, CALIBRATION_PATHS, *ops.shape(drawn)[1:])
+            centres.append(ops.convert_to_numpy(ops.reshape(drawn, shape)))
+            noises.append(ops.convert_to_numpy(ops.reshape(noise, shape)))
+            targets.append(np.asarray(ops.convert_to_numpy(batch_targets), "float32"))
+            rows += batch
+            if rows >= CALIBRATION_ROWS:
+                break
+        return np.concatenate(centres), np.concatenate(noises), np.concatenate(targets)
 
     def networks(self):
         return {
