@@ -375,3 +375,19 @@ def test_init_then_train_on_each_awkward_file(tmp_path):
         assert result.exit_code == 0, f"{name}: {result.output}\n{result.exception!r}"
     data = yaml.safe_load((tmp_path / "semicolon.yaml").read_text())["data"]
     assert data["delimiter"] == ";"
+
+
+def test_init_keeps_a_repeated_label_of_many_values_and_leaves_out_an_identifier(tmp_path):
+    """300 tail numbers, each over several flights, are a category; a distinct id per row is not."""
+    rng = np.random.default_rng(0)
+    rows = 1500
+    pd.DataFrame(
+        {
+            "flight_id": [f"F{index:05d}" for index in range(rows)],
+            "tailnum": [f"N{code}" for code in rng.integers(0, 300, rows)],
+            "delay": rng.normal(size=rows),
+        }
+    ).to_csv(tmp_path / "flights.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "flights.csv")
+    assert spec["output"]["categorical"] == ["tailnum"]
+    assert "left out 'flight_id': 1500 distinct strings, most rows' found in no other row" in " ".join(notes)

@@ -106,9 +106,13 @@ def infer_record_spec(
                         "output.datetime_formats"
                     )
             continue
-        if labels.nunique() > 50 and labels.nunique() > 0.5 * len(labels):
+        counts = labels.value_counts()
+        if len(counts) > 50 and (counts == 1).sum() > 0.5 * len(labels):
+            # Most rows carry a string no other row has: an identifier or free text. A label that
+            # repeats (a plane's tail number over its flights) is a category, however many there are.
             notes.append(
-                f"left out '{column}': {labels.nunique()} distinct strings look like identifiers or free text"
+                f"left out '{column}': {len(counts)} distinct strings, most rows' found in no other row, "
+                "look like identifiers or free text"
             )
             if missing.any():
                 nullable.remove(column)
