@@ -148,7 +148,9 @@ def inspect(
 def validate(
     spec: Path = typer.Argument(..., help="A YAML spec with a data section."),
     sample: int = typer.Option(
-        1000, help="Rows to fit preprocessing on and transform (a seeded sample); 0 for all."
+        1000,
+        help="Rows to fit preprocessing on and transform (a seeded sample); 0 for all (streamed data: "
+        "training's fitting pass over every file, with the rows each part was fitted on).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     untrusted: bool = UNTRUSTED_OPTION,

@@ -124,15 +124,19 @@ def dry_run(generator, sample_size: int | None = 1000, describe_table=None):
         # Streamed data is never read whole, not even here: the dry run reads the first rows.
         table = _first_rows(shards, sample_size or FIT_SAMPLE_ROWS)
         report = validate_data(generator.spec, table, sample_size=sample_size)
-        report.notes.append(
-            f"read the first {report.num_rows:,} rows of {shards.origin}; training fits preprocessing in one "
-            "pass over every row, and counts the rows of each split there"
-        )
-        describe_table = None  # the schedule depends on those counts
+        describe_table = None  # the schedule depends on the rows of each split
         try:
             check_streamable(generator.spec)
         except DataError as error:
             report.problems.append(str(error))
+        if sample_size is None and report.ok:
+            _fitting_pass(generator.spec, shards, report)
+        else:
+            report.notes.append(
+                f"read the first {report.num_rows:,} rows of {shards.origin}; training fits preprocessing in "
+                "one pass over every row, and counts the rows of each split there (--sample 0 runs that "
+                "pass here and says how many rows each part was fitted on)"
+            )
     report.notes.insert(0, f"data: {how}")
 
     def build_model():
@@ -144,6 +148,28 @@ def dry_run(generator, sample_size: int | None = 1000, describe_table=None):
     if report.ok and describe_table is not None:
         report.notes.append(describe_table(table))
     return report
+
+
+def _fitting_pass(spec, shards, report) -> None:
+    """Training's fitting pass over every file, each part's statistics noted with the rows they read.
+
+    Its vocabulary sizes, over every row, replace those of the first rows for the model check.
+    """
+    try:
+        streamed = fit_streaming(spec, shards)
+    except DataError as error:
+        report.problems.append(str(error))
+        return
+    for name, lines in streamed.fitted_parts.items():
+        report.parts[name].notes += [f"fitted: {line}" for line in lines]
+    report.fitted_parts = streamed.fitted_parts
+    report.vocabulary_sizes = streamed.preprocessor.vocabulary_sizes()
+    report.notes.append(
+        f"fitted preprocessing in one pass over {shards.origin}, as training does: {streamed.num_train:,} "
+        f"training and {streamed.num_validation:,} validation rows"
+        + (f", {streamed.num_dropped:,} dropped" if streamed.num_dropped else "")
+        + f"; its bounded sample: {streamed.sample_rows:,} training rows"
+    )
 
 
 def _needs_fitted_sizes(spec) -> bool:

@@ -86,7 +86,9 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
     shards, how = stream_decision(generator.spec.data, generator.base_dir) if data is None else (None, "")
     if shards is not None:
         log(f"data: {how}")
-        prepared = _streamed_data(generator.spec, shards, preprocessor, log)
+        # A resumed run streams its first epoch in the order the interrupted run would have.
+        first_epoch = int(state["epoch"]) if state else 0
+        prepared = _streamed_data(generator.spec, shards, preprocessor, log, first_epoch)
     else:
         table = generator._as_table(data, training=True) if data is not None else generator.load_table()
         prepared = _in_memory_data(generator.spec, table, preprocessor, log)
@@ -256,7 +258,7 @@ def _in_memory_data(spec, table: Table, preprocessor: Preprocessor | None, log) 
     )
 
 
-def _streamed_data(spec, shards, preprocessor: Preprocessor | None, log) -> _TrainingData:
+def _streamed_data(spec, shards, preprocessor: Preprocessor | None, log, first_epoch: int) -> _TrainingData:
     # Every worker of a cluster runs this same pass over every file, in name order with the same
     # seeds, so every worker fits the same preprocessing and counts the same rows in each file.
     streamed = fit_streaming(spec, shards, preprocessor)
@@ -274,17 +276,17 @@ def _streamed_data(spec, shards, preprocessor: Preprocessor | None, log) -> _Tra
         num_train=streamed.num_train,
         num_validation=streamed.num_validation,
         make_train=lambda batch_size, seed: stream_dataset(
-            streamed, spec, "train", batch_size, shuffle=True, seed=seed
+            streamed, spec, "train", batch_size, shuffle=True, seed=seed, first_epoch=first_epoch
         ),
         make_validation=lambda batch_size: validation_dataset(streamed, spec, batch_size),
         model_inputs=model_inputs,
         validation_table=streamed.validation_sample,
-        distribute=lambda *args: _worker_streams(streamed, spec, *args),
+        distribute=lambda *args: _worker_streams(streamed, spec, *args, first_epoch=first_epoch),
     )
 
 
 def _worker_streams(
-    streamed, spec, strategy, batch_size: int, seed: int, steps: int | None, log
+    streamed, spec, strategy, batch_size: int, seed: int, steps: int | None, log, first_epoch: int = 0
 ) -> _WorkerStreams:
     """This worker's stream of its own files, distributed for ``fit`` (see `_WorkerStreams`)."""
     replicas = strategy.num_replicas_in_sync
@@ -301,7 +303,7 @@ def _worker_streams(
         made["local"] = stream_dataset(
             streamed, spec, "train", context.get_per_replica_batch_size(batch_size), shuffle=True,
             seed=seed, num_workers=context.num_input_pipelines, worker_index=context.input_pipeline_id,
-            repeat=True,
+            repeat=True, first_epoch=first_epoch,
         )  # fmt: skip
         made.update(workers=context.num_input_pipelines, index=context.input_pipeline_id)
         return made["local"]

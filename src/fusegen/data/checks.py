@@ -28,18 +28,38 @@ def rows_text(table: Table | None, positions) -> str:
 def is_missing(values: np.ndarray) -> np.ndarray:
     """Per row: a None, NaN or empty string anywhere in it (infinity is not missing, but an error)."""
     if values.dtype == object or values.dtype.kind in "SU":
-        import pandas as pd
-
         flat = values.reshape(-1)
-        missing = pd.isna(flat)
-        # Blank strings count as empty; the generator keeps this one cheap call per value.
-        missing |= np.fromiter(
-            (isinstance(value, str) and (not value or value.isspace()) for value in flat), bool, len(flat)
-        )
+        factorized = _factorized(flat)
+        if factorized is not None:
+            # Each distinct value is looked at once: a column of labels repeats a few many times.
+            codes, distinct = factorized
+            blank = np.array([_is_blank(value) for value in distinct] + [True], bool)
+            missing = blank[codes]  # code -1 (None, NaN) takes the last entry
+        else:
+            import pandas as pd
+
+            missing = pd.isna(flat)
+            missing |= np.fromiter((_is_blank(value) for value in flat), bool, len(flat))
         return missing.reshape(len(values), -1).any(axis=1)
     if values.dtype.kind == "f":
         return np.isnan(values.reshape(len(values), -1)).any(axis=1)
     return np.zeros(len(values), dtype=bool)
+
+
+def _is_blank(value) -> bool:
+    return isinstance(value, str) and (not value or value.isspace())
+
+
+def _factorized(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(codes, distinct strings)`` by pandas' hashing, code -1 for None and NaN; None unless all are text.
+
+    Text alone: hashing would take 1, 1.0 and True for one value, where each is its own label.
+    """
+    import pandas as pd
+
+    if pd.api.types.infer_dtype(flat, skipna=True) != "string":
+        return None
+    return pd.factorize(flat, use_na_sentinel=True)
 
 
 def as_float(
@@ -101,7 +121,13 @@ def as_labels(
     values: np.ndarray, where: str, table: Table | None = None, fill: str | None = None
 ) -> np.ndarray:
     """Values as strings; an empty (or blank) one is an error, or becomes ``fill``."""
-    labels = np.array(["" if value is None else str(value) for value in values], dtype=object)
+    factorized = _factorized(np.asarray(values).reshape(-1)) if np.ndim(values) == 1 else None
+    if factorized is not None:
+        # Each distinct value is made a string once; None and NaN (code -1) are empty.
+        codes, distinct = factorized
+        labels = np.array([str(value) for value in distinct] + [""], dtype=object)[codes]
+    else:
+        labels = np.array(["" if value is None else str(value) for value in values], dtype=object)
     empty = is_missing(np.asarray(values, dtype=object))
     if empty.any():
         if fill is not None:

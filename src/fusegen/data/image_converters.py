@@ -29,7 +29,7 @@ def read_images(
     (N, H, W, C) keeps its dtype, converted and resized as the spec allows.
     """
     values = table.column(column, where)
-    decoder = ImageDecoder(spec.height, spec.width, spec.channels, spec.resize, spec.convert_channels, where)
+    decoder = _decoder(spec, where)
     if values.dtype == object or values.dtype.kind in "SU":
         if values.ndim != 1:
             raise DataError(f"{where}: expected pixel arrays, file paths or bytes, received {values.dtype}.")
@@ -48,6 +48,27 @@ def read_images(
         values = resize_pixels(values, spec.height, spec.width)
     check_shape(values, expected, where)
     return values, None, decoder
+
+
+def image_sources(table: Table, column: str, spec, where: str) -> tuple[np.ndarray, ImageDecoder]:
+    """A column of image file paths or encoded bytes as its sources, resolved but not decoded, and their decoder.
+
+    Streamed data (``data.stream``) reads images so, a block of rows at a
+    time; a column of pixel arrays is a `DataError` there.
+    """
+    values = table.column(column, where)
+    if values.ndim != 1 or not (values.dtype == object or values.dtype.kind in "SU"):
+        raise DataError(
+            f"{where}: streamed data (data.stream) reads images from file paths or encoded bytes, a row at a "
+            f"time; received {values.dtype} values of shape {list(values.shape[1:])} a row.",
+            hint="store the images as files (paths in the column) or PNG/JPEG bytes, or set data.stream: false.",
+        )
+    decoder = _decoder(spec, where)
+    return decoder.sources(table, column), decoder
+
+
+def _decoder(spec, where: str) -> ImageDecoder:
+    return ImageDecoder(spec.height, spec.width, spec.channels, spec.resize, spec.convert_channels, where)
 
 
 def decode_image_files(table: Table, spec: GeneratorSpec) -> Table:
@@ -134,6 +155,15 @@ class ImageConverter:
         # One float32 multiply, as training batches (`ImageColumn.to_float`) and `tf_transform` do.
         return values * np.float32(1.0 / self.scale)
 
+    def undecoded(self, table: Table, column: str) -> ImageColumn:
+        """The images as an `ImageColumn` of their sources, neither decoded nor checked.
+
+        Streamed data decodes them batch by batch (`fusegen.data.streamed_images`);
+        its fitting pass checked every one.
+        """
+        sources, decoder = image_sources(table, column, self.spec, self.where)
+        return _image_column(None, sources, decoder, 0.0, self.scale, False, self.spec)
+
     def tf_input_spec(self):
         import tensorflow as tf
 
@@ -179,6 +209,12 @@ class ImageOutputConverter:
         if low:
             values = values - np.float32(low)
         return np.clip(values * np.float32(1.0 / (high - low)), 0.0, 1.0).astype("float32")
+
+    def undecoded(self, table: Table, column: str) -> ImageColumn:
+        """As `ImageConverter.undecoded`: the target images as their sources, to decode batch by batch."""
+        sources, decoder = image_sources(table, column, self.spec, self.where)
+        low, high = self.spec.value_range
+        return _image_column(None, sources, decoder, low, high, True, self.spec)
 
     def tf_inverse(self, values):
         """[0, 1] -> ``value_range``, rounded to uint8 when the output's dtype is uint8."""

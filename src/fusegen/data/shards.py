@@ -41,12 +41,15 @@ class ShardSet:
         paths: every file, sorted by name.
         delimiter: CSV files' delimiter (``data.delimiter``); detected per file when None.
         encoding: CSV files' encoding (``data.encoding``).
+        confined_to: with ``data.untrusted``, the folder that file paths in
+            the data (image columns) must stay inside.
     """
 
     origin: str
     paths: tuple[Path, ...]
     delimiter: str | None = None
     encoding: str = "utf-8"
+    confined_to: Path | None = None
 
     @property
     def num_bytes(self) -> int:
@@ -80,7 +83,7 @@ def shard_set(data: DataSpec, base_dir: str | Path | None = None) -> ShardSet | 
         if path.suffix.lower() not in TABLE_EXTENSIONS or not path.is_file():
             return None
         confine_path(path, root, "data.source")
-        return ShardSet(str(path), (path,), data.delimiter, data.encoding)
+        return ShardSet(str(path), (path,), data.delimiter, data.encoding, root)
     confine_path(path.parent, root, "data.source")
     paths = sorted(Path(match) for match in glob.glob(str(path)) if Path(match).is_file())
     if not paths:
@@ -91,7 +94,7 @@ def shard_set(data: DataSpec, base_dir: str | Path | None = None) -> ShardSet | 
             f"'{path}' matches files that are not CSV or Parquet: {unsupported[:5]}.",
             hint="narrow the pattern, e.g. 'parts/*.parquet'.",
         )
-    return ShardSet(f"'{path}' ({len(paths)} files)", tuple(paths), data.delimiter, data.encoding)
+    return ShardSet(f"'{path}' ({len(paths)} files)", tuple(paths), data.delimiter, data.encoding, root)
 
 
 def stream_decision(data: DataSpec | None, base_dir: str | Path | None = None) -> tuple[ShardSet | None, str]:
@@ -249,6 +252,7 @@ def read_batches(
                 files=list(shards.paths),
                 row_files=np.full(len(table), file_index, "int32"),
                 row_ids=np.arange(first_row, first_row + len(table)),
+                confined_to=shards.confined_to,
             )
             first_row += len(table)
 

@@ -6,7 +6,10 @@ sums (means and scales merged batch by batch as Chan, Golub and LeVeque's
 parallel variance; minima, maxima, resolutions) and counted labels (the
 vocabularies, capped per column; `fusegen.data.streaming_statistics`); what needs the
 values themselves (quantiles, medians, text vocabularies) comes from a
-uniform sample of at most ``sample_rows`` training rows. Every converter is
+uniform sample of at most ``sample_rows`` training rows, save a record's
+quantiles: exact from counted values where a column has few distinct ones,
+else exact at the tails, from each column's smallest and largest values (a
+`TAIL_SHARE` of the sample's rows each). Every converter is
 first fitted on that sample as in memory, then its exact statistics replace
 the sample's, so the saved state is the same JSON as an in-memory fit's.
 
@@ -16,8 +19,9 @@ seeded order every epoch and the rows mixed in a bounded shuffle buffer.
 A batch's table keeps its file and row numbers, so a bad value found
 mid-stream is a `DataError` naming them, as it would be in memory.
 
-Records, numbers, categories and texts stream; images, sequences and
-windows are read into memory (`check_streamable` says so).
+Records, numbers, categories, texts and image files stream (images as
+their paths or bytes, decoded batch by batch: `fusegen.data.streamed_images`);
+sequences and windows are read into memory (`check_streamable` says so).
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ from fusegen.data.shards import (
     split_files,
     validation_by_position,
 )
+from fusegen.data.shuffle_buffer import ShuffleBuffer
+from fusegen.data.streamed_images import StreamedImages
 from fusegen.data.streaming_statistics import Reservoir, statistics_of
 from fusegen.data.table import Table
 from fusegen.errors import DataError
@@ -54,11 +60,15 @@ from fusegen.spec import GeneratorSpec
 
 #: Training rows the bounded sample holds (quantiles, medians and text vocabularies are fitted on it).
 FIT_SAMPLE_ROWS = 100_000
+#: The smallest and the largest values kept exactly of each numeric column of a record, as a share of
+#: the sample's rows: its quantiles' tails, where a sample errs most (`streaming_statistics._Tails`).
+#: Half each way costs a column what the sample's rows cost it.
+TAIL_SHARE = 0.5
 #: Rows a training stream reads from a file at a time: small blocks keep batches flowing while it reads.
 STREAM_BATCH_ROWS = 8192
 
-_STREAMED_INPUTS = ("numeric", "categorical", "text")
-_STREAMED_OUTPUTS = ("record", "vector")
+_STREAMED_INPUTS = ("numeric", "categorical", "text", "image")
+_STREAMED_OUTPUTS = ("record", "vector", "image")
 
 
 def check_streamable(spec: GeneratorSpec) -> None:
@@ -74,8 +84,8 @@ def check_streamable(spec: GeneratorSpec) -> None:
         problems.append("data.windows cuts windows across rows")
     if problems:
         raise DataError(
-            "streamed data (data.stream) reads numeric, categorical and text inputs and record or vector "
-            f"outputs, a row at a time; received: {'; '.join(problems)}.",
+            "streamed data (data.stream) reads numeric, categorical, text and image inputs and record, vector "
+            f"and image outputs, a row at a time; received: {'; '.join(problems)}.",
             hint="set data.stream: false to read the data into memory.",
         )
 
@@ -95,6 +105,7 @@ class StreamedData:
     checked_files: dict[Path, tuple[int, int]]  # each file's signature when the pass checked its every row
     fitted_rows: dict[str, int]  # per input or output name: the rows its statistics were computed on
     sample_rows: int  # rows of the bounded sample: quantiles, medians and text vocabularies
+    fitted_parts: dict[str, list[str]]  # per input or output name: each statistic and the rows it read
     validation_sample: Table | None  # up to `FIT_SAMPLE_ROWS` validation rows, for evaluation
 
     def unchanged_files(self) -> frozenset:
@@ -105,7 +116,10 @@ class StreamedData:
 
     def describe_fit(self) -> str:
         parts = ", ".join(f"{name} on {rows:,} rows" for name, rows in self.fitted_rows.items())
-        return f"preprocessing fitted in one pass: {parts}; quantiles and medians on a sample of {self.sample_rows:,}"
+        return (
+            f"preprocessing fitted in one pass: {parts}; quantiles (their tails exact) and medians on a sample "
+            f"of {self.sample_rows:,}"
+        )
 
 
 def columns_read(spec: GeneratorSpec) -> list[str]:
@@ -194,7 +208,7 @@ def fit_streaming(
     check_first_file(spec, shards)
     fitted = preprocessor is not None
     preprocessor = preprocessor or Preprocessor(spec)
-    statistics = {} if fitted else statistics_of(spec, preprocessor)
+    statistics = {} if fitted else statistics_of(spec, preprocessor, int(sample_rows * TAIL_SHARE))
     train_files, held_files = split_files(shards, spec.data.validation_files)
     sample = Reservoir(sample_rows, spec.training.seed)
     validation_sample = Reservoir(sample_rows, spec.training.seed + 1)
@@ -232,6 +246,7 @@ def fit_streaming(
             statistic.update(state)
         preprocessor = Preprocessor(spec, state)
     fitted_rows = {name: statistic.rows for name, statistic in statistics.items()}
+    fitted_parts = {} if fitted else _fitted_parts(spec, statistics, len(sample_table))
     return StreamedData(
         preprocessor=preprocessor,
         shards=shards,
@@ -244,8 +259,24 @@ def fit_streaming(
         checked_files=signatures,
         fitted_rows=fitted_rows,
         sample_rows=len(sample_table),
+        fitted_parts=fitted_parts,
         validation_sample=validation_sample.table(),
     )
+
+
+def _fitted_parts(spec: GeneratorSpec, statistics: dict, sample_rows: int) -> dict[str, list[str]]:
+    """Per input and the output: each part of its preprocessing and the rows it was fitted on, in words."""
+    parts = {}
+    for name in [*spec.inputs, spec.output.name]:
+        if name in statistics:
+            parts[name] = statistics[name].describe(sample_rows)
+        elif spec.inputs[name].fits_vocabulary:  # raw text
+            parts[name] = [f"vocabulary: the sample of {sample_rows:,} training rows"]
+        elif spec.inputs[name].kind == "categorical":
+            parts[name] = ["vocabulary given in the spec"]
+        else:
+            parts[name] = ["nothing fitted (precomputed embeddings)"]
+    return parts
 
 
 def stream_dataset(
@@ -259,6 +290,7 @@ def stream_dataset(
     worker_index: int = 0,
     batch_rows: int = STREAM_BATCH_ROWS,
     repeat: bool = False,
+    first_epoch: int = 0,
 ):
     """A tf.data pipeline of ``(inputs, targets)`` batches of one split, read from the files as it goes.
 
@@ -277,6 +309,10 @@ def stream_dataset(
             files are read pass after pass and the shuffle buffer carries the
             rows over from one pass to the next, so no batch is ever partial.
             Each worker of a cluster streams so, and ``fit`` counts the steps.
+        first_epoch: the epoch the first pass is (a resumed run's): each
+            pass's file order and shuffle are seeded by its epoch, so a run
+            resumed at an epoch boundary reads that epoch as the interrupted
+            run would have.
     """
     import tensorflow as tf
 
@@ -288,15 +324,15 @@ def stream_dataset(
     if repeat and split == "train":
         # A buffer larger than a pass would read the files again and again before its first batch.
         capacity = min(capacity, sum(streamed.train_rows_per_file[path] for path in paths))
-    epochs = itertools.count()
+    epochs = itertools.count(first_epoch)
     stream_seed = [seed, worker_index] if num_workers > 1 else [seed]
 
     def transformed(table: Table) -> tuple:
-        return preprocessor.transform_inputs(table), preprocessor.transform_targets(table)
+        return _transformed(preprocessor, spec, table)
 
     def batches() -> Iterator[tuple]:
         rng = np.random.default_rng([*stream_seed, next(epochs)])
-        buffer = _ShuffleBuffer(capacity, batch_size, rng if shuffle else None)
+        buffer = ShuffleBuffer(capacity, batch_size, rng if shuffle else None)
         while True:
             order = rng.permutation(len(paths)) if shuffle else range(len(paths))
             rows_read = 0
@@ -309,7 +345,7 @@ def stream_dataset(
                 rows_read += len(rows)
                 if len(rows):
                     part = table.take(rows) if len(rows) < len(table) else table
-                    for batch in buffer.add(tf.nest.flatten(transformed(part))):
+                    for batch in buffer.add(images.encode(tf.nest.flatten(transformed(part)))):
                         yield tuple(batch)
             if not repeat:
                 break
@@ -322,14 +358,21 @@ def stream_dataset(
 
     first = _first_rows(streamed, spec, paths, want_validation)
     structure = transformed(first)
+    images = StreamedImages(tf.nest.flatten(structure))
     flat_signature = tuple(
-        tf.TensorSpec(
-            (batch_size if repeat else None, *np.shape(value)[1:]), tf.as_dtype(np.asarray(value).dtype)
-        )
-        for value in tf.nest.flatten(structure)
+        tf.TensorSpec((batch_size if repeat else None, *np.shape(value)[1:]), _tensor_dtype(value))
+        for value in images.encode(tf.nest.flatten(structure))
     )
+    ahead = max(4, -(-batch_rows // batch_size))  # a block's batches
     dataset = tf.data.Dataset.from_generator(batches, output_signature=flat_signature)
-    dataset = dataset.map(lambda *values: tf.nest.pack_sequence_as(structure, list(values)))
+    if images.columns:
+        # The batches ahead hold sources; a few decoded ones wait, each decoded in a parallel map.
+        dataset = dataset.prefetch(ahead)
+        ahead = 2
+    dataset = dataset.map(
+        lambda *values: tf.nest.pack_sequence_as(structure, images.decode(list(values))),
+        num_parallel_calls=tf.data.AUTOTUNE if images.columns else None,
+    )
     if num_workers == 1 and not repeat:
         # The fitting pass counted the rows: Keras then knows an epoch's length from the start.
         num_rows = streamed.num_validation if want_validation else streamed.num_train
@@ -342,7 +385,27 @@ def stream_dataset(
     # A block's batches ahead, untuned: the generator is the pipeline's one stage, and tf.data's tuning
     # thread is joined when an iterator is destroyed (at every epoch's end), which waits out its period.
     options.autotune.enabled = False
-    return dataset.prefetch(max(4, -(-batch_rows // batch_size))).with_options(options)
+    return dataset.prefetch(ahead).with_options(options)
+
+
+def _tensor_dtype(value):
+    import tensorflow as tf
+
+    dtype = np.asarray(value).dtype
+    # An object array holds images' encoded sources, decoded per batch.
+    return tf.string if dtype.kind == "O" else tf.as_dtype(dtype)
+
+
+def _transformed(preprocessor: Preprocessor, spec: GeneratorSpec, table: Table) -> tuple:
+    """A block's ``(inputs, targets)`` as in memory, save image files: left undecoded (`StreamedImages`)."""
+    images = [name for name, part in spec.inputs.items() if part.kind == "image"]
+    others = [name for name in spec.inputs if name not in images] if images else None
+    inputs = preprocessor.transform_inputs(table, others)
+    for name in images:
+        inputs[name] = preprocessor.inputs[name].undecoded(table, spec.input_column(name))
+    if spec.output.kind == "image":
+        return inputs, preprocessor.output.undecoded(table, spec.output_column())
+    return inputs, preprocessor.transform_targets(table)
 
 
 def validation_dataset(streamed: StreamedData, spec: GeneratorSpec, batch_size: int):
@@ -355,8 +418,11 @@ def validation_dataset(streamed: StreamedData, spec: GeneratorSpec, batch_size: 
     sample = streamed.validation_sample
     if sample is not None and len(sample) == streamed.num_validation:
         preprocessor = streamed.preprocessor
+        # Compact: images stay uint8 (or files decoded per epoch, under data.cache), as in memory.
         return make_dataset(
-            preprocessor.transform_inputs(sample), preprocessor.transform_targets(sample), batch_size
+            preprocessor.transform_inputs(sample, compact=True),
+            preprocessor.transform_targets(sample, compact=True),
+            batch_size,
         )
     return stream_dataset(streamed, spec, "validation", batch_size)
 
@@ -393,67 +459,3 @@ def _first_rows(streamed: StreamedData, spec: GeneratorSpec, paths, want_validat
     raise DataError(
         f"{streamed.shards.origin}: the {'validation' if want_validation else 'training'} split has no rows."
     )
-
-
-class _ShuffleBuffer:
-    """Rows mixed in a pool of ``capacity`` rows, as tf.data's ``shuffle`` mixes elements, a block at a time.
-
-    Until the pool is full, rows only enter it. Then each block of k rows
-    that arrives takes the places of k rows drawn at random from the pool,
-    and those leave, in batches of ``batch_size`` (a remainder waits for the
-    next block). Every row so leaves drawn from ``capacity`` rows, memory
-    stays at the pool and a block, and each row is moved twice, whatever the
-    pool's size. (tf.data's ``unbatch().shuffle().batch()`` does the same a
-    row at a time: 0.19M rows/s on 2 CPU cores, where this moves millions.)
-    Without a generator the rows pass through in their order.
-    """
-
-    def __init__(self, capacity: int, batch_size: int, rng: np.random.Generator | None):
-        self.capacity = capacity if rng is not None else 0
-        self.batch_size, self.rng = batch_size, rng
-        self.pool: list[np.ndarray] | None = None
-        self.filling: list[list[np.ndarray]] = []
-        self.filled = 0
-        self.waiting: list[np.ndarray] | None = None  # fewer rows than a batch
-
-    def add(self, columns: list[np.ndarray]) -> Iterator[list[np.ndarray]]:
-        if self.pool is None and self.capacity:
-            self.filling.append(columns)
-            self.filled += len(columns[0])
-            if self.filled < self.capacity:
-                return
-            joined = _joined(self.filling)
-            self.pool = [np.array(column[: self.capacity]) for column in joined]
-            self.filling, columns = [], [column[self.capacity :] for column in joined]
-        step = self.capacity or max(1, len(columns[0]))
-        for start in range(0, len(columns[0]), step):
-            block = [column[start : start + step] for column in columns]
-            if self.capacity:
-                slots = self.rng.choice(self.capacity, len(block[0]), replace=False)
-                leaving = [held[slots] for held in self.pool]
-                for held, column in zip(self.pool, block, strict=True):
-                    held[slots] = column
-                block = leaving
-            yield from self._batches(block)
-
-    def flush(self) -> Iterator[list[np.ndarray]]:
-        rest = self.pool if self.pool is not None else (_joined(self.filling) if self.filling else None)
-        if rest is not None:
-            order = self.rng.permutation(len(rest[0])) if self.rng is not None else slice(None)
-            yield from self._batches([column[order] for column in rest])
-        if self.waiting is not None:
-            yield self.waiting
-        self.pool, self.filling, self.filled, self.waiting = None, [], 0, None
-
-    def _batches(self, columns: list[np.ndarray]) -> Iterator[list[np.ndarray]]:
-        if self.waiting is not None:
-            columns = [np.concatenate(parts) for parts in zip(self.waiting, columns, strict=True)]
-        rows = len(columns[0])
-        whole = rows - rows % self.batch_size
-        for start in range(0, whole, self.batch_size):
-            yield [column[start : start + self.batch_size] for column in columns]
-        self.waiting = [column[whole:] for column in columns] if whole < rows else None
-
-
-def _joined(blocks: list[list[np.ndarray]]) -> list[np.ndarray]:
-    return [np.concatenate(parts) if len(parts) > 1 else parts[0] for parts in zip(*blocks, strict=True)]

@@ -53,6 +53,8 @@ class ValidationReport:
     notes: list[str] = dataclasses.field(default_factory=list)
     vocabulary_sizes: dict[str, int] | None = None
     batch_inputs: dict[str, Any] | None = None
+    # Streamed data's fitting pass, when run: per part, each statistic and the rows it read.
+    fitted_parts: dict[str, list[str]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -83,6 +85,7 @@ class ValidationReport:
             "sample_rows": self.sample_rows,
             "problems": self.problems,
             "notes": self.notes,
+            **({"fitted_parts": self.fitted_parts} if self.fitted_parts is not None else {}),
             "parts": {
                 name: {key: value for key, value in dataclasses.asdict(part).items() if key != "name"}
                 for name, part in self.parts.items()
