@@ -391,3 +391,30 @@ def test_init_keeps_a_repeated_label_of_many_values_and_leaves_out_an_identifier
     spec, notes = infer_record_spec(tmp_path / "flights.csv")
     assert spec["output"]["categorical"] == ["tailnum"]
     assert "left out 'flight_id': 1500 distinct strings, most rows' found in no other row" in " ".join(notes)
+
+
+def test_a_few_whole_numbers_are_categories_sampled_back_as_the_same_numbers(tmp_path):
+    """A rating of 1-5 (with gaps, so read as floats) is modelled as categories; its values come back as ints."""
+    rng = np.random.default_rng(0)
+    rating = rng.integers(1, 6, 400).astype(float)
+    rating[::37] = np.nan
+    frame = pd.DataFrame(
+        {"rating": rating, "size": rng.normal(size=400), "year": rng.integers(2007, 2010, 400)}
+    )
+    frame.to_csv(tmp_path / "ratings.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "ratings.csv")
+    assert spec["output"]["categorical"] == ["rating", "year"] and spec["output"]["numeric"] == ["size"]
+    assert "['rating', 'year']: at most 10 distinct whole numbers each" in " ".join(notes)
+    assert "rating" not in spec["inputs"]  # whole numbers never take a designated condition's place
+
+    from fusegen.data.records import RecordConverter
+
+    output = load_spec(spec).output
+    table = read_file(tmp_path / "ratings.csv")
+    converter = RecordConverter(output).fit(table)
+    assert sorted(converter.vocabularies["rating"]) == ["1", "2", "3", "4", "5", "[MISSING]"]  # not "1.0"
+    restored = RecordConverter(output, converter.get_state()).inverse(converter.transform(table))
+    assert str(restored["year"].dtype) == "int64" and restored["year"].tolist() == frame["year"].tolist()
+    assert str(restored["rating"].dtype) == "Int64"
+    assert restored["rating"].isna().sum() == 11
+    assert restored["rating"].dropna().tolist() == frame["rating"].dropna().astype(int).tolist()

@@ -30,6 +30,10 @@ from fusegen.spec import OBJECTIVE_SLOT
 #: Categorical columns with at most this many labels condition the generator.
 MAX_CONDITION_LABELS = 20
 
+#: A column of at most this many distinct whole numbers (a rating, a count, a code) is modelled as
+#: categories of those numbers: each comes back exactly, at its share, and never between two of them.
+MAX_WHOLE_NUMBER_LEVELS = 10
+
 #: A text column whose values are numbers but for at most this share is numeric; the rest are missing.
 MAX_STRAY_TEXT_SHARE = 0.1
 
@@ -62,6 +66,7 @@ def infer_record_spec(
         {name: values for name, values in table.columns.items() if np.asarray(values).ndim == 1}
     )
     numeric, categorical, integer, datetime, nullable, stray_text = [], [], [], [], [], []
+    whole_number_levels = []
     datetime_formats: dict[str, str] = {}
     for column in frame.columns:
         series = frame[column]
@@ -73,8 +78,13 @@ def infer_record_spec(
         if missing.any():
             nullable.append(column)
         if series.dtype.kind in "iuf":
+            whole = series.dtype.kind in "iu" or np.all(present.to_numpy() == np.round(present.to_numpy()))
+            if whole and present.nunique() <= MAX_WHOLE_NUMBER_LEVELS:
+                categorical.append(column)
+                whole_number_levels.append(column)
+                continue
             numeric.append(column)
-            if series.dtype.kind in "iu" or np.all(present.to_numpy() == np.round(present.to_numpy())):
+            if whole:
                 integer.append(column)
             continue
         if series.dtype.kind == "b":
@@ -128,7 +138,7 @@ def infer_record_spec(
     conditions = [
         column
         for column in categorical
-        if frame[column].nunique() <= MAX_CONDITION_LABELS and column not in nullable
+        if frame[column].nunique() <= MAX_CONDITION_LABELS and column not in nullable + whole_number_levels
     ]
     # Only the first few, so a table of many labels does not become a wide condition.
     conditions = conditions[:3]
@@ -176,6 +186,11 @@ def infer_record_spec(
         "objective": {"type": objective},
         "training": training,
     }
+    if whole_number_levels:
+        notes.append(
+            f"{whole_number_levels}: at most {MAX_WHOLE_NUMBER_LEVELS} distinct whole numbers each, modelled as "
+            "categories of those numbers (sampled back as numbers); move one to output.numeric to model a range"
+        )
     if spec.get("conditioning", {}).get("any_column"):
         notes.append(
             "any column can condition a sample, and impute fills missing cells (conditioning.any_column)"

@@ -45,6 +45,8 @@ class RecordConverter:
         state = state or {}
         self.vocabularies = {**spec.vocabularies, **state.get("vocabularies", {})}
         self.numeric_state: dict[str, dict] = state.get("numeric", {})
+        # Categorical columns whose labels are numbers (a rating, a year): sampled back as numbers.
+        self.number_labels: list[str] = list(state.get("number_labels", []))
         self._transformers: dict[str, Any] = {}
         self._inverse_graph = GraphCache(self.tf_inverse)
 
@@ -151,12 +153,20 @@ class RecordConverter:
             labels = self._labels(table, name)
             counts = Counter(labels.tolist())
             self.vocabularies[name] = sorted(counts, key=lambda label: (-counts[label], label))
+            if (
+                np.asarray(table.column(name, self.where)).dtype.kind in "iuf"
+                and name not in self.number_labels
+            ):
+                self.number_labels.append(name)
         # The traced way back holds the fitted state as constants: trace it again from the new state.
         self._inverse_graph = GraphCache(self.tf_inverse)
         return self
 
     def _labels(self, table: Table, name: str) -> np.ndarray:
         raw = table.column(name, self.where)
+        if np.asarray(raw).dtype.kind == "f":
+            # Whole numbers read as floats (a column with gaps) are labelled as whole numbers: 3, not 3.0.
+            raw = np.array([_number_label(value) for value in raw], dtype=object)
         if name in self.spec.nullable:
             raw = np.array([MISSING if _is_missing(value) else value for value in raw], dtype=object)
         return as_labels(raw, self._column_where(name), table)
@@ -230,7 +240,7 @@ class RecordConverter:
             labels = np.array([label.decode() for label in columns[name]], dtype=object)
             if name in self.spec.nullable:
                 labels = np.where(labels == "", None, labels)
-            frame[name] = labels
+            frame[name] = _as_numbers(labels) if name in self.number_labels else labels
         return pd.DataFrame(frame)[self.spec.numeric + self.spec.categorical]
 
     def vocabulary_sizes(self) -> dict[str, int]:
@@ -239,7 +249,26 @@ class RecordConverter:
         return sizes
 
     def get_state(self) -> dict:
-        return {"vocabularies": self.vocabularies, "numeric": self.numeric_state}
+        state = {"vocabularies": self.vocabularies, "numeric": self.numeric_state}
+        return {**state, "number_labels": self.number_labels} if self.number_labels else state
+
+
+def _number_label(value):
+    """A float as its label: NaN stays missing, a whole number loses its '.0'."""
+    if value is None or np.isnan(value):
+        return None
+    return int(value) if float(value).is_integer() else value
+
+
+def _as_numbers(labels: np.ndarray):
+    """Sampled labels of a column of numbers, as numbers: whole ones as integers (missing as <NA>)."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(pd.Series(labels, dtype=object), errors="coerce")
+    present = numbers.dropna()
+    if len(present) and np.all(present == np.round(present)):
+        return numbers.astype("Int64") if numbers.isna().any() else numbers.astype("int64")
+    return numbers
 
 
 def _tf_ids(values):
