@@ -415,3 +415,42 @@ def test_an_image_output_streams_from_its_paths(tmp_path):
     generator = fusegen.Generator(spec).fit(verbose=0)
     assert np.isfinite(generator.history_["loss"]).all()
     assert generator.sample(pd.DataFrame({"x": [0.2, 0.9]})).shape == (2, 8, 8, 3)
+
+
+def test_a_nullable_column_whose_few_values_miss_the_sample_is_fitted_from_every_row(tmp_path):
+    rng = np.random.default_rng(5)
+    for index in range(3):
+        rows = 4_000
+        rebate = np.full(rows, np.nan)
+        rebate[[17, 2_500]] = [12.5, 40.0] if index == 1 else [np.nan, np.nan]  # 2 values in 12,000 rows
+        pd.DataFrame(
+            {"id": np.arange(rows) + index * rows, "x": rng.normal(size=rows), "rebate": rebate}
+        ).to_parquet(tmp_path / f"part-{index}.parquet")
+    spec = load_spec(
+        {
+            "data": {"source": str(tmp_path / "part-*.parquet"), "stream": True, "split_key": "id"},
+            "inputs": {"x": {"kind": "numeric", "columns": ["x"]}},
+            "output": {"kind": "record", "numeric": ["rebate"], "nullable": ["rebate"]},
+        }
+    )
+    # A 500-row sample almost surely holds neither value; the fit still sees them (every row's tails).
+    streamed = fit_streaming(spec, shard_set(spec.data), sample_rows=500)
+    rebate = streamed.preprocessor.get_state()["output"]["numeric"]["rebate"]
+    held = streamed.fitted_rows["record"]
+    assert held > 10 * streamed.sample_rows
+    want = in_memory_fit(spec).preprocessor.get_state()["output"]["numeric"]["rebate"]
+    assert (rebate["low"], rebate["high"]) == (want["low"], want["high"])
+    assert rebate["quantiles"] == want["quantiles"] and rebate["fill"] == want["fill"]
+
+
+def test_a_nullable_column_missing_in_every_row_is_named(tmp_path):
+    pd.DataFrame({"x": np.arange(50.0), "rebate": np.full(50, np.nan)}).to_parquet(tmp_path / "part-0.parquet")
+    spec = load_spec(
+        {
+            "data": {"source": str(tmp_path / "part-*.parquet"), "stream": True},
+            "inputs": {"x": {"kind": "numeric", "columns": ["x"]}},
+            "output": {"kind": "record", "numeric": ["rebate"], "nullable": ["rebate"]},
+        }
+    )
+    with pytest.raises(DataError, match=r"Column 'rebate'.*every value is missing"):
+        fit_streaming(spec, shard_set(spec.data))

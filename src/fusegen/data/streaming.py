@@ -53,7 +53,7 @@ from fusegen.data.shards import (
 )
 from fusegen.data.shuffle_buffer import ShuffleBuffer
 from fusegen.data.streamed_images import StreamedImages
-from fusegen.data.streaming_statistics import Reservoir, statistics_of
+from fusegen.data.streaming_statistics import Reservoir, statistics_of, with_values_seen
 from fusegen.data.table import Table
 from fusegen.errors import DataError
 from fusegen.spec import GeneratorSpec
@@ -240,7 +240,7 @@ def fit_streaming(
         )
     sample_table = sample.table()
     if not fitted:
-        preprocessor.fit(sample_table)
+        preprocessor.fit(with_values_seen(sample_table, statistics))
         state = preprocessor.get_state()
         for statistic in statistics.values():
             statistic.update(state)

@@ -64,6 +64,15 @@ def statistics_of(spec: GeneratorSpec, preprocessor: Preprocessor, tail_rows: in
     return statistics
 
 
+def with_values_seen(sample: Table, statistics: dict[str, Any]) -> Table:
+    """``sample`` with a record's numeric columns that it holds no value of given values the pass saw
+    (`_RecordStatistics.with_values_in`), so that fitting on it cannot fail for want of them."""
+    for statistic in statistics.values():
+        if isinstance(statistic, _RecordStatistics):
+            sample = statistic.with_values_in(sample)
+    return sample
+
+
 class _Moments:
     """Count, mean, sum of squared deviations, minimum and maximum per feature, over the finite values.
 
@@ -268,6 +277,27 @@ class _RecordStatistics:
                 decimals = _decimals(present)
                 known = decimals is not None and self.decimals[name] is not None
                 self.decimals[name] = max(decimals, self.decimals[name]) if known else None
+
+    def with_values_in(self, sample: Table) -> Table:
+        """``sample`` with each numeric column it holds no value of given some the pass saw.
+
+        A sparse nullable column (a rebate on a few rows in millions) can miss
+        a uniform sample that the first fit needs values from: its missing
+        cells take those the tails kept. `update`'s exact statistics replace
+        that fit's. A datetime column is left as it is (its cells are text).
+        """
+        columns = {}
+        for name in self.converter.spec.numeric:
+            moments, tails = self.moments[name], self.tails[name]
+            if moments.count is None or name in self.converter.spec.datetime:
+                continue
+            values = self.converter._numeric_values(sample, name)
+            if np.isfinite(values).any():
+                continue
+            every = int(moments.count[0]) <= tails.size  # then both tails hold every value
+            kept = (tails.lowest if every else np.concatenate([tails.lowest, tails.highest]))[: len(values)]
+            columns[name] = np.concatenate([kept, values[len(kept) :]])
+        return sample.with_columns(columns) if columns else sample
 
     def update(self, state: dict) -> None:
         spec = self.converter.spec
