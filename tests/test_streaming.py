@@ -444,7 +444,9 @@ def test_a_nullable_column_whose_few_values_miss_the_sample_is_fitted_from_every
 
 
 def test_a_nullable_column_missing_in_every_row_is_named(tmp_path):
-    pd.DataFrame({"x": np.arange(50.0), "rebate": np.full(50, np.nan)}).to_parquet(tmp_path / "part-0.parquet")
+    pd.DataFrame({"x": np.arange(50.0), "rebate": np.full(50, np.nan)}).to_parquet(
+        tmp_path / "part-0.parquet"
+    )
     spec = load_spec(
         {
             "data": {"source": str(tmp_path / "part-*.parquet"), "stream": True},
@@ -454,3 +456,40 @@ def test_a_nullable_column_missing_in_every_row_is_named(tmp_path):
     )
     with pytest.raises(DataError, match=r"Column 'rebate'.*every value is missing"):
         fit_streaming(spec, shard_set(spec.data))
+
+
+def test_an_image_folder_streams_its_pixels_decoded_per_batch(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    for index in range(24):
+        label = "bright" if index % 2 else "dark"
+        pixels = (rng.uniform(0, 1, (8, 8, 3)) * (200 if index % 2 else 60)).astype("uint8")
+        (tmp_path / "photos" / label).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(tmp_path / "photos" / label / f"{index}.png")
+    raw = {
+        "data": {"source": "photos", "stream": True, "validation_split": 0.25},
+        "inputs": {"label": {"kind": "categorical"}},
+        "output": {"kind": "image", "name": "photo", "column": "image", "height": 8, "width": 8},
+        "training": {"epochs": 2, "batch_size": 8},
+    }
+    decision = stream_decision(load_spec(raw).data, tmp_path)
+    assert decision == (
+        None,
+        "streamed (data.stream: true): the image folder's paths in memory, each batch's images decoded",
+    )
+    generator = fusegen.Generator(load_spec(raw), base_dir=tmp_path)
+    prepared = prepare_data(generator.spec, generator.load_table())
+    # No pixels are held: each batch decodes its own files, every epoch.
+    assert prepared.train_targets.pixels is None and prepared.train_targets.shape == (18, 8, 8, 3)
+    generator.fit(verbose=0)
+    assert np.isfinite(generator.history_["loss"]).all()
+    assert generator.sample(pd.DataFrame({"label": ["bright", "dark"]})).shape == (2, 8, 8, 3)
+    with pytest.raises(SpecError, match="data.stream: true never holds decoded images"):
+        load_spec({**raw, "data": {**raw["data"], "cache": True}})
+    with pytest.raises(
+        DataError, match="streams CSV or Parquet files or an image folder, received data.source"
+    ):
+        stream_decision(
+            load_spec({**raw, "data": {"source": "bundled:penguins", "stream": True}}).data, tmp_path
+        )

@@ -86,7 +86,7 @@ def decode_image_files(table: Table, spec: GeneratorSpec) -> Table:
     ]
     if spec.output.kind == "image":
         parts.append((f"Output '{spec.output.name}' (image)", spec.output, spec.output_column()))
-    cache = spec.data.cache if spec.data else "auto"
+    cache = spec.data.pixel_cache if spec.data else "auto"
     decoded = {}
     for column in dict.fromkeys(column for _, _, column in parts):
         readers = [(where, part) for where, part, read in parts if read == column]

@@ -192,7 +192,7 @@ class Preprocessor:
         if not self.spec.inputs and names is None:
             return {CONSTANT_INPUT: np.zeros((table.num_rows, 1), "float32")}
         names = list(self.inputs) if names is None else names
-        cache = self.spec.data.cache if self.spec.data else "auto"
+        cache = self.spec.data.pixel_cache if self.spec.data else "auto"
         return {
             name: self.inputs[name].transform(
                 table, self.spec.input_column(name), compact=compact, cache=cache
@@ -203,7 +203,7 @@ class Preprocessor:
     def transform_targets(self, table: Table, compact: bool = False):
         """Model-space targets: an array, or a dict of parts for records."""
         table = window_table(table, self.spec)
-        cache = self.spec.data.cache if self.spec.data else "auto"
+        cache = self.spec.data.pixel_cache if self.spec.data else "auto"
         return self.output.transform(table, self.spec.output_column(), compact=compact, cache=cache)
 
     def inverse_outputs(self, predictions):

@@ -105,10 +105,18 @@ def stream_decision(data: DataSpec | None, base_dir: str | Path | None = None) -
         return None, "in memory (data.stream: false)"
     shards = shard_set(data, base_dir)
     if data.stream is True:
+        if shards is None and _is_folder(data, base_dir):
+            # A folder's rows are its file paths, a few bytes each; the pixels are what would not fit.
+            return (
+                None,
+                "streamed (data.stream: true): the image folder's paths in memory, each batch's images decoded",
+            )
         if shards is None:
             raise DataError(
-                f"data.stream: true streams CSV or Parquet files, received data.source '{data.source}'.",
-                hint="point data.source at a CSV or Parquet file or a glob of them, or set data.stream: auto.",
+                f"data.stream: true streams CSV or Parquet files or an image folder, received data.source "
+                f"'{data.source}'.",
+                hint="point data.source at a CSV or Parquet file, a glob of them or a folder of images, or set "
+                "data.stream: auto.",
             )
         if data.max_rows is not None:
             raise DataError(
@@ -128,6 +136,13 @@ def stream_decision(data: DataSpec | None, base_dir: str | Path | None = None) -
             f"in memory (data.stream: auto; {_size(size)} on disk, streamed above {_size(STREAM_ABOVE_BYTES)})",
         )
     return shards, f"streamed (data.stream: auto): {len(shards.paths)} file(s), {_size(size)} on disk"
+
+
+def _is_folder(data: DataSpec, base_dir: str | Path | None) -> bool:
+    if data.source.startswith(("bundled:", "python:")):
+        return False
+    path = Path(data.source)
+    return (path if path.is_absolute() or base_dir is None else Path(base_dir) / path).is_dir()
 
 
 def _size(num_bytes: int) -> str:

@@ -284,4 +284,4 @@ def _without_part(message: str) -> str:
 
 
 def _cache(spec: GeneratorSpec):
-    return spec.data.cache if spec.data else "auto"
+    return spec.data.pixel_cache if spec.data else "auto"

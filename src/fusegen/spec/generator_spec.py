@@ -131,7 +131,8 @@ class DataSpec(_Section):
         default="auto",
         description="Train from CSV or Parquet files batch by batch, never holding the table in memory "
         "(numeric, categorical, text and image inputs; record, vector and image outputs; images as file "
-        "paths or bytes, decoded per batch): preprocessing is fitted in one "
+        "paths or bytes, decoded per batch; an image folder's images are decoded per batch too, its list of "
+        "paths held in memory): preprocessing is fitted in one "
         "bounded pass, and each epoch reads the files in a new order through a shuffle buffer. 'auto' "
         "streams when the source's files hold more than 1 GB on disk (and data.max_rows is not set); "
         "false always reads the table into memory. See docs/distributed.md.",
@@ -166,7 +167,14 @@ class DataSpec(_Section):
             raise ValueError(
                 f"give one of data.split_column, data.split_key and data.validation_files, received {given}"
             )
+        if self.stream is True and self.cache is True:
+            raise ValueError("data.stream: true never holds decoded images in memory; data.cache: true would")
         return self
+
+    @property
+    def pixel_cache(self) -> Literal["auto"] | bool:
+        """``cache`` as training applies it: a stream (``stream: true``) never keeps decoded pixels."""
+        return False if self.stream is True else self.cache
 
 
 class ConditioningSpec(_Section):
