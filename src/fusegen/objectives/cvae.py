@@ -34,6 +34,8 @@ from fusegen.objectives.interval_calibration import (
     CALIBRATION_ROWS,
     calibrate_noise_scale,
 )
+from fusegen.objectives.marginal_calibration import CALIBRATION_ROWS as MARGINAL_ROWS
+from fusegen.objectives.marginal_calibration import MarginalCalibration
 from fusegen.objectives.record_conditioning import RecordConditioning
 from fusegen.spec.names import CONTEXT_SCALE
 from fusegen.spec.objectives import CVAEObjective
@@ -46,7 +48,8 @@ CENTRAL_80_HALF_WIDTH = 1.2815516
 class ConditionalVAE(ObjectiveModel):
     # Runs from before observation noise have no noise network: a zero scale samples as they did.
     # (and runs from before correlated noise have no correlation network: white noise, as they did).
-    optional_networks = frozenset({"noise", "noise_correlation"})
+    # (and runs from before marginal calibration have no marginals network: the identity, as they did).
+    optional_networks = frozenset({"noise", "noise_correlation", "marginals"})
     # Its loss is a negative log-likelihood bound: lower on held-out rows means a better model of them.
     validation_tracks_quality = True
 
@@ -72,6 +75,15 @@ class ConditionalVAE(ObjectiveModel):
         )  # fmt: skip
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.marginal_calibration = self.marginals = None
+        numbers = objective.marginals == "all" and self.record_numeric > 0
+        if self.spec.output.kind == "record" and (
+            numbers or objective.marginals != "none" and self.record_categories
+        ):
+            self.marginal_calibration = MarginalCalibration(
+                self.record_numeric, self.record_categories, numbers
+            )
+            self.marginals = self.marginal_calibration.network  # tracked, so it saves and loads
         self.noise = None
         if adds_observation_noise(self.spec):
             # The noise scale is a one-weight network, so the run directory saves and loads it
@@ -189,6 +201,8 @@ class ConditionalVAE(ObjectiveModel):
             if self.noise_correlation is not None:
                 noise = self._correlated_over_steps(noise)
             outputs = outputs + temperature * scale * self._window_units(fused) * noise
+        if self.marginal_calibration is not None:
+            outputs = self.marginal_calibration.apply(outputs)
         if self.record_conditioning is not None:
             outputs = self.record_conditioning.exclude_labels(outputs, inputs)
         return self.sample_categories(outputs, seed_generator, temperature)
@@ -245,6 +259,8 @@ class ConditionalVAE(ObjectiveModel):
         `calibrate_noise_scale`, which draws the paths and keeps the scale at
         which their 80% interval holds 80% of the held-out values.
         """
+        if self.marginal_calibration is not None:
+            self._measure_marginals(train)
         if self.noise is None:
             return
         seed = keras.random.SeedGenerator(0)
@@ -283,6 +299,48 @@ class ConditionalVAE(ObjectiveModel):
             scale = calibrate_noise_scale(*self._held_out_paths(validation), initial=scale)
             self.noise.get_layer("noise_scale").kernel.assign([[scale]])
 
+    def _measure_marginals(self, train):
+        """Draw up to `MARGINAL_ROWS` records as unconditional sampling does (every input absent where
+        the model was trained to do without, no record cell given) beside as many training rows, and
+        measure the maps that take the draws' column distributions to the rows' (``objective.marginals``)."""
+        seed, rng = keras.random.SeedGenerator(2), np.random.default_rng(2)
+        generated, data, generated_present, data_present, rows = [], [], [], [], 0
+        for inputs, targets in train:
+            batch = int(ops.shape(targets[next(iter(targets))])[0])
+            present = ops.zeros((batch, len(self.input_names))) if self.plan.uses_presence else None
+            fused = self.conditions(inputs, present)
+            if self.record_conditioning is not None:
+                fused = self.with_record_cells(fused, *self.record_conditioning.given({}, batch))
+            decoded = self.decode(fused, keras.random.normal((batch, self.latent_dim), seed=seed))
+            parts = {part: ops.convert_to_numpy(value) for part, value in decoded.items()}
+            for part, _ in self.record_categories:
+                parts[part] = ops.convert_to_numpy(ops.softmax(decoded[part], axis=-1))
+            generated.append(parts)
+            data.append({part: np.asarray(value) for part, value in targets.items()})
+            flags = [f"{name}_is_missing" for name in self.spec.output.numeric]
+            if self.record_numeric:
+                # A nullable number counts where it is there: in a draw, where its flag is drawn so.
+                generated_present.append(np.stack([
+                    rng.random(batch) >= parts[flag][:, 1] if flag in parts else np.ones(batch, bool)
+                    for flag in flags
+                ], axis=1))  # fmt: skip
+                data_present.append(np.stack([
+                    data[-1][flag] == 0 if flag in parts else np.ones(batch, bool) for flag in flags
+                ], axis=1))  # fmt: skip
+            rows += batch
+            if rows >= MARGINAL_ROWS:
+                break
+
+        def joined(batches):
+            return {part: np.concatenate([batch[part] for batch in batches]) for part in batches[0]}
+
+        self.marginal_calibration.measure(
+            joined(generated),
+            joined(data),
+            np.concatenate(generated_present) if generated_present else None,
+            np.concatenate(data_present) if data_present else None,
+        )
+
     def _held_out_paths(self, validation):
         """For up to `CALIBRATION_ROWS` held-out rows: each path's decoded centre and its unit noise
         (each ``(rows, paths, steps, channels)``) and the targets, for `calibrate_noise_scale`."""
@@ -318,6 +376,7 @@ class ConditionalVAE(ObjectiveModel):
             "record_condition": self.record_condition,
             "noise": self.noise,
             "noise_correlation": self.noise_correlation,
+            "marginals": self.marginals,
         }
 
 
