@@ -110,3 +110,26 @@ def test_predict_new_rows_from_a_dataframe(trained):
     assert len(records) == 2 and records["body_mass_g"].between(2000, 7000).all()
     # Gentoo penguins are heavier than Adelie: the model learned the condition.
     assert records["body_mass_g"][1] > records["body_mass_g"][0]
+
+
+def test_a_weight_average_survives_early_stopping():
+    """With ``ema_momentum`` and a validation-tracked stop, fit() ends on the weight average, not the best raw epoch."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=600), "c": rng.choice(["a", "b"], 600)})
+    frame["y"] = 2.0 * frame["x"] + rng.normal(0.0, 0.1, 600)
+    spec = load_spec(
+        {
+            "data": {"validation_split": 0.2},
+            "inputs": {"c": {"kind": "categorical"}},
+            "output": {"kind": "record", "numeric": ["x", "y"]},
+            "objective": {"type": "cvae", "latent_dim": 2, "kl_warmup_epochs": 1},
+            "training": {
+                "epochs": 4, "steps_per_epoch": 10, "batch_size": 32, "early_stopping_patience": 2,
+                "ema_momentum": 0.9,
+            },
+        }
+    )  # fmt: skip
+    model = fusegen.Generator(spec).fit(frame, verbose=0).model_
+    averages = model.optimizer._model_variables_moving_average
+    for variable, average in zip(model.optimizer._trainable_variables, averages, strict=True):
+        np.testing.assert_allclose(variable.numpy(), average.numpy(), atol=1e-6)

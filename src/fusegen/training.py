@@ -169,9 +169,14 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
             else:
                 log("TensorBoard is not installed, so no logs are written (pip install tensorboard)")
     if schedule.patience and validation is not None:
+        averaged = bool(training.ema_momentum)
+        if averaged:
+            # The validation loss is the weight average's, the model that fit() ends with; restoring
+            # the best epoch's raw weights at the end would silently discard that average.
+            all_callbacks.append(keras.callbacks.SwapEMAWeights())
         all_callbacks.append(
             keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=schedule.patience, restore_best_weights=True
+                monitor="val_loss", patience=schedule.patience, restore_best_weights=not averaged
             )
         )
     # A streamed batch with a bad value stops the fit with the DataError naming its file and row.

@@ -224,7 +224,9 @@ class TrainingSpec(_Section):
         "and generate from it after training; it smooths the last steps' noise, as diffusion models "
         "need. It averages over about 1 / (1 - momentum) steps, so train for many times that. 'auto' "
         "averages the last tenth or so of the steps that run for objectives that gain from it "
-        "(diffusion) and none for the others; null turns it off. The run records the value used.",
+        "(diffusion) and none for the others; null turns it off. The run records the value used. With "
+        "early stopping on the validation loss, that loss is the average's, and training ends on the "
+        "average rather than on the best epoch's raw weights.",
     )
     steps_per_execution: PositiveInt = Field(
         default=8,
