@@ -77,7 +77,6 @@ import gc
 import json
 import logging
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -92,11 +91,12 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 # mostlyai-engine before TensorFlow: the other order loads two copies of LLVM's options into the process
 # ("Option 'bitcode-mdindex-threshold' registered more than once") and aborts it.
-import mostlyai.engine  # noqa: E402, I001
+import mostlyai.engine  # noqa: E402, F401, I001
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from machine import describe_machine  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 from sklearn.metrics import f1_score, roc_auc_score  # noqa: E402
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split  # noqa: E402
@@ -615,11 +615,6 @@ def main(argv=None) -> dict:
         )
     print(f"targets: {targets}")
 
-    import imblearn
-    import sdv
-    import sklearn
-    import tensorflow
-
     result = {
         "benchmark": "augmentation",
         "tables": {
@@ -642,20 +637,19 @@ def main(argv=None) -> dict:
             "classifier": "HistGradientBoostingClassifier(categorical_features='from_dtype', random_state=seed)",
             "generators": generators,
         },
-        "machine": {
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(),
-            "tensorflow": tensorflow.__version__,
-            "keras": keras.__version__,
-            "torch": torch.__version__,
-            "sklearn": sklearn.__version__,
-            "imbalanced_learn": imblearn.__version__,
-            "mostlyai_engine": mostlyai.engine.__version__,
-            "sdv": sdv.__version__,
-            "load_average_before": round(load_before, 2),
-            "load_average_after": round(os.getloadavg()[0], 2),
-        },
+        "machine": describe_machine(
+            load_before,
+            {
+                "tensorflow": "tensorflow",
+                "keras": "keras",
+                "torch": "torch",
+                "sklearn": "sklearn",
+                "imbalanced_learn": "imblearn",
+                "mostlyai_engine": "mostlyai.engine",
+                "sdv": "sdv",
+            },
+            torch_threads=torch.get_num_threads(),
+        ),
         "seconds": round(time.perf_counter() - started, 1),
     }
     sys.stderr.flush()

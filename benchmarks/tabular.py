@@ -85,7 +85,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import signal
 import sys
 import tempfile
@@ -116,6 +115,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from machine import describe_machine  # noqa: E402
 from suite_tables import CLASSIFICATION, TABLES, datetime_columns, minority_share  # noqa: E402
 from tabular_ctgan import DeadlineEpochs, _epoch_loop  # noqa: E402
 
@@ -724,11 +724,6 @@ def main(argv=None) -> dict:
         "of synthetic rows closer to a training row than the holdout's 5th percentile (~0.05 without copying)."
     )
 
-    import sdmetrics
-    import sdv
-    import sklearn
-    import tensorflow
-
     targets = check_targets(results)
     result = {
         "benchmark": "tabular_suite",
@@ -756,22 +751,21 @@ def main(argv=None) -> dict:
                 for name, split in splits.items()
             },
         },
-        "machine": {
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(),
-            "tensorflow": tensorflow.__version__,
-            "keras": keras.__version__,
-            "torch": torch.__version__,
-            "sdv": sdv.__version__,
-            "mostlyai_engine": getattr(mostlyai.engine, "__version__", "2.7.3"),
-            "sdmetrics": sdmetrics.__version__,
-            "sklearn": sklearn.__version__,
-            "fusegen": fusegen.__version__,
-            "git_commit": _git_commit(),
-            "load_average_before": round(load_before, 2),
-            "load_average_after": round(os.getloadavg()[0], 2),
-        },
+        "machine": describe_machine(
+            load_before,
+            {
+                "tensorflow": "tensorflow",
+                "keras": "keras",
+                "torch": "torch",
+                "sdv": "sdv",
+                "mostlyai_engine": "mostlyai.engine",
+                "sdmetrics": "sdmetrics",
+                "sklearn": "sklearn",
+                "fusegen": "fusegen",
+            },
+            torch_threads=torch.get_num_threads(),
+            git_commit=_git_commit(),
+        ),
         "seconds": round(time.perf_counter() - started, 1),
     }
     print("\ntargets: " + json.dumps(targets["summary"]))

@@ -72,7 +72,6 @@ import gc
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -93,8 +92,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import tensorflow  # noqa: E402
 import torch  # noqa: E402
+from machine import describe_machine  # noqa: E402
 
 import fusegen  # noqa: E402
 from fusegen.data.inference import infer_record_spec  # noqa: E402
@@ -574,9 +573,6 @@ def main(argv=None) -> dict:
         "holdout's 5th percentile (~0.05 without copying); copies: share of exact copies."
     )
 
-    import ctgan
-    import sdmetrics
-
     result = {
         "benchmark": "tabular_ctgan",
         "tables": results["epochs"],
@@ -603,19 +599,18 @@ def main(argv=None) -> dict:
                 for table in tables.values()
             },
         },
-        "machine": {
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-            "python": platform.python_version(),
-            "tensorflow": tensorflow.__version__,
-            "keras": keras.__version__,
-            "torch": torch.__version__,
-            "ctgan": ctgan.__version__,
-            "sdmetrics": sdmetrics.__version__,
-            "load_average_before": round(load_before, 2),
-            "load_average_after": round(os.getloadavg()[0], 2),
-        },
+        "machine": describe_machine(
+            load_before,
+            {
+                "tensorflow": "tensorflow",
+                "keras": "keras",
+                "torch": "torch",
+                "ctgan": "ctgan",
+                "sdmetrics": "sdmetrics",
+            },
+            torch_threads=torch.get_num_threads(),
+            omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
+        ),
         "seconds": round(time.perf_counter() - started, 1),
     }
     sys.stderr.flush()
