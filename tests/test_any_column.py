@@ -264,6 +264,30 @@ def test_init_turns_any_column_on_and_the_spec_checks_the_objective(tmp_path):
         load_spec(record_spec(objective={"type": "diffusion"}, conditioning={"any_column": True}))
 
 
+def test_init_condition_designates_the_columns_asked_for(tmp_path):
+    frame = table(60, seed=3)
+    frame.loc[:4, "c"] = None  # a condition is always given: a missing one is filled
+    frame["when"] = pd.date_range("2020-01-01", periods=60).astype(str)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "t.csv", conditions=["c", "y"])
+    assert spec["inputs"] == {
+        "c": {"kind": "categorical", "column": "c", "missing": "impute"},
+        "y": {"kind": "numeric", "columns": ["y"]},
+    }
+    assert "conditions (give any subset, or none, when sampling): ['c', 'y']" in notes[-1]
+    assert load_spec(spec).conditioning.modality_dropout == 0.5
+    with pytest.raises(
+        DataError, match=r"condition 'z' is not a column of the table; its columns: \['x', 'y', 'c'"
+    ):
+        infer_record_spec(tmp_path / "t.csv", conditions=["z"])
+    with pytest.raises(DataError, match=r"condition 'when' cannot condition: it is a date"):
+        infer_record_spec(tmp_path / "t.csv", conditions=["when"])
+    code, out, err = cli("init", tmp_path / "t.csv", "--condition", "y", "--out", tmp_path / "s.yaml")
+    assert code == 0 and "conditions ['y']" in out
+    code, _, err = cli("init", tmp_path / "t.csv", "--condition", "y", "--target", "x")
+    assert code != 0 and "a forecast (--target) or an image folder takes none" in err
+
+
 def test_imputing_nullable_columns_draws_values_never_missing_again(tmp_path):
     """Columns with missing values in training are nullable: sample() generates their gaps, impute fills them."""
     training, _ = masked(table(400, seed=31), 0.3, seed=32)

@@ -18,6 +18,7 @@ import typer
 
 from fusegen.cli_impute import impute
 from fusegen.cli_options import (
+    CONDITION_OPTION,
     EXTRAPOLATION_OPTION,
     REBALANCE_OPTION,
     parse_quantiles,
@@ -303,9 +304,10 @@ def init(
     context: Optional[int] = typer.Option(
         None, help="Forecast: steps of history (default: from the frequency)."
     ),
+    condition: list[str] = CONDITION_OPTION,
 ):
     """Infer an editable spec: records like a table, images like a folder's, or (--target) a forecast of a long table."""
-    from fusegen.scaffold import init_spec
+    from fusegen.scaffold import describe_inferred, init_spec
     from fusegen.spec import OBJECTIVE_SLOT
 
     if objective not in OBJECTIVE_SLOT.names():
@@ -315,19 +317,12 @@ def init(
     if not target and any(series.values()):
         raise FusegenError("--time, --known-future, --group, --horizon and --context describe a forecast; "
                            "name the columns to forecast with --target.")  # fmt: skip
-    spec, text = init_spec(data, out, objective=objective, epochs=epochs, series=series if target else None)
+    spec, text = init_spec(data, out, objective=objective, epochs=epochs, series=series if target else None,
+                           conditions=condition)  # fmt: skip
     if out is None:
         typer.echo(text, nl=False)
         return
-    output = spec["output"]
-    what = {
-        "record": lambda: (
-            f"{len(output['numeric'])} numeric and {len(output['categorical'])} categorical columns"
-        ),
-        "image": lambda: f"{output['height']}x{output['width']}x{output['channels']} images",
-        "sequence": lambda: f"forecasting {output['columns']} {output['steps']} steps ahead",
-    }[output["kind"]]()
-    typer.echo(f"wrote {out}: {what}; conditions {sorted(spec['inputs'])}")
+    typer.echo(f"wrote {out}: {describe_inferred(spec)}; conditions {sorted(spec['inputs'])}")
 
 
 @app.command()

@@ -17,6 +17,12 @@ EXTRAPOLATION_OPTION = typer.Option(
     help="Accept numeric conditions outside the training range (beyond a 10% margin), with a warning.",
 )
 
+CONDITION_OPTION = typer.Option(
+    [],
+    "--condition",
+    help="Records: designate this column as a condition in place of the automatic choice (repeatable).",
+)
+
 REBALANCE_OPTION = typer.Option(
     None,
     "--rebalance",

@@ -9,6 +9,7 @@ from typing import Any
 from fusegen.data.image_inference import infer_image_folder_spec
 from fusegen.data.inference import infer_record_spec
 from fusegen.data.series_inference import infer_series_spec
+from fusegen.errors import FusegenError
 from fusegen.fileio import atomic_write_text
 from fusegen.spec import load_spec
 
@@ -19,6 +20,7 @@ def init_spec(
     objective: str = "cvae",
     epochs: int | None = None,
     series: dict[str, Any] | None = None,
+    conditions: list[str] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Infer a spec for ``data``: records like a CSV or Parquet table, images like a folder's, or a forecast.
 
@@ -31,6 +33,7 @@ def init_spec(
         series: for a long table of readings, `infer_series_spec`'s keywords
             (``targets``, ``time_column``, ``known_future``, ``group_column``,
             ``horizon``, ``context``): the spec forecasts the targets.
+        conditions: a table's columns to designate as conditions, in place of the automatic choice.
 
     Returns:
         The spec as a dict, and as YAML text headed by comments on what was inferred.
@@ -38,13 +41,17 @@ def init_spec(
     import yaml
 
     data = Path(data)
+    if conditions and (series or data.is_dir()):
+        raise FusegenError("--condition designates a table's columns as conditions of its records; "
+                           "a forecast (--target) or an image folder takes none.")  # fmt: skip
     if series:
         spec, notes = infer_series_spec(data, objective=objective, **series)
         if epochs:
             spec["training"] = {"epochs": epochs}
+    elif data.is_dir():
+        spec, notes = infer_image_folder_spec(data, objective=objective, epochs=epochs)
     else:
-        infer = infer_image_folder_spec if data.is_dir() else infer_record_spec
-        spec, notes = infer(data, objective=objective, epochs=epochs)
+        spec, notes = infer_record_spec(data, objective=objective, epochs=epochs, conditions=conditions)
     load_spec(spec)  # the inferred spec must itself be valid
     header = "".join(f"# {note}\n" for note in notes)
     text = f"# Inferred by `fusegen init {data.name}`; edit freely, then `fusegen train`.\n{header}"
@@ -58,3 +65,13 @@ def init_spec(
     if out is not None:
         atomic_write_text(out, text)
     return spec, text
+
+
+def describe_inferred(spec: dict[str, Any]) -> str:
+    """What an inferred spec generates, in a few words (``fusegen init``'s last line)."""
+    output = spec["output"]
+    if output["kind"] == "record":
+        return f"{len(output['numeric'])} numeric and {len(output['categorical'])} categorical columns"
+    if output["kind"] == "image":
+        return f"{output['height']}x{output['width']}x{output['channels']} images"
+    return f"forecasting {output['columns']} {output['steps']} steps ahead"

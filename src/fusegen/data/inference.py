@@ -44,9 +44,13 @@ MIN_STEPS_PER_EPOCH = 50
 
 
 def infer_record_spec(
-    path: str | Path, objective: str = "cvae", epochs: int | None = None
+    path: str | Path, objective: str = "cvae", epochs: int | None = None, conditions: list[str] | None = None
 ) -> tuple[dict, list[str]]:
     """The spec (as a dict) for synthesising records like the table at ``path``, and notes on choices.
+
+    ``conditions``: the columns to designate as conditions (``fusegen init
+    --condition``), in place of the automatic choice: say what matters most,
+    such as the class to rebalance.
 
     Example:
 
@@ -134,17 +138,20 @@ def infer_record_spec(
             f"{list(frame.columns)[:10]} ({'; '.join(notes) or 'no rows'}).",
             hint="check that the file is a table with one column per field and a header row.",
         )
-    # Columns with missing values are generated but do not condition: a condition is always given.
-    conditions = [
-        column
-        for column in categorical
-        if frame[column].nunique() <= MAX_CONDITION_LABELS and column not in nullable + whole_number_levels
-    ]
-    # Only the first few, so a table of many labels does not become a wide condition.
-    conditions = conditions[:3]
-    inputs: dict[str, Any] = {
-        input_name(column): {"kind": "categorical", "column": column} for column in conditions
-    }
+    if conditions:
+        inputs = _designated(
+            conditions, list(frame.columns), numeric, categorical, datetime + stray_text, nullable
+        )
+    else:
+        # Columns with missing values are generated but do not condition: a condition is always given.
+        chosen = [
+            column
+            for column in categorical
+            if frame[column].nunique() <= MAX_CONDITION_LABELS
+            and column not in nullable + whole_number_levels
+        ]
+        # Only the first few, so a table of many labels does not become a wide condition.
+        inputs = {input_name(column): {"kind": "categorical", "column": column} for column in chosen[:3]}
     # Plain numbers only: a numeric input reads neither dates nor stray text.
     numeric_conditions = [column for column in numeric if column not in datetime + stray_text]
     if not inputs and numeric_conditions:
@@ -202,6 +209,28 @@ def infer_record_spec(
         "generated: every column"
     )
     return spec, notes
+
+
+def _designated(conditions, columns, numeric, categorical, unreadable, nullable) -> dict[str, Any]:
+    """The inputs for the columns a user designates as conditions, each checked."""
+    inputs: dict[str, Any] = {}
+    for column in dict.fromkeys(conditions):
+        if column not in columns:
+            raise DataError(f"condition '{column}' is not a column of the table; its columns: {columns}.")
+        if column in unreadable or column not in numeric + categorical:
+            raise DataError(
+                f"condition '{column}' cannot condition: it is a date, holds text among numbers, or was left "
+                "out (see the spec's header); a condition reads plain numbers or labels.",
+                hint="condition on it when sampling instead (conditioning.any_column), or drop --condition.",
+            )
+        kind = "categorical" if column in categorical else "numeric"
+        part = (
+            {"kind": kind, "column": column} if kind == "categorical" else {"kind": kind, "columns": [column]}
+        )
+        if column in nullable:
+            part["missing"] = "impute"  # a condition is always given: missing ones get a fill
+        inputs[input_name(column)] = part
+    return inputs
 
 
 def _conditioning(has_inputs: bool, objective: str) -> dict[str, Any]:
