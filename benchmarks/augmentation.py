@@ -19,12 +19,12 @@ per class. Every generator is fitted on all the training rows (the
 conditional ones learn the minority class beside the others), then asked for
 rows of each minority class:
 
-  fusegen:      the spec ``fusegen init`` infers from the training rows written
-                to CSV (the benchmark only sets the seed and no validation
-                split, as it holds out its own rows), trained, then sampled
-                with the target column as the condition (``sample({target:
-                [label]}, num_samples=n)``; no rejection): a designated
-                condition where init made it one, else any-column conditioning.
+  fusegen:      the spec ``fusegen init --condition TARGET`` infers from the
+                training rows written to CSV (the class to rebalance is the
+                designated condition; the benchmark only sets the seed and no
+                validation split, as it holds out its own rows), trained, then
+                sampled with the target column as the condition
+                (``sample({target: [label]}, num_samples=n)``; no rejection).
   smote_nc:     imbalanced-learn's SMOTENC at its defaults (k_neighbors=5),
                 ``sampling_strategy`` the same counts; SMOTE where a table has
                 no string feature, SMOTEN where it has only string features.
@@ -232,7 +232,7 @@ def fusegen_rows(train, target, counts, seed, settings):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "train.csv"
         train.to_csv(path, index=False)
-        spec, _ = infer_record_spec(path)
+        spec, _ = infer_record_spec(path, conditions=[target])
     spec["data"]["validation_split"] = 0.0  # the benchmark holds out its own rows
     spec["training"]["seed"] = seed
     spec["training"]["epochs"] = max(1, round(spec["training"]["epochs"] * settings["epoch_scale"]))
