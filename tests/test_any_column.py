@@ -288,6 +288,23 @@ def test_init_condition_designates_the_columns_asked_for(tmp_path):
     assert code != 0 and "a forecast (--target) or an image folder takes none" in err
 
 
+def test_imputing_whole_number_categories_read_as_floats(tmp_path):
+    """A column of a few whole numbers with gaps reads as floats (2008.0): its labels are still '2008'."""
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"x": rng.normal(size=120), "year": rng.choice([2007.0, 2008.0, 2009.0], 120)})
+    frame.loc[::10, "year"] = np.nan
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    spec, _ = infer_record_spec(tmp_path / "t.csv")
+    assert "year" in spec["output"]["categorical"]
+    spec["training"] = {"epochs": 2, "batch_size": 32}
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    gaps = pd.DataFrame({"x": [0.5, np.nan, -1.0], "year": [2008.0, 2009.0, np.nan]})
+    filled = generator.impute(gaps, seed=1)
+    assert filled["year"].tolist()[:2] == [2008, 2009] and filled["year"].iloc[2] in (2007, 2008, 2009)
+    assert filled["x"].iloc[0] == 0.5 and np.isfinite(filled["x"].iloc[1])
+    assert len(generator.sample({"year": [2007.0]}, num_samples=3)) == 3
+
+
 def test_imputing_nullable_columns_draws_values_never_missing_again(tmp_path):
     """Columns with missing values in training are nullable: sample() generates their gaps, impute fills them."""
     training, _ = masked(table(400, seed=31), 0.3, seed=32)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusegen.data.checks import is_missing
 from fusegen.data.records import MISSING, RecordConverter, _user_numbers
 from fusegen.data.sources import Table
 from fusegen.errors import DataError
@@ -85,9 +84,7 @@ def given_cells(
                 if values_present:  # and the indicator's draw is "present" too (id 1: missing)
                     excluded[~observed, offsets[indicator] - offsets[len(spec.numeric)] + 1] = EXCLUDED_LOGIT
         else:
-            raw = np.asarray(table.column(column, converter.where), dtype=object)
-            observed = ~is_missing(raw)
-            labels = np.array([str(label) for label in raw], dtype=object)
+            labels, observed = converter.given_labels(table, column)
             vocabulary = [str(label) for label in converter.vocabularies[column] if label != MISSING]
             unknown = sorted(set(labels[observed]) - set(vocabulary))
             if unknown:
@@ -112,9 +109,7 @@ def given_values(converter: RecordConverter, table: Table, column: str) -> tuple
     where they are given (not missing)."""
     spec = converter.spec
     if column in spec.categorical:
-        raw = np.asarray(table.column(column, converter.where), dtype=object)
-        observed = ~is_missing(raw)
-        return np.array([str(label) for label in raw], dtype=object), observed
+        return converter.given_labels(table, column)
     numbers = converter._numeric_values(table, column)
     observed = np.isfinite(numbers)
     typed = _user_numbers(numbers, converter.numeric_state[column], column in spec.datetime, ~observed)

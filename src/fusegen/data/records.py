@@ -171,6 +171,17 @@ class RecordConverter:
             raw = np.array([MISSING if _is_missing(value) else value for value in raw], dtype=object)
         return as_labels(raw, self._column_where(name), table)
 
+    def given_labels(self, table: Table, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """A categorical column's cells given to condition on, as the labels training knew them by
+        (a whole number read as a float, 3.0 in a column with gaps, is '3'), and where they are given."""
+        raw = np.asarray(table.column(name, self.where), dtype=object)
+        observed = ~is_missing(raw)
+        labels = [
+            str(_number_label(value)) if given and isinstance(value, float | np.floating) else str(value)
+            for value, given in zip(raw, observed, strict=True)
+        ]
+        return np.array(labels, dtype=object), observed
+
     def transform(self, table: Table, column: str | None = None, **options) -> dict[str, np.ndarray]:
         parts = {}
         if self.spec.numeric:
