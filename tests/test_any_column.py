@@ -302,7 +302,13 @@ def test_imputing_whole_number_categories_read_as_floats(tmp_path):
     filled = generator.impute(gaps, seed=1)
     assert filled["year"].tolist()[:2] == [2008, 2009] and filled["year"].iloc[2] in (2007, 2008, 2009)
     assert filled["x"].iloc[0] == 0.5 and np.isfinite(filled["x"].iloc[1])
-    assert len(generator.sample({"year": [2007.0]}, num_samples=3)) == 3
+    assert generator.sample({"year": [2007.0]}, num_samples=3)["year"].tolist() == [2007] * 3
+    # Given in some rows, generated (missing too, at its rate) in the others: the column comes back Int64.
+    mixed = generator.sample(pd.DataFrame({"year": [2008.0] + [np.nan] * 199}), seed=2)
+    assert str(mixed["year"].dtype) == "Int64" and mixed["year"].iloc[0] == 2008
+    # A table whose whole-number column is given whole (its sampled type, Int64) imputes too.
+    given = generator.impute(pd.DataFrame({"x": [np.nan, 0.1], "year": pd.array([2008, None], "Int64")}))
+    assert given["year"].iloc[0] == 2008 and given["x"].notna().all()
 
 
 def test_imputing_nullable_columns_draws_values_never_missing_again(tmp_path):

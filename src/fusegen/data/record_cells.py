@@ -109,7 +109,14 @@ def given_values(converter: RecordConverter, table: Table, column: str) -> tuple
     where they are given (not missing)."""
     spec = converter.spec
     if column in spec.categorical:
-        return converter.given_labels(table, column)
+        labels, observed = converter.given_labels(table, column)
+        if column in converter.number_labels:  # sampled back as numbers: given back as numbers too
+            import pandas as pd
+
+            labels = np.asarray(
+                pd.to_numeric(pd.Series(labels).where(observed), errors="coerce"), dtype=object
+            )
+        return labels, observed
     numbers = converter._numeric_values(table, column)
     observed = np.isfinite(numbers)
     typed = _user_numbers(numbers, converter.numeric_state[column], column in spec.datetime, ~observed)
