@@ -639,15 +639,7 @@ def main(argv=None) -> dict:
         },
         "machine": describe_machine(
             load_before,
-            {
-                "tensorflow": "tensorflow",
-                "keras": "keras",
-                "torch": "torch",
-                "sklearn": "sklearn",
-                "imbalanced_learn": "imblearn",
-                "mostlyai_engine": "mostlyai.engine",
-                "sdv": "sdv",
-            },
+            ("torch", "sklearn", "imblearn", "mostlyai.engine", "sdv"),
             torch_threads=torch.get_num_threads(),
         ),
         "seconds": round(time.perf_counter() - started, 1),

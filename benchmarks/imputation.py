@@ -292,14 +292,7 @@ def main(argv=None) -> dict:
         "runs": runs,
         "machine": describe_machine(
             load_before,
-            {
-                "tensorflow": "tensorflow",
-                "keras": "keras",
-                "torch": "torch",
-                "sklearn": "sklearn",
-                "mostlyai_engine": "mostlyai.engine",
-                "fusegen": "fusegen",
-            },
+            ("torch", "sklearn", "mostlyai.engine", "fusegen"),
         ),  # fmt: skip
         "seconds": round(time.perf_counter() - started, 1),
     }

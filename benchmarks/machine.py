@@ -12,12 +12,12 @@ import os
 import platform
 
 
-def describe_machine(load_before: float, versions: dict[str, str], **extra) -> dict:
-    """CPU count, Python, ``versions`` (JSON key -> module whose ``__version__`` to report), ``extra``
-    as given, and the load average at ``load_before`` and now."""
+def describe_machine(load_before: float, modules: tuple[str, ...] = (), **extra) -> dict:
+    """CPU count, Python, the ``__version__`` of TensorFlow, Keras and each of ``modules`` (keyed by the
+    module's name, dots as underscores), ``extra`` as given, and the load average at ``load_before`` and now."""
     machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
-    for key, module in versions.items():
-        machine[key] = getattr(importlib.import_module(module), "__version__", None)
+    for module in ("tensorflow", "keras", *modules):
+        machine[module.replace(".", "_")] = getattr(importlib.import_module(module), "__version__", None)
     machine.update(extra)
     machine["load_average_before"] = round(load_before, 2)
     machine["load_average_after"] = round(os.getloadavg()[0], 2)

@@ -753,16 +753,7 @@ def main(argv=None) -> dict:
         },
         "machine": describe_machine(
             load_before,
-            {
-                "tensorflow": "tensorflow",
-                "keras": "keras",
-                "torch": "torch",
-                "sdv": "sdv",
-                "mostlyai_engine": "mostlyai.engine",
-                "sdmetrics": "sdmetrics",
-                "sklearn": "sklearn",
-                "fusegen": "fusegen",
-            },
+            ("torch", "sdv", "mostlyai.engine", "sdmetrics", "sklearn", "fusegen"),
             torch_threads=torch.get_num_threads(),
             git_commit=_git_commit(),
         ),

@@ -601,13 +601,7 @@ def main(argv=None) -> dict:
         },
         "machine": describe_machine(
             load_before,
-            {
-                "tensorflow": "tensorflow",
-                "keras": "keras",
-                "torch": "torch",
-                "ctgan": "ctgan",
-                "sdmetrics": "sdmetrics",
-            },
+            ("torch", "ctgan", "sdmetrics"),
             torch_threads=torch.get_num_threads(),
             omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
         ),
