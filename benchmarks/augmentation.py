@@ -21,8 +21,8 @@ rows of each minority class:
 
   fusegen:      the spec ``fusegen init --condition TARGET`` infers from the
                 training rows written to CSV (the class to rebalance is the
-                designated condition; the benchmark only sets the seed and no
-                validation split, as it holds out its own rows), trained, then
+                first designated condition; the benchmark only sets the seed
+                and no validation split, as it holds out its own rows), trained, then
                 sampled with the target column as the condition
                 (``sample({target: [label]}, num_samples=n)``; no rejection).
   smote_nc:     imbalanced-learn's SMOTENC at its defaults (k_neighbors=5),

@@ -268,13 +268,20 @@ def test_init_condition_designates_the_columns_asked_for(tmp_path):
     frame = table(60, seed=3)
     frame.loc[:4, "c"] = None  # a condition is always given: a missing one is filled
     frame["when"] = pd.date_range("2020-01-01", periods=60).astype(str)
+    frame["g"], frame["h"] = np.resize(["u", "v"], 60), np.resize(["p", "q", "r"], 60)  # chosen automatically
     frame.to_csv(tmp_path / "t.csv", index=False)
+    assert list(infer_record_spec(tmp_path / "t.csv")[0]["inputs"]) == ["g", "h"]
     spec, notes = infer_record_spec(tmp_path / "t.csv", conditions=["c", "y"])
+    # The columns asked for first, then the automatic choice, three in all.
     assert spec["inputs"] == {
         "c": {"kind": "categorical", "column": "c", "missing": "impute"},
         "y": {"kind": "numeric", "columns": ["y"]},
+        "g": {"kind": "categorical", "column": "g"},
     }
-    assert "conditions (give any subset, or none, when sampling): ['c', 'y']" in notes[-1]
+    assert "conditions (give any subset, or none, when sampling): ['c', 'g', 'y']" in notes[-1]
+    assert list(infer_record_spec(tmp_path / "t.csv", conditions=["h", "x", "y", "c"])[0]["inputs"]) == [
+        "h", "x", "y", "c",
+    ]  # fmt: skip
     assert load_spec(spec).conditioning.modality_dropout == 0.5
     with pytest.raises(
         DataError, match=r"condition 'z' is not a column of the table; its columns: \['x', 'y', 'c'"
@@ -283,7 +290,7 @@ def test_init_condition_designates_the_columns_asked_for(tmp_path):
     with pytest.raises(DataError, match=r"condition 'when' cannot condition: it is a date"):
         infer_record_spec(tmp_path / "t.csv", conditions=["when"])
     code, out, err = cli("init", tmp_path / "t.csv", "--condition", "y", "--out", tmp_path / "s.yaml")
-    assert code == 0 and "conditions ['y']" in out
+    assert code == 0 and "conditions ['g', 'h', 'y']" in out
     code, _, err = cli("init", tmp_path / "t.csv", "--condition", "y", "--target", "x")
     assert code != 0 and "a forecast (--target) or an image folder takes none" in err
 

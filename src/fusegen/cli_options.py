@@ -20,7 +20,7 @@ EXTRAPOLATION_OPTION = typer.Option(
 CONDITION_OPTION = typer.Option(
     [],
     "--condition",
-    help="Records: designate this column as a condition in place of the automatic choice (repeatable).",
+    help="Records: designate this column as a condition, before those chosen automatically (repeatable).",
 )
 
 REBALANCE_OPTION = typer.Option(

@@ -33,7 +33,7 @@ def init_spec(
         series: for a long table of readings, `infer_series_spec`'s keywords
             (``targets``, ``time_column``, ``known_future``, ``group_column``,
             ``horizon``, ``context``): the spec forecasts the targets.
-        conditions: a table's columns to designate as conditions, in place of the automatic choice.
+        conditions: a table's columns to designate as conditions, before those chosen automatically.
 
     Returns:
         The spec as a dict, and as YAML text headed by comments on what was inferred.

@@ -49,7 +49,7 @@ def infer_record_spec(
     """The spec (as a dict) for synthesising records like the table at ``path``, and notes on choices.
 
     ``conditions``: the columns to designate as conditions (``fusegen init
-    --condition``), in place of the automatic choice: say what matters most,
+    --condition``) before those chosen automatically: say what matters most,
     such as the class to rebalance.
 
     Example:
@@ -138,20 +138,24 @@ def infer_record_spec(
             f"{list(frame.columns)[:10]} ({'; '.join(notes) or 'no rows'}).",
             hint="check that the file is a table with one column per field and a header row.",
         )
-    if conditions:
-        inputs = _designated(
-            conditions, list(frame.columns), numeric, categorical, datetime + stray_text, nullable
-        )
-    else:
-        # Columns with missing values are generated but do not condition: a condition is always given.
-        chosen = [
-            column
-            for column in categorical
-            if frame[column].nunique() <= MAX_CONDITION_LABELS
-            and column not in nullable + whole_number_levels
-        ]
-        # Only the first few, so a table of many labels does not become a wide condition.
-        inputs = {input_name(column): {"kind": "categorical", "column": column} for column in chosen[:3]}
+    # The columns asked for first (--condition), then categorical columns with few labels, three in all
+    # at most so that a table of many labels does not become a wide condition. Columns with missing
+    # values are generated but not chosen: a condition is always given.
+    inputs = _designated(
+        conditions or [], list(frame.columns), numeric, categorical, datetime + stray_text, nullable
+    )
+    chosen = [
+        column
+        for column in categorical
+        if frame[column].nunique() <= MAX_CONDITION_LABELS
+        and column not in nullable + whole_number_levels + list(conditions or [])
+    ]
+    inputs.update(
+        {
+            input_name(column): {"kind": "categorical", "column": column}
+            for column in chosen[: max(0, 3 - len(inputs))]
+        }
+    )
     # Plain numbers only: a numeric input reads neither dates nor stray text.
     numeric_conditions = [column for column in numeric if column not in datetime + stray_text]
     if not inputs and numeric_conditions:
