@@ -282,7 +282,9 @@ def test_init_condition_designates_the_columns_asked_for(tmp_path):
     assert list(infer_record_spec(tmp_path / "t.csv", conditions=["h", "x", "y", "c"])[0]["inputs"]) == [
         "h", "x", "y", "c",
     ]  # fmt: skip
-    assert load_spec(spec).conditioning.modality_dropout == 0.5
+    assert load_spec(spec).conditioning.modality_dropout == 0.9  # any_column: the cells condition too
+    diffusion = infer_record_spec(tmp_path / "t.csv", objective="diffusion")[0]
+    assert load_spec(diffusion).conditioning.modality_dropout == 0.5
     with pytest.raises(
         DataError, match=r"condition 'z' is not a column of the table; its columns: \['x', 'y', 'c'"
     ):
@@ -360,3 +362,34 @@ def test_predict_conditions_on_the_inputs_only(generator):
     predicted = generator.predict(rows, seed=0)
     assert not (predicted["y"].to_numpy() == rows["y"].to_numpy()).any()
     assert not (predicted["x"].to_numpy() == rows["x"].to_numpy()).any()
+
+
+def test_init_spec_samples_the_joint_of_its_conditions(tmp_path):
+    """Plain sampling keeps an interaction among the designated conditions (survival by sex and class).
+
+    Each condition is hidden in training nine times in ten: at 0.5 (one example in eight with all three
+    hidden) this short a run gave the cells' survival rates up to 0.37 off, here 0.13-0.18 (seeds 0-2).
+    """
+    rng = np.random.default_rng(0)
+    rows = 1500
+    sex, klass = rng.choice(["f", "m"], rows), rng.choice(["first", "second", "third"], rows)
+    rate = np.where(sex == "f", np.where(klass == "third", 0.5, 0.95), np.where(klass == "first", 0.35, 0.12))
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(30.0, 12.0, rows),
+            "sex": sex,
+            "klass": klass,
+            "survived": np.where(rng.random(rows) < rate, "yes", "no"),
+        }
+    )
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    spec, _ = infer_record_spec(tmp_path / "t.csv")
+    assert sorted(spec["inputs"]) == ["klass", "sex", "survived"]
+    spec["training"]["epochs"] = 20
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    samples = generator.sample(None, num_samples=3000, seed=0)
+
+    def survival(rows):
+        return rows.assign(alive=rows["survived"] == "yes").groupby(["sex", "klass"])["alive"].mean()
+
+    assert float((survival(samples) - survival(frame)).abs().max()) < 0.25
