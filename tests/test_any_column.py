@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import fusegen
 from fusegen.cli_options import parse_rebalance
 from fusegen.data.inference import infer_record_spec
-from fusegen.errors import DataError, FusegenError, SpecError
+from fusegen.errors import DataError, FusegenError, FusegenWarning, SpecError
 from fusegen.fileio import sha256
 from fusegen.spec import load_spec
 from tests.conftest import cli
@@ -192,6 +192,10 @@ def test_bad_conditions_get_errors_that_name_what_to_fix(generator, tmp_path):
         generator.impute(pd.DataFrame({"x": [1.0]}), num_imputations=0)
     with pytest.raises(DataError):
         generator.impute(tmp_path / "absent.csv")
+    # An observed cell beyond the training range is a fact about its row: kept, with a warning naming it.
+    with pytest.warns(FusegenWarning, match=r"column 'x' is given \[40.0\], outside.*imputing anyway"):
+        beyond = generator.impute(pd.DataFrame({"x": [40.0, 0.5], "y": [None, None], "c": ["a", None]}))
+    assert beyond["x"].tolist() == [40.0, 0.5] and not beyond.isna().any().any()
     # A row with nothing observed is imputed unconditionally.
     nothing = generator.impute(pd.DataFrame({"x": [None, 0.5], "y": [None, None], "c": [None, "a"]}))
     assert not nothing.isna().any().any() and nothing["c"].iloc[1] == "a"

@@ -5,8 +5,8 @@ conditional sampling (`fusegen.sampling`) with every observed cell of a row
 as a condition and every missing one hidden, which a record generator
 trained with ``conditioning.any_column`` can do for any pattern of missing
 cells: it learned p(hidden columns | visible columns) for every subset.
-Observed cells come back exactly; a row with nothing observed is drawn
-unconditionally. A missing cell of a nullable column is drawn as a value: a
+Observed cells come back exactly, those beyond the training range too (with
+a warning); a row with nothing observed is drawn unconditionally. A missing cell of a nullable column is drawn as a value: a
 numeric column's missing indicator is shown as "present" (the model learned
 the value given presence), and a categorical column's missing label is ruled
 out of the draw (its other labels keep their relative odds).
@@ -76,9 +76,12 @@ def impute(generator, data, num_imputations: int = 1, seed: int = 0, temperature
             f"{sorted(table.columns)}.",
             hint="pass a table with the columns the generator was trained on (missing cells left empty).",
         )
+    # An observed cell is a fact about its row, not a request: one beyond the training range (a wetter
+    # day than any the model saw) is kept as given and conditions at the range's edge, with a warning
+    # naming it, rather than refusing the whole table over one row.
     options = {
         "num_samples": num_imputations, "seed": seed, "temperature": temperature, "batch_size": None,
-        "strict": True, "ranges": None, "extrapolate": False, "impute": True,
+        "strict": True, "ranges": None, "extrapolate": True, "impute": True,
     }  # fmt: skip
     result = concatenate_chunks(list(iter_samples(generator, table, options)))
     # The table's own columns in its order: record columns imputed, input-only columns as they were.

@@ -75,7 +75,7 @@ def iter_samples(generator, conditions, options) -> Iterator:
         _check_known_labels(generator, table, present_inputs)
     # Not strict (predict, evaluation): a table's other columns are ignored, the record's own included.
     cells = _record_cells(generator, table) if strict else None
-    _check_ranges(generator, table, present_inputs, extrapolate, cells)
+    _check_ranges(generator, table, present_inputs, extrapolate, cells, imputing)
     # Every condition row is checked and transformed before any sampling starts.
     given = generator.preprocessor_.transform_inputs(table, present_inputs) if present_inputs else {}
     if cells is not None:
@@ -140,7 +140,7 @@ def _check_known_labels(generator, table, present_inputs) -> None:
             )
 
 
-def _check_ranges(generator, table, present_inputs, extrapolate: bool, cells=None) -> None:
+def _check_ranges(generator, table, present_inputs, extrapolate: bool, cells=None, imputing=False) -> None:
     """Numeric conditions far outside the training range saturate the model: refuse them, or warn."""
     problems = [
         problem
@@ -159,7 +159,11 @@ def _check_ranges(generator, table, present_inputs, extrapolate: bool, cells=Non
             hint="give conditions inside the training range, or pass --allow-extrapolation "
             "(Python: extrapolate=True) to sample there anyway.",
         )
-    warnings.warn(message + "; sampling anyway, as asked.", FusegenWarning, stacklevel=3)
+    if imputing:
+        message += "; imputing anyway: those observed cells are kept as given and read at the range's edge"
+    else:
+        message += "; sampling anyway, as asked"
+    warnings.warn(message + ".", FusegenWarning, stacklevel=3)
 
 
 def _input_columns(generator) -> dict[str, str]:
