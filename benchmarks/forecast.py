@@ -572,21 +572,30 @@ def run_gluonts(kind: str, workload: Workload, settings: dict, seed: int, log) -
     return forecasts, {"fit_seconds": fit_seconds, "sample_seconds": sample_seconds, "epochs": epochs}
 
 
-def fusegen_spec(workload: Workload, mode: str):
-    """The workload's spec, with known_future: true where fusegen accepts it (mode auto) or always (on)."""
+def fusegen_spec(workload: Workload, mode: str, seed: int = 0):
+    """The workload's spec, with known_future: true where fusegen accepts it (mode auto) or always (on).
+
+    ``seed`` is the training seed, as GluonTS's models get the run's seed: at any other seed than 0
+    the model trains differently, not only samples differently. (On B it also draws fusegen's
+    validation recordings, which GluonTS keeps at the example's seed 0.)
+    """
+
+    def seeded(spec: dict) -> dict:
+        return {**spec, "training": {**spec.get("training", {}), "seed": seed}}
+
     if mode != "off":
         try:
-            return fusegen.load_spec(workload.fusegen_spec(True)), True
+            return fusegen.load_spec(seeded(workload.fusegen_spec(True))), True
         except fusegen.SpecError:
             if mode == "on":
                 raise
-    return fusegen.load_spec(workload.fusegen_spec(False)), False
+    return fusegen.load_spec(seeded(workload.fusegen_spec(False))), False
 
 
 def run_fusegen(workload: Workload, settings: dict, seed: int, known_future: str, log) -> tuple[list, dict]:
     from gluonts.model.forecast import SampleForecast
 
-    spec, uses_known_future = fusegen_spec(workload, known_future)
+    spec, uses_known_future = fusegen_spec(workload, known_future, seed)
     generator = fusegen.Generator(spec)
     started = time.perf_counter()
     generator.fit(workload.fusegen_fit, epochs=settings["fusegen_epochs"], verbose=0)
@@ -702,7 +711,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--gluonts-epochs", type=int, default=None, help="Override GluonTS's max_epochs.")
     parser.add_argument("--fusegen-epochs", type=int, default=None, help="Override the spec's epochs.")
     parser.add_argument("--num-samples", type=int, default=None, help="Sample paths per forecast.")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="Seeds every model's training (fusegen: training.seed) and its sample paths.",
+    )
     args = parser.parse_args(argv)
     settings = dict(SETTINGS["quick" if args.quick else "full"])
     for key in ("gluonts_epochs", "fusegen_epochs", "num_samples"):
