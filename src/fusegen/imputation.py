@@ -5,11 +5,12 @@ conditional sampling (`fusegen.sampling`) with every observed cell of a row
 as a condition and every missing one hidden, which a record generator
 trained with ``conditioning.any_column`` can do for any pattern of missing
 cells: it learned p(hidden columns | visible columns) for every subset.
-Observed cells come back exactly, those beyond the training range too (with
-a warning); a row with nothing observed is drawn unconditionally. A missing cell of a nullable column is drawn as a value: a
-numeric column's missing indicator is shown as "present" (the model learned
-the value given presence), and a categorical column's missing label is ruled
-out of the draw (its other labels keep their relative odds).
+Observed cells come back exactly, those beyond the training range too
+(with a warning); a row with nothing observed is drawn unconditionally. A
+missing cell of a nullable column is drawn as a value: a numeric column's
+missing indicator is shown as "present" (the model learned the value given
+presence), and a categorical column's missing label is ruled out of the draw
+(its other labels keep their relative odds).
 
 With ``num_imputations`` N > 1, each row is imputed N times (multiple
 imputation, so a downstream analysis can see the imputation's spread):

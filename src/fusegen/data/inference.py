@@ -170,7 +170,7 @@ def infer_record_spec(
     # Plain numbers only: a numeric input reads neither dates nor stray text.
     numeric_conditions = [column for column in numeric if column not in datetime + stray_text]
     if not inputs and numeric_conditions:
-        # Nothing to condition on: the first numeric column conditions, hidden as often as CONDITION_DROPOUT*;
+        # Nothing to condition on: the first numeric column conditions, hidden as the others are (_conditioning);
         # one without missing values, if there is one, as a condition is always given.
         first = next(
             (column for column in numeric_conditions if column not in nullable), numeric_conditions[0]
