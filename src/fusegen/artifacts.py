@@ -30,10 +30,11 @@ from fusegen.fileio import (  # noqa: F401
     atomic_write_text,
     sha256,
 )
+from fusegen.privacy import REFERENCE_FILE, SimilarityFilter
 from fusegen.spec import load_spec, spec_to_yaml
 
 MANIFEST = "manifest.json"
-RUN_FILES = ("spec.yaml", "preprocessing.json", "plan.json", "history.json")
+RUN_FILES = ("spec.yaml", "preprocessing.json", "plan.json", "history.json", REFERENCE_FILE)
 REQUIRED_FILES = ("spec.yaml", "preprocessing.json", "condition.keras")
 
 
@@ -139,6 +140,14 @@ def write_run(generator, run_dir: Path) -> Path:
     atomic_write_json(run_dir / "preprocessing.json", generator.preprocessor_.get_state())
     atomic_write_json(run_dir / "plan.json", generator.describe())
     atomic_write_json(run_dir / "history.json", generator.history_)
+    reference = run_dir / REFERENCE_FILE
+    if generator.similarity_filter_ is not None:
+        temporary = reference.with_name(f".{reference.name}.partial")
+        generator.similarity_filter_.save(temporary)
+        os.replace(temporary, reference)
+    else:
+        # A run saved again without the filter must not keep an earlier run's training rows.
+        reference.unlink(missing_ok=True)
     # Where the spec's relative data paths resolve, relative to the run itself: nothing
     # machine-specific is stored, and a run moved together with its data still finds it.
     write_manifest(run_dir, {"data_dir": _relative_path(generator.base_dir, run_dir)})
@@ -184,6 +193,10 @@ def read_run(generator_class, run_dir: str | Path, allow_code: bool = False):
             raise RunError(f"run '{run_dir}': {path.name} does not match its spec ({error}).") from None
     history_path = run_dir / "history.json"
     generator.history_ = json.loads(history_path.read_text()) if history_path.exists() else {}
+    reference = run_dir / REFERENCE_FILE
+    if spec.filters_similar_records() and reference.exists():
+        # Runs from before the filter, or trained from a stream, have none and sample unfiltered.
+        generator.similarity_filter_ = SimilarityFilter.load(reference, generator.preprocessor_.output)
     return generator
 
 

@@ -238,6 +238,12 @@ def sample(
         help="Sequence outputs: also write these per-step quantiles of each condition row's samples, "
         "e.g. 0.1,0.5,0.9, beside OUT (paths.npz -> paths.quantiles.npz).",
     ),
+    similarity_filter: bool = typer.Option(
+        True,
+        "--similarity-filter/--no-similarity-filter",
+        help="Records: draw again each sample closer to a training record than the run's privacy threshold "
+        "(where the run has one, privacy.similarity_filter).",
+    ),
 ):
     """Sample from a trained generator, on conditions for some inputs, all, or none."""
     levels = parse_quantiles(quantiles) if quantiles is not None else None
@@ -262,6 +268,7 @@ def sample(
         ranges=parse_ranges(range_),
         extrapolate=allow_extrapolation,
         rebalance=parse_rebalance(rebalance),
+        similarity_filter=similarity_filter,
     )
     kept: list = []
     if levels is not None:  # sequences are gathered into one NPZ anyway; keep them for the summary

@@ -50,6 +50,8 @@ class Generator:
         self.preprocessor_: Preprocessor | None = None
         self.history_: dict[str, list[float]] = {}
         self.validation_table_: Table | None = None
+        # Redraws sampled records too close to a training record (`fusegen.privacy`); None when off.
+        self.similarity_filter_ = None
         self.run_dir_: Path | None = None  # the run directory it was loaded from
         self.worker_dirs_: list[Path] = []
         # Traced samplers by temperature, reused across `sample` calls (see `fusegen.sampling.TracedSampler`).
@@ -163,6 +165,7 @@ class Generator:
         ranges: dict[str, tuple[float, float]] | None = None,
         extrapolate: bool = False,
         rebalance: str | dict | None = None,
+        similarity_filter: bool = True,
     ):
         """Generate outputs for conditions on any subset of the inputs (and, for records, of the columns).
 
@@ -196,6 +199,11 @@ class Generator:
                 equally, or ``{column: {label: share, ...}}``: each sample is
                 conditioned on one label, in exactly those shares
                 (`fusegen.rebalancing`).
+            similarity_filter: where the run has one (``privacy.similarity_filter``),
+                draw again each record closer to a training record than the
+                training records' own nearest-neighbour distance at
+                ``privacy.similarity_quantile`` (`fusegen.privacy`); False
+                returns the first draws.
 
         A record column that is also a given condition comes back with the
         given value, so conditional sampling returns exactly the rows asked
@@ -210,6 +218,7 @@ class Generator:
         chunks = self.iter_samples(
             conditions, num_samples=num_samples, seed=seed, temperature=temperature, batch_size=batch_size,
             strict=strict, ranges=ranges, extrapolate=extrapolate, rebalance=rebalance,
+            similarity_filter=similarity_filter,
         )  # fmt: skip
         return concatenate_chunks(list(chunks))
 
@@ -300,6 +309,7 @@ SAMPLE_DEFAULTS = {
     "ranges": None,
     "extrapolate": False,
     "rebalance": None,
+    "similarity_filter": True,
 }
 
 

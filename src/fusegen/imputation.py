@@ -83,6 +83,8 @@ def impute(generator, data, num_imputations: int = 1, seed: int = 0, temperature
     options = {
         "num_samples": num_imputations, "seed": seed, "temperature": temperature, "batch_size": None,
         "strict": True, "ranges": None, "extrapolate": True, "impute": True,
+        # The rows are the user's own: nothing about them is redrawn (`fusegen.privacy`).
+        "similarity_filter": False,
     }  # fmt: skip
     result = concatenate_chunks(list(iter_samples(generator, table, options)))
     # The table's own columns in its order: record columns imputed, input-only columns as they were.

@@ -28,6 +28,7 @@ from fusegen.data.record_cells import (
 from fusegen.data.table import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError, FusegenError, FusegenWarning
+from fusegen.privacy import redraw_close_records, warn_about_close_records
 from fusegen.rebalancing import rebalanced
 from fusegen.spec.names import RECORD_EXCLUDED, RECORD_VALUES, RECORD_VISIBLE
 
@@ -86,7 +87,9 @@ def iter_samples(generator, conditions, options) -> Iterator:
     output = generator.preprocessor_.output
     kept = {column: given_values(output, table, column) for column in cells or []}
     conditioned = _Conditioned(table, present_inputs, presence, kept)
-    return _generate_chunks(generator, sampler, seed, given, conditioned, rows, batch_size)
+    # predict and evaluation (not strict) answer each row once; imputation turns the filter off itself.
+    similarity = generator.similarity_filter_ if options["similarity_filter"] and strict else None
+    return _generate_chunks(generator, sampler, seed, given, conditioned, rows, batch_size, similarity)
 
 
 def _sampler(generator, temperature: float) -> TracedSampler:
@@ -109,19 +112,43 @@ class _Conditioned:
     record_cells: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
-def _generate_chunks(generator, sampler, seed, given, conditioned, rows, batch_size):
+def _generate_chunks(generator, sampler, seed, given, conditioned, rows, batch_size, similarity=None):
     # Each call keeps its own random state, so the same seed gives the
     # same samples however calls share the sampler or interleave.
     state = sampler.initial_state(seed)
-    for start in range(0, len(rows), batch_size):
-        chunk_rows = rows[start : start + batch_size]
+
+    def draw(chunk_rows, state):
         inputs, present = _model_inputs(generator, given, chunk_rows, conditioned)
         outputs, state = sampler(inputs, present, state)
         outputs = generator.preprocessor_.inverse_outputs(_to_numpy(outputs))
         outputs = _keep_conditioned_columns(
             generator, outputs, conditioned.table, chunk_rows, conditioned.present_inputs
         )
-        yield _keep_given_cells(outputs, conditioned, chunk_rows)
+        return _keep_given_cells(outputs, conditioned, chunk_rows), state
+
+    def too_close(records):
+        return similarity.too_close(generator.preprocessor_.output, _as_table(records))
+
+    still_close = 0
+    for start in range(0, len(rows), batch_size):
+        chunk_rows = rows[start : start + batch_size]
+        outputs, state = draw(chunk_rows, state)
+        if similarity is not None:
+            # Records too close to a training record are drawn again, each with its own conditions.
+            outputs, state, close = redraw_close_records(
+                outputs,
+                lambda positions, state, chunk_rows=chunk_rows: draw(chunk_rows[positions], state),
+                state,
+                too_close,
+            )
+            still_close += close
+        yield outputs
+    if similarity is not None:
+        warn_about_close_records(still_close, len(rows), similarity.threshold)
+
+
+def _as_table(records: pd.DataFrame) -> Table:
+    return Table({column: records[column].to_numpy() for column in records.columns}, origin="sampled records")
 
 
 def _check_known_labels(generator, table, present_inputs) -> None:

@@ -110,6 +110,7 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
         training = training.model_copy(update={"ema_momentum": schedule.ema_momentum})
         generator.spec = generator.spec.model_copy(update={"training": training})
     generator.preprocessor_ = prepared.preprocessor
+    generator.similarity_filter_ = _similarity_filter(generator.spec, prepared, log)
 
     keras.utils.set_random_seed(training.seed)
     with _scope(strategy):
@@ -205,6 +206,31 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
     generator.validation_table_ = prepared.validation_table
 
 
+def _similarity_filter(spec, prepared: _TrainingData, log):
+    """The run's `fusegen.privacy.SimilarityFilter` over every row it learns from, or None when off."""
+    if not spec.filters_similar_records():
+        return None
+    if prepared.table is None:
+        if spec.privacy.similarity_filter is True:
+            raise FusegenError(
+                "privacy.similarity_filter: true compares samples with the training rows, which a streamed "
+                "source never holds in memory.",
+                hint="set privacy.similarity_filter: false (or auto), or data.stream: false.",
+            )
+        log("similarity filter: off (the data is streamed, so the training rows are not held)")
+        return None
+    from fusegen.privacy import SimilarityFilter
+
+    similarity = SimilarityFilter.fit(
+        prepared.preprocessor.output, prepared.table, spec.privacy.similarity_quantile, spec.training.seed
+    )
+    log(
+        f"similarity filter: samples closer than {similarity.threshold:.4g} to a training record are redrawn "
+        f"(the training records' nearest-neighbour distance at quantile {spec.privacy.similarity_quantile})"
+    )
+    return similarity
+
+
 @dataclasses.dataclass
 class _TrainingData:
     """The data side of a fit, held in memory or streamed from files: the same questions, either way."""
@@ -218,6 +244,8 @@ class _TrainingData:
     validation_table: Table | None  # the validation rows (streamed: a bounded sample of them)
     # Streamed: (strategy, batch_size, seed, steps_per_epoch or None, log) -> `_WorkerStreams`
     distribute: Callable[..., Any] | None = None
+    #: Every row trained or validated on, held in memory; None when streamed.
+    table: Table | None = None
 
 
 @dataclasses.dataclass
@@ -260,6 +288,7 @@ def _in_memory_data(spec, table: Table, preprocessor: Preprocessor | None, log) 
         validation_table=(
             prepared.table.take(prepared.validation_rows) if len(prepared.validation_rows) else None
         ),
+        table=prepared.table,
     )
 
 

@@ -197,17 +197,53 @@ class RecordConverter:
                 columns.append(self._forward(name, values))
             parts["numeric"] = np.stack(columns, axis=1).astype("float32")
         for name in self.spec.categorical:
-            labels = self._labels(table, name)
-            lookup = {label: index for index, label in enumerate(self.vocabularies[name])}
-            unknown = sorted({label for label in labels if label not in lookup})
-            if unknown:
-                raise DataError(
-                    f"{self._column_where(name)}: labels {unknown[:5]} are not in the vocabulary "
-                    f"{self.vocabularies[name]}.",
-                    hint="add them to output.vocabularies, or leave the vocabulary to be fitted.",
-                )
-            parts[name] = np.array([lookup[label] for label in labels], dtype="int32")
+            parts[name] = self._ids(table, name)
         return {part: parts[part] for part in self.spec.part_names()}
+
+    def _ids(self, table: Table, name: str) -> np.ndarray:
+        labels = self._labels(table, name)
+        lookup = {label: index for index, label in enumerate(self.vocabularies[name])}
+        unknown = sorted({label for label in labels if label not in lookup})
+        if unknown:
+            raise DataError(
+                f"{self._column_where(name)}: labels {unknown[:5]} are not in the vocabulary "
+                f"{self.vocabularies[name]}.",
+                hint="add them to output.vocabularies, or leave the vocabulary to be fitted.",
+            )
+        return np.array([lookup[label] for label in labels], dtype="int32")
+
+    def distance_codes(self, table: Table) -> dict[str, np.ndarray]:
+        """The record's columns as `fusegen.privacy` compares rows, each column weighing the same.
+
+        ``numbers`` (rows, numeric columns): each number scaled by its
+        training range, so the range spans 1 (a missing value takes the
+        training median); ``missing`` (rows, nullable numeric columns): 1
+        where the value is missing; ``categories`` (rows, categorical
+        columns): vocabulary ids.
+        """
+        rows = len(table)
+        numbers, missing = [], []
+        for name in self.spec.numeric:
+            state = self.numeric_state[name]
+            values = self._numeric_values(table, name)
+            absent = ~np.isfinite(values)
+            values = np.where(absent, state["fill"], values)
+            numbers.append((values - state["low"]) / ((state["high"] - state["low"]) or 1.0))
+            if name in self.spec.nullable:
+                missing.append(absent)
+        return {
+            "numbers": np.stack(numbers, axis=1).astype("float32")
+            if numbers
+            else np.zeros((rows, 0), "float32"),
+            "missing": np.stack(missing, axis=1).astype("float32")
+            if missing
+            else np.zeros((rows, 0), "float32"),
+            "categories": (
+                np.stack([self._ids(table, name) for name in self.spec.categorical], axis=1)
+                if self.spec.categorical
+                else np.zeros((rows, 0), "int32")
+            ),
+        }
 
     def tf_inverse(self, parts) -> dict:
         """Model outputs -> one tensor per column, in TensorFlow: the conversion `inverse` runs too.

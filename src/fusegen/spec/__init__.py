@@ -21,6 +21,7 @@ from fusegen.spec.generator_spec import (
     DataSpec,
     EvaluationSpec,
     GeneratorSpec,
+    PrivacySpec,
     TrainingSpec,
     WindowSpec,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "CGANObjective",
     "CVAEObjective",
     "ConditioningSpec",
+    "PrivacySpec",
     "DiffusionObjective",
     "CategoricalInput",
     "DataSpec",

@@ -196,6 +196,32 @@ class ConditioningSpec(_Section):
     )
 
 
+class PrivacySpec(_Section):
+    """How close a sampled record may come to a training record.
+
+    The similarity filter keeps the encoded training rows in the run
+    directory and redraws any sampled record that lies closer to one of them
+    than most training rows lie to each other (`fusegen.privacy`).
+    """
+
+    similarity_filter: bool | Literal["auto"] = Field(
+        default="auto",
+        description="Record outputs: redraw every sampled record closer to a training record than the "
+        "training records' own nearest-neighbour distance at `similarity_quantile` (numbers scaled by "
+        "their training range, a category mismatch counting 1). The run directory then holds the training "
+        "rows in that encoding, which sampling needs. 'auto': on for a record output with a generative "
+        "objective trained from a table in memory; false keeps the run directory free of training rows.",
+    )
+    similarity_quantile: float = Field(
+        default=0.05,
+        gt=0.0,
+        lt=0.5,
+        description="The quantile of the training records' nearest-neighbour distances below which a "
+        "sampled record is redrawn: 0.05 redraws what is closer to a training row than 95% of training "
+        "rows are to their own nearest neighbour.",
+    )
+
+
 class TrainingSpec(_Section):
     """Optimisation settings."""
 
@@ -313,6 +339,7 @@ class GeneratorSpec(_Section):
     output: OutputSpec
     objective: OBJECTIVE_SLOT.annotation() = Field(default_factory=RegressionObjective)
     conditioning: ConditioningSpec = Field(default_factory=ConditioningSpec)
+    privacy: PrivacySpec = Field(default_factory=PrivacySpec)
     loss_weights: dict[str, PositiveFloat] = Field(
         default_factory=dict,
         description="Weight per output part (record: 'numeric' and each categorical "
@@ -389,6 +416,14 @@ class GeneratorSpec(_Section):
     def conditions_on_any_column(self) -> bool:
         """Whether the generator conditions on any subset of its record's columns (``conditioning.any_column``)."""
         return self.conditioning.any_column is not False and self._can_condition_on_columns()
+
+    def filters_similar_records(self) -> bool:
+        """Whether sampling redraws records too close to a training record (``privacy.similarity_filter``)."""
+        return (
+            self.privacy.similarity_filter is not False
+            and self.output.kind == "record"
+            and self.objective.is_generative
+        )
 
     def known_future_inputs(self) -> list[str]:
         """The sequence inputs whose steps are the output's steps, known ahead."""
