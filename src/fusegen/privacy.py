@@ -47,7 +47,7 @@ REFERENCE_FILE = "privacy_reference.npz"
 #: At most this many training rows estimate the threshold (each against all the training rows).
 THRESHOLD_ROWS = 5_000
 #: How often a record that stays too close is drawn again before it is kept, with a warning.
-MAX_REDRAWS = 10
+MAX_REDRAWS = 50
 _ARRAYS = ("numbers", "missing", "categories", "vocabulary_sizes", "threshold")
 
 
@@ -164,7 +164,7 @@ def redraw_close_records(records, draw, state, too_close):
 def warn_about_close_records(count: int, total: int, threshold: float) -> None:
     if count:
         warnings.warn(
-            f"{count} of {total} sampled records stayed closer than {threshold:.4g} to a training record "
+            f"{count} of {total} sampled records stayed closer than {threshold:.5g} to a training record "
             f"after {MAX_REDRAWS} redraws, and are kept: their conditions leave the generator little room.",
             FusegenWarning,
             stacklevel=3,

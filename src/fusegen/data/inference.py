@@ -206,6 +206,7 @@ def infer_record_spec(
             "head": {"type": "mlp", "units": [256, 256]},
         },
         "objective": {"type": objective},
+        **_privacy(objective),
         "training": training,
     }
     if whole_number_levels:
@@ -216,6 +217,11 @@ def infer_record_spec(
     if spec.get("conditioning", {}).get("any_column"):
         notes.append(
             "any column can condition a sample, and impute fills missing cells (conditioning.any_column)"
+        )
+    if spec.get("privacy"):
+        notes.append(
+            "samples closer to a training row than 95% of training rows are to their nearest are drawn again; "
+            "the run directory keeps the training rows for that (privacy.similarity_filter, docs/trust.md)"
         )
     notes.append(
         f"conditions (give any subset, or none, when sampling): {sorted(inputs)}; generated: every column"
@@ -246,6 +252,12 @@ def _designated(conditions, columns, numeric, categorical, unreadable, nullable)
             part["missing"] = "impute"  # a condition is always given: missing ones get a fill
         inputs[input_name(column)] = part
     return inputs
+
+
+def _privacy(objective: str) -> dict[str, Any]:
+    # Written out, though it is the default, so that the spec shows where to turn it off.
+    generative = objective in OBJECTIVE_SLOT.names() and OBJECTIVE_SLOT.config(objective).is_generative
+    return {"privacy": {"similarity_filter": "auto"}} if generative else {}
 
 
 def _conditioning(has_inputs: bool, objective: str) -> dict[str, Any]:
