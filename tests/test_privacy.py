@@ -2,6 +2,8 @@
 
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -150,6 +152,10 @@ def test_a_generator_on_a_panel_samples_no_record_closer_than_the_threshold(tmp_
     close_before = similarity.too_close(converter, _table(unfiltered)).mean()
     assert close_before > 0.2  # the model has learnt the panel well enough to sit on its rows
     assert not similarity.too_close(converter, _table(filtered)).any()
+    counts = similarity.last_counts
+    assert counts["sampled"] == 400 and counts["kept_close"] == 0
+    # Redraws move the random state, so later chunks' first draws differ from the unfiltered call's.
+    assert counts["redrawn"] > 0.2 * 400
     assert len(filtered) == 400 and list(filtered.columns) == list(unfiltered.columns)
     # The reference implementation of the score agrees: far fewer rows inside the holdout's 5th percentile.
     scored = {
@@ -168,6 +174,15 @@ def test_a_generator_on_a_panel_samples_no_record_closer_than_the_threshold(tmp_
     loaded = fusegen.load(tmp_path / "run")
     assert loaded.similarity_filter_.threshold == pytest.approx(similarity.threshold)
     pd.testing.assert_frame_equal(loaded.sample(None, num_samples=400, seed=1), filtered)
+    # The CLI says how much the filter did, in one line.
+    cli = subprocess.run(
+        [sys.executable, "-m", "fusegen.cli", "sample", str(tmp_path / "run"), "-n", "400", "--seed", "1",
+         "--out", str(tmp_path / "samples.csv")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    assert f"similarity filter: drew {counts['redrawn']} of 400 again" in cli.stdout
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "samples.csv"), filtered, check_dtype=False)
     # Imputation fills the user's own rows: an observed cell is never redrawn.
     imputed = loaded.impute(train.head(5).assign(life=np.nan))
     pd.testing.assert_frame_equal(

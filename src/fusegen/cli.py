@@ -277,6 +277,12 @@ def sample(
     written, count = write_output_stream(chunks, out, name=output.name)
     files = f" ({len(written)} files)" if len(written) > 1 else ""
     typer.echo(f"wrote {count} {output.kind} sample(s) to {out}{files}")
+    similarity = generator.similarity_filter_ if similarity_filter else None
+    if similarity is not None and similarity.last_counts["redrawn"]:
+        typer.echo(
+            f"similarity filter: drew {similarity.last_counts['redrawn']} of {count} again, closer than "
+            f"{similarity.threshold:.5g} to a training record (--no-similarity-filter keeps the first draws)"
+        )
     if levels is not None:
         import numpy as np
 

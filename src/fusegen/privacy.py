@@ -70,6 +70,8 @@ class SimilarityFilter:
         }
         self.vocabulary_sizes = [int(size) for size in vocabulary_sizes]
         self.threshold = float(threshold)
+        #: What the last sampling call did: records sampled, drawn again, and kept though still too close.
+        self.last_counts = {"sampled": 0, "redrawn": 0, "kept_close": 0}
         self._index = None
 
     # -- fitting, saving, loading ------------------------------------------
@@ -146,9 +148,11 @@ def redraw_close_records(records, draw, state, too_close):
 
     ``draw(positions, state)`` returns fresh records for those positions
     (with their conditions) and the sampler's next state. Returns the
-    records, the state and how many stayed too close.
+    records, the state, how many were drawn again and how many stayed too
+    close.
     """
     close = too_close(records)
+    redrawn = int(close.sum())
     for _ in range(MAX_REDRAWS):
         if not close.any():
             break
@@ -158,7 +162,7 @@ def redraw_close_records(records, draw, state, too_close):
         # Through concat, so each column keeps its dtype (nullable integers stay Int64).
         fresh.index = records.index[positions]
         records = pd.concat([records.drop(index=fresh.index), fresh]).loc[records.index]
-    return records, state, int(close.sum())
+    return records, state, redrawn, int(close.sum())
 
 
 def warn_about_close_records(count: int, total: int, threshold: float) -> None:

@@ -129,21 +129,22 @@ def _generate_chunks(generator, sampler, seed, given, conditioned, rows, batch_s
     def too_close(records):
         return similarity.too_close(generator.preprocessor_.output, _as_table(records))
 
-    still_close = 0
+    redrawn = still_close = 0
     for start in range(0, len(rows), batch_size):
         chunk_rows = rows[start : start + batch_size]
         outputs, state = draw(chunk_rows, state)
         if similarity is not None:
             # Records too close to a training record are drawn again, each with its own conditions.
-            outputs, state, close = redraw_close_records(
+            outputs, state, chunk_redrawn, chunk_close = redraw_close_records(
                 outputs,
                 lambda positions, state, chunk_rows=chunk_rows: draw(chunk_rows[positions], state),
                 state,
                 too_close,
             )
-            still_close += close
+            redrawn, still_close = redrawn + chunk_redrawn, still_close + chunk_close
         yield outputs
     if similarity is not None:
+        similarity.last_counts = {"sampled": len(rows), "redrawn": redrawn, "kept_close": still_close}
         warn_about_close_records(still_close, len(rows), similarity.threshold)
 
 
