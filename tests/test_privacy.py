@@ -183,6 +183,14 @@ def test_a_generator_on_a_panel_samples_no_record_closer_than_the_threshold(tmp_
     assert cli.returncode == 0, cli.stderr
     assert f"similarity filter: drew {counts['redrawn']} of 400 again" in cli.stdout
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "samples.csv"), filtered, check_dtype=False)
+    # evaluate says what the filter did to the samples it scores, beside the privacy score.
+    from fusegen.evaluation import evaluate_run, summary_lines
+
+    results = evaluate_run(loaded, tmp_path / "panel.csv", num_samples=200)
+    assert results["samples"]["similarity_filter"]["sampled"] == 200
+    assert results["samples"]["similarity_filter"]["redrawn"] > 0.2 * 200
+    lines = "\n".join(summary_lines(results))
+    assert "similarity filter: " in lines and "of 200 samples drawn again" in lines
     # Imputation fills the user's own rows: an observed cell is never redrawn.
     imputed = loaded.impute(train.head(5).assign(life=np.nan))
     pd.testing.assert_frame_equal(
@@ -197,3 +205,25 @@ def test_a_generator_on_a_panel_samples_no_record_closer_than_the_threshold(tmp_
     assert plain.similarity_filter_ is None
     plain.save(tmp_path / "plain")
     assert not (tmp_path / "plain" / REFERENCE_FILE).exists()
+
+
+def test_evaluate_summary_gives_the_share_inside_the_holdouts_5th_percentile():
+    from fusegen.evaluation import summary_lines
+
+    distances = {"median": 0.2, "p05": 0.05, "exact_copies": 0, "exact_copy_share": 0.0}
+    results = {
+        "quality": {"score": 0.9, "column_shapes": {"score": 0.9}, "column_pair_trends": {"score": 0.9}},
+        "samples": {"count": 100, "mode": "unconditional", "similarity_filter": {
+            "threshold": 0.0123, "sampled": 100, "redrawn": 7, "kept_close": 0}},
+        "privacy": {"synthetic": distances, "holdout": distances, "share_closer_than_holdout_p05": 0.031},
+    }  # fmt: skip
+    lines = summary_lines(results)
+    assert lines[-2].endswith(
+        "closer than the holdout's 5th percentile 3.1% (about 5% when nothing is copied)"
+    )
+    assert lines[-1] == (
+        "similarity filter: 7 of 100 samples drawn again, closer than 0.0123 to a training record; "
+        "0 kept still closer"
+    )
+    results["privacy"]["share_closer_than_holdout_p05"] = None  # undefined: left out, not an error
+    assert summary_lines(results)[-2].endswith("exact copies 0")

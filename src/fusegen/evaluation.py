@@ -79,7 +79,8 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
     holdout_frame = _frame(holdout, columns) if holdout is not None else None
     count = num_samples or len(real_frame)
     started = time.perf_counter()
-    if generator.plan_.uses_presence:
+    unconditional = generator.plan_.uses_presence or not generator.spec.inputs
+    if unconditional:
         synthetic = generator.sample(None, num_samples=count, seed=seed)
         mode = "unconditional"
     else:
@@ -100,6 +101,13 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
         seed=seed,
     )
     results["samples"] = {"count": len(synthetic), "mode": mode, "seconds": round(sample_seconds, 3)}
+    similarity = generator.similarity_filter_
+    if similarity is not None and unconditional:
+        # What the filter did to these samples (predict, the other branch, never redraws).
+        results["samples"]["similarity_filter"] = {
+            "threshold": similarity.threshold,
+            **similarity.last_counts,
+        }
     if out_dir is not None:
         out_dir = Path(out_dir)
         plots = plot_record_comparison(real_frame, synthetic, out_dir, categorical=list(output.categorical))
@@ -164,6 +172,17 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"distance to closest training record: synthetic median {privacy['synthetic']['median']:.3f}, "
             f"holdout median {privacy['holdout']['median']:.3f}; exact copies {privacy['synthetic']['exact_copies']}"
+            + (
+                f"; closer than the holdout's 5th percentile {share:.1%} (about 5% when nothing is copied)"
+                if (share := privacy.get("share_closer_than_holdout_p05")) is not None
+                else ""
+            )
+        )
+    similarity = results["samples"].get("similarity_filter")
+    if similarity:
+        lines.append(
+            f"similarity filter: {similarity['redrawn']} of {similarity['sampled']} samples drawn again, closer "
+            f"than {similarity['threshold']:.5g} to a training record; {similarity['kept_close']} kept still closer"
         )
     return lines
 
