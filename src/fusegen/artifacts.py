@@ -211,6 +211,13 @@ def _as_written(spec, manifest: dict):
         # Context anchors and scaling arrived in 0.2.0, with new weights in the decoder.
         older = {"context_anchors": False, "context_scaling": False}
         spec = spec.model_copy(update={"output": spec.output.model_copy(update=older)})
+    if (
+        _version(written_by) < (0, 3)
+        and spec.objective.type == "cvae"
+        and spec.objective.prior_scale == "auto"
+    ):
+        # Before 0.3.0 every latent was drawn from the prior itself; records now draw slightly wider.
+        spec = spec.model_copy(update={"objective": spec.objective.model_copy(update={"prior_scale": 1.0})})
     if spec.conditions_on_any_column() and "record_condition.keras" not in manifest.get("files", {}):
         # A record run from before conditioning.any_column trained on its inputs alone.
         conditioning = spec.conditioning.model_copy(update={"any_column": False})

@@ -56,8 +56,8 @@ class RegressionObjective(ObjectiveConfig):
 class CVAEObjective(ObjectiveConfig):
     """A conditional VAE: a posterior encoder sees the target and the fused conditions.
 
-    Sampling draws latents from the standard normal prior (scaled by the
-    temperature) and decodes them with the conditions.
+    Sampling draws latents from the normal prior (scaled by ``prior_scale``
+    and the temperature) and decodes them with the conditions.
     """
 
     type: Literal["cvae"] = "cvae"
@@ -77,6 +77,14 @@ class CVAEObjective(ObjectiveConfig):
         "training error (the sigma-VAE's noise), times the temperature. Without it a sample is the "
         "decoder's mean for its latent, and a forecast's intervals are too narrow. 'auto': on for a "
         "sequence output with inputs (a forecast), off for whole windows, images, vectors and records.",
+    )
+    prior_scale: Literal["auto"] | PositiveFloat = Field(
+        default="auto",
+        description="Standard deviation of the latent draws when sampling (times the temperature). A "
+        "record sample is the decoder's mean for its latent, with no observation noise, so its numbers "
+        "come out narrower than the data's; slightly wider draws move along what the decoder learnt and "
+        "widen them together, relations kept. 'auto': 1.1 for a record output (measured on ten tables, "
+        "docs/objectives.md), 1 (the prior itself) otherwise.",
     )
     marginals: Literal["labels", "all", "none"] = Field(
         default="labels",
