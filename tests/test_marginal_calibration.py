@@ -81,11 +81,18 @@ def rare_class_table(rows=2000, seed=0):
     return pd.DataFrame({"x": x, "y": y, "kind": np.where(rare, "rare", "common")})
 
 
-def spec_with(marginals):
+def spec_with(marginals, prior_scale=1.0):
+    # At the prior itself (prior_scale 1), so the maps are measured against the decoder's mean alone.
     return load_spec(
         {
             "output": {"kind": "record", "numeric": ["x", "y"], "categorical": ["kind"]},
-            "objective": {"type": "cvae", "latent_dim": 4, "kl_warmup_epochs": 2, "marginals": marginals},
+            "objective": {
+                "type": "cvae",
+                "latent_dim": 4,
+                "kl_warmup_epochs": 2,
+                "marginals": marginals,
+                "prior_scale": prior_scale,
+            },
             "training": {"batch_size": 64, "epochs": 6, "steps_per_epoch": 40, "learning_rate": 0.003},
         }
     )
@@ -111,6 +118,21 @@ def test_calibrated_samples_have_the_data_s_shares_and_spread(fitted):
     assert abs((calibrated["kind"] == "rare").mean() - 0.1) < 0.03
     # The rare class still lives where x is high: the relation survives the maps.
     assert calibrated.loc[calibrated["kind"] == "rare", "x"].mean() > calibrated["x"].mean() + 1.0
+
+
+def test_records_draw_the_latent_a_little_wider_by_default(fitted):
+    data, generators = fitted
+    default = fusegen.Generator(spec_with("none", prior_scale="auto")).fit(data, verbose=0)
+    assert default.model_.prior_scale == 1.1 and generators["none"].model_.prior_scale == 1.0
+    raw = generators["none"].sample(None, num_samples=4000, seed=3)
+    wide = default.sample(None, num_samples=4000, seed=3)
+    real_std = data["y"].std()
+    # Wider draws widen the numbers, towards the data's spread ...
+    assert wide["y"].std() > 1.04 * raw["y"].std()
+    assert abs(wide["y"].std() / real_std - 1.0) < abs(raw["y"].std() / real_std - 1.0)
+    # ... along what the decoder learnt: y still follows x, and the rare class still sits high in x.
+    assert np.corrcoef(wide["x"], wide["y"])[0, 1] > np.corrcoef(data["x"], data["y"])[0, 1] - 0.05
+    assert wide.loc[wide["kind"] == "rare", "x"].mean() > wide["x"].mean() + 1.0
 
 
 def test_a_saved_calibrated_run_samples_the_same_and_an_older_run_samples_uncalibrated(fitted, tmp_path):

@@ -15,7 +15,7 @@ encoding `fusegen.metrics.distance_to_closest_record` scores with.
 rows' own nearest-neighbour distances, each row against all the others
 (estimated on up to `THRESHOLD_ROWS` of them). A sampled record closer to a
 training row than that is redrawn with the same conditions, up to
-`MAX_REDRAWS` times. Training rows that repeat each other (a table of a few
+`MAX_REDRAWS` times (fewer when `PATIENCE` rounds in a row free none). Training rows that repeat each other (a table of a few
 categories) give a threshold of 0, and then nothing is redrawn.
 
 **Search.** Below a threshold of 1 (most tables), two rows within it agree
@@ -46,8 +46,11 @@ from fusegen.errors import FusegenWarning, RunError
 REFERENCE_FILE = "privacy_reference.npz"
 #: At most this many training rows estimate the threshold (each against all the training rows).
 THRESHOLD_ROWS = 5_000
-#: How often a record that stays too close is drawn again before it is kept, with a warning.
-MAX_REDRAWS = 50
+#: At most this many rounds of redraws; records still too close after them are kept, with a warning.
+MAX_REDRAWS = 200
+#: Redrawing stops early after this many rounds in a row that leave as many records too close: their
+#: conditions pin them there (a number clipped to the range's edge), and more rounds would only cost time.
+PATIENCE = 25
 _ARRAYS = ("numbers", "missing", "categories", "vocabulary_sizes", "threshold")
 
 
@@ -144,7 +147,7 @@ class SimilarityFilter:
 
 
 def redraw_close_records(records, draw, state, too_close):
-    """Draw again each record of ``records`` that ``too_close`` flags, up to `MAX_REDRAWS` times.
+    """Draw again each record of ``records`` that ``too_close`` flags, up to `MAX_REDRAWS` rounds.
 
     ``draw(positions, state)`` returns fresh records for those positions
     (with their conditions) and the sampler's next state. Returns the
@@ -153,8 +156,9 @@ def redraw_close_records(records, draw, state, too_close):
     """
     close = too_close(records)
     redrawn = int(close.sum())
+    fewest, stalled = redrawn, 0
     for _ in range(MAX_REDRAWS):
-        if not close.any():
+        if not close.any() or stalled >= PATIENCE:
             break
         positions = np.flatnonzero(close)
         fresh, state = draw(positions, state)
@@ -162,6 +166,8 @@ def redraw_close_records(records, draw, state, too_close):
         # Through concat, so each column keeps its dtype (nullable integers stay Int64).
         fresh.index = records.index[positions]
         records = pd.concat([records.drop(index=fresh.index), fresh]).loc[records.index]
+        remaining = int(close.sum())
+        fewest, stalled = min(fewest, remaining), (stalled + 1 if remaining >= fewest else 0)
     return records, state, redrawn, int(close.sum())
 
 
@@ -169,7 +175,8 @@ def warn_about_close_records(count: int, total: int, threshold: float) -> None:
     if count:
         warnings.warn(
             f"{count} of {total} sampled records stayed closer than {threshold:.5g} to a training record "
-            f"after {MAX_REDRAWS} redraws, and are kept: their conditions leave the generator little room.",
+            "however often they were drawn again, and are kept: their conditions leave the generator "
+            "little room.",
             FusegenWarning,
             stacklevel=3,
         )
