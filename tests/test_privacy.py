@@ -227,3 +227,24 @@ def test_evaluate_summary_gives_the_share_inside_the_holdouts_5th_percentile():
     )
     results["privacy"]["share_closer_than_holdout_p05"] = None  # undefined: left out, not an error
     assert summary_lines(results)[-2].endswith("exact copies 0")
+
+
+def test_a_reference_that_does_not_fit_the_run_is_refused_without_unpickling(tmp_path):
+    from fusegen.errors import RunError
+
+    grid = _grid()
+    converter = _converter(grid, ["life"], ["country", "year"])
+    SimilarityFilter.fit(converter, _table(grid), quantile=0.05).save(tmp_path / "good.npz")
+    assert SimilarityFilter.load(tmp_path / "good.npz", converter).one_hot
+    with np.load(tmp_path / "good.npz") as saved:
+        arrays = dict(saved)
+    bad = {
+        "pickled": {**arrays, "numbers": np.array([object()], dtype=object)},
+        "columns": {**arrays, "numbers": np.zeros((len(grid), 3), "float32")},
+        "ids": {**arrays, "categories": arrays["categories"] + 50},
+        "threshold": {**arrays, "threshold": np.asarray(np.nan)},
+    }
+    for name, contents in bad.items():
+        np.savez(tmp_path / f"{name}.npz", **contents)
+        with pytest.raises(RunError, match=f"{name}.npz"):
+            SimilarityFilter.load(tmp_path / f"{name}.npz", converter)

@@ -120,10 +120,20 @@ class SimilarityFilter:
                     f"{path}: '{name}' has shape {array.shape}, expected (rows, {columns}) for this run's record.",
                     hint="retrain, or set privacy.similarity_filter: false in the run's spec.yaml.",
                 )
-        return cls(
-            arrays["numbers"], arrays["missing"], arrays["categories"], arrays["vocabulary_sizes"],
-            float(arrays["threshold"]),
-        )  # fmt: skip
+        sizes = [len(converter.vocabularies[name]) for name in converter.spec.categorical]
+        threshold = float(arrays["threshold"]) if arrays["threshold"].size == 1 else math.nan
+        ids = arrays["categories"]
+        if (
+            arrays["vocabulary_sizes"].tolist() != sizes
+            or not (math.isfinite(threshold) and threshold >= 0.0)
+            or (ids.size and (ids.min() < 0 or np.any(ids.max(axis=0) >= np.asarray(sizes))))
+        ):
+            raise RunError(
+                f"{path}: its vocabulary sizes {arrays['vocabulary_sizes'].tolist()}, category ids or threshold "
+                f"do not fit this run's record (vocabulary sizes {sizes}).",
+                hint="retrain, or set privacy.similarity_filter: false in the run's spec.yaml.",
+            )
+        return cls(arrays["numbers"], arrays["missing"], ids, sizes, threshold)
 
     # -- filtering -----------------------------------------------------------
 
