@@ -14,9 +14,10 @@ encoding `fusegen.metrics.distance_to_closest_record` scores with.
 **Threshold.** The ``privacy.similarity_quantile`` (0.05) of the training
 rows' own nearest-neighbour distances, each row against all the others
 (estimated on up to `THRESHOLD_ROWS` of them). A sampled record closer to a
-training row than that is redrawn with the same conditions, up to
-`MAX_REDRAWS` times (fewer when `PATIENCE` rounds in a row free none). Training rows that repeat each other (a table of a few
-categories) give a threshold of 0, and then nothing is redrawn.
+training row than that is redrawn with the same conditions, for up to
+`MAX_REDRAWS` rounds (fewer once `PATIENCE` rounds in a row free none).
+Training rows that repeat each other (a table of a few categories) give a
+threshold of 0, and then nothing is redrawn.
 
 **Search.** Below a threshold of 1 (most tables), two rows within it agree
 on every category, so categories enter as their ids times 2, where one
