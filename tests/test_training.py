@@ -81,6 +81,7 @@ def test_run_directory_contents(trained):
         "preprocessing.json",
         "plan.json",
         "history.json",
+        "privacy_reference.npz",  # ... and redraws samples too close to a training row (privacy)
     }
     assert set(manifest["versions"]) == {"fusegen", "keras", "tensorflow"}
     plan = json.loads((run_dir / "plan.json").read_text())
