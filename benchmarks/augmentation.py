@@ -23,8 +23,11 @@ rows of each minority class:
                 training rows written to CSV (the class to rebalance is the
                 first designated condition; the benchmark only sets the seed
                 and no validation split, as it holds out its own rows), trained, then
-                sampled with the target column as the condition
-                (``sample({target: [label]}, num_samples=n)``; no rejection).
+                rebalanced to the class, as docs/guide-records.md's augmentation
+                recipe does (``sample(None, num_samples=n, rebalance={target:
+                {label: 1.0}})``): each row is conditioned on the label, and its
+                default label check draws again each row whose label the model
+                does not impute back from its other cells (``fusegen.rebalancing``).
   smote_nc:     imbalanced-learn's SMOTENC at its defaults (k_neighbors=5),
                 ``sampling_strategy`` the same counts; SMOTE where a table has
                 no string feature, SMOTEN where it has only string features.
@@ -244,11 +247,12 @@ def fusegen_rows(train, target, counts, seed, settings):
     started = time.perf_counter()
     generator = fusegen.Generator(load_spec(spec)).fit(train, verbose=0)
     fit_seconds = time.perf_counter() - started
-    parts = [
-        generator.sample({target: [label]}, num_samples=count, seed=seed + index)
-        for index, (label, count) in enumerate(counts.items())
-    ]
-    return pd.concat(parts, ignore_index=True), fit_seconds, info
+    parts, redrawn = [], {}
+    for index, (label, count) in enumerate(counts.items()):
+        rows = generator.sample(None, num_samples=count, seed=seed + index, rebalance={target: {label: 1.0}})
+        parts.append(rows)
+        redrawn[str(label)] = generator.label_check_counts_["redrawn"]
+    return pd.concat(parts, ignore_index=True), fit_seconds, {**info, "label_check_redrawn": redrawn}
 
 
 def smote_rows(train, target, counts, seed, settings):

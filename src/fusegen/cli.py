@@ -244,6 +244,12 @@ def sample(
         help="Records: draw again each sample closer to a training record than the run's privacy threshold "
         "(where the run has one, privacy.similarity_filter).",
     ),
+    label_check: Optional[bool] = typer.Option(
+        None,
+        "--label-check/--no-label-check",
+        help="With --rebalance on a record's column: draw again each row whose label the generator does "
+        "not impute back from its other cells (the default where it can).",
+    ),
 ):
     """Sample from a trained generator, on conditions for some inputs, all, or none."""
     levels = parse_quantiles(quantiles) if quantiles is not None else None
@@ -269,6 +275,7 @@ def sample(
         extrapolate=allow_extrapolation,
         rebalance=parse_rebalance(rebalance),
         similarity_filter=similarity_filter,
+        label_check=label_check,
     )
     kept: list = []
     if levels is not None:  # sequences are gathered into one NPZ anyway; keep them for the summary
@@ -282,6 +289,12 @@ def sample(
         typer.echo(
             f"similarity filter: drew {similarity.last_counts['redrawn']} of {count} again, closer than "
             f"{similarity.threshold:.5g} to a training record (--no-similarity-filter keeps the first draws)"
+        )
+    checked = generator.label_check_counts_
+    if checked is not None:
+        typer.echo(
+            f"label check: drew {checked['redrawn']} of {count} again, their label not imputed back from their "
+            "other cells (--no-label-check keeps the first draws)"
         )
     if levels is not None:
         import numpy as np

@@ -52,6 +52,9 @@ class Generator:
         self.validation_table_: Table | None = None
         # Redraws sampled records too close to a training record (`fusegen.privacy`); None when off.
         self.similarity_filter_ = None
+        #: What the last sampling call's label check did (`fusegen.rebalancing`): rows sampled, drawn
+        #: again, and kept though their label did not come back; None where no check ran.
+        self.label_check_counts_ = None
         self.run_dir_: Path | None = None  # the run directory it was loaded from
         self.worker_dirs_: list[Path] = []
         # Traced samplers by temperature, reused across `sample` calls (see `fusegen.sampling.TracedSampler`).
@@ -166,6 +169,7 @@ class Generator:
         extrapolate: bool = False,
         rebalance: str | dict | None = None,
         similarity_filter: bool = True,
+        label_check: bool | None = None,
     ):
         """Generate outputs for conditions on any subset of the inputs (and, for records, of the columns).
 
@@ -204,10 +208,17 @@ class Generator:
                 training records' own nearest-neighbour distance at
                 ``privacy.similarity_quantile`` (`fusegen.privacy`); False
                 returns the first draws.
+            label_check: with ``rebalance`` on a record's categorical column,
+                draw again each row whose label the generator does not impute
+                back from the row's other cells, so the rows of a rare class
+                look like that class (`fusegen.rebalancing`). None (the
+                default) checks wherever it can; False keeps the first draws;
+                True without such a rebalance is an error.
 
         A record column that is also a given condition comes back with the
         given value, so conditional sampling returns exactly the rows asked
-        for, with no rejection. A category never seen in training maps to
+        for, with no rejection (rebalanced rows may be drawn again, by the
+        label check, but keep their label). A category never seen in training maps to
         the out-of-vocabulary id (counted in ``preprocessor_.unseen_counts``).
 
         Returns:
@@ -218,7 +229,7 @@ class Generator:
         chunks = self.iter_samples(
             conditions, num_samples=num_samples, seed=seed, temperature=temperature, batch_size=batch_size,
             strict=strict, ranges=ranges, extrapolate=extrapolate, rebalance=rebalance,
-            similarity_filter=similarity_filter,
+            similarity_filter=similarity_filter, label_check=label_check,
         )  # fmt: skip
         return concatenate_chunks(list(chunks))
 
@@ -310,6 +321,7 @@ SAMPLE_DEFAULTS = {
     "extrapolate": False,
     "rebalance": None,
     "similarity_filter": True,
+    "label_check": None,
 }
 
 

@@ -15,7 +15,8 @@ encoding `fusegen.metrics.distance_to_closest_record` scores with.
 rows' own nearest-neighbour distances, each row against all the others
 (estimated on up to `THRESHOLD_ROWS` of them). A sampled record closer to a
 training row than that is redrawn with the same conditions, for up to
-`MAX_REDRAWS` rounds (fewer once `PATIENCE` rounds in a row free none).
+`fusegen.sampling.MAX_REDRAWS` rounds (fewer once `fusegen.sampling.PATIENCE`
+rounds in a row free none).
 Training rows that repeat each other (a table of a few categories) give a
 threshold of 0, and then nothing is redrawn.
 
@@ -39,7 +40,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from fusegen.errors import FusegenWarning, RunError
 
@@ -47,11 +47,6 @@ from fusegen.errors import FusegenWarning, RunError
 REFERENCE_FILE = "privacy_reference.npz"
 #: At most this many training rows estimate the threshold (each against all the training rows).
 THRESHOLD_ROWS = 5_000
-#: At most this many rounds of redraws; records still too close after them are kept, with a warning.
-MAX_REDRAWS = 200
-#: Redrawing stops early after this many rounds in a row that leave as many records too close: their
-#: conditions pin them there (a number clipped to the range's edge), and more rounds would only cost time.
-PATIENCE = 25
 _ARRAYS = ("numbers", "missing", "categories", "vocabulary_sizes", "threshold")
 
 
@@ -155,31 +150,6 @@ class SimilarityFilter:
         points = _points(converter.distance_codes(table), self.vocabulary_sizes, self.one_hot)
         distances = self._index.kneighbors(points, return_distance=True)[0][:, 0]
         return distances < self.threshold
-
-
-def redraw_close_records(records, draw, state, too_close):
-    """Draw again each record of ``records`` that ``too_close`` flags, up to `MAX_REDRAWS` rounds.
-
-    ``draw(positions, state)`` returns fresh records for those positions
-    (with their conditions) and the sampler's next state. Returns the
-    records, the state, how many were drawn again and how many stayed too
-    close.
-    """
-    close = too_close(records)
-    redrawn = int(close.sum())
-    fewest, stalled = redrawn, 0
-    for _ in range(MAX_REDRAWS):
-        if not close.any() or stalled >= PATIENCE:
-            break
-        positions = np.flatnonzero(close)
-        fresh, state = draw(positions, state)
-        close[positions] = too_close(fresh)
-        # Through concat, so each column keeps its dtype (nullable integers stay Int64).
-        fresh.index = records.index[positions]
-        records = pd.concat([records.drop(index=fresh.index), fresh]).loc[records.index]
-        remaining = int(close.sum())
-        fewest, stalled = min(fewest, remaining), (stalled + 1 if remaining >= fewest else 0)
-    return records, state, redrawn, int(close.sum())
 
 
 def warn_about_close_records(count: int, total: int, threshold: float) -> None:

@@ -4,19 +4,39 @@
 label=yes:0.5,no:0.5``) gives each sample one label as a condition, in
 exactly the chosen shares (whole counts by the largest remainder), in an
 order shuffled by the seed; every other column then follows its
-conditional distribution given that label. Nothing is drawn and thrown
-away, so a rare class costs no more than a common one. The column is a
-categorical input, or any categorical column of a record generator trained
-with ``conditioning.any_column``.
+conditional distribution given that label. The column is a categorical
+input, or any categorical column of a record generator trained with
+``conditioning.any_column``.
+
+**The label check** (`LabelCheck`; ``label_check``, on by default when a
+record column is rebalanced). Rebalanced rows are there to teach a
+classifier the rare class, and a row drawn for "denied" whose other cells
+look approved teaches it to deny ordinary applications. So each drawn row's
+other cells are shown to the generator, which imputes the label
+(`fusegen.imputation`, one draw); a row whose label does not come back is
+drawn again, as the similarity filter redraws (`fusegen.sampling.MAX_REDRAWS`
+rounds at most). A row is kept with probability p(label | other cells) under
+the model, so the rows lean towards where the label is likely: this is the
+consistency filtering of generated training examples (Anaby-Tavor et al.,
+"Do Not Have Enough Data? Deep Learning to the Rescue!", AAAI 2020), with
+the generator as its own classifier. On the four imbalanced tables of
+``benchmarks/augmentation.py`` it raised fusegen's lift in macro F1 (see
+docs/benchmarks.md). The other columns then no longer follow their
+conditional distribution exactly, so ``label_check=False`` turns it off
+(``fusegen sample --no-label-check``), and plain conditions
+(``sample({"label": ["yes"]})``) never check.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import pandas as pd
 
 from fusegen.data.records import MISSING
 from fusegen.data.table import Table
-from fusegen.errors import DataError
+from fusegen.errors import DataError, FusegenError, FusegenWarning
 
 
 def rebalanced(generator, table: Table | None, rows: np.ndarray, rebalance, seed: int) -> Table:
@@ -119,3 +139,69 @@ def _whole_counts(weights: dict[str, float], total: int) -> np.ndarray:
     remainder = total - counts.sum()
     counts[np.argsort(-(exact - counts), kind="stable")[:remainder]] += 1
     return counts
+
+
+class LabelCheck:
+    """Which rebalanced rows the generator labels back as drawn (see the module's docstring).
+
+    Args:
+        generator: a fitted record generator trained with ``conditioning.any_column``.
+        column: the rebalanced column.
+        seed: seeds the imputations; each call draws with the next seed.
+    """
+
+    def __init__(self, generator, column: str, seed: int):
+        self.generator = generator
+        self.column = column
+        self.seed = seed
+        self._calls = 0
+
+    @classmethod
+    def for_sampling(cls, generator, rebalance, label_check: bool | None, seed: int) -> LabelCheck | None:
+        """The check a sampling call makes: None when off; ``label_check`` None is on where it can run."""
+        if label_check is False:
+            return None
+        column = _one_column(rebalance)[0] if rebalance else None
+        spec = generator.spec
+        checkable = (
+            column is not None
+            and spec.output.kind == "record"
+            and spec.conditions_on_any_column()
+            and column in spec.output.categorical
+        )
+        if checkable:
+            return cls(generator, column, seed)
+        if label_check is None:
+            return None
+        raise FusegenError(
+            "label_check imputes the rebalanced column from each row's other cells, so it needs rebalance "
+            "on a categorical column of a record generator trained with conditioning.any_column; received "
+            + (f"rebalance on '{column}'." if column is not None else "no rebalance."),
+            hint="rebalance a record's categorical column, or leave label_check out.",
+        )
+
+    def rejects(self, records: pd.DataFrame) -> np.ndarray:
+        """True for each row whose label the generator, shown the row's other cells, does not draw back."""
+        from fusegen.imputation import impute
+
+        hidden = records.copy()
+        hidden[self.column] = None
+        seed = int(np.random.SeedSequence([self.seed, self._calls]).generate_state(1)[0] >> 1)
+        self._calls += 1
+        with warnings.catch_warnings():
+            # A row's own cells are the generator's draws, within its range; nothing to warn about.
+            warnings.simplefilter("ignore", FusegenWarning)
+            labelled = impute(self.generator, hidden, seed=seed)
+        asked = records[self.column].astype(str).to_numpy()
+        return labelled[self.column].astype(str).to_numpy() != asked
+
+
+def warn_about_unchecked_rows(count: int, total: int, column: str) -> None:
+    if count:
+        warnings.warn(
+            f"{count} of {total} rebalanced rows never had their '{column}' label imputed back from their "
+            "other cells however often they were drawn again, and are kept: the generator finds that label "
+            "unlikely wherever it draws it.",
+            FusegenWarning,
+            stacklevel=3,
+        )

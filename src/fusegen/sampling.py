@@ -28,12 +28,18 @@ from fusegen.data.record_cells import (
 from fusegen.data.table import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError, FusegenError, FusegenWarning
-from fusegen.privacy import redraw_close_records, warn_about_close_records
-from fusegen.rebalancing import rebalanced
+from fusegen.privacy import warn_about_close_records
+from fusegen.rebalancing import LabelCheck, rebalanced, warn_about_unchecked_rows
 from fusegen.spec.names import RECORD_EXCLUDED, RECORD_VALUES, RECORD_VISIBLE
 
 #: How far beyond its training range, as a share of the range's width, a numeric condition may lie.
 EXTRAPOLATION_MARGIN = 0.1
+#: At most this many rounds of redraws (the similarity filter, the label check); samples still
+#: rejected after them are kept, with a warning.
+MAX_REDRAWS = 200
+#: Redrawing stops early after this many rounds in a row that leave as many samples rejected: their
+#: conditions pin them there (a number clipped to the range's edge), and more rounds would only cost time.
+PATIENCE = 25
 
 
 def iter_samples(generator, conditions, options) -> Iterator:
@@ -89,7 +95,13 @@ def iter_samples(generator, conditions, options) -> Iterator:
     conditioned = _Conditioned(table, present_inputs, presence, kept)
     # predict and evaluation (not strict) answer each row once; imputation turns the filter off itself.
     similarity = generator.similarity_filter_ if options["similarity_filter"] and strict else None
-    return _generate_chunks(generator, sampler, seed, given, conditioned, rows, batch_size, similarity)
+    label_check = LabelCheck.for_sampling(
+        generator, options.get("rebalance"), options.get("label_check"), seed
+    )
+    generator.label_check_counts_ = None
+    return _generate_chunks(
+        generator, sampler, seed, given, conditioned, rows, batch_size, similarity, label_check
+    )
 
 
 def _sampler(generator, temperature: float) -> TracedSampler:
@@ -112,9 +124,11 @@ class _Conditioned:
     record_cells: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
-def _generate_chunks(generator, sampler, seed, given, conditioned, rows, batch_size, similarity=None):
-    # Each call keeps its own random state, so the same seed gives the
-    # same samples however calls share the sampler or interleave.
+def _generate_chunks(
+    generator, sampler, seed, given, conditioned, rows, batch_size, similarity=None, label_check=None
+):
+    # Each call keeps its own random state, so the same seed gives the same samples however calls
+    # share the sampler or interleave.
     state = sampler.initial_state(seed)
 
     def draw(chunk_rows, state):
@@ -126,26 +140,68 @@ def _generate_chunks(generator, sampler, seed, given, conditioned, rows, batch_s
         )
         return _keep_given_cells(outputs, conditioned, chunk_rows), state
 
-    def too_close(records):
-        return similarity.too_close(generator.preprocessor_.output, _as_table(records))
-
-    redrawn = still_close = 0
+    checks = {}
+    if similarity is not None:
+        output = generator.preprocessor_.output
+        checks["similarity"] = lambda records: similarity.too_close(output, _as_table(records))
+    if label_check is not None:
+        checks["label"] = label_check.rejects
+    redrawn = dict.fromkeys(checks, 0)
+    kept = dict.fromkeys(checks, 0)
     for start in range(0, len(rows), batch_size):
         chunk_rows = rows[start : start + batch_size]
         outputs, state = draw(chunk_rows, state)
-        if similarity is not None:
-            # Records too close to a training record are drawn again, each with its own conditions.
-            outputs, state, chunk_redrawn, chunk_close = redraw_close_records(
+        if checks:
+            # Rejected samples are drawn again, each with its own conditions.
+            outputs, state, chunk_redrawn, chunk_kept = redraw_rejected(
                 outputs,
                 lambda positions, state, chunk_rows=chunk_rows: draw(chunk_rows[positions], state),
                 state,
-                too_close,
+                checks,
             )
-            redrawn, still_close = redrawn + chunk_redrawn, still_close + chunk_close
+            for name in checks:
+                redrawn[name] += chunk_redrawn[name]
+                kept[name] += chunk_kept[name]
         yield outputs
     if similarity is not None:
-        similarity.last_counts = {"sampled": len(rows), "redrawn": redrawn, "kept_close": still_close}
-        warn_about_close_records(still_close, len(rows), similarity.threshold)
+        similarity.last_counts = {
+            "sampled": len(rows), "redrawn": redrawn["similarity"], "kept_close": kept["similarity"],
+        }  # fmt: skip
+        warn_about_close_records(kept["similarity"], len(rows), similarity.threshold)
+    if label_check is not None:
+        generator.label_check_counts_ = {
+            "sampled": len(rows), "redrawn": redrawn["label"], "kept_unchecked": kept["label"],
+        }  # fmt: skip
+        warn_about_unchecked_rows(kept["label"], len(rows), label_check.column)
+
+
+def redraw_rejected(records, draw, state, checks: dict):
+    """Draw again each record of ``records`` that any of ``checks`` rejects, up to `MAX_REDRAWS` rounds.
+
+    ``draw(positions, state)`` returns fresh records for those positions
+    (with their conditions) and the sampler's next state; each check maps
+    records to a boolean array, True where it rejects one. Returns the
+    records, the state, and per check how many it rejected in the first
+    draw and how many it still rejects.
+    """
+    rejected = {name: np.asarray(check(records), bool) for name, check in checks.items()}
+    first = {name: int(mask.sum()) for name, mask in rejected.items()}
+    any_rejected = np.logical_or.reduce(list(rejected.values()))
+    fewest, stalled = int(any_rejected.sum()), 0
+    for _ in range(MAX_REDRAWS):
+        if not any_rejected.any() or stalled >= PATIENCE:
+            break
+        positions = np.flatnonzero(any_rejected)
+        fresh, state = draw(positions, state)
+        for name, check in checks.items():
+            rejected[name][positions] = check(fresh)
+        any_rejected = np.logical_or.reduce(list(rejected.values()))
+        # Through concat, so each column keeps its dtype (nullable integers stay Int64).
+        fresh.index = records.index[positions]
+        records = pd.concat([records.drop(index=fresh.index), fresh]).loc[records.index]
+        remaining = int(any_rejected.sum())
+        fewest, stalled = min(fewest, remaining), (stalled + 1 if remaining >= fewest else 0)
+    return records, state, first, {name: int(mask.sum()) for name, mask in rejected.items()}
 
 
 def _as_table(records: pd.DataFrame) -> Table:
