@@ -247,12 +247,12 @@ def fusegen_rows(train, target, counts, seed, settings):
     started = time.perf_counter()
     generator = fusegen.Generator(load_spec(spec)).fit(train, verbose=0)
     fit_seconds = time.perf_counter() - started
-    parts, redrawn = [], {}
+    parts, checked = [], {}
     for index, (label, count) in enumerate(counts.items()):
         rows = generator.sample(None, num_samples=count, seed=seed + index, rebalance={target: {label: 1.0}})
         parts.append(rows)
-        redrawn[str(label)] = generator.label_check_counts_["redrawn"]
-    return pd.concat(parts, ignore_index=True), fit_seconds, {**info, "label_check_redrawn": redrawn}
+        checked[str(label)] = generator.label_check_counts_
+    return pd.concat(parts, ignore_index=True), fit_seconds, {**info, "label_check": checked}
 
 
 def smote_rows(train, target, counts, seed, settings):
