@@ -295,3 +295,34 @@ def test_init_schedule_is_about_3000_steps_and_at_most_200_passes():
     assert 2900 <= epochs * steps <= 3100
     # Large tables: one pass per epoch, at least 10 of them.
     assert _default_schedule(50_000, 256) == (10, None)
+
+
+@pytest.mark.parametrize("caught_as", [None, RuntimeError])
+def test_a_signal_ends_the_run_as_stopped_even_when_a_library_rewraps_it(monkeypatch, capsys, caught_as):
+    """TensorFlow turns an exception raised inside one of its Python ops into its own error;
+    a signal that lands there must still end the run with 128 + its number, not status 1."""
+    import signal
+
+    from fusegen import cli
+
+    def work():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):  # the handler runs at the next bytecode
+                pass
+        except BaseException as stopped:
+            if caught_as is None:
+                raise
+            raise caught_as("Python op failed") from stopped
+
+    monkeypatch.setattr(cli, "app", work)
+    monkeypatch.setattr(cli, "_state", {"verbose": False})
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with pytest.raises(SystemExit) as exited:
+            cli.run()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    assert exited.value.code == 128 + signal.SIGTERM
+    assert capsys.readouterr().err == "fusegen: stopped by SIGTERM; partial files removed\n"

@@ -125,6 +125,6 @@ def test_a_killed_sample_leaves_no_partial_file(run_dir, tmp_path, signal_number
         time.sleep(0.1)
     os.kill(process.pid, signal_number)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 128 + signal_number
+    assert process.returncode == 128 + signal_number, err
     assert err.strip().endswith("partial files removed")
     assert list((tmp_path / "out").iterdir()) == []

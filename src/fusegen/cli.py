@@ -485,6 +485,10 @@ class _Stopped(BaseException):
 
 
 def _stop(signum, frame):
+    # Remembered as well as raised: a library that catches the exception where it lands
+    # (TensorFlow turns one raised inside a Python op into its own error) would otherwise
+    # end the run as an ordinary failure, with exit status 1.
+    _state["stopped_by"] = signum
     raise _Stopped(signum)
 
 
@@ -500,14 +504,17 @@ def run() -> None:
             signal.signal(getattr(signal, name), _stop)
     try:
         app()
-    except FusegenError as error:
-        if _state["verbose"]:
-            raise
-        # One line, whatever a wrapped library put in the message (YAML's errors span two).
-        typer.echo(f"fusegen: error: {' '.join(str(error).split())}", err=True)
-        sys.exit(1)
-    except (KeyboardInterrupt, _Stopped) as stopped:
-        signal_number = stopped.args[0] if isinstance(stopped, _Stopped) else signal.SIGINT
+    except BaseException as error:
+        if isinstance(error, KeyboardInterrupt):
+            _state.setdefault("stopped_by", signal.SIGINT)
+        signal_number = _state.get("stopped_by")
+        if signal_number is None or (isinstance(error, SystemExit) and not error.code):
+            # No signal, or one that came after the work was done.
+            if not isinstance(error, FusegenError) or _state["verbose"]:
+                raise
+            # One line, whatever a wrapped library put in the message (YAML's errors span two).
+            typer.echo(f"fusegen: error: {' '.join(str(error).split())}", err=True)
+            sys.exit(1)
         what = (
             "interrupted"
             if signal_number == signal.SIGINT
