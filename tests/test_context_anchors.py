@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import fusegen
 from fusegen.models import plan_model
-from fusegen.models.head_inputs import ContinuationAnchors
+from fusegen.models.head_inputs import ContinuationAnchors, last_cycle
 from fusegen.spec import load_spec
 
 CONTEXT, HORIZON = 12, 4
@@ -46,8 +46,10 @@ def test_an_output_reading_the_steps_after_an_input_continues_it():
     assert continuation_spec().continued_channels() == [(0, "history", 0)]
     plan = plan_model(continuation_spec()).to_dict()
     assert plan["head"]["continues"] == {"ahead[0]": "history[0]"}
-    # Per output step: the head's value, the value one horizon earlier and the last value, the conditions.
-    assert plan["head"]["step_join"][0]["shape"][1] == 1 + 2 + plan["head"]["input_shape"][-1]
+    # Per output step: the head's value; the value one horizon earlier, the last value and the last cycle;
+    # the conditions.
+    assert plan["head"]["step_join"][0]["shape"][1] == 1 + 3 + plan["head"]["input_shape"][-1]
+    assert plan["head"]["context_cycles"]
 
 
 def test_several_inputs_and_columns_map_channel_by_channel():
@@ -98,6 +100,9 @@ def test_no_continuation_without_adjacent_steps_or_a_head(spec):
 
 
 def test_anchors_and_scaling_turn_off_one_by_one():
+    head = plan_model(continuation_spec(context_cycles=False)).to_dict()["head"]
+    assert head["context_anchors"] and not head["context_cycles"]
+    assert head["step_join"][0]["shape"][1] == 1 + 2 + head["input_shape"][-1]
     spec = continuation_spec(context_anchors=False)
     head = plan_model(spec).to_dict()["head"]
     assert spec.continued_channels() and head["step_join"] == [] and head["context_scaling"]
@@ -122,6 +127,64 @@ def test_anchors_are_the_last_value_and_the_values_one_horizon_earlier(length, s
             np.testing.assert_array_equal(anchors[:, :, channel], context[:, length - steps :, channel])
     restored = ContinuationAnchors.from_config(layer.get_config())
     np.testing.assert_array_equal(np.asarray(restored([context])), anchors)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    period=st.integers(2, 12),
+    cycles=st.integers(3, 5),
+    steps=st.integers(1, 30),
+    offset=st.floats(-50, 50),
+    seed=st.integers(0, 2**16),
+)
+def test_the_cycle_anchor_repeats_each_windows_own_last_cycle(period, cycles, steps, offset, seed):
+    rng = np.random.default_rng(seed)
+    pattern = rng.normal(size=period)
+    pattern = (pattern - pattern.mean()) / (pattern.std() + 1e-3)
+    length = period * cycles + int(rng.integers(0, period))
+    windows = np.stack(
+        [np.resize(np.roll(pattern, shift), length) for shift in (0, 1)]  # two phases in one batch
+    )
+    windows = (offset + windows + rng.normal(0, 0.01, windows.shape)).astype("float32")
+    cycle = np.asarray(last_cycle(windows, length, steps))
+    truth = np.stack([np.resize(np.roll(pattern, shift), length + steps)[length:] for shift in (0, 1)])
+    # The continuation is the seasonal-naive one (a multiple of the period repeats the same values).
+    np.testing.assert_allclose(cycle, offset + truth, atol=0.05)
+
+
+def test_a_window_without_a_cycle_gets_its_last_value():
+    ramp = np.linspace(-1.0, 3.0, 20, dtype="float32")[None]
+    cycle = np.asarray(last_cycle(ramp, 20, 5))
+    np.testing.assert_array_equal(cycle, np.full((1, 5), 3.0, "float32"))
+    layer = ContinuationAnchors(["history"], [(0, 0)], [20], 5, cycles=True)
+    anchors = np.asarray(layer([ramp[..., None]]))
+    assert anchors.shape == (1, 5, layer.channels) == (1, 5, 3)
+    np.testing.assert_array_equal(anchors[..., 2], cycle)
+    restored = ContinuationAnchors.from_config(layer.get_config())
+    np.testing.assert_array_equal(np.asarray(restored([ramp[..., None]])), anchors)
+
+
+def rhythms(count, seed=0):
+    """Each window repeats a random pattern of its own period, 2 to 6 steps but never the horizon's 4."""
+    rng = np.random.default_rng(seed)
+    series = []
+    for period in rng.choice([2, 3, 5, 6], count):
+        pattern = rng.normal(0, 1, period)
+        series.append(np.resize(pattern, CONTEXT + HORIZON) + rng.normal(0, 0.05, CONTEXT + HORIZON))
+    return {"series": np.asarray(series, dtype="float32")[..., None]}
+
+
+def test_a_head_with_cycle_anchors_continues_each_windows_rhythm():
+    data, test = rhythms(256), rhythms(128, seed=1)
+    errors = {}
+    for cycles in (True, False):
+        spec = continuation_spec(context_cycles=cycles, context_scaling=False)
+        generator = fusegen.Generator(spec).fit(data, verbose=0)
+        predicted = np.asarray(generator.sample(test, seed=0))
+        errors[cycles] = float(np.mean(np.abs(predicted - test["series"][:, CONTEXT:])))
+    # With the last value and the value 4 steps earlier alone, a 3- or 5-step rhythm must be found by
+    # the encoder; the cycle anchor hands it over.
+    assert errors[True] < 0.6 * errors[False], errors
 
 
 def levels(count, seed=0):
@@ -174,5 +237,7 @@ def test_runs_from_before_anchors_load_without_them(tmp_path):
     spec = continuation_spec()
     older = plan_model(_as_written(spec, {"versions": {"fusegen": "0.1.0"}})).to_dict()["head"]
     assert older["step_join"] == [] and not older["context_scaling"]
+    before_cycles = plan_model(_as_written(spec, {"versions": {"fusegen": "0.3.0"}})).to_dict()["head"]
+    assert before_cycles["context_anchors"] and not before_cycles["context_cycles"]
     current = plan_model(_as_written(spec, {"versions": {"fusegen": fusegen.__version__}})).to_dict()["head"]
-    assert current["step_join"] and current["context_scaling"]
+    assert current["step_join"] and current["context_scaling"] and current["context_cycles"]

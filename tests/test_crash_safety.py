@@ -18,7 +18,7 @@ from fusegen.objectives.checkpoints import read_latest
 pytestmark = pytest.mark.slow
 
 EPOCHS = 12
-TRIALS = 10
+TRIALS = 5
 
 
 @pytest.fixture(scope="module")

@@ -211,6 +211,9 @@ def _as_written(spec, manifest: dict):
         # Context anchors and scaling arrived in 0.2.0, with new weights in the decoder.
         older = {"context_anchors": False, "context_scaling": False}
         spec = spec.model_copy(update={"output": spec.output.model_copy(update=older)})
+    if _version(written_by) < (0, 4) and spec.output.kind == "sequence":
+        # Cycle anchors arrived in 0.4.0, widening the step join's input.
+        spec = spec.model_copy(update={"output": spec.output.model_copy(update={"context_cycles": False})})
     if (
         _version(written_by) < (0, 3)
         and spec.objective.type == "cvae"

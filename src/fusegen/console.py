@@ -48,7 +48,10 @@ def print_plan(plan: dict) -> None:
         rows(f"  step join ({', '.join(joined)})", head["step_join"])
     contexts = sorted({source.split("[")[0] for source in head.get("continues", {}).values()})
     if contexts:
-        uses = [*(["its last values and one horizon earlier, per step"] if head.get("context_anchors") else []),
+        anchors = "its last values, one horizon earlier" + (
+            " and its last cycle" if head.get("context_cycles") else ""
+        )
+        uses = [*([f"{anchors}, per step"] if head.get("context_anchors") else []),
                 *(["each window's mean and spread as units"] if head.get("context_scaling") else [])]  # fmt: skip
         note = f"continues {', '.join(contexts)}" + (f": {'; '.join(uses)}" if uses else "")
         table.add_row("", f"[dim]{note}[/dim]", "", "", "")

@@ -231,46 +231,69 @@ def continuation_anchors(spec: GeneratorSpec) -> ContinuationAnchors:
     contexts = list(dict.fromkeys(name for _, name, _ in continued))
     sources = [(contexts.index(name), channel) for _, name, channel in continued]
     lengths = [spec.inputs[name].steps for name in contexts]
-    return ContinuationAnchors(contexts, sources, lengths, spec.output.steps, name="continuation_anchors")
+    return ContinuationAnchors(
+        contexts,
+        sources,
+        lengths,
+        spec.output.steps,
+        cycles=spec.output.context_cycles,
+        name="continuation_anchors",
+    )
 
 
 @keras.saving.register_keras_serializable(package="fusegen")
 class ContinuationAnchors(keras.layers.Layer):
-    """Per output step: each continued channel's value one horizon earlier, then its last value.
+    """Per output step: each continued channel's value one horizon earlier, then its last value,
+    then (with ``cycles``) its last cycle repeated.
 
     Called on the context inputs named by ``contexts`` (in that order);
     ``sources`` lists ``(context position, channel)`` per continued channel.
     A context shorter than the horizon has no value one horizon earlier, so
     it gives only the last value.
+
+    The cycle is found in each window on its own (`last_cycle`), so a
+    recording whose rhythm changes from one window to the next (walking at
+    one cadence, running at another) gets the seasonal-naive continuation
+    at its own period, which neither fixed anchor gives.
     """
 
     example = {
-        "init_kwargs": {"contexts": ["history"], "sources": [[0, 0], [0, 1]], "lengths": [6], "steps": 3},
+        "init_kwargs": {
+            "contexts": ["history"],
+            "sources": [[0, 0], [0, 1]],
+            "lengths": [6],
+            "steps": 3,
+            "cycles": True,
+        },
         "input_shape": ((2, 6, 2),),
-        "expected_output_shape": (2, 3, 4),
+        "expected_output_shape": (2, 3, 6),
     }
 
-    def __init__(self, contexts, sources, lengths, steps, **kwargs):
+    def __init__(self, contexts, sources, lengths, steps, cycles=False, **kwargs):
         super().__init__(**kwargs)
         self.contexts = list(contexts)
         self.sources = [tuple(source) for source in sources]
         self.lengths = list(lengths)
         self.steps = int(steps)
+        # False for runs written before 0.4.0, whose decoders were trained without them.
+        self.cycles = bool(cycles)
 
     @property
     def channels(self) -> int:
         earlier = sum(self.lengths[position] >= self.steps for position, _ in self.sources)
-        return earlier + len(self.sources)
+        return earlier + len(self.sources) * (2 if self.cycles else 1)
 
     def call(self, contexts):
         contexts = list(contexts) if isinstance(contexts, (list, tuple)) else [contexts]
-        earlier, last = [], []
+        earlier, last, cycles = [], [], []
         for position, channel in self.sources:
             series = contexts[position][:, :, channel]
             if self.lengths[position] >= self.steps:
                 earlier.append(series[:, self.lengths[position] - self.steps :])
             last.append(ops.repeat(series[:, -1:], self.steps, axis=1))
-        return ops.stack(earlier + last, axis=-1)
+            if self.cycles:
+                cycles.append(last_cycle(series, self.lengths[position], self.steps))
+        return ops.stack(earlier + last + cycles, axis=-1)
 
     def compute_output_shape(self, input_shape):
         first = (
@@ -287,7 +310,40 @@ class ContinuationAnchors(keras.layers.Layer):
             "sources": [list(source) for source in self.sources],
             "lengths": self.lengths,
             "steps": self.steps,
+            "cycles": self.cycles,
         }
+
+
+def last_cycle(series, length: int, steps: int):
+    """Each window's last cycle, repeated over ``steps``: the seasonal-naive continuation at its own period.
+
+    ``series`` is (batch, length); the result is (batch, steps). The period
+    is the lag, up to half the window, with the highest autocorrelation
+    once the autocorrelation has stopped falling from lag 1, so a smooth
+    series' high short-lag correlation is not taken for a cycle. A window
+    whose autocorrelation only falls (a trend, a random walk) has no cycle
+    and gets its last value.
+
+    Measured on issue 18's benchmark, a strength channel beside it (the
+    autocorrelation at that period) helped B a little and hurt C more, so
+    the network judges the cycle from the context alone.
+    """
+    longest = max(length // 2, 1)
+    centred = series - ops.mean(series, axis=1, keepdims=True)
+    correlations = []
+    for lag in range(1, longest + 1):
+        ahead, behind = centred[:, lag:], centred[:, : length - lag]
+        norm = ops.sqrt(ops.sum(ahead * ahead, axis=1) * ops.sum(behind * behind, axis=1))
+        correlations.append(ops.sum(ahead * behind, axis=1) / (norm + 1e-8))
+    correlations = ops.stack(correlations, axis=1)  # (batch, lags 1..longest)
+    rising = ops.cast(correlations[:, 1:] > correlations[:, :-1], "int32")
+    # Lags at or after the first rise: before it the correlation is still decaying from lag 1.
+    after_rise = ops.concatenate([ops.zeros_like(rising[:, :1]), ops.cumsum(rising, axis=1)], axis=1) > 0
+    candidates = ops.where(after_rise, correlations, -2.0 * ops.ones_like(correlations))
+    best = ops.cast(ops.argmax(candidates, axis=1), "int32") + 1
+    period = ops.where(ops.any(after_rise, axis=1), best, ops.ones_like(best))[:, None]
+    index = length - period + ops.mod(ops.arange(steps, dtype="int32")[None, :], period)
+    return ops.take_along_axis(series, index, axis=1)
 
 
 def step_join_layers(spec: GeneratorSpec, head_input_width: int) -> tuple[list, list[tuple[int, ...]]]:

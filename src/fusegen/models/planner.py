@@ -175,6 +175,7 @@ class ShapePlan:
                     for channel, name, source in self.spec.continued_channels()
                 },
                 "context_anchors": uses_anchors(self.spec),
+                "context_cycles": uses_anchors(self.spec) and self.spec.output.context_cycles,
                 "context_scaling": uses_context_scaling(self.spec),
                 "step_join": self.step_join.to_dict(parameters)["layers"] if self.step_join else [],
             },

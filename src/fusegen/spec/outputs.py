@@ -73,6 +73,12 @@ class SequenceOutput(SequenceFields, _Output):
         "select.steps ending where the output's begin), show the head that channel's last value and "
         "its values one horizon earlier at each output step. Needs an objective with a head.",
     )
+    context_cycles: bool = Field(
+        default=True,
+        description="With context_anchors: also show the head each window's last cycle repeated (its "
+        "period: the lag, up to half the context, where the autocorrelation peaks after it stops falling "
+        "from lag 1), so a forecast can continue a rhythm whose period differs from window to window.",
+    )
     context_scaling: bool = Field(
         default=True,
         description="Where a channel continues an input's (as for context_anchors), the network reads "
