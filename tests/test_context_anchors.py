@@ -164,6 +164,16 @@ def test_a_window_without_a_cycle_gets_its_last_value():
     np.testing.assert_array_equal(np.asarray(restored([ramp[..., None]])), anchors)
 
 
+def forecast_errors(data, test, switch: str, **output) -> dict[bool, float]:
+    """Mean absolute error of one forecast per test window, with the output option ``switch`` on and off."""
+    errors = {}
+    for on in (True, False):
+        generator = fusegen.Generator(continuation_spec(**{switch: on}, **output)).fit(data, verbose=0)
+        predicted = np.asarray(generator.sample(test, seed=0))
+        errors[on] = float(np.mean(np.abs(predicted - test["series"][:, CONTEXT:])))
+    return errors
+
+
 def rhythms(count, seed=0):
     """Each window repeats a random pattern of its own period, 2 to 6 steps but never the horizon's 4."""
     rng = np.random.default_rng(seed)
@@ -175,13 +185,7 @@ def rhythms(count, seed=0):
 
 
 def test_a_head_with_cycle_anchors_continues_each_windows_rhythm():
-    data, test = rhythms(256), rhythms(128, seed=1)
-    errors = {}
-    for cycles in (True, False):
-        spec = continuation_spec(context_cycles=cycles, context_scaling=False)
-        generator = fusegen.Generator(spec).fit(data, verbose=0)
-        predicted = np.asarray(generator.sample(test, seed=0))
-        errors[cycles] = float(np.mean(np.abs(predicted - test["series"][:, CONTEXT:])))
+    errors = forecast_errors(rhythms(256), rhythms(128, seed=1), "context_cycles", context_scaling=False)
     # With the last value and the value 4 steps earlier alone, a 3- or 5-step rhythm must be found by
     # the encoder; the cycle anchor hands it over.
     assert errors[True] < 0.6 * errors[False], errors
@@ -198,13 +202,7 @@ def levels(count, seed=0):
 
 
 def test_a_head_with_anchors_continues_from_where_the_context_ends():
-    data, test = levels(512), levels(128, seed=1)
-    errors = {}
-    for anchors in (True, False):
-        spec = continuation_spec(context_anchors=anchors, context_scaling=False)  # anchors alone
-        generator = fusegen.Generator(spec).fit(data, verbose=0)
-        predicted = np.asarray(generator.sample(test, seed=0))
-        errors[anchors] = float(np.mean(np.abs(predicted - test["series"][:, CONTEXT:])))
+    errors = forecast_errors(levels(512), levels(128, seed=1), "context_anchors", context_scaling=False)
     # The last value is the forecast; 12 epochs of a pooled encoder alone do not find it as well.
     assert errors[True] < 0.5 * errors[False], errors
 
@@ -219,13 +217,8 @@ def drifting(count, seed=0, level=0.0):
 
 
 def test_context_scaling_forecasts_levels_never_seen_in_training():
-    data, shifted = drifting(512), drifting(128, seed=1, level=15.0)  # 5 training spreads above
-    errors = {}
-    for scaling in (True, False):
-        spec = continuation_spec(context_scaling=scaling, context_anchors=False)
-        generator = fusegen.Generator(spec).fit(data, verbose=0)
-        predicted = np.asarray(generator.sample(shifted, seed=0))
-        errors[scaling] = float(np.mean(np.abs(predicted - shifted["series"][:, CONTEXT:])))
+    shifted = drifting(128, seed=1, level=15.0)  # 5 training spreads above
+    errors = forecast_errors(drifting(512), shifted, "context_scaling", context_anchors=False)
     # Without it the head meets inputs far outside what it learned on, and its output is clipped to the
     # training range.
     assert errors[True] < 0.3 * errors[False], errors
