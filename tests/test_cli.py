@@ -326,3 +326,39 @@ def test_a_signal_ends_the_run_as_stopped_even_when_a_library_rewraps_it(monkeyp
             signal.signal(number, handler)
     assert exited.value.code == 128 + signal.SIGTERM
     assert capsys.readouterr().err == "fusegen: stopped by SIGTERM; partial files removed\n"
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_an_unexpected_error_is_one_line_unless_verbose(monkeypatch, capsys, verbose):
+    """An exception fusegen did not check for (a library's ValueError) still ends the CLI with one
+    line naming its type, and --verbose still shows Python's traceback."""
+    import signal
+
+    from fusegen import cli
+
+    def work():
+        raise ValueError("n_components=2 must be between 0 and 1\n  with svd_solver='full'")
+
+    monkeypatch.setattr(cli, "app", work)
+    monkeypatch.setattr(cli, "_state", {"verbose": verbose})
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        if verbose:
+            with pytest.raises(ValueError, match="n_components"):
+                cli.run()
+            return
+        with pytest.raises(SystemExit) as exited:
+            cli.run()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    assert exited.value.code == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("fusegen: error: unexpected ValueError: n_components=2 must be between 0 and 1 with")
+    assert "--verbose" in lines[0]
+
+
+def test_a_usage_error_keeps_clicks_message_and_status():
+    result = fusegen("sample")  # RUN_DIR and --out missing
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "Missing" in result.stderr

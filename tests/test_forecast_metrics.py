@@ -210,3 +210,23 @@ def test_equal_to_gluonts_evaluator(seed, windows, num_samples, steps, channels,
     theirs = gluonts_scores(real, samples, context, seasonality)
     for name, value in theirs.items():
         assert ours[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+
+
+def test_one_step_forecasts_score_and_plot(tmp_path):
+    """A yearly series forecast one step ahead (one channel): windows of one value each have no
+    autocorrelation to compare and one feature to embed; evaluation says so instead of failing."""
+    from fusegen.metrics import sequence_distances
+    from fusegen.metrics.plots import plot_sequence_comparison
+
+    rng = np.random.default_rng(0)
+    real, generated = rng.normal(size=(40, 1, 1)), rng.normal(0.5, 1.0, size=(40, 1, 1))
+    distances = sequence_distances(real, generated)
+    assert distances["autocorrelation"] is None and 0 < distances["marginal"] <= 1
+    paths = plot_sequence_comparison(real, generated, tmp_path)
+    assert paths["embedding"].stat().st_size > 0 and paths["traces"].stat().st_size > 0
+    # Two steps have a lag to compare.
+    assert sequence_distances(rng.normal(size=(40, 2, 1)), rng.normal(size=(40, 2, 1)))["autocorrelation"] >= 0
+    from fusegen.evaluation import summary_lines
+
+    lines = summary_lines({"samples": {"count": 40, "mode": "one per held-out row"}, "distances": distances})
+    assert f"distances: marginal {distances['marginal']:.4g}, autocorrelation n/a" in lines

@@ -160,3 +160,29 @@ def test_training_windows_overlap_but_never_share_rows_with_validation():
     # The 4 windows before the first validation window would share its rows: they are purged.
     assert starts[train].max() + 5 <= starts[validation].min()
     assert len(train) == 56 - 11 - 4
+
+
+def test_gaps_are_flagged_in_the_inputs_and_drop_only_windows_missing_a_target_ahead(tmp_path):
+    """A daily series with gaps (airquality's ozone, say): init writes a spec that loads, its inputs
+    fill and flag the gaps, and only a window whose horizon lacks a target value is dropped."""
+    from fusegen.data.pipeline import apply_missing_policy
+    from fusegen.data.sources import Table
+    from fusegen.data.windows import window_table
+
+    path = readings(tmp_path / "gappy.csv", periods=70, freq="D")
+    frame = pd.read_csv(path)
+    frame.loc[[3, 40], "demand"] = np.nan  # 3: in the first window's context; 40: in the horizon of a later one
+    frame.loc[[10], "temperature"] = np.nan
+    frame.to_csv(path, index=False)
+    spec, text = init_spec(
+        path, series={"targets": ["demand"], "time_column": "time", "horizon": 7, "context": 28}
+    )
+    loaded = load_spec(spec)
+    assert spec["inputs"]["history"]["missing"] == "mask" and spec["data"]["missing"] == "drop_rows"
+    assert "windows with a gap in ['demand'] over the horizon are dropped" in text
+    windows = window_table(Table({column: frame[column].to_numpy() for column in frame}, "gappy.csv"), loaded)
+    kept, dropped = apply_missing_policy(windows, loaded)
+    # Windows of 35 rows start every 7 rows; row 40 is in the horizon (rows 35-41) of the one starting
+    # at row 7 alone. Row 3's gap and row 10's are in contexts, which fill them.
+    assert len(windows) == 6 and len(kept) == 5
+    assert dropped.tolist() == [7]

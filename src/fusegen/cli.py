@@ -493,7 +493,7 @@ def _stop(signum, frame):
 
 
 def run() -> None:
-    """Console entry point: user errors print one line; --verbose shows the traceback."""
+    """Console entry point: every error prints one line; --verbose shows the traceback."""
     import signal
 
     warnings.showwarning = _show_warning
@@ -510,10 +510,18 @@ def run() -> None:
         signal_number = _state.get("stopped_by")
         if signal_number is None or (isinstance(error, SystemExit) and not error.code):
             # No signal, or one that came after the work was done.
-            if not isinstance(error, FusegenError) or _state["verbose"]:
-                raise
+            if not isinstance(error, Exception) or _state["verbose"]:
+                raise  # SystemExit (click's usage errors, a clean exit) and --verbose keep Python's way
             # One line, whatever a wrapped library put in the message (YAML's errors span two).
-            typer.echo(f"fusegen: error: {' '.join(str(error).split())}", err=True)
+            message = " ".join(str(error).split())
+            if not isinstance(error, FusegenError):
+                # Not an error fusegen checked for: name its type, since the message alone may not say
+                # what failed, and where the full story is.
+                message = (
+                    f"unexpected {type(error).__name__}: {message} (fusegen --verbose shows the traceback; "
+                    "unless the message points at your data, please report it)"
+                )
+            typer.echo(f"fusegen: error: {message}", err=True)
             sys.exit(1)
         what = (
             "interrupted"

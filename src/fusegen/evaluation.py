@@ -128,7 +128,10 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         lines = [f"{results['samples']['count']} outputs, {results['samples']['mode']}"]
         for key in ("image", "identity_baseline", "errors", "distances"):
             if key in results:
-                values = ", ".join(f"{name} {value:.4g}" for name, value in results[key].items())
+                values = ", ".join(
+                    f"{name} {'n/a' if value is None else format(value, '.4g')}"
+                    for name, value in results[key].items()
+                )
                 lines.append(f"{key.replace('_', ' ')}: {values}")
         for column, values in results.get("groups", {}).items():
             if "/" in column:

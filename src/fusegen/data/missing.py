@@ -84,6 +84,22 @@ def columns_of_parts(spec: GeneratorSpec) -> dict[str, tuple[list[str], str | No
     return parts
 
 
+def steps_of_parts(spec: GeneratorSpec) -> dict[str, tuple[int, int] | None]:
+    """Per part of `columns_of_parts`: the ``select.steps`` range it reads of a windowed column (None: all).
+
+    A forecast's context and horizon read one long column's window in two
+    ranges; a value missing in the context is no gap in the horizon.
+    """
+    parts = {}
+    for name, input_spec in spec.inputs.items():
+        select = getattr(input_spec, "select", None)
+        parts[f"Input '{name}' ({input_spec.kind})"] = select.steps if select is not None else None
+    output = spec.output
+    select = getattr(output, "select", None)
+    parts[f"Output '{output.name}' ({output.kind})"] = select.steps if select is not None else None
+    return parts
+
+
 def _number_columns(spec: GeneratorSpec) -> set[str]:
     """The table columns the spec reads as plain numbers: numeric inputs' and a record's numeric columns."""
     columns = {
@@ -108,6 +124,7 @@ def missing_values(table: Table, spec: GeneratorSpec) -> list[tuple[str, str, st
     """
     default = spec.data.missing if spec.data else "error"
     numbers = _number_columns(spec)
+    steps = steps_of_parts(spec)
     found = []
     for part, (columns, policy) in columns_of_parts(spec).items():
         policy = policy or default
@@ -116,6 +133,8 @@ def missing_values(table: Table, spec: GeneratorSpec) -> list[tuple[str, str, st
                 continue  # reported with its part's name when transformed
             values = table.columns[column]
             if values.dtype.kind == "f":
+                if steps[part] is not None and values.ndim >= 2:  # (rows, steps[, channels]): only its steps
+                    values = values[:, steps[part][0] : steps[part][1]]
                 flat = values.reshape(len(values), -1)
                 bad = np.isinf(flat).any(axis=1)
                 if policy not in ("impute", "mask"):

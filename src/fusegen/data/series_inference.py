@@ -126,11 +126,14 @@ def infer_series_spec(
     )
     history_columns = targets + known_future + past
     missing = [column for column in history_columns if frame[column].isna().any()]
+    missing_targets = [column for column in targets if column in missing]
     window_keys = {"length": context + horizon, "stride": horizon}
     if time_column:
         window_keys["time_column"] = time_column
     if group_column:
         window_keys["group_column"] = group_column
+    # A gap in an input is filled (each channel's training mean, and a 0/1 flag channel saying where);
+    # a window whose horizon has a gap in a target has nothing to learn there, so it is dropped.
     inputs: dict = {
         "history": {
             "kind": "sequence",
@@ -138,6 +141,7 @@ def infer_series_spec(
             "channels": len(history_columns),
             "columns": history_columns,
             "select": {"steps": [0, context]},
+            **({"missing": "mask"} if missing else {}),
         }
     }
     if known_future:
@@ -148,12 +152,19 @@ def infer_series_spec(
             "columns": known_future,
             "select": {"steps": [context, context + horizon]},
             "known_future": True,
+            **({"missing": "mask"} if set(known_future) & set(missing) else {}),
         }
     if group_column and frame[group_column].nunique() <= MAX_CONDITION_LABELS:
         inputs[input_name(group_column)] = {"kind": "categorical", "column": group_column}
     if missing:
         notes.append(
-            f"columns {missing} have missing values: filled with their training mean (missing: impute)"
+            f"columns {missing} have missing values: inputs fill them with the training mean and flag "
+            "where (missing: mask)"
+            + (
+                f"; windows with a gap in {missing_targets} over the horizon are dropped (data.missing: drop_rows)"
+                if missing_targets
+                else ""
+            )
         )
     spec = {
         "name": input_name(path.stem),
@@ -164,7 +175,7 @@ def infer_series_spec(
             "windows": window_keys,
             "validation_split": 0.1,
             "validation_from": "end",
-            **({"missing": "impute"} if missing else {}),
+            **({"missing": "drop_rows"} if missing_targets else {}),
         },
         "inputs": inputs,
         "output": {

@@ -50,13 +50,14 @@ def image_similarity(truth: np.ndarray, generated: np.ndarray, data_range: float
     }
 
 
-def sequence_distances(real: np.ndarray, generated: np.ndarray, max_lag: int = 10) -> dict[str, float]:
+def sequence_distances(real: np.ndarray, generated: np.ndarray, max_lag: int = 10) -> dict[str, float | None]:
     """Per-channel distances between sets of windows (N, T, C), which need not be paired.
 
     ``marginal``: the mean over channels of the Kolmogorov-Smirnov statistic
     between all real and all generated values of the channel.
     ``autocorrelation``: the mean absolute difference between the channels'
-    mean autocorrelation functions at lags 1..max_lag.
+    mean autocorrelation functions at lags 1..max_lag; None for one-step
+    windows, which have no lag to measure.
     """
     from scipy.stats import ks_2samp
 
@@ -68,7 +69,9 @@ def sequence_distances(real: np.ndarray, generated: np.ndarray, max_lag: int = 1
         )
     channels = real.shape[2]
     marginal = [ks_2samp(real[..., c].ravel(), generated[..., c].ravel()).statistic for c in range(channels)]
-    lags = max(1, min(max_lag, real.shape[1] - 1))
+    if real.shape[1] < 2:
+        return {"marginal": float(np.mean(marginal)), "autocorrelation": None}
+    lags = min(max_lag, real.shape[1] - 1)
     auto = [
         np.mean(np.abs(_autocorrelation(real[..., c], lags) - _autocorrelation(generated[..., c], lags)))
         for c in range(channels)

@@ -212,8 +212,12 @@ def plot_sequence_comparison(
     # Each window flattened to one point; both sets embedded together.
     count = min(len(real), len(generated), 500)
     points = np.concatenate([real[:count].reshape(count, -1), generated[:count].reshape(count, -1)])
-    embeddings = {"PCA": PCA(n_components=2).fit_transform(points)}
-    if len(points) > 10:
+    if points.shape[1] < 2:
+        # A one-step, one-channel window is already a point on a line: plot it against zero.
+        embeddings = {"values": np.concatenate([points, np.zeros_like(points)], axis=1)}
+    else:
+        embeddings = {"PCA": PCA(n_components=2).fit_transform(points)}
+    if len(points) > 10 and points.shape[1] >= 2:
         perplexity = float(min(30, (len(points) - 1) / 3))
         embeddings["t-SNE"] = TSNE(
             n_components=2, perplexity=perplexity, random_state=0, init="pca"
