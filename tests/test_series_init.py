@@ -186,3 +186,16 @@ def test_gaps_are_flagged_in_the_inputs_and_drop_only_windows_missing_a_target_a
     # at row 7 alone. Row 3's gap and row 10's are in contexts, which fill them.
     assert len(windows) == 6 and len(kept) == 5
     assert dropped.tolist() == [7]
+
+
+def test_a_numeric_time_column_orders_rows_but_gives_no_frequency(tmp_path):
+    """Years as numbers (Ecdat's Cigar: 63-92 per state) are no nanosecond timestamps."""
+    years = np.tile(np.arange(63, 93), 4)
+    frame = pd.DataFrame({"state": np.repeat([1, 2, 3, 4], 30), "year": years, "sales": np.sin(years / 3.0)})
+    frame.to_csv(tmp_path / "cigar.csv", index=False)
+    spec, text = init_spec(
+        tmp_path / "cigar.csv", series={"targets": ["sales"], "time_column": "year", "group_column": "state"}
+    )
+    load_spec(spec)
+    assert "step of 'year' (numbers, not dates)" in text and "seconds" not in text
+    assert spec["data"]["windows"]["time_column"] == "year"

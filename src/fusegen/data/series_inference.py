@@ -201,6 +201,10 @@ def _step_of(frame, time_column: str | None, group_column: str | None) -> tuple[
     if time_column is None:
         return None, "row (no --time column)"
     times = frame[time_column]
+    if times.dtype.kind in "iufb":
+        # Numbers (years 63-92, a decimal year, a step counter) order the rows but are no dates: pandas
+        # would read them as nanoseconds since 1970.
+        return None, f"step of '{time_column}' (numbers, not dates)"
     if times.dtype.kind not in "Mm":
         parsed = pd.to_datetime(times, errors="coerce")
         if parsed.isna().mean() > 0.5:
