@@ -355,7 +355,9 @@ def test_an_unexpected_error_is_one_line_unless_verbose(monkeypatch, capsys, ver
     assert exited.value.code == 1
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("fusegen: error: unexpected ValueError: n_components=2 must be between 0 and 1 with")
+    assert lines[0].startswith(
+        "fusegen: error: unexpected ValueError: n_components=2 must be between 0 and 1 with"
+    )
     assert "--verbose" in lines[0]
 
 

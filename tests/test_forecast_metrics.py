@@ -225,7 +225,9 @@ def test_one_step_forecasts_score_and_plot(tmp_path):
     paths = plot_sequence_comparison(real, generated, tmp_path)
     assert paths["embedding"].stat().st_size > 0 and paths["traces"].stat().st_size > 0
     # Two steps have a lag to compare.
-    assert sequence_distances(rng.normal(size=(40, 2, 1)), rng.normal(size=(40, 2, 1)))["autocorrelation"] >= 0
+    assert (
+        sequence_distances(rng.normal(size=(40, 2, 1)), rng.normal(size=(40, 2, 1)))["autocorrelation"] >= 0
+    )
     from fusegen.evaluation import summary_lines
 
     lines = summary_lines({"samples": {"count": 40, "mode": "one per held-out row"}, "distances": distances})

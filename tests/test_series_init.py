@@ -171,7 +171,8 @@ def test_gaps_are_flagged_in_the_inputs_and_drop_only_windows_missing_a_target_a
 
     path = readings(tmp_path / "gappy.csv", periods=70, freq="D")
     frame = pd.read_csv(path)
-    frame.loc[[3, 40], "demand"] = np.nan  # 3: in the first window's context; 40: in the horizon of a later one
+    # Row 3 is in the first window's context; row 40 in the horizon of a later one.
+    frame.loc[[3, 40], "demand"] = np.nan
     frame.loc[[10], "temperature"] = np.nan
     frame.to_csv(path, index=False)
     spec, text = init_spec(
