@@ -418,3 +418,29 @@ def test_a_few_whole_numbers_are_categories_sampled_back_as_the_same_numbers(tmp
     assert str(restored["rating"].dtype) == "Int64"
     assert restored["rating"].isna().sum() == 11
     assert restored["rating"].dropna().tolist() == frame["rating"].dropna().astype(int).tolist()
+
+
+def test_a_constant_column_is_generated_but_never_a_condition(tmp_path, recwarn):
+    """ISLR's Wage has one region for every row: init must not make it a condition (it tells the model
+    nothing), and training must not warn of a softmax over a single label."""
+    import warnings
+
+    import fusegen
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "region": ["Middle Atlantic"] * 200,
+            "job": rng.choice(["a", "b"], 200),
+            "wage": rng.normal(size=200),
+        }
+    )
+    frame.to_csv(tmp_path / "wage.csv", index=False)
+    spec, _ = infer_record_spec(tmp_path / "wage.csv")
+    assert "region" in spec["output"]["categorical"]
+    assert [part["column"] for part in spec["inputs"].values()] == ["job"]
+    spec["training"].update(epochs=1, steps_per_epoch=2)
+    warnings.simplefilter("always")
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    assert not [warning for warning in recwarn if "softmax over axis" in str(warning.message)]
+    assert set(generator.sample(None, num_samples=20)["region"]) == {"Middle Atlantic"}

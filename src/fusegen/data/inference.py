@@ -151,14 +151,15 @@ def infer_record_spec(
         )
     # The columns asked for first (--condition), then categorical columns with few labels, three in all
     # at most so that a table of many labels does not become a wide condition. Columns with missing
-    # values are generated but not chosen: a condition is always given.
+    # values are generated but not chosen: a condition is always given. Nor is a constant: it tells
+    # the generator nothing.
     inputs = _designated(
         conditions or [], list(frame.columns), numeric, categorical, datetime + stray_text, nullable
     )
     chosen = [
         column
         for column in categorical
-        if frame[column].nunique() <= MAX_CONDITION_LABELS
+        if 1 < frame[column].nunique() <= MAX_CONDITION_LABELS
         and column not in nullable + whole_number_levels + list(conditions or [])
     ]
     inputs.update(

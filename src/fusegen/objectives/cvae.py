@@ -320,8 +320,12 @@ class ConditionalVAE(ObjectiveModel):
             latent = self.prior_scale * keras.random.normal((batch, self.latent_dim), seed=seed)
             decoded = self.decode(fused, latent)
             parts = {part: ops.convert_to_numpy(value) for part, value in decoded.items()}
-            for part, _ in self.record_categories:
-                parts[part] = ops.convert_to_numpy(ops.softmax(decoded[part], axis=-1))
+            for part, size in self.record_categories:
+                # A column of one label (a constant) has probability 1 there; Keras warns of a softmax over one.
+                probabilities = (
+                    ops.softmax(decoded[part], axis=-1) if size > 1 else ops.ones_like(decoded[part])
+                )
+                parts[part] = ops.convert_to_numpy(probabilities)
             generated.append(parts)
             data.append({part: np.asarray(value) for part, value in targets.items()})
             flags = [f"{name}_is_missing" for name in self.spec.output.numeric]
