@@ -364,3 +364,17 @@ def test_an_unexpected_error_is_one_line_unless_verbose(monkeypatch, capsys, ver
 def test_a_usage_error_keeps_clicks_message_and_status():
     result = fusegen("sample")  # RUN_DIR and --out missing
     assert result.returncode == 2 and "Traceback" not in result.stderr and "Missing" in result.stderr
+
+
+def test_the_training_summary_says_why_a_cvae_loss_rose():
+    """A cvae's loss can end above where it began (its KL weight starts at 0), which reads as a
+    failed fit; the summary then shows the reconstruction term as well."""
+    from fusegen.cli import _losses
+
+    rose = {"loss": [1.86, 2.10], "reconstruction": [-0.9, -2.19], "val_loss": [0.7, 0.62]}
+    assert _losses(rose) == (
+        "; loss 1.8600 -> 2.1000 (its KL weight rose from 0 in warm-up; reconstruction -0.9000 -> -2.1900)"
+        ", validation loss 0.6200"
+    )
+    assert _losses({"loss": [2.0, 1.0], "reconstruction": [1.5, 0.5]}) == "; loss 2.0000 -> 1.0000"
+    assert _losses({}) == ""

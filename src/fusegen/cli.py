@@ -201,14 +201,26 @@ def train(
         resume=resume,
     )
     saved = generator.save(out)
-    losses = generator.history_.get("loss", [])
     summary = f"trained '{generator.spec.name}' ({generator.spec.objective.type}) in {time.perf_counter() - started:.1f}s"
-    if losses:
-        summary += f"; loss {losses[0]:.4f} -> {losses[-1]:.4f}"
-    if generator.history_.get("val_loss"):
-        summary += f", validation loss {generator.history_['val_loss'][-1]:.4f}"
     where = f"Run directory: {out}" if saved is not None else "The chief worker writes the run directory"
-    typer.echo(f"{summary}. {where}")
+    typer.echo(f"{summary}{_losses(generator.history_)}. {where}")
+
+
+def _losses(history: dict) -> str:
+    """The training summary's losses: first and last, and the last validation loss."""
+    losses, text = history.get("loss", []), ""
+    if losses:
+        text += f"; loss {losses[0]:.4f} -> {losses[-1]:.4f}"
+        reconstruction = history.get("reconstruction", [])
+        if reconstruction and losses[-1] > losses[0]:
+            # A cvae's KL term is weighted up from 0 over its warm-up, so its loss can rise as it learns.
+            text += (
+                f" (its KL weight rose from 0 in warm-up; reconstruction "
+                f"{reconstruction[0]:.4f} -> {reconstruction[-1]:.4f})"
+            )
+    if history.get("val_loss"):
+        text += f", validation loss {history['val_loss'][-1]:.4f}"
+    return text
 
 
 @app.command()
