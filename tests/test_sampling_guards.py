@@ -128,3 +128,26 @@ def test_a_killed_sample_leaves_no_partial_file(run_dir, tmp_path, signal_number
     assert process.returncode == 128 + signal_number, err
     assert err.strip().endswith("partial files removed")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_redrawn_rows_keep_each_columns_dtype_without_a_pandas_warning():
+    """A column missing in every redrawn row (a nullable number, say) must not be joined as float or
+    object: pandas warns that the joined dtype will change (seen in `evaluate` on openintro's loans)."""
+    import warnings
+
+    import pandas as pd
+
+    from fusegen.sampling import redraw_rejected
+
+    records = pd.DataFrame({"count": pd.array([1, 2, 3], dtype="Int64"), "label": ["x", "y", "z"]})
+
+    def draw(positions, state):
+        return pd.DataFrame({"count": [None] * len(positions), "label": [None] * len(positions)}), state + 1
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        redrawn, state, first, last = redraw_rejected(
+            records, draw, 0, {"odd": lambda rows: rows["label"].fillna("").eq("y").to_numpy()}
+        )
+    assert str(redrawn["count"].dtype) == "Int64" and redrawn["count"].isna().tolist() == [False, True, False]
+    assert state == 1 and first == {"odd": 1} and last == {"odd": 0}

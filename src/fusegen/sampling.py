@@ -196,7 +196,10 @@ def redraw_rejected(records, draw, state, checks: dict):
         for name, check in checks.items():
             rejected[name][positions] = check(fresh)
         any_rejected = np.logical_or.reduce(list(rejected.values()))
-        # Through concat, so each column keeps its dtype (nullable integers stay Int64).
+        # Through concat, so each column keeps its dtype (nullable integers stay Int64). The redrawn rows
+        # take the first draws' dtypes first: a column all missing among a few of them would otherwise
+        # be float or object, which pandas warns will soon change the joined column's dtype.
+        fresh = fresh.astype(records.dtypes.to_dict())
         fresh.index = records.index[positions]
         records = pd.concat([records.drop(index=fresh.index), fresh]).loc[records.index]
         remaining = int(any_rejected.sum())
