@@ -234,3 +234,34 @@ def test_runs_from_before_anchors_load_without_them(tmp_path):
     assert before_cycles["context_anchors"] and not before_cycles["context_cycles"]
     current = plan_model(_as_written(spec, {"versions": {"fusegen": fusegen.__version__}})).to_dict()["head"]
     assert current["step_join"] and current["context_scaling"] and current["context_cycles"]
+
+
+def test_a_short_quiet_windows_scale_leans_on_the_channels_own_spread():
+    """Six years of a slow series barely move: scaled by their own spread they would be magnified a
+    hundredfold. One reading's worth of the channel's training spread (1) in the window's variance
+    keeps a short window near that spread and leaves a long, lively one its own."""
+    from fusegen.models.head_inputs import ContextStatistics
+
+    layer = ContextStatistics(["history"], {0: (0, 0)}, 1, prior=1.0)
+    quiet = np.array([1.0, 1.01, 1.0, 0.99, 1.0, 1.01], "float32")
+    statistics = np.asarray(layer([quiet[None, :, None]]))
+    assert statistics[0, 0, 0] == pytest.approx(quiet.mean())
+    assert statistics[0, 1, 0] == pytest.approx(np.sqrt((6 * quiet.var() + 1) / 7), rel=1e-5)
+    assert statistics[0, 1, 0] > 0.35  # against 0.0076 of its own
+    lively = np.sin(np.arange(300) / 3.0).astype("float32") * 2.0
+    long_scale = np.asarray(layer([lively[None, :, None]]))[0, 1, 0]
+    assert long_scale == pytest.approx(lively.std(), rel=0.01)
+    legacy = ContextStatistics(["history"], {0: (0, 0)}, 1)  # runs before 0.5.0: the window's own
+    assert np.asarray(legacy([quiet[None, :, None]]))[0, 1, 0] == pytest.approx(max(quiet.std(), 0.01))
+    assert ContextStatistics.from_config(layer.get_config()).prior == 1.0
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 4, 5])
+def test_a_context_too_short_for_a_cycle_gets_its_last_value(length):
+    """Ecdat's Produc gives `init` 17 years per state, so a context of 3 steps: no lag can follow a
+    rise there, and the cycle anchor is the last value (it failed on an empty argmax before)."""
+    windows = np.random.default_rng(length).normal(size=(4, length)).astype("float32")
+    cycle = np.asarray(last_cycle(windows, length, 3))
+    assert cycle.shape == (4, 3)
+    if length < 4:
+        np.testing.assert_array_equal(cycle, np.repeat(windows[:, -1:], 3, axis=1))

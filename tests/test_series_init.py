@@ -49,6 +49,7 @@ def test_half_hourly_readings_forecast_a_day_from_a_week(tmp_path):
     assert "left out ['rownames']" in text and "rows every 30 minutes" in text
     assert "epochs" not in spec.get("training", {})  # the length follows the data at training
     assert spec["evaluation"] == {"seasonality": 48}  # a day of half-hours, for MASE and the naive baseline
+    assert "context_scale_prior" not in spec["output"]  # a week of half-hours measures its own spread
     assert spec["data"]["validation_from"] == "end"
 
 
@@ -200,3 +201,6 @@ def test_a_numeric_time_column_orders_rows_but_gives_no_frequency(tmp_path):
     load_spec(spec)
     assert "step of 'year' (numbers, not dates)" in text and "seconds" not in text
     assert spec["data"]["windows"]["time_column"] == "year"
+    # Six years of context measure a spread poorly: the scale leans on the channel's own.
+    assert spec["inputs"]["history"]["steps"] <= 12 and spec["output"]["context_scale_prior"] == 1.0
+    assert "measures its spread poorly" in text

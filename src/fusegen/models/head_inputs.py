@@ -34,6 +34,7 @@ import keras
 from keras import ops
 
 from fusegen.spec import GeneratorSpec
+from fusegen.spec.outputs import MIN_CONTEXT_SCALE
 
 #: Width of the step join's convolutions: the same small width as the sequence encoders' first stage.
 STEP_JOIN_WIDTH = 64
@@ -95,7 +96,9 @@ def context_statistics(spec: GeneratorSpec) -> ContextStatistics:
     continued = spec.continued_channels()
     contexts = list(dict.fromkeys(name for _, name, _ in continued))
     sources = {channel: (contexts.index(name), source) for channel, name, source in continued}
-    return ContextStatistics(contexts, sources, spec.output.channels, name="context_statistics")
+    return ContextStatistics(
+        contexts, sources, spec.output.channels, spec.output.context_scale_prior, name="context_statistics"
+    )
 
 
 def context_scalers(spec: GeneratorSpec) -> dict[str, ScaleContext]:
@@ -107,10 +110,6 @@ def context_scalers(spec: GeneratorSpec) -> dict[str, ScaleContext]:
             enumerate(scalers.items())}  # fmt: skip
 
 
-#: Keeps a flat context's scale away from 0 (model units: the data's own standard deviation is 1).
-MIN_CONTEXT_SCALE = 1e-2
-
-
 @keras.saving.register_keras_serializable(package="fusegen")
 class ContextStatistics(keras.layers.Layer):
     """(batch, 2, output channels): each continued channel's context mean and standard deviation.
@@ -118,6 +117,13 @@ class ContextStatistics(keras.layers.Layer):
     ``sources`` maps an output channel to ``(context position, channel)``;
     an output channel that continues nothing gets mean 0 and scale 1, so
     scaling leaves it as it is.
+
+    The scale is the window's standard deviation with ``prior`` readings of
+    the channel's training spread (1 in model units) added to its variance:
+    ``sqrt((n * var + prior) / (n + prior))`` for a window of ``n`` steps.
+    A long window keeps about its own spread; six years of a slow series,
+    whose own spread is a few hundredths of the series', would otherwise
+    magnify the next year's change dozens of times.
     """
 
     example = {
@@ -126,11 +132,12 @@ class ContextStatistics(keras.layers.Layer):
         "expected_output_shape": (2, 2, 2),
     }
 
-    def __init__(self, contexts, sources, channels, **kwargs):
+    def __init__(self, contexts, sources, channels, prior=0.0, **kwargs):
         super().__init__(**kwargs)
         self.contexts = list(contexts)
         self.sources = {int(channel): tuple(source) for channel, source in dict(sources).items()}
         self.channels = int(channels)
+        self.prior = float(prior)
 
     def call(self, contexts):
         contexts = list(contexts) if isinstance(contexts, (list, tuple)) else [contexts]
@@ -144,7 +151,9 @@ class ContextStatistics(keras.layers.Layer):
             position, source = self.sources[channel]
             series = contexts[position][:, :, source]
             means.append(ops.mean(series, axis=1))
-            scales.append(ops.maximum(ops.std(series, axis=1), MIN_CONTEXT_SCALE))
+            steps = series.shape[1]
+            variance = (steps * ops.var(series, axis=1) + self.prior) / (steps + self.prior)
+            scales.append(ops.maximum(ops.sqrt(variance), MIN_CONTEXT_SCALE))
         return ops.stack([ops.stack(means, axis=-1), ops.stack(scales, axis=-1)], axis=1)
 
     def compute_output_shape(self, input_shape):
@@ -158,6 +167,7 @@ class ContextStatistics(keras.layers.Layer):
             "contexts": self.contexts,
             "sources": sources,
             "channels": self.channels,
+            "prior": self.prior,
         }
 
 
@@ -329,6 +339,9 @@ def last_cycle(series, length: int, steps: int):
     the network judges the cycle from the context alone.
     """
     longest = max(length // 2, 1)
+    if longest < 2:
+        # Under 4 steps no lag can follow a rise (the shortest cycle is 2 steps, seen twice): no cycle.
+        return ops.repeat(series[:, -1:], steps, axis=1)
     centred = series - ops.mean(series, axis=1, keepdims=True)
     correlations = []
     for lag in range(1, longest + 1):

@@ -57,6 +57,10 @@ class ImageOutput(ImageFields, _Output):
         return self
 
 
+#: The floor of a context's scale (model units: the data's own standard deviation is 1).
+MIN_CONTEXT_SCALE = 1e-2
+
+
 class SequenceOutput(SequenceFields, _Output):
     """A sequence of exactly ``steps`` x ``channels``."""
 
@@ -85,6 +89,14 @@ class SequenceOutput(SequenceFields, _Output):
         "that context channel scaled by its own window's mean and standard deviation, and its output "
         "is scaled back with them, so a forecast follows a level or a swing wider than any seen in "
         "training (reversible instance normalisation). Needs an objective with a head.",
+    )
+    context_scale_prior: float = Field(
+        default=0.0,
+        ge=0,
+        description="With context_scaling: measure a window's spread as if the channel's own spread over "
+        "the training data had added this many readings to the window. A short, nearly flat window (six "
+        "years of a slow series) is then not magnified many times over; a long one keeps about its own "
+        "spread. 0 uses the window's alone. `fusegen init` writes 1 for a context of at most 12 steps.",
     )
     head: SequenceHead = Field(default_factory=ConvSequenceHead)
 
