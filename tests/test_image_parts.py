@@ -218,6 +218,20 @@ def test_positional_routing_is_a_row_stochastic_attention():
     np.testing.assert_allclose(attention.sum(-1), 1.0, atol=1e-5)
 
 
+def test_a_one_by_one_map_routes_to_itself_without_a_keras_warning():
+    """A U-Net's coarsest map can be 1x1 (a small image, several halvings): Keras warns of a softmax
+    over one key there, which a user would read as a fault."""
+    import warnings
+
+    from fusegen.models.layers import PositionalRouting
+
+    routing = PositionalRouting(1, 1, num_bases=2, key_dim=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        attention = np.asarray(routing(np.random.default_rng(0).normal(size=(2, 5)).astype("float32")))
+    np.testing.assert_array_equal(attention, np.ones((2, 1, 1), "float32"))
+
+
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     height=st.integers(5, 36),

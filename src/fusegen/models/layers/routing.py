@@ -71,7 +71,12 @@ class PositionalRouting(keras.layers.Layer):
         bases = ops.einsum("pf,kfd->kpd", positions, self.query_bases)
         queries = ops.einsum("bk,kpd->bpd", self.select(condition), bases)
         keys = ops.matmul(positions, self.key_projection)
-        return ops.softmax(self.sharpness * ops.einsum("bpd,qd->bpq", queries, keys), axis=-1)
+        scores = self.sharpness * ops.einsum("bpd,qd->bpq", queries, keys)
+        if self.height * self.width == 1:
+            # A 1x1 map routes its one position to itself. The softmax over that single key, written
+            # out (exp(s - s) = 1, with the same zero gradients), spares a Keras warning.
+            return ops.exp(scores - scores)
+        return ops.softmax(scores, axis=-1)
 
     def compute_output_shape(self, condition_shape):
         positions = self.height * self.width
