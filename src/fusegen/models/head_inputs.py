@@ -34,7 +34,6 @@ import keras
 from keras import ops
 
 from fusegen.spec import GeneratorSpec
-from fusegen.spec.outputs import MIN_CONTEXT_SCALE
 
 #: Width of the step join's convolutions: the same small width as the sequence encoders' first stage.
 STEP_JOIN_WIDTH = 64
@@ -108,6 +107,10 @@ def context_scalers(spec: GeneratorSpec) -> dict[str, ScaleContext]:
         scalers.setdefault(name, {}).setdefault(source, channel)
     return {name: ScaleContext(pairs, name=f"scale_context_{index}") for index, (name, pairs) in
             enumerate(scalers.items())}  # fmt: skip
+
+
+#: Keeps a flat context's scale away from 0 (model units: the data's own standard deviation is 1).
+MIN_CONTEXT_SCALE = 1e-2
 
 
 @keras.saving.register_keras_serializable(package="fusegen")

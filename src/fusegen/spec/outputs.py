@@ -57,10 +57,6 @@ class ImageOutput(ImageFields, _Output):
         return self
 
 
-#: The floor of a context's scale (model units: the data's own standard deviation is 1).
-MIN_CONTEXT_SCALE = 1e-2
-
-
 class SequenceOutput(SequenceFields, _Output):
     """A sequence of exactly ``steps`` x ``channels``."""
 
