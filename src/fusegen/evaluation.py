@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fusegen.artifacts import atomic_write_json
+from fusegen.data.inference import MAX_CONDITION_LABELS
 from fusegen.data.pipeline import apply_missing_policy, split_table
 from fusegen.data.sources import Table
 from fusegen.data.windows import window_table
@@ -90,8 +91,8 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
         mode = "conditioned on the real rows' inputs"
     sample_seconds = time.perf_counter() - started
     synthetic = pd.DataFrame(synthetic)[columns]
-    if target is None and output.categorical:
-        target = output.categorical[0]
+    if target is None:
+        target = default_ml_target(real_frame, output.categorical)
     results = evaluate_records(
         real_frame,
         synthetic,
@@ -114,6 +115,19 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
         results["plots"] = {name: str(path) for name, path in plots.items()}
         atomic_write_json(out_dir / "metrics.json", results)
     return results
+
+
+def default_ml_target(frame, categorical: list[str]) -> str | None:
+    """The column ML efficacy predicts when none is named: the first categorical column of 2 to
+    `MAX_CONDITION_LABELS` labels in the training rows, else the first categorical column.
+
+    A column of dozens of labels over a few rows (Cars93's 32 manufacturers over 84 cars) leaves
+    a classifier a row or two per class, and its score, real or synthetic, says nothing.
+    """
+    for column in categorical:
+        if 2 <= frame[column].nunique() <= MAX_CONDITION_LABELS:
+            return column
+    return categorical[0] if categorical else None
 
 
 def _frame(table: Table, columns: list[str]):
@@ -167,8 +181,15 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
     ]
     efficacy = results.get("ml_efficacy")
     if efficacy:
+        ratio = efficacy["ratio"]
         lines.append(
-            f"ML efficacy for '{efficacy['target']}' ({efficacy['metric']}): synthetic/real = {efficacy['ratio']:.3f}"
+            f"ML efficacy for '{efficacy['target']}' ({efficacy['metric']}): synthetic/real = "
+            + (
+                f"{ratio:.3f}"
+                if ratio is not None
+                # The real rows do not predict the target either: there is no relation to keep.
+                else f"n/a (real rows score {_real_score(efficacy):.3f}, nothing to keep)"
+            )
         )
     privacy = results.get("privacy")
     if privacy:
@@ -188,6 +209,11 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             f"than {similarity['threshold']:.5g} to a training record; {similarity['kept_close']} kept still closer"
         )
     return lines
+
+
+def _real_score(efficacy: dict) -> float:
+    """The best real-on-real score of an ML efficacy result (its models' best)."""
+    return max(model["real"][efficacy["metric"]] for model in efficacy["models"].values())
 
 
 def evaluate_paired_run(

@@ -20,11 +20,13 @@ the result has N rows per input row, grouped by row, and an
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from fusegen.data.checks import is_missing
 from fusegen.data.record_cells import record_columns
-from fusegen.errors import DataError, FusegenError
+from fusegen.errors import DataError, FusegenError, FusegenWarning
 from fusegen.writers import concatenate_chunks
 
 #: The column that numbers a row's imputations when there are several.
@@ -37,8 +39,11 @@ def impute(generator, data, num_imputations: int = 1, seed: int = 0, temperature
     Raises:
         FusegenError: the generator's output is not a record, or it was
             trained without ``conditioning.any_column``.
-        DataError: columns the record does not have, no record column at
-            all, or unknown labels.
+        DataError: columns the generator does not know while it lacks some
+            of its own (a renamed column?), no record column at all, or
+            unknown labels. Unknown columns beside all of the generator's
+            (the row names ``fusegen init`` left out) are kept as given,
+            with a warning.
     """
     from fusegen.sampling import iter_samples
 
@@ -64,12 +69,25 @@ def impute(generator, data, num_imputations: int = 1, seed: int = 0, temperature
         column for name in spec.inputs for column in _input_columns(spec, name)
     }
     unknown = sorted(set(table.columns) - known)
-    if unknown:
+    absent = [column for column in record_columns(spec.output) if column not in table.columns]
+    if unknown and absent:
+        # Perhaps a renamed or misspelt column: imputing the absent one whole would hide that.
         raise DataError(
-            f"the table to impute has columns {unknown}, which this generator does not know; its columns are "
-            f"{sorted(known)}.",
-            hint="drop those columns, or rename them to the generator's.",
+            f"the table to impute has columns {unknown}, which this generator does not know, and lacks its "
+            f"columns {absent}; its columns are {sorted(known)}.",
+            hint="rename those columns to the generator's, or drop them.",
         )
+    original = table
+    if unknown:
+        # The table init learned from, with the columns it left out (row names, identifiers): they
+        # come back as they are, in their place, and are no condition.
+        warnings.warn(
+            f"columns {unknown} are not this generator's (fusegen init leaves out row indexes and "
+            "identifiers); they are kept as given, neither imputed nor used as conditions.",
+            FusegenWarning,
+            stacklevel=2,
+        )
+        table = table.without_columns(unknown)
     given = [column for column in record_columns(spec.output) if column in table.columns]
     if not given:
         raise DataError(
@@ -89,10 +107,10 @@ def impute(generator, data, num_imputations: int = 1, seed: int = 0, temperature
     result = concatenate_chunks(list(iter_samples(generator, table, options)))
     # The table's own columns in its order: record columns imputed, input-only columns as they were.
     rows = np.repeat(np.arange(table.num_rows), num_imputations)
-    for column in table.columns:
+    for column in original.columns:
         if column not in result.columns:
-            result[column] = np.asarray(table.columns[column], dtype=object)[rows]
-    result = result[list(table.columns)]
+            result[column] = np.asarray(original.columns[column], dtype=object)[rows]
+    result = result[list(original.columns)]
     if num_imputations > 1:
         result.insert(0, IMPUTATION_COLUMN, np.tile(np.arange(num_imputations), table.num_rows))
     return result

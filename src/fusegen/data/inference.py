@@ -45,6 +45,9 @@ CONDITION_DROPOUT_WITH_ANY_COLUMN = 0.9
 #: categories of those numbers: each comes back exactly, at its share, and never between two of them.
 MAX_WHOLE_NUMBER_LEVELS = 10
 
+#: A string column on at least this many rows whose every row differs is an identifier, and left out.
+MIN_ROWS_FOR_IDENTIFIERS = 10
+
 #: A text column whose values are numbers but for at most this share is numeric; the rest are missing.
 MAX_STRAY_TEXT_SHARE = 0.1
 
@@ -52,6 +55,21 @@ MAX_STRAY_TEXT_SHARE = 0.1
 #: (the rows repeat within it), so Keras's per-epoch work is paid dozens of times
 #: rather than hundreds for the same number of steps.
 MIN_STEPS_PER_EPOCH = 50
+
+
+def is_row_counter(values) -> bool:
+    """Whether each value is one more than the one before (1, 2, 3, ...), over at least three rows."""
+    steps = np.diff(np.asarray(values, dtype="float64"))
+    return len(steps) > 1 and bool(np.all(steps == 1))
+
+
+def is_exported_index(values) -> bool:
+    """A row counter from 0 or 1: a table's row names written out as a column.
+
+    A counter that starts elsewhere (one row per year, 1950, 1951, ...) is data and stays.
+    """
+    values = np.asarray(values, dtype="float64")
+    return len(values) > 2 and values[0] in (0.0, 1.0) and is_row_counter(values)
 
 
 def infer_record_spec(
@@ -92,6 +110,11 @@ def infer_record_spec(
             continue
         if missing.any():
             nullable.append(column)
+        if series.dtype.kind in "iuf" and is_exported_index(series):
+            # R's and pandas' row names written as a column (rownames, Unnamed: 0): a sample's would be
+            # a made-up row number, and the column would count in every distance and pair trend.
+            notes.append(f"left out '{column}': a row index (0 or 1, then one more per row), not a field")
+            continue
         if series.dtype.kind in "iuf":
             whole = series.dtype.kind in "iu" or np.all(present.to_numpy() == np.round(present.to_numpy()))
             if whole and present.nunique() <= MAX_WHOLE_NUMBER_LEVELS:
@@ -132,9 +155,13 @@ def infer_record_spec(
                     )
             continue
         counts = labels.value_counts()
-        if len(counts) > 50 and (counts == 1).sum() > 0.5 * len(labels):
+        if (len(counts) > 50 and (counts == 1).sum() > 0.5 * len(labels)) or (
+            len(labels) >= MIN_ROWS_FOR_IDENTIFIERS and len(counts) == len(labels)
+        ):
             # Most rows carry a string no other row has: an identifier or free text. A label that
             # repeats (a plane's tail number over its flights) is a category, however many there are.
+            # On a small table, a string that no two rows share (mtcars' car names) is one too: each
+            # label would be learned from one row, and sampled as a copy of it.
             notes.append(
                 f"left out '{column}': {len(counts)} distinct strings, most rows' found in no other row, "
                 "look like identifiers or free text"

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from fusegen.data.files import read_file
-from fusegen.data.inference import MAX_CONDITION_LABELS, csv_keys, input_name
+from fusegen.data.inference import MAX_CONDITION_LABELS, csv_keys, input_name, is_row_counter
 from fusegen.errors import DataError
 
 #: A window is at most this share of the shortest series, so that each series gives several.
@@ -90,7 +90,7 @@ def infer_series_spec(
         column for column in frame.columns if column not in reserved and frame[column].dtype.kind in "iuf"
     ]
     # A row counter (1, 2, 3, ... as an exported index) tells the model nothing but the row's place.
-    counters = [column for column in numbers if _is_row_counter(frame[column])]
+    counters = [column for column in numbers if is_row_counter(frame[column])]
     past = [column for column in numbers if column not in counters]
     if counters:
         notes.append(f"left out {counters}: row counters (each row one more than the last), not readings")
@@ -270,8 +270,3 @@ def _describe_step(seconds: float) -> str:
             count = seconds / size
             return f"{count:g} {unit}s" if round(count, 2) != 1 else unit
     return f"{seconds:g} seconds"
-
-
-def _is_row_counter(values) -> bool:
-    steps = np.diff(values.to_numpy(dtype="float64"))
-    return len(steps) > 1 and bool(np.all(steps == 1))

@@ -96,6 +96,11 @@ class Table:
         """The same rows with some columns replaced, e.g. image paths by their decoded pixels."""
         return self._derived({**self.columns, **columns})
 
+    def without_columns(self, names) -> Table:
+        """The same rows without the columns ``names``."""
+        dropped = set(names)
+        return self._derived({name: values for name, values in self.columns.items() if name not in dropped})
+
     def _derived(self, columns: dict[str, Any], rows: Any = slice(None)) -> Table:
         """A table of ``columns`` from this one's ``rows``: same origin, files and row labels."""
         kept = {key: getattr(self, key) for key in ("files", "row_noun", "windowed", "confined_to")}
