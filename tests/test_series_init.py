@@ -255,7 +255,7 @@ def test_the_window_fits_the_median_series_and_a_shorter_one_gives_none(tmp_path
         "1 of 50 series (2 rows) are shorter than a window of 2 + 1 steps and give none, e.g. chick '49'"
         in text
     )
-    windows = window_table(
-        Table({column: frame[column].to_numpy() for column in frame}, "chicks.csv"), loaded
-    )
+    table = Table({column: frame[column].to_numpy() for column in frame}, "chicks.csv")
+    with pytest.warns(UserWarning, match=r"1 group\(s\) have fewer rows than data.windows.length \(3\)"):
+        windows = window_table(table, loaded)
     assert len(windows) == 49 * 10  # 12 rows hold ten windows of 3 at stride 1; the short chick none
