@@ -265,7 +265,8 @@ def test_init_from_an_image_folder_then_train_and_sample(tmp_path):
             pixels = np.full((20, 24, 3), 255, "uint8")
             pixels[4 + index % 6 : 14, 6:18] = colour
             Image.fromarray(pixels).save(tmp_path / "shapes" / label / f"{index}.png")
-    result = fusegen("init", tmp_path / "shapes", "--out", tmp_path / "shapes.yaml", "--epochs", "2")
+    # The folder as a user names it, relative to where they stand.
+    result = fusegen("init", "shapes", "--out", "shapes.yaml", "--epochs", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "20x24x3 images" in result.stdout and "['label']" in result.stdout
     result = fusegen("train", tmp_path / "shapes.yaml", "--out", tmp_path / "run", "--quiet")
