@@ -192,6 +192,20 @@ def test_validate_passes_on_every_source_kind(tmp_path, make):
     assert re.search(r"training: [\d,]+ rows, [\d,]+ validating; \d+ epochs", schedule), schedule
 
 
+def test_a_spec_init_wrote_for_a_table_with_gaps_validates_clean(tmp_path):
+    """openintro's births14 through `fusegen init`: its nullable numbers carry COLUMN_is_missing targets,
+    which validate called 'not in the spec' and exited 1 on."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"weeks": rng.normal(39, 2, 200).round(1), "sex": rng.choice(["f", "m"], 200)})
+    frame.loc[::7, "weeks"] = np.nan
+    frame.to_csv(tmp_path / "births.csv", index=False)
+    assert invoke("init", tmp_path / "births.csv", "--out", tmp_path / "births.yaml").exit_code == 0
+    result = invoke("validate", tmp_path / "births.yaml", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["ok"] and not report["problems"]
+
+
 @pytest.mark.parametrize(
     "make", [csv_with_images, image_folder, long_table], ids=["csv", "folder", "windows"]
 )

@@ -42,8 +42,9 @@ def model_target_signature(spec: GeneratorSpec) -> Expected | dict[str, Expected
     parts = {}
     if output.numeric:
         parts["numeric"] = Expected("float32", (len(output.numeric),))
-    for column in output.categorical:
-        parts[column] = Expected("int32", ())
+    # Categorical columns, then each nullable number's 0/1 missing indicator (COLUMN_is_missing).
+    for part in output.categorical_parts():
+        parts[part] = Expected("int32", ())
     return parts
 
 
