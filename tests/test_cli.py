@@ -257,6 +257,7 @@ def test_conditions_for_an_input_the_generator_does_not_have(tmp_path, examples_
 @pytest.mark.slow
 def test_init_from_an_image_folder_then_train_and_sample(tmp_path):
     import numpy as np
+    import yaml
     from PIL import Image
 
     for label, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
@@ -269,6 +270,8 @@ def test_init_from_an_image_folder_then_train_and_sample(tmp_path):
     result = fusegen("init", "shapes", "--out", "shapes.yaml", "--epochs", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "20x24x3 images" in result.stdout and "['label']" in result.stdout
+    # Its samples are judged by a classifier of the class subfolders (conditional accuracy).
+    assert yaml.safe_load((tmp_path / "shapes.yaml").read_text())["evaluation"] == {"label_column": "label"}
     result = fusegen("train", tmp_path / "shapes.yaml", "--out", tmp_path / "run", "--quiet")
     assert result.returncode == 0, result.stderr
     pd_conditions = tmp_path / "conditions.csv"

@@ -50,6 +50,9 @@ def infer_image_folder_spec(
             "column": "image",
         },  # fmt: skip
         "objective": {"type": objective},
+        # A classifier trained on the real images judges whether each sample shows its class; without
+        # it, evaluate compares each sample with one held-out image of its class, which says little.
+        "evaluation": {"label_column": "label"},
         "training": {
             "batch_size": 32,
             "epochs": epochs or max(20, min(300, 60_000 // max(rows, 1))),
