@@ -100,6 +100,21 @@ def test_the_threshold_is_the_training_rows_own_neighbour_distance():
     similarity = SimilarityFilter.fit(converter, _table(repeated), quantile=0.05)
     assert similarity.threshold == 0.0
     assert not similarity.too_close(converter, _table(repeated)).any()
+    # Training says so in words (ggplot2's mpg), not as "samples closer than 0 ... are redrawn".
+    from types import SimpleNamespace
+
+    from fusegen.training import _similarity_filter
+
+    spec = GeneratorSpec.model_validate(
+        {"output": {"kind": "record", "numeric": ["x"], "categorical": ["g"]}, "objective": {"type": "cvae"}}
+    )
+    lines = []
+    prepared = SimpleNamespace(table=_table(repeated), preprocessor=SimpleNamespace(output=converter))
+    assert _similarity_filter(spec, prepared, lines.append).threshold == 0.0
+    assert lines == [
+        "similarity filter: redraws nothing; at least 5% of the training records have an identical record "
+        "among them, so their nearest-neighbour distance at that quantile is 0"
+    ]
 
 
 def _grid(countries: int = 12, years: int = 10, seed: int = 0) -> pd.DataFrame:

@@ -224,10 +224,19 @@ def _similarity_filter(spec, prepared: _TrainingData, log):
     similarity = SimilarityFilter.fit(
         prepared.preprocessor.output, prepared.table, spec.privacy.similarity_quantile, spec.training.seed
     )
-    log(
-        f"similarity filter: samples closer than {similarity.threshold:.4g} to a training record are redrawn "
-        f"(the training records' nearest-neighbour distance at quantile {spec.privacy.similarity_quantile})"
-    )
+    quantile = spec.privacy.similarity_quantile
+    if similarity.threshold > 0:
+        log(
+            f"similarity filter: samples closer than {similarity.threshold:.4g} to a training record are "
+            f"redrawn (the training records' nearest-neighbour distance at quantile {quantile})"
+        )
+    else:
+        # ggplot2's mpg: identical rows are common there, so a sample equal to one is no closer to it
+        # than the training rows are to each other, and the filter has nothing to redraw.
+        log(
+            f"similarity filter: redraws nothing; at least {quantile:.0%} of the training records have an "
+            "identical record among them, so their nearest-neighbour distance at that quantile is 0"
+        )
     return similarity
 
 
