@@ -142,11 +142,12 @@ def register_parts() -> None:
 
 
 def test_the_conformance_suite_exercises_parts_added_in_one_file():
-    # The parts are registered before the suite is collected, as a user's plugin would be.
+    # The parts are registered before the suite is collected, as a user's plugin would be, and the
+    # suite runs in this one process (-n 0): worker processes would not have them registered.
     program = (
         "import sys, pytest; sys.path.insert(0, sys.argv[1]); import test_new_parts; "
         "test_new_parts.register_parts(); "
-        "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', sys.argv[2], '-k', sys.argv[3]]))"
+        "sys.exit(pytest.main(['-q', '-n', '0', '-p', 'no:cacheprovider', sys.argv[2], '-k', sys.argv[3]]))"
     )
     selection = " or ".join(NEW_PARTS)
     result = subprocess.run(
