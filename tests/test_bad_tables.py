@@ -416,6 +416,12 @@ def test_init_leaves_out_row_names_written_as_columns_but_keeps_a_counter_of_yea
     assert "left out 'rownames': a row index (0 or 1, then one more per row), not a field" in text
     assert "left out 'index0': a row index" in text
     assert "left out 'car': 32 distinct strings" in text
+    # Row names of a subset of the original rows (AER's Affairs: 4, 5, 11, ...) are row names too.
+    affairs = pd.DataFrame({"rownames": np.arange(20) * 3 + 4, "x": rng.normal(size=20)})
+    affairs.to_csv(tmp_path / "affairs.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "affairs.csv")
+    assert spec["output"]["numeric"] == ["x"]
+    assert "left out 'rownames': row names written out as a column (a distinct value per row)" in notes
     # Nine rows are too few to call a distinct label an identifier.
     pd.DataFrame({"kind": list("abcdefghi"), "x": range(5, 14)}).to_csv(tmp_path / "few.csv", index=False)
     spec, _ = infer_record_spec(tmp_path / "few.csv")

