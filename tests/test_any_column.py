@@ -147,6 +147,61 @@ def test_imputation_beats_mean_imputation_on_the_masked_cells(generator):
     assert (voted[hole] == truth["c"].to_numpy()[hole]).mean() > (truth["c"][hole] == "a").mean() + 0.1
 
 
+def test_expected_imputation_is_closer_to_the_hidden_cells_than_one_draw(generator):
+    truth = table(500, seed=13)
+    holed, holes = masked(truth, 0.2, seed=14)
+    drawn = generator.impute(holed, seed=0)
+    expected = generator.impute(holed, seed=0, strategy="expected")
+    assert list(expected.columns) == list(truth.columns) and len(expected) == len(truth)
+    assert not expected.isna().any().any()
+    for index, column in enumerate(truth.columns):
+        observed = ~holes[:, index]
+        assert (expected[column].to_numpy()[observed] == truth[column].to_numpy()[observed]).all()
+    for index, column in enumerate(["x", "y"]):
+        hole = holes[:, index]
+
+        def rmse(filled, column=column, hole=hole):
+            return np.sqrt(np.mean((filled[column].to_numpy()[hole] - truth[column].to_numpy()[hole]) ** 2))
+
+        # A draw's error is the conditional spread and the model's, the mean's only the model's: for a
+        # Gaussian conditional, one draw's RMSE is sqrt(2) times the mean's.
+        assert rmse(expected) < 0.85 * rmse(drawn), (column, rmse(expected), rmse(drawn))
+    hole = holes[:, 2]
+    right = (expected["c"].to_numpy()[hole] == truth["c"].to_numpy()[hole]).mean()
+    assert right >= (drawn["c"].to_numpy()[hole] == truth["c"].to_numpy()[hole]).mean() - 0.02
+    # The spread of the filled cells shrinks towards each row's conditional mean: x given a hidden y
+    # and c is still N(0, 1) overall, but its expected values are spread less than the draws.
+    only_x_hidden = holes[:, 0] & ~holes[:, 1]
+    assert expected["x"][only_x_hidden].std() < drawn["x"][only_x_hidden].std() + 0.05
+    with pytest.raises(FusegenError, match=r"strategy 'expected' .* received num_imputations=3"):
+        generator.impute(holed, num_imputations=3, strategy="expected")
+    with pytest.raises(
+        FusegenError, match=r"strategy must be one of \['draw', 'expected'\], received 'mean'"
+    ):
+        generator.impute(holed, strategy="mean")
+
+
+def test_expected_imputation_keeps_whole_numbers_whole_and_dates_drawn(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = 300
+    frame = pd.DataFrame({
+        "when": pd.date_range("2020-01-01", periods=rows, freq="D").strftime("%Y-%m-%d"),
+        "count": rng.integers(0, 50, rows), "x": rng.normal(size=rows), "c": rng.choice(["a", "b"], rows),
+    })  # fmt: skip
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    spec, _ = infer_record_spec(tmp_path / "t.csv")
+    spec["training"].update(epochs=2, steps_per_epoch=5)
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    holed = frame.head(12).copy()
+    holed.loc[::3, "when"], holed.loc[1::3, "count"], holed.loc[2::3, "c"] = None, None, None
+    filled = generator.impute(holed, strategy="expected")
+    assert pd.api.types.is_integer_dtype(filled["count"]) and not filled.isna().any().any()
+    # A date is a drawn day, not the instant between two draws.
+    assert (filled["when"] == filled["when"].dt.normalize()).all()
+    observed = holed["count"].notna().to_numpy()
+    assert (filled["count"].to_numpy()[observed] == frame["count"].head(12).to_numpy()[observed]).all()
+
+
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(share=st.floats(0.0, 1.0), seed=st.integers(0, 1000))
 def test_imputation_keeps_every_observed_cell_and_fills_every_missing_one(generator, share, seed):
@@ -284,6 +339,23 @@ def test_cli_impute_and_rebalance(run_dir, tmp_path):
         and filled["imputation"].tolist() == [0, 1, 2] * 20
         and not filled.isna().any().any()
     )
+    code, out, err = cli(
+        "impute",
+        run_dir,
+        "--data",
+        tmp_path / "holes.csv",
+        "--out",
+        tmp_path / "e.csv",
+        "--strategy",
+        "expected",
+    )
+    assert code == 0, err
+    expected = pd.read_csv(tmp_path / "e.csv")
+    assert len(expected) == 20 and not expected.isna().any().any()
+    code, out, err = cli(
+        "impute", run_dir, "--data", tmp_path / "holes.csv", "--out", tmp_path / "e.csv", "--strategy", "mean"
+    )
+    assert code == 1 and "strategy must be one of ['draw', 'expected']" in err and err.count("\n") == 1
     code, out, err = cli(
         "sample", run_dir, "-n", "30", "--rebalance", "c=a:1,b:2", "--out", tmp_path / "r.csv"
     )

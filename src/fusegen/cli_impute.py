@@ -19,9 +19,16 @@ def impute(
         "-n",
         help="Imputations per row; with N > 1 each row comes N times, numbered by an 'imputation' column.",
     ),
+    strategy: str = typer.Option(
+        "draw",
+        "--strategy",
+        help="'draw': each cell one draw from its distribution given the row (keeps the column's spread); "
+        "'expected': that distribution's mean, or its most likely label (the best single guess, for a model "
+        "trained on the filled rows).",
+    ),
     seed: int = typer.Option(0, "--seed", help="The same seed gives the same imputations."),
 ):
-    """Fill each row's missing cells, drawn given the row's observed cells (which come back unchanged)."""
+    """Fill each row's missing cells given the row's observed cells (which come back unchanged)."""
     from fusegen.cli import _load_tensorflow
 
     _load_tensorflow()
@@ -31,7 +38,7 @@ def impute(
 
     generator = load(run_dir)
     table = generator.read_file(data)
-    filled = generator.impute(table, num_imputations=num_imputations, seed=seed)
+    filled = generator.impute(table, num_imputations=num_imputations, seed=seed, strategy=strategy)
     write_outputs(filled, out, name=generator.spec.output.name)
     counts = missing_cells(generator, table)
     typer.echo(

@@ -233,13 +233,17 @@ class Generator:
         )  # fmt: skip
         return concatenate_chunks(list(chunks))
 
-    def impute(self, data, num_imputations: int = 1, seed: int = 0, temperature: float = 1.0):
-        """Fill each row's missing cells (None, NaN, empty), drawn given the row's observed cells.
+    def impute(
+        self, data, num_imputations: int = 1, seed: int = 0, temperature: float = 1.0, strategy: str = "draw"
+    ):
+        """Fill each row's missing cells (None, NaN, empty), given the row's observed cells.
 
         Needs a record generator trained with ``conditioning.any_column``.
         Observed cells come back exactly; with ``num_imputations`` N > 1,
-        each row comes back N times, numbered by an ``imputation`` column
-        (`fusegen.imputation`).
+        each row comes back N times, numbered by an ``imputation`` column.
+        ``strategy="draw"`` fills a cell with one draw from its conditional
+        distribution; ``"expected"`` with its conditional mean (numbers) or
+        most likely label (`fusegen.imputation`).
 
         Example:
 
@@ -247,7 +251,9 @@ class Generator:
         """
         from fusegen.imputation import impute
 
-        return impute(self, data, num_imputations=num_imputations, seed=seed, temperature=temperature)
+        return impute(
+            self, data, num_imputations=num_imputations, seed=seed, temperature=temperature, strategy=strategy
+        )
 
     def iter_samples(self, conditions=None, **options) -> Iterator:
         """`sample`, one batch at a time: memory stays bounded however many samples are asked for.

@@ -16,6 +16,20 @@ With ``num_imputations`` N > 1, each row is imputed N times (multiple
 imputation, so a downstream analysis can see the imputation's spread):
 the result has N rows per input row, grouped by row, and an
 ``imputation`` column numbering them 0 .. N-1.
+
+Two ways to fill a cell once (``strategy``):
+
+- ``"draw"`` (the default): one draw from the cell's conditional
+  distribution. The filled column keeps the real column's spread and shape,
+  so the table reads like real rows: what synthesis and multiple imputation
+  need.
+- ``"expected"``: the conditional distribution's centre, estimated from
+  `EXPECTED_DRAWS` draws: a number's mean (rounded for an integer column;
+  the median draw for a datetime), a label's most frequent draw. Each cell
+  is then the best single guess in squared error or accuracy, as scikit-
+  learn's ``IterativeImputer`` gives by default; a model trained on the
+  filled rows learns less noise. The filled cells are narrower than real
+  ones.
 """
 
 from __future__ import annotations
@@ -23,6 +37,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 
 from fusegen.data.checks import is_missing
 from fusegen.data.record_cells import record_columns
@@ -31,14 +46,23 @@ from fusegen.writers import concatenate_chunks
 
 #: The column that numbers a row's imputations when there are several.
 IMPUTATION_COLUMN = "imputation"
+#: Draws per row that ``strategy="expected"`` summarises: the mean of 20 draws has a fifth of one
+#: draw's spread around the conditional mean (1/sqrt(20)), and a label drawn with probability
+#: 0.6 against 0.4 wins the vote 4 times in 5.
+EXPECTED_DRAWS = 20
+#: How a missing cell is filled once; see the module's docstring.
+STRATEGIES = ("draw", "expected")
 
 
-def impute(generator, data, num_imputations: int = 1, seed: int = 0, temperature: float = 1.0):
+def impute(
+    generator, data, num_imputations: int = 1, seed: int = 0, temperature: float = 1.0, strategy: str = "draw"
+):
     """``data`` with its missing record cells filled; see the module's docstring.
 
     Raises:
-        FusegenError: the generator's output is not a record, or it was
-            trained without ``conditioning.any_column``.
+        FusegenError: the generator's output is not a record, it was
+            trained without ``conditioning.any_column``, or ``strategy`` is
+            unknown or ``"expected"`` with ``num_imputations`` above 1.
         DataError: columns the generator does not know while it lacks some
             of its own (a renamed column?), no record column at all, or
             unknown labels. Unknown columns beside all of the generator's
@@ -64,6 +88,14 @@ def impute(generator, data, num_imputations: int = 1, seed: int = 0, temperature
         )
     if num_imputations < 1:
         raise FusegenError(f"num_imputations must be at least 1, received {num_imputations}.")
+    if strategy not in STRATEGIES:
+        raise FusegenError(f"strategy must be one of {list(STRATEGIES)}, received {strategy!r}.")
+    if strategy == "expected" and num_imputations > 1:
+        raise FusegenError(
+            f"strategy 'expected' fills each cell with one value, its conditional mean or most likely "
+            f"label, so it gives one imputation per row; received num_imputations={num_imputations}.",
+            hint="ask for several draws with strategy 'draw', or for one expected value with num_imputations 1.",
+        )
     table = generator._as_table(data)
     known = set(record_columns(spec.output)) | {
         column for name in spec.inputs for column in _input_columns(spec, name)
@@ -104,7 +136,11 @@ def impute(generator, data, num_imputations: int = 1, seed: int = 0, temperature
         # The rows are the user's own: nothing about them is redrawn (`fusegen.privacy`).
         "similarity_filter": False,
     }  # fmt: skip
+    if strategy == "expected":
+        options["num_samples"] = EXPECTED_DRAWS
     result = concatenate_chunks(list(iter_samples(generator, table, options)))
+    if strategy == "expected":
+        result = _expected_cells(result, spec.output, table.num_rows, EXPECTED_DRAWS)
     # The table's own columns in its order: record columns imputed, input-only columns as they were.
     rows = np.repeat(np.arange(table.num_rows), num_imputations)
     for column in original.columns:
@@ -113,6 +149,36 @@ def impute(generator, data, num_imputations: int = 1, seed: int = 0, temperature
     result = result[list(original.columns)]
     if num_imputations > 1:
         result.insert(0, IMPUTATION_COLUMN, np.tile(np.arange(num_imputations), table.num_rows))
+    return result
+
+
+def _expected_cells(draws, output, rows: int, per_row: int):
+    """One row per input row from ``draws`` (``per_row`` consecutive draws each): each record column's
+    centre over its draws. An observed cell is the same in every draw, so it comes back as given."""
+    result = draws.iloc[::per_row].reset_index(drop=True)
+    for column in output.numeric:
+        values = draws[column].to_numpy()
+        dtype = draws[column].dtype
+        if column in output.datetime:
+            # The lower median draw: a date the model drew, where a mean could fall between two days.
+            middle = np.sort(values.reshape(rows, per_row), axis=1)[:, (per_row - 1) // 2]
+            result[column] = middle
+            continue
+        block = values.astype(float).reshape(rows, per_row)
+        # An observed cell is the same in every draw; its mean could differ from it in the last bit.
+        mean = np.where(block.min(axis=1) == block.max(axis=1), block[:, 0], block.mean(axis=1))
+        if column in output.integer or pd.api.types.is_integer_dtype(dtype):
+            # Whole numbers stay whole, in the type sampling gives them (int64, or Int64 where nullable).
+            result[column] = pd.Series(np.round(mean)).astype(dtype).to_numpy()
+            continue
+        result[column] = mean
+    owner = np.repeat(np.arange(rows), per_row)
+    for column in output.categorical:
+        codes, labels = pd.factorize(draws[column], use_na_sentinel=False)
+        counts = np.zeros((rows, len(labels)), dtype=np.int32)
+        np.add.at(counts, (owner, codes), 1)
+        # The most frequent draw; a tie goes to the label drawn first, which keeps a seed's result fixed.
+        result[column] = np.asarray(labels, dtype=object)[counts.argmax(axis=1)]
     return result
 
 
