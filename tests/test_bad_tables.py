@@ -263,6 +263,26 @@ def test_init_recognises_day_first_dates_and_says_when_they_were_ambiguous(tmp_p
     ) in notes
 
 
+def test_evaluate_compares_dates_read_from_text_with_sampled_dates(tmp_path):
+    """openintro's oscars: birth dates in the CSV are text, samples are datetimes. Compared as labels
+    they never matched (column shape 0.0, and no place in the distances); they are dates on both sides."""
+    import fusegen
+    from fusegen.evaluation import evaluate_run
+
+    rng = np.random.default_rng(0)
+    frame = plain_frame(300)
+    frame["when"] = (pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, 300), "D")).strftime(
+        "%d/%m/%Y"
+    )
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    spec, _ = infer_record_spec(tmp_path / "t.csv")
+    spec["training"].update(epochs=5, steps_per_epoch=20)
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    results = evaluate_run(generator, None, None)
+    shape = results["quality"]["column_shapes"]["columns"]["when"]
+    assert shape["metric"] == "KSComplement" and shape["score"] > 0.5, shape
+
+
 def test_a_date_that_does_not_parse_is_one_line_naming_the_column_value_row_format_and_key():
     frame = pd.DataFrame({"when": ["02/01/2020", "13/01/2020", None, "14/01/2020"], "kind": ["a"] * 4})
     table = table_from_frame(frame, origin="'d.csv'")
@@ -453,6 +473,11 @@ def test_a_few_whole_numbers_are_categories_sampled_back_as_the_same_numbers(tmp
     assert str(restored["rating"].dtype) == "Int64"
     assert restored["rating"].isna().sum() == 11
     assert restored["rating"].dropna().tolist() == frame["rating"].dropna().astype(int).tolist()
+    # The type is the column's, not the rows': rows without a gap, or with nothing but gaps (a chunk
+    # of a sample that drew no rating), are Int64 too, so a sample's chunks join without a change.
+    for rows in (np.flatnonzero(~np.isnan(rating))[:5], np.flatnonzero(np.isnan(rating))[:5]):
+        part = RecordConverter(output, converter.get_state()).inverse(converter.transform(table.take(rows)))
+        assert str(part["rating"].dtype) == "Int64", rows
 
 
 def test_a_constant_column_is_generated_but_never_a_condition(tmp_path, recwarn):

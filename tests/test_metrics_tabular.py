@@ -425,6 +425,35 @@ def test_plots_are_written_as_png_files(tmp_path, penguins):
     ]
 
 
+def test_free_text_labels_plot_as_short_printable_ticks_without_warnings(tmp_path):
+    """HHS breach descriptions (Ecdat): paragraphs, one with a control character, as a category's labels.
+    Drawn whole, they collapsed the layout and warned of a glyph no font has."""
+    import warnings
+
+    from fusegen.metrics.plots import MAX_TICK_LABEL_CHARS, _tick_label
+
+    paragraph = "A binder holding the records of 1,272 people was stolen from a car. " * 20
+    labels = pd.Series([paragraph + "\x1a", paragraph + "x", "\\N", "\\N"] * 25)
+    real = pd.DataFrame({"description": labels, "x": np.arange(100.0)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        paths = plot_record_comparison(real, real.sample(frac=1.0, random_state=0), tmp_path)
+    assert paths["distributions"].stat().st_size > 0
+    assert _tick_label(paragraph + "\x1a") == paragraph[: MAX_TICK_LABEL_CHARS - 1] + "\u2026"
+    assert _tick_label("a\x1ab") == "a b" and _tick_label("short") == "short"
+
+
+def test_object_labels_that_are_numbers_score_against_typed_ones_without_warnings():
+    import warnings
+
+    real = pd.DataFrame({"code": np.array([1, 2, 2, 3] * 25), "x": np.arange(100.0)})
+    synthetic = real.astype({"code": object})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = quality_scores(real, synthetic, categorical=["code"])
+    assert scores["column_shapes"]["columns"]["code"]["score"] == pytest.approx(1.0)
+
+
 def test_plots_skip_correlations_with_one_continuous_column(tmp_path):
     table = mixed_table(100, seed=0)[["when", "flag", "grade"]]
 

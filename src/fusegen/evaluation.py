@@ -76,8 +76,8 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
     output = generator.spec.output
     columns = output.numeric + output.categorical
     train, holdout = real_splits(generator, real)
-    real_frame = _frame(train, columns)
-    holdout_frame = _frame(holdout, columns) if holdout is not None else None
+    real_frame = _record_frame(generator, train)
+    holdout_frame = _record_frame(generator, holdout) if holdout is not None else None
     count = num_samples or len(real_frame)
     started = time.perf_counter()
     unconditional = generator.plan_.uses_presence or not generator.spec.inputs
@@ -130,10 +130,14 @@ def default_ml_target(frame, categorical: list[str]) -> str | None:
     return categorical[0] if categorical else None
 
 
-def _frame(table: Table, columns: list[str]):
+def _record_frame(generator, table: Table):
+    """The record columns of ``table`` as sampling returns them (dates as datetimes, not text)."""
     import pandas as pd
 
-    return pd.DataFrame({column: table.columns[column] for column in columns})
+    output, converter = generator.spec.output, generator.preprocessor_.output
+    frame = {column: converter.read_numbers(table, column) for column in output.numeric}
+    frame.update({column: table.columns[column] for column in output.categorical})
+    return pd.DataFrame(frame)[output.numeric + output.categorical]
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:

@@ -67,6 +67,20 @@ class RecordConverter:
         except (TypeError, ValueError):
             return self._numbers_among_text(table, column, raw)
 
+    def read_numbers(self, table: Table, column: str):
+        """A numeric column of ``table`` as sampling returns it: dates and times as datetime64 (parsed
+        in the column's format), numbers among stray text as numbers (the text missing).
+
+        What a user's rows are compared with samples in: the same dates as text in a CSV would
+        otherwise be labels that no sampled datetime ever equals.
+        """
+        import pandas as pd
+
+        values = self._numeric_values(table, column)
+        if column in self.spec.datetime:
+            return pd.to_datetime(values * 1e9, errors="coerce")  # NaN (a gap) becomes NaT
+        return values
+
     def _numbers_among_text(self, table: Table, column: str, raw) -> np.ndarray:
         """A numeric column holding some text: missing where ``nullable``, else an error naming the rows."""
         import pandas as pd
@@ -287,7 +301,9 @@ class RecordConverter:
             labels = np.array([label.decode() for label in columns[name]], dtype=object)
             if name in self.spec.nullable:
                 labels = np.where(labels == "", None, labels)
-            frame[name] = _as_numbers(labels) if name in self.number_labels else labels
+            if name in self.number_labels:
+                labels = _as_numbers(labels, self.vocabularies[name], name in self.spec.nullable)
+            frame[name] = labels
         return pd.DataFrame(frame)[self.spec.numeric + self.spec.categorical]
 
     def vocabulary_sizes(self) -> dict[str, int]:
@@ -307,14 +323,19 @@ def _number_label(value):
     return int(value) if float(value).is_integer() else value
 
 
-def _as_numbers(labels: np.ndarray):
-    """Sampled labels of a column of numbers, as numbers: whole ones as integers (missing as <NA>)."""
+def _as_numbers(labels: np.ndarray, vocabulary: list, nullable: bool):
+    """Sampled labels of a column of numbers, as numbers: whole ones as integers (missing as <NA>).
+
+    The type follows the column, not the sample: its labels (``vocabulary``) all whole numbers make
+    integers, and a nullable column is Int64 even in a chunk that happens to draw no gap, so that
+    chunks of one sample join without changing type.
+    """
     import pandas as pd
 
     numbers = pd.to_numeric(pd.Series(labels, dtype=object), errors="coerce")
-    present = numbers.dropna()
-    if len(present) and np.all(present == np.round(present)):
-        return numbers.astype("Int64") if numbers.isna().any() else numbers.astype("int64")
+    known = pd.to_numeric(pd.Series(vocabulary, dtype=object), errors="coerce").dropna()
+    if len(known) and np.all(known == np.round(known)):
+        return numbers.astype("Int64") if nullable or numbers.isna().any() else numbers.astype("int64")
     return numbers
 
 

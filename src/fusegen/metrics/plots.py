@@ -26,6 +26,9 @@ COLORS = {"real": "#1f77b4", "synthetic": "#ff7f0e"}
 # A bar chart stays legible up to about this many categories; the rest are pooled.
 MAX_CATEGORIES_SHOWN = 15
 NUM_HISTOGRAM_BINS = 30
+#: Characters of a category shown under its bar: a label of free text (a paragraph) would otherwise
+#: take the whole figure, and the layout collapses the bars to nothing.
+MAX_TICK_LABEL_CHARS = 24
 GRID_COLUMNS = 3
 SECONDS_PER_DAY = 86_400.0
 
@@ -145,8 +148,15 @@ def _category_bars(axis, real: pd.Series, synthetic: pd.Series) -> None:
     axis.bar(
         positions + width / 2, frequencies["synthetic"], width, color=COLORS["synthetic"], label="synthetic"
     )
-    axis.set_xticks(positions, frequencies.index, rotation=45, ha="right")
+    axis.set_xticks(positions, [_tick_label(label) for label in frequencies.index], rotation=45, ha="right")
     axis.set_ylabel("share of rows")
+
+
+def _tick_label(label: str) -> str:
+    """``label`` as one short printable line: control characters (which no font draws) become spaces,
+    and a long label is cut to `MAX_TICK_LABEL_CHARS` with an ellipsis."""
+    text = "".join(character if character.isprintable() else " " for character in label)
+    return text if len(text) <= MAX_TICK_LABEL_CHARS else text[: MAX_TICK_LABEL_CHARS - 1] + "\u2026"
 
 
 def _correlations_figure(real: pd.DataFrame, synthetic: pd.DataFrame) -> Figure:

@@ -109,8 +109,10 @@ def _ks_complement(real: pd.Series, synthetic: pd.Series) -> float | None:
 
 def _tv_complement(real: pd.Series, synthetic: pd.Series) -> float | None:
     """1 - the total variation distance of the two frequency tables, missing values dropped."""
-    real_frequencies = real.value_counts(normalize=True, dropna=True)
-    synthetic_frequencies = synthetic.value_counts(normalize=True, dropna=True)
+    # Labels of an object column held as numbers or booleans are counted as those values (as the
+    # other side's typed column is), which also spares pandas' warning about inferring them.
+    real_frequencies = real.infer_objects().value_counts(normalize=True, dropna=True)
+    synthetic_frequencies = synthetic.infer_objects().value_counts(normalize=True, dropna=True)
     if real_frequencies.empty or synthetic_frequencies.empty:
         return None
     return _number(1.0 - _total_variation(real_frequencies, synthetic_frequencies))
