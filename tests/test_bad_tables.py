@@ -263,6 +263,32 @@ def test_init_recognises_day_first_dates_and_says_when_they_were_ambiguous(tmp_p
     ) in notes
 
 
+def test_logical_columns_are_sampled_imputed_and_scored_as_booleans(tmp_path):
+    """Ecdat's Treatment: True / False columns came back as the text 'True' / 'False', which evaluate
+    compared with the real booleans as labels that never match (column shape 0.0 each)."""
+    import fusegen
+    from fusegen.evaluation import evaluate_run
+
+    rng = np.random.default_rng(0)
+    frame = plain_frame(300)
+    frame["treated"] = rng.random(300) < 0.3
+    frame["married"] = np.where(rng.random(300) < 0.1, None, rng.random(300) < 0.6)  # with gaps
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    spec, _ = infer_record_spec(tmp_path / "t.csv")
+    spec["training"].update(epochs=5, steps_per_epoch=20)
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    drawn = generator.sample(num_samples=300, seed=0)
+    assert str(drawn["treated"].dtype) == "bool" and str(drawn["married"].dtype) == "boolean"
+    # Given as booleans or as their text, conditions come back as the booleans they name.
+    for given in ([True, False], ["True", "False"]):
+        conditioned = generator.sample({"treated": given, "married": given}, num_samples=2, seed=1)
+        assert (
+            conditioned["treated"].tolist() == conditioned["married"].tolist() == [True, True, False, False]
+        )
+    scores = evaluate_run(generator, None, None)["quality"]["column_shapes"]["columns"]
+    assert scores["treated"]["score"] > 0.7 and scores["married"]["score"] > 0.7, scores
+
+
 def test_evaluate_compares_dates_read_from_text_with_sampled_dates(tmp_path):
     """openintro's oscars: birth dates in the CSV are text, samples are datetimes. Compared as labels
     they never matched (column shape 0.0, and no place in the distances); they are dates on both sides."""

@@ -306,10 +306,21 @@ def _keep_conditioned_columns(generator, result, table, rows, present_inputs):
         if owners.get(column) in present_inputs and column in table.columns:
             values = np.asarray(table.columns[column])[rows]
             if column in output.categorical:
-                result[column] = values.astype(str).astype(object)
+                result[column] = _labels_like(values, result[column])
             else:
                 result[column] = values.astype("float64")
     return result
+
+
+def _labels_like(values, sampled: pd.Series) -> pd.Series:
+    """Given labels in the type the column is sampled in: booleans and numbers (a logical column, a
+    rating) as such, where text would differ from every other row's value; other labels as text."""
+    labels = pd.Series(values, index=sampled.index).astype(str)
+    if pd.api.types.is_bool_dtype(sampled.dtype):
+        return labels.map({"True": True, "False": False}).astype(sampled.dtype)
+    if pd.api.types.is_numeric_dtype(sampled.dtype):
+        return pd.to_numeric(labels).astype(sampled.dtype)
+    return labels.astype(object)
 
 
 def _conditions_table(generator, conditions, strict: bool):
@@ -402,7 +413,13 @@ def _keep_given_cells(result, conditioned, rows):
         chosen = observed[rows]
         if chosen.any():
             merged = result[column].astype(object).to_numpy(copy=True)
-            merged[chosen] = values[rows][chosen]
+            given = values[rows][chosen]
+            if any(isinstance(value, str) for value in given) and not pd.api.types.is_object_dtype(
+                result[column].dtype
+            ):
+                # Labels as text ('False') into a typed column: astype(bool) would make any text True.
+                given = _labels_like(given, result[column][chosen]).to_numpy(dtype=object)
+            merged[chosen] = given
             result[column] = pd.Series(merged, index=result.index).astype(result[column].dtype)
     return result
 

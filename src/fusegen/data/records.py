@@ -47,6 +47,8 @@ class RecordConverter:
         self.numeric_state: dict[str, dict] = state.get("numeric", {})
         # Categorical columns whose labels are numbers (a rating, a year): sampled back as numbers.
         self.number_labels: list[str] = list(state.get("number_labels", []))
+        # Categorical columns of True / False (a CSV's logical column): sampled back as booleans.
+        self.boolean_labels: list[str] = list(state.get("boolean_labels", []))
         self._transformers: dict[str, Any] = {}
         self._inverse_graph = GraphCache(self.tf_inverse)
 
@@ -172,6 +174,8 @@ class RecordConverter:
                 and name not in self.number_labels
             ):
                 self.number_labels.append(name)
+            if _is_boolean(table.column(name, self.where)) and name not in self.boolean_labels:
+                self.boolean_labels.append(name)
         # The traced way back holds the fitted state as constants: trace it again from the new state.
         self._inverse_graph = GraphCache(self.tf_inverse)
         return self
@@ -303,6 +307,8 @@ class RecordConverter:
                 labels = np.where(labels == "", None, labels)
             if name in self.number_labels:
                 labels = _as_numbers(labels, self.vocabularies[name], name in self.spec.nullable)
+            elif name in self.boolean_labels:
+                labels = _as_booleans(labels, name in self.spec.nullable)
             frame[name] = labels
         return pd.DataFrame(frame)[self.spec.numeric + self.spec.categorical]
 
@@ -313,7 +319,11 @@ class RecordConverter:
 
     def get_state(self) -> dict:
         state = {"vocabularies": self.vocabularies, "numeric": self.numeric_state}
-        return {**state, "number_labels": self.number_labels} if self.number_labels else state
+        if self.number_labels:
+            state["number_labels"] = self.number_labels
+        if self.boolean_labels:
+            state["boolean_labels"] = self.boolean_labels
+        return state
 
 
 def _number_label(value):
@@ -321,6 +331,27 @@ def _number_label(value):
     if value is None or np.isnan(value):
         return None
     return int(value) if float(value).is_integer() else value
+
+
+def _is_boolean(raw) -> bool:
+    """Whether a column holds True / False and nothing else but gaps (pandas reads a CSV's logical
+    column with gaps as objects)."""
+    values = np.asarray(raw)
+    if values.dtype.kind == "b":
+        return True
+    if values.dtype != object:
+        return False
+    present = [value for value in values if not _is_missing(value)]
+    return bool(present) and all(isinstance(value, bool | np.bool_) for value in present)
+
+
+def _as_booleans(labels: np.ndarray, nullable: bool):
+    """Sampled labels 'True' / 'False' as booleans: bool, or pandas' nullable boolean where the
+    column has gaps (the type is the column's, whatever a chunk drew)."""
+    import pandas as pd
+
+    values = pd.Series(labels, dtype=object).map({"True": True, "False": False})
+    return values.astype("boolean") if nullable else values.astype(bool)
 
 
 def _as_numbers(labels: np.ndarray, vocabulary: list, nullable: bool):
