@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from fusegen.data.checks import is_missing
 from fusegen.data.records import detect_datetime_format
 from fusegen.data.sources import detect_csv_delimiter, read_file
 from fusegen.errors import DataError
@@ -53,6 +54,9 @@ MIN_ROWS_FOR_IDENTIFIERS = 10
 
 #: A text column whose values are numbers but for at most this share is numeric; the rest are missing.
 MAX_STRAY_TEXT_SHARE = 0.1
+#: ... or for up to this many distinct strings in under half the rows: markers of a missing value,
+#: however often they occur (medicaldata's opt writes '.' for a visit not made, in 23% of rows).
+MAX_MISSING_MARKERS = 2
 
 #: On a table of a few batches, an epoch is at least this many optimiser steps
 #: (the rows repeat within it), so Keras's per-epoch work is paid dozens of times
@@ -106,7 +110,9 @@ def infer_record_spec(
     datetime_formats: dict[str, str] = {}
     for column in frame.columns:
         series = frame[column]
-        missing = series.isna() | (series.astype(str) == "")
+        # Missing as the pipeline reads it (`is_missing`): a cell of spaces too (medicaldata's opt
+        # writes '   ' for an unanswered question), or the spec would not mark the column nullable.
+        missing = pd.Series(is_missing(series.to_numpy(dtype=object)), index=series.index)
         present = series[~missing]
         if present.empty:
             notes.append(f"left out '{column}': every value is missing")
@@ -138,15 +144,20 @@ def infer_record_spec(
         labels = present.astype(str)
         numbers = pd.to_numeric(labels, errors="coerce")
         stray = numbers.isna()
-        if 0 < stray.sum() <= MAX_STRAY_TEXT_SHARE * len(labels):
+        few_strays = stray.sum() <= MAX_STRAY_TEXT_SHARE * len(labels) or (
+            labels[stray].nunique() <= MAX_MISSING_MARKERS and stray.sum() < 0.5 * len(labels)
+        )
+        if few_strays and (stray.any() or missing.any()):
             # Numbers with a few stray strings: a typo or a marker is a missing value, not a new kind.
+            # With none, cells of spaces alone made the reader take the numbers for text.
             numeric.append(column)
-            stray_text.append(column)
             if column not in nullable:
                 nullable.append(column)
             if np.all(numbers[~stray] == np.round(numbers[~stray])):
                 integer.append(column)
-            notes.append(_stray_text_note(column, labels[stray]))
+            if stray.any():
+                stray_text.append(column)
+                notes.append(_stray_text_note(column, labels[stray]))
             continue
         formats = detect_datetime_format(labels)
         if formats or _all_dates(labels):

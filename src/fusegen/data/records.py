@@ -415,7 +415,12 @@ def _tf_restore_numbers(values, state: dict):
 
 
 def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
+    """None, NaN, or text of nothing but spaces: what `fusegen.data.checks.is_missing` calls missing."""
+    return (
+        value is None
+        or (isinstance(value, float) and np.isnan(value))
+        or (isinstance(value, str) and not value.strip())
+    )
 
 
 #: Date formats `detect_datetime_format` tries after ISO 8601, each also with a time of day.
