@@ -8,7 +8,6 @@ its partial file.
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -147,15 +146,6 @@ def concatenate_chunks(chunks):
     if hasattr(chunks[0], "iloc"):
         import pandas as pd
 
-        if all(list(chunk.dtypes) == list(chunks[0].dtypes) for chunk in chunks[1:]):
-            # Chunks of one output share each column's dtype, so pandas' coming change (all-NA
-            # columns counted when choosing the result's dtype) changes nothing: its warning, raised
-            # for a rare nullable column that one chunk happens to lack, would only be noise.
-            with warnings.catch_warnings():
-                warnings.filterwarnings(
-                    "ignore", message=".*concatenation with empty or all-NA", category=FutureWarning
-                )
-                return pd.concat(chunks, ignore_index=True)
         return pd.concat(chunks, ignore_index=True)
     if isinstance(chunks[0], dict):
         return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
