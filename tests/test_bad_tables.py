@@ -296,6 +296,26 @@ def test_one_marker_in_many_rows_of_numbers_is_a_gap_not_text(tmp_path):
     assert "mixed" in spec["output"]["categorical"]  # three kinds of text: labels, not gaps
 
 
+def test_a_database_null_is_a_missing_value_read_whole_or_in_chunks(tmp_path):
+    """MySQL and PostgreSQL export NULL as \\N (Ecdat's HHSCyberSecurityBreaches): it was a label."""
+    from fusegen.data.shards import _frames, shard_set
+
+    rng = np.random.default_rng(0)
+    frame = plain_frame(120)
+    frame["kind"] = np.where(rng.random(120) < 0.2, "\\N", rng.choice(["hack", "theft"], 120))
+    frame["cost"] = np.where(rng.random(120) < 0.2, "\\N", rng.normal(5, 1, 120).round(2).astype(str))
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    whole = read_file(tmp_path / "t.csv")
+    assert np.asarray(whole.column("cost", "t")).dtype.kind == "f"
+    assert "\\N" not in set(map(str, whole.column("kind", "t")))
+    spec, _ = infer_record_spec(tmp_path / "t.csv")
+    assert {"kind", "cost"} <= set(spec["output"]["nullable"]) and "cost" in spec["output"]["numeric"]
+    assert "\\N" not in spec["output"].get("vocabularies", {}).get("kind", [])
+    shards = shard_set(DataSpec(source=str(tmp_path / "t.csv")), base_dir=tmp_path)
+    chunk = next(_frames(tmp_path / "t.csv", ["kind", "cost"], 50, shards))
+    assert chunk["cost"].dtype.kind == "f" and "\\N" not in set(chunk["kind"].dropna())
+
+
 def test_logical_columns_are_sampled_imputed_and_scored_as_booleans(tmp_path):
     """Ecdat's Treatment: True / False columns came back as the text 'True' / 'False', which evaluate
     compared with the real booleans as labels that never match (column shape 0.0 each)."""

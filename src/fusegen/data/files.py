@@ -109,6 +109,10 @@ def read_files(pattern: str | Path, delimiter: str | None = None, encoding: str 
 CSV_DELIMITERS = (",", ";", "\t", "|")
 #: How much of a CSV file the delimiter and the header are read from.
 _CSV_SAMPLE_BYTES = 1 << 16
+#: Read as missing besides pandas' own markers (empty, NA, NaN, NULL, N/A, ...): ``\N``, how MySQL and
+#: PostgreSQL exports write NULL (Ecdat's HHSCyberSecurityBreaches has them). Without it a NULL was a
+#: label of its own in a text column, generated as if it meant something.
+EXTRA_MISSING_MARKERS = ("\\N",)
 
 
 def _read_csv(path: Path, delimiter: str | None, encoding: str):
@@ -135,7 +139,7 @@ def _read_csv(path: Path, delimiter: str | None, encoding: str):
         "read the second as '{name}.1'.",
     )  # fmt: skip
     try:
-        return pd.read_csv(path, sep=delimiter, encoding=encoding)
+        return pd.read_csv(path, sep=delimiter, encoding=encoding, na_values=list(EXTRA_MISSING_MARKERS))
     except UnicodeDecodeError:
         # Past the sample: find the line for the message.
         _csv_sample(path, encoding, limit=None)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fusegen.data.files import TABLE_EXTENSIONS, detect_csv_delimiter, table_from_frame
+from fusegen.data.files import EXTRA_MISSING_MARKERS, TABLE_EXTENSIONS, detect_csv_delimiter, table_from_frame
 from fusegen.data.table import Table
 from fusegen.errors import DataError
 from fusegen.spec import DataSpec
@@ -284,7 +284,12 @@ def _frames(path: Path, columns, batch_rows: int, shards: ShardSet):
         if path.suffix.lower() == ".csv":
             delimiter = shards.delimiter or detect_csv_delimiter(path, shards.encoding)
             reader = pd.read_csv(
-                path, sep=delimiter, encoding=shards.encoding, usecols=columns, chunksize=batch_rows
+                path,
+                sep=delimiter,
+                encoding=shards.encoding,
+                usecols=columns,
+                chunksize=batch_rows,
+                na_values=list(EXTRA_MISSING_MARKERS),
             )
             with reader:
                 for chunk in reader:
