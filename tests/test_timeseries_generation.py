@@ -122,9 +122,17 @@ def test_evaluation_of_sequences_reports_timegan_scores(unconditional, tmp_path)
     timegan = results["timegan"]
     assert timegan["windows"] == 320
     assert 0.0 <= timegan["discriminative"] <= 0.5
+    # TimeGAN's protocol: the mean of several discriminators, each on its own split (evaluation.discriminative_fits).
+    fits = timegan["discriminative_fits"]
+    assert len(fits) == 5
+    assert timegan["discriminative"] == pytest.approx(np.mean(fits))
+    assert timegan["discriminative_spread"] == pytest.approx(np.std(fits))
     assert 0.0 <= timegan["predictive"] < 0.5
     assert "errors" not in results  # unpaired: no per-row errors for unconditional samples
-    assert any(line.startswith("TimeGAN scores") for line in summary_lines(results))
+    assert any(
+        line.startswith("TimeGAN scores") and "(mean of 5 fits, spread" in line
+        for line in summary_lines(results)
+    )
     saved = json.loads((tmp_path / "evaluation" / "metrics.json").read_text())
     assert saved["timegan"]["discriminative"] == timegan["discriminative"]
     assert (tmp_path / "evaluation" / "embedding.png").exists()

@@ -303,6 +303,12 @@ class EvaluationSpec(_Section):
         "day, 7 for days in a week), for MASE's scale and the seasonal-naive baseline; 1 (the last value) "
         "when omitted. `fusegen init --target` sets it from the data's frequency.",
     )
+    discriminative_fits: PositiveInt = Field(
+        default=5,
+        description="Sequence outputs: TimeGAN's discriminative score is the mean of this many post-hoc "
+        "classifiers, each on its own 80/20 split of the windows, as TimeGAN's protocol averages several "
+        "(10 there). One fit on a few dozen windows moves by 0.1 or more from split to split.",
+    )
     classifier_epochs: PositiveInt = Field(
         default=30,
         description="At most this many training passes of that classifier over the real images; it "
