@@ -322,3 +322,39 @@ def test_parse_times_reads_periods_and_offsets_and_marks_what_is_no_time():
     utc = parse_times(["2013-01-01T06:00:00Z", "2013-01-01T02:00:00-05:00"])
     assert utc.dt.hour.tolist() == [6, 7]
     assert parse_times(["2014-01-01", "soon"]).isna().tolist() == [False, True]
+
+
+def test_columns_that_trend_with_time_are_left_out_of_the_context(tmp_path):
+    """ggplot2's txhousing: monthly sales per city beside a `year` column. Read as an input, the year of
+    every validation window was later than any training window's, and the CRPS doubled (0.081 to 0.151)."""
+    rng = np.random.default_rng(0)
+    months = 120
+    frames = []
+    for city in range(4):
+        step = np.arange(months)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "city": f"c{city}",
+                    "date": 2000 + step / 12,
+                    "year": 2000 + step // 12,
+                    "month": step % 12 + 1,
+                    "population": 1000 * city + 50 + step + rng.normal(0, 0.5, months),
+                    "listings": rng.normal(100, 10, months),
+                    "sales": 50 + 10 * np.sin(2 * np.pi * step / 12) + rng.normal(0, 2, months),
+                }
+            )
+        )
+    pd.concat(frames).to_csv(tmp_path / "housing.csv", index=False)
+    spec, text = init_spec(
+        tmp_path / "housing.csv", series={"targets": ["sales"], "time_column": "date", "group_column": "city"}
+    )
+    load_spec(spec)
+    assert spec["inputs"]["history"]["columns"] == ["sales", "month", "listings"]
+    assert "left out ['year', 'population']: they rise or fall with time" in text
+    # A column known ahead is the user's choice: it stays, trend or not.
+    spec, text = init_spec(
+        tmp_path / "housing.csv",
+        series={"targets": ["sales"], "time_column": "date", "group_column": "city", "known_future": ["year"]},
+    )
+    assert "year" in spec["inputs"]["ahead"]["columns"] and "left out ['population']" in text

@@ -97,6 +97,14 @@ def infer_series_spec(
     past = [column for column in numbers if column not in counters]
     if counters:
         notes.append(f"left out {counters}: row counters (each row one more than the last), not readings")
+    trending = _trending_columns(frame, past, time_column, group_column)
+    if trending:
+        past = [column for column in past if column not in trending]
+        notes.append(
+            f"left out {trending}: they rise or fall with time in nearly every series (a year column, a "
+            "population, a price index), so every forecast would read them at levels training never saw; "
+            "add them to inputs.history.columns to use them anyway"
+        )
     for column in targets + known_future:
         if frame[column].dtype.kind not in "iufb":
             raise DataError(
@@ -215,6 +223,46 @@ def infer_series_spec(
     if 1 < season < context:
         spec["evaluation"] = {"seasonality": season}
     return spec, notes
+
+
+#: A context column whose rank correlation with time, within its series, is at least this in the median
+#: series is a trend, not a reading. A year column among txhousing's monthly readings (ggplot2) is
+#: one: read as an input it raised the CRPS from 0.081 to 0.151, since every validation window's year
+#: was later than any training window's.
+TREND_CORRELATION = 0.9
+
+
+def _trending_columns(
+    frame, columns: list[str], time_column: str | None, group_column: str | None
+) -> list[str]:
+    """The ``columns`` that rise or fall steadily with time within the series (`TREND_CORRELATION`)."""
+    import pandas as pd
+
+    if not columns:
+        return []
+    if time_column is None:
+        order = np.arange(len(frame), dtype="float64")
+    else:
+        times = frame[time_column]
+        if times.dtype.kind in "iufb":
+            order = times.to_numpy("float64")
+        else:
+            parsed = parse_times(times)
+            order = np.where(parsed.isna(), np.nan, parsed.to_numpy("datetime64[ns]").astype("int64"))
+    groups = frame[group_column].to_numpy() if group_column else np.zeros(len(frame))
+    ranked = pd.DataFrame({"group": groups, "order": order}).groupby("group")["order"].rank()
+    trending = []
+    for column in columns:
+        values = pd.DataFrame({"group": groups, "value": frame[column].to_numpy(), "order": ranked})
+        correlations = [
+            series["value"].rank().corr(series["order"])
+            for _, series in values.groupby("group")
+            if series["value"].nunique() > 2
+        ]
+        correlations = [value for value in correlations if np.isfinite(value)]
+        if correlations and abs(float(np.median(correlations))) >= TREND_CORRELATION:
+            trending.append(column)
+    return trending
 
 
 def _step_of(frame, time_column: str | None, group_column: str | None) -> tuple[float | None, str]:
