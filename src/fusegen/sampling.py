@@ -335,6 +335,16 @@ def _conditions_table(generator, conditions, strict: bool):
         cutting = {windows.time_column, windows.group_column} if windows else set()
         record = set(_conditioning_record_columns(generator))
         unknown = sorted(set(table.columns) - set(known) - set(generator.spec.inputs) - cutting - record)
+        if unknown and windows:
+            # A long table is read as training read it: the columns the spec left out (a row counter, a
+            # year column) are in the user's file, and refusing them would refuse the training file itself.
+            warnings.warn(
+                f"the conditions' columns {unknown} are not read: no input of this generator uses them "
+                "(as in training, which read the same table).",
+                FusegenWarning,
+                stacklevel=4,
+            )
+            unknown = []
         if unknown and strict:
             raise DataError(
                 f"conditions name {unknown}, but the generator has no such input"
