@@ -117,7 +117,9 @@ def test_a_long_table_of_conditions_is_cut_into_windows_as_in_training():
     assert np.isfinite(generator.sample(tomorrow, num_samples=2)).all()
     # Columns the spec does not read (init leaves out a row counter or a year column) are in the user's
     # long table as they were in training: read past, with a warning naming them, not refused.
-    with pytest.warns(fusegen.errors.FusegenWarning, match=r"the conditions' columns \['year'\] are not read"):
+    with pytest.warns(
+        fusegen.errors.FusegenWarning, match=r"the conditions' columns \['year'\] are not read"
+    ):
         drawn = generator.sample({**tomorrow, "year": np.full(12, 2014.0)}, num_samples=2)
     assert drawn.shape == (2, 4, 1)
 
