@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -122,6 +124,9 @@ def test_a_long_table_of_conditions_is_cut_into_windows_as_in_training():
     ):
         drawn = generator.sample({**tomorrow, "year": np.full(12, 2014.0)}, num_samples=2)
     assert drawn.shape == (2, 4, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fusegen.errors.FusegenWarning)  # evaluate and report: no warning
+        generator.predict({**tomorrow, "year": np.full(12, 2014.0)})
 
 
 @pytest.mark.slow

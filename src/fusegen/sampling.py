@@ -335,9 +335,10 @@ def _conditions_table(generator, conditions, strict: bool):
         cutting = {windows.time_column, windows.group_column} if windows else set()
         record = set(_conditioning_record_columns(generator))
         unknown = sorted(set(table.columns) - set(known) - set(generator.spec.inputs) - cutting - record)
-        if unknown and windows:
+        if unknown and windows and strict:
             # A long table is read as training read it: the columns the spec left out (a row counter, a
             # year column) are in the user's file, and refusing them would refuse the training file itself.
+            # (Not strict, as evaluate and report read the training table, they pass silently.)
             warnings.warn(
                 f"the conditions' columns {unknown} are not read: no input of this generator uses them "
                 "(as in training, which read the same table).",
