@@ -153,6 +153,25 @@ def test_sample_writes_a_quantile_summary_beside_the_paths(sensors_run, tmp_path
     expected = quantile_summary(paths.reshape(3, 40, 25, 6), [0.1, 0.5, 0.9])
     np.testing.assert_array_equal(summary["continuation"], expected)
     assert np.all(np.diff(summary["continuation"], axis=1) >= 0)
+    # To CSV: a long table, a row per condition row, sample and step, a column per channel.
+    result = in_process("sample", run_dir, "-c", tmp_path / "c.npz", "-n", "40", "--quantiles", "0.1,0.5,0.9",
+                        "--out", tmp_path / "paths.csv")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "paths.csv")
+    channels = [f"motion_{index}" for index in range(6)]
+    assert list(table.columns) == ["row", "sample", "step", *channels] and len(table) == 120 * 25
+    np.testing.assert_allclose(table[channels].to_numpy().reshape(120, 25, 6), paths, rtol=1e-5, atol=1e-4)
+    quantiles = pd.read_csv(tmp_path / "paths.quantiles.csv")
+    assert len(quantiles) == 3 * 25 and list(quantiles.columns[:5]) == [
+        "row",
+        "step",
+        *(f"motion_0_q{q}" for q in (0.1, 0.5, 0.9)),
+    ]
+    np.testing.assert_allclose(
+        quantiles["motion_5_q0.9"].to_numpy().reshape(3, 25), expected[:, 2, :, 5], atol=1e-4
+    )
 
 
 @pytest.mark.parametrize(

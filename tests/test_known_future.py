@@ -214,3 +214,87 @@ def _write_csv(path, columns):
 
     pd.DataFrame(columns).to_csv(path, index=False)
     return path
+
+
+def test_sampled_forecasts_come_as_a_long_table_beside_the_times_they_forecast(tmp_path):
+    """`sample --out F.csv` (and `Generator.sample_table`): a row per window, sample and step, with the
+    window's group and the time of each step; `--quantiles` writes F.quantiles.csv beside it."""
+    import pandas as pd
+    import yaml
+
+    from fusegen.metrics.forecast import quantile_summary
+    from tests.conftest import cli
+
+    rng = np.random.default_rng(0)
+    per_site = 12 * 6
+    times = pd.date_range("2014-01-01", periods=per_site, freq="30min").strftime("%Y-%m-%d %H:%M")
+    weather = rng.normal(size=2 * per_site)
+    long = pd.DataFrame({
+        "site": ["north"] * per_site + ["south"] * per_site,
+        "time": list(times) * 2,
+        "weather": weather,
+        "demand": 2 * weather + rng.normal(0, 0.1, 2 * per_site),
+    })  # fmt: skip
+    long = long.iloc[::-1]  # newest first: the windows order the rows by time within each site
+    long.to_csv(tmp_path / "long.csv", index=False)
+    spec = {
+        "data": {"source": "long.csv", "validation_split": 0.0,
+                 "windows": {"length": 12, "stride": 12, "time_column": "time", "group_column": "site"}},
+        "inputs": {
+            "history": {"kind": "sequence", "steps": 8, "channels": 1, "columns": ["demand"],
+                        "select": {"steps": [0, 8]}},
+            "weather": {"kind": "sequence", "steps": 4, "channels": 1, "columns": ["weather"],
+                        "select": {"steps": [8, 12]}, "known_future": True},
+        },
+        "output": {"name": "ahead", "kind": "sequence", "steps": 4, "channels": 1, "columns": ["demand"],
+                   "select": {"steps": [8, 12]}},
+        "objective": {"type": "cvae", "latent_dim": 2},
+        "training": {"epochs": 2, "batch_size": 8, "tensorboard": False},
+    }  # fmt: skip
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    code, out, err = cli("train", tmp_path / "spec.yaml", "--out", tmp_path / "run", "-q")
+    assert code == 0, out + err
+    code, out, err = cli("sample", tmp_path / "run", "-c", tmp_path / "long.csv", "-n", "5",
+                         "--quantiles", "0.1,0.5,0.9", "--out", tmp_path / "paths.csv")  # fmt: skip
+    assert code == 0, out + err
+    assert "wrote 60 sequence sample(s)" in out and "paths.quantiles.csv" in out
+    paths = pd.read_csv(tmp_path / "paths.csv")
+    assert list(paths.columns) == ["window", "site", "sample", "step", "time", "demand"]
+    assert len(paths) == 12 * 5 * 4  # 6 windows a site, 5 paths of 4 steps each
+    # Sites keep the order they first appear in (south: the file is newest first), and each window
+    # forecasts its last four half-hours: south's third window, those of its rows 32-35.
+    assert paths.groupby("window")["site"].first().tolist() == ["south"] * 6 + ["north"] * 6
+    third_south = paths[(paths["window"] == 2) & (paths["sample"] == 0)]
+    assert third_south["time"].tolist() == list(times[32:36]) and third_south["step"].tolist() == [1, 2, 3, 4]
+    # The table holds exactly the samples `sample` draws for the same seed.
+    from fusegen import load
+
+    generator = load(tmp_path / "run")
+    drawn = generator.sample(tmp_path / "long.csv", num_samples=5)
+    np.testing.assert_allclose(paths["demand"].to_numpy().reshape(12 * 5, 4, 1), drawn, rtol=1e-5, atol=1e-5)
+    summary = pd.read_csv(tmp_path / "paths.quantiles.csv")
+    assert list(summary.columns) == [
+        "window",
+        "site",
+        "step",
+        "time",
+        "demand_q0.1",
+        "demand_q0.5",
+        "demand_q0.9",
+    ]
+    expected = quantile_summary(drawn.reshape(12, 5, 4, 1), [0.1, 0.5, 0.9])
+    np.testing.assert_allclose(
+        summary["demand_q0.5"].to_numpy().reshape(12, 4), expected[:, 1, :, 0], atol=1e-5
+    )
+    assert (summary["demand_q0.1"] <= summary["demand_q0.9"]).all()
+    frame = generator.sample_table(tmp_path / "long.csv", num_samples=5, quantiles=[0.1, 0.5, 0.9])
+    pd.testing.assert_frame_equal(frame.astype({"time": str}), summary, check_dtype=False, atol=1e-5)
+    # Windows are counted back from each series' last row, so the newest horizon is always forecast:
+    # without south's three oldest rows it makes 5 windows, the last forecasting its last 4 rows.
+    shorter = long[~((long["site"] == "south") & long["time"].isin(times[:3]))]
+    frame = generator.sample_table(shorter, quantiles=[0.5])
+    south = frame[frame["site"] == "south"]
+    assert south["window"].nunique() == 5 and south["time"].tolist()[-4:] == list(times[-4:])
+    assert south["time"].tolist()[:4] == list(times[20:24])
+    with pytest.raises(fusegen.errors.DataError, match=r"quantiles must be a non-empty list"):
+        generator.sample_table(tmp_path / "long.csv", quantiles=[0.5, 1.5])

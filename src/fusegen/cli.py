@@ -230,7 +230,8 @@ def sample(
         ...,
         "--out",
         "-o",
-        help="Where to write: .csv/.parquet for records, .npz for arrays, a folder for images.",
+        help="Where to write: .csv/.parquet for records, and for sequences as a long table (a row per "
+        "sample and step, beside the time each step forecasts); .npz for arrays; a folder for images.",
     ),
     conditions: Optional[Path] = typer.Option(
         None, "--conditions", "-c", help="CSV/Parquet/NPZ with the input (or record) columns to condition on."
@@ -248,7 +249,7 @@ def sample(
         None,
         "--quantiles",
         help="Sequence outputs: also write these per-step quantiles of each condition row's samples, "
-        "e.g. 0.1,0.5,0.9, beside OUT (paths.npz -> paths.quantiles.npz).",
+        "e.g. 0.1,0.5,0.9, beside OUT (paths.npz -> paths.quantiles.npz, paths.csv -> paths.quantiles.csv).",
     ),
     similarity_filter: bool = typer.Option(
         True,
@@ -267,7 +268,17 @@ def sample(
     levels = parse_quantiles(quantiles) if quantiles is not None else None
     _load_tensorflow()
     from fusegen.generator import load
-    from fusegen.writers import keeping, quantile_summary_path, write_output_stream, write_quantile_summary
+    from fusegen.sampling import window_steps_of
+    from fusegen.writers import (
+        TABLE_SUFFIXES,
+        concatenate_chunks,
+        keeping,
+        quantile_summary_path,
+        sequence_frame,
+        write_output_stream,
+        write_outputs,
+        write_quantile_summary,
+    )
 
     generator = load(run_dir)
     output = generator.spec.output
@@ -277,6 +288,9 @@ def sample(
             f"{output.kind}; received --quantiles {quantiles}.",
             hint="leave --quantiles out for this run.",
         )
+    # Sequences to CSV or Parquet: a long table, with each window's group and times read first.
+    as_table = output.kind == "sequence" and out.suffix.lower() in TABLE_SUFFIXES
+    steps = window_steps_of(generator, conditions) if as_table else None
     chunks = generator.iter_samples(
         conditions,
         num_samples=num_samples,
@@ -290,10 +304,16 @@ def sample(
         label_check=label_check,
     )
     kept: list = []
-    if levels is not None:  # sequences are gathered into one NPZ anyway; keep them for the summary
-        chunks = keeping(chunks, kept)
-    # Streamed: records and images are written batch by batch, so memory stays bounded.
-    written, count = write_output_stream(chunks, out, name=output.name)
+    if as_table:  # a long table of paths, each step beside the time it forecasts
+        samples = concatenate_chunks(list(chunks))
+        kept.append(samples)
+        written = write_outputs(sequence_frame(samples, num_samples, output, steps), out, name=output.name)
+        count = len(samples)
+    else:
+        if levels is not None:  # sequences are gathered into one NPZ anyway; keep them for the summary
+            chunks = keeping(chunks, kept)
+        # Streamed: records and images are written batch by batch, so memory stays bounded.
+        written, count = write_output_stream(chunks, out, name=output.name)
     files = f" ({len(written)} files)" if len(written) > 1 else ""
     typer.echo(f"wrote {count} {output.kind} sample(s) to {out}{files}")
     similarity = generator.similarity_filter_ if similarity_filter else None
@@ -309,11 +329,11 @@ def sample(
             "other cells (--no-label-check keeps the first draws)"
         )
     if levels is not None:
-        import numpy as np
-
-        summary = write_quantile_summary(
-            np.concatenate(kept), levels, num_samples, quantile_summary_path(out), name=output.name
-        )
+        samples, summary = concatenate_chunks(kept), quantile_summary_path(out)
+        if as_table:
+            write_outputs(sequence_frame(samples, num_samples, output, steps, levels), summary)
+        else:
+            write_quantile_summary(samples, levels, num_samples, summary, name=output.name)
         typer.echo(
             f"wrote quantiles {', '.join(f'{level:g}' for level in levels)} of each of {count // num_samples} "
             f"condition row(s), per step and channel, to {summary}"
@@ -438,7 +458,8 @@ def predict(
         ...,
         "--out",
         "-o",
-        help="Where to write: .csv/.parquet for records, .npz for arrays, a folder for images.",
+        help="Where to write: .csv/.parquet for records, and for sequences as a long table (a row per "
+        "sample and step, beside the time each step forecasts); .npz for arrays; a folder for images.",
     ),
     batch_size: Optional[int] = typer.Option(None, help="Prediction batch size."),
     allow_extrapolation: bool = EXTRAPOLATION_OPTION,
@@ -446,10 +467,16 @@ def predict(
     """Run a trained generator on new inputs and write its outputs in the user's units."""
     _load_tensorflow()
     from fusegen.generator import load
+    from fusegen.sampling import window_steps_of
+    from fusegen.writers import TABLE_SUFFIXES, sequence_frame
 
     generator = load(run_dir)
     outputs = generator.predict(inputs, batch_size=batch_size, extrapolate=allow_extrapolation)
-    _write(outputs, out, generator, "output(s)")
+    output = generator.spec.output
+    written = outputs
+    if output.kind == "sequence" and out.suffix.lower() in TABLE_SUFFIXES:
+        written = sequence_frame(outputs, 1, output, window_steps_of(generator, inputs))
+    _write(written, out, generator, "output(s)", count=len(outputs))
 
 
 @app.command()
@@ -471,12 +498,13 @@ def demo(
 app.command()(impute)
 
 
-def _write(outputs, out: Path, generator, noun: str) -> None:
+def _write(outputs, out: Path, generator, noun: str, count: int | None = None) -> None:
     from fusegen.writers import write_outputs
 
     written = write_outputs(outputs, out, name=generator.spec.output.name)
     files = f" ({len(written)} files)" if len(written) > 1 else ""
-    typer.echo(f"wrote {len(outputs)} {generator.spec.output.kind} {noun} to {out}{files}")
+    count = len(outputs) if count is None else count
+    typer.echo(f"wrote {count} {generator.spec.output.kind} {noun} to {out}{files}")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -233,6 +233,38 @@ class Generator:
         )  # fmt: skip
         return concatenate_chunks(list(chunks))
 
+    def sample_table(self, conditions=None, num_samples: int = 1, quantiles=None, **options):
+        """Sequence samples as a long table: one row per sample and step, or per step with ``quantiles``.
+
+        Takes `sample`'s arguments. For a run cut from a long table
+        (``data.windows``), each window's group and the time of every step it
+        forecasts come with the values, as the conditions' table writes them
+        (its row numbers without a time column). With ``quantiles`` (levels
+        in (0, 1), e.g. ``[0.1, 0.5, 0.9]``) each window and step gets one
+        row, with a column per channel and level (``demand_q0.1``). See
+        `fusegen.writers.sequence_frame` for the columns.
+
+        Example:
+
+        >>> generator.sample_table("demand.csv", num_samples=100, quantiles=[0.1, 0.5, 0.9])  # doctest: +SKIP
+        """
+        from fusegen.sampling import window_steps_of
+        from fusegen.writers import sequence_frame
+
+        output = self.spec.output
+        if output.kind != "sequence":
+            raise FusegenError(
+                f"sample_table writes sequence samples as a table, but this run's output '{output.name}' is "
+                f"a {output.kind}.",
+                hint="use sample(): it returns records as a DataFrame already, and images or vectors as arrays.",
+            )
+        if quantiles is not None:
+            from fusegen.metrics.forecast import check_quantile_levels
+
+            quantiles = check_quantile_levels(quantiles)
+        samples = self.sample(conditions, num_samples=num_samples, **options)
+        return sequence_frame(samples, num_samples, output, window_steps_of(self, conditions), quantiles)
+
     def impute(
         self, data, num_imputations: int = 1, seed: int = 0, temperature: float = 1.0, strategy: str = "draw"
     ):

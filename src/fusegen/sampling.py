@@ -59,8 +59,9 @@ def iter_samples(generator, conditions, options) -> Iterator:
         raise FusegenError(f"num_samples must be at least 1, received {num_samples}.")
     table = generator._as_table(conditions) if conditions is not None else None
     if table is not None:
-        # A long table of readings conditions once per window, as in training.
-        table = window_table(table, generator.spec)
+        # A long table of readings conditions once per window, as in training, the last window of each
+        # series ending on its last row: a table that ends on tomorrow's covariates forecasts tomorrow.
+        table = window_table(table, generator.spec, from_end=True)
     rows = np.repeat(np.arange(len(table)), num_samples) if table is not None else np.zeros(num_samples, int)
     if options.get("rebalance"):
         if not strict:
@@ -102,6 +103,20 @@ def iter_samples(generator, conditions, options) -> Iterator:
     return _generate_chunks(
         generator, sampler, seed, given, conditioned, rows, batch_size, similarity, label_check
     )
+
+
+def window_steps_of(generator, conditions):
+    """Where the windows that ``conditions`` (a long table) are cut into lie: `fusegen.data.windows.WindowSteps`.
+
+    None where the run cuts no windows or the conditions are windows already.
+    """
+    from fusegen.data.windows import window_steps
+
+    windows = generator.spec.data.windows if generator.spec.data else None
+    if windows is None or conditions is None:
+        return None
+    table = generator._as_table(conditions)
+    return None if table.windowed else window_steps(table, generator.spec)
 
 
 def _sampler(generator, temperature: float) -> TracedSampler:

@@ -21,7 +21,7 @@ def write_outputs(outputs, path: str | Path, name: str = "output") -> list[Path]
     """Write predictions: records to CSV/Parquet, arrays to NPZ, images also as PNGs in a folder."""
     path = Path(path)
     if hasattr(outputs, "to_csv"):
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if path.suffix.lower() in TABLE_SUFFIXES[1:]:
             buffer = io.BytesIO()
             outputs.to_parquet(buffer, index=False)
             atomic_write_bytes(path, buffer.getvalue())
@@ -66,10 +66,16 @@ def write_output_stream(chunks: Iterable, path: str | Path, name: str = "output"
     return write_outputs(outputs, path, name), len(outputs)
 
 
+#: Suffixes of the files that sequence samples are written to as a long table (`sequence_frame`).
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
 def quantile_summary_path(path: str | Path) -> Path:
-    """Where the quantile summary of the samples in ``path`` goes: beside it, ``NAME.quantiles.npz``."""
+    """Where the quantile summary of the samples in ``path`` goes: beside it, ``NAME.quantiles.npz``
+    (``NAME.quantiles.csv`` or ``.parquet`` beside a table)."""
     path = Path(path)
-    return path.with_name(f"{path.stem}.quantiles.npz")
+    suffix = path.suffix if path.suffix.lower() in TABLE_SUFFIXES else ".npz"
+    return path.with_name(f"{path.stem}.quantiles{suffix}")
 
 
 def write_quantile_summary(
@@ -92,6 +98,73 @@ def write_quantile_summary(
     np.savez_compressed(buffer, **{name: summary, "quantile_levels": np.asarray(quantiles, "float64")})
     atomic_write_bytes(Path(path), buffer.getvalue())
     return Path(path)
+
+
+def sequence_frame(samples: np.ndarray, num_samples: int, output, steps=None, quantiles=None):
+    """Sequence samples (or their per-step quantiles) as a long table a forecaster can read.
+
+    Args:
+        samples: (rows * num_samples, steps, channels), grouped by condition
+            row as `fusegen.Generator.sample` returns them.
+        num_samples: samples per condition row.
+        output: the spec's sequence output (its channels name the value columns).
+        steps: a `fusegen.data.windows.WindowSteps` for the windows of a long
+            table: adds each window's group and the time each step forecasts.
+        quantiles: levels in (0, 1): one row per condition row and step, with
+            a column per channel and level (``demand_q0.1``; GluonTS's sample
+            quantile, `fusegen.metrics.forecast.quantile_summary`), instead
+            of one row per sample and step.
+
+    Returns:
+        A DataFrame: ``window`` (``row`` without windows), the group column,
+        ``sample`` (paths only), ``step`` (1 = the first step ahead), the time
+        column (or ``file_row``), then the values.
+    """
+    import pandas as pd
+
+    from fusegen.metrics.forecast import quantile_summary
+
+    samples = np.asarray(samples)
+    rows, length = len(samples) // num_samples, samples.shape[1]
+    if steps is not None and len(steps.times) != rows:
+        raise DataError(
+            f"{len(samples)} samples of {num_samples} per window make {rows} window(s), but the conditions cut "
+            f"{len(steps.times)}."
+        )
+    channels = [
+        column if output.columns else (column if output.channels == 1 else f"{column}_{index}")
+        for column, index in output.channel_sources(output.name)
+    ]
+    paths = samples.reshape(rows, num_samples, length, -1)
+    if quantiles is not None:
+        summary = quantile_summary(paths, quantiles)  # (rows, levels, steps, channels)
+        values = {
+            f"{channel}_q{level:g}": summary[:, k, :, c].reshape(-1)
+            for c, channel in enumerate(channels)
+            for k, level in enumerate(quantiles)
+        }
+        repeats = 1
+    else:
+        values = {channel: paths[..., c].reshape(-1) for c, channel in enumerate(channels)}
+        repeats = num_samples
+    row_index = np.repeat(np.arange(rows), repeats * length)
+    columns = [("window" if steps is not None else "row", row_index)]
+    if steps is not None and steps.groups is not None:
+        columns.append((steps.group_label, steps.groups[row_index]))
+    if quantiles is None:
+        columns.append(("sample", np.tile(np.repeat(np.arange(num_samples), length), rows)))
+    columns.append(("step", np.tile(np.arange(1, length + 1), rows * repeats)))
+    if steps is not None:
+        columns.append((steps.time_label, np.repeat(steps.times, repeats, axis=0).reshape(-1)))
+    columns.extend(values.items())
+    names = [name for name, _ in columns]
+    clashing = sorted({name for name in names if names.count(name) > 1})
+    if clashing:
+        raise DataError(
+            f"the table of samples would have two columns named {clashing}: {names}.",
+            hint="rename the long table's time or group column (and in the spec), or write a .npz file.",
+        )
+    return pd.DataFrame(dict(columns))
 
 
 def _write_png(image: np.ndarray, target: Path) -> Path:

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -47,11 +48,13 @@ def sequence_columns(spec: GeneratorSpec) -> dict[str, str]:
     return columns
 
 
-def window_table(table: Table, spec: GeneratorSpec, training: bool = False) -> Table:
+def window_table(table: Table, spec: GeneratorSpec, training: bool = False, from_end: bool = False) -> Table:
     """The windows of a long table, as the spec's ``data.windows`` asks; other tables unchanged.
 
     With ``training``, windows start every ``training_stride`` rows (where set) rather than every
-    ``stride``: the windows a model learns and validates on, not those it forecasts.
+    ``stride``: the windows a model learns and validates on, not those it forecasts. With
+    ``from_end``, each series' windows are counted back from its last row rather than on from its
+    first, so the last window ends on the last row: sampling forecasts the newest horizon.
     """
     windows = spec.data.windows if spec.data else None
     if windows is None or table.windowed:
@@ -59,7 +62,7 @@ def window_table(table: Table, spec: GeneratorSpec, training: bool = False) -> T
     length = windows.length
     stride = (training and windows.training_stride) or windows.stride or length
     table, groups = _ordered(table, windows)
-    starts = _window_starts(table, groups, windows, stride)
+    starts = _window_starts(table, groups, windows, stride, from_end)
     columns = {}
     channels = sequence_columns(spec)
     for name, values in table.columns.items():
@@ -83,6 +86,45 @@ def window_table(table: Table, spec: GeneratorSpec, training: bool = False) -> T
         row_noun="window starting at row",
         windowed=True,
     )
+
+
+@dataclasses.dataclass
+class WindowSteps:
+    """Where each window that `window_table` cuts for sampling lies in the long table.
+
+    Attributes:
+        groups: each window's ``group_column`` value (None without a group column).
+        group_label: the group column's name (None without one).
+        times: (windows, steps): the ``time_column`` value of each of the
+            output's steps, as the table writes it; without a time column,
+            each step's row number in its file (0-based, not counting the header).
+        time_label: the time column's name, or ``file_row``.
+    """
+
+    groups: np.ndarray | None
+    group_label: str | None
+    times: np.ndarray
+    time_label: str
+
+
+def window_steps(table: Table, spec: GeneratorSpec) -> WindowSteps:
+    """The group and the time of every output step of the windows sampling cuts from ``table``.
+
+    The windows are those `window_table` cuts ``from_end`` (``stride``
+    apart, the last ending on each series' last row, in its order), so a
+    forecast's steps can be written beside the times they forecast.
+    """
+    windows = spec.data.windows
+    table, groups = _ordered(table, windows)
+    starts = _window_starts(table, groups, windows, windows.stride or windows.length, from_end=True)
+    offset = (spec.output.step_range() or (0,))[0]
+    rows = starts[:, None] + offset + np.arange(spec.output.steps)
+    if windows.time_column:
+        times, label = table.columns[windows.time_column][rows], windows.time_column
+    else:
+        times, label = table.row_ids[rows], "file_row"
+    names = table.columns[windows.group_column][starts] if windows.group_column else None
+    return WindowSteps(groups=names, group_label=windows.group_column, times=times, time_label=label)
 
 
 def _ordered(table: Table, windows) -> tuple[Table, np.ndarray]:
@@ -128,16 +170,23 @@ def _sortable_times(times: np.ndarray, column: str, table: Table) -> np.ndarray:
     )
 
 
-def _window_starts(table: Table, groups: np.ndarray, windows, stride: int) -> np.ndarray:
-    """Row positions where each window starts, ``stride`` apart; a window covers ``length`` rows of one group."""
+def _window_starts(
+    table: Table, groups: np.ndarray, windows, stride: int, from_end: bool = False
+) -> np.ndarray:
+    """Row positions where each window starts, ``stride`` apart; a window covers ``length`` rows of one group.
+
+    The first window of a group starts on its first row, or, ``from_end``, the last ends on its last row.
+    """
     length = windows.length
     boundaries = np.flatnonzero(np.diff(groups)) + 1
     segments = np.split(np.arange(len(table)), boundaries)
-    starts = [
-        segment[0] + np.arange(0, len(segment) - length + 1, stride)
-        for segment in segments
-        if len(segment) >= length
-    ]
+    starts = []
+    for segment in segments:
+        if len(segment) >= length:
+            offsets = np.arange(0, len(segment) - length + 1, stride)
+            if from_end:
+                offsets = offsets + (len(segment) - length - offsets[-1])
+            starts.append(segment[0] + offsets)
     short = [segment for segment in segments if len(segment) < length]
     if not starts:
         longest = max(segments, key=len)

@@ -69,7 +69,7 @@ def quantile_summary(samples: np.ndarray, quantiles: Sequence[float] = QUANTILE_
     [0.0, 2.0, 4.0]
     """
     samples = _as_windows(samples, 4, "samples", "(windows, num_samples, steps, channels)")
-    levels = _check_levels(quantiles)
+    levels = check_quantile_levels(quantiles)
     ordered = np.sort(samples, axis=1)
     picks = [int(np.round((samples.shape[1] - 1) * level)) for level in levels]
     return ordered[:, picks]
@@ -83,7 +83,7 @@ def weighted_quantile_losses(
     NaN when every real value is 0.
     """
     real, samples = _check_forecast(real, samples)
-    levels = _check_levels(quantiles)
+    levels = check_quantile_levels(quantiles)
     predicted = quantile_summary(samples, levels)
     denominator = float(np.sum(np.abs(real)))
     losses = {}
@@ -292,7 +292,8 @@ def _check_forecast(real, samples) -> tuple[np.ndarray, np.ndarray]:
     return real, samples
 
 
-def _check_levels(quantiles) -> list[float]:
+def check_quantile_levels(quantiles) -> list[float]:
+    """The levels as floats; a `DataError` unless they are a non-empty list of numbers in (0, 1)."""
     levels = list(quantiles) if isinstance(quantiles, (list, tuple, np.ndarray)) else None
     if not levels or not all(
         isinstance(level, (int, float, np.floating)) and not isinstance(level, bool) and 0 < level < 1
