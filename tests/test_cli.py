@@ -271,7 +271,10 @@ def test_init_from_an_image_folder_then_train_and_sample(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "20x24x3 images" in result.stdout and "['label']" in result.stdout
     # Its samples are judged by a classifier of the class subfolders (conditional accuracy).
-    assert yaml.safe_load((tmp_path / "shapes.yaml").read_text())["evaluation"] == {"label_column": "label"}
+    spec = yaml.safe_load((tmp_path / "shapes.yaml").read_text())
+    assert spec["evaluation"] == {"label_column": "label"}
+    # The cvae's latent is drawn from a prior computed from the class, so samples show their class.
+    assert spec["objective"] == {"type": "cvae", "prior": "conditional"}
     result = fusegen("train", tmp_path / "shapes.yaml", "--out", tmp_path / "run", "--quiet")
     assert result.returncode == 0, result.stderr
     pd_conditions = tmp_path / "conditions.csv"

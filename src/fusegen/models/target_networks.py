@@ -49,6 +49,20 @@ def build_posterior(target_shape, fused_shape, units: list[int], latent_dim: int
     return keras.Model({"target": target, "fused": fused}, [mean, log_variance], name="posterior")
 
 
+def build_conditional_prior(fused_shape, units: list[int], latent_dim: int) -> keras.Model:
+    """p(z | conditions): the mean and log-variance of the latent, given the fused conditions alone.
+
+    Its outputs start at zero: training begins from the standard normal prior.
+    """
+    fused = keras.Input(shape=fused_shape, name="fused")
+    x = _as_vector(fused)
+    for index, width in enumerate(units):
+        x = keras.layers.Dense(width, activation="relu", name=f"dense_{index}")(x)
+    mean = keras.layers.Dense(latent_dim, kernel_initializer="zeros", name="mean")(x)
+    log_variance = keras.layers.Dense(latent_dim, kernel_initializer="zeros", name="log_variance")(x)
+    return keras.Model(fused, [mean, log_variance], name="prior")
+
+
 def build_critic(target_shape, fused_shape, units: list[int]) -> keras.Model:
     """The cgan critic: target and encoded conditions, concatenated -> one score."""
     target = keras.Input(shape=target_shape, name="target")

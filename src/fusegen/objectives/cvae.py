@@ -4,9 +4,10 @@ Training: the posterior q(z | target, conditions) gives a mean and a
 log-variance; a latent drawn from it (reparameterised) and the fused
 conditions are decoded; the loss is the reconstruction (summed over each
 example's elements) plus ``kl_weight`` times the KL divergence to the
-standard normal prior, the weight rising linearly over
-``kl_warmup_epochs``. Sampling draws the latent from the prior, scaled by
-the temperature; with ``observation_noise``, Gaussian noise at the
+prior, the weight rising linearly over ``kl_warmup_epochs``. The prior is the
+standard normal, or with ``prior: conditional`` a normal computed from the
+fused conditions. Sampling draws the latent from the prior, scaled by the
+temperature; with ``observation_noise``, Gaussian noise at the
 training error's scale is added to the decoded numbers, so that a sample is
 drawn from the likelihood and not only its mean. For a sequence the noise
 has each channel's held-out error's autocorrelation over the steps (a
@@ -21,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from fusegen.models.target_networks import build_posterior
+from fusegen.models.target_networks import build_conditional_prior, build_posterior
 from fusegen.objectives.base import (
     ObjectiveModel,
     compile_options,
@@ -49,7 +50,8 @@ class ConditionalVAE(ObjectiveModel):
     # Runs from before observation noise have no noise network: a zero scale samples as they did.
     # (and runs from before correlated noise have no correlation network: white noise, as they did).
     # (and runs from before marginal calibration have no marginals network: the identity, as they did).
-    optional_networks = frozenset({"noise", "noise_correlation", "marginals"})
+    # (and runs from before the conditional prior have no prior network: the standard normal).
+    optional_networks = frozenset({"noise", "noise_correlation", "marginals", "prior"})
     # Its loss is a negative log-likelihood bound: lower on held-out rows means a better model of them.
     validation_tracks_quality = True
 
@@ -58,6 +60,11 @@ class ConditionalVAE(ObjectiveModel):
         self.posterior = build_posterior(
             self.representation_shape(), self.plan.joined_shape, objective.posterior_units, self.latent_dim
         )
+        self.prior = None
+        if objective.prior == "conditional":
+            self.prior = build_conditional_prior(
+                self.plan.joined_shape, objective.posterior_units, self.latent_dim
+            )
         self.record_conditioning = None
         self.record_condition = None
         if self.plan.record_condition_width:
@@ -128,10 +135,31 @@ class ConditionalVAE(ObjectiveModel):
         latent = mean + ops.exp(0.5 * log_variance) * noise
         outputs = self.decode(fused, latent, training=training)
         reconstruction = self.calibrated_reconstruction(y, outputs, visible)
-        kl = ops.mean(-0.5 * ops.sum(1.0 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=-1))
+        kl = ops.mean(self._kl_to_prior(mean, log_variance, fused, training))
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
         return per_replica(reconstruction + self.spec.objective.kl_weight * self.kl_scale * kl)
+
+    def _kl_to_prior(self, mean, log_variance, fused, training=False):
+        """KL(q(z | target, conditions) || p(z)) per example, summed over the latent's dimensions."""
+        if self.prior is None:
+            return -0.5 * ops.sum(1.0 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=-1)
+        prior_mean, prior_log_variance = self.prior(self.fused_tensor(fused), training=training)
+        return 0.5 * ops.sum(
+            prior_log_variance
+            - log_variance
+            + (ops.exp(log_variance) + ops.square(mean - prior_mean)) / ops.exp(prior_log_variance)
+            - 1.0,
+            axis=-1,
+        )
+
+    def prior_latent(self, fused, spread):
+        """Latents drawn from the prior for the conditions: ``spread`` (batch, latent_dim: 0 for its
+        centre, a unit normal times the draw's scale for a draw) at the prior's own mean and scale."""
+        if self.prior is None:
+            return spread
+        mean, log_variance = self.prior(self.fused_tensor(fused))
+        return mean + ops.exp(0.5 * log_variance) * spread
 
     def with_record_cells(self, fused, representation, visible):
         """The fused inputs joined with the encoded visible cells of the record (``conditioning.any_column``)."""
@@ -194,12 +222,12 @@ class ConditionalVAE(ObjectiveModel):
         batch = ops.shape(self.fused_tensor(fused))[0]
         if self.record_conditioning is not None:
             fused = self.with_record_cells(fused, *self.record_conditioning.given(inputs, batch))
-        latent = (
+        spread = (
             temperature
             * self.prior_scale
             * keras.random.normal((batch, self.latent_dim), seed=seed_generator)
         )
-        outputs = self.decode(fused, latent)
+        outputs = self.decode(fused, self.prior_latent(fused, spread))
         if self.noise is not None:
             scale = self.noise.get_layer("noise_scale").kernel[0, 0]
             noise = keras.random.normal(ops.shape(outputs), seed=seed_generator)
@@ -249,7 +277,7 @@ class ConditionalVAE(ObjectiveModel):
     def after_training(self, train, validation) -> None:
         """Measure the noise scale on held-out rows (the training rows when there are none).
 
-        A sample's spread around the prior's centre (latent 0) is the
+        A sample's spread around the prior's centre (its mean) is the
         latent's plus the noise's, and it should match the centre's error on
         rows the model did not fit, so the noise's variance is that error's
         less the latent's own spread (never below 0), in model space.
@@ -274,8 +302,8 @@ class ConditionalVAE(ObjectiveModel):
         for inputs, targets in validation if validation is not None else train:
             fused = self.conditions(inputs)
             shape = (ops.shape(self.fused_tensor(fused))[0], self.latent_dim)
-            centre = self.decode(fused, ops.zeros(shape))
-            drawn = self.decode(fused, keras.random.normal(shape, seed=seed))
+            centre = self.decode(fused, self.prior_latent(fused, ops.zeros(shape)))
+            drawn = self.decode(fused, self.prior_latent(fused, keras.random.normal(shape, seed=seed)))
             units = self._window_units(fused)
             residual = (ops.cast(targets, "float32") - centre) / units
             errors.append(np.abs(ops.convert_to_numpy(residual)).ravel())
@@ -317,8 +345,8 @@ class ConditionalVAE(ObjectiveModel):
             if self.record_conditioning is not None:
                 fused = self.with_record_cells(fused, *self.record_conditioning.given({}, batch))
             # Drawn at the sampling prior's scale, so the maps fit the draws that sampling makes.
-            latent = self.prior_scale * keras.random.normal((batch, self.latent_dim), seed=seed)
-            decoded = self.decode(fused, latent)
+            spread = self.prior_scale * keras.random.normal((batch, self.latent_dim), seed=seed)
+            decoded = self.decode(fused, self.prior_latent(fused, spread))
             parts = {part: ops.convert_to_numpy(value) for part, value in decoded.items()}
             for part, size in self.record_categories:
                 # A column of one label (a constant) has probability 1 there; Keras warns of a softmax over one.
@@ -364,9 +392,8 @@ class ConditionalVAE(ObjectiveModel):
             repeated = keras.tree.map_structure(
                 lambda tensor: ops.repeat(tensor, CALIBRATION_PATHS, 0), fused
             )
-            drawn = self.decode(
-                repeated, keras.random.normal((batch * CALIBRATION_PATHS, self.latent_dim), seed=seed)
-            )
+            spread = keras.random.normal((batch * CALIBRATION_PATHS, self.latent_dim), seed=seed)
+            drawn = self.decode(repeated, self.prior_latent(repeated, spread))
             noise = keras.random.normal(ops.shape(drawn), seed=seed)
             if self.noise_correlation is not None:
                 noise = self._correlated_over_steps(noise)
@@ -384,6 +411,7 @@ class ConditionalVAE(ObjectiveModel):
         return {
             **super().networks(),
             "posterior": self.posterior,
+            "prior": self.prior,
             "record_condition": self.record_condition,
             "noise": self.noise,
             "noise_correlation": self.noise_correlation,

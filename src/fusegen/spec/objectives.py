@@ -86,6 +86,14 @@ class CVAEObjective(ObjectiveConfig):
         "widen them together, relations kept. 'auto': 1.1 for a record output (measured on ten tables, "
         "docs/objectives.md), 1 (the prior itself) otherwise.",
     )
+    prior: Literal["standard", "conditional"] = Field(
+        default="standard",
+        description="The latent's prior: 'standard', the normal N(0, I) for every row; 'conditional', a "
+        "normal whose mean and scale a network computes from the fused conditions (Sohn et al., 2015), "
+        "so that what the latent learns about the conditions (an image's class shows in its shape) is "
+        "drawn back for them when sampling. `fusegen init` writes it for a folder of images per class, "
+        "whose samples follow their class only with it (docs/guide-images.md).",
+    )
     marginals: Literal["labels", "all", "none"] = Field(
         default="labels",
         description="For a record output, match the sampled columns' distributions to the training data's, "
