@@ -421,12 +421,17 @@ def test_init_condition_designates_the_columns_asked_for(tmp_path):
         "g": {"kind": "categorical", "column": "g"},
     }
     assert "conditions (give any subset, or none, when sampling): ['c', 'g', 'y']" in notes[-1]
+    # Designated conditions are what a user samples on: the latent is drawn from them.
+    assert spec["objective"] == {"type": "cvae", "prior": "conditional"}
+    assert any("designated conditions ['c', 'y'] (objective.prior: conditional)" in note for note in notes)
+    assert load_spec(spec).objective.prior == "conditional"
+    assert infer_record_spec(tmp_path / "t.csv")[0]["objective"] == {"type": "cvae"}
     assert list(infer_record_spec(tmp_path / "t.csv", conditions=["h", "x", "y", "c"])[0]["inputs"]) == [
         "h", "x", "y", "c",
     ]  # fmt: skip
     assert load_spec(spec).conditioning.modality_dropout == 0.9  # any_column: the cells condition too
-    diffusion = infer_record_spec(tmp_path / "t.csv", objective="diffusion")[0]
-    assert load_spec(diffusion).conditioning.modality_dropout == 0.5
+    diffusion = infer_record_spec(tmp_path / "t.csv", objective="diffusion", conditions=["y"])[0]
+    assert load_spec(diffusion).conditioning.modality_dropout == 0.5 and "prior" not in diffusion["objective"]
     with pytest.raises(
         DataError, match=r"condition 'z' is not a column of the table; its columns: \['x', 'y', 'c'"
     ):
