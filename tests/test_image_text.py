@@ -137,8 +137,13 @@ def test_text_to_image_reports_conditional_accuracy_distances_diversity_and_a_sa
     )
     generator = fusegen.Generator(spec)
     generator.fit(verbose=0)
-    results = evaluate_run(generator, out_dir=tmp_path)
+    handed = []
+    results = evaluate_run(generator, out_dir=tmp_path, on_generated=lambda *pair: handed.append(pair))
 
+    # The samples drawn for the held-out rows are handed back once (the demo writes its samples from them).
+    [(rows, generated)] = handed
+    assert len(rows) == len(generator.validation_table_) == results["samples"]["count"]
+    assert generated.shape == (len(rows), 28, 28, 1)
     sampled = results["sampled"]
     assert 0 <= sampled["conditional_accuracy"] <= 1 and 0 <= sampled["judge_accuracy_on_real"] <= 1
     assert sampled["feature_frechet"] >= 0 and sampled["diversity"] > 0 and sampled["real_diversity"] > 0

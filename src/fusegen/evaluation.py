@@ -10,6 +10,7 @@ for ML efficacy and distance to closest record.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ def evaluate_run(
     seed: int = 0,
     num_samples: int | None = None,
     timegan_iterations: tuple[int, int] = TIMEGAN_ITERATIONS,
+    on_generated: Callable[[Table, np.ndarray], None] | None = None,
 ) -> dict[str, Any]:
     """Sample from ``generator`` and score the samples against real data; write plots to ``out_dir``.
 
@@ -44,11 +46,14 @@ def evaluate_run(
     ``num_samples`` is the number of samples for records, and the number of
     sample paths per held-out window for the forecasting scores of a
     conditional sequence run (`fusegen.forecast_evaluation`, default 100).
+    ``on_generated(rows, generated)``, for images, sequences and vectors, is
+    given the rows evaluated and the one sample drawn for each, so a caller
+    that also wants those samples (the demo) need not draw them again.
     """
     output = generator.spec.output
     if output.kind == "record":
         return evaluate_records_run(generator, real, out_dir, target, seed, num_samples)
-    return evaluate_paired_run(generator, real, out_dir, seed, timegan_iterations, num_samples)
+    return evaluate_paired_run(generator, real, out_dir, seed, timegan_iterations, num_samples, on_generated)
 
 
 def real_table(generator, real: str | Path | None) -> Table:
@@ -224,7 +229,7 @@ def _real_score(efficacy: dict) -> float:
 
 
 def evaluate_paired_run(
-    generator, real, out_dir, seed, timegan_iterations=TIMEGAN_ITERATIONS, num_paths=None
+    generator, real, out_dir, seed, timegan_iterations=TIMEGAN_ITERATIONS, num_paths=None, on_generated=None
 ) -> dict[str, Any]:
     """Images, sequences and vectors: one output per held-out row, against that row's truth."""
     from fusegen.metrics import (
@@ -251,6 +256,8 @@ def evaluate_paired_run(
     started = time.perf_counter()
     generated = generator.predict(rows, seed=seed)
     seconds = time.perf_counter() - started
+    if on_generated is not None:
+        on_generated(rows, generated)
     results: dict[str, Any] = {
         "samples": {"count": len(generated), "mode": f"one per {rows_note}", "seconds": round(seconds, 3)}
     }
@@ -280,7 +287,7 @@ def evaluate_paired_run(
             captions = _captions(spec, rows, grid_rows)
             plots["grid"] = str(save_image_grid(columns, out_dir / "grid.png", captions))
             if spec.evaluation.label_column:
-                plots["samples"] = str(_sample_grid(generator, rows, out_dir / "samples.png", seed))
+                plots["samples"] = str(_sample_grid(generator, rows, generated, out_dir / "samples.png"))
     elif output.kind == "sequence":
         forecast = None
         if spec.inputs:  # paired errors mean nothing for unconditional samples
@@ -447,19 +454,23 @@ def _captions(spec, rows: Table, grid_rows: np.ndarray) -> list[str] | None:
     return [f"{text}\n({note})" if note else str(text) for text, note in zip(words, notes, strict=True)]
 
 
-def _sample_grid(generator, rows: Table, path: Path, seed: int, per_class: int = 8) -> Path:
-    """One row per class: a real image, then several samples for that row's conditions."""
+def _sample_grid(generator, rows: Table, generated: np.ndarray, path: Path, per_class: int = 8) -> Path:
+    """One row per class: a real image of it, then samples drawn for held-out rows of that class.
+
+    The samples are the evaluation's own draws (one per row), so nothing is sampled twice; each
+    row's caption differs, so the row shows what the class looks like over its phrasings. Every
+    class shows as many samples as the class with the fewest rows has, at most ``per_class``.
+    """
     from fusegen.metrics import save_image_grid
 
     spec = generator.spec
     labels = np.asarray(rows.columns[spec.evaluation.label_column]).astype(str)
-    firsts = np.array([np.flatnonzero(labels == label)[0] for label in sorted(set(labels))][:10])
-    repeated = np.repeat(firsts, per_class)
-    samples = generator.predict(rows.take(repeated), seed=seed).reshape(
-        len(firsts), per_class, *spec.output.model_shape()
-    )
+    members = [np.flatnonzero(labels == label) for label in sorted(set(labels))][:10]
+    shown = min(per_class, *(len(indices) for indices in members))
+    firsts = np.array([indices[0] for indices in members])
     preprocessor = generator.preprocessor_
     real = preprocessor.inverse_outputs(preprocessor.transform_targets(rows.take(firsts)))
     columns = {"real": real}
-    columns.update({f"sample {index + 1}": samples[:, index] for index in range(per_class)})
-    return save_image_grid(columns, path, _captions(spec, rows, firsts) or list(labels[firsts]))
+    columns.update({f"sample {index + 1}": generated[[indices[index] for indices in members]]
+                    for index in range(shown)})  # fmt: skip
+    return save_image_grid(columns, path, list(labels[firsts]))
