@@ -224,6 +224,11 @@ def test_the_demo_trains_text_to_image_without_a_weight_average_its_few_steps_ca
     assert demo.training.epochs < full.training.epochs
     assert demo.evaluation.classifier_epochs < full.evaluation.classifier_epochs
     assert demo.evaluation.label_column == full.evaluation.label_column == "animal"
+    # The demo's settings merge key by key: what they do not name stays as the example says.
+    full, demo = load_spec(example_spec_path("image_text_to_image")), _demo_spec("image_text_to_image")
+    assert demo.data.options["num_images"] < full.data.options["num_images"]
+    assert demo.data.options["size"] == full.data.options["size"] == 64
+    assert demo.output.head == full.output.head and demo.data.split_column == full.data.split_column
 
 
 @pytest.mark.parametrize(
