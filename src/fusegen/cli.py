@@ -290,7 +290,9 @@ def sample(
         )
     # Sequences to CSV or Parquet: a long table, with each window's group and times read first.
     as_table = output.kind == "sequence" and out.suffix.lower() in TABLE_SUFFIXES
-    steps = window_steps_of(generator, conditions) if as_table else None
+    steps = None
+    if as_table:
+        conditions, steps = window_steps_of(generator, conditions)
     chunks = generator.iter_samples(
         conditions,
         num_samples=num_samples,
@@ -471,11 +473,13 @@ def predict(
     from fusegen.writers import TABLE_SUFFIXES, sequence_frame
 
     generator = load(run_dir)
-    outputs = generator.predict(inputs, batch_size=batch_size, extrapolate=allow_extrapolation)
     output = generator.spec.output
-    written = outputs
-    if output.kind == "sequence" and out.suffix.lower() in TABLE_SUFFIXES:
-        written = sequence_frame(outputs, 1, output, window_steps_of(generator, inputs))
+    as_table = output.kind == "sequence" and out.suffix.lower() in TABLE_SUFFIXES
+    steps = None
+    if as_table:
+        inputs, steps = window_steps_of(generator, inputs)
+    outputs = generator.predict(inputs, batch_size=batch_size, extrapolate=allow_extrapolation)
+    written = sequence_frame(outputs, 1, output, steps) if as_table else outputs
     _write(written, out, generator, "output(s)", count=len(outputs))
 
 

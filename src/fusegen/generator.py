@@ -262,8 +262,9 @@ class Generator:
             from fusegen.metrics.forecast import check_quantile_levels
 
             quantiles = check_quantile_levels(quantiles)
+        conditions, steps = window_steps_of(self, conditions)
         samples = self.sample(conditions, num_samples=num_samples, **options)
-        return sequence_frame(samples, num_samples, output, window_steps_of(self, conditions), quantiles)
+        return sequence_frame(samples, num_samples, output, steps, quantiles)
 
     def impute(
         self, data, num_imputations: int = 1, seed: int = 0, temperature: float = 1.0, strategy: str = "draw"

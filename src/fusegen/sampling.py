@@ -106,17 +106,19 @@ def iter_samples(generator, conditions, options) -> Iterator:
 
 
 def window_steps_of(generator, conditions):
-    """Where the windows that ``conditions`` (a long table) are cut into lie: `fusegen.data.windows.WindowSteps`.
+    """``conditions`` read once, and where the windows they are cut into lie (`fusegen.data.windows.WindowSteps`).
 
-    None where the run cuts no windows or the conditions are windows already.
+    Returns ``(conditions, steps)``: for a run that cuts windows, the conditions as a table
+    (a file is read here, so that sampling does not read it again) and their windows' steps;
+    otherwise the conditions as given and None, as where they are windows already.
     """
     from fusegen.data.windows import window_steps
 
     windows = generator.spec.data.windows if generator.spec.data else None
     if windows is None or conditions is None:
-        return None
+        return conditions, None
     table = generator._as_table(conditions)
-    return None if table.windowed else window_steps(table, generator.spec)
+    return table, None if table.windowed else window_steps(table, generator.spec)
 
 
 def _sampler(generator, temperature: float) -> TracedSampler:
