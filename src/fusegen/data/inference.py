@@ -312,9 +312,11 @@ def _record_objective(objective: str, designated: bool) -> dict[str, Any]:
     Columns named with ``--condition`` are the ones a user will sample on, for example the class
     to rebalance. With the standard normal prior, part of what a condition says leaks into the
     latent and a random latent blurs it; the conditional prior keeps it. On the augmentation
-    benchmark it raised the mean lift from +0.004 to +0.019 (positive on 4 of 4 tables, 3 seeds),
-    but it lowered unconditional samples' ML efficacy on 6 of 8 tables of the tabular suite, so a
-    spec without designated conditions keeps the standard prior (docs/benchmarks.md).
+    benchmark's four tables it raised the mean lift from +0.004 to +0.019, and on three more it
+    lowered it from +0.037 to +0.022: about equal over the seven, but positive on all seven
+    against five (3 seeds each). It lowered unconditional samples' ML efficacy on 6 of 8 tables
+    of the tabular suite, so a spec without designated conditions keeps the standard prior
+    (docs/benchmarks.md).
     """
     if designated and objective == "cvae":
         return {"type": objective, "prior": "conditional"}
