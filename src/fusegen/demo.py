@@ -1,12 +1,15 @@
 """``fusegen demo``: train the four reference generators on bundled data, sample, evaluate, report.
 
 The two image examples train on less data for fewer epochs than their specs
-say (`DEMO_SETTINGS`), so the demo finishes in minutes on a laptop's CPU;
-``fusegen train examples/NAME.yaml`` trains them in full.
+say, text -> image with a narrower denoiser, and the sensors example is scored
+with fewer post-hoc discriminators (`DEMO_SETTINGS`), so the demo finishes in
+under 10 minutes on 2 CPU cores; ``fusegen train examples/NAME.yaml`` trains
+them in full.
 
 It writes ``OUT/NAME/`` (a run directory with ``samples``, ``evaluation/``
 and ``report.html``) for each example, and ``OUT/summary.json``:
-``{"examples": {NAME: {"run_dir", "output_kind", "output_shape", "metrics", "report"}}}``.
+``{"seconds", "examples": {NAME: {"run_dir", "output_kind", "output_shape", "metrics", "report",
+"seconds"}}}``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ EXAMPLES = ("tabular_augment", "sensors_to_series", "image_text_to_image", "text
 #: epochs, a narrower denoiser, fewer post-hoc fits, so that all four finish in under 10 minutes on
 #: 2 CPU cores. Its few text -> image steps are too few for the example's weight average
 #: (ema_momentum). Measured, one at a time on 2 cores (session 20): image + text -> image with 120
-#: emoji, 252 s and 22.1 dB (80: 180 s, 20.8 dB); text -> image with 300 captions per class, 398 s
+#: emoji, 253 s and 22.1 dB (80: 180 s, 20.8 dB); text -> image with 300 captions per class, 398 s
 #: (a denoiser 48 wide: 313 s, and conditional accuracy 0.53 against 0.48).
 DEMO_SETTINGS = {
     "sensors_to_series": {"evaluation": {"discriminative_fits": 2}},
