@@ -59,6 +59,50 @@ def test_record_round_trip_back_to_user_units_and_labels():
     assert back["colour"].tolist() == frame()["colour"].tolist()
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    share=st.floats(0.3, 0.95),
+    at_max=st.booleans(),
+    rows=st.integers(20, 3000),
+    seed=st.integers(0, 10_000),
+)
+def test_a_point_mass_on_a_columns_end_is_not_sent_to_the_tails(share, at_max, rows, seed):
+    # Capped readings (visibility 10 for 84% of hours) or zero-inflated ones (no rain 93% of the
+    # time) put most rows on the column's maximum or minimum. scikit-learn's quantile transform
+    # sends those to +-5.2 standard deviations; the mass must sit mid-way through its levels, and
+    # the way back must still give every training value exactly.
+    rng = np.random.default_rng(seed)
+    spread = np.round(rng.uniform(0, 9, rows), 2)
+    values = np.where(rng.random(rows) < share, 10.0 if at_max else 0.0, spread if at_max else spread + 1)
+    data = frame(rows, seed)
+    data["x"] = values
+    pre = Preprocessor(load_spec(RECORD_SPEC)).fit(table_from_frame(data))
+    scores = pre.transform_targets(table_from_frame(data))["numeric"][:, 0]
+    mass = values == (10.0 if at_max else 0.0)
+    # The mass covers levels [1 - share, 1] (or [0, share]): its score is the middle's.
+    realised = mass.mean()
+    middle = 1 - realised / 2 if at_max else realised / 2
+    from scipy.stats import norm
+
+    np.testing.assert_allclose(scores[mass], norm.ppf(middle), atol=0.1)
+    assert np.abs(scores).max() < 3.5
+    back = pre.inverse_outputs({"numeric": scores[:, None], "colour": np.zeros(rows, "int32")})
+    np.testing.assert_allclose(back["x"], values, atol=1e-6)
+
+
+def test_a_run_fitted_before_midpoint_scores_keeps_scikit_learns_transform():
+    # A saved run's model was trained on its own transform: its state, which has no "scores" key,
+    # must keep giving the scores it was trained on (the extremes at +-5.2).
+    data = frame(50)
+    data["x"] = np.where(np.arange(50) < 40, 10.0, np.linspace(0, 9, 50))
+    pre = Preprocessor(load_spec(RECORD_SPEC)).fit(table_from_frame(data))
+    state = pre.get_state()
+    del state["output"]["numeric"]["x"]["scores"]
+    restored = Preprocessor(load_spec(RECORD_SPEC), state)
+    scores = restored.transform_targets(table_from_frame(data))["numeric"][:40, 0]
+    np.testing.assert_allclose(scores, 5.199, atol=0.01)
+
+
 def test_preprocessing_state_round_trips_through_json():
     import json
 

@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -162,13 +163,19 @@ def test_a_generator_on_a_panel_samples_no_record_closer_than_the_threshold(tmp_
     assert similarity is not None and similarity.one_hot
 
     unfiltered = generator.sample(None, num_samples=400, seed=1, similarity_filter=False)
-    filtered = generator.sample(None, num_samples=400, seed=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        filtered = generator.sample(None, num_samples=400, seed=1)
     converter = generator.preprocessor_.output
     close_before = similarity.too_close(converter, _table(unfiltered)).mean()
     assert close_before > 0.2  # the model has learnt the panel well enough to sit on its rows
-    assert not similarity.too_close(converter, _table(filtered)).any()
     counts = similarity.last_counts
-    assert counts["sampled"] == 400 and counts["kept_close"] == 0
+    # Here 9 draws in 10 sit on a training row, so a last record may go `PATIENCE` rounds without a
+    # free draw (0.9^25: 7% a record) and be kept; then it is counted, and the user warned.
+    assert counts["sampled"] == 400 and counts["kept_close"] <= 2
+    assert similarity.too_close(converter, _table(filtered)).sum() == counts["kept_close"]
+    kept_warnings = [w for w in caught if "stayed closer" in str(w.message)]
+    assert len(kept_warnings) == (1 if counts["kept_close"] else 0)
     # Redraws move the random state, so later chunks' first draws differ from the unfiltered call's.
     assert counts["redrawn"] > 0.2 * 400
     assert len(filtered) == 400 and list(filtered.columns) == list(unfiltered.columns)

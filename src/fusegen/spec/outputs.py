@@ -116,7 +116,9 @@ class RecordOutput(_Output):
     numeric_transform: Literal["quantile", "standard"] = Field(
         default="quantile",
         description="'quantile' maps each numeric column through its empirical quantiles to a normal "
-        "(copes with skewed and multi-modal columns); 'standard' subtracts the mean, divides by the std.",
+        "(copes with skewed and multi-modal columns, and with a value repeated over many rows: a value that "
+        "fills several quantiles maps to the middle of their levels, also at the column's minimum or maximum); "
+        "'standard' subtracts the mean, divides by the std.",
     )
     integer: list[str] = Field(
         default_factory=list,
