@@ -101,7 +101,8 @@ def spec_with(marginals, prior_scale=1.0):
 @pytest.fixture(scope="module")
 def fitted():
     data = rare_class_table()
-    return data, {mode: fusegen.Generator(spec_with(mode)).fit(data, verbose=0) for mode in ("none", "all")}
+    modes = ("none", "all", "labels")
+    return data, {mode: fusegen.Generator(spec_with(mode)).fit(data, verbose=0) for mode in modes}
 
 
 def test_calibrated_samples_have_the_data_s_shares_and_spread(fitted):
@@ -157,4 +158,22 @@ def test_marginals_setting_is_checked():
     with pytest.raises(SpecError, match="marginals"):
         spec_with("most")
     default = load_spec({"output": {"kind": "record", "numeric": ["x"]}, "objective": {"type": "cvae"}})
-    assert default.objective.marginals == "labels"
+    assert default.objective.marginals == "all"
+
+
+def test_a_run_from_before_0_6_that_left_marginals_unset_loads_with_its_label_maps(fitted, tmp_path):
+    # Before 0.6.0 the default was 'labels': such a run's spec.yaml has no marginals key, and its
+    # marginals network holds label shifts only. It must load as it was trained, not with 0.6's 'all'.
+    _, generators = fitted
+    run = generators["labels"].save(tmp_path / "run")
+    before = generators["labels"].sample(None, num_samples=200, seed=5)
+    written = yaml.safe_load((run / "spec.yaml").read_text())
+    del written["objective"]["marginals"]
+    (run / "spec.yaml").write_text(yaml.safe_dump(written))
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["versions"]["fusegen"] = "0.5.0"
+    manifest["files"]["spec.yaml"] = sha256(run / "spec.yaml")
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    loaded = fusegen.load(run)
+    assert loaded.spec.objective.marginals == "labels"
+    pd.testing.assert_frame_equal(loaded.sample(None, num_samples=200, seed=5), before)

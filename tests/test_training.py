@@ -77,7 +77,7 @@ def test_run_directory_contents(trained):
         "decoder.keras",
         "posterior.keras",  # the example is a cvae
         "record_condition.keras",  # ... of records, so it conditions on any column (conditioning.any_column)
-        "marginals.keras",  # ... and matches its label shares to the data's (objective.marginals: labels)
+        "marginals.keras",  # ... and matches each column's distribution (objective.marginals: all)
         "preprocessing.json",
         "plan.json",
         "history.json",

@@ -221,6 +221,15 @@ def _as_written(spec, manifest: dict):
     ):
         # Before 0.3.0 every latent was drawn from the prior itself; records now draw slightly wider.
         spec = spec.model_copy(update={"objective": spec.objective.model_copy(update={"prior_scale": 1.0})})
+    if (
+        _version(written_by) < (0, 6)
+        and spec.objective.type == "cvae"
+        and "marginals" not in spec.objective.model_fields_set
+    ):
+        # Before 0.6.0 records mapped only their labels' shares; 'all' would build number maps they lack.
+        spec = spec.model_copy(
+            update={"objective": spec.objective.model_copy(update={"marginals": "labels"})}
+        )
     if spec.conditions_on_any_column() and "record_condition.keras" not in manifest.get("files", {}):
         # A record run from before conditioning.any_column trained on its inputs alone.
         conditioning = spec.conditioning.model_copy(update={"any_column": False})

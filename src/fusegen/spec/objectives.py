@@ -95,13 +95,14 @@ class CVAEObjective(ObjectiveConfig):
         "whose samples follow their class only with it (docs/guide-images.md).",
     )
     marginals: Literal["labels", "all", "none"] = Field(
-        default="labels",
+        default="all",
         description="For a record output, match the sampled columns' distributions to the training data's, "
         "measured after training on as many unconditional draws: 'labels' shifts each categorical label's "
         "logit so that its share is the data's (missing flags of nullable numbers too); 'all' also maps "
         "each numeric column through the monotone map from its generated quantiles to the data's, which "
-        "widens the decoder's too-narrow numbers but stretches the relations it drew sharp (lower ML "
-        "efficacy on the tabular suite); 'none' samples the decoder as it is.",
+        "widens the decoder's too-narrow numbers and gives back their tails and point masses (higher "
+        "quality on the tabular suite, ML efficacy about the same; docs/objectives.md); 'none' samples "
+        "the decoder as it is. Runs written before 0.6.0 that did not set it keep 'labels'.",
     )
 
     conditions_on_record_columns: ClassVar[bool] = True
