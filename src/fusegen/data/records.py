@@ -5,8 +5,9 @@ default (`_normal_scores`: scikit-learn's `QuantileTransformer` inside the
 range, but a value repeated at the range's ends, such as zero rain, stays
 near the middle instead of at 5 standard deviations), which copes with
 skewed, multi-modal and point-mass columns and, inverted, stays within the
-observed range; or through standardisation. Integer columns come back as integers, datetime
-columns as datetimes, and every numeric column within its training range.
+observed range; or through standardisation. Integer columns come back as
+integers, datetime columns as datetimes, and every numeric column within
+its training range.
 Categorical columns become ids over a fitted vocabulary. Columns listed as
 ``nullable`` keep their missing values: a categorical one gets a
 ``[MISSING]`` label, a numeric one a ``COLUMN_is_missing`` part, so
@@ -402,9 +403,10 @@ def _normal_scores(values: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     deviations, so a column whose mass sits on its minimum or maximum (zero
     rain, a capped reading, hour 0 and 23, month 1 and 12) becomes a cluster
     of outliers that a squared error is dominated by, and samples pile up on
-    the ends. Here the ends too take the middle of their levels, kept within
-    half a level of 0 and 1 (about 3.3 standard deviations for 1,000 quantiles).
-    `_tf_restore_numbers` inverts it.
+    the ends. Here the ends too take the middle of their levels, and the
+    levels are squeezed by half a level at each end, so the lowest and
+    highest values get finite scores (about 3.3 standard deviations for 1,000
+    quantiles) and still come back exactly. `_tf_restore_numbers` inverts it.
     """
     from scipy.special import ndtri
 
