@@ -16,7 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 from fusegen.cli import app
-from fusegen.data.inference import infer_record_spec
+from fusegen.data.inference import IDENTIFIER_NAME, infer_record_spec
 from fusegen.data.preprocessing import Preprocessor
 from fusegen.data.records import detect_datetime_format
 from fusegen.data.sources import detect_delimiter, load_table, read_file, read_files, table_from_frame
@@ -583,3 +583,47 @@ def test_a_constant_column_is_generated_but_never_a_condition(tmp_path, recwarn)
     generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
     assert not [warning for warning in recwarn if "softmax over axis" in str(warning.message)]
     assert set(generator.sample(None, num_samples=20)["region"]) == {"Middle Atlantic"}
+
+
+def test_init_leaves_out_whole_numbers_named_as_identifiers_and_keeps_distinct_counts(tmp_path):
+    """A sample code (biopsy's `ID`: 645 distinct in 699 rows, some samples measured twice) is no
+    field to synthesise; distinct whole numbers under another name (an income, `humid`) are data."""
+    rng = np.random.default_rng(0)
+    rows = 200
+    codes = rng.choice(np.arange(1_000_000, 9_000_000), rows, replace=False)
+    codes[::25] = codes[1::25]  # a few samples measured twice: 92% distinct
+    patient = rng.choice(np.arange(10_000, 99_999), rows, replace=False).astype(float)
+    patient[::40] = np.nan
+    frame = pd.DataFrame(
+        {
+            "ID": codes,
+            "customer_id": rng.permutation(rows) + 500,
+            "PatientId": patient,
+            "store_id": rng.integers(1, 30, rows),  # a store over many rows: a category, not a code
+            "income": rng.choice(np.arange(20_000, 90_000), rows, replace=False),
+            "humid": rng.choice(np.arange(0, 100_000), rows, replace=False),
+            "grade": rng.choice(["a", "b"], rows),
+        }
+    )
+    frame.to_csv(tmp_path / "codes.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "codes.csv")
+    generated = spec["output"]["numeric"] + spec["output"]["categorical"]
+    assert sorted(generated) == ["grade", "humid", "income", "store_id"]
+    assert "PatientId" not in spec["output"]["nullable"]
+    text = " ".join(notes)
+    assert "left out 'ID': whole numbers named as an identifier, 192 distinct in 200 rows" in text
+    assert "left out 'customer_id'" in text and "left out 'PatientId'" in text
+    # Designating one as a condition says it was left out, before any training.
+    with pytest.raises(DataError, match="condition 'customer_id' cannot condition"):
+        infer_record_spec(tmp_path / "codes.csv", conditions=["customer_id"])
+
+
+@pytest.mark.parametrize(
+    ("name", "identifier"),
+    [("id", True), ("ID", True), ("Id", True), ("customer_id", True), ("id.sample", True),
+     ("user-id", True), ("PatientID", True), ("patientId", True), ("store id", True),
+     ("humid", False), ("paid", False), ("idle", False), ("valid", False), ("acid", False),
+     ("Idaho", False), ("ID2", False), ("width", False)],
+)  # fmt: skip
+def test_an_identifier_is_named_as_one(name, identifier):
+    assert bool(IDENTIFIER_NAME.search(name)) is identifier

@@ -11,13 +11,14 @@ of them or none; every column is generated. With ``conditioning.any_column``
 (written where the objective supports it) any column can condition a
 sample, and ``impute`` fills missing cells. Columns with missing values are
 ``nullable``, so missingness is generated at the real rate. Columns that
-look like identifiers (a distinct string per row) are left out, and the
-spec says so. A CSV file's delimiter and, when it is not UTF-8, its encoding
+look like identifiers (a distinct string per row, or distinct whole numbers
+under a name such as ``customer_id``) are left out, and the spec says so. A CSV file's delimiter and, when it is not UTF-8, its encoding
 are detected and written to ``data``.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,12 @@ ROW_NAME_COLUMNS = ("rownames", "Unnamed: 0")
 
 #: A string column on at least this many rows whose every row differs is an identifier, and left out.
 MIN_ROWS_FOR_IDENTIFIERS = 10
+#: A whole-number column named as an identifier is one where at least this share of its values differ
+#: (MASS's biopsy: 645 sample codes over 699 rows, a few samples measured twice).
+MIN_IDENTIFIER_DISTINCT_SHARE = 0.9
+#: Names that say a column is an identifier: "id", "ID", or a name ending or starting in one as a word
+#: (customer_id, id.patient, customerId, PatientID); "humid" or "paid" are not.
+IDENTIFIER_NAME = re.compile(r"^(id|ID|Id)$|[_ .-](id|ID|Id)$|^(id|ID|Id)[_ .-]|[a-z](Id|ID)$")
 
 #: A text column whose values are numbers but for at most this share is numeric; the rest are missing.
 MAX_STRAY_TEXT_SHARE = 0.1
@@ -77,6 +84,22 @@ def is_exported_index(values) -> bool:
     """
     values = np.asarray(values, dtype="float64")
     return len(values) > 2 and values[0] in (0.0, 1.0) and is_row_counter(values)
+
+
+def is_numeric_identifier(name: str, series, present) -> bool:
+    """Whole numbers under an identifier's name (`IDENTIFIER_NAME`), almost all distinct: record codes.
+
+    The name decides, as it does for SDV's metadata detection: a column of distinct whole numbers
+    may well be data (incomes in dollars, a count of visitors), so numbers alone never do.
+    """
+    if series.dtype.kind not in "iuf" or not IDENTIFIER_NAME.search(str(name)):
+        return False
+    values = present.to_numpy(dtype="float64")
+    return (
+        len(values) >= MIN_ROWS_FOR_IDENTIFIERS
+        and bool(np.all(values == np.round(values)))
+        and present.nunique() >= MIN_IDENTIFIER_DISTINCT_SHARE * len(values)
+    )
 
 
 def infer_record_spec(
@@ -123,6 +146,15 @@ def infer_record_spec(
             # R's and pandas' row names written as a column (rownames, Unnamed: 0): a sample's would be
             # a made-up row number, and the column would count in every distance and pair trend.
             notes.append(f"left out '{column}': a row index (0 or 1, then one more per row), not a field")
+            continue
+        if is_numeric_identifier(column, series, present):
+            # A sample's code would be made up, and as a number it would count in every distance.
+            notes.append(
+                f"left out '{column}': whole numbers named as an identifier, {present.nunique()} distinct "
+                f"in {len(present)} rows"
+            )
+            if missing.any():
+                nullable.remove(column)
             continue
         if column in ROW_NAME_COLUMNS and not missing.any() and present.is_unique:
             # The same, from a subset or a reordering of the original rows (AER's Affairs: 4, 5, 11, ...).
