@@ -12,8 +12,9 @@ of them or none; every column is generated. With ``conditioning.any_column``
 sample, and ``impute`` fills missing cells. Columns with missing values are
 ``nullable``, so missingness is generated at the real rate. Columns that
 look like identifiers (a distinct string per row, or distinct whole numbers
-under a name such as ``customer_id``) are left out, and the spec says so. A CSV file's delimiter and, when it is not UTF-8, its encoding
-are detected and written to ``data``.
+under a name such as ``customer_id``) are left out, and the spec says so.
+A CSV file's delimiter and, when it is not UTF-8, its encoding are detected
+and written to ``data``.
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ def is_exported_index(values) -> bool:
 def is_numeric_identifier(name: str, series, present) -> bool:
     """Whole numbers under an identifier's name (`IDENTIFIER_NAME`), almost all distinct: record codes.
 
-    The name decides, as it does for SDV's metadata detection: a column of distinct whole numbers
-    may well be data (incomes in dollars, a count of visitors), so numbers alone never do.
+    The name decides: a column of distinct whole numbers may well be data (incomes in dollars, a
+    count of visitors), so numbers alone never make an identifier.
     """
     if series.dtype.kind not in "iuf" or not IDENTIFIER_NAME.search(str(name)):
         return False
