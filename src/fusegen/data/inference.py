@@ -95,12 +95,17 @@ def is_numeric_identifier(name: str, series, present) -> bool:
     """
     if series.dtype.kind not in "iuf" or not IDENTIFIER_NAME.search(str(name)):
         return False
-    values = present.to_numpy(dtype="float64")
     return (
-        len(values) >= MIN_ROWS_FOR_IDENTIFIERS
-        and bool(np.all(values == np.round(values)))
-        and present.nunique() >= MIN_IDENTIFIER_DISTINCT_SHARE * len(values)
+        len(present) >= MIN_ROWS_FOR_IDENTIFIERS
+        and holds_whole_numbers(series, present)
+        and present.nunique() >= MIN_IDENTIFIER_DISTINCT_SHARE * len(present)
     )
+
+
+def holds_whole_numbers(series, present) -> bool:
+    """Whether a numeric column's present values are all whole (an integer dtype always is)."""
+    values = present.to_numpy(dtype="float64")
+    return series.dtype.kind in "iu" or bool(np.all(values == np.round(values)))
 
 
 def infer_record_spec(
@@ -162,7 +167,7 @@ def infer_record_spec(
             notes.append(f"left out '{column}': row names written out as a column (a distinct value per row)")
             continue
         if series.dtype.kind in "iuf":
-            whole = series.dtype.kind in "iu" or np.all(present.to_numpy() == np.round(present.to_numpy()))
+            whole = holds_whole_numbers(series, present)
             if whole and present.nunique() <= MAX_WHOLE_NUMBER_LEVELS:
                 categorical.append(column)
                 whole_number_levels.append(column)
