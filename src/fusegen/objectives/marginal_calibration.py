@@ -37,7 +37,7 @@ from keras import ops
 
 #: Quantile levels of each numeric column's map: every half percent.
 LEVELS = 201
-#: Rows drawn and compared to measure the maps (fewer when the training rows are fewer).
+#: Rows drawn and compared to measure the maps (a small table's training rows repeated to as many).
 CALIBRATION_ROWS = 20_000
 #: The identity map's knots in model space: far beyond any quantile-transformed or standardised value.
 _IDENTITY_SPAN = 1e3
