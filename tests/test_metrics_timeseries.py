@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fusegen.errors import DataError
-from fusegen.metrics import discriminative_score, predictive_score
+from fusegen.metrics import discriminative_floor, discriminative_score, predictive_score
 
 
 def sines(num_windows: int, seed: int, steps: int = 24, channels: int = 5) -> np.ndarray:
@@ -52,6 +52,14 @@ def test_uniform_noise_is_told_apart(real, noise):
     assert 0.4 < score <= 0.5
 
 
+def test_the_floor_is_chance_even_where_the_sets_differ(real, noise):
+    # Shuffled together, sines and noise make two like mixtures: the classifier that told them apart
+    # above (0.4-0.5) is back at chance on 400 test windows.
+    floor = discriminative_floor(real, noise, iterations=1000, batch_size=32)
+
+    assert 0 <= floor < 0.1
+
+
 def test_discriminative_takes_sets_of_different_sizes_and_batches_larger_than_them(real):
     score = discriminative_score(real[:7], sines(5, seed=9), iterations=3, batch_size=128)
 
@@ -90,7 +98,7 @@ def test_discriminative_same_seed_gives_the_same_score(real, noise):
 # --------------------------------------------------------------------------- validation
 
 
-@pytest.mark.parametrize("score", [discriminative_score, predictive_score])
+@pytest.mark.parametrize("score", [discriminative_score, discriminative_floor, predictive_score])
 @pytest.mark.parametrize(
     ("real_shape", "synthetic_shape", "expected"),
     [
@@ -114,7 +122,7 @@ def test_bad_shapes_name_what_was_expected_and_received(score, real_shape, synth
         score(np.zeros(real_shape), np.zeros(synthetic_shape), iterations=1)
 
 
-@pytest.mark.parametrize("score", [discriminative_score, predictive_score])
+@pytest.mark.parametrize("score", [discriminative_score, discriminative_floor, predictive_score])
 def test_nan_or_infinity_is_refused(score):
     synthetic = np.zeros((10, 8, 3))
     synthetic[2, 3, 1] = np.nan

@@ -127,10 +127,14 @@ def test_evaluation_of_sequences_reports_timegan_scores(unconditional, tmp_path)
     assert len(fits) == 5
     assert timegan["discriminative"] == pytest.approx(np.mean(fits))
     assert timegan["discriminative_spread"] == pytest.approx(np.std(fits))
+    # Beside it, the same classifiers on the two sets shuffled together (evaluation.discriminative_floor).
+    assert len(timegan["discriminative_floor_fits"]) == 5
+    assert timegan["discriminative_floor"] == pytest.approx(np.mean(timegan["discriminative_floor_fits"]))
+    assert 0.0 <= timegan["discriminative_floor"] < 0.1  # 320 windows a side: 64 + 64 test windows
     assert 0.0 <= timegan["predictive"] < 0.5
     assert "errors" not in results  # unpaired: no per-row errors for unconditional samples
     assert any(
-        line.startswith("TimeGAN scores") and "(mean of 5 fits, spread" in line
+        line.startswith("TimeGAN scores") and "(mean of 5 fits, spread" in line and "its floor" in line
         for line in summary_lines(results)
     )
     saved = json.loads((tmp_path / "evaluation" / "metrics.json").read_text())

@@ -175,7 +175,7 @@ def _headline_metrics(results: dict) -> dict:
         headline["conditional_accuracy"] = sampled["conditional_accuracy"]
         headline["judge_accuracy_on_real"] = sampled["judge_accuracy_on_real"]
         headline["feature_frechet"] = sampled["feature_frechet"]
-    for score in ("discriminative", "predictive"):
+    for score in ("discriminative", "discriminative_floor", "predictive"):
         if score in results.get("timegan", {}):
             headline[f"timegan_{score}"] = results["timegan"][score]
     return headline

@@ -179,6 +179,8 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             fits = timegan.get("discriminative_fits", [])
             if len(fits) > 1:
                 scores += f" (mean of {len(fits)} fits, spread {timegan['discriminative_spread']:.4f})"
+            if "discriminative_floor" in timegan:
+                scores += f", its floor {timegan['discriminative_floor']:.4f} (the windows shuffled together)"
             if "predictive" in timegan:
                 scores += f", predictive {timegan['predictive']:.4f}"
             lines.append(f"TimeGAN scores (lower is better) on {timegan['windows']} real windows: {scores}")
@@ -320,14 +322,17 @@ def timegan_scores(generator, rows: Table, seed: int, iterations=TIMEGAN_ITERATI
 
     The discriminative score is the mean over ``evaluation.discriminative_fits``
     classifiers, each on its own seeded split, as TimeGAN's protocol averages
-    its discriminators; their scores and spread are reported beside it.
+    its discriminators; their scores and spread are reported beside it, and
+    (``evaluation.discriminative_floor``) the mean score of as many
+    classifiers on the real and synthetic windows shuffled together, the
+    score's chance level at this many windows (`discriminative_floor`).
 
     Every real row (training and holdout) is scored: the post-hoc networks
     need more windows than a holdout usually has. Real and synthetic
     windows are min-max scaled per channel by the real windows' range, as
     TimeGAN scales its data, so the predictive score's sigmoid can reach them.
     """
-    from fusegen.metrics import discriminative_score, predictive_score
+    from fusegen.metrics import discriminative_floor, discriminative_score, predictive_score
 
     preprocessor = generator.preprocessor_
     real = np.asarray(preprocessor.inverse_outputs(preprocessor.transform_targets(rows)), "float64")
@@ -349,6 +354,15 @@ def timegan_scores(generator, rows: Table, seed: int, iterations=TIMEGAN_ITERATI
         "discriminative_spread": float(np.std(fits)),
         "iterations": {"discriminative": discriminative_iterations},
     }
+    if generator.spec.evaluation.discriminative_floor:
+        # The same classifiers on the two sets shuffled together: a few dozen windows leave a score
+        # of 0.1 where nothing differs, and a reader needs that beside the score itself.
+        floor = [
+            discriminative_floor(real, synthetic, iterations=discriminative_iterations, seed=seed + fit)
+            for fit in range(generator.spec.evaluation.discriminative_fits)
+        ]
+        results["discriminative_floor"] = float(np.mean(floor))
+        results["discriminative_floor_fits"] = floor
     if real.shape[2] >= 2:
         results["predictive"] = predictive_score(real, synthetic, iterations=predictive_iterations, seed=seed)
         results["iterations"]["predictive"] = predictive_iterations

@@ -31,7 +31,7 @@ from fusegen.metrics.tabular import (
     ml_efficacy,
     quality_scores,
 )
-from fusegen.metrics.timeseries import discriminative_score, predictive_score
+from fusegen.metrics.timeseries import discriminative_floor, discriminative_score, predictive_score
 
 __all__ = [
     "energy_score",
@@ -57,6 +57,7 @@ __all__ = [
     "ml_efficacy",
     "plot_record_comparison",
     "quality_scores",
+    "discriminative_floor",
     "discriminative_score",
     "predictive_score",
 ]

@@ -309,6 +309,12 @@ class EvaluationSpec(_Section):
         "classifiers, each on its own 80/20 split of the windows, as TimeGAN's protocol averages several "
         "(10 there). One fit on a few dozen windows moves by 0.1 or more from split to split.",
     )
+    discriminative_floor: bool = Field(
+        default=True,
+        description="Sequence outputs: also score as many classifiers on the real and generated windows "
+        "shuffled together (two like mixtures), the score's chance level at this many windows: about 0.1 "
+        "on 80 windows, near 0 on thousands. It doubles the discriminators' time.",
+    )
     classifier_epochs: PositiveInt = Field(
         default=30,
         description="At most this many training passes of that classifier over the real images; it "
