@@ -69,6 +69,24 @@ def test_the_context_is_the_inputs_steps_before_the_output(sensors_spec):
     assert summary_line(results).startswith("forecasts (50 paths for each of 20 windows): CRPS")
 
 
+def test_timegan_scores_put_the_real_context_before_each_continuation(sensors_spec):
+    from fusegen.evaluation import _scored_context
+
+    rows = motion_table(10, seed=3)
+    context, scored_on = _scored_context(sensors_spec, rows)
+    np.testing.assert_array_equal(context, np.asarray(rows.columns["motion"])[:, :75])
+    assert scored_on == "the 75 real context steps and the 25 generated ones"
+    raw = sensors_spec.model_dump(exclude_none=True)
+    raw["inputs"] = {"activity": raw["inputs"]["activity"]}  # nothing reads the history
+    context, scored_on = _scored_context(load_spec(raw), rows)
+    assert context is None and scored_on.startswith("the 25 generated steps (no real context: none")
+    motion = np.asarray(rows.columns["motion"]).copy()
+    motion[4, 10, 2] = np.nan
+    gappy = Table({"motion": motion, "activity": rows.columns["activity"]}, origin="test")
+    context, scored_on = _scored_context(sensors_spec, gappy)
+    assert context is None and scored_on == "the 25 generated steps (the context has missing values)"
+
+
 def test_without_a_context_mase_takes_the_training_scale(sensors_spec):
     raw = sensors_spec.model_dump(exclude_none=True)
     raw["inputs"] = {"activity": raw["inputs"]["activity"]}  # no sequence input reads the history
@@ -122,6 +140,9 @@ def test_evaluate_reports_forecast_scores_and_a_fan_chart(sensors_run, tmp_path)
         assert forecast[name] is not None and forecast[name] >= 0, name
     assert set(forecast["baselines"]) == {"seasonal_naive", "context_mean", "climatology"}
     assert "timegan" in results and "errors" in results  # the existing scores stay
+    # ... on each window's real context followed by its real or generated continuation
+    assert results["timegan"]["steps"] == 100 and results["timegan"]["windows"] == 80
+    assert results["timegan"]["scored_on"] == "the 75 real context steps and the 25 generated ones"
     assert any(line.startswith("forecasts (30 paths") for line in summary_lines(results))
     assert (tmp_path / "fan_chart.png").exists()
     assert json.loads((tmp_path / "metrics.json").read_text())["forecast"]["crps"] == forecast["crps"]

@@ -22,7 +22,7 @@ from fusegen.data.pipeline import apply_missing_policy, split_table
 from fusegen.data.sources import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError
-from fusegen.forecast_evaluation import evaluate_forecasts
+from fusegen.forecast_evaluation import evaluate_forecasts, real_context
 from fusegen.forecast_evaluation import summary_line as forecast_summary_line
 
 #: TimeGAN's iterations for its discriminative and predictive scores.
@@ -183,7 +183,10 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
                 scores += f", its floor {timegan['discriminative_floor']:.4f} (the windows shuffled together)"
             if "predictive" in timegan:
                 scores += f", predictive {timegan['predictive']:.4f}"
-            lines.append(f"TimeGAN scores (lower is better) on {timegan['windows']} real windows: {scores}")
+            scored_on = f" ({timegan['scored_on']})" if "scored_on" in timegan else ""
+            lines.append(
+                f"TimeGAN scores (lower is better) on {timegan['windows']} real windows{scored_on}: {scores}"
+            )
         if "forecast" in results:
             lines.append(forecast_summary_line(results["forecast"]))
         return lines
@@ -320,6 +323,13 @@ def evaluate_paired_run(
 def timegan_scores(generator, rows: Table, seed: int, iterations=TIMEGAN_ITERATIONS) -> dict[str, Any]:
     """TimeGAN's discriminative and predictive scores on one sample per real window.
 
+    Where the output continues a real context (a forecast whose sequence
+    inputs read its channels up to its first step), each window scored is
+    that context followed by the real or the generated continuation, so the
+    classifiers see whether a continuation follows on from its history;
+    otherwise (and where a context value is missing) the output's steps
+    alone. ``scored_on`` says which.
+
     The discriminative score is the mean over ``evaluation.discriminative_fits``
     classifiers, each on its own seeded split, as TimeGAN's protocol averages
     its discriminators; their scores and spread are reported beside it, and
@@ -337,6 +347,9 @@ def timegan_scores(generator, rows: Table, seed: int, iterations=TIMEGAN_ITERATI
     preprocessor = generator.preprocessor_
     real = np.asarray(preprocessor.inverse_outputs(preprocessor.transform_targets(rows)), "float64")
     synthetic = np.asarray(generator.predict(rows, seed=seed), "float64")
+    context, scored_on = _scored_context(generator.spec, rows)
+    if context is not None:
+        real, synthetic = np.concatenate([context, real], axis=1), np.concatenate([context, synthetic], axis=1)
     low, high = real.min(axis=(0, 1)), real.max(axis=(0, 1))
     scale = np.where(high > low, high - low, 1.0)
     real, synthetic = (real - low) / scale, (synthetic - low) / scale
@@ -349,6 +362,8 @@ def timegan_scores(generator, rows: Table, seed: int, iterations=TIMEGAN_ITERATI
     ]
     results = {
         "windows": len(real),
+        "steps": int(real.shape[1]),
+        "scored_on": scored_on,
         "discriminative": float(np.mean(fits)),
         "discriminative_fits": fits,
         "discriminative_spread": float(np.std(fits)),
@@ -367,6 +382,19 @@ def timegan_scores(generator, rows: Table, seed: int, iterations=TIMEGAN_ITERATI
         results["predictive"] = predictive_score(real, synthetic, iterations=predictive_iterations, seed=seed)
         results["iterations"]["predictive"] = predictive_iterations
     return results
+
+
+def _scored_context(spec, rows: Table) -> tuple[np.ndarray | None, str]:
+    """The real context TimeGAN's scores put before each output window (None: the output alone), and why."""
+    steps = spec.output.steps
+    if not spec.inputs:
+        return None, f"the {steps} generated steps (unconditional: no context)"
+    context, note = real_context(spec, rows)
+    if context is None:
+        return None, f"the {steps} generated steps (no real context: {note})"
+    if not np.isfinite(context).all():
+        return None, f"the {steps} generated steps (the context has missing values)"
+    return context, f"the {context.shape[1]} real context steps and the {steps} generated ones"
 
 
 def _grouped_image_metrics(rows: Table, group_by, truth, generated, source, data_range) -> dict[str, Any]:

@@ -121,6 +121,17 @@ def evaluate_forecasts(
     return results, {"real": real, "samples": samples, "context": context}
 
 
+def real_context(spec, rows: Table) -> tuple[np.ndarray | None, str]:
+    """The real steps just before each row's output window, as the output's channels, or None.
+
+    ``rows`` are windows already cut (`fusegen.evaluation.real_table`). The
+    context exists where sequence inputs read every output channel up to the
+    output's first step (the module docstring); the note says which inputs,
+    or why there is none.
+    """
+    return _context(spec, rows, _sources(spec, None), _steps(spec.output)[0])
+
+
 def summary_line(forecast: dict[str, Any]) -> str:
     """One terminal line: the run's scores, and the best baseline's CRPS beside its own."""
 
