@@ -349,7 +349,10 @@ def timegan_scores(generator, rows: Table, seed: int, iterations=TIMEGAN_ITERATI
     synthetic = np.asarray(generator.predict(rows, seed=seed), "float64")
     context, scored_on = _scored_context(generator.spec, rows)
     if context is not None:
-        real, synthetic = np.concatenate([context, real], axis=1), np.concatenate([context, synthetic], axis=1)
+        real, synthetic = (
+            np.concatenate([context, real], axis=1),
+            np.concatenate([context, synthetic], axis=1),
+        )
     low, high = real.min(axis=(0, 1)), real.max(axis=(0, 1))
     scale = np.where(high > low, high - low, 1.0)
     real, synthetic = (real - low) / scale, (synthetic - low) / scale
