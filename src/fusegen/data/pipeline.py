@@ -107,12 +107,19 @@ def apply_missing_policy(table: Table, spec: GeneratorSpec) -> tuple[Table, np.n
 
     Returns the kept table and the user's row numbers of the dropped rows.
     """
+    kept, dropped, _ = _apply_missing_policy(table, spec)
+    return kept, dropped
+
+
+def _apply_missing_policy(table: Table, spec: GeneratorSpec) -> tuple[Table, np.ndarray, np.ndarray]:
+    """`apply_missing_policy`, and the kept rows' positions in ``table``."""
     drop = rows_to_drop(table, spec)
     if not drop.any():
-        return table, np.array([], dtype=np.int64)
+        return table, np.array([], dtype=np.int64), np.arange(len(table))
     if drop.all():
         raise DataError(f"{table.origin}: every row has a missing value; nothing is left to train on.")
-    return table.take(np.flatnonzero(~drop)), table.row_ids[drop]
+    kept = np.flatnonzero(~drop)
+    return table.take(kept), table.row_ids[drop], kept
 
 
 def rows_to_drop(table: Table, spec: GeneratorSpec) -> np.ndarray:
@@ -149,14 +156,21 @@ def split_rows(num_rows: int, validation_split: float, seed: int) -> tuple[np.nd
 
 
 def _split_latest(
-    windows: Table, validation_split: float, group_column: str | None, purge: int = 0
+    windows: Table,
+    validation_split: float,
+    group_column: str | None,
+    purge: int = 0,
+    places: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The last ``validation_split`` of each group's windows validate; windows are in time order per group.
 
-    The ``purge`` windows before each group's first validation window neither train nor validate:
-    overlapping windows would otherwise put the rows a validation window forecasts into training.
+    The windows cut within ``purge`` places before each group's first validation window neither
+    train nor validate: overlapping windows would otherwise put the rows a validation window
+    forecasts into training. ``places`` (each window's position as cut; its row by default)
+    counts the windows dropped between them too, so that a gap purges no window it need not.
     """
     groups = windows.columns[group_column].astype(str) if group_column else np.zeros(len(windows), str)
+    places = np.arange(len(windows)) if places is None else np.asarray(places)
     validation, purged = [], []
     for group in dict.fromkeys(groups):
         rows = np.flatnonzero(groups == group)
@@ -166,7 +180,8 @@ def _split_latest(
         )
         validation.extend(rows[len(rows) - count :])
         if count:
-            purged.extend(rows[max(0, len(rows) - count - purge) : len(rows) - count])
+            earlier = rows[: len(rows) - count]
+            purged.extend(earlier[places[earlier] >= places[rows[len(rows) - count]] - purge])
     validation = np.asarray(sorted(validation), dtype=np.int64)
     return np.setdiff1d(np.arange(len(windows)), np.concatenate([validation, purged])), validation
 
@@ -175,14 +190,18 @@ def _split_latest(
 SPLIT_VALUES = ("train", "validation")
 
 
-def split_table(table: Table, spec: GeneratorSpec, training: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def split_table(
+    table: Table, spec: GeneratorSpec, training: bool = False, places: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Training and validation row indices.
 
     By ``data.split_column``, ``data.split_key`` (a hash of the key) or
     ``data.validation_files`` where set, each as streamed data splits; else a
     seeded random split. ``training`` says ``table`` holds the training windows
     (`window_table`'s ``training``): with ``validation_from: end``, the windows that
-    overlap the first validation window are then left out of training.
+    overlap the first validation window are then left out of training. ``places``:
+    each row's position among the windows as cut, where the missing-value policy
+    dropped some (consecutive windows are one stride apart only there).
     """
     data = spec.data
     if data is not None and (data.split_key or data.validation_files):
@@ -200,7 +219,7 @@ def split_table(table: Table, spec: GeneratorSpec, training: bool = False) -> tu
             windows = data.windows
             stride = (training and windows.training_stride) or windows.stride or windows.length
             purge = -(-windows.length // stride) - 1 if training else 0
-            return _split_latest(table, split, windows.group_column, purge)
+            return _split_latest(table, split, windows.group_column, purge, places)
         return split_rows(len(table), split, spec.training.seed)
     return split_by_column(table, column)
 
@@ -262,9 +281,17 @@ def prepare_data(spec: GeneratorSpec, table: Table, preprocessor: Preprocessor |
     """Check columns, cut windows, apply the missing policy, decode images, split, fit on training rows, transform."""
     check_columns(table, spec)
     table = window_table(table, spec, training=True)
-    table, dropped = apply_missing_policy(table, spec)
+    # Each kept window's place among the windows as cut: the split purges by place, not by row.
+    table, dropped, places = _apply_missing_policy(table, spec)
     table = decode_image_files(table, spec)
-    train_rows, validation_rows = split_table(table, spec, training=True)
+    train_rows, validation_rows = split_table(table, spec, training=True, places=places)
+    if not len(train_rows):
+        raise DataError(
+            f"{table.origin}: no row is left to train on: of {len(table) + len(dropped)}, {len(dropped)} were "
+            f"dropped for missing values (data.missing: drop_rows), {len(validation_rows)} validate and "
+            f"{len(table) - len(validation_rows)} overlap the first validation window.",
+            hint="lower data.validation_split, shorten the windows, or fill the gaps (missing: impute).",
+        )
     train = table.take(train_rows)
     if preprocessor is None:
         # Vocabularies know every row's labels, so a rare label drawn into validation is no error.
