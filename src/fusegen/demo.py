@@ -31,9 +31,12 @@ EXAMPLES = ("tabular_augment", "sensors_to_series", "image_text_to_image", "text
 #: 2 CPU cores. Its few text -> image steps are too few for the example's weight average
 #: (ema_momentum). Measured, one at a time on 2 cores (session 20): image + text -> image with 120
 #: emoji, 253 s and 22.1 dB (80: 180 s, 20.8 dB); text -> image with 300 captions per class, 398 s
-#: (a denoiser 48 wide: 313 s, and conditional accuracy 0.53 against 0.48).
+#: (a denoiser 48 wide: 313 s, and conditional accuracy 0.53 against 0.48). The sensors example's
+#: TimeGAN scores run on its 100-step windows (context and continuation) since 0.6.1: its demo took
+#: 92 s with the discriminative floor and 68 s without, against 50 s before (session 23, a faster
+#: machine), so the demo leaves the floor to `fusegen evaluate`.
 DEMO_SETTINGS = {
-    "sensors_to_series": {"evaluation": {"discriminative_fits": 2}},
+    "sensors_to_series": {"evaluation": {"discriminative_fits": 2, "discriminative_floor": False}},
     "image_text_to_image": {"data": {"options": {"num_images": 80}}, "training": {"epochs": 8}},
     "text_to_image": {
         "data": {"options": {"per_class": 200}},
