@@ -163,22 +163,29 @@ def test_training_windows_overlap_but_never_share_rows_with_validation():
     assert len(train) == 56 - 11 - 4
 
 
+def gappy_forecast_spec(context: int, horizon: int = 2):
+    """Column x forecast ``horizon`` steps from ``context``: windows at every row, the last fifth
+    validating, gaps in x masked in the context and dropping a window where they fall ahead."""
+    length = context + horizon
+    return load_spec(
+        {
+            "data": {"source": "x.csv", "validation_split": 0.2, "validation_from": "end", "missing": "drop_rows",
+                     "windows": {"length": length, "stride": horizon, "training_stride": 1}},
+            "inputs": {"x": {"kind": "sequence", "steps": context, "channels": 1, "columns": ["x"],
+                             "select": {"steps": [0, context]}, "missing": "mask"}},
+            "output": {"kind": "sequence", "steps": horizon, "channels": 1, "columns": ["x"],
+                       "select": {"steps": [context, length]}},
+        }
+    )  # fmt: skip
+
+
 def test_the_purge_counts_windows_dropped_for_gaps_so_it_keeps_every_window_clear_of_validation():
     """airquality's ozone, windows at every row: gaps drop 80 of 117 windows, and a purge that counted
     the survivors (36 of them before the first validation window) left nothing to train on."""
     from fusegen.data.pipeline import prepare_data
     from fusegen.data.sources import Table
 
-    spec = load_spec(
-        {
-            "data": {"source": "x.csv", "validation_split": 0.2, "validation_from": "end", "missing": "drop_rows",
-                     "windows": {"length": 5, "stride": 5, "training_stride": 1}},
-            "inputs": {"x": {"kind": "sequence", "steps": 3, "channels": 1, "columns": ["x"],
-                             "select": {"steps": [0, 3]}, "missing": "mask"}},
-            "output": {"kind": "sequence", "steps": 2, "channels": 1, "columns": ["x"],
-                       "select": {"steps": [3, 5]}},
-        }
-    )  # fmt: skip
+    spec = gappy_forecast_spec(context=3)
     x = np.arange(60.0)
     x[[8, 20, 44, 46]] = np.nan  # each drops the windows whose last two steps hold it
     prepared = prepare_data(spec, Table({"x": x}, "x.csv"))
@@ -196,16 +203,7 @@ def test_no_window_left_to_train_on_is_one_clear_error():
     from fusegen.data.sources import Table
     from fusegen.errors import DataError
 
-    spec = load_spec(
-        {
-            "data": {"source": "x.csv", "validation_split": 0.2, "validation_from": "end", "missing": "drop_rows",
-                     "windows": {"length": 12, "stride": 2, "training_stride": 1}},
-            "inputs": {"x": {"kind": "sequence", "steps": 10, "channels": 1, "columns": ["x"],
-                             "select": {"steps": [0, 10]}, "missing": "mask"}},
-            "output": {"kind": "sequence", "steps": 2, "channels": 1, "columns": ["x"],
-                       "select": {"steps": [10, 12]}},
-        }
-    )  # fmt: skip
+    spec = gappy_forecast_spec(context=10)
     x = np.arange(80.0)
     x[3:68] = np.nan  # 58 of the 69 windows lack a value ahead; the 11 left are one window's span
     with pytest.raises(
