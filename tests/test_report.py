@@ -22,13 +22,15 @@ def reports(tmp_path_factory, examples_dir):
     paths = {}
     for name, overrides in {
         "tabular_augment": {"epochs": 5},
-        "sensors_to_series": {"epochs": 2},
+        "sensors_to_series": {"epochs": 2},  # and one discriminator: the report is under test, not the score
         "image_text_to_image": {"epochs": 1},
     }.items():
         raw = yaml.safe_load((examples_dir / f"{name}.yaml").read_text())
         raw["training"].update(overrides)
         if name == "image_text_to_image":
             raw["data"]["options"]["num_images"] = 20
+        if name == "sensors_to_series":
+            raw["evaluation"] = {"discriminative_fits": 1}
         run_dir = tmp_path_factory.mktemp(name)
         fusegen.Generator(load_spec(raw)).fit(verbose=0).save(run_dir)
         paths[name] = build_report(run_dir)

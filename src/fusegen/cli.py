@@ -425,13 +425,20 @@ def report(
     run_dir: Path = typer.Argument(..., help="A run directory written by `fusegen train`."),
     real: Optional[Path] = typer.Option(None, "--real", help="Real data (default: the spec's data source)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file (default: RUN_DIR/report.html)."),
+    saved_evaluation: bool = typer.Option(
+        False,
+        "--saved-evaluation",
+        help="Show the evaluation `fusegen evaluate` saved in RUN_DIR/evaluation instead of evaluating again "
+        "(refused if the run changed since).",
+    ),
     allow_code: bool = ALLOW_CODE_OPTION,
 ):
     """Write one self-contained HTML report: spec, shape plan, training curves, metrics and plots."""
     _load_tensorflow()
     from fusegen.reporting import build_report
 
-    typer.echo(f"wrote {build_report(run_dir, real, out, allow_code=allow_code)}")
+    path = build_report(run_dir, real, out, allow_code=allow_code, saved_evaluation=saved_evaluation)
+    typer.echo(f"wrote {path}")
 
 
 @app.command()

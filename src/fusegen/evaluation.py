@@ -22,6 +22,7 @@ from fusegen.data.pipeline import apply_missing_policy, split_table
 from fusegen.data.sources import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError
+from fusegen.fileio import sha256
 from fusegen.forecast_evaluation import evaluate_forecasts, real_context
 from fusegen.forecast_evaluation import summary_line as forecast_summary_line
 
@@ -52,8 +53,28 @@ def evaluate_run(
     """
     output = generator.spec.output
     if output.kind == "record":
-        return evaluate_records_run(generator, real, out_dir, target, seed, num_samples)
-    return evaluate_paired_run(generator, real, out_dir, seed, timegan_iterations, num_samples, on_generated)
+        results = evaluate_records_run(generator, real, out_dir, target, seed, num_samples)
+    else:
+        results = evaluate_paired_run(
+            generator, real, out_dir, seed, timegan_iterations, num_samples, on_generated
+        )
+    if out_dir is not None:
+        results["evaluated"] = _what_was_evaluated(generator, real, target, seed, num_samples)
+        atomic_write_json(Path(out_dir) / "metrics.json", results)
+    return results
+
+
+def _what_was_evaluated(generator, real, target, seed, num_samples) -> dict[str, Any]:
+    """The run (its manifest's digest; None for an unsaved generator) and the settings of an
+    evaluation, saved beside it so that `fusegen report --saved-evaluation` can check it is this run's."""
+    run_dir = generator.run_dir_
+    return {
+        "run_manifest": sha256(Path(run_dir) / "manifest.json") if run_dir is not None else None,
+        "real": str(real) if real is not None else None,
+        "target": target,
+        "seed": seed,
+        "num_samples": num_samples,
+    }
 
 
 def real_table(generator, real: str | Path | None) -> Table:
@@ -118,7 +139,6 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
         out_dir = Path(out_dir)
         plots = plot_record_comparison(real_frame, synthetic, out_dir, categorical=list(output.categorical))
         results["plots"] = {name: str(path) for name, path in plots.items()}
-        atomic_write_json(out_dir / "metrics.json", results)
     return results
 
 
@@ -315,8 +335,6 @@ def evaluate_paired_run(
         results["errors"] = paired_errors(truth, generated)
     if plots:
         results["plots"] = plots
-    if out_dir is not None:
-        atomic_write_json(out_dir / "metrics.json", results)
     return results
 
 
