@@ -198,6 +198,24 @@ def test_the_purge_counts_windows_dropped_for_gaps_so_it_keeps_every_window_clea
     assert sorted(train.tolist()) == sorted(clear)
 
 
+def test_validate_counts_the_rows_training_uses_after_gaps_drop_windows():
+    """`fusegen validate` said 'training: 10 rows, 2 validating' for a series that trained on 7 and
+    validated on none: its schedule note split the windows before the missing-value policy dropped any."""
+    from fusegen.data.pipeline import prepare_data
+    from fusegen.data.sources import Table
+    from fusegen.schedule import describe_schedule
+
+    spec = gappy_forecast_spec(context=3)
+    x = np.arange(60.0)
+    x[[8, 20, 44, 46]] = np.nan
+    table = Table({"x": x}, "x.csv")
+    prepared = prepare_data(spec, table)
+    note = describe_schedule(spec, table)
+    assert note.startswith(
+        f"training: {len(prepared.train_rows)} rows, {len(prepared.validation_rows)} validating"
+    )
+
+
 def test_no_window_left_to_train_on_is_one_clear_error():
     from fusegen.data.pipeline import prepare_data
     from fusegen.data.sources import Table

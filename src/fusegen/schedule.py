@@ -123,12 +123,11 @@ def _in_epochs(steps: int, per_pass: int, steps_per_epoch: int | None) -> tuple[
 
 def describe_schedule(spec, table) -> str:
     """The schedule fit() would run on ``table`` under ``spec``, in words (what `fusegen validate` notes)."""
-    from fusegen.data.pipeline import split_table
-    from fusegen.data.windows import window_table
+    from fusegen.data.pipeline import training_split
     from fusegen.objectives import OBJECTIVES
 
-    windows = window_table(table, spec, training=True)
-    train_rows, validation_rows = split_table(windows, spec, training=True)
+    # The rows fit() trains on: windows cut, rows with gaps the missing-value policy drops left out.
+    _, _, train_rows, validation_rows = training_split(spec, table)
     objective = OBJECTIVES[spec.objective.type]
     schedule = plan_schedule(
         spec.training,

@@ -277,13 +277,16 @@ def validation_by_column(table: Table, column: str) -> np.ndarray:
     return values == "validation"
 
 
-def prepare_data(spec: GeneratorSpec, table: Table, preprocessor: Preprocessor | None = None) -> PreparedData:
-    """Check columns, cut windows, apply the missing policy, decode images, split, fit on training rows, transform."""
-    check_columns(table, spec)
+def training_split(spec: GeneratorSpec, table: Table) -> tuple[Table, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows training learns and validates on: windows cut (where the spec cuts them), rows the
+    missing-value policy drops left out, then split.
+
+    Returns the kept table, the user's row numbers of the dropped rows, and the training and
+    validation row indices into the kept table.
+    """
     table = window_table(table, spec, training=True)
     # Each kept window's place among the windows as cut: the split purges by place, not by row.
     table, dropped, places = _apply_missing_policy(table, spec)
-    table = decode_image_files(table, spec)
     train_rows, validation_rows = split_table(table, spec, training=True, places=places)
     if not len(train_rows):
         raise DataError(
@@ -292,6 +295,14 @@ def prepare_data(spec: GeneratorSpec, table: Table, preprocessor: Preprocessor |
             f"{len(table) - len(validation_rows)} overlap the first validation window.",
             hint="lower data.validation_split, shorten the windows, or fill the gaps (missing: impute).",
         )
+    return table, dropped, train_rows, validation_rows
+
+
+def prepare_data(spec: GeneratorSpec, table: Table, preprocessor: Preprocessor | None = None) -> PreparedData:
+    """Check columns, cut windows, apply the missing policy, decode images, split, fit on training rows, transform."""
+    check_columns(table, spec)
+    table, dropped, train_rows, validation_rows = training_split(spec, table)
+    table = decode_image_files(table, spec)
     train = table.take(train_rows)
     if preprocessor is None:
         # Vocabularies know every row's labels, so a rare label drawn into validation is no error.
