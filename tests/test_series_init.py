@@ -51,6 +51,17 @@ def test_half_hourly_readings_forecast_a_day_from_a_week(tmp_path):
     assert spec["evaluation"] == {"seasonality": 48}  # a day of half-hours, for MASE and the naive baseline
     assert "context_scale_prior" not in spec["output"]  # a week of half-hours measures its own spread
     assert spec["data"]["validation_from"] == "end"
+    assert "windows to train on" not in text  # 41 windows, 37 of them training
+
+
+def test_a_series_of_few_windows_gets_a_note_naming_the_baseline_to_check(tmp_path):
+    path = readings(tmp_path / "monthly.csv", periods=120, freq="MS")
+    spec, text = init_spec(path, series={"targets": ["demand"], "time_column": "time"})
+    steps = spec["data"]["windows"]["length"]
+    horizon = spec["output"]["steps"]
+    windows = (120 - steps) // horizon + 1
+    assert f"only about {windows - round(0.1 * windows)} windows to train on ({windows} in all" in text
+    assert "seasonal_naive" in text
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,13 @@ MAX_WINDOW_SHARE = 0.25
 #: 0.225 to 0.156 (plm's Grunfeld, four), and cost 5% on Ecdat's Produc (three); on longer contexts
 #: (BasicMotions' 75 steps, daily ridership's 28) it cost 1-4% (docs/guide-sensors.md).
 SHORT_CONTEXT = 12
+#: Fewer training windows than this get a note: on fpp3's yearly ``prices`` (10 windows) the model
+#: carried a past trend on and its CRPS was twice the naive forecast's (docs/benchmarks.md), while on
+#: 40 months of fpp3's ``insurance`` (7 windows) it beat the naive; with this few, check `evaluate`'s
+#: baselines before trusting the model.
+FEW_WINDOWS = 20
+#: The share of windows ``init``'s spec holds out to validate (``data.validation_split``).
+VALIDATION_SHARE = 0.1
 _HOUR, _DAY = 3600.0, 86400.0
 _YEAR = 365.25 * _DAY
 
@@ -147,6 +154,17 @@ def infer_series_spec(
         f"rows every {frequency}: forecasting {horizon} steps from the {context} before, one forecast per "
         f"{horizon} steps"
     )
+    windows = int(
+        sum((length - horizon - context) // horizon + 1 for length in lengths if length >= horizon + context)
+    )
+    training = windows - round(VALIDATION_SHARE * windows)
+    if training < FEW_WINDOWS:
+        notes.append(
+            f"only about {training} windows to train on ({windows} in all, the last tenth validating): with "
+            "so few a model may forecast no better than repeating the last season, so compare its CRPS with "
+            "the seasonal_naive baseline that `fusegen evaluate` reports beside it; more history, or a "
+            "shorter --context or --horizon, gives more windows"
+        )
     history_columns = targets + known_future + past
     missing = [column for column in history_columns if frame[column].isna().any()]
     missing_targets = [column for column in targets if column in missing]
