@@ -16,7 +16,7 @@ import fusegen
 from fusegen.data.records import RecordConverter
 from fusegen.data.table import Table
 from fusegen.metrics import distance_to_closest_record
-from fusegen.privacy import REFERENCE_FILE, SimilarityFilter
+from fusegen.privacy import MOST_REDRAWN, REFERENCE_FILE, SimilarityFilter
 from fusegen.spec import GeneratorSpec
 
 
@@ -176,6 +176,14 @@ def test_a_generator_on_a_panel_samples_no_record_closer_than_the_threshold(tmp_
     assert similarity.too_close(converter, _table(filtered)).sum() == counts["kept_close"]
     kept_warnings = [w for w in caught if "stayed closer" in str(w.message)]
     assert len(kept_warnings) == (1 if counts["kept_close"] else 0)
+    if kept_warnings:  # unconditional: no condition pins them, so the message does not blame one
+        assert "the generator rarely draws anything else" in str(kept_warnings[0].message)
+    # Most draws were drawn again, and the user is told what that does to the sample.
+    assert counts["redrawn"] > MOST_REDRAWN * 400
+    majority = [w for w in caught if "the similarity filter drew" in str(w.message)]
+    assert len(majority) == 1 and f"drew {counts['redrawn']} of 400 sampled records again" in str(
+        majority[0].message
+    )
     # Redraws move the random state, so later chunks' first draws differ from the unfiltered call's.
     assert counts["redrawn"] > 0.2 * 400
     assert len(filtered) == 400 and list(filtered.columns) == list(unfiltered.columns)
@@ -210,9 +218,15 @@ def test_a_generator_on_a_panel_samples_no_record_closer_than_the_threshold(tmp_
 
     results = evaluate_run(loaded, tmp_path / "panel.csv", num_samples=200)
     assert results["samples"]["similarity_filter"]["sampled"] == 200
-    assert results["samples"]["similarity_filter"]["redrawn"] > 0.2 * 200
+    filtered_counts = results["samples"]["similarity_filter"]
+    assert filtered_counts["redrawn"] > MOST_REDRAWN * 200
+    # With most of the sample drawn again, the unfiltered draws' quality is scored beside it.
+    without = filtered_counts["quality_without"]
+    print("quality", results["quality"]["score"], "without the filter", without)
+    assert 0.0 < without <= 1.0
     lines = "\n".join(summary_lines(results))
     assert "similarity filter: " in lines and "of 200 samples drawn again" in lines
+    assert f"quality without the filter {without:.4f}" in lines
     # Imputation fills the user's own rows: an observed cell is never redrawn.
     imputed = loaded.impute(train.head(5).assign(life=np.nan))
     pd.testing.assert_frame_equal(

@@ -97,7 +97,8 @@ def real_splits(generator, real: str | Path | None) -> tuple[Table, Table | None
 def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) -> dict[str, Any]:
     import pandas as pd
 
-    from fusegen.metrics import evaluate_records, plot_record_comparison
+    from fusegen.metrics import evaluate_records, plot_record_comparison, quality_scores
+    from fusegen.privacy import MOST_REDRAWN
 
     output = generator.spec.output
     columns = output.numeric + output.categorical
@@ -131,10 +132,15 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
     similarity = generator.similarity_filter_
     if similarity is not None and unconditional:
         # What the filter did to these samples (predict, the other branch, never redraws).
-        results["samples"]["similarity_filter"] = {
-            "threshold": similarity.threshold,
-            **similarity.last_counts,
-        }
+        counts = dict(similarity.last_counts)
+        results["samples"]["similarity_filter"] = {"threshold": similarity.threshold, **counts}
+        if counts["redrawn"] > MOST_REDRAWN * counts["sampled"]:
+            # The filter reshaped most of the sample: score the draws as the model makes them too,
+            # so the report shows what the filter costs here, and the user can choose.
+            unfiltered = generator.sample(None, num_samples=count, seed=seed, similarity_filter=False)
+            results["samples"]["similarity_filter"]["quality_without"] = quality_scores(
+                real_frame, pd.DataFrame(unfiltered)[columns], categorical=list(output.categorical), seed=seed
+            )["score"]
     if out_dir is not None:
         out_dir = Path(out_dir)
         plots = plot_record_comparison(real_frame, synthetic, out_dir, categorical=list(output.categorical))
@@ -244,6 +250,11 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"similarity filter: {similarity['redrawn']} of {similarity['sampled']} samples drawn again, closer "
             f"than {similarity['threshold']:.5g} to a training record; {similarity['kept_close']} kept still closer"
+            + (
+                f"; quality without the filter {without:.4f} (--no-similarity-filter when sampling keeps those draws)"
+                if (without := similarity.get("quality_without")) is not None
+                else ""
+            )
         )
     return lines
 

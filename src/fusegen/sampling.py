@@ -28,7 +28,7 @@ from fusegen.data.record_cells import (
 from fusegen.data.table import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError, FusegenError, FusegenWarning
-from fusegen.privacy import warn_about_close_records
+from fusegen.privacy import warn_about_close_records, warn_about_redrawn_majority
 from fusegen.rebalancing import LabelCheck, rebalanced, warn_about_unchecked_rows
 from fusegen.spec.names import RECORD_EXCLUDED, RECORD_VALUES, RECORD_VISIBLE
 
@@ -184,7 +184,10 @@ def _generate_chunks(
         similarity.last_counts = {
             "sampled": len(rows), "redrawn": redrawn["similarity"], "kept_close": kept["similarity"],
         }  # fmt: skip
-        warn_about_close_records(kept["similarity"], len(rows), similarity.threshold)
+        conditioned_on = bool(conditioned.present_inputs or conditioned.record_cells)
+        warn_about_close_records(kept["similarity"], len(rows), similarity.threshold, conditioned_on)
+        if kept["similarity"] < redrawn["similarity"]:  # else their conditions pin them, as just said
+            warn_about_redrawn_majority(redrawn["similarity"], len(rows), similarity.threshold)
     if label_check is not None:
         generator.label_check_counts_ = {
             "sampled": len(rows), "redrawn": redrawn["label"], "kept_unchecked": kept["label"],
