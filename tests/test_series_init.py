@@ -57,10 +57,14 @@ def test_half_hourly_readings_forecast_a_day_from_a_week(tmp_path):
 def test_a_series_of_few_windows_gets_a_note_naming_the_baseline_to_check(tmp_path):
     path = readings(tmp_path / "monthly.csv", periods=120, freq="MS")
     spec, text = init_spec(path, series={"targets": ["demand"], "time_column": "time"})
-    steps = spec["data"]["windows"]["length"]
-    horizon = spec["output"]["steps"]
-    windows = (120 - steps) // horizon + 1
-    assert f"only about {windows - round(0.1 * windows)} windows to train on ({windows} in all" in text
+    # Counted as training splits them: the windows overlapping the validation windows are purged.
+    from fusegen.data.pipeline import training_split
+    from fusegen.data.sources import load_table
+
+    parsed = load_spec(spec)
+    _, _, train, validation = training_split(parsed, load_table(parsed.data, base_dir=tmp_path))
+    assert 0 < len(train) < 20
+    assert f"only {len(train)} windows to train on and {len(validation)} to validate" in text
     assert "seasonal_naive" in text
 
 
