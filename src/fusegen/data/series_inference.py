@@ -43,7 +43,7 @@ MAX_WINDOW_SHARE = 0.25
 SHORT_CONTEXT = 12
 #: Fewer training windows than this get a note: on fpp3's yearly ``prices`` (10 windows) the model
 #: carried a past trend on and its CRPS was twice the naive forecast's (docs/benchmarks.md), while on
-#: fpp3's ``insurance`` (7), fpp2's ``elecdaily`` (14) and datasets' ``Seatbelts`` (15) it beat the
+#: fpp3's ``insurance`` (10), fpp2's ``elecdaily`` (9) and datasets' ``Seatbelts`` (10) it beat the
 #: naive by 30% or more; with this few, check `evaluate`'s baselines before trusting the model.
 FEW_WINDOWS = 20
 _HOUR, _DAY = 3600.0, 86400.0
