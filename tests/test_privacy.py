@@ -222,7 +222,6 @@ def test_a_generator_on_a_panel_samples_no_record_closer_than_the_threshold(tmp_
     assert filtered_counts["redrawn"] > MOST_REDRAWN * 200
     # With most of the sample drawn again, the unfiltered draws' quality is scored beside it.
     without = filtered_counts["quality_without"]
-    print("quality", results["quality"]["score"], "without the filter", without)
     assert 0.0 < without <= 1.0
     lines = "\n".join(summary_lines(results))
     assert "similarity filter: " in lines and "of 200 samples drawn again" in lines
