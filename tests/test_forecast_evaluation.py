@@ -67,6 +67,14 @@ def test_the_context_is_the_inputs_steps_before_the_output(sensors_spec):
     assert results["coverage_80"] > 0.95
     json.dumps(results, allow_nan=False)
     assert summary_line(results).startswith("forecasts (50 paths for each of 20 windows): CRPS")
+    assert "beats the model" not in summary_line(results)
+    # A model that trails a baseline is told so in words.
+    trailing = {**results, "crps": 2.0 * baselines["seasonal_naive"]["crps"]}
+    best = min(baselines, key=lambda name: baselines[name]["crps"])
+    assert summary_line(trailing).endswith(
+        f"; the {best.replace('_', ' ')} forecast beats the model here "
+        f"(CRPS {baselines[best]['crps']:.3f} against {trailing['crps']:.3f})"
+    )
 
 
 def test_timegan_scores_put_the_real_context_before_each_continuation(sensors_spec):

@@ -141,12 +141,25 @@ def summary_line(forecast: dict[str, Any]) -> str:
     baselines = ", ".join(
         f"{name.replace('_', ' ')} {number(scores['crps'])}" for name, scores in forecast["baselines"].items()
     )
-    return (
+    line = (
         f"forecasts ({forecast['paths_per_window']} paths for each of {forecast['windows']} windows): "
         f"CRPS {number(forecast['crps'])} ({baselines}), MASE {number(forecast['mase'])}, "
         f"coverage 80% {number(forecast['coverage_80'])}, 95% {number(forecast['coverage_95'])}, "
         f"energy score {number(forecast['energy_score'])}"
     )
+    scored = {
+        name: scores["crps"] for name, scores in forecast["baselines"].items() if scores["crps"] is not None
+    }
+    if forecast["crps"] is not None and scored:
+        best = min(scored, key=scored.get)
+        if scored[best] < forecast["crps"]:
+            # Said in words: a model that trails a naive forecast should not be used as it is
+            # (few training windows, or inputs that wander out of their training levels).
+            line += (
+                f"; the {best.replace('_', ' ')} forecast beats the model here (CRPS "
+                f"{number(scored[best])} against {number(forecast['crps'])})"
+            )
+    return line
 
 
 def _steps(part) -> tuple[int, int]:
