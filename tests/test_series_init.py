@@ -445,3 +445,32 @@ def test_columns_that_trend_with_time_are_left_out_of_the_context(tmp_path):
         },
     )
     assert "year" in spec["inputs"]["ahead"]["columns"] and "left out ['population']" in text
+
+
+def test_covariates_that_wander_like_random_walks_are_read_in_window_units(tmp_path):
+    """Ecdat's Garch: the DM-dollar rate beside other exchange rates, which wander like it. A
+    temperature-like reading that returns to its level, a calendar flag and a column known ahead stay
+    in the data's units."""
+    rng = np.random.default_rng(2)  # a walk that wanders without trending (seed 0's falls steadily: left out)
+    days = 1500
+    step = np.arange(days)
+    frame = pd.DataFrame(
+        {
+            "day": step,
+            "rate": 1.0 + np.cumsum(rng.normal(0, 0.01, days)),
+            "other_rate": 2.0 + np.cumsum(rng.normal(0, 0.01, days)),
+            "temperature": 15 + 8 * np.sin(2 * np.pi * step / 365) + rng.normal(0, 3, days),
+            "workday": (step % 7 < 5).astype(float),
+            "index_ahead": 100 + np.cumsum(rng.normal(0, 1, days)),
+        }
+    )
+    frame.to_csv(tmp_path / "rates.csv", index=False)
+    spec, text = init_spec(
+        tmp_path / "rates.csv",
+        series={"targets": ["rate"], "time_column": "day", "known_future": ["index_ahead"]},
+    )
+    history = spec["inputs"]["history"]
+    assert history["window_units"] == ["other_rate"]
+    assert "['other_rate'] wander like random walks" in text
+    assert {"temperature", "workday", "index_ahead"} <= set(history["columns"])
+    load_spec(spec)

@@ -33,6 +33,9 @@ def print_plan(plan: dict) -> None:
         if branch.get("known_future"):
             note = "known ahead: also joined to the output step by step (step join)"
             table.add_row("", f"[dim]{note}[/dim]", "", "", "")
+        if branch.get("window_units"):
+            listed = ", ".join(str(channel) for channel in branch["window_units"])
+            table.add_row("", f"[dim]read in each window's units: {listed}[/dim]", "", "", "")
     fusion = plan["fusion"]
     table.add_row(
         f"[bold]fusion {fusion['method']}[/bold]", f"layout {fusion['layout']}", "", str(fusion["shape"]), ""

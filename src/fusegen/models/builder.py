@@ -29,6 +29,7 @@ from fusegen.models.head_inputs import (
     step_channels,
     uses_anchors,
     uses_context_scaling,
+    window_units_layers,
 )
 from fusegen.models.planner import ShapePlan, Stage, plan_model
 from fusegen.models.registry import FUSIONS
@@ -97,12 +98,14 @@ def _build_condition(plan: ShapePlan) -> keras.Model:
     branch_outputs = []
     skips = []
     seen = dict(inputs)  # what the branches read: continued channels in their window's units
+    for name, layer in window_units_layers(plan.spec).items():
+        seen[name] = layer(inputs[name])
     statistics = None
     if uses_context_scaling(plan.spec):
         measure = context_statistics(plan.spec)
         statistics = measure([inputs[name] for name in measure.contexts])
         for name, scale in context_scalers(plan.spec).items():
-            seen[name] = scale([inputs[name], statistics])
+            seen[name] = scale([seen[name], statistics])
     for name, branch in plan.branches.items():
         encoded = _apply(
             branch.encoder, seen[name], keep=branch.skip_layers if name == plan.skip_source else ()

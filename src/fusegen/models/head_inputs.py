@@ -26,6 +26,12 @@
   over a decade) then tests at levels training never saw only in the units
   the network does not use; this is reversible instance normalisation (Kim
   et al., ICLR 2022), and what DeepAR's mean scaling does for its inputs.
+- **Window units for covariates**: channels a sequence input lists in
+  ``window_units`` (`WindowUnits`) are read the same way, each by its own
+  window's mean and spread. A covariate that wanders like a random walk
+  (another exchange rate beside the forecast one) otherwise shows the
+  network levels that stand in for the target's own, and that a forecast
+  window may never have seen in training.
 """
 
 from __future__ import annotations
@@ -154,9 +160,7 @@ class ContextStatistics(keras.layers.Layer):
             position, source = self.sources[channel]
             series = contexts[position][:, :, source]
             means.append(ops.mean(series, axis=1))
-            steps = series.shape[1]
-            variance = (steps * ops.var(series, axis=1) + self.prior) / (steps + self.prior)
-            scales.append(ops.maximum(ops.sqrt(variance), MIN_CONTEXT_SCALE))
+            scales.append(_window_scale(series, self.prior))
         return ops.stack([ops.stack(means, axis=-1), ops.stack(scales, axis=-1)], axis=1)
 
     def compute_output_shape(self, input_shape):
@@ -207,6 +211,61 @@ class ScaleContext(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "pairs": {str(key): value for key, value in self.pairs.items()}}
+
+
+def window_units_layers(spec: GeneratorSpec) -> dict[str, WindowUnits]:
+    """Per sequence input with ``window_units``, the layer that reads those channels in their window's units."""
+    return {
+        name: WindowUnits(part.window_unit_channels(), prior=spec.output.context_scale_prior if
+                          spec.output.kind == "sequence" else 0.0, name=f"window_units_{name}")
+        for name, part in spec.inputs.items()
+        if part.kind == "sequence" and part.window_units
+    }  # fmt: skip
+
+
+@keras.saving.register_keras_serializable(package="fusegen")
+class WindowUnits(keras.layers.Layer):
+    """A sequence with the ``channels`` listed less their window's mean, over their window's spread.
+
+    The spread takes ``prior`` readings of the channel's training spread
+    (1 in model units), as `ContextStatistics` does; other channels (and a
+    missing-value mask's indicators, which follow the data channels) pass
+    through as they are.
+    """
+
+    example = {
+        "init_kwargs": {"channels": [1]},
+        "input_shape": (2, 6, 3),
+        "expected_output_shape": (2, 6, 3),
+    }
+
+    def __init__(self, channels, prior=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = [int(channel) for channel in channels]
+        self.prior = float(prior)
+
+    def call(self, sequence):
+        columns = []
+        for channel in range(sequence.shape[-1]):
+            values = sequence[:, :, channel]
+            if channel in self.channels:
+                centred = values - ops.mean(values, axis=1, keepdims=True)
+                values = centred / _window_scale(values, self.prior)[:, None]
+            columns.append(values)
+        return ops.stack(columns, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels, "prior": self.prior}
+
+
+def _window_scale(series, prior: float):
+    """(batch,) each window's standard deviation, with ``prior`` readings of unit variance in it."""
+    steps = series.shape[1]
+    variance = (steps * ops.var(series, axis=1) + prior) / (steps + prior)
+    return ops.maximum(ops.sqrt(variance), MIN_CONTEXT_SCALE)
 
 
 @keras.saving.register_keras_serializable(package="fusegen")

@@ -146,6 +146,7 @@ class ShapePlan:
                     "alignment_notes": branch.alignment.notes,
                     "branch_shape": list(branch.output_shape),
                     "known_future": name in self.spec.known_future_inputs(),
+                    "window_units": list(getattr(self.spec.inputs[name], "window_units", [])),
                 }
                 for name, branch in self.branches.items()
                 if name in self.spec.inputs

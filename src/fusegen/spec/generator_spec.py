@@ -417,7 +417,7 @@ class GeneratorSpec(_Section):
                     f"output.head.skips_from '{skips_from}' is {source.height}x{source.width}, larger than the "
                     f"{self.output.height}x{self.output.width} output; its maps cannot join the decoder"
                 )
-        problems += self._window_problems() + self._known_future_problems()
+        problems += self._window_problems() + self._known_future_problems() + self._window_unit_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -473,6 +473,22 @@ class GeneratorSpec(_Section):
                     continued.append((channel, name, sources.index(source)))
                     break
         return continued
+
+    def _window_unit_problems(self) -> list[str]:
+        """A channel both continued (read in its window's units with the output's) and in ``window_units``."""
+        continued = self.continued_channels()  # empty for any output but a sequence's
+        if not continued or not self.output.context_scaling:
+            return []
+        problems = []
+        for _, name, channel in continued:
+            if channel in self.inputs[name].window_unit_channels():
+                problems.append(
+                    f"inputs.{name}.window_units lists channel {channel} "
+                    f"({self.inputs[name].channel_sources(name)[channel][0]}), which the output continues, "
+                    "so it is already read in its window's units (output.context_scaling); remove it from "
+                    "window_units"
+                )
+        return problems
 
     def _known_future_problems(self) -> list[str]:
         problems = []

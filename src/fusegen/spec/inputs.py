@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, StrictStr, field_validator, model_validator
 
 from fusegen.spec.components import (
     ENCODER_SLOTS,
@@ -282,7 +282,41 @@ class SequenceInput(SequenceFields, InputConfig):
         "the calendar): the head joins them to the generated series step by step, besides the fused "
         "summary. Needs a sequence output of the same steps and an objective with a head.",
     )
+    window_units: list[StrictStr | NonNegativeInt] = Field(
+        default_factory=list,
+        description="Channels read in each window's own units: less the window's mean, over its spread. "
+        "Name a column of `columns`, or give a channel's index. For a covariate that wanders like a random "
+        "walk (another exchange rate, an index), whose level in a forecast window is one training never "
+        "saw; `fusegen init` lists such columns. A channel that the output continues is already read so "
+        "(output.context_scaling).",
+    )
     encoder: SequenceEncoder = Field(default_factory=Conv1DSequenceEncoder)
+
+    @model_validator(mode="after")
+    def _window_units_name_channels(self) -> SequenceInput:
+        self.window_unit_channels()
+        return self
+
+    def window_unit_channels(self) -> list[int]:
+        """The channel indices that ``window_units`` names, in order; raises ValueError for a name it does not read."""
+        names = [column for column, _ in self.channel_sources("")] if self.columns is not None else []
+        channels = []
+        for entry in self.window_units:
+            if isinstance(entry, str):
+                if entry not in names:
+                    read = f"its columns are {names}" if names else "it reads one column, so give channel indices"
+                    raise ValueError(f"window_units names '{entry}', which this input does not read; {read}")
+                channel = names.index(entry)
+            elif entry >= self.channels:
+                raise ValueError(
+                    f"window_units gives channel {entry}, but the input has {self.channels} channels (0 to "
+                    f"{self.channels - 1})"
+                )
+            else:
+                channel = entry
+            if channel not in channels:
+                channels.append(channel)
+        return channels
 
     def model_shape(self, vocabulary_sizes=None) -> tuple[int, ...]:
         # Under missing: mask, the channels are followed by one 0/1 indicator channel each.
