@@ -311,12 +311,16 @@ def test_a_covariate_read_in_window_units_does_not_stand_in_for_the_targets_leve
     errors = {}
     test = wandering_covariate(128, seed=1, covariate_level=15.0)  # 5 training spreads above
     for listed in ([1], []):
-        generator = fusegen.Generator(covariate_spec(window_units=listed)).fit(wandering_covariate(128), verbose=0)
+        generator = fusegen.Generator(covariate_spec(window_units=listed)).fit(
+            wandering_covariate(128), verbose=0
+        )
         predicted = np.asarray(generator.sample(test, seed=0))
         errors[bool(listed)] = float(np.mean(np.abs(predicted - test["series"][:, CONTEXT:, :1])))
         if listed:
             loaded = fusegen.load(generator.save(tmp_path / "run"))
-            np.testing.assert_allclose(np.asarray(loaded.sample(test, seed=0)), predicted, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(
+                np.asarray(loaded.sample(test, seed=0)), predicted, rtol=1e-5, atol=1e-5
+            )
     # Measured 0.049 against 0.107 (the same test with every covariate scaled).
     assert errors[True] < 0.6 * errors[False], errors
 

@@ -322,7 +322,9 @@ def _wandering_columns(
     ordered = frame.sort_values(time_column, kind="stable") if time_column else frame
     if time_column and ordered[time_column].dtype.kind not in "iufbM":
         ordered = frame.iloc[np.argsort(parse_times(frame[time_column]).to_numpy(), kind="stable")]
-    groups = [series for _, series in ordered.groupby(group_column, sort=False)] if group_column else [ordered]
+    groups = (
+        [series for _, series in ordered.groupby(group_column, sort=False)] if group_column else [ordered]
+    )
     wandering = []
     for column in columns:
         ratios = []

@@ -304,7 +304,11 @@ class SequenceInput(SequenceFields, InputConfig):
         for entry in self.window_units:
             if isinstance(entry, str):
                 if entry not in names:
-                    read = f"its columns are {names}" if names else "it reads one column, so give channel indices"
+                    read = (
+                        f"its columns are {names}"
+                        if names
+                        else "it reads one column, so give channel indices"
+                    )
                     raise ValueError(f"window_units names '{entry}', which this input does not read; {read}")
                 channel = names.index(entry)
             elif entry >= self.channels:
