@@ -279,15 +279,7 @@ def _trending_columns(
 
     if not columns:
         return []
-    if time_column is None:
-        order = np.arange(len(frame), dtype="float64")
-    else:
-        times = frame[time_column]
-        if times.dtype.kind in "iufb":
-            order = times.to_numpy("float64")
-        else:
-            parsed = parse_times(times)
-            order = np.where(parsed.isna(), np.nan, parsed.to_numpy("datetime64[ns]").astype("int64"))
+    order = _time_order(frame, time_column)
     groups = frame[group_column].to_numpy() if group_column else np.zeros(len(frame))
     ranked = pd.DataFrame({"group": groups, "order": order}).groupby("group")["order"].rank()
     trending = []
@@ -302,6 +294,17 @@ def _trending_columns(
         if correlations and abs(float(np.median(correlations))) >= TREND_CORRELATION:
             trending.append(column)
     return trending
+
+
+def _time_order(frame, time_column: str | None) -> np.ndarray:
+    """Each row's place in time as a number (file order without a time column; NaN where unreadable)."""
+    if time_column is None:
+        return np.arange(len(frame), dtype="float64")
+    times = frame[time_column]
+    if times.dtype.kind in "iufb":
+        return times.to_numpy("float64")
+    parsed = parse_times(times)
+    return np.where(parsed.isna(), np.nan, parsed.to_numpy("datetime64[ns]").astype("int64"))
 
 
 #: A context column whose variance ratio over the context (the variance of its change across that many
@@ -319,9 +322,7 @@ def _wandering_columns(
     """The ``columns`` whose changes over ``lag`` steps persist like a random walk's (`WANDERING_VARIANCE_RATIO`)."""
     if not columns or lag < 2:
         return []
-    ordered = frame.sort_values(time_column, kind="stable") if time_column else frame
-    if time_column and ordered[time_column].dtype.kind not in "iufbM":
-        ordered = frame.iloc[np.argsort(parse_times(frame[time_column]).to_numpy(), kind="stable")]
+    ordered = frame.iloc[np.argsort(_time_order(frame, time_column), kind="stable")]
     groups = (
         [series for _, series in ordered.groupby(group_column, sort=False)] if group_column else [ordered]
     )
