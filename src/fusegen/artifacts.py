@@ -214,6 +214,10 @@ def _as_written(spec, manifest: dict):
     if _version(written_by) < (0, 4) and spec.output.kind == "sequence":
         # Cycle anchors arrived in 0.4.0, widening the step join's input.
         spec = spec.model_copy(update={"output": spec.output.model_copy(update={"context_cycles": False})})
+    if _version(written_by) < (0, 8) and spec.output.kind == "sequence":
+        # Linear-prediction anchors arrived in 0.8.0, widening the step join's input again.
+        update = {"context_autoregression": False}
+        spec = spec.model_copy(update={"output": spec.output.model_copy(update=update)})
     if (
         _version(written_by) < (0, 3)
         and spec.objective.type == "cvae"

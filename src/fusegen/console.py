@@ -51,9 +51,10 @@ def print_plan(plan: dict) -> None:
         rows(f"  step join ({', '.join(joined)})", head["step_join"])
     contexts = sorted({source.split("[")[0] for source in head.get("continues", {}).values()})
     if contexts:
-        anchors = "its last values, one horizon earlier" + (
-            " and its last cycle" if head.get("context_cycles") else ""
-        )
+        named = ["its last value", "its values one horizon earlier",
+                 *(["its last cycle"] if head.get("context_cycles") else []),
+                 *(["its own linear prediction"] if head.get("context_autoregression") else [])]  # fmt: skip
+        anchors = f"{', '.join(named[:-1])} and {named[-1]}"
         uses = [*([f"{anchors}, per step"] if head.get("context_anchors") else []),
                 *(["each window's mean and spread as units"] if head.get("context_scaling") else [])]  # fmt: skip
         note = f"continues {', '.join(contexts)}" + (f": {'; '.join(uses)}" if uses else "")

@@ -26,6 +26,7 @@ from fusegen.models.head_inputs import (
     plan_skips,
     step_join_layers,
     uses_anchors,
+    uses_autoregression,
     uses_context_scaling,
 )
 from fusegen.models.layers import TileToGrid
@@ -177,6 +178,7 @@ class ShapePlan:
                 },
                 "context_anchors": uses_anchors(self.spec),
                 "context_cycles": uses_anchors(self.spec) and self.spec.output.context_cycles,
+                "context_autoregression": uses_autoregression(self.spec),
                 "context_scaling": uses_context_scaling(self.spec),
                 "step_join": self.step_join.to_dict(parameters)["layers"] if self.step_join else [],
             },

@@ -79,6 +79,13 @@ class SequenceOutput(SequenceFields, _Output):
         "period: the lag, up to half the context, where the autocorrelation peaks after it stops falling "
         "from lag 1), so a forecast can continue a rhythm whose period differs from window to window.",
     )
+    context_autoregression: bool = Field(
+        default=True,
+        description="With context_anchors: also show the head each window's own linear prediction, an "
+        "autoregression fitted to that window alone (one coefficient per 8 context steps; none under 16 "
+        "steps) and rolled over the horizon, so a forecast can continue an oscillation whose phase and "
+        "damping differ from window to window.",
+    )
     context_scaling: bool = Field(
         default=True,
         description="Where a channel continues an input's (as for context_anchors), the network reads "
