@@ -455,12 +455,12 @@ def last_cycle(series, length: int, steps: int):
 STEPS_PER_COEFFICIENT = 8
 
 #: Ridge strength, as a share of the lagged values' mean square per coefficient: keeps a
-#: window's normal equations solvable when it is flat, and its roots mostly inside the unit circle.
+#: window's normal equations well conditioned, and its roots mostly inside the unit circle.
 AUTOREGRESSION_RIDGE = 0.1
 
 
 def autoregression_order(length: int) -> int:
-    """The order of a window's linear prediction: one coefficient per 8 context steps, 0 under 2."""
+    """The order of a window's linear prediction: one coefficient per 8 context steps; 0 (none) under 16 steps."""
     order = length // STEPS_PER_COEFFICIENT
     return order if order >= 2 else 0
 
@@ -476,7 +476,7 @@ def linear_prediction(series, length: int, steps: int, order: int):
 
     On issue 18's workload B (BasicMotions, 75 steps in, 25 out) this
     continuation alone, as a point forecast, has MASE 1.00 against the
-    context mean's 1.18 and the last cycle's 1.66: the strides and swings
+    context mean's 1.18 and the last value's 1.66: the strides and swings
     of a recording are oscillations that one window's own fit continues.
     """
     mean = ops.mean(series, axis=1, keepdims=True)
