@@ -35,6 +35,7 @@ from fusegen.objectives.interval_calibration import (
     CALIBRATION_ROWS,
     calibrate_noise_scale,
 )
+from fusegen.objectives.linear_blend import LinearBlend, blends_linear_prediction
 from fusegen.objectives.marginal_calibration import CALIBRATION_ROWS as MARGINAL_ROWS
 from fusegen.objectives.marginal_calibration import MarginalCalibration
 from fusegen.objectives.record_conditioning import RecordConditioning
@@ -54,7 +55,8 @@ class ConditionalVAE(ObjectiveModel):
     # (and runs from before correlated noise have no correlation network: white noise, as they did).
     # (and runs from before marginal calibration have no marginals network: the identity, as they did).
     # (and runs from before the conditional prior have no prior network: the standard normal).
-    optional_networks = frozenset({"noise", "noise_correlation", "marginals", "prior"})
+    # (and runs from before the blend with the linear prediction have no linear_blend: weight 0).
+    optional_networks = frozenset({"noise", "noise_correlation", "marginals", "prior", "linear_blend"})
     # Its loss is a negative log-likelihood bound: lower on held-out rows means a better model of them.
     validation_tracks_quality = True
 
@@ -114,6 +116,11 @@ class ConditionalVAE(ObjectiveModel):
                                                        trainable=False, name="autocorrelation")],
                 name="noise_correlation",
             )  # fmt: skip
+        self.blend = self.linear_blend = None
+        if self.noise is not None and blends_linear_prediction(self.spec):
+            # A forecast's centre leans on each window's linear prediction by a measured weight.
+            self.blend = LinearBlend(self.spec)
+            self.linear_blend = self.blend.network  # tracked, so it saves and loads
 
     def compile_for_training(self, distributed: bool = False):
         self.compile(
@@ -231,6 +238,8 @@ class ConditionalVAE(ObjectiveModel):
             * keras.random.normal((batch, self.latent_dim), seed=seed_generator)
         )
         outputs = self.decode(fused, self.prior_latent(fused, spread))
+        if self.blend is not None:
+            outputs = outputs + self._blend_shift(fused)
         if self.noise is not None:
             scale = self.noise.get_layer("noise_scale").kernel[0, 0]
             noise = keras.random.normal(ops.shape(outputs), seed=seed_generator)
@@ -242,6 +251,31 @@ class ConditionalVAE(ObjectiveModel):
         if self.record_conditioning is not None:
             outputs = self.record_conditioning.exclude_labels(outputs, inputs)
         return self.sample_categories(outputs, seed_generator, temperature)
+
+    def _centre(self, fused):
+        """The decoder's output at the prior's centre: each row's forecast without the latent's spread."""
+        shape = (ops.shape(self.fused_tensor(fused))[0], self.latent_dim)
+        return self.decode(fused, self.prior_latent(fused, ops.zeros(shape)))
+
+    def _blend_shift(self, fused, centre=None):
+        """What each row's paths move by toward its linear prediction (`fusegen.objectives.linear_blend`)."""
+        centre = self._centre(fused) if centre is None else centre
+        return self.blend.shift(fused, centre, self.decoder.get_layer("unscale_output"))
+
+    def _measure_blend(self, validation) -> None:
+        """Set the blend weight from up to `CALIBRATION_ROWS` held-out rows, in each window's units."""
+        unscale = self.decoder.get_layer("unscale_output")
+        centres, predictions, targets, rows = [], [], [], 0
+        for inputs, batch_targets in validation:
+            fused = self.conditions(inputs)
+            units = self._window_units(fused)
+            centres.append(ops.convert_to_numpy(self._centre(fused) / units))
+            predictions.append(ops.convert_to_numpy(self.blend.predictions(fused, unscale) / units))
+            targets.append(ops.convert_to_numpy(ops.cast(batch_targets, "float32") / units))
+            rows += len(centres[-1])
+            if rows >= CALIBRATION_ROWS:
+                break
+        self.blend.measure(np.concatenate(centres), np.concatenate(predictions), np.concatenate(targets))
 
     def _window_units(self, fused):
         """What one unit of noise is worth in each window: 1, or for a channel generated in its
@@ -299,6 +333,9 @@ class ConditionalVAE(ObjectiveModel):
             self._measure_marginals(train)
         if self.noise is None:
             return
+        if self.blend is not None and validation is not None:
+            # First, so that the noise is measured and calibrated around the blended centre.
+            self._measure_blend(validation)
         seed = keras.random.SeedGenerator(0)
         errors, spread, count = [], 0.0, 0.0
         products = squares = 0.0  # per channel: sums of e_t e_(t+k) for each lag k, and of e_t^2
@@ -307,6 +344,9 @@ class ConditionalVAE(ObjectiveModel):
             shape = (ops.shape(self.fused_tensor(fused))[0], self.latent_dim)
             centre = self.decode(fused, self.prior_latent(fused, ops.zeros(shape)))
             drawn = self.decode(fused, self.prior_latent(fused, keras.random.normal(shape, seed=seed)))
+            if self.blend is not None:
+                shift = self._blend_shift(fused, centre)
+                centre, drawn = centre + shift, drawn + shift
             units = self._window_units(fused)
             residual = (ops.cast(targets, "float32") - centre) / units
             errors.append(np.abs(ops.convert_to_numpy(residual)).ravel())
@@ -401,6 +441,8 @@ class ConditionalVAE(ObjectiveModel):
             )
             spread = keras.random.normal((batch * CALIBRATION_PATHS, self.latent_dim), seed=seed)
             drawn = self.decode(repeated, self.prior_latent(repeated, spread))
+            if self.blend is not None:
+                drawn = drawn + ops.repeat(self._blend_shift(fused), CALIBRATION_PATHS, 0)
             noise = keras.random.normal(ops.shape(drawn), seed=seed)
             if self.noise_correlation is not None:
                 noise = self._correlated_over_steps(noise)
@@ -414,6 +456,13 @@ class ConditionalVAE(ObjectiveModel):
                 break
         return np.concatenate(centres), np.concatenate(noises), np.concatenate(targets)
 
+    def describe(self) -> dict:
+        described = super().describe()
+        if self.blend is not None:
+            # Measured after training (0 until then): how far the forecast's centre leans on the prediction.
+            described["objective"]["linear_blend_weight"] = round(float(self.blend.weight), 4)
+        return described
+
     def networks(self):
         return {
             **super().networks(),
@@ -423,6 +472,7 @@ class ConditionalVAE(ObjectiveModel):
             "noise": self.noise,
             "noise_correlation": self.noise_correlation,
             "marginals": self.marginals,
+            "linear_blend": self.linear_blend,
         }
 
 
