@@ -11,8 +11,9 @@ number the held-out rows can measure.
 
 So after training, the cvae objective measures the weight ``w`` in [0, 1]
 at which ``centre + w * (prediction - centre)`` has the smallest absolute
-error on the held-out rows, in each window's units (`choose_blend_weight`),
-where ``centre`` is the decoder's output at the prior's centre. Sampling
+error on the held-out rows, in each window's units, where ``centre`` is the
+decoder's output at the prior's centre, where its gain over weight 0 exceeds
+one standard error of that gain (`choose_blend_weight`). Sampling
 shifts every path by the same ``w * (prediction - centre)`` of its row, so
 the latent's spread is kept and only the centre moves; the noise is
 measured and calibrated after the shift. Where the prediction does not help,
@@ -38,30 +39,45 @@ def blends_linear_prediction(spec) -> bool:
 
 
 def choose_blend_weight(centres: np.ndarray, predictions: np.ndarray, targets: np.ndarray) -> float:
-    """The weight in `BLEND_WEIGHTS` whose blend of ``centres`` and ``predictions`` errs least on ``targets``.
+    """The weight in `BLEND_WEIGHTS` to blend ``centres`` with ``predictions`` by, judged on ``targets``.
 
-    All three are the continued channels' values on held-out rows, in each
-    window's units, so that a wild window does not outweigh the quiet ones;
-    the error is the mean absolute one, since a forecast's median is what the
-    blend moves.
+    All three are the continued channels' values on held-out rows (the
+    first axis), in each window's units, so that a wild window does not
+    outweigh the quiet ones; the error is the mean absolute one, since a
+    forecast's median is what the blend moves.
+
+    The weight with the smallest mean error is measured on a few held-out
+    rows, so it is taken only where its gain over weight 0 (the decoder's
+    own centre) exceeds one standard error of that gain, each row's error
+    paired with its own at weight 0; otherwise the weight is 0. A gain that
+    a few rows cannot tell from chance is not taken, and one row alone
+    measures nothing.
 
     Example:
 
     >>> rng = np.random.default_rng(0)
-    >>> truth = rng.normal(size=1000)
-    >>> centres = truth + rng.normal(size=1000)       # two forecasts with independent errors
-    >>> predictions = truth + rng.normal(size=1000)   # of the same size: halfway is best
+    >>> truth = rng.normal(size=(1000, 4))
+    >>> centres = truth + rng.normal(size=(1000, 4))       # two forecasts with independent errors
+    >>> predictions = truth + rng.normal(size=(1000, 4))   # of the same size: halfway is best
     >>> float(choose_blend_weight(centres, predictions, truth))
     0.5
     >>> float(choose_blend_weight(centres, centres + 1.0, truth))  # a prediction that only adds error
     0.0
+    >>> float(choose_blend_weight(centres[:1], truth[:1], truth[:1]))  # one row: however good it looks
+    0.0
     """
-    if centres.size == 0:
+    rows = len(centres)
+    if rows < 2:
         return 0.0
-    errors = [
-        np.mean(np.abs(targets - centres - weight * (predictions - centres))) for weight in BLEND_WEIGHTS
-    ]
-    return float(BLEND_WEIGHTS[int(np.argmin(errors))])
+    errors = np.stack([
+        np.abs(targets - centres - weight * (predictions - centres)).reshape(rows, -1).mean(axis=1)
+        for weight in BLEND_WEIGHTS
+    ])  # fmt: skip  # (weights, rows)
+    best = int(np.argmin(errors.mean(axis=1)))
+    gains = errors[0] - errors[best]  # per row: how much the best weight gains over none
+    if gains.mean() <= gains.std(ddof=1) / np.sqrt(rows):
+        return 0.0
+    return float(BLEND_WEIGHTS[best])
 
 
 class LinearBlend:
