@@ -28,9 +28,7 @@ def blended_error(centres, predictions, targets, weight):
     prediction_noise=st.floats(0.0, 3.0),
     bias=st.floats(-2.0, 2.0),
 )
-def test_the_chosen_weight_is_the_best_or_none(
-    seed, rows, centre_noise, prediction_noise, bias
-):
+def test_the_chosen_weight_is_the_best_or_none(seed, rows, centre_noise, prediction_noise, bias):
     rng = np.random.default_rng(seed)
     targets = rng.normal(size=(rows, HORIZON, 2))
     centres = targets + centre_noise * rng.normal(size=targets.shape)

@@ -342,7 +342,7 @@ class ConditionalVAE(ObjectiveModel):
         for inputs, targets in validation if validation is not None else train:
             fused = self.conditions(inputs)
             shape = (ops.shape(self.fused_tensor(fused))[0], self.latent_dim)
-            centre = self.decode(fused, self.prior_latent(fused, ops.zeros(shape)))
+            centre = self._centre(fused)
             drawn = self.decode(fused, self.prior_latent(fused, keras.random.normal(shape, seed=seed)))
             if self.blend is not None:
                 shift = self._blend_shift(fused, centre)
