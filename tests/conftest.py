@@ -35,3 +35,32 @@ def cli(*args):
     finally:
         sys.argv = saved
     return code, out.getvalue(), err.getvalue()
+
+
+def continuation_spec_dict(
+    context: int, horizon: int, objective: str = "regression", output_steps=None, **output
+):
+    """A spec (as a dict) forecasting one channel ``horizon`` steps on from its ``context`` steps."""
+    start, end = output_steps or (context, context + horizon)
+    return {
+        "inputs": {
+            "history": {
+                "kind": "sequence",
+                "steps": context,
+                "channels": 1,
+                "column": "series",
+                "select": {"steps": [0, context]},
+            },
+        },  # fmt: skip
+        "output": {
+            "name": "ahead",
+            "kind": "sequence",
+            "steps": horizon,
+            "channels": 1,
+            "column": "series",
+            "select": {"steps": [start, end]},
+            **output,
+        },
+        "objective": {"type": objective},
+        "training": {"epochs": 12, "batch_size": 32, "learning_rate": 0.003, "tensorboard": False},
+    }

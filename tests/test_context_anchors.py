@@ -13,35 +13,13 @@ import fusegen
 from fusegen.models import plan_model
 from fusegen.models.head_inputs import ContinuationAnchors, last_cycle
 from fusegen.spec import load_spec
+from tests.conftest import continuation_spec_dict
 
 CONTEXT, HORIZON = 12, 4
 
 
 def continuation_spec(output_steps=(CONTEXT, CONTEXT + HORIZON), objective="regression", **output):
-    return load_spec(
-        {
-            "inputs": {
-                "history": {
-                    "kind": "sequence",
-                    "steps": CONTEXT,
-                    "channels": 1,
-                    "column": "series",
-                    "select": {"steps": [0, CONTEXT]},
-                },
-            },  # fmt: skip
-            "output": {
-                "name": "ahead",
-                "kind": "sequence",
-                "steps": HORIZON,
-                "channels": 1,
-                "column": "series",
-                "select": {"steps": list(output_steps)},
-                **output,
-            },
-            "objective": {"type": objective},
-            "training": {"epochs": 12, "batch_size": 32, "learning_rate": 0.003, "tensorboard": False},
-        }
-    )
+    return load_spec(continuation_spec_dict(CONTEXT, HORIZON, objective, output_steps, **output))
 
 
 def test_an_output_reading_the_steps_after_an_input_continues_it():

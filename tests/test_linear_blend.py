@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import fusegen
 from fusegen.objectives.linear_blend import BLEND_WEIGHTS, blends_linear_prediction, choose_blend_weight
 from fusegen.spec import load_spec
+from tests.conftest import continuation_spec_dict
 
 CONTEXT, HORIZON = 48, 8
 
@@ -83,32 +84,13 @@ def oscillations(count, seed):
 
 
 def forecast_spec(**output):
-    return load_spec(
-        {
-            "data": {"validation_split": 0.2},
-            "inputs": {
-                "history": {
-                    "kind": "sequence",
-                    "steps": CONTEXT,
-                    "channels": 1,
-                    "column": "series",
-                    "select": {"steps": [0, CONTEXT]},
-                },
-            },  # fmt: skip
-            "output": {
-                "name": "ahead",
-                "kind": "sequence",
-                "steps": HORIZON,
-                "channels": 1,
-                "column": "series",
-                "select": {"steps": [CONTEXT, CONTEXT + HORIZON]},
-                "head": {"type": "conv1d", "base_filters": 16, "max_stages": 1},
-                **output,
-            },
-            "objective": {"type": "cvae", "latent_dim": 4},
-            "training": {"epochs": 4, "batch_size": 32, "learning_rate": 0.003, "tensorboard": False},
-        }
+    spec = continuation_spec_dict(
+        CONTEXT, HORIZON, "cvae", head={"type": "conv1d", "base_filters": 16, "max_stages": 1}, **output
     )
+    spec["data"] = {"validation_split": 0.2}
+    spec["objective"]["latent_dim"] = 4
+    spec["training"]["epochs"] = 4
+    return load_spec(spec)
 
 
 def median_error(generator, test) -> float:
