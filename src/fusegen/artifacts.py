@@ -133,10 +133,19 @@ def save_run(generator, run_dir: str | Path) -> Path | None:
 def write_run(generator, run_dir: Path) -> Path:
     """Write ``generator``'s run directory: networks, spec, preprocessing, plan, history, manifest."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "spec.yaml", spec_to_yaml(generator.spec))
-    for name, network in generator.model_.networks().items():
-        if network is not None:
-            atomic_save_model(network, run_dir / f"{name}.keras")
+    # The spec records the models saved, so that loading builds exactly those.
+    training = generator.spec.training.model_copy(update={"ensemble": len(generator.ensemble())})
+    atomic_write_text(
+        run_dir / "spec.yaml", spec_to_yaml(generator.spec.model_copy(update={"training": training}))
+    )
+    written = set()
+    for prefix, model in zip(_member_prefixes(len(generator.ensemble())), generator.ensemble(), strict=True):
+        for name, network in model.networks().items():
+            if network is not None:
+                atomic_save_model(network, run_dir / f"{prefix}{name}.keras")
+                written.add(f"{prefix}{name}.keras")
+    for stale in set(path.name for path in run_dir.glob("member*-*.keras")) - written:
+        (run_dir / stale).unlink()  # an earlier save's further members, which this ensemble does not have
     atomic_write_json(run_dir / "preprocessing.json", generator.preprocessor_.get_state())
     atomic_write_json(run_dir / "plan.json", generator.describe())
     atomic_write_json(run_dir / "history.json", generator.history_)
@@ -156,7 +165,6 @@ def write_run(generator, run_dir: Path) -> Path:
 
 def read_run(generator_class, run_dir: str | Path, allow_code: bool = False):
     """What `fusegen.Generator.load` runs: a ``generator_class`` restored from ``run_dir``."""
-    import keras
 
     manifest = verify_run_dir(run_dir)
     run_dir = Path(run_dir)
@@ -174,13 +182,41 @@ def read_run(generator_class, run_dir: str | Path, allow_code: bool = False):
     except ValueError as error:
         raise RunError(f"run '{run_dir}': preprocessing.json is not valid JSON ({error}).") from None
     generator.preprocessor_ = Preprocessor(spec, state)
-    model = generator.build(generator.preprocessor_.vocabulary_sizes())
+    generator.build(generator.preprocessor_.vocabulary_sizes())
+    generator.members_ = [generator.build_member() for _ in range(spec.ensemble_size() - 1)]
+    for prefix, model in zip(_member_prefixes(spec.ensemble_size()), generator.ensemble(), strict=True):
+        _load_networks(model, run_dir, prefix, manifest)
+    history_path = run_dir / "history.json"
+    generator.history_ = json.loads(history_path.read_text()) if history_path.exists() else {}
+    reference = run_dir / REFERENCE_FILE
+    if spec.filters_similar_records() and reference.exists():
+        # Runs from before the filter, or trained from a stream, have none and sample unfiltered.
+        generator.similarity_filter_ = SimilarityFilter.load(reference, generator.preprocessor_.output)
+    return generator
+
+
+def _member_prefixes(count: int) -> list[str]:
+    """The file-name prefix of each ensemble member's networks: none for the first (as a run of one
+    model names them), ``member2-`` for the second, and so on."""
+    return ["", *(f"member{member + 1}-" for member in range(1, count))]
+
+
+def _load_networks(model, run_dir: Path, prefix: str, manifest: dict) -> None:
+    """Set ``model``'s networks' weights from the run's ``{prefix}{network}.keras`` files."""
+    import keras
+
     for name, network in model.networks().items():
         if network is None:
             continue
-        path = run_dir / f"{name}.keras"
+        path = run_dir / f"{prefix}{name}.keras"
         if name in model.optional_networks and not path.exists():
             continue  # a run saved before the network existed: it keeps its neutral initial weights
+        if path.name not in manifest["files"]:
+            raise RunError(
+                f"run '{run_dir}': the manifest lists no {path.name}, which its spec's model needs "
+                f"(training.ensemble {model.spec.ensemble_size()}); the run is incomplete.",
+                hint="retrain, or restore the file from the original run.",
+            )
         try:
             saved = keras.saving.load_model(path, compile=False, safe_mode=True)
         except Exception as error:  # Keras raises many types for a bad archive
@@ -191,13 +227,6 @@ def read_run(generator_class, run_dir: str | Path, allow_code: bool = False):
             network.set_weights(saved.get_weights())
         except ValueError as error:
             raise RunError(f"run '{run_dir}': {path.name} does not match its spec ({error}).") from None
-    history_path = run_dir / "history.json"
-    generator.history_ = json.loads(history_path.read_text()) if history_path.exists() else {}
-    reference = run_dir / REFERENCE_FILE
-    if spec.filters_similar_records() and reference.exists():
-        # Runs from before the filter, or trained from a stream, have none and sample unfiltered.
-        generator.similarity_filter_ = SimilarityFilter.load(reference, generator.preprocessor_.output)
-    return generator
 
 
 def _as_written(spec, manifest: dict):
@@ -234,6 +263,9 @@ def _as_written(spec, manifest: dict):
         spec = spec.model_copy(
             update={"objective": spec.objective.model_copy(update={"marginals": "labels"})}
         )
+    if _version(written_by) < (0, 10) and spec.training.ensemble == "auto":
+        # Before 0.10.0 every run was one model; 'auto' now trains two for a forecast.
+        spec = spec.model_copy(update={"training": spec.training.model_copy(update={"ensemble": 1})})
     if spec.conditions_on_any_column() and "record_condition.keras" not in manifest.get("files", {}):
         # A record run from before conditioning.any_column trained on its inputs alone.
         conditioning = spec.conditioning.model_copy(update={"any_column": False})

@@ -65,8 +65,10 @@ class _Sampler:
         import keras
         import tensorflow as tf
 
+        from fusegen.objectives.ensemble import generate_in_turn
+
         preprocessor = generator.preprocessor_
-        model = generator.model_
+        models = generator.ensemble()
         plan = generator.plan_
         output_name = generator.spec.output.name
         # The inputs the user gives; other branches (an unconditional model's constant) get zeros.
@@ -83,7 +85,7 @@ class _Sampler:
         class Sampler(tf.Module):
             def __init__(self):
                 super().__init__(name="fusegen_sampler")
-                self.model = model
+                self.models = models
                 self.seed_generator = keras.random.SeedGenerator(0)
                 # tf.Module tracks TensorFlow variables, not Keras's seed generator: keep its state visible.
                 self.seed_state = self.seed_generator.state
@@ -107,7 +109,9 @@ class _Sampler:
                     if name not in model_inputs:
                         model_inputs[name] = tf.zeros((batch, *branch.input_shape), branch.input_dtype)
                 present = tf.tile(tf.constant(present_flags), [batch, 1]) if plan.uses_presence else None
-                outputs = self.model.generate(model_inputs, present, self.seed_generator, temperature)
+                outputs = generate_in_turn(
+                    self.models, model_inputs, present, self.seed_generator, temperature
+                )
                 result = preprocessor.output.tf_inverse(outputs)
                 return result if isinstance(result, dict) else {output_name: result}
 

@@ -34,6 +34,8 @@ class Generator:
 
     After ``fit``: ``model_`` (the Keras model), ``plan_`` (the shape plan),
     ``preprocessor_`` (fitted transforms) and ``history_`` (losses per epoch).
+    With ``training.ensemble`` above 1, ``members_`` holds the other trained
+    models, each built like ``model_``; sampling draws from all of them in turn.
     """
 
     def __init__(self, spec: GeneratorSpec | str | Path, base_dir: str | Path | None = None):
@@ -46,6 +48,7 @@ class Generator:
         # Whether code the spec names (a python: source) may run; a loaded run says no.
         self.code_policy = CodePolicy.from_spec(spec.data) if spec.data is not None else CodePolicy()
         self.model_ = None
+        self.members_: list = []  # the ensemble's models after the first (``training.ensemble``)
         self.plan_ = None
         self.preprocessor_: Preprocessor | None = None
         self.history_: dict[str, list[float]] = {}
@@ -82,22 +85,40 @@ class Generator:
 
     def build(self, vocabulary_sizes: dict[str, int] | None = None):
         """Plan every shape, then build the networks and the objective; returns the objective model."""
-        from fusegen.models import build_networks, plan_model
+        from fusegen.models import plan_model
+
+        self.plan_ = plan_model(self.spec, dict(vocabulary_sizes or {}))
+        self.model_ = self.build_member()
+        self.members_ = []
+        return self.model_
+
+    def build_member(self):
+        """A new objective model from the current plan, with fresh weights: another ensemble member."""
+        from fusegen.models import build_networks
         from fusegen.objectives import OBJECTIVES
 
-        sizes = dict(vocabulary_sizes or {})
-        self.plan_ = plan_model(self.spec, sizes)
         networks = build_networks(self.plan_)
-        self.model_ = OBJECTIVES[self.spec.objective.type](
+        return OBJECTIVES[self.spec.objective.type](
             self.spec, self.plan_, networks, self.plan_.vocabulary_sizes
         )
-        return self.model_
+
+    def ensemble(self) -> list:
+        """Every trained model: ``model_``, then ``members_``."""
+        return [self.model_, *self.members_]
 
     def describe(self) -> dict[str, Any]:
         """The shape plan with parameter counts, as ``fusegen inspect --json`` prints it."""
         if self.model_ is None:
             raise FusegenError("build the generator (or fit it) before describing it.")
-        return self.model_.describe()
+        described = self.model_.describe()
+        if self.members_:
+            # Each further member has the first's networks; what it measured after training differs.
+            described["ensemble"] = {
+                "models": len(self.ensemble()),
+                "num_parameters": described["num_parameters"] * len(self.ensemble()),
+                "members_objective": [member.describe()["objective"] for member in self.members_],
+            }
+        return described
 
     def fitted_sizes(self) -> dict[str, int] | None:
         """Vocabulary sizes fitted on the spec's data, for `build` (``fusegen inspect``); None when the spec fixes them all."""

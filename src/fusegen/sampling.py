@@ -124,8 +124,13 @@ def window_steps_of(generator, conditions):
 def _sampler(generator, temperature: float) -> TracedSampler:
     """The traced sampler for this model and temperature, built on first use."""
     sampler = generator._samplers.get(temperature)
-    if sampler is None or sampler.model is not generator.model_:
-        sampler = generator._samplers[temperature] = TracedSampler(generator.model_, temperature)
+    models = generator.ensemble()
+    if (
+        sampler is None
+        or len(sampler.models) != len(models)
+        or any(traced is not model for traced, model in zip(sampler.models, models, strict=True))
+    ):
+        sampler = generator._samplers[temperature] = TracedSampler(models, temperature)
     return sampler
 
 
@@ -482,7 +487,8 @@ def _inputs_given_per_row(generator, table, present_inputs):
 
 
 class TracedSampler:
-    """A model's ``generate`` traced once into a TensorFlow graph, with its random state.
+    """A model's ``generate`` (or an ensemble's, its members' in turn) traced once into a TensorFlow
+    graph, with its random state.
 
     Run eagerly, a diffusion model's 50-100 denoising steps cost a Python
     round trip each (about 100x slower); traced, they run as one graph. The
@@ -496,16 +502,18 @@ class TracedSampler:
     before each chunk instead of retracing.
     """
 
-    def __init__(self, model, temperature: float):
+    def __init__(self, models, temperature: float):
         import keras
 
-        self.model = model
+        self.models = list(models)
         self.seed_generator = keras.random.SeedGenerator(0)
         self.temperature = temperature
         self._traced = {}
 
     def _run(self, inputs, present):
-        return self.model.generate(inputs, present, self.seed_generator, self.temperature)
+        from fusegen.objectives.ensemble import generate_in_turn
+
+        return generate_in_turn(self.models, inputs, present, self.seed_generator, self.temperature)
 
     def _graph(self, inputs, present):
         """The traced function for inputs like these (with or without presence flags)."""

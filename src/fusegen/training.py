@@ -38,7 +38,6 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
     import keras
 
     from fusegen.objectives import OBJECTIVES
-    from fusegen.objectives.base import StepProgbar, StopOnNonFinite
     from fusegen.objectives.checkpoints import Checkpointer, read_latest, restore_checkpoint
 
     log = log or (lambda message: None)
@@ -148,14 +147,9 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
         initial_epoch = int(state["epoch"])
         history = state["history"]
         log(f"resuming from epoch {initial_epoch} ({state['path'].name})")
-    all_callbacks = [StopOnNonFinite()]
-    if verbose != 0 and not any(
-        isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks or []
-    ):
-        all_callbacks.append(StepProgbar())
-    all_callbacks.extend(model.training_callbacks())
+    run_logs = []
     if checkpoint_dir is not None:
-        all_callbacks.append(
+        run_logs.append(
             Checkpointer(
                 checkpoint_dir,
                 training.checkpoint_every,
@@ -166,44 +160,91 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
         )
         if training.tensorboard:
             if _tensorboard_installed():
-                all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "logs")))
+                run_logs.append(keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "logs")))
             else:
                 log("TensorBoard is not installed, so no logs are written (pip install tensorboard)")
-    if schedule.patience and validation is not None:
-        averaged = bool(training.ema_momentum)
-        if averaged:
-            # The validation loss is the weight average's, the model that fit() ends with; restoring
-            # the best epoch's raw weights at the end would silently discard that average.
-            all_callbacks.append(keras.callbacks.SwapEMAWeights())
-        all_callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=schedule.patience, restore_best_weights=not averaged
-            )
-        )
+    fit_options = {
+        "validation_data": validation,
+        "epochs": total_epochs,
+        "shuffle": False,  # the tf.data pipeline already reshuffles each epoch
+        "verbose": verbose,
+    }
     # A streamed batch with a bad value stops the fit with the DataError naming its file and row.
     with surface_data_errors():
         result = model.fit(
             fit_train,
-            validation_data=validation,
-            epochs=total_epochs,
             initial_epoch=initial_epoch,
             steps_per_epoch=fit_steps,  # None: the dataset's own length
-            shuffle=False,  # the tf.data pipeline already reshuffles each epoch
-            verbose=verbose,
-            callbacks=[*all_callbacks, *(callbacks or [])],
+            callbacks=_fit_callbacks(model, training, schedule, validation, verbose, run_logs, callbacks),
+            **fit_options,
         )
         model.after_training(train.take(fit_steps) if fit_steps else train, validation)
     for name, values in result.history.items():
         history.setdefault(name, []).extend(float(value) for value in values)
+    count = generator.spec.ensemble_size()
+    for member in range(1, count):
+        # Each further member starts from its own seed and sees the rows in its own order; it keeps
+        # no checkpoints (a resumed run retrains it) and records its losses beside the first's.
+        seed = training.seed + member
+        log(f"ensemble: training model {member + 1} of {count} (seed {seed})")
+        keras.utils.set_random_seed(seed)
+        with _scope(strategy):
+            member_model = generator.build_member()
+            member_model.compile_for_training()
+        member_train = prepared.make_train(training.batch_size, seed)
+        if steps:
+            member_train = member_train.repeat().take(steps)
+        with surface_data_errors():
+            _build_variables(member_model, member_train)
+            fitted = member_model.fit(
+                member_train,
+                callbacks=_fit_callbacks(
+                    member_model, training, schedule, validation, verbose, [], callbacks
+                ),
+                **fit_options,
+            )
+            member_model.after_training(member_train, validation)
+        generator.members_.append(member_model)
+        for name, values in fitted.history.items():
+            history[f"member{member + 1}_{name}"] = [float(value) for value in values]
     generator.history_ = history
     # The run directory records what ran: the epochs (and their length) that ran, whether the
     # spec gave them, chose them from the data or stopped early.
     ran = initial_epoch + len(result.history.get("loss", []))
     generator.spec = generator.spec.model_copy(
         update={"training": training.model_copy(update={"epochs": max(ran, 1), "steps": None,
-                                                        "steps_per_epoch": schedule.steps_per_epoch})}
+                                                        "steps_per_epoch": schedule.steps_per_epoch,
+                                                        "ensemble": count})}
     )  # fmt: skip
     generator.validation_table_ = prepared.validation_table
+
+
+def _fit_callbacks(model, training, schedule, validation, verbose, run_logs, callbacks) -> list:
+    """One model's callbacks for Keras ``fit``: the stop on a non-finite loss, progress, the
+    objective's own, ``run_logs`` (checkpoints, TensorBoard), early stopping, then the user's."""
+    import keras
+
+    from fusegen.objectives.base import StepProgbar, StopOnNonFinite
+
+    chosen = [StopOnNonFinite()]
+    if verbose != 0 and not any(
+        isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks or []
+    ):
+        chosen.append(StepProgbar())
+    chosen.extend(model.training_callbacks())
+    chosen.extend(run_logs)
+    if schedule.patience and validation is not None:
+        averaged = bool(training.ema_momentum)
+        if averaged:
+            # The validation loss is the weight average's, the model that fit() ends with; restoring
+            # the best epoch's raw weights at the end would silently discard that average.
+            chosen.append(keras.callbacks.SwapEMAWeights())
+        chosen.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=schedule.patience, restore_best_weights=not averaged
+            )
+        )
+    return [*chosen, *(callbacks or [])]
 
 
 def _similarity_filter(spec, prepared: _TrainingData, log):

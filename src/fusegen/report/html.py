@@ -168,9 +168,7 @@ def _training_curves(history: dict[str, list[float]], path: Path) -> Path | None
     FigureCanvasAgg(figure)
     axis = figure.add_subplot(1, 1, 1)
     for name, values in series.items():
-        axis.plot(
-            range(1, len(values) + 1), values, label=name, linestyle="--" if name.startswith("val_") else "-"
-        )
+        axis.plot(range(1, len(values) + 1), values, label=name, linestyle="--" if "val_" in name else "-")
     axis.set_xlabel("epoch")
     axis.set_ylabel("loss")
     axis.legend()
