@@ -54,6 +54,9 @@ def forecast_spec(**training):
 
 def test_auto_trains_two_models_for_a_cvae_forecast_and_one_elsewhere():
     assert forecast_spec().ensemble_size() == 2
+    planned = fusegen.Generator(forecast_spec())
+    planned.build()
+    assert planned.describe()["ensemble"]["models"] == 2  # `fusegen inspect` shows it before training
     assert forecast_spec(ensemble=3).ensemble_size() == 3
     regression = continuation_spec_dict(CONTEXT, HORIZON, "regression")
     regression["training"]["ensemble"] = "auto"
@@ -76,11 +79,12 @@ def test_two_members_train_apart_sample_in_turn_and_round_trip(tmp_path):
     generator = fusegen.Generator(forecast_spec()).fit(oscillations(128, seed=0), verbose=0)
     assert len(generator.ensemble()) == 2
     first, second = generator.ensemble()
+    # Each member has its own variables, none shared with the other, and starts from its own seed.
+    assert not {id(variable) for variable in first.weights} & {id(variable) for variable in second.weights}
     largest = [
-        max((np.asarray(weight) for weight in model.trainable_weights), key=np.size)
-        for model in (first, second)
+        max((np.asarray(w) for w in model.trainable_weights), key=np.size) for model in (first, second)
     ]
-    assert largest[0].shape == largest[1].shape and not np.allclose(*largest)  # each from its own seed
+    assert largest[0].shape == largest[1].shape and not np.allclose(*largest)
     assert generator.spec.training.ensemble == 2  # the run records the count used
     assert len(generator.history_["member2_loss"]) == len(generator.history_["member2_val_loss"]) > 0
     assert generator.describe()["ensemble"]["models"] == 2

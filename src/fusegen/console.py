@@ -63,6 +63,12 @@ def print_plan(plan: dict) -> None:
     table.add_row(f"[bold]output {output['name']}[/bold]", output["kind"], "", str(output["shape"]), "")
     console.print(table)
     console.print(f"total parameters: {plan['num_parameters']:,}")
+    if "ensemble" in plan:
+        ensemble = plan["ensemble"]
+        console.print(
+            f"ensemble: {ensemble['models']} models trained one after another, samples drawn from each in "
+            f"turn ({ensemble['num_parameters']:,} parameters in all; training.ensemble)"
+        )
 
 
 def print_validation(report) -> None:

@@ -88,19 +88,16 @@ class Generator:
         from fusegen.models import plan_model
 
         self.plan_ = plan_model(self.spec, dict(vocabulary_sizes or {}))
-        self.model_ = self.build_member()
+        self.model_ = _objective_model(self.spec, self.plan_)
         self.members_ = []
         return self.model_
 
     def build_member(self):
-        """A new objective model from the current plan, with fresh weights: another ensemble member."""
-        from fusegen.models import build_networks
-        from fusegen.objectives import OBJECTIVES
+        """Another ensemble member: the model `build` made, with its own layers and fresh weights."""
+        from fusegen.models import plan_model
 
-        networks = build_networks(self.plan_)
-        return OBJECTIVES[self.spec.objective.type](
-            self.spec, self.plan_, networks, self.plan_.vocabulary_sizes
-        )
+        # A plan holds the layers it planned, so each member plans anew rather than share them.
+        return _objective_model(self.spec, plan_model(self.spec, dict(self.plan_.vocabulary_sizes)))
 
     def ensemble(self) -> list:
         """Every trained model: ``model_``, then ``members_``."""
@@ -111,11 +108,12 @@ class Generator:
         if self.model_ is None:
             raise FusegenError("build the generator (or fit it) before describing it.")
         described = self.model_.describe()
-        if self.members_:
+        count = len(self.ensemble()) if self.members_ else self.spec.ensemble_size()
+        if count > 1:
             # Each further member has the first's networks; what it measured after training differs.
             described["ensemble"] = {
-                "models": len(self.ensemble()),
-                "num_parameters": described["num_parameters"] * len(self.ensemble()),
+                "models": count,
+                "num_parameters": described["num_parameters"] * count,
                 "members_objective": [member.describe()["objective"] for member in self.members_],
             }
         return described
@@ -383,6 +381,14 @@ SAMPLE_DEFAULTS = {
     "similarity_filter": True,
     "label_check": None,
 }
+
+
+def _objective_model(spec: GeneratorSpec, plan):
+    """The spec's objective model over the networks ``plan`` planned."""
+    from fusegen.models import build_networks
+    from fusegen.objectives import OBJECTIVES
+
+    return OBJECTIVES[spec.objective.type](spec, plan, build_networks(plan), plan.vocabulary_sizes)
 
 
 def _known(options: dict, defaults: dict) -> dict:
