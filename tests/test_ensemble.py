@@ -141,3 +141,16 @@ def test_a_run_missing_a_members_file_is_refused_and_older_runs_load_as_one_mode
     # A run written before 0.10.0 left the count at auto: it was one model, and loads as one.
     rewrite(spec_text.replace("ensemble: 1", "ensemble: auto"), "0.9.0")
     assert len(fusegen.load(run).ensemble()) == 1
+
+
+def test_a_record_ensemble_returns_given_cells_exactly_and_imputes():
+    """Sampling's record paths (given cells, imputation, the similarity filter) run through the members too."""
+    from tests.test_any_column import record_spec, table
+
+    spec = record_spec(training={"batch_size": 64, "epochs": 2, "steps_per_epoch": 20, "ensemble": 2})
+    generator = fusegen.Generator(load_spec(spec)).fit(table(600, seed=0), verbose=0)
+    assert len(generator.ensemble()) == 2
+    rows = generator.sample({"c": ["b"] * 5, "x": [0.5] * 5}, num_samples=3, seed=1)
+    assert len(rows) == 15 and (rows["c"] == "b").all() and np.allclose(rows["x"], 0.5)
+    filled = generator.impute({"x": [1.0, None], "y": [None, 3.0], "c": ["a", None]})
+    assert filled["x"].iloc[0] == 1.0 and filled["y"].iloc[1] == 3.0 and not filled.isna().any().any()
