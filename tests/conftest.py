@@ -62,8 +62,5 @@ def continuation_spec_dict(
             **output,
         },
         "objective": {"type": objective},
-        # One model: the tests that use this spec check other parts (tests/test_ensemble.py: two).
-        "training": {
-            "epochs": 12, "batch_size": 32, "learning_rate": 0.003, "tensorboard": False, "ensemble": 1,
-        },
-    }  # fmt: skip
+        "training": {"epochs": 12, "batch_size": 32, "learning_rate": 0.003, "tensorboard": False},
+    }

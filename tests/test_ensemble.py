@@ -1,4 +1,4 @@
-"""A forecast trains two models by default and pools their samples (``training.ensemble``)."""
+"""Several models trained apart, their samples pooled in turn (``training.ensemble``)."""
 
 from __future__ import annotations
 
@@ -48,27 +48,20 @@ def forecast_spec(**training):
     )
     spec["data"] = {"validation_split": 0.2}
     spec["objective"]["latent_dim"] = 4
-    spec["training"].update({"epochs": 3, "ensemble": "auto", **training})
+    spec["training"].update({"epochs": 3, "ensemble": 2, **training})
     return load_spec(spec)
 
 
-def test_auto_trains_two_models_for_a_cvae_forecast_and_one_elsewhere():
-    assert forecast_spec().ensemble_size() == 2
-    planned = fusegen.Generator(forecast_spec())
+def test_one_model_by_default_and_more_refused_under_tf_distribute():
+    default = fusegen.Generator(load_spec(continuation_spec_dict(CONTEXT, HORIZON, "cvae")))
+    default.build()
+    assert default.spec.training.ensemble == 1 and "ensemble" not in default.describe()
+    planned = fusegen.Generator(forecast_spec(ensemble=3))
     planned.build()
-    assert planned.describe()["ensemble"]["models"] == 2  # `fusegen inspect` shows it before training
-    assert forecast_spec(ensemble=3).ensemble_size() == 3
-    regression = continuation_spec_dict(CONTEXT, HORIZON, "regression")
-    regression["training"]["ensemble"] = "auto"
-    assert load_spec(regression).ensemble_size() == 1
-    # Whole-window synthesis continues no input: one model.
-    whole = continuation_spec_dict(CONTEXT, HORIZON, "cvae", output_steps=(CONTEXT - HORIZON, CONTEXT))
-    whole["training"]["ensemble"] = "auto"
-    assert load_spec(whole).ensemble_size() == 1
-    # Under tf.distribute one model trains there, and asking for more is refused before any work.
-    assert forecast_spec(distribution="mirrored").ensemble_size() == 1
+    assert planned.describe()["ensemble"]["models"] == 3  # `fusegen inspect` shows it before training
+    # The members train one after another on this machine: under tf.distribute, refused before any work.
     with pytest.raises(SpecError, match="training.ensemble 2 trains its models one after another"):
-        forecast_spec(distribution="mirrored", ensemble=2)
+        forecast_spec(distribution="mirrored")
 
 
 def sha256(path) -> str:
@@ -138,8 +131,8 @@ def test_a_run_missing_a_members_file_is_refused_and_older_runs_load_as_one_mode
     rewrite(spec_text.replace("ensemble: 1", "ensemble: 2"), fusegen.__version__)
     with pytest.raises(RunError, match="lists no member2-condition.keras"):
         fusegen.load(run)
-    # A run written before 0.10.0 left the count at auto: it was one model, and loads as one.
-    rewrite(spec_text.replace("ensemble: 1", "ensemble: auto"), "0.9.0")
+    # A run written before 0.10.0 has no count: it was one model, and loads as one.
+    rewrite("\n".join(line for line in spec_text.splitlines() if "ensemble:" not in line) + "\n", "0.9.0")
     assert len(fusegen.load(run).ensemble()) == 1
 
 

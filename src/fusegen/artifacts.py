@@ -183,8 +183,8 @@ def read_run(generator_class, run_dir: str | Path, allow_code: bool = False):
         raise RunError(f"run '{run_dir}': preprocessing.json is not valid JSON ({error}).") from None
     generator.preprocessor_ = Preprocessor(spec, state)
     generator.build(generator.preprocessor_.vocabulary_sizes())
-    generator.members_ = [generator.build_member() for _ in range(spec.ensemble_size() - 1)]
-    for prefix, model in zip(_member_prefixes(spec.ensemble_size()), generator.ensemble(), strict=True):
+    generator.members_ = [generator.build_member() for _ in range(spec.training.ensemble - 1)]
+    for prefix, model in zip(_member_prefixes(spec.training.ensemble), generator.ensemble(), strict=True):
         _load_networks(model, run_dir, prefix, manifest)
     history_path = run_dir / "history.json"
     generator.history_ = json.loads(history_path.read_text()) if history_path.exists() else {}
@@ -214,7 +214,7 @@ def _load_networks(model, run_dir: Path, prefix: str, manifest: dict) -> None:
         if path.name not in manifest["files"]:
             raise RunError(
                 f"run '{run_dir}': the manifest lists no {path.name}, which its spec's model needs "
-                f"(training.ensemble {model.spec.ensemble_size()}); the run is incomplete.",
+                f"(training.ensemble {model.spec.training.ensemble}); the run is incomplete.",
                 hint="retrain, or restore the file from the original run.",
             )
         try:
@@ -263,9 +263,6 @@ def _as_written(spec, manifest: dict):
         spec = spec.model_copy(
             update={"objective": spec.objective.model_copy(update={"marginals": "labels"})}
         )
-    if _version(written_by) < (0, 10) and spec.training.ensemble == "auto":
-        # Before 0.10.0 every run was one model; 'auto' now trains two for a forecast.
-        spec = spec.model_copy(update={"training": spec.training.model_copy(update={"ensemble": 1})})
     if spec.conditions_on_any_column() and "record_condition.keras" not in manifest.get("files", {}):
         # A record run from before conditioning.any_column trained on its inputs alone.
         conditioning = spec.conditioning.model_copy(update={"any_column": False})

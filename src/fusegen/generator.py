@@ -108,7 +108,7 @@ class Generator:
         if self.model_ is None:
             raise FusegenError("build the generator (or fit it) before describing it.")
         described = self.model_.describe()
-        count = len(self.ensemble()) if self.members_ else self.spec.ensemble_size()
+        count = len(self.ensemble()) if self.members_ else self.spec.training.ensemble
         if count > 1:
             # Each further member has the first's networks; what it measured after training differs.
             described["ensemble"] = {

@@ -181,7 +181,7 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
         model.after_training(train.take(fit_steps) if fit_steps else train, validation)
     for name, values in result.history.items():
         history.setdefault(name, []).extend(float(value) for value in values)
-    count = generator.spec.ensemble_size()
+    count = generator.spec.training.ensemble
     for member in range(1, count):
         # Each further member starts from its own seed and sees the rows in its own order; it keeps
         # no checkpoints (a resumed run retrains it) and records its losses beside the first's.
@@ -213,8 +213,7 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
     ran = initial_epoch + len(result.history.get("loss", []))
     generator.spec = generator.spec.model_copy(
         update={"training": training.model_copy(update={"epochs": max(ran, 1), "steps": None,
-                                                        "steps_per_epoch": schedule.steps_per_epoch,
-                                                        "ensemble": count})}
+                                                        "steps_per_epoch": schedule.steps_per_epoch})}
     )  # fmt: skip
     generator.validation_table_ = prepared.validation_table
 
