@@ -91,6 +91,9 @@ def test_two_members_train_apart_sample_in_turn_and_round_trip(tmp_path):
     single = np.asarray(alone.sample(test, num_samples=4, seed=2))
     assert not np.allclose(paths[1::2], single[1::2])
 
+    # One row: the second member has no row of its own, and draws a spare that is dropped.
+    assert np.asarray(generator.sample({"series": test["series"][:1]}, seed=2)).shape == (1, HORIZON, 1)
+
     run = generator.save(tmp_path / "run")
     assert sorted(path.name for path in run.glob("member2-*.keras"))
     loaded = fusegen.load(run)

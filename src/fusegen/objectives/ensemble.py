@@ -24,17 +24,20 @@ def generate_in_turn(models, inputs, present, seed_generator, temperature=1.0):
     """
     if len(models) == 1:
         return models[0].generate(inputs, present, seed_generator, temperature)
+    count = len(models)
     batch = ops.shape(next(iter(inputs.values())))[0]
-    rows, outputs = [], []
+    per_member = (batch + count - 1) // count
+    outputs = []
     for member, model in enumerate(models):
-        # (Started no later than the batch's end: a batch smaller than the ensemble leaves some members none.)
-        taken = ops.arange(ops.minimum(member, batch), batch, len(models))
+        # Rows member, member + K, ...; past the batch's end they wrap round to its start, so every
+        # member draws at least one row (a convolution refuses an empty batch) and the extras are dropped.
+        taken = ops.mod(ops.arange(per_member) * count + member, ops.maximum(batch, 1))
         member_inputs = {name: ops.take(value, taken, axis=0) for name, value in inputs.items()}
         member_present = None if present is None else ops.take(present, taken, axis=0)
         outputs.append(model.generate(member_inputs, member_present, seed_generator, temperature))
-        rows.append(taken)
-    # The members' rows, one after another, put back in the order they were asked in.
-    order = ops.argsort(ops.concatenate(rows, axis=0))
+    # Row r was member r mod K's draw number r // K; the members' draws lie one after another.
+    rows = ops.arange(batch)
+    order = ops.mod(rows, count) * per_member + rows // count
     return tree.map_structure(
         lambda *parts: ops.take(ops.concatenate(parts, axis=0), order, axis=0), *outputs
     )
