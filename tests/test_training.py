@@ -16,7 +16,9 @@ pytestmark = pytest.mark.slow
 #: Small but real: fewer images and epochs than the examples, same parts.
 QUICK = {
     "tabular_augment": {"training": {"epochs": 8}},
-    "sensors_to_series": {"training": {"epochs": 6}},
+    "sensors_to_series": {
+        "training": {"epochs": 6, "ensemble": 1}
+    },  # one of its two models (tests/test_ensemble.py)
     "image_text_to_image": {"training": {"epochs": 4}, "data": {"options": {"num_images": 20, "size": 64}}},
 }
 
