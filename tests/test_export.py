@@ -56,7 +56,7 @@ def test_image_and_sequence_samplers_reload_with_exact_shapes(examples_dir, tmp_
     )  # fmt: skip
     assert result["edited"].shape == (3, 64, 64, 3) and result["edited"].dtype == tf.uint8
 
-    sensors = trained(examples_dir, "sensors_to_series", epochs=1)
+    sensors = trained(examples_dir, "sensors_to_series", epochs=1, ensemble=1)  # ensembles: test_ensemble.py
     export_savedmodel(sensors, tmp_path / "sensors")
     sampler = tf.saved_model.load(str(tmp_path / "sensors")).signatures["serving_default"]
     result = sampler(

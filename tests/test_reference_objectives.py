@@ -23,7 +23,8 @@ SMALL_OBJECTIVES = {
 def small_spec(examples_dir, example, objective):
     raw = yaml.safe_load((examples_dir / f"{example}.yaml").read_text())
     raw["objective"] = SMALL_OBJECTIVES[objective]
-    raw["training"].update(epochs=1, steps_per_epoch=2, batch_size=8)
+    # One model: the sensors example pools two, and tests/test_ensemble.py round-trips ensembles.
+    raw["training"].update(epochs=1, steps_per_epoch=2, batch_size=8, ensemble=1)
     raw["training"]["tensorboard"] = False
     if example == "image_text_to_image":
         # Ten emoji: one is held out (data.split_column), so there are validation rows to predict.
