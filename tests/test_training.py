@@ -136,3 +136,29 @@ def test_a_weight_average_survives_early_stopping():
     averages = model.optimizer._model_variables_moving_average
     for variable, average in zip(model.optimizer._trainable_variables, averages, strict=True):
         np.testing.assert_allclose(variable.numpy(), average.numpy(), atol=1e-6)
+
+
+def test_the_validation_loss_weighs_the_kl_fully_during_the_warm_up():
+    """Early stopping compares epochs on one quantity: the held-out bound, not the warm-up's discounted one."""
+    rng = np.random.default_rng(0)
+    # Two modes the condition does not tell apart, so the latent must carry which (its KL is not ~0);
+    # 128 validation rows, whole batches, so Keras's loss and the per-batch trackers average alike.
+    modes = rng.choice([-2.0, 2.0], 512) + rng.normal(0.0, 0.1, 512)
+    frame = pd.DataFrame({"x": modes, "c": rng.choice(["a", "b"], 512)})
+    spec = load_spec(
+        {
+            "data": {"validation_split": 0.25},
+            "inputs": {"c": {"kind": "categorical"}},
+            "output": {"kind": "record", "numeric": ["x"]},
+            "objective": {"type": "cvae", "latent_dim": 2, "kl_warmup_epochs": 10},
+            "training": {"epochs": 1, "steps_per_epoch": 5, "batch_size": 32, "tensorboard": False},
+        }
+    )
+    history = fusegen.Generator(spec).fit(frame, verbose=0).history_
+    # The first epoch trains with a KL weight of 0 ...
+    assert history["loss"][0] == pytest.approx(history["reconstruction"][0], abs=1e-4)
+    # ... and is judged on the whole bound.
+    assert history["val_kl"][0] > 0.05
+    assert history["val_loss"][0] == pytest.approx(
+        history["val_reconstruction"][0] + history["val_kl"][0], abs=1e-4
+    )

@@ -4,7 +4,8 @@ Training: the posterior q(z | target, conditions) gives a mean and a
 log-variance; a latent drawn from it (reparameterised) and the fused
 conditions are decoded; the loss is the reconstruction (summed over each
 example's elements) plus ``kl_weight`` times the KL divergence to the
-prior, the weight rising linearly over ``kl_warmup_epochs``. The prior is the
+prior, the weight rising linearly over ``kl_warmup_epochs`` (the validation
+loss always weighs the KL fully, so epochs compare). The prior is the
 standard normal, or with ``prior: conditional`` a normal computed from the
 fused conditions. Sampling draws the latent from the prior, scaled by the
 temperature; with ``observation_noise``, Gaussian noise at the
@@ -148,7 +149,11 @@ class ConditionalVAE(ObjectiveModel):
         kl = ops.mean(self._kl_to_prior(mean, log_variance, fused, training))
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
-        return per_replica(reconstruction + self.spec.objective.kl_weight * self.kl_scale * kl)
+        # Held out, the loss is the whole bound at every epoch, so that early stopping compares like
+        # with like: the warm-up's lighter KL weight would flatter the first epochs' validation loss
+        # and keep weights whose posterior is still far from the prior that sampling draws from.
+        kl_scale = self.kl_scale if training else 1.0
+        return per_replica(reconstruction + self.spec.objective.kl_weight * kl_scale * kl)
 
     def _kl_to_prior(self, mean, log_variance, fused, training=False):
         """KL(q(z | target, conditions) || p(z)) per example, summed over the latent's dimensions."""

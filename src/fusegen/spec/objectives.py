@@ -67,7 +67,8 @@ class CVAEObjective(ObjectiveConfig):
         default=5,
         ge=0,
         description="Epochs over which the KL weight rises from 0; without it the posterior "
-        "tends to collapse to the mean before the decoder learns to use the latent.",
+        "tends to collapse to the mean before the decoder learns to use the latent. The validation loss "
+        "weighs the KL fully throughout, so early stopping compares every epoch on the same bound.",
     )
     numeric_loss: Literal["mse", "mae"] = "mse"
     posterior_units: list[PositiveInt] = Field(default=[128], min_length=1)
