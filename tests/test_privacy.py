@@ -2,8 +2,6 @@
 
 import json
 import math
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -18,6 +16,7 @@ from fusegen.data.table import Table
 from fusegen.metrics import distance_to_closest_record
 from fusegen.privacy import MOST_REDRAWN, REFERENCE_FILE, SimilarityFilter
 from fusegen.spec import GeneratorSpec
+from tests.conftest import cli
 
 
 def _converter(frame: pd.DataFrame, numeric, categorical, nullable=()):
@@ -205,13 +204,12 @@ def test_a_generator_on_a_panel_samples_no_record_closer_than_the_threshold(tmp_
     assert loaded.similarity_filter_.threshold == pytest.approx(similarity.threshold)
     pd.testing.assert_frame_equal(loaded.sample(None, num_samples=400, seed=1), filtered)
     # The CLI says how much the filter did, in one line.
-    cli = subprocess.run(
-        [sys.executable, "-m", "fusegen.cli", "sample", str(tmp_path / "run"), "-n", "400", "--seed", "1",
-         "--out", str(tmp_path / "samples.csv")],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert cli.returncode == 0, cli.stderr
-    assert f"similarity filter: drew {counts['redrawn']} of 400 again" in cli.stdout
+    # (In this process, tests.conftest.cli: it has TensorFlow loaded, where a new one costs seconds.)
+    code, out, err = cli(
+        "sample", tmp_path / "run", "-n", "400", "--seed", "1", "--out", tmp_path / "samples.csv"
+    )
+    assert code == 0, err
+    assert f"similarity filter: drew {counts['redrawn']} of 400 again" in out
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "samples.csv"), filtered, check_dtype=False)
     # evaluate says what the filter did to the samples it scores, beside the privacy score.
     from fusegen.evaluation import evaluate_run, summary_lines
