@@ -191,6 +191,12 @@ class ConditionalVAE(ObjectiveModel):
         numeric NLL is D/2 * log(MSE) for D numeric elements per example
         (D * log(MAE) for the Laplace likelihood of ``numeric_loss: mae``).
 
+        With ``objective.numeric_scale: per_column`` each of a record's
+        numeric columns has its own scale, and its NLL is (1/2) log(MSE_c):
+        a column that the rest of the row predicts closely (a flight's
+        arrival delay from its departure delay) is then priced at its own
+        error rather than at the vague columns' rate (docs/objectives.md).
+
         With ``visible`` (the record cells shown as conditions), only the
         hidden cells count: D is the mean count of hidden numeric cells per
         example, and the scale their mean error.
@@ -204,8 +210,8 @@ class ConditionalVAE(ObjectiveModel):
         total = 0.0
         for part, (target, prediction) in numeric.items():
             error = prediction - ops.cast(target, "float32")
-            if visible is not None:
-                total = total + weights.get(part, 1.0) * self._hidden_numeric_nll(error, visible)
+            if output.kind == "record":
+                total = total + weights.get(part, 1.0) * self._record_numeric_nll(error, visible)
                 continue
             elements = 1
             for size in error.shape[1:]:
@@ -224,13 +230,29 @@ class ConditionalVAE(ObjectiveModel):
             total = total + weights.get(column, 1.0) * ops.mean(cross_entropy)
         return total
 
-    def _hidden_numeric_nll(self, error, visible):
-        hidden = self.record_conditioning.hidden_numeric(visible)
-        count = ops.sum(hidden)
-        elements = count / ops.cast(ops.shape(hidden)[0], "float32")  # hidden numeric cells per example
-        if self.spec.objective.numeric_loss == "mae":
-            return elements * ops.log(ops.sum(hidden * ops.abs(error)) / (count + 1e-6) + 1e-6)
-        return 0.5 * elements * ops.log(ops.sum(hidden * ops.square(error)) / (count + 1e-6) + 1e-6)
+    def _record_numeric_nll(self, error, visible=None):
+        """The NLL of a record's numeric columns (``error``: batch x columns) at the maximum-likelihood
+        scale: shared, per column, or each column's pooled with the shared one; with ``visible``, of
+        the hidden cells only."""
+        mae = self.spec.objective.numeric_loss == "mae"
+        deviation = ops.abs(error) if mae else ops.square(error)
+        if visible is None:
+            counted = ops.ones_like(deviation)
+        else:
+            counted = self.record_conditioning.hidden_numeric(visible)
+        rows = ops.cast(ops.shape(counted)[0], "float32")
+        count = ops.sum(counted, axis=0)  # per column
+        total = ops.sum(counted * deviation, axis=0)
+        shared = ops.sum(total) / (ops.sum(count) + 1e-6)
+        mode = self.spec.objective.numeric_scale
+        if mode == "shared":
+            scale, cells = shared, ops.sum(count) / rows
+        else:
+            scale, cells = total / (count + 1e-6), count / rows
+            if mode == "pooled":
+                # Halfway to the shared scale: no column's weight passes twice the shared one's.
+                scale = 0.5 * (scale + shared)
+        return (1.0 if mae else 0.5) * ops.sum(cells * ops.log(scale + 1e-6))
 
     def generate(self, inputs, present, seed_generator, temperature=1.0):
         fused = self.conditions(inputs, present)

@@ -71,6 +71,15 @@ class CVAEObjective(ObjectiveConfig):
         "weighs the KL fully throughout, so early stopping compares every epoch on the same bound.",
     )
     numeric_loss: Literal["mse", "mae"] = "mse"
+    numeric_scale: Literal["pooled", "shared", "per_column"] = Field(
+        default="pooled",
+        description="For a record output, the numeric likelihood's scale, set to the batch's error: "
+        "'shared', one for all numeric columns; 'per_column', each column's own; 'pooled', halfway "
+        "between the two for each column. A column that the rest of the row predicts closely (an "
+        "arrival delay from a departure delay) is then priced nearer its own error, so samples keep "
+        "the relation, while no column weighs more than twice its share (docs/objectives.md). A "
+        "sequence's elements always share one scale.",
+    )
     posterior_units: list[PositiveInt] = Field(default=[128], min_length=1)
     observation_noise: Literal["auto"] | bool = Field(
         default="auto",
