@@ -17,7 +17,9 @@ from fusegen.spec import load_spec
 def _likelihood_owner(numeric_loss: str, numeric_scale: str):
     """What `ConditionalVAE._record_numeric_nll` reads from its model: the objective and the hidden-cell mask."""
     return SimpleNamespace(
-        spec=SimpleNamespace(objective=SimpleNamespace(numeric_loss=numeric_loss, numeric_scale=numeric_scale)),
+        spec=SimpleNamespace(
+            objective=SimpleNamespace(numeric_loss=numeric_loss, numeric_scale=numeric_scale)
+        ),
         record_conditioning=SimpleNamespace(hidden_numeric=lambda visible: 1.0 - visible),
     )
 
@@ -39,15 +41,20 @@ def test_numeric_columns_are_scored_at_the_maximum_likelihood_scale_shared_or_th
     error = (rng.normal(size=(rows, columns)) * 10.0 ** rng.uniform(-3, 1, columns)).astype("float32")
     visible = (rng.random((rows, columns)) < 0.5).astype("float32") if masked else None
     owner = _likelihood_owner(numeric_loss, numeric_scale)
-    nll = float(ConditionalVAE._record_numeric_nll(owner, ops.convert_to_tensor(error),
-                                                   None if visible is None else ops.convert_to_tensor(visible)))
+    nll = float(
+        ConditionalVAE._record_numeric_nll(
+            owner, ops.convert_to_tensor(error), None if visible is None else ops.convert_to_tensor(visible)
+        )
+    )
     counted = np.ones_like(error) if visible is None else 1.0 - visible
     weight = 1.0 if numeric_loss == "mae" else 0.5
     deviations = np.abs(error) if numeric_loss == "mae" else error**2
     if numeric_scale == "shared":
         # Every counted cell at one scale: their mean deviation, times the counted cells per row.
         shown = counted > 0
-        expected = weight * shown.sum() / rows * np.log(deviations[shown].mean() + 1e-6) if shown.any() else 0.0
+        expected = (
+            weight * shown.sum() / rows * np.log(deviations[shown].mean() + 1e-6) if shown.any() else 0.0
+        )
         assert nll == pytest.approx(expected, rel=1e-4, abs=1e-3)
         return
     shown = counted > 0
@@ -84,7 +91,12 @@ def test_a_tight_relation_between_two_columns_survives_beside_noisy_ones_as_the_
         spec = load_spec(
             {
                 "output": {"kind": "record", "numeric": list(table.columns)},
-                "objective": {"type": "cvae", "latent_dim": 8, "kl_warmup_epochs": 2, "numeric_scale": numeric_scale},
+                "objective": {
+                    "type": "cvae",
+                    "latent_dim": 8,
+                    "kl_warmup_epochs": 2,
+                    "numeric_scale": numeric_scale,
+                },
                 "training": {"batch_size": 64, "epochs": 8, "steps_per_epoch": 50, "learning_rate": 0.003},
             }
         )
