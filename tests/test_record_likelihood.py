@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from keras import ops
 
 import fusegen
+from fusegen.errors import SpecError
 from fusegen.objectives.cvae import ConditionalVAE
 from fusegen.spec import load_spec
 
@@ -108,3 +109,16 @@ def test_a_tight_relation_between_two_columns_survives_beside_noisy_ones_as_the_
     # The default pools each column's scale with the shared one, and lands between (about 2.0).
     assert strays["per_column"] < strays["pooled"] < strays["shared"]
     assert strays["shared"] > 2.2
+
+
+def test_a_numeric_scale_for_a_sequence_output_is_refused_with_the_key_named():
+    spec = {
+        "output": {"kind": "sequence", "steps": 8, "channels": 2},
+        "objective": {"type": "cvae", "numeric_scale": "per_column"},
+    }
+    with pytest.raises(
+        SpecError, match=r"objective.numeric_scale 'per_column'.*sequence output.*remove the key"
+    ):
+        load_spec(spec)
+    spec["objective"]["numeric_scale"] = "pooled"  # the default, which every saved run records
+    assert load_spec(spec).objective.numeric_scale == "pooled"

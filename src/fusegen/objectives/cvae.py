@@ -191,11 +191,13 @@ class ConditionalVAE(ObjectiveModel):
         numeric NLL is D/2 * log(MSE) for D numeric elements per example
         (D * log(MAE) for the Laplace likelihood of ``numeric_loss: mae``).
 
-        With ``objective.numeric_scale: per_column`` each of a record's
-        numeric columns has its own scale, and its NLL is (1/2) log(MSE_c):
-        a column that the rest of the row predicts closely (a flight's
-        arrival delay from its departure delay) is then priced at its own
-        error rather than at the vague columns' rate (docs/objectives.md).
+        A record's numeric columns each have a scale of their own by default
+        (``objective.numeric_scale``: ``pooled``, halfway between the
+        column's error and all columns'; ``per_column``, the column's own),
+        and the NLL is the sum of each column's (1/2) log(scale): a column
+        that the rest of the row predicts closely (a flight's arrival delay
+        from its departure delay) is then priced nearer its own error than
+        at the vague columns' rate (docs/objectives.md).
 
         With ``visible`` (the record cells shown as conditions), only the
         hidden cells count: D is the mean count of hidden numeric cells per

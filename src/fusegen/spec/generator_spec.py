@@ -399,6 +399,13 @@ class GeneratorSpec(_Section):
                 f"columns (cvae), received a {self.output.kind} output and objective '{self.objective.type}'; "
                 "set it to auto or false"
             )
+        numeric_scale = getattr(self.objective, "numeric_scale", "pooled")
+        if numeric_scale != "pooled" and self.output.kind != "record":
+            # Only a record's columns have scales of their own; a sequence's elements share one.
+            problems.append(
+                f"objective.numeric_scale '{numeric_scale}' sets the scales of a record output's numeric "
+                f"columns, received a {self.output.kind} output, whose elements share one scale; remove the key"
+            )
         parts = self.output.part_names()
         unknown = sorted(set(self.loss_weights) - set(parts))
         if unknown:
