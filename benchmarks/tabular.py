@@ -655,13 +655,17 @@ def format_table(split: SuiteSplit, models: dict, real_efficacy) -> str:
         if "error" in row:
             lines.append(f"{name:<14} FAILED: {row['error'][:150]}")
             continue
+        # SDMetrics leaves a property unscored (None here) where no column or pair of its kind is scored.
+        quality_cells = " ".join(
+            f"{'n/a' if row[key] is None else format(row[key], '.3f'):>{width}}"
+            for key, width in (("quality", 8), ("column_shapes", 7), ("column_pair_trends", 7))
+        )
         efficacy = "n/a" if row["ml_efficacy"] is None else f"{row['ml_efficacy']:.3f}"
         worst = ", ".join(f"{column} {score:.2f}" for column, score in row["worst_columns"].items())
         if row.get("columns_not_generated"):
             worst += f"; not generated: {', '.join(row['columns_not_generated'])}"
         lines.append(
-            f"{name:<14} {row['quality']:>8.3f} {row['column_shapes']:>7.3f} {row['column_pair_trends']:>7.3f} "
-            f"{efficacy:>8} {row['dcr_share']:>8.3f} {row['fit_seconds']:>8.1f} {row['fit_cpu_seconds']:>8.1f} "
+            f"{name:<14} {quality_cells} {efficacy:>8} {row['dcr_share']:>8.3f} {row['fit_seconds']:>8.1f} {row['fit_cpu_seconds']:>8.1f} "
             f"{row['sample_seconds']:>9.2f}  {worst}"
         )
     return "\n".join(lines)
