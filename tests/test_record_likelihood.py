@@ -33,21 +33,31 @@ def _likelihood_owner(numeric_loss: str, numeric_scale: str):
     numeric_loss=st.sampled_from(["mse", "mae"]),
     numeric_scale=st.sampled_from(["shared", "pooled", "per_column"]),
     masked=st.booleans(),
+    with_gaps=st.booleans(),
 )
 def test_numeric_columns_are_scored_at_the_maximum_likelihood_scale_shared_or_their_own(
-    seed, rows, columns, numeric_loss, numeric_scale, masked
+    seed, rows, columns, numeric_loss, numeric_scale, masked, with_gaps
 ):
     rng = np.random.default_rng(seed)
     # Columns whose errors differ by orders of magnitude, as a precise and a vague column do.
     error = (rng.normal(size=(rows, columns)) * 10.0 ** rng.uniform(-3, 1, columns)).astype("float32")
     visible = (rng.random((rows, columns)) < 0.5).astype("float32") if masked else None
+    # Missing cells of nullable columns, at a rate of their own per column (up to all of them).
+    present = (
+        (rng.random((rows, columns)) >= rng.uniform(0, 1, columns)).astype("float32") if with_gaps else None
+    )
     owner = _likelihood_owner(numeric_loss, numeric_scale)
     nll = float(
         ConditionalVAE._record_numeric_nll(
-            owner, ops.convert_to_tensor(error), None if visible is None else ops.convert_to_tensor(visible)
+            owner,
+            ops.convert_to_tensor(error),
+            None if visible is None else ops.convert_to_tensor(visible),
+            None if present is None else ops.convert_to_tensor(present),
         )
     )
     counted = np.ones_like(error) if visible is None else 1.0 - visible
+    if present is not None:
+        counted = counted * present  # a missing cell's filler never counts
     weight = 1.0 if numeric_loss == "mae" else 0.5
     deviations = np.abs(error) if numeric_loss == "mae" else error**2
     if numeric_scale == "shared":
@@ -122,3 +132,53 @@ def test_a_numeric_scale_for_a_sequence_output_is_refused_with_the_key_named():
         load_spec(spec)
     spec["objective"]["numeric_scale"] = "pooled"  # the default, which every saved run records
     assert load_spec(spec).objective.numeric_scale == "pooled"
+
+
+def test_the_filler_of_a_missing_number_is_not_part_of_the_likelihood():
+    """A missing cell is stored as its column's median and thrown away at sampling: what the
+    decoder puts there must not change the loss, while a present cell's value must."""
+    rng = np.random.default_rng(0)
+    rows = 64
+    table = pd.DataFrame(
+        {
+            "gust": np.where(rng.random(rows) < 0.7, np.nan, rng.normal(20.0, 5.0, rows)),
+            "speed": rng.normal(10.0, 3.0, rows),
+            "origin": rng.choice(["EWR", "JFK"], rows),
+        }
+    )
+    spec = load_spec(
+        {
+            "output": {
+                "kind": "record",
+                "numeric": ["gust", "speed"],
+                "categorical": ["origin"],
+                "nullable": ["gust"],
+            },
+            "objective": {"type": "cvae", "latent_dim": 2},
+            "training": {"batch_size": 32, "epochs": 1, "steps_per_epoch": 2},
+        }
+    )
+    model = fusegen.Generator(spec).fit(table, verbose=0).model_
+    missing = table["gust"].isna().to_numpy()
+    targets = {
+        "numeric": ops.convert_to_tensor(rng.normal(size=(rows, 2)).astype("float32")),
+        "gust_is_missing": ops.convert_to_tensor(missing.astype("int32")),
+        "origin": ops.convert_to_tensor(rng.integers(0, 2, rows).astype("int32")),
+    }
+    outputs = {
+        "numeric": rng.normal(size=(rows, 2)).astype("float32"),
+        "gust_is_missing": ops.convert_to_tensor(rng.normal(size=(rows, 2)).astype("float32")),
+        "origin": ops.convert_to_tensor(rng.normal(size=(rows, 2)).astype("float32")),
+    }
+
+    def loss(numeric):
+        return float(
+            model.calibrated_reconstruction(targets, {**outputs, "numeric": ops.convert_to_tensor(numeric)})
+        )
+
+    before = loss(outputs["numeric"])
+    at_missing, at_present = outputs["numeric"].copy(), outputs["numeric"].copy()
+    at_missing[missing, 0] += 3.0
+    at_present[~missing, 0] += 3.0
+    assert loss(at_missing) == pytest.approx(before, abs=1e-5)
+    assert abs(loss(at_present) - before) > 0.1

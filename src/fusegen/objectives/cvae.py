@@ -201,7 +201,11 @@ class ConditionalVAE(ObjectiveModel):
 
         With ``visible`` (the record cells shown as conditions), only the
         hidden cells count: D is the mean count of hidden numeric cells per
-        example, and the scale their mean error.
+        example, and the scale their mean error. A missing cell of a nullable
+        number never counts: its value is a filler (the column's median) that
+        sampling throws away, and fitting it would spend the latent on
+        repeating that filler and shrink the column's scale to the filler's
+        exactness, the more so the more cells are missing.
         """
         output = self.spec.output
         weights = self.spec.loss_weights
@@ -213,7 +217,8 @@ class ConditionalVAE(ObjectiveModel):
         for part, (target, prediction) in numeric.items():
             error = prediction - ops.cast(target, "float32")
             if output.kind == "record":
-                total = total + weights.get(part, 1.0) * self._record_numeric_nll(error, visible)
+                present = self._present_numbers(y)
+                total = total + weights.get(part, 1.0) * self._record_numeric_nll(error, visible, present)
                 continue
             elements = 1
             for size in error.shape[1:]:
@@ -232,16 +237,33 @@ class ConditionalVAE(ObjectiveModel):
             total = total + weights.get(column, 1.0) * ops.mean(cross_entropy)
         return total
 
-    def _record_numeric_nll(self, error, visible=None):
+    def _present_numbers(self, y):
+        """1 where a record's numeric cell holds a value, 0 where a nullable column's is missing
+        (batch x numeric columns), or None when no numeric column is nullable."""
+        output = self.spec.output
+        if not any(column in output.nullable for column in output.numeric):
+            return None
+        rows = ops.shape(y["numeric"])[0]
+        columns = [
+            1.0 - ops.cast(ops.reshape(y[f"{column}_is_missing"], (-1,)), "float32")
+            if column in output.nullable
+            else ops.ones((rows,))
+            for column in output.numeric
+        ]
+        return ops.stack(columns, axis=1)
+
+    def _record_numeric_nll(self, error, visible=None, present=None):
         """The NLL of a record's numeric columns (``error``: batch x columns) at the maximum-likelihood
         scale: shared, per column, or each column's pooled with the shared one; with ``visible``, of
-        the hidden cells only."""
+        the hidden cells only; with ``present``, of the cells that hold a value only."""
         mae = self.spec.objective.numeric_loss == "mae"
         deviation = ops.abs(error) if mae else ops.square(error)
         if visible is None:
             counted = ops.ones_like(deviation)
         else:
             counted = self.record_conditioning.hidden_numeric(visible)
+        if present is not None:
+            counted = counted * present
         rows = ops.cast(ops.shape(counted)[0], "float32")
         count = ops.sum(counted, axis=0)  # per column
         total = ops.sum(counted * deviation, axis=0)
