@@ -134,7 +134,8 @@ def test_a_numeric_scale_for_a_sequence_output_is_refused_with_the_key_named():
     assert load_spec(spec).objective.numeric_scale == "pooled"
 
 
-def test_the_filler_of_a_missing_number_is_not_part_of_the_likelihood():
+@pytest.mark.parametrize("objective", ["cvae", "regression"])
+def test_the_filler_of_a_missing_number_is_not_part_of_the_loss(objective):
     """A missing cell is stored as its column's median and thrown away at sampling: what the
     decoder puts there must not change the loss, while a present cell's value must."""
     rng = np.random.default_rng(0)
@@ -144,17 +145,19 @@ def test_the_filler_of_a_missing_number_is_not_part_of_the_likelihood():
             "gust": np.where(rng.random(rows) < 0.7, np.nan, rng.normal(20.0, 5.0, rows)),
             "speed": rng.normal(10.0, 3.0, rows),
             "origin": rng.choice(["EWR", "JFK"], rows),
+            "season": rng.choice(["summer", "winter"], rows),  # something for regression to predict from
         }
     )
     spec = load_spec(
         {
+            "inputs": {"season": {"kind": "categorical"}},
             "output": {
                 "kind": "record",
                 "numeric": ["gust", "speed"],
                 "categorical": ["origin"],
                 "nullable": ["gust"],
             },
-            "objective": {"type": "cvae", "latent_dim": 2},
+            "objective": {"type": "cvae", "latent_dim": 2} if objective == "cvae" else {"type": "regression"},
             "training": {"batch_size": 32, "epochs": 1, "steps_per_epoch": 2},
         }
     )
@@ -172,9 +175,10 @@ def test_the_filler_of_a_missing_number_is_not_part_of_the_likelihood():
     }
 
     def loss(numeric):
-        return float(
-            model.calibrated_reconstruction(targets, {**outputs, "numeric": ops.convert_to_tensor(numeric)})
-        )
+        decoded = {**outputs, "numeric": ops.convert_to_tensor(numeric)}
+        if objective == "cvae":
+            return float(model.calibrated_reconstruction(targets, decoded))
+        return float(model.reconstruction_loss(targets, decoded))
 
     before = loss(outputs["numeric"])
     at_missing, at_present = outputs["numeric"].copy(), outputs["numeric"].copy()

@@ -326,7 +326,8 @@ class ObjectiveModel(keras.Model):
         return self.decoder(inputs, training=training)
 
     def reconstruction_loss(self, y, outputs, numeric_loss="mse", reduce="mean"):
-        """Weighted per-part losses: ``mean`` averages elements; ``sum`` sums them per example."""
+        """Weighted per-part losses: ``mean`` averages elements; ``sum`` sums them per example. A
+        record's missing numeric cells do not count (`_present_numbers`)."""
         output = self.spec.output
         weights = self.spec.loss_weights
         if output.kind != "record":
@@ -334,7 +335,7 @@ class ObjectiveModel(keras.Model):
         total = 0.0
         if self.record_numeric:
             total = total + weights.get("numeric", 1.0) * _numeric_loss(
-                y["numeric"], outputs["numeric"], numeric_loss, reduce
+                y["numeric"], outputs["numeric"], numeric_loss, reduce, self._present_numbers(y)
             )
         for column, _ in self.record_categories:
             cross_entropy = keras.losses.sparse_categorical_crossentropy(
@@ -342,6 +343,26 @@ class ObjectiveModel(keras.Model):
             )
             total = total + weights.get(column, 1.0) * ops.mean(cross_entropy)
         return total
+
+    def _present_numbers(self, y):
+        """1 where a record's numeric cell holds a value, 0 where a nullable column's is missing
+        (batch x numeric columns), or None when no numeric column is nullable.
+
+        A missing cell is stored as its column's median beside the missing flag, and sampling
+        throws the number away where the flag says missing: a loss that fitted that filler would
+        spend the model on repeating it (docs/objectives.md).
+        """
+        output = self.spec.output
+        if not any(column in output.nullable for column in output.numeric):
+            return None
+        rows = ops.shape(y["numeric"])[0]
+        columns = [
+            1.0 - ops.cast(ops.reshape(y[f"{column}_is_missing"], (-1,)), "float32")
+            if column in output.nullable
+            else ops.ones((rows,))
+            for column in output.numeric
+        ]
+        return ops.stack(columns, axis=1)
 
     def target_representation(self, y):
         """The target as one tensor: records become numeric columns + one-hot blocks."""
@@ -431,7 +452,9 @@ class ObjectiveModel(keras.Model):
         return {"optimizer": (self.optimizer, self.trainable_variables)}
 
 
-def _numeric_loss(y, prediction, kind, reduce):
+def _numeric_loss(y, prediction, kind, reduce, counted=None):
+    """``kind``'s loss per element, averaged (``mean``) or summed per example (``sum``); with
+    ``counted`` (1 or 0 per element), over the counted elements only."""
     y = ops.cast(y, "float32")
     error = prediction - y
     if kind == "mae":
@@ -441,6 +464,10 @@ def _numeric_loss(y, prediction, kind, reduce):
         per_element = ops.where(absolute < 1.0, 0.5 * error**2, absolute - 0.5)
     else:
         per_element = ops.square(error)
+    if counted is not None:
+        per_element = per_element * counted
     if reduce == "sum":
         return ops.mean(ops.sum(ops.reshape(per_element, (ops.shape(per_element)[0], -1)), axis=-1))
+    if counted is not None:
+        return ops.sum(per_element) / ops.maximum(ops.sum(counted), 1.0)
     return ops.mean(per_element)

@@ -237,21 +237,6 @@ class ConditionalVAE(ObjectiveModel):
             total = total + weights.get(column, 1.0) * ops.mean(cross_entropy)
         return total
 
-    def _present_numbers(self, y):
-        """1 where a record's numeric cell holds a value, 0 where a nullable column's is missing
-        (batch x numeric columns), or None when no numeric column is nullable."""
-        output = self.spec.output
-        if not any(column in output.nullable for column in output.numeric):
-            return None
-        rows = ops.shape(y["numeric"])[0]
-        columns = [
-            1.0 - ops.cast(ops.reshape(y[f"{column}_is_missing"], (-1,)), "float32")
-            if column in output.nullable
-            else ops.ones((rows,))
-            for column in output.numeric
-        ]
-        return ops.stack(columns, axis=1)
-
     def _record_numeric_nll(self, error, visible=None, present=None):
         """The NLL of a record's numeric columns (``error``: batch x columns) at the maximum-likelihood
         scale: shared, per column, or each column's pooled with the shared one; with ``visible``, of
