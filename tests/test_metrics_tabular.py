@@ -290,6 +290,19 @@ def test_ml_efficacy_of_a_numeric_target_is_r2(penguin_split):
     assert result["ratio"] > 0.9
 
 
+def test_whole_number_labels_with_gaps_match_their_integer_samples(penguin_split):
+    # A column of whole numbers with gaps reads as floats (2007.0) where samples hold Int64 (2007).
+    train, holdout = penguin_split
+    train, holdout = (frame.assign(year=frame["year"].astype("float64")) for frame in (train, holdout))
+    train.loc[train.index[:5], "year"] = np.nan
+    synthetic = bootstrap(train.dropna(subset=["year"])).astype({"year": "Int64"})
+
+    result = ml_efficacy(train, synthetic, holdout, "year", categorical=["year"])
+
+    for model in result["models"].values():
+        assert model["synthetic"]["accuracy"] > 0.5 * model["real"]["accuracy"] > 0
+
+
 def test_a_synthetic_table_with_one_class_scores_low_instead_of_failing(penguin_split):
     train, holdout = penguin_split
     collapsed = train[train["species"] == "Adelie"]

@@ -135,7 +135,7 @@ def _convert(frame: pd.DataFrame, kinds: dict[str, str], name: str) -> pd.DataFr
             elif kind == DATETIME:
                 columns[column] = _seconds_since_epoch(values)
             else:
-                columns[column] = values.astype(object).where(values.notna(), np.nan)
+                columns[column] = _labels(values)
         except (TypeError, ValueError) as error:
             raise DataError(
                 f'Column "{column}" as {kind} in the {name} data: its values cannot be read as '
@@ -143,6 +143,18 @@ def _convert(frame: pd.DataFrame, kinds: dict[str, str], name: str) -> pd.DataFr
                 hint="convert the column, or list it in categorical= to compare it as categories.",
             ) from error
     return pd.DataFrame(columns, index=frame.index)
+
+
+def _labels(values: pd.Series) -> pd.Series:
+    """A categorical column as object labels, NaN for missing, whole-number floats as ints.
+
+    A column of whole numbers with gaps reads as floats (14.0) where a
+    generator's samples hold Int64 (14). As Python values the two are one
+    label, but the encoders compare labels as text, where they are two.
+    """
+    labels = values.astype(object).where(values.notna(), np.nan)
+    whole = [int(value) if isinstance(value, float) and value.is_integer() else value for value in labels]
+    return pd.Series(whole, index=values.index, dtype=object)  # map() would infer float64 back
 
 
 def _label_missing(values: pd.Series, label: str) -> pd.Series:
