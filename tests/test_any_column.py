@@ -503,6 +503,41 @@ def test_imputing_a_designated_input_leaves_it_out_of_the_rows_that_lack_it():
     assert not generator.impute(only_x, seed=0).isna().any().any()
 
 
+def test_a_designated_numeric_input_is_drawn_where_a_row_lacks_it_and_text_is_kept_or_refused():
+    """x is an input (as init designates a column) and a nullable record column; rows lacking it draw it."""
+    training, _ = masked(table(300, seed=51), 0.2, seed=52)
+    training["y"], training["c"] = table(300, seed=51)["y"], table(300, seed=51)["c"]
+    spec = record_spec(training={"batch_size": 64, "epochs": 2, "steps_per_epoch": 10})
+    spec["output"]["nullable"] = ["x"]
+    spec.update(
+        inputs={"x_input": {"kind": "numeric", "columns": ["x"], "missing": "impute"}},
+        conditioning={"modality_dropout": 0.5},
+    )
+    generator = fusegen.Generator(load_spec(spec)).fit(training, verbose=0)
+    holed = table(40, seed=53).assign(x=lambda frame: frame["x"].where(np.arange(40) % 2 == 0))
+
+    imputed = generator.impute(holed, seed=0)
+    observed = holed["x"].notna().to_numpy()
+    assert (imputed["x"].to_numpy()[observed] == holed["x"].to_numpy()[observed]).all()
+    # Drawn, not the stand-in that feeds the model (the first observed value) copied into every gap.
+    filled = imputed["x"].to_numpy()[~observed]
+    assert not np.isnan(filled).any() and np.unique(filled).size > 10
+    # sample() generates an empty condition cell at the rate learned, as for any other column.
+    drawn = generator.sample({"x": [None, 0.5], "c": ["a", "a"]}, num_samples=20, seed=1)
+    assert drawn["x"].iloc[20:].eq(0.5).all() and drawn["x"].iloc[:20].notna().mean() > 0.5
+
+    # Text among the numbers: impute keeps an observed cell as given; a condition is refused.
+    marked = holed.astype({"x": object})
+    marked.loc[1, "x"] = "<5"
+    with pytest.warns(
+        FusegenWarning, match=r"column 'x' holds text in 1 observed cell.*\['<5'\].*kept as given"
+    ):
+        kept = generator.impute(marked, seed=0)
+    assert kept["x"].iloc[1] == "<5" and kept["x"].iloc[0] == marked["x"].iloc[0]
+    with pytest.raises(DataError, match=r"condition column 'x' is numeric, but 1 row.*hold text.*\['abc'\]"):
+        generator.sample({"x": ["abc"], "c": ["a"]})
+
+
 def test_predict_conditions_on_the_inputs_only(generator):
     """predict() and evaluation pass whole real rows: their record columns must not be copied back."""
     rows = table(200, seed=51)

@@ -39,7 +39,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from fusegen.data.checks import is_missing
+from fusegen.data.checks import is_missing, text_among_numbers
 from fusegen.data.record_cells import record_columns
 from fusegen.errors import DataError, FusegenError, FusegenWarning
 from fusegen.writers import concatenate_chunks
@@ -143,6 +143,7 @@ def impute(
         result = _expected_cells(result, spec.output, table.num_rows, EXPECTED_DRAWS)
     # The table's own columns in its order: record columns imputed, input-only columns as they were.
     rows = np.repeat(np.arange(table.num_rows), num_imputations)
+    _keep_observed_text(result, table, spec.output, rows)
     for column in original.columns:
         if column not in result.columns:
             result[column] = np.asarray(original.columns[column], dtype=object)[rows]
@@ -150,6 +151,32 @@ def impute(
     if num_imputations > 1:
         result.insert(0, IMPUTATION_COLUMN, np.tile(np.arange(num_imputations), table.num_rows))
     return result
+
+
+def _keep_observed_text(result, table, output, rows) -> None:
+    """Text in a numeric column that the model reads as missing (``<5`` among hours of sleep, a
+    typo) comes back as given, with a warning: it is an observed cell, and filling it would
+    overwrite the user's data. The model saw no value there, so the row's other cells were drawn
+    without it."""
+    for column in output.numeric:
+        if column in output.datetime or column not in table.columns:
+            continue
+        raw = np.asarray(table.columns[column], dtype=object)
+        text = text_among_numbers(raw)
+        if not text.any():
+            continue
+        examples = sorted({str(value) for value in raw[text]})
+        warnings.warn(
+            f"column '{column}' holds text in {int(text.sum())} observed cell(s) ({examples[:5]}), which "
+            "this generator reads as missing values; they are kept as given, not imputed, and did not "
+            "condition their rows' other cells.",
+            FusegenWarning,
+            stacklevel=3,
+        )
+        kept = text[rows]
+        merged = result[column].astype(object).to_numpy(copy=True)
+        merged[kept] = raw[rows][kept]
+        result[column] = merged
 
 
 def _expected_cells(draws, output, rows: int, per_row: int):

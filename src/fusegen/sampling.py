@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from fusegen.data.checks import is_missing
+from fusegen.data.checks import is_missing, rows_text, text_among_numbers
 from fusegen.data.record_cells import (
     draw_in_range,
     given_cells,
@@ -77,23 +77,28 @@ def iter_samples(generator, conditions, options) -> Iterator:
     table, present_inputs = _conditions_table(generator, table, strict=strict)
     batch_size = batch_size or max(generator.spec.training.batch_size, 256)
     presence = None
-    if imputing and present_inputs:
+    # The cells as given: the stand-ins that fill a row's missing input cells feed the model only, and
+    # never come back as the row's values.
+    given_table = table
+    # Not strict (predict, evaluation): a table's other columns are ignored, the record's own included.
+    cells = _record_cells(generator, given_table) if strict else None
+    if cells and not imputing:
+        _refuse_text_among_numbers(generator, given_table, cells)
+    if present_inputs and (imputing or _lacks_input_cells(generator, table, present_inputs)):
         table, presence, present_inputs = _inputs_given_per_row(generator, table, present_inputs)
     if strict:
         _check_known_labels(generator, table, present_inputs)
-    # Not strict (predict, evaluation): a table's other columns are ignored, the record's own included.
-    cells = _record_cells(generator, table) if strict else None
     _check_ranges(generator, table, present_inputs, extrapolate, cells, imputing)
     # Every condition row is checked and transformed before any sampling starts.
     given = generator.preprocessor_.transform_inputs(table, present_inputs) if present_inputs else {}
     if cells is not None:
         given[RECORD_VALUES], given[RECORD_VISIBLE], given[RECORD_EXCLUDED] = given_cells(
-            generator.preprocessor_.output, table, cells, values_present=imputing
+            generator.preprocessor_.output, given_table, cells, values_present=imputing
         )
     sampler = _sampler(generator, float(temperature))
     output = generator.preprocessor_.output
-    kept = {column: given_values(output, table, column) for column in cells or []}
-    conditioned = _Conditioned(table, present_inputs, presence, kept)
+    kept = {column: given_values(output, given_table, column) for column in cells or []}
+    conditioned = _Conditioned(given_table, present_inputs, presence, kept)
     # predict and evaluation (not strict) answer each row once; imputation turns the filter off itself.
     similarity = generator.similarity_filter_ if options["similarity_filter"] and strict else None
     label_check = LabelCheck.for_sampling(
@@ -329,11 +334,19 @@ def _keep_conditioned_columns(generator, result, table, rows, present_inputs):
     owners = _input_columns(generator)
     for column in output.numeric + output.categorical:
         if owners.get(column) in present_inputs and column in table.columns:
-            values = np.asarray(table.columns[column])[rows]
+            values = np.asarray(table.columns[column], dtype=object)[rows]
+            given = ~is_missing(values)  # a row that lacks the cell had it generated
+            if column in output.numeric and column not in output.datetime:
+                given &= ~text_among_numbers(values)  # read as missing (impute puts the text back)
+            if not given.any():
+                continue
             if column in output.categorical:
-                result[column] = _labels_like(values, result[column])
+                kept = _labels_like(values[given], result[column][given])
             else:
-                result[column] = values.astype("float64")
+                kept = values[given].astype("float64")
+            merged = result[column].astype(object).to_numpy(copy=True)
+            merged[given] = np.asarray(kept, dtype=object)
+            result[column] = pd.Series(merged, index=result.index).astype(result[column].dtype)
     return result
 
 
@@ -460,6 +473,36 @@ def _keep_given_cells(result, conditioned, rows):
     return result
 
 
+def _refuse_text_among_numbers(generator, table, cells) -> None:
+    """A condition is a request, so text in a numeric column ('abc', or a marker the model reads as
+    missing) is refused rather than read as an empty cell to generate. (`impute` keeps such cells.)"""
+    output = generator.spec.output
+    for column in cells:
+        if column not in output.numeric or column in output.datetime:
+            continue
+        raw = np.asarray(table.columns[column], dtype=object)
+        text = text_among_numbers(raw)
+        if text.any():
+            rows = np.flatnonzero(text)
+            raise DataError(
+                f"condition column '{column}' is numeric, but {len(rows)} row(s) of the conditions hold "
+                f"text, {rows_text(table, rows)}: {sorted({str(raw[row]) for row in rows})[:5]}.",
+                hint=f"give '{column}' as a number, or leave the cell empty to have it generated.",
+            )
+
+
+def _lacks_input_cells(generator, table, present_inputs) -> bool:
+    """Whether some row of ``table`` lacks a cell of a record's input it gives (an empty cell to generate)."""
+    if generator.spec.output.kind != "record":
+        return False
+    return any(
+        is_missing(np.asarray(table.columns[column], dtype=object)).any()
+        for name in present_inputs
+        for column in _input_column_list(generator, name)
+        if column in table.columns
+    )
+
+
 def _inputs_given_per_row(generator, table, present_inputs):
     """Imputation: an input whose cells a row lacks is absent for that row (needs modality dropout).
 
@@ -470,8 +513,13 @@ def _inputs_given_per_row(generator, table, present_inputs):
     columns = dict(table.columns)
     for index, name in enumerate(generator.plan_.branches):
         for column in _input_column_list(generator, name) if name in present_inputs else []:
-            values = np.asarray(columns[column], dtype=object)
+            values = np.array(
+                columns[column], dtype=object
+            )  # a copy: the stand-ins must not reach the given table
             missing = is_missing(values)
+            if generator.spec.inputs[name].kind == "numeric":
+                # Text among an input's numbers (a marker, kept as given by impute) is a cell it lacks.
+                missing |= text_among_numbers(values)
             if missing.any() and not generator.plan_.uses_presence:
                 raise DataError(
                     f"rows {np.flatnonzero(missing)[:5].tolist()} lack input '{name}' (column '{column}'), "

@@ -25,6 +25,18 @@ def rows_text(table: Table | None, positions) -> str:
     return f"first rows {np.asarray(positions)[:5].tolist()}"
 
 
+def text_among_numbers(values) -> np.ndarray:
+    """Per cell of a numeric column: given, but not a number ('abc', or a marker such as '<5')."""
+    import pandas as pd
+
+    raw = np.asarray(values, dtype=object)
+    try:
+        numbers = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy().astype("float64")
+    except (TypeError, ValueError):  # arrays or other objects, not text: the converters name them
+        return np.zeros(len(raw), bool)
+    return np.isnan(numbers) & ~is_missing(raw)
+
+
 def is_missing(values: np.ndarray) -> np.ndarray:
     """Per row: a None, NaN or empty string anywhere in it (infinity is not missing, but an error)."""
     if values.dtype == object or values.dtype.kind in "SU":
