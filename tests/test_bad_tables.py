@@ -82,6 +82,17 @@ def test_init_keeps_a_numeric_column_with_stray_text_and_names_the_rows(tmp_path
     assert not any("identifiers or free text" in note for note in notes)
 
 
+def test_a_few_whole_numbers_beside_text_are_labels_not_numbers_with_gaps(tmp_path):
+    # Hours of sleep as a survey writes them: 5-9, '<5' and '10+' (9% of rows, under the stray share).
+    rng = np.random.default_rng(0)
+    hours = rng.choice(["5", "6", "7", "8", "9", "<5", "10+"], 400, p=[0.1, 0.2, 0.3, 0.2, 0.11, 0.05, 0.04])
+    path = tmp_path / "sleep.csv"
+    pd.DataFrame({"hours": hours, "age": rng.integers(14, 19, 400) + 0.5}).to_csv(path, index=False)
+    spec, notes = infer_record_spec(path)
+    assert "hours" in spec["output"]["categorical"] and "hours" not in spec["output"]["numeric"]
+    assert "'hours': whole numbers [5, 6, 7, 8, 9] beside text ['10+', '<5'] are read as labels" in notes
+
+
 def test_stray_text_is_missing_in_a_nullable_column_and_an_error_naming_the_rows_otherwise(tmp_path):
     table = read_file(stray_text_csv(tmp_path))
     spec = record_spec(numeric=["x", "y"], nullable=["x"])
@@ -235,6 +246,10 @@ def test_init_writes_a_detected_delimiter(tmp_path):
         (["01/02/2020", "01/13/2020"], ["%m/%d/%Y"]),
         (["02.01.2020 10:30", "13.01.2020 11:00"], ["%d.%m.%Y %H:%M"]),
         (["02/01/2020 10:30:05", "03/01/2020 11:00:00"], ["%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S"]),
+        (["2020-01-02T10:30:05", "2020-01-13 11:00:00"], ["ISO8601"]),
+        # pandas' ISO 8601 parser reads these too; the layout is what they are written back in.
+        (["2020/01/02", "2020/01/13"], ["%Y/%m/%d"]),
+        (["2016/01/01 00:47:36", "2016/11/13 22:04:28"], ["%Y/%m/%d %H:%M:%S"]),
         (["a1", "b2"], []),
     ],
 )
@@ -261,6 +276,64 @@ def test_init_recognises_day_first_dates_and_says_when_they_were_ambiguous(tmp_p
         "'when': dates like '01/01/2020' are read as '%d/%m/%Y'; as no day is above 12, '%m/%d/%Y' would "
         "read them too: if that is meant, set it in output.datetime_formats"
     ) in notes
+
+
+def test_init_writes_the_format_of_year_first_dates_with_slashes(tmp_path):
+    """mnpolice's response_datetime, '2016/01/01 00:47:36': init took it for ISO 8601 and wrote no format,
+    so samples came back as '2016-11-13 22:04:28'."""
+    frame = plain_frame(60)
+    frame["when"] = pd.date_range("2016-01-01 00:47:36", periods=60, freq="37h").strftime("%Y/%m/%d %H:%M:%S")
+    frame["day"] = pd.date_range("2016-01-01", periods=60, freq="D").strftime("%Y/%m/%d")
+    frame["iso"] = pd.date_range("2016-01-01", periods=60, freq="D").strftime("%Y-%m-%dT%H:%M:%S")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "t.csv")
+    assert spec["output"]["datetime"] == ["when", "day", "iso"]
+    assert spec["output"]["datetime_formats"] == {"when": "%Y/%m/%d %H:%M:%S", "day": "%Y/%m/%d"}
+    assert not any("'when'" in note or "'day'" in note for note in notes)
+
+
+@pytest.mark.parametrize("layout", ["%Y/%m/%d %H:%M:%S", "%d/%m/%Y", "%m/%d/%Y %H:%M"])
+def test_dates_are_written_in_the_layout_the_data_used(layout):
+    from fusegen.writers import dated_text
+
+    times = pd.Series(pd.to_datetime(["2016-11-13 22:04:28", None, "2016-01-01 00:47:00"]))
+    frame = pd.DataFrame({"when": times, "iso": times, "x": [1, 2, 3]})
+    written = dated_text(frame, {"when": layout})
+    assert written["when"].tolist()[::2] == [time.strftime(layout) for time in times[::2]]
+    assert pd.isna(written["when"][1]) and written["iso"].equals(frame["iso"])
+    assert frame["when"].dtype.kind == "M"  # the caller's frame is left as it was
+    assert dated_text(frame, {"when": "ISO8601"}) is frame
+
+
+def test_sampled_and_imputed_dates_are_written_in_the_layout_the_data_used(tmp_path):
+    """Init, a tiny training, then `fusegen sample` and `fusegen impute`: the dates read as
+    '2016/01/01 00:47:36' are written so, and read back by the same spec."""
+    import fusegen
+
+    rng = np.random.default_rng(0)
+    frame = plain_frame(120)
+    seconds = rng.integers(0, 365 * 86400, 120)
+    frame["when"] = (pd.Timestamp("2016-01-01") + pd.to_timedelta(seconds, "s")).strftime("%Y/%m/%d %H:%M:%S")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    spec, _ = infer_record_spec(tmp_path / "t.csv")
+    spec["training"].update(epochs=1, steps_per_epoch=2)
+    fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0).save(tmp_path / "run")
+    gaps = frame.head(10).assign(when=[None, *frame["when"][1:5], None, *frame["when"][6:10]])
+    gaps.to_csv(tmp_path / "gaps.csv", index=False)
+    runner = CliRunner()
+    result = runner.invoke(app, ["sample", str(tmp_path / "run"), "-o", str(tmp_path / "s.csv"), "-n", "20"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        app,
+        ["impute", str(tmp_path / "run"), "-d", str(tmp_path / "gaps.csv"), "-o", str(tmp_path / "i.csv")],
+    )
+    assert result.exit_code == 0, result.output
+    layout = r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}$"
+    for name in ("s.csv", "i.csv"):
+        written = pd.read_csv(tmp_path / name, dtype=str)["when"]
+        assert written.notna().all() and written.str.match(layout).all(), (name, written.head().tolist())
+    imputed = pd.read_csv(tmp_path / "i.csv", dtype=str)["when"]
+    assert imputed[1:5].tolist() == gaps["when"][1:5].tolist()
 
 
 def test_cells_of_spaces_are_gaps_to_init_as_to_training(tmp_path):

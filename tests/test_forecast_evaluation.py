@@ -77,6 +77,49 @@ def test_the_context_is_the_inputs_steps_before_the_output(sensors_spec):
     )
 
 
+def wandering_table(count=40, seed=0):
+    """Random walks: the last value is the best point forecast, a season back (4 steps) a worse one."""
+    rng = np.random.default_rng(seed)
+    motion = np.cumsum(rng.normal(0, 1, (count, 100, 6)), axis=1)
+    return Table({"motion": motion, "activity": np.array(["walking"] * count)}, origin="test")
+
+
+def test_with_a_season_the_last_value_is_scored_beside_the_seasonal_naive(sensors_spec):
+    """Quarterly prison counts: last-value MASE 0.859, seasonal naive 1.447, model 0.904. With the
+    seasonal naive alone, `fusegen evaluate` said the model beat the naive forecasts."""
+    from fusegen.metrics.forecast import mase
+
+    train, rows = wandering_table(60, seed=1), wandering_table(20, seed=2)
+    generator = StandIn(sensors_spec, lambda table: np.asarray(table.columns["motion"])[:, 75:], 2.0)
+    results, arrays = evaluate_forecasts(generator, train, rows, seed=0, num_paths=50, seasonality=4)
+    baselines = results["baselines"]
+    assert set(baselines) == {"naive", "seasonal_naive", "context_mean", "climatology"}
+    context, real = arrays["context"], arrays["real"]
+    last = np.repeat(context[:, -1:], 25, axis=1)[:, None]
+    assert baselines["naive"]["crps"] == pytest.approx(mean_weighted_quantile_loss(real, last))
+    assert baselines["naive"]["mase"] == pytest.approx(mase(real, last, context=context, seasonality=4))
+    assert baselines["naive"]["mase"] < baselines["seasonal_naive"]["mase"]
+    line = summary_line(results)
+    assert (
+        f"MASE {results['mase']:.3f} (naive {baselines['naive']['mase']:.3f}, seasonal naive "
+        f"{baselines['seasonal_naive']['mase']:.3f}, context mean "
+    ) in line
+    from fusegen.report.html import _metric_rows
+
+    shown = {row["name"] for row in _metric_rows({"forecast": results})}
+    assert {"forecast.baselines.naive.mase", "forecast.baselines.seasonal_naive.mase"} <= shown
+    # A model between the two naive forecasts is told that the last value beats it.
+    between = {**results, "mase": (baselines["naive"]["mase"] + baselines["seasonal_naive"]["mase"]) / 2}
+    assert (
+        f"; the naive forecast beats the model here (MASE {baselines['naive']['mase']:.3f} against "
+        f"{between['mase']:.3f})"
+    ) in summary_line(between)
+    # With no season, the seasonal naive is the last value: scored once, under its old name.
+    results, _ = evaluate_forecasts(generator, train, rows, seed=0, num_paths=50, seasonality=1)
+    assert set(results["baselines"]) == {"seasonal_naive", "context_mean", "climatology"}
+    assert results["baselines"]["seasonal_naive"]["crps"] == baselines["naive"]["crps"]
+
+
 def test_timegan_scores_put_the_real_context_before_each_continuation(sensors_spec):
     from fusegen.evaluation import _scored_context
 

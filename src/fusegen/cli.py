@@ -315,7 +315,9 @@ def sample(
         if levels is not None:  # sequences are gathered into one NPZ anyway; keep them for the summary
             chunks = keeping(chunks, kept)
         # Streamed: records and images are written batch by batch, so memory stays bounded.
-        written, count = write_output_stream(chunks, out, name=output.name)
+        written, count = write_output_stream(
+            chunks, out, name=output.name, datetime_formats=getattr(output, "datetime_formats", None)
+        )
     files = f" ({len(written)} files)" if len(written) > 1 else ""
     typer.echo(f"wrote {count} {output.kind} sample(s) to {out}{files}")
     similarity = generator.similarity_filter_ if similarity_filter else None
@@ -512,7 +514,10 @@ app.command()(impute)
 def _write(outputs, out: Path, generator, noun: str, count: int | None = None) -> None:
     from fusegen.writers import write_outputs
 
-    written = write_outputs(outputs, out, name=generator.spec.output.name)
+    output = generator.spec.output
+    written = write_outputs(
+        outputs, out, name=output.name, datetime_formats=getattr(output, "datetime_formats", None)
+    )
     files = f" ({len(written)} files)" if len(written) > 1 else ""
     count = len(outputs) if count is None else count
     typer.echo(f"wrote {count} {generator.spec.output.kind} {noun} to {out}{files}")

@@ -39,7 +39,8 @@ def impute(
     generator = load(run_dir)
     table = generator.read_file(data)
     filled = generator.impute(table, num_imputations=num_imputations, seed=seed, strategy=strategy)
-    write_outputs(filled, out, name=generator.spec.output.name)
+    output = generator.spec.output
+    write_outputs(filled, out, name=output.name, datetime_formats=output.datetime_formats)
     counts = missing_cells(generator, table)
     typer.echo(
         f"filled {sum(counts.values())} missing cell(s) in {table.num_rows} row(s)"

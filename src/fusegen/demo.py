@@ -151,7 +151,10 @@ def _write_record_samples(generator, path: Path, write_outputs) -> None:
     table = generator.validation_table_ if generator.validation_table_ is not None else generator.load_table()
     if len(table) > SAMPLE_ROWS:
         table = table.take(np.arange(SAMPLE_ROWS))
-    write_outputs(generator.predict(table, seed=0), path, name=generator.spec.output.name)
+    output = generator.spec.output
+    write_outputs(
+        generator.predict(table, seed=0), path, name=output.name, datetime_formats=output.datetime_formats
+    )
 
 
 def _headline_metrics(results: dict) -> dict:

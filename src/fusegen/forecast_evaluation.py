@@ -15,10 +15,12 @@ that channel up to the output's first step, the context is those inputs'
 real values. MASE then scales each (window, channel) by its context's
 seasonal-naive error, as GluonTS does, and the ``seasonal_naive`` (the last
 season of the context repeated) and ``context_mean`` (each channel's
-context mean repeated) baselines are scored too. Without such a context,
-MASE scales each channel by the mean seasonal-naive error within the
-training split's output windows, and only the ``climatology`` baseline is
-scored. ``climatology`` is always there: ``num_paths`` training output
+context mean repeated) baselines are scored too, and with a seasonality
+above 1 the ``naive`` one (the context's last value repeated), which beats
+the seasonal naive on a series that wanders more than it repeats. Without
+such a context, MASE scales each channel by the mean seasonal-naive error
+within the training split's output windows, and only the ``climatology``
+baseline is scored. ``climatology`` is always there: ``num_paths`` training output
 windows drawn at random for every held-out window, whatever its inputs.
 
 The energy score divides each channel by its standard deviation over the
@@ -59,8 +61,8 @@ def evaluate_forecasts(
         seed: seeds the sample paths and the climatology draws.
         num_paths: sample paths per row (default `DEFAULT_PATHS`).
         seasonality: the season of MASE's scale and of the seasonal-naive
-            baseline, in steps (1: the last value); the spec's
-            ``evaluation.seasonality`` (else 1) when None.
+            baseline, in steps (1: the last value, and no separate ``naive``
+            baseline); the spec's ``evaluation.seasonality`` (else 1) when None.
 
     Returns:
         The scores (JSON-ready), and the arrays a fan chart draws: ``real``
@@ -109,11 +111,18 @@ def evaluate_forecasts(
         fill = np.nanmean(train_real, axis=(0, 1))
         lag = seasonality if seasonality < context.shape[1] else 1
         repeats = -(-real.shape[1] // lag)
-        naive = np.tile(context[:, -lag:], (1, repeats, 1))[:, : real.shape[1]]
+        points = {}
+        if lag > 1:
+            # Scored beside the seasonal naive: where the series wanders more than it repeats (quarterly
+            # prison counts), the last value beats it, and the seasonal naive alone flatters the model.
+            points["naive"] = np.repeat(context[:, -1:], real.shape[1], axis=1)
+        points["seasonal_naive"] = np.tile(context[:, -lag:], (1, repeats, 1))[:, : real.shape[1]]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing context has no mean
-            level = np.repeat(np.nanmean(context, axis=1, keepdims=True), real.shape[1], axis=1)
-        for name, point in (("seasonal_naive", naive), ("context_mean", level)):
+            points["context_mean"] = np.repeat(
+                np.nanmean(context, axis=1, keepdims=True), real.shape[1], axis=1
+            )
+        for name, point in points.items():
             results["baselines"][name] = score(np.where(np.isfinite(point), point, fill)[:, None])
     usable = train_real[np.isfinite(train_real).all(axis=(1, 2))]
     draws = np.random.default_rng(seed).integers(0, len(usable), (len(real), num_paths))
@@ -133,31 +142,40 @@ def real_context(spec, rows: Table) -> tuple[np.ndarray | None, str]:
 
 
 def summary_line(forecast: dict[str, Any]) -> str:
-    """One terminal line: the run's scores, and the best baseline's CRPS beside its own."""
+    """One terminal line: the run's scores with each baseline's CRPS and MASE beside its own, and the
+    best baseline's CRPS or MASE where it beats the run's."""
 
     def number(value):
         return "n/a" if value is None else f"{value:.3f}"
 
-    baselines = ", ".join(
-        f"{name.replace('_', ' ')} {number(scores['crps'])}" for name, scores in forecast["baselines"].items()
-    )
+    def baselines(metric):
+        return ", ".join(
+            f"{name.replace('_', ' ')} {number(scores.get(metric))}"
+            for name, scores in forecast["baselines"].items()
+        )
+
     line = (
         f"forecasts ({forecast['paths_per_window']} paths for each of {forecast['windows']} windows): "
-        f"CRPS {number(forecast['crps'])} ({baselines}), MASE {number(forecast['mase'])}, "
+        f"CRPS {number(forecast['crps'])} ({baselines('crps')}), "
+        f"MASE {number(forecast['mase'])} ({baselines('mase')}), "
         f"coverage 80% {number(forecast['coverage_80'])}, 95% {number(forecast['coverage_95'])}, "
         f"energy score {number(forecast['energy_score'])}"
     )
-    scored = {
-        name: scores["crps"] for name, scores in forecast["baselines"].items() if scores["crps"] is not None
-    }
-    if forecast["crps"] is not None and scored:
+    for metric, label in (("crps", "CRPS"), ("mase", "MASE")):
+        scored = {
+            name: scores[metric]
+            for name, scores in forecast["baselines"].items()
+            if scores.get(metric) is not None
+        }
+        if forecast[metric] is None or not scored:
+            continue
         best = min(scored, key=scored.get)
-        if scored[best] < forecast["crps"]:
+        if scored[best] < forecast[metric]:
             # Said in words: a model that trails a naive forecast should not be used as it is
             # (few training windows, or inputs that wander out of their training levels).
             line += (
-                f"; the {best.replace('_', ' ')} forecast beats the model here (CRPS "
-                f"{number(scored[best])} against {number(forecast['crps'])})"
+                f"; the {best.replace('_', ' ')} forecast beats the model here ({label} "
+                f"{number(scored[best])} against {number(forecast[metric])})"
             )
     return line
 

@@ -17,8 +17,14 @@ from fusegen.errors import DataError
 from fusegen.fileio import atomic_write_bytes, atomic_write_text
 
 
-def write_outputs(outputs, path: str | Path, name: str = "output") -> list[Path]:
-    """Write predictions: records to CSV/Parquet, arrays to NPZ, images also as PNGs in a folder."""
+def write_outputs(
+    outputs, path: str | Path, name: str = "output", datetime_formats: dict[str, str] | None = None
+) -> list[Path]:
+    """Write predictions: records to CSV/Parquet, arrays to NPZ, images also as PNGs in a folder.
+
+    ``datetime_formats`` (the record output's, strftime codes by column) writes
+    those datetime columns to CSV in the layout the data used (`dated_text`).
+    """
     path = Path(path)
     if hasattr(outputs, "to_csv"):
         if path.suffix.lower() in TABLE_SUFFIXES[1:]:
@@ -26,7 +32,7 @@ def write_outputs(outputs, path: str | Path, name: str = "output") -> list[Path]
             outputs.to_parquet(buffer, index=False)
             atomic_write_bytes(path, buffer.getvalue())
         else:
-            atomic_write_text(path, outputs.to_csv(index=False))
+            atomic_write_text(path, dated_text(outputs, datetime_formats).to_csv(index=False))
         return [path]
     outputs = np.asarray(outputs)
     if path.suffix.lower() == ".npz":
@@ -42,19 +48,22 @@ def write_outputs(outputs, path: str | Path, name: str = "output") -> list[Path]
     )
 
 
-def write_output_stream(chunks: Iterable, path: str | Path, name: str = "output") -> tuple[list[Path], int]:
+def write_output_stream(
+    chunks: Iterable, path: str | Path, name: str = "output", datetime_formats: dict[str, str] | None = None
+) -> tuple[list[Path], int]:
     """Write chunks of outputs as they come, so memory holds one chunk at a time.
 
     Records stream to CSV or Parquet, and uint8 images to PNGs in a folder.
     Files appear under their name only when complete (written to a temporary
     name, then renamed). Arrays for ``.npz`` are gathered first, since NPZ
-    cannot be appended to. Returns the paths written and the number of samples.
+    cannot be appended to. ``datetime_formats`` is as for `write_outputs`.
+    Returns the paths written and the number of samples.
     """
     path = Path(path)
     iterator = iter(chunks)
     first = next(iterator)
     if hasattr(first, "to_csv"):
-        return [path], _stream_records(first, iterator, path)
+        return [path], _stream_records(first, iterator, path, datetime_formats)
     first = np.asarray(first)
     if first.ndim == 4 and first.dtype == np.uint8 and not path.suffix:
         written: list[Path] = []
@@ -64,6 +73,35 @@ def write_output_stream(chunks: Iterable, path: str | Path, name: str = "output"
         return written, len(written)
     outputs = concatenate_chunks([first, *map(np.asarray, iterator)])
     return write_outputs(outputs, path, name), len(outputs)
+
+
+def dated_text(frame, datetime_formats: dict[str, str] | None):
+    """``frame`` with each datetime column of ``datetime_formats`` as text in its strftime format.
+
+    A column read as ``2016/01/01 00:47:36`` is written back so, not as pandas'
+    ISO 8601 ``2016-01-01 00:47:36``; a missing time stays an empty cell. A
+    column without a format, or with ``ISO8601``, is left a datetime.
+
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"when": pd.to_datetime(["2020-01-02", None])})
+    >>> dated_text(frame, {"when": "%d/%m/%Y"})["when"].tolist()
+    ['02/01/2020', nan]
+    """
+    import pandas as pd
+
+    formats = {
+        column: text
+        for column, text in (datetime_formats or {}).items()
+        if text != "ISO8601"
+        and column in frame.columns
+        and pd.api.types.is_datetime64_any_dtype(frame[column])
+    }
+    if not formats:
+        return frame
+    frame = frame.copy()
+    for column, text in formats.items():
+        frame[column] = frame[column].dt.strftime(text)
+    return frame
 
 
 #: Suffixes of the files that sequence samples are written to as a long table (`sequence_frame`).
@@ -181,7 +219,7 @@ def _chain(first, rest):
     yield from rest
 
 
-def _stream_records(first, rest, path: Path) -> int:
+def _stream_records(first, rest, path: Path, datetime_formats: dict[str, str] | None = None) -> int:
     import os
     import tempfile
 
@@ -205,7 +243,7 @@ def _stream_records(first, rest, path: Path) -> int:
         else:
             with open(temporary, "w", encoding="utf-8", newline="") as stream:
                 for index, chunk in enumerate(_chain(first, rest)):
-                    chunk.to_csv(stream, index=False, header=index == 0)
+                    dated_text(chunk, datetime_formats).to_csv(stream, index=False, header=index == 0)
                     count += len(chunk)
         os.replace(temporary, path)
     except BaseException:

@@ -185,6 +185,15 @@ def infer_record_spec(
         few_strays = stray.sum() <= MAX_STRAY_TEXT_SHARE * len(labels) or (
             labels[stray].nunique() <= MAX_MISSING_MARKERS and stray.sum() < 0.5 * len(labels)
         )
+        if stray.any() and _few_whole_numbers_beside_text(numbers[~stray], labels[stray]):
+            # A few levels such as hours of sleep 5-9 beside '<5' and '10+', or grades 9-12 beside
+            # 'other': as whole numbers alone they would be categories, and the text is one more.
+            categorical.append(column)
+            notes.append(
+                f"'{column}': whole numbers {sorted(numbers[~stray].unique().astype(int).tolist())} beside "
+                f"text {sorted(labels[stray].unique().tolist())[:5]} are read as labels"
+            )
+            continue
         if few_strays and (stray.any() or missing.any()):
             # Numbers with a few stray strings: a typo or a marker is a missing value, not a new kind.
             # With none, cells of spaces alone made the reader take the numbers for text.
@@ -425,6 +434,12 @@ def _detect_encoding(path: Path) -> tuple[str, str | None]:
         f"'{path.name}' is not UTF-8 (byte 0x{raw[start]:02x} in line {line}); it is read as {encoding} "
         f"(data.encoding): check that line {line} looks right, {text[:60]!r}"
     )
+
+
+def _few_whole_numbers_beside_text(numbers, text) -> bool:
+    """Whether whole numbers and text together hold at most `MAX_WHOLE_NUMBER_LEVELS` distinct values."""
+    whole = bool(np.all(numbers == np.round(numbers)))
+    return whole and numbers.nunique() + text.nunique() <= MAX_WHOLE_NUMBER_LEVELS
 
 
 def _stray_text_note(column: str, text) -> str:

@@ -478,14 +478,19 @@ _TIMES_OF_DAY = ("", " %H:%M", " %H:%M:%S")
 
 
 def detect_datetime_format(values) -> list[str]:
-    """Every format (``ISO8601``, then `DATETIME_FORMATS` with times) that parses all of ``values``.
+    """Every format (``ISO8601``, or `DATETIME_FORMATS` with times) that parses all of ``values``.
 
     ``values`` are date strings without missing ones. The first format is
     the one to use; more than one means the dates are ambiguous (every day
-    and month 12 or less parses both day-first and month-first).
+    and month 12 or less parses both day-first and month-first). ``ISO8601``
+    comes back only where no layout of `DATETIME_FORMATS` reads the dates:
+    pandas' ISO 8601 parser also reads ``2020/01/02``, which is then written
+    back in its own layout, not as ``2020-01-02``.
 
     >>> detect_datetime_format(["02/01/2020", "13/01/2020"])
     ['%d/%m/%Y']
+    >>> detect_datetime_format(["2020/01/02 10:30:05"])
+    ['%Y/%m/%d %H:%M:%S']
     """
     import pandas as pd
 
@@ -500,7 +505,8 @@ def detect_datetime_format(values) -> list[str]:
             for candidate in candidates
             if pd.to_datetime(sample, format=candidate, errors="coerce").notna().all()
         ]
-    return candidates
+    layouts = [candidate for candidate in candidates if candidate != "ISO8601"]
+    return layouts or candidates
 
 
 def _datetimes_to_seconds(raw, where: str, table: Table, column: str, date_format: str | None) -> np.ndarray:

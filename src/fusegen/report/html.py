@@ -42,12 +42,16 @@ EXPLANATIONS = {
     "forecast.crps": "CRPS as GluonTS's mean weighted quantile loss over the 0.1-0.9 quantiles of the sample "
     "paths (lower is better; compare with the baselines).",
     "forecast.mase": "Mean absolute error of the sampled median, scaled by the seasonal-naive error of the "
-    "context (below 1 beats repeating the last value).",
+    "context (lower is better; compare with the naive baselines' MASE).",
     "forecast.coverage_80": "Share of real values inside the sampled 80% interval (calibrated: near 0.80).",
     "forecast.coverage_95": "Share of real values inside the sampled 95% interval (calibrated: near 0.95).",
     "forecast.energy_score": "Energy score of each window's whole path over all channels, each channel "
     "divided by its spread (lower is better).",
+    "forecast.baselines.naive.crps": "CRPS of repeating the context's last value (a point forecast; "
+    "with a seasonality above 1).",
+    "forecast.baselines.naive.mase": "MASE of repeating the context's last value.",
     "forecast.baselines.seasonal_naive.crps": "CRPS of repeating the context's last season (a point forecast).",
+    "forecast.baselines.seasonal_naive.mase": "MASE of repeating the context's last season.",
     "forecast.baselines.context_mean.crps": "CRPS of repeating each channel's context mean (a point forecast).",
     "forecast.baselines.climatology.crps": "CRPS of training windows drawn at random, whatever the inputs.",
     "forecast.baselines.climatology.coverage_80": "80% coverage of those random training windows.",
