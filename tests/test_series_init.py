@@ -474,3 +474,132 @@ def test_covariates_that_wander_like_random_walks_are_read_in_window_units(tmp_p
     assert "['other_rate'] wander like random walks" in text
     assert {"temperature", "workday", "index_ahead"} <= set(history["columns"])
     load_spec(spec)
+
+
+def stacked_panel(path, duplicates=0):
+    """Six quarterly series stacked (a state and a gender each, named by ``series``), like fpp3's prison;
+    with ``duplicates``, one series alone whose first rows appear twice."""
+    quarters = pd.date_range("2005-03-01", periods=24, freq="QS-MAR").strftime("%Y-%m-%d")
+    states, genders = ["ACT", "NSW", "VIC"], ["Female", "Male"]
+    frame = pd.DataFrame(
+        [
+            {"series": f"{state}_{gender}", "state": state, "gender": gender, "t": quarter}
+            for state in states
+            for gender in genders
+            for quarter in quarters
+        ]
+    )
+    frame["count"] = np.arange(len(frame)) % 7 + 10.0
+    if duplicates:
+        frame = frame[frame["series"] == "ACT_Female"].drop(columns=["series", "state", "gender"])
+        frame = pd.concat([frame, frame.iloc[:duplicates]], ignore_index=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_init_refuses_times_that_repeat_and_names_the_columns_that_tell_the_series_apart(tmp_path):
+    """A panel without --group read as one series every 92 days, each window interleaving six series."""
+    path = stacked_panel(tmp_path / "prison.csv")
+    with pytest.raises(DataError) as raised:
+        init_spec(path, series={"targets": ["count"], "time_column": "t"})
+    assert str(raised.value) == (
+        "prison.csv: times repeat in --time column 't': 24 of its times appear in more than one row, the "
+        "first '2005-03-01' in rows 0, 24, 48, 72, 96 and 1 more (with no --group the table is one series); "
+        "a series needs one row per time, or its windows interleave several series or repeat rows. Under "
+        "each value of ['series'] every time appears once: they tell the series apart. Hint: pass --group "
+        "series to `fusegen init` (data.windows.group_column in a spec), or drop the duplicate rows if they "
+        "are copies."
+    )
+    # A group that does not tell every series apart (a state of two genders' series) is refused too.
+    with pytest.raises(DataError) as raised:
+        init_spec(path, series={"targets": ["count"], "time_column": "t", "group_column": "state"})
+    assert "times repeat within the series of --group column 'state': 72 (state, t) pairs" in str(
+        raised.value
+    )
+    assert "the first 'ACT' at '2005-03-01' in rows 0, 24;" in str(raised.value)
+    assert "pass --group series instead of --group state" in str(raised.value)
+    spec, _ = init_spec(path, series={"targets": ["count"], "time_column": "t", "group_column": "series"})
+    assert spec["data"]["windows"]["group_column"] == "series"
+    # One series with rows written twice: no column tells them apart, so drop the copies.
+    path = stacked_panel(tmp_path / "copies.csv", duplicates=3)
+    result = CliRunner().invoke(app, ["init", str(path), "--target", "count", "--time", "t"])
+    assert result.exit_code != 0
+    message = " ".join(str(result.exception or result.output).split())
+    assert (
+        "copies.csv: times repeat in --time column 't': 3 of its times appear in more than one row, "
+        in message
+    )
+    assert (
+        "the first '2005-03-01' in rows 0, 24 " in message
+        and "No single column tells the series apart" in message
+    )
+    assert "drop the duplicate rows if they are copies" in message
+
+
+def test_windows_refuse_a_time_that_repeats_within_a_group(tmp_path):
+    """`fusegen validate` and training cut windows from a spec written by hand, or from another table."""
+    from fusegen.data.sources import load_table
+    from fusegen.data.windows import window_table
+
+    stacked_panel(tmp_path / "prison.csv")
+
+    def windows_of(group_column=None):
+        keys = {"length": 8, "stride": 4, "time_column": "t"}
+        spec = load_spec(
+            {
+                "data": {
+                    "source": "prison.csv",
+                    "windows": {**keys, **({"group_column": group_column} if group_column else {})},
+                },
+                "inputs": {"history": {"kind": "sequence", "steps": 8, "channels": 1, "columns": ["count"]}},
+                "output": {"kind": "vector", "size": 1, "column": "count"},
+            }
+        )
+        return window_table(load_table(spec.data, base_dir=tmp_path), spec)
+
+    with pytest.raises(DataError) as raised:
+        windows_of()
+    message = str(raised.value)
+    assert message.startswith(
+        f"{tmp_path / 'prison.csv'}: data.windows.time_column 't': 24 time(s) repeat in the table (one series: "
+    )
+    assert "the first '2005-03-01' in 6 rows, first rows [0, 24, 48, 72, 96] of" in message
+    assert "each series needs one row per time, or its windows interleave several series" in message
+    assert (
+        "Hint: name the column that tells the series apart with data.windows.group_column (`fusegen init --group COLUMN`)"
+        in message
+    )
+    with pytest.raises(DataError) as raised:
+        windows_of("state")
+    message = str(raised.value)
+    assert (
+        "72 time(s) repeat within groups of data.windows.group_column 'state', the first '2005-03-01' of group 'ACT' in 2 rows, first rows [0, 24] of"
+        in message
+    )
+    assert len(windows_of("series")) == 6 * 5  # 24 quarters hold five windows of 8 at stride 4
+
+
+def test_a_series_that_is_not_numbers_names_its_first_bad_cell_and_row(tmp_path):
+    """weather's precip: '0' in the first row, but 'T' (a trace) in two rows far below."""
+    frame = pd.DataFrame(
+        {
+            "date": pd.date_range("2016-01-01", periods=400, freq="D").strftime("%Y-%m-%d"),
+            "temp": np.sin(np.arange(400) / 9.0),
+            "precip": ["0"] * 300 + ["T", "0.1"] + ["T"] + ["0.2"] * 97,
+        }
+    )
+    frame.to_csv(tmp_path / "weather.csv", index=False)
+    with pytest.raises(DataError) as raised:
+        init_spec(
+            tmp_path / "weather.csv",
+            series={"targets": ["temp"], "time_column": "date", "known_future": ["precip"]},
+        )
+    assert str(raised.value).startswith(
+        "weather.csv: --known-future column 'precip' is object, but a series must be numbers; 2 of its 400 "
+        "rows are not, the first in row 300: received 'T'. Hint: write those cells as numbers or leave them "
+        "empty"
+    )
+    with pytest.raises(
+        DataError, match=r"--target column 'precip' is object, .* the first in row 300: received 'T'"
+    ):
+        init_spec(tmp_path / "weather.csv", series={"targets": ["precip"], "time_column": "date"})

@@ -185,9 +185,13 @@ def infer_record_spec(
         few_strays = stray.sum() <= MAX_STRAY_TEXT_SHARE * len(labels) or (
             labels[stray].nunique() <= MAX_MISSING_MARKERS and stray.sum() < 0.5 * len(labels)
         )
-        if stray.any() and _few_whole_numbers_beside_text(numbers[~stray], labels[stray]):
-            # A few levels such as hours of sleep 5-9 beside '<5' and '10+', or grades 9-12 beside
-            # 'other': as whole numbers alone they would be categories, and the text is one more.
+        if (
+            stray.any()
+            and (~stray).sum() >= 0.5 * len(labels)
+            and _few_whole_numbers_beside_text(numbers[~stray], labels[stray])
+        ):
+            # Mostly a few levels such as hours of sleep 5-9 beside '<5' and '10+', or grades 9-12
+            # beside 'other': as whole numbers alone they would be categories, and the text is one more.
             categorical.append(column)
             notes.append(
                 f"'{column}': whole numbers {sorted(numbers[~stray].unique().astype(int).tolist())} beside "

@@ -111,13 +111,10 @@ def infer_series_spec(
             "population, a price index), so every forecast would read them at levels training never saw; "
             "add them to inputs.history.columns to use them anyway"
         )
-    for column in targets + known_future:
-        if frame[column].dtype.kind not in "iufb":
-            raise DataError(
-                f"{path.name}: column '{column}' is {frame[column].dtype}, but a series must be numbers; "
-                f"received {frame[column].iloc[0]!r} in its first row.",
-                hint="forecast and pass ahead numeric columns only (encode a category as 0/1 columns).",
-            )
+    for option, columns in (("--target", targets), ("--known-future", known_future)):
+        for column in columns:
+            _require_numbers(frame, column, option, path)
+    _require_unique_times(frame, time_column, group_column, reserved, path)
     lengths = frame.groupby(group_column).size() if group_column else pd.Series([len(frame)])
     # The window fits the typical series, not the shortest: on a panel where a few series stopped
     # early (ChickWeight: chicks of 2 readings among chicks of 12), the shortest would shrink every
@@ -245,6 +242,105 @@ def infer_series_spec(
             "evaluate` reports beside it; more history, or a shorter --context or --horizon, gives more"
         )
     return spec, notes
+
+
+def _require_numbers(frame, column: str, option: str, path: Path) -> None:
+    """A `DataError` naming the first cell of ``column`` that is not a number, its row and how many are not."""
+    import pandas as pd
+
+    values = frame[column]
+    if values.dtype.kind in "iufb":
+        return
+    present = values[values.notna()]
+    if present.empty:
+        raise DataError(
+            f"{path.name}: {option} column '{column}' has no values in any of its {len(values)} rows.",
+            hint=f"fill it in, or leave '{column}' out of {option}.",
+        )
+    offenders = present[pd.to_numeric(present, errors="coerce").isna()]
+    if offenders.empty:  # every cell reads as a number, yet the column is no number type
+        offenders = present.iloc[:1]
+    raise DataError(
+        f"{path.name}: {option} column '{column}' is {values.dtype}, but a series must be numbers; "
+        f"{len(offenders)} of its {len(values)} rows are not, the first in row {offenders.index[0]}: "
+        f"received {offenders.iloc[0]!r}.",
+        hint=f"write those cells as numbers or leave them empty (a gap is filled), or leave '{column}' out of "
+        f"{option}; forecast and pass ahead numeric columns only (encode a category as 0/1 columns).",
+    )
+
+
+def _require_unique_times(
+    frame, time_column: str | None, group_column: str | None, reserved: set, path: Path
+) -> None:
+    """A `DataError` where a time repeats within a series: a panel of stacked series without ``--group``
+    (or with one that does not tell them all apart), or duplicated rows. It names the columns that
+    would tell the series apart, as ``--group`` suggestions."""
+    import pandas as pd
+
+    if time_column is None:
+        return
+    times = pd.Series(_time_order(frame, time_column), index=frame.index)
+    readable = times.notna()  # an unreadable time is the windows' error, with its row
+    keys = pd.DataFrame({"time": times[readable]})
+    if group_column:
+        keys["group"] = frame[group_column][readable]
+    repeated = keys.duplicated(keep=False)
+    if not repeated.any():
+        return
+    rows = repeated[repeated].index
+    count = len(keys.loc[rows].drop_duplicates())
+    first = rows[0]
+    same = rows[(keys.loc[rows] == keys.loc[first]).all(axis=1).to_numpy()]
+    listed = ", ".join(str(row) for row in same[:5]) + (f" and {len(same) - 5} more" if len(same) > 5 else "")
+    when = frame[time_column][first]
+    if group_column:
+        found = (
+            f"{path.name}: times repeat within the series of --group column '{group_column}': {count} "
+            f"({group_column}, {time_column}) pairs appear in more than one row, the first "
+            f"{frame[group_column][first]!r} at {when!r} in rows {listed}"
+        )
+    else:
+        found = (
+            f"{path.name}: times repeat in --time column '{time_column}': {count} of its times appear in "
+            f"more than one row, the first {when!r} in rows {listed} (with no --group the table is one series)"
+        )
+    found += "; a series needs one row per time, or its windows interleave several series or repeat rows."
+    candidates = _group_candidates(frame, times, readable, reserved)
+    instead = f" instead of --group {group_column}" if group_column else ""
+    if candidates:
+        raise DataError(
+            f"{found} Under each value of {candidates} every time appears once: they tell the series apart.",
+            hint=f"pass --group {candidates[0]}{instead} to `fusegen init` (data.windows.group_column in a "
+            "spec), or drop the duplicate rows if they are copies.",
+        )
+    raise DataError(
+        f"{found} No single column tells the series apart.",
+        hint="drop the duplicate rows if they are copies; if several columns together name a series (a "
+        "state and a gender), join them into one column and pass it with --group (data.windows.group_column "
+        "in a spec).",
+    )
+
+
+def _group_candidates(frame, times, readable, reserved: set) -> list[str]:
+    """The columns of labels, not readings, under each value of which every time appears once."""
+    import pandas as pd
+
+    candidates = []
+    most_labels = max(MAX_CONDITION_LABELS, int(np.sqrt(len(frame))))
+    for column in frame.columns:
+        if column in reserved:
+            continue
+        values = frame[column]
+        labels = values.nunique()
+        if labels < 2 or 2 * labels > len(frame) or values.isna().any():
+            continue  # one label, or about one per row (an identifier, a reading), tells no series apart
+        if values.dtype.kind in "iufb":
+            whole = values.dtype.kind != "f" or bool((values == values.round()).all())
+            if not whole or labels > most_labels:
+                continue  # a reading, not a label
+        if not pd.DataFrame({"time": times[readable], "label": values[readable]}).duplicated().any():
+            candidates.append(column)
+    return candidates
 
 
 def _split_windows(spec: dict, path: Path) -> tuple[int, int]:

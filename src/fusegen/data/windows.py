@@ -139,10 +139,52 @@ def _ordered(table: Table, windows) -> tuple[Table, np.ndarray]:
     if windows.time_column:
         times = table.column(windows.time_column, "data.windows.time_column")
         _no_missing(times, "data.windows.time_column", windows.time_column, table)
-        order = np.lexsort((_sortable_times(times, windows.time_column, table), groups))
-    else:
-        order = np.argsort(groups, kind="stable")
+        sortable = _sortable_times(times, windows.time_column, table)
+        order = np.lexsort((sortable, groups))
+        ordered = table.take(order)
+        _no_repeated_times(ordered, sortable[order], groups[order], windows)
+        return ordered, groups[order]
+    order = np.argsort(groups, kind="stable")
     return table.take(order), groups[order]
+
+
+def _no_repeated_times(table: Table, times: np.ndarray, groups: np.ndarray, windows) -> None:
+    """A `DataError` where a time repeats within a group: rows ``table`` orders by group, then ``times``.
+
+    A panel of several series stacked without ``group_column`` (or with one that does not tell them all
+    apart), or duplicated rows: a window would interleave the series, or hold a reading twice.
+    """
+    repeats = (times[1:] == times[:-1]) & (groups[1:] == groups[:-1])
+    if not repeats.any():
+        return
+    # Each run of equal (group, time) rows is one repeated time; the first starts at ``start``.
+    count = int(np.sum(repeats & ~np.concatenate([[False], repeats[:-1]])))
+    start = int(np.flatnonzero(repeats)[0])
+    end = start + 1
+    while end < len(repeats) and repeats[end]:
+        end += 1
+    rows = np.arange(start, end + 1)
+    column = windows.time_column
+    within, of_group = "in the table (one series: no data.windows.group_column)", ""
+    if windows.group_column:
+        within = f"within groups of data.windows.group_column '{windows.group_column}'"
+        of_group = f" of group {_group_name(table, windows, rows)}"
+    hint = (
+        "name the column that tells the series apart with data.windows.group_column (`fusegen init "
+        "--group COLUMN`), or drop the duplicate rows if they are copies."
+    )
+    if windows.group_column:
+        hint = (
+            "drop the duplicate rows if they are copies, or name a column that tells every series apart "
+            "with data.windows.group_column (`fusegen init --group COLUMN`; join several columns into one "
+            "if it takes them)."
+        )
+    raise DataError(
+        f"{table.origin}: data.windows.time_column '{column}': {count} time(s) repeat {within}, the first "
+        f"{table.columns[column][start]!r}{of_group} in {len(rows)} rows, {table.rows_label(rows)}; each "
+        "series needs one row per time, or its windows interleave several series or repeat readings.",
+        hint=hint,
+    )
 
 
 def _sortable_times(times: np.ndarray, column: str, table: Table) -> np.ndarray:
