@@ -603,3 +603,19 @@ def test_a_series_that_is_not_numbers_names_its_first_bad_cell_and_row(tmp_path)
         DataError, match=r"--target column 'precip' is object, .* the first in row 300: received 'T'"
     ):
         init_spec(tmp_path / "weather.csv", series={"targets": ["precip"], "time_column": "date"})
+
+
+def test_init_notes_jumps_in_time_but_not_weekends_between_business_days(tmp_path):
+    hourly = pd.date_range("2017-01-01", periods=2000, freq="h")
+    kept = np.r_[0:700, 900:1500, 1510:2000]  # 200 hours missing, then 10
+    frame = pd.DataFrame({"time": hourly[kept].astype(str), "level": np.sin(np.arange(len(kept)) / 5.0)})
+    frame.to_csv(tmp_path / "sensor.csv", index=False)
+    _, text = init_spec(tmp_path / "sensor.csv", series={"targets": ["level"], "time_column": "time"})
+    assert "'time' jumps by more than 3.5 steps 2 time(s): about 210 missing rows in all" in text
+    assert "the longest 8.375 days before 2017-02-07 12:00:00" in text
+
+    business = pd.bdate_range("2020-01-01", periods=300)
+    frame = pd.DataFrame({"day": business.astype(str), "close": np.arange(300.0) % 7})
+    frame.to_csv(tmp_path / "prices.csv", index=False)
+    _, text = init_spec(tmp_path / "prices.csv", series={"targets": ["close"], "time_column": "day"})
+    assert "jumps by more than" not in text
