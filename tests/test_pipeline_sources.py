@@ -372,6 +372,9 @@ def test_a_window_longer_than_every_group_names_the_key_and_the_longest_group():
     whole_table = "the longest, the whole table (one group: no data.windows.group_column), has 14 rows"
     with pytest.raises(DataError, match=re.escape(whole_table)):
         window_table(table_from_frame(long_table(), origin="long.csv"), one_group)
+    # Conditions for a trained run cannot change its spec: they must hold a whole window.
+    with pytest.raises(DataError, match=re.escape("Hint: give at least 20 rows of each series")):
+        window_table(table_from_frame(long_table(), origin="conditions.csv"), one_group, from_end=True)
 
 
 def test_window_length_checks_in_the_spec_name_their_key_path():

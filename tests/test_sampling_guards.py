@@ -58,6 +58,16 @@ def test_a_condition_far_outside_the_training_range_is_refused(run_dir):
         generator.sample(None, num_samples=4, ranges={"c0": (100.0, 200.0)})
 
 
+def test_conditions_without_an_input_name_the_columns_they_lack(run_dir):
+    generator = fusegen.load(run_dir)
+    with pytest.raises(
+        DataError,
+        match=r"the conditions have no input 'c0' \(column 'c0'\): they lack the column\(s\) \['c0'\]",
+    ) as caught:
+        generator.sample({"g": ["a"]}, num_samples=2)
+    assert "add the column(s) ['c0'] to the conditions" in str(caught.value)
+
+
 def test_extrapolation_on_request_warns_and_samples(run_dir):
     generator = fusegen.load(run_dir)
     with warnings.catch_warnings(record=True) as caught:

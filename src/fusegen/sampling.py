@@ -403,10 +403,17 @@ def _conditions_table(generator, conditions, strict: bool):
     absent = [name for name in generator.spec.inputs if name not in present]
     if absent and not generator.plan_.uses_presence:
         described = ", ".join(f"'{name}' (column {_columns_of(generator, name)})" for name in absent)
+        lacking = [
+            column
+            for name in absent
+            for column in _input_column_list(generator, name)
+            if table is None or column not in table.columns
+        ]
         raise DataError(
-            f"the conditions have no input {described}, and this generator needs every input: "
-            "it was trained without conditioning.modality_dropout.",
-            hint="give every input, or retrain with conditioning: {modality_dropout: 0.2}.",
+            f"the conditions have no input {described}: they lack the column(s) {lacking}, and this "
+            "generator needs every input: it was trained without conditioning.modality_dropout.",
+            hint=f"add the column(s) {lacking} to the conditions, or retrain with conditioning: "
+            "{modality_dropout: 0.2}.",
         )
     return table, present
 

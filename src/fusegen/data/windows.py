@@ -232,11 +232,18 @@ def _window_starts(
     short = [segment for segment in segments if len(segment) < length]
     if not starts:
         longest = max(segments, key=len)
+        # Conditions for a trained run (from_end) must hold whole windows; a spec's length can change.
+        hint = (
+            f"give at least {length} rows of each series (a window: its context, and the rows ahead that "
+            "the forecast reads), or check the group column's values."
+            if from_end
+            else f"set data.windows.length to at most {len(longest)} (and the steps of the sequence inputs "
+            "and outputs with it), or check data.windows.group_column."
+        )
         raise DataError(
             f"{table.origin}: data.windows.length {length} is longer than every group's series, so no "
             f"window can be cut: the longest, {_group_text(table, windows, longest)}, has {len(longest)} rows.",
-            hint=f"set data.windows.length to at most {len(longest)} (and the steps of the sequence inputs "
-            "and outputs with it), or check data.windows.group_column.",
+            hint=hint,
         )
     if short:
         listed = ", ".join(
