@@ -619,3 +619,12 @@ def test_init_notes_jumps_in_time_but_not_weekends_between_business_days(tmp_pat
     frame.to_csv(tmp_path / "prices.csv", index=False)
     _, text = init_spec(tmp_path / "prices.csv", series={"targets": ["close"], "time_column": "day"})
     assert "jumps by more than" not in text
+
+
+def test_init_says_which_columns_it_leaves_out_for_not_being_numbers(tmp_path):
+    days = pd.date_range("2020-01-01", periods=200, freq="D")
+    frame = pd.DataFrame({"day": days.astype(str), "sales": np.arange(200.0) % 7, "weather": "sunny"})
+    frame.to_csv(tmp_path / "shop.csv", index=False)
+    spec, text = init_spec(tmp_path / "shop.csv", series={"targets": ["sales"], "time_column": "day"})
+    assert "left out ['weather']: not numbers" in text
+    assert "weather" not in spec["inputs"]["history"]["columns"]

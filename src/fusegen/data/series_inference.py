@@ -101,6 +101,14 @@ def infer_series_spec(
     numbers = [
         column for column in frame.columns if column not in reserved and frame[column].dtype.kind in "iuf"
     ]
+    text = [column for column in frame.columns if column not in reserved and column not in numbers]
+    if text:
+        # A window holds numbers; a label or a code per row has no place in one (a group's label
+        # conditions the forecast through --group).
+        notes.append(
+            f"left out {text}: not numbers (text, labels or flags); encode one as 0/1 columns or pass it "
+            "as --group to use it"
+        )
     # A row counter (1, 2, 3, ... as an exported index) tells the model nothing but the row's place.
     counters = [column for column in numbers if is_row_counter(frame[column])]
     past = [column for column in numbers if column not in counters]
