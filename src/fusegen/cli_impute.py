@@ -29,12 +29,23 @@ def impute(
     seed: int = typer.Option(0, "--seed", help="The same seed gives the same imputations."),
 ):
     """Fill each row's missing cells given the row's observed cells (which come back unchanged)."""
+    from fusegen.errors import DataError
+    from fusegen.writers import TABLE_SUFFIXES, write_outputs
+
+    # Checked before TensorFlow and the model load: a table written as CSV under another name misleads.
+    if out.suffix.lower() not in TABLE_SUFFIXES:
+        raise DataError(
+            f"--out '{out}': the filled table is written as CSV or Parquet, so the name must end in one of "
+            f"{list(TABLE_SUFFIXES)}; received '{out.suffix or 'no suffix'}'.",
+            hint=f"pass --out {out.with_suffix('.csv')}.",
+        )
+    if not data.is_file():
+        raise DataError(f"--data '{data}' does not exist.", hint="check the path to the table to impute.")
     from fusegen.cli import _load_tensorflow
 
     _load_tensorflow()
     from fusegen.generator import load
     from fusegen.imputation import missing_cells
-    from fusegen.writers import write_outputs
 
     generator = load(run_dir)
     table = generator.read_file(data)
