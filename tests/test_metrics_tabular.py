@@ -339,6 +339,9 @@ def test_the_default_ml_target_is_a_column_a_classifier_can_learn(penguins):
     frame = penguins.assign(maker=[f"m{index % 60}" for index in range(len(penguins))], planet="earth")
     assert default_ml_target(frame, ["maker", "planet", "island", "sex"]) == "island"
     assert default_ml_target(frame, ["maker"]) == "maker"  # nothing better: the first
+    # A designated condition (init --condition sex) comes first, if a classifier can learn it.
+    assert default_ml_target(frame, ["maker", "planet", "island", "sex"], preferred=["sex"]) == "sex"
+    assert default_ml_target(frame, ["maker", "planet", "island", "sex"], preferred=["maker"]) == "island"
     assert default_ml_target(frame, []) is None
 
 

@@ -119,7 +119,13 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
     sample_seconds = time.perf_counter() - started
     synthetic = pd.DataFrame(synthetic)[columns]
     if target is None:
-        target = default_ml_target(real_frame, output.categorical)
+        # The designated conditions first (`init --condition`): what the user said matters most.
+        designated = [
+            column
+            for name, part in generator.spec.inputs.items()
+            for column in (getattr(part, "columns", None) or [generator.spec.input_column(name)])
+        ]
+        target = default_ml_target(real_frame, output.categorical, preferred=designated)
     results = evaluate_records(
         real_frame,
         synthetic,
@@ -148,14 +154,16 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
     return results
 
 
-def default_ml_target(frame, categorical: list[str]) -> str | None:
+def default_ml_target(frame, categorical: list[str], preferred: list[str] = ()) -> str | None:
     """The column ML efficacy predicts when none is named: the first categorical column of 2 to
-    `MAX_CONDITION_LABELS` labels in the training rows, else the first categorical column.
+    `MAX_CONDITION_LABELS` labels in the training rows, looking at those ``preferred`` (the
+    designated conditions) first, else the first categorical column.
 
     A column of dozens of labels over a few rows (Cars93's 32 manufacturers over 84 cars) leaves
     a classifier a row or two per class, and its score, real or synthetic, says nothing.
     """
-    for column in categorical:
+    ordered = [column for column in preferred if column in categorical] + list(categorical)
+    for column in ordered:
         if 2 <= frame[column].nunique() <= MAX_CONDITION_LABELS:
             return column
     return categorical[0] if categorical else None
