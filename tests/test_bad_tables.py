@@ -91,6 +91,9 @@ def test_a_few_whole_numbers_beside_text_are_labels_not_numbers_with_gaps(tmp_pa
     spec, notes = infer_record_spec(path)
     assert "hours" in spec["output"]["categorical"] and "hours" not in spec["output"]["numeric"]
     assert "'hours': whole numbers [5, 6, 7, 8, 9] beside text ['10+', '<5'] are read as labels" in notes
+    assert not any("holds one value" in note for note in notes)
+    pd.DataFrame({"hours": hours, "region": "south"}).to_csv(path, index=False)
+    assert "'region' holds one value, 'south', in every row that has one" in infer_record_spec(path)[1]
 
 
 def test_stray_text_is_missing_in_a_nullable_column_and_an_error_naming_the_rows_otherwise(tmp_path):

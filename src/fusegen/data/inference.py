@@ -148,6 +148,9 @@ def infer_record_spec(
             continue
         if missing.any():
             nullable.append(column)
+        if present.nunique() == 1 and len(present) > 1:
+            # Kept (a sample is a row of the table, constant column and all), but worth a look.
+            notes.append(f"'{column}' holds one value, {present.iloc[0]!r}, in every row that has one")
         if series.dtype.kind in "iuf" and is_exported_index(series):
             # R's and pandas' row names written as a column (rownames, Unnamed: 0): a sample's would be
             # a made-up row number, and the column would count in every distance and pair trend.
