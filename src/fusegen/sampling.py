@@ -84,7 +84,10 @@ def iter_samples(generator, conditions, options) -> Iterator:
     cells = _record_cells(generator, given_table) if strict else None
     if cells and not imputing:
         _refuse_text_among_numbers(generator, given_table, cells)
-    if present_inputs and (imputing or _lacks_input_cells(generator, table, present_inputs)):
+    # A row that lacks an input's cell: imputation leaves the input out of that row, and so does
+    # sampling where the model learned to go without inputs (else the input's missing policy fills it).
+    lacking = generator.plan_.uses_presence and _lacks_input_cells(generator, table, present_inputs)
+    if present_inputs and (imputing or lacking):
         table, presence, present_inputs = _inputs_given_per_row(generator, table, present_inputs)
     if strict:
         _check_known_labels(generator, table, present_inputs)
