@@ -200,6 +200,18 @@ def test_expected_imputation_keeps_whole_numbers_whole_and_dates_drawn(tmp_path)
     assert (filled["when"] == filled["when"].dt.normalize()).all()
     observed = holed["count"].notna().to_numpy()
     assert (filled["count"].to_numpy()[observed] == frame["count"].head(12).to_numpy()[observed]).all()
+    # A datetime column takes a range of dates (the CLI's --range when=2020-03-01..2020-03-31).
+    from fusegen.cli_options import parse_ranges
+
+    ranges = parse_ranges(["when=2020-03-01..2020-03-31", "x=-1:1"])
+    assert ranges == {"when": ("2020-03-01", "2020-03-31"), "x": (-1.0, 1.0)}
+    march = generator.sample(None, num_samples=40, ranges=ranges, seed=3)
+    assert march["when"].between(pd.Timestamp("2020-03-01"), pd.Timestamp("2020-03-31")).all()
+    assert march["x"].between(-1, 1).all() and march["when"].nunique() > 5
+    with pytest.raises(
+        DataError, match=r"the range for 'when' must be \(low, high\) dates.*received \('soon'"
+    ):
+        generator.sample(None, num_samples=2, ranges={"when": ("soon", "2020-03-31")})
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

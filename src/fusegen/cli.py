@@ -241,7 +241,10 @@ def sample(
     temperature: float = typer.Option(1.0, "--temperature", help="Scale of the latent or noise; 0 = mode."),
     batch_size: Optional[int] = typer.Option(None, help="Generate this many at a time."),
     range_: list[str] = typer.Option(
-        [], "--range", help="COLUMN=LOW:HIGH for a numeric (input) column: each sample draws it in the range."
+        [],
+        "--range",
+        help="COLUMN=LOW:HIGH for a numeric column, COLUMN=FIRST..LAST for a datetime one: each sample "
+        "draws it in the range.",
     ),
     allow_extrapolation: bool = EXTRAPOLATION_OPTION,
     rebalance: Optional[str] = REBALANCE_OPTION,

@@ -31,18 +31,25 @@ REBALANCE_OPTION = typer.Option(
 )
 
 
-def parse_ranges(items: list[str]) -> dict[str, tuple[float, float]]:
-    """``["col=35:40"]`` -> ``{"col": (35.0, 40.0)}``."""
+def parse_ranges(items: list[str]) -> dict[str, tuple]:
+    """``["col=35:40"]`` -> ``{"col": (35.0, 40.0)}``; dates and times with ``..`` (their own text
+    holds colons): ``["sold=2020-01-01..2020-03-31 18:00"]`` -> ``{"sold": ("2020-01-01", ...)}``."""
     ranges = {}
     for item in items:
         column, _, bounds = item.partition("=")
+        if ".." in bounds:
+            low, _, high = (bound.strip() for bound in bounds.partition(".."))
+            if low and high:
+                ranges[column] = (low, high)  # read as the column's dates when sampling
+                continue
         low, _, high = bounds.partition(":")
         try:
             ranges[column] = (float(low), float(high))
         except ValueError:
             raise FusegenError(
-                f"--range expects COLUMN=LOW:HIGH with numbers, received '{item}'.",
-                hint="for example --range bill_length_mm=35:40",
+                f"--range expects COLUMN=LOW:HIGH with numbers, or COLUMN=FIRST..LAST with dates, received "
+                f"'{item}'.",
+                hint="for example --range bill_length_mm=35:40 or --range sold=2020-01-01..2020-03-31",
             ) from None
     return ranges
 

@@ -184,7 +184,7 @@ class Generator:
         temperature: float = 1.0,
         batch_size: int | None = None,
         strict: bool = True,
-        ranges: dict[str, tuple[float, float]] | None = None,
+        ranges: dict[str, tuple] | None = None,
         extrapolate: bool = False,
         rebalance: str | dict | None = None,
         similarity_filter: bool = True,
@@ -213,7 +213,8 @@ class Generator:
             ranges: ``{column: (low, high)}`` for numeric input columns (each
                 sample draws its condition uniformly in the range) and, with
                 ``conditioning.any_column``, numeric record columns (drawn as
-                the training values fall in the range).
+                the training values fall in the range; a datetime column's
+                bounds are dates, ``("2020-01-01", "2020-03-31")``).
             extrapolate: let numeric conditions outside the training range
                 (beyond ``fusegen.sampling.EXTRAPOLATION_MARGIN`` of its width on
                 either side) through, with a `FusegenWarning`; without it they

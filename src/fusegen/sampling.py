@@ -312,17 +312,40 @@ def _with_ranges(generator, table, rows, ranges, seed) -> Table:
                 + f"; numeric columns that can condition: {sorted(inputs | record)}.",
                 hint="fix categorical values through conditions, and give ranges only for those columns.",
             )
-        try:
-            low, high = (float(bound) for bound in bounds)
-        except (TypeError, ValueError):
-            raise DataError(f"the range for '{column}' must be (low, high), received {bounds!r}.") from None
-        if not low <= high:
-            raise DataError(f"the range for '{column}' must have low <= high, received ({low}, {high}).")
+        dated = column in generator.spec.output.datetime and column in record
+        low, high = _range_bounds(column, bounds, dated)
         if column in inputs:
             columns[column] = rng.uniform(low, high, len(rows))
         else:
-            columns[column] = draw_in_range(generator.preprocessor_.output, column, low, high, len(rows), rng)
+            drawn = draw_in_range(generator.preprocessor_.output, column, low, high, len(rows), rng)
+            # A datetime column is drawn in seconds, as the model reads it, and given back as datetimes.
+            columns[column] = pd.to_datetime(np.round(drawn), unit="s").to_numpy() if dated else drawn
     return Table(columns, origin="the conditions")
+
+
+def _range_bounds(column: str, bounds, dated: bool) -> tuple[float, float]:
+    """A range's (low, high) as numbers: a datetime column's as seconds since the epoch."""
+    try:
+        if dated:
+            low, high = (_seconds(pd.Timestamp(bound)) for bound in bounds)
+        else:
+            low, high = (float(bound) for bound in bounds)
+    except (TypeError, ValueError):
+        example = "('2020-01-01', '2020-03-31')" if dated else "(35.0, 40.0)"
+        raise DataError(
+            f"the range for '{column}' must be (low, high) {'dates' if dated else 'numbers'}, such as "
+            f"{example}; received {bounds!r}."
+        ) from None
+    if not low <= high:
+        raise DataError(f"the range for '{column}' must have low <= high, received {tuple(bounds)}.")
+    return low, high
+
+
+def _seconds(moment) -> float:
+    """Seconds since the epoch, as a datetime column is modelled (a zone's time in UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.tz_convert("UTC").tz_localize(None)
+    return (moment - pd.Timestamp(0)) / pd.Timedelta(seconds=1)
 
 
 def _keep_conditioned_columns(generator, result, table, rows, present_inputs):
