@@ -554,6 +554,14 @@ def test_a_designated_numeric_input_is_drawn_where_a_row_lacks_it_and_text_is_ke
         generator.sample({"x": ["abc"], "c": ["a"]})
 
 
+def test_samples_come_back_in_the_training_tables_column_order(tmp_path):
+    spec = record_spec(training={"batch_size": 64, "epochs": 1, "steps_per_epoch": 3})
+    generator = fusegen.Generator(load_spec(spec)).fit(table(200, seed=61)[["c", "y", "x"]], verbose=0)
+    assert list(generator.sample(None, num_samples=3).columns) == ["c", "y", "x"]
+    reloaded = fusegen.load(generator.save(tmp_path / "run"))
+    assert list(reloaded.sample(None, num_samples=3).columns) == ["c", "y", "x"]
+
+
 def test_predict_conditions_on_the_inputs_only(generator):
     """predict() and evaluation pass whole real rows: their record columns must not be copied back."""
     rows = table(200, seed=51)

@@ -52,6 +52,9 @@ class RecordConverter:
         self.number_labels: list[str] = list(state.get("number_labels", []))
         # Categorical columns of True / False (a CSV's logical column): sampled back as booleans.
         self.boolean_labels: list[str] = list(state.get("boolean_labels", []))
+        # The record's columns in the training table's order, which samples come back in (runs fitted
+        # before 0.13.0, or on streamed statistics, have none: numbers first, then categories).
+        self.column_order: list[str] = list(state.get("column_order", []))
         self._transformers: dict[str, Any] = {}
         self._inverse_graph = GraphCache(self.tf_inverse)
 
@@ -166,6 +169,8 @@ class RecordConverter:
                 check_finite(values, self._column_where(name), table)
             self.numeric_state[name] = self._fit_numeric(name, values, raw)
         self._transformers = {}
+        record = set(self.spec.numeric) | set(self.spec.categorical)
+        self.column_order = [name for name in table.columns if name in record]
         return self.fit_vocabulary(table)
 
     def fit_vocabulary(self, table: Table, column: str | None = None) -> RecordConverter:
@@ -317,7 +322,12 @@ class RecordConverter:
             elif name in self.boolean_labels:
                 labels = _as_booleans(labels, name in self.spec.nullable)
             frame[name] = labels
-        return pd.DataFrame(frame)[self.spec.numeric + self.spec.categorical]
+        return pd.DataFrame(frame)[self.sample_order()]
+
+    def sample_order(self) -> list[str]:
+        """The record's columns in the order samples come back in: the training table's."""
+        default = list(self.spec.numeric) + list(self.spec.categorical)
+        return self.column_order if sorted(self.column_order) == sorted(default) else default
 
     def vocabulary_sizes(self) -> dict[str, int]:
         sizes = {name: len(labels) for name, labels in self.vocabularies.items()}
@@ -330,6 +340,8 @@ class RecordConverter:
             state["number_labels"] = self.number_labels
         if self.boolean_labels:
             state["boolean_labels"] = self.boolean_labels
+        if self.column_order:
+            state["column_order"] = self.column_order
         return state
 
 
