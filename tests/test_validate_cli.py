@@ -168,12 +168,26 @@ def npz_arrays(folder):
     }
 
 
+def whole_windows(folder):
+    """Whole-window synthesis, as docs/guide-sensors.md writes it: no inputs, the windows alone
+    (validate once failed on it with 'unexpected StopIteration')."""
+    np.savez(folder / "windows.npz", window=np.random.default_rng(0).normal(size=(12, 6, 2)))
+    return {
+        "data": {"source": "windows.npz"},
+        "inputs": {},
+        "output": {"kind": "sequence", "steps": 6, "channels": 2, "column": "window"},
+        "objective": {"type": "cvae"},
+        "training": SMALL_TRAINING,
+    }
+
+
 SOURCES = {
     "csv glob with image paths": csv_with_images,
     "image folder": image_folder,
     "long table in windows": long_table,
     "python generator": python_source,
     "npz arrays": npz_arrays,
+    "whole windows, no inputs": whole_windows,
 }
 
 

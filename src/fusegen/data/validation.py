@@ -24,6 +24,7 @@ from fusegen.data.sources import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import FusegenError
 from fusegen.spec import GeneratorSpec
+from fusegen.spec.names import CONSTANT_INPUT
 
 
 @dataclasses.dataclass
@@ -149,6 +150,9 @@ def validate_data(
     if len(inputs) != len(spec.inputs) or targets is None:
         return report
     report.vocabulary_sizes = preprocessor.vocabulary_sizes()
+    if not spec.inputs:
+        # Whole-window synthesis: the model's one input is a constant, as training feeds it.
+        inputs = {CONSTANT_INPUT: np.zeros((len(sample), 1), "float32")}
     _check_batch(spec, inputs, targets, batch_size or spec.training.batch_size, report)
     return report
 
@@ -219,7 +223,9 @@ def _check_batch(spec, inputs, targets, batch_size, report: ValidationReport) ->
         report.problems.append(f"building a batch: {error}")
         return
     report.batch_inputs = {name: value.numpy() for name, value in batch_inputs.items()}
-    for problem in compare(model_input_signature(spec), report.batch_inputs, "inputs"):
+    # The constant input of whole-window synthesis is fusegen's own, not the spec's.
+    spec_inputs = {name: value for name, value in report.batch_inputs.items() if name != CONSTANT_INPUT}
+    for problem in compare(model_input_signature(spec), spec_inputs, "inputs"):
         name = problem.split("'")[1] if "'" in problem else None
         target = report.parts.get(name)
         (target.problems if target else report.problems).append(f"batch: {problem}")
@@ -231,7 +237,10 @@ def _check_batch(spec, inputs, targets, batch_size, report: ValidationReport) ->
             {spec.output.name: signature}, {spec.output.name: batch_targets.numpy()}, "targets"
         )
     report.parts[spec.output.name].problems += [f"batch: {problem}" for problem in problems]
-    report.notes.append(f"built one batch of {len(next(iter(report.batch_inputs.values())))} rows")
+    # Counted on the targets: a spec with no inputs (whole-window synthesis) has an empty input batch.
+    first = next(iter(batch_targets.values())) if isinstance(batch_targets, dict) else batch_targets
+    rows = len(first)
+    report.notes.append(f"built one batch of {rows} rows")
 
 
 def _describe(part: PartReport, sample: Table, values) -> None:
