@@ -53,6 +53,18 @@ def test_the_plan_joins_known_future_steps_to_the_output_and_says_so():
     assert tuple(model({"history": data["history"], "weather": data["weather"]}).shape) == (5, AHEAD, 1)
 
 
+def test_the_report_lists_the_step_join_with_every_other_layer():
+    """The HTML report's shape plan left the step join out while its parameter total counted it."""
+    from fusegen.report.html import _plan_rows
+
+    described = plan_model(load_spec(forecast_spec())).to_dict()
+    rows = _plan_rows(described)
+    joined = [row for row in rows if row["stage"] == "head step join (weather)"]
+    assert joined and [row["layer"] for row in joined] == [
+        layer["layer"] for layer in described["head"]["step_join"]
+    ]
+
+
 def test_without_the_flag_nothing_joins_step_by_step():
     described = plan_model(load_spec(forecast_spec(known_future=False))).to_dict()
     assert described["head"]["step_join"] == []

@@ -158,6 +158,14 @@ def _plan_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:
     add("head", plan["head"]["trunk"])
     for part, layers in plan["head"]["parts"].items():
         add(f"head part {part}", layers)
+    head = plan["head"]
+    if head.get("step_join"):
+        # The known-future inputs and context anchors joined step by step with the generated horizon.
+        joined = [
+            *head.get("known_future", []),
+            *(["context anchors"] if head.get("context_anchors") else []),
+        ]
+        add(f"head step join ({', '.join(joined)})", head["step_join"])
     return rows
 
 
