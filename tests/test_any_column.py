@@ -208,6 +208,10 @@ def test_expected_imputation_keeps_whole_numbers_whole_and_dates_drawn(tmp_path)
     march = generator.sample(None, num_samples=40, ranges=ranges, seed=3)
     assert march["when"].between(pd.Timestamp("2020-03-01"), pd.Timestamp("2020-03-31")).all()
     assert march["x"].between(-1, 1).all() and march["when"].nunique() > 5
+    # Drawn at the column's own resolution: days, not instants between them; whole counts.
+    assert (march["when"] == march["when"].dt.normalize()).all()
+    counted = generator.sample(None, num_samples=40, ranges={"count": (10.5, 20.5)}, seed=3)
+    assert (counted["count"] == counted["count"].round()).all() and counted["count"].between(11, 20).all()
     with pytest.raises(
         DataError, match=r"the range for 'when' must be \(low, high\) dates.*received \('soon'"
     ):
@@ -599,3 +603,25 @@ def test_init_spec_samples_the_joint_of_its_conditions(tmp_path):
         return rows.assign(alive=rows["survived"] == "yes").groupby(["sex", "klass"])["alive"].mean()
 
     assert float((survival(samples) - survival(frame)).abs().max()) < 0.25
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    low=st.floats(-100, 100),
+    width=st.floats(0, 50),
+    resolution=st.sampled_from([{"integer": True}, {"step": 0.25}, {"decimals": 2}, {"decimals": 0}]),
+    seed=st.integers(0, 100),
+)
+def test_ranged_values_come_at_the_columns_resolution_and_inside_the_range(low, width, resolution, seed):
+    from fusegen.data.record_cells import at_resolution
+
+    high = low + width
+    values = np.random.default_rng(seed).uniform(low, high, 50)
+    state = {"integer": False, "decimals": None, "step": None, **resolution}
+    placed = at_resolution(state, values, low, high)
+    assert ((placed >= low) & (placed <= high)).all()
+    step = 1.0 if state["integer"] else state["step"] or 10.0 ** -state["decimals"]
+    on_grid = np.isclose(placed / step, np.round(placed / step), atol=1e-6)
+    # Every value is on the column's grid, unless the range holds no grid point at all.
+    grid_inside = np.ceil(low / step - 1e-9) * step <= high
+    assert on_grid.all() if grid_inside else (placed == values).all()

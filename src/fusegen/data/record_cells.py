@@ -153,4 +153,24 @@ def draw_in_range(converter: RecordConverter, column: str, low: float, high: flo
     levels = np.linspace(0.0, 1.0, len(quantiles))
     bottom, top = np.interp([low, high], quantiles, levels)
     drawn = np.interp(rng.uniform(bottom, top, count), levels, quantiles)
-    return np.clip(drawn, low, high)
+    return at_resolution(state, np.clip(drawn, low, high), low, high)
+
+
+def at_resolution(state: dict, values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``values`` at the column's own resolution (whole numbers, its step, its decimals), as sampling
+    gives the column back, and still in [low, high]; a value with no such point in the range stays."""
+    decimals = state.get("decimals")
+    if state.get("integer"):
+        step = 1.0
+    elif state.get("step"):
+        step = float(state["step"])
+    elif decimals is not None:
+        step = 10.0**-decimals
+    else:
+        return values
+    rounded = np.round(values / step) * step
+    rounded = np.where(rounded < low, rounded + step, rounded)
+    rounded = np.where(rounded > high, rounded - step, rounded)
+    if decimals is not None and not state.get("integer"):
+        rounded = np.round(rounded, decimals)  # 4.6, not 4.6000000000000005
+    return np.where((rounded >= low) & (rounded <= high), rounded, values)
