@@ -386,8 +386,12 @@ def test_cli_impute_and_rebalance(run_dir, tmp_path):
     assert code == 1 and err.startswith("fusegen: error:") and err.count("\n") == 1 and "absent.csv" in err
     assert "--data" in err and "data.source" not in err  # a trained run's spec is not what to fix
     code, out, err = cli("impute", run_dir, "--data", tmp_path / "holes.csv", "--out", tmp_path / "g.txt")
-    assert code == 1 and "must end in one of ['.csv', '.parquet', '.pq']; received '.txt'" in err
+    assert code == 1 and "written as one of ['.csv', '.parquet', '.pq']; received '.txt'" in err
     assert not (tmp_path / "g.txt").exists()
+    # sample refuses it too, before drawing anything (it used to write CSV under the name).
+    code, out, err = cli("sample", run_dir, "-n", "3", "--out", tmp_path / "s.json")
+    assert code == 1 and "received '.json'" in err and "--out " + str(tmp_path / "s.csv") in err
+    assert not (tmp_path / "s.json").exists()
     code, out, err = cli("sample", run_dir, "--rebalance", "c=a:x", "--out", tmp_path / "g.csv")
     assert code == 1 and "--rebalance expects COLUMN=LABEL:SHARE" in err and err.count("\n") == 1
 

@@ -274,6 +274,7 @@ def sample(
     from fusegen.sampling import window_steps_of
     from fusegen.writers import (
         TABLE_SUFFIXES,
+        check_destination,
         concatenate_chunks,
         keeping,
         quantile_summary_path,
@@ -285,6 +286,7 @@ def sample(
 
     generator = load(run_dir)
     output = generator.spec.output
+    check_destination(out, output.kind)
     if levels is not None and output.kind != "sequence":
         raise FusegenError(
             f"--quantiles summarises sequence outputs, but this run's output '{output.name}' is a "
@@ -482,10 +484,11 @@ def predict(
     _load_tensorflow()
     from fusegen.generator import load
     from fusegen.sampling import window_steps_of
-    from fusegen.writers import TABLE_SUFFIXES, sequence_frame
+    from fusegen.writers import TABLE_SUFFIXES, check_destination, sequence_frame
 
     generator = load(run_dir)
     output = generator.spec.output
+    check_destination(out, output.kind)
     as_table = output.kind == "sequence" and out.suffix.lower() in TABLE_SUFFIXES
     steps = None
     if as_table:

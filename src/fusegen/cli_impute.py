@@ -30,15 +30,10 @@ def impute(
 ):
     """Fill each row's missing cells given the row's observed cells (which come back unchanged)."""
     from fusegen.errors import DataError
-    from fusegen.writers import TABLE_SUFFIXES, write_outputs
+    from fusegen.writers import check_destination, write_outputs
 
     # Checked before TensorFlow and the model load: a table written as CSV under another name misleads.
-    if out.suffix.lower() not in TABLE_SUFFIXES:
-        raise DataError(
-            f"--out '{out}': the filled table is written as CSV or Parquet, so the name must end in one of "
-            f"{list(TABLE_SUFFIXES)}; received '{out.suffix or 'no suffix'}'.",
-            hint=f"pass --out {out.with_suffix('.csv')}.",
-        )
+    check_destination(out, "record")
     if not data.is_file():
         raise DataError(f"--data '{data}' does not exist.", hint="check the path to the table to impute.")
     from fusegen.cli import _load_tensorflow

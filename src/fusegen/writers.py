@@ -107,6 +107,29 @@ def dated_text(frame, datetime_formats: dict[str, str] | None):
 #: Suffixes of the files that sequence samples are written to as a long table (`sequence_frame`).
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
+#: What each output kind can be written as: a table, arrays (.npz), or PNGs in a folder (no suffix).
+_DESTINATIONS = {
+    "record": TABLE_SUFFIXES,
+    "sequence": (*TABLE_SUFFIXES, ".npz"),
+    "vector": (".npz",),
+    "image": (".npz", ""),
+}
+
+
+def check_destination(path: str | Path, kind: str, option: str = "--out") -> None:
+    """Refuse, before any sampling, a destination that outputs of ``kind`` cannot be written to
+    (records written as CSV under the name ``samples.txt`` would mislead whoever reads them)."""
+    path = Path(path)
+    allowed = _DESTINATIONS.get(kind)
+    if allowed is None or path.suffix.lower() in allowed:
+        return
+    named = [suffix or "a folder (no suffix)" for suffix in allowed]
+    raise DataError(
+        f"{option} '{path}': {kind} outputs are written as one of {named}; received "
+        f"'{path.suffix or 'no suffix'}'.",
+        hint=f"pass {option} {path.with_suffix(allowed[0] or '')}.",
+    )
+
 
 def quantile_summary_path(path: str | Path) -> Path:
     """Where the quantile summary of the samples in ``path`` goes: beside it, ``NAME.quantiles.npz``
