@@ -212,6 +212,18 @@ def test_expected_imputation_keeps_whole_numbers_whole_and_dates_drawn(tmp_path)
     assert (march["when"] == march["when"].dt.normalize()).all()
     counted = generator.sample(None, num_samples=40, ranges={"count": (10.5, 20.5)}, seed=3)
     assert (counted["count"] == counted["count"].round()).all() and counted["count"].between(11, 20).all()
+    # Beyond the training dates, a range or a condition is refused in dates, not seconds.
+    with pytest.raises(DataError, match=r"the range for 'when', \[2030-01-01, 2030-03-31\], lies outside its "
+                                        r"training range \[2020-01-0\d, 2020-10-\d\d\]"):  # fmt: skip
+        generator.sample(None, num_samples=2, ranges={"when": ("2030-01-01", "2030-03-31")})
+    with pytest.raises(
+        DataError, match=r"'when' is given 2035-01-01, outside its training range \[2020-01-01, "
+    ):
+        generator.sample({"when": ["2035-01-01"]}, num_samples=2)
+    late = generator.sample(
+        None, num_samples=5, ranges={"when": ("2030-01-01", "2030-03-31")}, extrapolate=True
+    )
+    assert late["when"].between(pd.Timestamp("2030-01-01"), pd.Timestamp("2030-03-31")).all()
     with pytest.raises(
         DataError, match=r"the range for 'when' must be \(low, high\) dates.*received \('soon'"
     ):
@@ -389,6 +401,12 @@ def test_cli_impute_and_rebalance(run_dir, tmp_path):
     assert code == 1 and "written as one of ['.csv', '.parquet', '.pq']; received '.txt'" in err
     assert not (tmp_path / "g.txt").exists()
     # sample refuses it too, before drawing anything (it used to write CSV under the name).
+    code, out, err = cli(
+        "sample", run_dir, "-n", "3", "--conditions", tmp_path / "none.csv", "--out", tmp_path / "s.csv"
+    )
+    assert (
+        code == 1 and "--conditions" in err and "none.csv' does not exist" in err and "data.source" not in err
+    )
     code, out, err = cli("sample", run_dir, "-n", "3", "--out", tmp_path / "s.json")
     assert code == 1 and "received '.json'" in err and "--out " + str(tmp_path / "s.csv") in err
     assert not (tmp_path / "s.json").exists()

@@ -50,6 +50,15 @@ def main(
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def _require_file(path: Path | None, option: str, what: str) -> None:
+    """Refuse a missing file given on the command line before TensorFlow loads, naming the option
+    (not data.source: a trained run's spec is not what to fix)."""
+    if path is not None and not path.exists():
+        from fusegen.errors import DataError
+
+        raise DataError(f"{option} '{path}' does not exist.", hint=f"check the path to {what}.")
+
+
 def _load_tensorflow() -> None:
     """Import TensorFlow with its logs hidden, unless --verbose.
 
@@ -269,6 +278,7 @@ def sample(
 ):
     """Sample from a trained generator, on conditions for some inputs, all, or none."""
     levels = parse_quantiles(quantiles) if quantiles is not None else None
+    _require_file(conditions, "--conditions", "the table of conditions")
     _load_tensorflow()
     from fusegen.generator import load
     from fusegen.sampling import window_steps_of
@@ -481,6 +491,7 @@ def predict(
     allow_extrapolation: bool = EXTRAPOLATION_OPTION,
 ):
     """Run a trained generator on new inputs and write its outputs in the user's units."""
+    _require_file(inputs, "--inputs", "the table of inputs")
     _load_tensorflow()
     from fusegen.generator import load
     from fusegen.sampling import window_steps_of

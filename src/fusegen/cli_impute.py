@@ -29,15 +29,12 @@ def impute(
     seed: int = typer.Option(0, "--seed", help="The same seed gives the same imputations."),
 ):
     """Fill each row's missing cells given the row's observed cells (which come back unchanged)."""
-    from fusegen.errors import DataError
+    from fusegen.cli import _load_tensorflow, _require_file
     from fusegen.writers import check_destination, write_outputs
 
     # Checked before TensorFlow and the model load: a table written as CSV under another name misleads.
     check_destination(out, "record")
-    if not data.is_file():
-        raise DataError(f"--data '{data}' does not exist.", hint="check the path to the table to impute.")
-    from fusegen.cli import _load_tensorflow
-
+    _require_file(data, "--data", "the table to impute")
     _load_tensorflow()
     from fusegen.generator import load
     from fusegen.imputation import missing_cells

@@ -21,6 +21,7 @@ from fusegen.data.record_cells import (
     draw_in_range,
     given_cells,
     given_values,
+    in_data_units,
     out_of_range,
     record_columns,
     record_features,
@@ -72,7 +73,7 @@ def iter_samples(generator, conditions, options) -> Iterator:
         table = rebalanced(generator, table, rows, options["rebalance"], seed)
         rows = np.arange(len(rows))
     if ranges:
-        table = _with_ranges(generator, table, rows, ranges, seed)
+        table = _with_ranges(generator, table, rows, ranges, seed, extrapolate)
         rows = np.arange(len(rows))
     table, present_inputs = _conditions_table(generator, table, strict=strict)
     batch_size = batch_size or max(generator.spec.training.batch_size, 256)
@@ -291,7 +292,7 @@ def _input_columns(generator) -> dict[str, str]:
     return {column: name for name in generator.spec.inputs for column in _input_column_list(generator, name)}
 
 
-def _with_ranges(generator, table, rows, ranges, seed) -> Table:
+def _with_ranges(generator, table, rows, ranges, seed, extrapolate: bool = False) -> Table:
     """One condition row per sample, with each ranged column drawn in its range.
 
     A numeric input's value is drawn uniformly; a record column's (with
@@ -317,10 +318,29 @@ def _with_ranges(generator, table, rows, ranges, seed) -> Table:
         if column in inputs:
             columns[column] = rng.uniform(low, high, len(rows))
         else:
+            if not extrapolate:
+                _require_overlap(generator.preprocessor_.output, column, low, high)
             drawn = draw_in_range(generator.preprocessor_.output, column, low, high, len(rows), rng)
             # A datetime column is drawn in seconds, as the model reads it, and given back as datetimes.
             columns[column] = pd.to_datetime(np.round(drawn), unit="s").to_numpy() if dated else drawn
     return Table(columns, origin="the conditions")
+
+
+def _require_overlap(converter, column: str, low: float, high: float) -> None:
+    """Refuse a record column's range that lies wholly outside its training range (with the margin
+    conditions get), in the data's units: every draw would sit at its edge, and the model never saw it."""
+    state = converter.numeric_state[column]
+    slack = EXTRAPOLATION_MARGIN * (state["high"] - state["low"])
+    if high >= state["low"] - slack and low <= state["high"] + slack:
+        return
+    given = in_data_units(converter, column, [low, high])
+    seen = in_data_units(converter, column, [state["low"], state["high"]])
+    raise DataError(
+        f"the range for '{column}', [{given[0]}, {given[1]}], lies outside its training range "
+        f"[{seen[0]}, {seen[1]}]; the model never saw such values, so its samples there are unreliable.",
+        hint="give a range that overlaps the training range, or pass --allow-extrapolation "
+        "(Python: extrapolate=True) to sample there anyway.",
+    )
 
 
 def _range_bounds(column: str, bounds, dated: bool) -> tuple[float, float]:

@@ -13,6 +13,7 @@ returns every given cell exactly as it was given.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from fusegen.data.records import MISSING, RecordConverter, _user_numbers
 from fusegen.data.sources import Table
@@ -137,19 +138,34 @@ def out_of_range(converter: RecordConverter, table: Table, columns: list[str], m
         given = numbers[np.isfinite(numbers)]
         outside = given[(given < low - slack) | (given > high + slack)]
         if outside.size:
+            shown = in_data_units(converter, column, outside[:3])
+            bounds = in_data_units(converter, column, [low, high])
             problems.append(
-                f"column '{column}' is given {outside[:3].tolist()}, outside its training range [{low:g}, {high:g}]"
+                f"column '{column}' is given {', '.join(shown)}, outside its training range "
+                f"[{bounds[0]}, {bounds[1]}]"
             )
     return problems
 
 
+def in_data_units(converter: RecordConverter, column: str, numbers) -> list[str]:
+    """Numbers of numeric column ``column`` as the data writes them: a datetime column's seconds as
+    dates (times only where there are any), others as numbers."""
+    if column in converter.spec.datetime:
+        moments = pd.to_datetime(np.round(np.asarray(numbers, "float64")), unit="s")
+        timed = any(moment != moment.normalize() for moment in moments)
+        return [str(moment) if timed else str(moment.date()) for moment in moments]
+    return [f"{float(number):g}" for number in numbers]
+
+
 def draw_in_range(converter: RecordConverter, column: str, low: float, high: float, count: int, rng):
     """``count`` values of numeric column ``column`` in [low, high], distributed as its training values
-    there (through its fitted quantiles); uniformly where it was standardised instead."""
+    there (through its fitted quantiles); uniformly where it was standardised instead, or where no
+    training value lies in the range."""
     state = converter.numeric_state[column]
-    if "quantiles" not in state:
-        return rng.uniform(low, high, count)
-    quantiles = np.asarray(state["quantiles"], "float64")
+    quantiles = np.asarray(state.get("quantiles", []), "float64")
+    if not quantiles.size or high < quantiles[0] or low > quantiles[-1]:
+        # Standardised, or a range beyond every training value (extrapolation asked for): uniformly.
+        return at_resolution(state, rng.uniform(low, high, count), low, high)
     levels = np.linspace(0.0, 1.0, len(quantiles))
     bottom, top = np.interp([low, high], quantiles, levels)
     drawn = np.interp(rng.uniform(bottom, top, count), levels, quantiles)
