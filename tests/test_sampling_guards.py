@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import fusegen
-from fusegen.errors import DataError, FusegenWarning
+from fusegen.errors import DataError, FusegenError, FusegenWarning
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +56,17 @@ def test_a_condition_far_outside_the_training_range_is_refused(run_dir):
     # Ranges drawn with `ranges=` are checked the same way.
     with pytest.raises(DataError, match="outside the training range"):
         generator.sample(None, num_samples=4, ranges={"c0": (100.0, 200.0)})
+
+
+def test_a_negative_temperature_and_a_column_ranged_twice_are_refused(run_dir):
+    generator = fusegen.load(run_dir)
+    with pytest.raises(FusegenError, match=r"temperature .* must be 0 or more; received -1.0"):
+        generator.sample({"c0": [0.5]}, num_samples=2, temperature=-1.0)
+    assert len(generator.sample({"c0": [0.5]}, num_samples=2, temperature=0.0)) == 2
+    from fusegen.cli_options import parse_ranges
+
+    with pytest.raises(FusegenError, match=r"--range is given twice for 'c0' \(the second: 'c0=2:3'\)"):
+        parse_ranges(["c0=0:1", "c0=2:3"])
 
 
 def test_conditions_without_an_input_name_the_columns_they_lack(run_dir):

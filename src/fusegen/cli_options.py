@@ -37,6 +37,11 @@ def parse_ranges(items: list[str]) -> dict[str, tuple]:
     ranges = {}
     for item in items:
         column, _, bounds = item.partition("=")
+        if column in ranges:
+            raise FusegenError(
+                f"--range is given twice for '{column}' (the second: '{item}'); a column takes one range.",
+                hint="keep one --range per column.",
+            )
         if ".." in bounds:
             low, _, high = (bound.strip() for bound in bounds.partition(".."))
             if low and high:

@@ -58,6 +58,12 @@ def iter_samples(generator, conditions, options) -> Iterator:
     generator._require_fitted()
     if num_samples < 1:
         raise FusegenError(f"num_samples must be at least 1, received {num_samples}.")
+    if not temperature >= 0:
+        raise FusegenError(
+            f"temperature scales the latent's and the noise's spread, so it must be 0 or more; received "
+            f"{temperature}.",
+            hint="use 1 for the model's own spread, less for samples nearer the mode, 0 for the mode.",
+        )
     table = generator._as_table(conditions) if conditions is not None else None
     if table is not None:
         # A long table of readings conditions once per window, as in training, the last window of each
