@@ -394,3 +394,6 @@ def test_the_training_summary_says_why_a_cvae_loss_rose():
     )
     assert _losses({"loss": [2.0, 1.0], "reconstruction": [1.5, 0.5]}) == "; loss 2.0000 -> 1.0000"
     assert _losses({}) == ""
+    # Early stopping keeps the best epoch's weights, so the summary names it beside the last.
+    stopped = {"loss": [1.0, 0.5, 0.4], "val_loss": [-0.2, -1.101, -0.3429]}
+    assert _losses(stopped).endswith(", validation loss -0.3429 (best -1.1010, epoch 2)")

@@ -216,7 +216,7 @@ def train(
 
 
 def _losses(history: dict) -> str:
-    """The training summary's losses: first and last, and the last validation loss."""
+    """The training summary's losses: first and last, and the last validation loss (and the best)."""
     losses, text = history.get("loss", []), ""
     if losses:
         text += f"; loss {losses[0]:.4f} -> {losses[-1]:.4f}"
@@ -227,8 +227,13 @@ def _losses(history: dict) -> str:
                 f" (its KL weight rose from 0 in warm-up; reconstruction "
                 f"{reconstruction[0]:.4f} -> {reconstruction[-1]:.4f})"
             )
-    if history.get("val_loss"):
-        text += f", validation loss {history['val_loss'][-1]:.4f}"
+    validation = history.get("val_loss", [])
+    if validation:
+        text += f", validation loss {validation[-1]:.4f}"
+        best = min(range(len(validation)), key=validation.__getitem__)
+        if validation[best] < validation[-1]:
+            # Early stopping keeps the best epoch's weights (or the weight average): the last is not it.
+            text += f" (best {validation[best]:.4f}, epoch {best + 1})"
     return text
 
 
