@@ -462,6 +462,8 @@ def test_covariates_that_wander_like_random_walks_are_read_in_window_units(tmp_p
             "temperature": 15 + 8 * np.sin(2 * np.pi * step / 365) + rng.normal(0, 3, days),
             "workday": (step % 7 < 5).astype(float),
             "index_ahead": 100 + np.cumsum(rng.normal(0, 1, days)),
+            # A regime switched on once (Stat2Data Marathon's After2004): its level is all it says.
+            "after_switch": (step >= 700).astype(float),
         }
     )
     frame.to_csv(tmp_path / "rates.csv", index=False)
@@ -472,8 +474,28 @@ def test_covariates_that_wander_like_random_walks_are_read_in_window_units(tmp_p
     history = spec["inputs"]["history"]
     assert history["window_units"] == ["other_rate"]
     assert "['other_rate'] wander like random walks" in text
-    assert {"temperature", "workday", "index_ahead"} <= set(history["columns"])
+    assert {"temperature", "workday", "index_ahead", "after_switch"} <= set(history["columns"])
     load_spec(spec)
+
+
+def test_a_date_column_without_time_is_named_as_the_time_to_pass(tmp_path):
+    frame = pd.DataFrame({"date": pd.date_range("2015-01-01", periods=400).strftime("%Y-%m-%d"),
+                          "pace": ["7:42:12"] * 400, "deaths": np.arange(400) % 7 + 100.0})  # fmt: skip
+    frame.to_csv(tmp_path / "deaths.csv", index=False)
+    _, text = init_spec(tmp_path / "deaths.csv", series={"targets": ["deaths"]})
+    assert "'date' holds dates: pass --time date" in text and "left out ['date']: dates" in text
+    assert "left out ['pace']: not numbers" in text  # a time of day alone is no date
+    _, timed = init_spec(tmp_path / "deaths.csv", series={"targets": ["deaths"], "time_column": "date"})
+    assert "holds dates" not in timed and "rows every day" in timed
+
+
+def test_monthly_rows_are_said_to_be_a_month_apart(tmp_path):
+    months = pd.date_range("2000-01-01", periods=120, freq="MS").strftime("%Y-%m-%d")
+    pd.DataFrame({"month": months, "price": np.sin(np.arange(120)) + 5}).to_csv(
+        tmp_path / "p.csv", index=False
+    )
+    _, text = init_spec(tmp_path / "p.csv", series={"targets": ["price"], "time_column": "month"})
+    assert "rows every month:" in text and "31 days" not in text
 
 
 def stacked_panel(path, duplicates=0):

@@ -102,6 +102,13 @@ def infer_series_spec(
         column for column in frame.columns if column not in reserved and frame[column].dtype.kind in "iuf"
     ]
     text = [column for column in frame.columns if column not in reserved and column not in numbers]
+    dated = [column for column in text if time_column is None and _holds_dates(frame[column])]
+    if dated:
+        # Without --time, the rows are read in file order one step apart: a date column says more.
+        notes.append(f"'{dated[0]}' holds dates: pass --time {dated[0]} to order the rows by it and read "
+                     "their frequency")  # fmt: skip
+        text = [column for column in text if column not in dated]
+        notes.append(f"left out {dated}: dates, read as the time only with --time")
     if text:
         # A window holds numbers; a label or a code per row has no place in one (a group's label
         # conditions the forecast through --group).
@@ -438,6 +445,9 @@ def _wandering_columns(
     )
     wandering = []
     for column in columns:
+        if frame[column].nunique(dropna=True) <= 2:
+            # A flag (a work day, a regime switched on once) has no level to lose: its value is all it says.
+            continue
         ratios = []
         for series in groups:
             values = series[column].to_numpy("float64")
@@ -502,7 +512,7 @@ def _gaps_note(frame, time_column: str | None, group_column: str | None, step: f
     return (
         f"'{time_column}' jumps by more than {GAP_STEPS} steps {len(gaps)} time(s): about "
         f"{int((gaps / step).round().sum() - len(gaps)):,} missing rows in all, the longest "
-        f"{_describe_step(float(gaps.max()))} before {ordered.loc[longest, 'time']}; a window across a jump reads "
+        f"{_describe_step(float(gaps.max()), periods=False)} before {ordered.loc[longest, 'time']}; a window across a jump reads "
         "its two sides as consecutive. To have them treated as gaps, add a row for each missing time "
         "with the readings left empty"
     )
@@ -565,7 +575,25 @@ def _season_of(step: float | None) -> int:
     return max(1, round(_DAY / step))
 
 
-def _describe_step(seconds: float) -> str:
+def _holds_dates(values) -> bool:
+    """Whether a text column's values read as dates or times (every non-missing one of a sample)."""
+    import pandas as pd
+
+    sample = values.dropna().astype(str).head(200)
+    # A date part (2015-01-31, 1/31/2015), not a time of day or a duration alone (7:42:12).
+    if sample.empty or not sample.str.contains(r"\d{1,4}[-/.]\d{1,2}").all():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().all())
+
+
+def _describe_step(seconds: float, periods: bool = True) -> str:
+    # A step of a month (28-31 days) or a quarter (89-92) is said as such: "rows every 31 days" misleads.
+    for unit, low, high in (("month", 28 * _DAY, 31 * _DAY), ("quarter", 89 * _DAY, 92 * _DAY)):
+        if periods and low <= seconds <= high:
+            return unit
     for unit, size in (("day", _DAY), ("hour", _HOUR), ("minute", 60.0)):
         if seconds >= size:
             count = seconds / size
