@@ -125,6 +125,11 @@ def test_windows_order_rows_by_a_date_column_and_name_a_bad_date():
         DataError, match=r"time_column 'time': expected numbers or dates, received 'soon' in row"
     ):
         window_table(Table({"time": times, "x": np.zeros(6), "y": np.zeros(6)}, "x.csv"), spec)
+    # Conditions without the time column are told to add it, not to edit an input's columns.
+    with pytest.raises(
+        DataError, match=r"column 'time' is not in cond.csv.*Hint: add the column 'time' to cond.csv"
+    ):
+        window_table(Table({"x": np.zeros(6), "y": np.zeros(6)}, "cond.csv"), spec)
 
 
 def test_validation_from_the_end_holds_out_each_groups_latest_windows():

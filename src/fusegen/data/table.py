@@ -79,7 +79,7 @@ class Table:
             available = ", ".join(sorted(self.columns))
             raise DataError(
                 f"{used_by}: column '{name}' is not in {self.origin}; available columns: {available}.",
-                hint="set the input's 'column' (or 'columns') to one of those.",
+                hint=_missing_column_hint(name, used_by, self.origin),
             )
         return self.columns[name]
 
@@ -175,3 +175,11 @@ def _raise_ragged(name: str, values, origin: str):
         f"{list(shapes[other]) if shapes[other] is not None else None}.",
         hint="pad or cut every sequence to one length, or give a long table with data.windows.",
     ) from None
+
+
+def _missing_column_hint(name: str, used_by: str, origin: str) -> str:
+    """What to fix when ``used_by`` finds no column ``name``: a window's time or group column is
+    added to the data (conditions need it as training had it); an input's column is renamed."""
+    if used_by.startswith("data.windows."):
+        return f"add the column '{name}' to {origin}, as the training data had it, or set {used_by} to one of those."
+    return "set the input's 'column' (or 'columns') to one of those, or add the column to the data."
