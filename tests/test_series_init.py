@@ -248,6 +248,14 @@ def test_no_window_left_to_train_on_is_one_clear_error():
         DataError, match=r"no row is left to train on: of 69, 58 were dropped .* 2 validate and 9 overlap"
     ):
         prepare_data(spec, Table({"x": x}, "x.csv"))
+    # A gap every other step leaves no window with a whole horizon: the error says so in windows.
+    x = np.arange(80.0)
+    x[::2] = np.nan
+    with pytest.raises(
+        DataError, match=r"every one of its 69 windows has a missing value .* column 'x': 69\)"
+    ) as caught:
+        prepare_data(spec, Table({"x": x}, "x.csv"))
+    assert "use shorter windows" in str(caught.value)
 
 
 def test_gaps_are_flagged_in_the_inputs_and_drop_only_windows_missing_a_target_ahead(tmp_path):

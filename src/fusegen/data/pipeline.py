@@ -117,9 +117,31 @@ def _apply_missing_policy(table: Table, spec: GeneratorSpec) -> tuple[Table, np.
     if not drop.any():
         return table, np.array([], dtype=np.int64), np.arange(len(table))
     if drop.all():
-        raise DataError(f"{table.origin}: every row has a missing value; nothing is left to train on.")
+        raise _nothing_left(table, spec)
     kept = np.flatnonzero(~drop)
     return table.take(kept), table.row_ids[drop], kept
+
+
+def _nothing_left(table: Table, spec: GeneratorSpec) -> DataError:
+    """The error for a table whose every row (or window) the missing-value policy drops: which columns
+    hold the gaps, and how to keep some rows."""
+    noun = "window" if table.windowed else "row"
+    counts = [
+        f"{part}, column '{column}': {len(rows):,}" for part, column, _, rows in missing_values(table, spec)
+    ]
+    if table.windowed:
+        hint = (
+            "fill the gaps where a value is known (0 on a day with nothing to count, say), or use shorter "
+            "windows (fusegen init's --context and --horizon, or data.windows.length) so that some hold none."
+        )
+    else:
+        hint = "fill the missing values, or set missing: impute on the inputs that have them."
+    return DataError(
+        f"{table.origin}: every one of its {len(table):,} {noun}s has a missing value in a column the spec "
+        f"reads, and data.missing: drop_rows drops such {noun}s, so nothing is left to train on "
+        f"({noun}s with gaps by column: {'; '.join(counts)}).",
+        hint=hint,
+    )
 
 
 def rows_to_drop(table: Table, spec: GeneratorSpec) -> np.ndarray:
