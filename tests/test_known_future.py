@@ -139,6 +139,17 @@ def test_a_long_table_of_conditions_is_cut_into_windows_as_in_training():
     with warnings.catch_warnings():
         warnings.simplefilter("error", fusegen.errors.FusegenWarning)  # evaluate and report: no warning
         generator.predict({**tomorrow, "year": np.full(12, 2014.0)})
+    # A known-future value beyond the training range is warned of (naming the column, the step and
+    # the window), not refused; a history the output continues is read in its window's units, at any level.
+    with pytest.warns(fusegen.errors.FusegenWarning, match=r"column 'weather' of input 'weather' has 1 value\(s\) "
+                                                           r"outside the training range .* the first 50 at step 1 of"):  # fmt: skip
+        generator.sample(
+            {**tomorrow, "weather": np.where(np.arange(12) == 9, 50.0, weather[:12])}, num_samples=2
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fusegen.errors.FusegenWarning)
+        generator.sample({**tomorrow, "demand": tomorrow["demand"] + 1000.0}, num_samples=2)
+        generator.sample({**tomorrow, "weather": np.full(12, 50.0)}, num_samples=2, extrapolate=True)
 
 
 @pytest.mark.slow

@@ -269,12 +269,19 @@ def _check_known_labels(generator, table, present_inputs) -> None:
 
 def _check_ranges(generator, table, present_inputs, extrapolate: bool, cells=None, imputing=False) -> None:
     """Numeric conditions far outside the training range saturate the model: refuse them, or warn."""
-    problems = [
-        problem
-        for name in present_inputs
-        if hasattr(converter := generator.preprocessor_.inputs[name], "out_of_range")
-        for problem in converter.out_of_range(table, generator.spec.input_column(name), EXTRAPOLATION_MARGIN)
-    ]
+    problems, noted = [], []
+    for name in present_inputs:
+        converter = generator.preprocessor_.inputs[name]
+        if hasattr(converter, "out_of_range"):
+            found = converter.out_of_range(table, generator.spec.input_column(name), EXTRAPOLATION_MARGIN)
+            (problems if getattr(converter, "refuses_out_of_range", True) else noted).extend(found)
+    if noted and not extrapolate:
+        warnings.warn(
+            "; ".join(noted) + ". The model never saw such values, so its samples there are less reliable "
+            "(--allow-extrapolation silences this).",
+            FusegenWarning,
+            stacklevel=3,
+        )
     if cells:
         problems += out_of_range(generator.preprocessor_.output, table, cells, EXTRAPOLATION_MARGIN)
     if not problems:

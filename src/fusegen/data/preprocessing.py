@@ -143,6 +143,15 @@ class Preprocessor:
             name: INPUT_CONVERTERS[input_spec.kind](name, input_spec, **input_states.get(name, {}))
             for name, input_spec in spec.inputs.items()
         }
+        for name, converter in self.inputs.items():
+            if hasattr(converter, "ranged_channels"):
+                # A channel read in each window's units (window_units, or a context the output
+                # continues in its own units) may sit at any level: only the others are range-checked.
+                converter.ranged_channels = [
+                    channel
+                    for channel in converter.ranged_channels
+                    if channel not in _window_unit_channels(spec, name)
+                ]
         output_state = state.get("output", {})
         output = spec.output
         if output.kind == "image":
@@ -234,3 +243,11 @@ class Preprocessor:
             "inputs": {name: conv.get_state() for name, conv in self.inputs.items()},
             "output": self.output.get_state(),
         }
+
+
+def _window_unit_channels(spec: GeneratorSpec, name: str) -> set[int]:
+    """The channels of sequence input ``name`` that the model reads in each window's own units."""
+    channels = set(spec.inputs[name].window_unit_channels())
+    if spec.output.kind == "sequence" and spec.output.context_scaling:
+        channels |= {channel for _, source, channel in spec.continued_channels() if source == name}
+    return channels

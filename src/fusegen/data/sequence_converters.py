@@ -74,6 +74,10 @@ class SequenceConverter(StandardisedConverter):
     its own units: `fusegen.models.head_inputs`).
     """
 
+    #: A condition outside an input's training range is warned of, never refused: a forecast's
+    #: covariates (a hotter week than any in training) are real data the user has to forecast from.
+    refuses_out_of_range = False
+
     def __init__(
         self, name, spec, mean=None, std=None, fill=None, kind="Input", low=None, high=None, unclipped=()
     ):
@@ -82,6 +86,9 @@ class SequenceConverter(StandardisedConverter):
         self.unclipped = sorted(unclipped)
         self.low = None if low is None else np.asarray(low, "float32")
         self.high = None if high is None else np.asarray(high, "float32")
+        # An input's channels read in the data's units, whose range conditions are checked against;
+        # the preprocessor leaves out those read in each window's units (`Preprocessor.__init__`).
+        self.ranged_channels = list(range(spec.channels))
 
     @staticmethod
     def example_values(spec, rows: int, rng: np.random.Generator) -> np.ndarray:
@@ -90,11 +97,36 @@ class SequenceConverter(StandardisedConverter):
 
     def fit(self, table: Table, column: str):
         super().fit(table, column)
+        values = self._values(table, column)
+        self.low, self.high = values.min(axis=(0, 1)), values.max(axis=(0, 1))
         if self.is_output:
-            values = self._values(table, column)
-            self.low, self.high = values.min(axis=(0, 1)), values.max(axis=(0, 1))
             self._inverse_graph = GraphCache(self.tf_inverse)
         return self
+
+    def out_of_range(self, table: Table, column: str, margin: float) -> list[str]:
+        """One line per channel (of ``ranged_channels``) with a value outside the training range widened
+        by ``margin`` of its width; empty for a run saved before input ranges were kept."""
+        if self.is_output or self.low is None:
+            return []
+        values = self._values(table, column)
+        names = [
+            f"column '{source}'" if self.spec.columns is not None else f"channel {index}"
+            for index, (source, _) in enumerate(self.spec.channel_sources(column))
+        ]
+        problems = []
+        for channel in self.ranged_channels:
+            low, high = float(self.low[channel]), float(self.high[channel])
+            slack = margin * (high - low)
+            readings = values[:, :, channel]
+            outside = (readings < low - slack) | (readings > high + slack)
+            if outside.any():
+                window, step = np.argwhere(outside)[0]
+                problems.append(
+                    f"{names[channel]} of input '{self.name}' has {int(outside.sum())} value(s) outside the "
+                    f"training range [{low:.6g}, {high:.6g}], the first {readings[window, step]:.6g} at step "
+                    f"{int(step)} of {table.row_label(int(window))}"
+                )
+        return problems
 
     def tf_inverse(self, values):
         """Model space -> the user's units; an output with ``clip`` is clipped to its training range."""
@@ -133,7 +165,7 @@ class SequenceConverter(StandardisedConverter):
 
     def get_state(self) -> dict:
         state = super().get_state()
-        if self.is_output and self.low is not None:
+        if self.low is not None:
             state["low"], state["high"] = self.low.tolist(), self.high.tolist()
         return state
 
