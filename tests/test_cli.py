@@ -106,6 +106,9 @@ def test_missing_spec_file_and_non_run_dir(tmp_path):
     result = fusegen("inspect", tmp_path / "missing.yaml")
     assert result.returncode == 1 and "does not exist" in result.stderr
     result = fusegen("predict", tmp_path, "--inputs", tmp_path / "x.csv", "--out", tmp_path / "o.csv")
+    assert result.returncode == 1 and "--inputs" in result.stderr and "x.csv' does not exist" in result.stderr
+    (tmp_path / "x.csv").write_text("a\n1\n")
+    result = fusegen("predict", tmp_path, "--inputs", tmp_path / "x.csv", "--out", tmp_path / "o.csv")
     assert result.returncode == 1 and "is not a fusegen run" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
