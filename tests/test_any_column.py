@@ -307,9 +307,11 @@ def test_bad_conditions_get_errors_that_name_what_to_fix(generator, tmp_path):
     with pytest.raises(DataError, match=r"conditions name \['z'\].*no such input or column.*'c', 'x', 'y'"):
         generator.sample({"z": [1.0]})
     with pytest.raises(
-        DataError, match=r"Column 'c'.*\['e'\], never seen in training; known labels: \['a', 'b'\]"
+        DataError,
+        match=r"column 'c' \(categorical\) of the given arrays holds \['e'\], never seen in training, "
+        r"the first in row 1; known labels: \['a', 'b'\]",
     ):
-        generator.sample({"c": ["e"]})
+        generator.sample({"c": ["a", "e"]})
     with pytest.raises(DataError, match=r"column 'x' is given 40, outside its training range"):
         generator.sample({"x": [40.0]})
     with pytest.raises(DataError, match=r"rebalance names 'x', which is not a categorical column.*\['c'\]"):

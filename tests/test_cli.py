@@ -262,7 +262,9 @@ def test_conditions_for_an_input_the_generator_does_not_have(tmp_path, examples_
     code, _, err = cli(
         "sample", tmp_path / "run", "--conditions", tmp_path / "unseen.csv", "--out", tmp_path / "o.csv"
     )
-    assert code == 1 and "['Emperor'], never seen in training" in err
+    assert (
+        code == 1 and "['Emperor'], never seen in training, the first in row 0" in err and "unseen.csv" in err
+    )
 
 
 @pytest.mark.slow

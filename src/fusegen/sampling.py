@@ -257,12 +257,14 @@ def _check_known_labels(generator, table, present_inputs) -> None:
         if generator.spec.inputs[name].kind != "categorical":
             continue
         vocabulary = generator.preprocessor_.inputs[name].vocabulary
-        labels = {str(label) for label in table.columns[generator.spec.input_column(name)]}
-        unseen = sorted(labels - set(vocabulary))
+        column = generator.spec.input_column(name)
+        labels = np.array([str(label) for label in table.columns[column]], dtype=object)
+        unseen = sorted(set(labels) - set(vocabulary))
         if unseen:
+            first = int(np.flatnonzero(np.isin(labels, unseen))[0])
             raise DataError(
-                f"conditions for input '{name}' use {unseen}, never seen in training; "
-                f"known labels: {vocabulary}.",
+                f"conditions for input '{name}' (column '{column}' of {table.origin}) use {unseen[:5]}, never "
+                f"seen in training, the first in {table.row_label(first)}; known labels: {sorted(vocabulary)}.",
                 hint="use a known label, or predict() to map unseen labels to the out-of-vocabulary id.",
             )
 

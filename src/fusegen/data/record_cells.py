@@ -89,9 +89,10 @@ def given_cells(
             vocabulary = [str(label) for label in converter.vocabularies[column] if label != MISSING]
             unknown = sorted(set(labels[observed]) - set(vocabulary))
             if unknown:
+                first = int(np.flatnonzero(observed & np.isin(labels, unknown))[0])
                 raise DataError(
-                    f"Column '{column}' (categorical): conditions use {unknown[:5]}, never seen in training; "
-                    f"known labels: {vocabulary}.",
+                    f"column '{column}' (categorical) of {table.origin} holds {unknown[:5]}, never seen in "
+                    f"training, the first in {table.row_label(first)}; known labels: {sorted(vocabulary)}.",
                     hint="use a known label, or leave the cell empty to have it generated.",
                 )
             lookup = {label: position for position, label in enumerate(converter.vocabularies[column])}
