@@ -495,7 +495,10 @@ def predict(
     batch_size: Optional[int] = typer.Option(None, help="Prediction batch size."),
     allow_extrapolation: bool = EXTRAPOLATION_OPTION,
 ):
-    """Run a trained generator on new inputs and write its outputs in the user's units."""
+    """Run a trained generator on new inputs and write one output per row, in the user's units.
+
+    A generative model's output is one draw, as `sample -n 1`; quantiles: `sample -n 100 --quantiles`.
+    """
     _require_file(inputs, "--inputs", "the table of inputs")
     _load_tensorflow()
     from fusegen.generator import load
