@@ -109,6 +109,28 @@ def test_anchors_are_the_last_value_and_the_values_one_horizon_earlier(length, s
     np.testing.assert_array_equal(np.asarray(restored([context])), anchors)
 
 
+@settings(max_examples=25, deadline=None)
+@given(length=st.integers(1, 16), steps=st.integers(1, 10), lags=st.lists(st.integers(1, 20), max_size=3))
+def test_lag_anchors_are_each_steps_value_that_many_steps_earlier(length, steps, lags):
+    """``output.context_lags``: the same time a week earlier, say; a lag shorter than the horizon repeats
+    (the seasonal-naive forecast at that lag), one longer than the context is left out."""
+    series = np.arange(2 * length, dtype="float32").reshape(2, length)
+    plain = ContinuationAnchors(["history"], [(0, 0)], [length], steps)
+    layer = ContinuationAnchors(["history"], [(0, 0)], [length], steps, lags=lags)
+    anchors = np.asarray(layer([series[..., None]]))
+    kept = [lag for lag in lags if lag <= length]
+    assert anchors.shape == (2, steps, plain.channels + len(kept)) == (2, steps, layer.channels)
+    extended = list(series[0])
+    for index, lag in enumerate(kept):
+        # Each step's value lag steps earlier, where a step inside the horizon takes its own anchor.
+        truth = [series[0, length - lag + step % lag] for step in range(steps)]
+        np.testing.assert_array_equal(anchors[0, :, plain.channels + index], truth)
+        if lag >= steps:
+            np.testing.assert_array_equal(truth, extended[length - lag : length - lag + steps])
+    restored = ContinuationAnchors.from_config(layer.get_config())
+    np.testing.assert_array_equal(np.asarray(restored([series[..., None]])), anchors)
+
+
 @settings(max_examples=20, deadline=None)
 @given(
     period=st.integers(2, 12),

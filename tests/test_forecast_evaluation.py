@@ -114,6 +114,17 @@ def test_with_a_season_the_last_value_is_scored_beside_the_seasonal_naive(sensor
         f"; the naive forecast beats the model here (MASE {baselines['naive']['mase']:.3f} against "
         f"{between['mase']:.3f})"
     ) in summary_line(between)
+    # The lags the network is shown (output.context_lags: a week of half-hours) are scored as forecasts too.
+    lagged = sensors_spec.model_copy(
+        update={"output": sensors_spec.output.model_copy(update={"context_lags": [50]})}
+    )
+    stand_in = StandIn(lagged, lambda table: np.asarray(table.columns["motion"])[:, 75:], 2.0)
+    with_lag, _ = evaluate_forecasts(stand_in, train, rows, seed=0, num_paths=50, seasonality=4)
+    week_before = context[:, -50:-25][:, None]
+    assert with_lag["baselines"]["seasonal_naive_50"]["crps"] == pytest.approx(
+        mean_weighted_quantile_loss(real, week_before)
+    )
+    assert "seasonal naive 50 " in summary_line(with_lag)
     # With no season, the seasonal naive is the last value: scored once, under its old name.
     results, _ = evaluate_forecasts(generator, train, rows, seed=0, num_paths=50, seasonality=1)
     assert set(results["baselines"]) == {"seasonal_naive", "context_mean", "climatology"}

@@ -50,6 +50,8 @@ def test_half_hourly_readings_forecast_a_day_from_a_week(tmp_path):
     assert "epochs" not in spec.get("training", {})  # the length follows the data at training
     assert spec["evaluation"] == {"seasonality": 48}  # a day of half-hours, for MASE and the naive baseline
     assert "context_scale_prior" not in spec["output"]  # a week of half-hours measures its own spread
+    # The same half-hour a week earlier is shown to the network (and scored by evaluate).
+    assert spec["output"]["context_lags"] == [336] and "the context covers a week (336 steps)" in text
     assert spec["data"]["validation_from"] == "end"
     assert "windows to train on" not in text  # 41 windows, 37 of them training
 
@@ -75,6 +77,8 @@ def test_the_window_follows_the_frequency(tmp_path, freq, horizon, context):
     path = readings(tmp_path / "series.csv", periods=1000, freq=freq)
     spec, _ = init_spec(path, series={"targets": ["demand"], "time_column": "time"})
     assert (spec["output"]["steps"], spec["inputs"]["history"]["steps"]) == (horizon, context)
+    # Hours repeat by the week too (168); days, weeks and months see last week or year one horizon earlier.
+    assert spec["output"].get("context_lags") == ([168] if freq == "h" else None)
 
 
 def test_a_short_series_gets_a_smaller_window_and_a_group_conditions(tmp_path):

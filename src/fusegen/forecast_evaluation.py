@@ -117,6 +117,13 @@ def evaluate_forecasts(
             # prison counts), the last value beats it, and the seasonal naive alone flatters the model.
             points["naive"] = np.repeat(context[:, -1:], real.shape[1], axis=1)
         points["seasonal_naive"] = np.tile(context[:, -lag:], (1, repeats, 1))[:, : real.shape[1]]
+        for longer in getattr(spec.output, "context_lags", []):
+            # The lags the network is shown (a week of half-hours) are forecasts to beat as well.
+            if longer != lag and longer <= context.shape[1]:
+                cycles = -(-real.shape[1] // longer)
+                points[f"seasonal_naive_{longer}"] = np.tile(context[:, -longer:], (1, cycles, 1))[
+                    :, : real.shape[1]
+                ]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing context has no mean
             points["context_mean"] = np.repeat(

@@ -222,6 +222,15 @@ def infer_series_spec(
             )
         )
     output_keys = {}
+    week = round(7 * _DAY / step) if step is not None and step < 0.9 * _DAY else None
+    if week is not None and context >= week:
+        # Rows under a day apart repeat by the day and by the week: the value one horizon earlier shows
+        # yesterday, and the same time last week is shown beside it (and scored as a baseline).
+        output_keys["context_lags"] = [week]
+        notes.append(
+            f"the context covers a week ({week} steps): the network is shown each step's value a week "
+            "earlier (output.context_lags), and evaluate scores repeating it"
+        )
     if context <= SHORT_CONTEXT:
         output_keys["context_scale_prior"] = 1.0
         notes.append(

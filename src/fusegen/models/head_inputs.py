@@ -41,6 +41,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from fusegen.spec import GeneratorSpec
@@ -323,6 +324,7 @@ def continuation_anchors(spec: GeneratorSpec) -> ContinuationAnchors:
         spec.output.steps,
         cycles=spec.output.context_cycles,
         autoregression=spec.output.context_autoregression,
+        lags=spec.output.context_lags,
         name="continuation_anchors",
     )
 
@@ -346,6 +348,12 @@ class ContinuationAnchors(keras.layers.Layer):
     The linear prediction (`linear_prediction`) is an autoregression of
     order `autoregression_order` fitted to each window alone, so a context
     too short to fit one (under 16 steps) has none.
+
+    Each of ``lags`` (``output.context_lags``) adds, last, the value that
+    many steps before each output step (repeated where the lag is shorter
+    than the horizon): a week of half-hours shows the same time last week,
+    which neither the value one horizon (a day) earlier nor a cycle found
+    in half the context can. A lag longer than a context is left out there.
     """
 
     example = {
@@ -361,8 +369,12 @@ class ContinuationAnchors(keras.layers.Layer):
         "expected_output_shape": (2, 3, 8),
     }
 
-    def __init__(self, contexts, sources, lengths, steps, cycles=False, autoregression=False, **kwargs):
+    def __init__(
+        self, contexts, sources, lengths, steps, cycles=False, autoregression=False, lags=(), **kwargs
+    ):
         super().__init__(**kwargs)
+        # Empty for runs written before 0.14.0, whose decoders were trained without them.
+        self.lags = [int(lag) for lag in lags]
         self.contexts = list(contexts)
         self.sources = [tuple(source) for source in sources]
         self.lengths = list(lengths)
@@ -375,15 +387,19 @@ class ContinuationAnchors(keras.layers.Layer):
     def _order(self, position: int) -> int:
         return autoregression_order(self.lengths[position]) if self.autoregression else 0
 
+    def _lags(self, position: int) -> list[int]:
+        return [lag for lag in self.lags if lag <= self.lengths[position]]
+
     @property
     def channels(self) -> int:
         earlier = sum(self.lengths[position] >= self.steps for position, _ in self.sources)
         predicted = sum(self._order(position) > 0 for position, _ in self.sources)
-        return earlier + len(self.sources) * (2 if self.cycles else 1) + predicted
+        lagged = sum(len(self._lags(position)) for position, _ in self.sources)
+        return earlier + len(self.sources) * (2 if self.cycles else 1) + predicted + lagged
 
     def call(self, contexts):
         contexts = list(contexts) if isinstance(contexts, (list, tuple)) else [contexts]
-        earlier, last, cycles, predicted = [], [], [], []
+        earlier, last, cycles, predicted, lagged = [], [], [], [], []
         for position, channel in self.sources:
             series = contexts[position][:, :, channel]
             if self.lengths[position] >= self.steps:
@@ -393,7 +409,10 @@ class ContinuationAnchors(keras.layers.Layer):
                 cycles.append(last_cycle(series, self.lengths[position], self.steps))
             if order := self._order(position):
                 predicted.append(linear_prediction(series, self.lengths[position], self.steps, order))
-        return ops.stack(earlier + last + cycles + predicted, axis=-1)
+            for lag in self._lags(position):
+                index = self.lengths[position] - lag + np.arange(self.steps) % lag
+                lagged.append(ops.take(series, index, axis=1))
+        return ops.stack(earlier + last + cycles + predicted + lagged, axis=-1)
 
     def compute_output_shape(self, input_shape):
         first = (
@@ -412,6 +431,7 @@ class ContinuationAnchors(keras.layers.Layer):
             "steps": self.steps,
             "cycles": self.cycles,
             "autoregression": self.autoregression,
+            "lags": self.lags,
         }
 
 

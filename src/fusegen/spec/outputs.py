@@ -86,6 +86,14 @@ class SequenceOutput(SequenceFields, _Output):
         "steps) and rolled over the horizon, so a forecast can continue an oscillation whose phase and "
         "damping differ from window to window.",
     )
+    context_lags: list[PositiveInt] = Field(
+        default_factory=list,
+        description="With context_anchors: also show the head each continued channel's value this many steps "
+        "before each output step (336 for half-hours: the same time a week earlier), repeated where the lag "
+        "is shorter than the horizon; a lag longer than the context is left out. `fusegen evaluate` scores "
+        "each lag's seasonal-naive forecast beside the model. `fusegen init` writes a week for rows under a "
+        "day apart whose context covers one.",
+    )
     context_scaling: bool = Field(
         default=True,
         description="Where a channel continues an input's (as for context_anchors), the network reads "
