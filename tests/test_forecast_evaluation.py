@@ -294,3 +294,49 @@ def test_quantiles_of_a_record_output_are_refused(examples_dir, tmp_path):
     assert "--quantiles summarises sequence outputs" in message, message
     assert "is a record; received --quantiles 0.5" in message
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_panel_reports_each_groups_coverage_beside_the_pooled_one():
+    """One noise scale serves every series of a panel: pooled 0.79 hid 0.58 for one commodity's prices
+    and 1.00 for another's."""
+    from fusegen.forecast_evaluation import coverage_by_group
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(40, 5, 1))
+    samples = rng.normal(size=(40, 200, 5, 1))
+    samples[20:] *= 0.3  # group b's paths are far too narrow
+    groups = np.array(["a"] * 20 + ["b"] * 20, dtype=object)
+    by_group = coverage_by_group(real, samples, groups)
+    assert set(by_group) == {"a", "b"} and abs(by_group["a"] - 0.8) < 0.08 and by_group["b"] < 0.45
+    forecast = {"paths_per_window": 200, "windows": 40, "crps": 0.5, "mase": 1.0, "coverage_80": 0.6,
+                "coverage_95": 0.8, "energy_score": 1.0, "baselines": {}, "coverage_80_by_group": by_group}  # fmt: skip
+    assert (
+        f"80% coverage by group from {by_group['b']:.3f} (b) to {by_group['a']:.3f} (a), over 2 groups"
+        in summary_line(forecast)
+    )
+
+
+def test_evaluating_a_panel_scores_coverage_per_group():
+    import fusegen
+    from fusegen.spec import load_spec
+
+    rng = np.random.default_rng(0)
+    rows = 12 * 20
+    long = {"series": np.repeat(np.array(["a", "b"], dtype=object), rows // 2),
+            "hour": np.tile(np.arange(rows // 2, dtype="float64"), 2), "demand": rng.normal(size=rows)}  # fmt: skip
+    spec = load_spec(
+        {
+            "data": {"windows": {"length": 12, "stride": 12, "time_column": "hour", "group_column": "series"},
+                     "validation_split": 0.0},
+            "inputs": {"history": {"kind": "sequence", "steps": 8, "channels": 1, "columns": ["demand"],
+                                   "select": {"steps": [0, 8]}}},
+            "output": {"name": "ahead", "kind": "sequence", "steps": 4, "channels": 1, "columns": ["demand"],
+                       "select": {"steps": [8, 12]}},
+            "training": {"epochs": 1, "batch_size": 8, "tensorboard": False},
+        }
+    )  # fmt: skip
+    generator = fusegen.Generator(spec).fit(long, verbose=0)
+    table = Table(long, "long")
+    results, _ = evaluate_forecasts(generator, table, table, seed=0, num_paths=20)
+    assert set(results["coverage_80_by_group"]) == {"a", "b"}
+    assert all(0.0 <= value <= 1.0 for value in results["coverage_80_by_group"].values())

@@ -106,6 +106,11 @@ def evaluate_forecasts(
     }
     if not kept.all():
         results["windows_left_out"] = int((~kept).sum())
+    group_column = spec.data.windows.group_column if spec.data and spec.data.windows else None
+    if group_column:
+        # One noise scale serves every series of a panel, so the pooled coverage can hide a group whose
+        # intervals are too narrow (0.61 for one commodity's prices) beside one where they are too wide.
+        results["coverage_80_by_group"] = coverage_by_group(real, samples, rows.columns[group_column][kept])
     if context is not None:
         # A missing context value leaves its baseline forecast at the channel's training mean.
         fill = np.nanmean(train_real, axis=(0, 1))
@@ -148,6 +153,17 @@ def real_context(spec, rows: Table) -> tuple[np.ndarray | None, str]:
     return _context(spec, rows, _sources(spec, None), _steps(spec.output)[0])
 
 
+def coverage_by_group(real: np.ndarray, samples: np.ndarray, groups) -> dict[str, float]:
+    """Each group's share of real values inside its windows' central 80% interval."""
+    from fusegen.metrics.forecast import interval_coverage
+
+    labels = np.asarray([str(group) for group in groups], dtype=object)
+    return {
+        label: round(interval_coverage(real[labels == label], samples[labels == label], 0.8), 4)
+        for label in sorted(set(labels))
+    }
+
+
 def summary_line(forecast: dict[str, Any]) -> str:
     """One terminal line: the run's scores with each baseline's CRPS and MASE beside its own, and the
     best baseline's CRPS or MASE where it beats the run's."""
@@ -168,6 +184,13 @@ def summary_line(forecast: dict[str, Any]) -> str:
         f"coverage 80% {number(forecast['coverage_80'])}, 95% {number(forecast['coverage_95'])}, "
         f"energy score {number(forecast['energy_score'])}"
     )
+    by_group = forecast.get("coverage_80_by_group") or {}
+    if len(by_group) > 1:
+        low, high = min(by_group, key=by_group.get), max(by_group, key=by_group.get)
+        line += (
+            f"; 80% coverage by group from {number(by_group[low])} ({low}) to {number(by_group[high])} "
+            f"({high}), over {len(by_group)} groups"
+        )
     for metric, label in (("crps", "CRPS"), ("mase", "MASE")):
         scored = {
             name: scores[metric]
