@@ -84,10 +84,15 @@ class StandardisedConverter:
     def fit(self, table: Table, column: str):
         if imputes(self.spec):
             self.fill = fit_fill(self._raw(table, column), self.where, self.spec.impute_with)
-        self.scaler.fit(self._values(table, column))
+        values = self._values(table, column)
+        self.scaler.fit(values)
+        self._fit_more(values)
         # The traced way back holds the fitted state as constants: trace it again from the new state.
         self._inverse_graph = GraphCache(self.tf_inverse)
         return self
+
+    def _fit_more(self, values: np.ndarray) -> None:
+        """Whatever else a subclass measures on the filled training values (a sequence's range)."""
 
     def transform(self, table: Table, column: str, **options) -> np.ndarray:
         values, missing = self._filled(table, column)

@@ -8,7 +8,6 @@ from fusegen.data.checks import as_float, check_shape
 from fusegen.data.missing import imputes
 from fusegen.data.numeric_converters import StandardisedConverter
 from fusegen.data.sources import Table
-from fusegen.data.tensors import GraphCache
 from fusegen.errors import DataError
 from fusegen.spec.modalities import StepsAndChannels
 
@@ -95,13 +94,9 @@ class SequenceConverter(StandardisedConverter):
         """Random raw values of ``spec``'s kind, in the user's form (the conformance tests feed them)."""
         return rng.normal(size=(rows, spec.steps, spec.channels)).astype("float32")
 
-    def fit(self, table: Table, column: str):
-        super().fit(table, column)
-        values = self._values(table, column)
+    def _fit_more(self, values: np.ndarray) -> None:
+        # Each channel's training range: an output's clips its samples, an input's checks conditions.
         self.low, self.high = values.min(axis=(0, 1)), values.max(axis=(0, 1))
-        if self.is_output:
-            self._inverse_graph = GraphCache(self.tf_inverse)
-        return self
 
     def out_of_range(self, table: Table, column: str, margin: float) -> list[str]:
         """One line per channel (of ``ranged_channels``) with a value outside the training range widened
