@@ -585,17 +585,12 @@ def _season_of(step: float | None) -> int:
 
 
 def _holds_dates(values) -> bool:
-    """Whether a text column's values read as dates or times (every non-missing one of a sample)."""
-    import pandas as pd
-
+    """Whether a text column's values read as times the way ``--time`` reads them (`parse_times`),
+    every non-missing one of a sample; a time of day or a duration alone (7:42:12) is no date."""
     sample = values.dropna().astype(str).head(200)
-    # A date part (2015-01-31, 1/31/2015), not a time of day or a duration alone (7:42:12).
-    if sample.empty or not sample.str.contains(r"\d{1,4}[-/.]\d{1,2}").all():
+    if sample.empty or not sample.str.contains(r"\d{4}|\d{1,2}[-/.]\d{1,2}").all():
         return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    return bool(parsed.notna().all())
+    return bool(parse_times(sample).notna().all())
 
 
 def _describe_step(seconds: float, periods: bool = True) -> str:
