@@ -227,6 +227,27 @@ def test_context_scaling_forecasts_levels_never_seen_in_training():
     assert errors[True] < 0.3 * errors[False], errors
 
 
+def test_a_channel_that_follows_its_context_keeps_the_sign_it_had_in_training():
+    """Counts and prices drift past their training range but never below zero (issue 18's cholera)."""
+    from fusegen.data.sequence_converters import SequenceConverter
+
+    spec = continuation_spec().output.model_copy(update={"channels": 3})
+    converter = SequenceConverter(
+        "ahead", spec, mean=[5.0] * 3, std=[2.0] * 3, kind="Output",
+        low=[0.0, -1.0, 2.0], high=[9.0, 9.0, 8.0], unclipped=[0, 1],
+    )  # fmt: skip
+    model_space = np.array([[[-10.0] * 3, [0.0] * 3, [10.0] * 3]], "float32")  # -15, 5 and 25 in data units
+    restored = np.asarray(converter.tf_inverse(model_space))[0]
+    np.testing.assert_allclose(restored[:, 0], [0.0, 5.0, 25.0])  # never negative, unbounded above
+    np.testing.assert_allclose(restored[:, 1], [-15.0, 5.0, 25.0])  # went below zero in training: free
+    np.testing.assert_allclose(restored[:, 2], [2.0, 5.0, 8.0])  # not continued: its training range
+    below = SequenceConverter(
+        "ahead", spec, mean=[-5.0] * 3, std=[2.0] * 3, kind="Output",
+        low=[-9.0] * 3, high=[0.0] * 3, unclipped=[0, 1, 2],
+    )  # fmt: skip
+    assert np.asarray(below.tf_inverse(model_space)).max() == 0.0
+
+
 def test_runs_from_before_anchors_load_without_them(tmp_path):
     from fusegen.artifacts import _as_written
 

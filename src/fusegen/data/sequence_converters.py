@@ -70,7 +70,10 @@ class SequenceConverter(StandardisedConverter):
     with the output's ``clip`` (the default) generated windows are clipped
     to it, as a bounded output layer (TimeGAN's sigmoid) would keep them,
     except the ``unclipped`` channels (those that continue their context in
-    its own units: `fusegen.models.head_inputs`).
+    its own units: `fusegen.models.head_inputs`). Those follow their context
+    past the training range, but keep its sign: a channel never below zero
+    in training (a count, a price, a demand) is clipped at zero, never
+    forecast negative, and one never above zero likewise.
     """
 
     #: A condition outside an input's training range is warned of, never refused: a forecast's
@@ -124,13 +127,16 @@ class SequenceConverter(StandardisedConverter):
         return problems
 
     def tf_inverse(self, values):
-        """Model space -> the user's units; an output with ``clip`` is clipped to its training range."""
+        """Model space -> the user's units; an output with ``clip`` is clipped to its training range
+        (a channel that follows its context only to the sign it kept in training)."""
         import tensorflow as tf
 
         values = super().tf_inverse(values)
         if self.is_output and getattr(self.spec, "clip", False) and self.low is not None:
             low, high = self.low.copy(), self.high.copy()
-            low[self.unclipped], high[self.unclipped] = -np.inf, np.inf
+            # A level may drift past anything training saw, but not across zero.
+            low[self.unclipped] = np.where(low[self.unclipped] >= 0, 0.0, -np.inf)
+            high[self.unclipped] = np.where(high[self.unclipped] <= 0, 0.0, np.inf)
             values = tf.clip_by_value(values, low, high)
         return values
 

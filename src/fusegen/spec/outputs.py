@@ -65,7 +65,9 @@ class SequenceOutput(SequenceFields, _Output):
     clip: bool = Field(
         default=True,
         description="Clip generated windows per channel to the range seen in training, as a bounded "
-        "output layer would; false lets samples leave it.",
+        "output layer would; false lets samples leave it. A channel that continues its context (see "
+        "context_scaling) may leave the range but keeps its training sign: never negative if it never "
+        "was.",
     )
     context_anchors: bool = Field(
         default=True,
