@@ -150,6 +150,43 @@ def test_a_long_table_of_conditions_is_cut_into_windows_as_in_training():
         warnings.simplefilter("error", fusegen.errors.FusegenWarning)
         generator.sample({**tomorrow, "demand": tomorrow["demand"] + 1000.0}, num_samples=2)
         generator.sample({**tomorrow, "weather": np.full(12, 50.0)}, num_samples=2, extrapolate=True)
+    # A known-ahead value left out is named by column, step and window, not as "1 row(s) have NaN".
+    gap = {**tomorrow, "weather": np.where(np.arange(12) == 10, np.nan, weather[:12])}
+    with pytest.raises(fusegen.errors.DataError, match=r"column 'weather' is missing at step 2 of its 4 \(step 10 "
+                                                       r"of the window\) in 1 window\(s\), the first the window "
+                                                       r"starting at row 0.*forecast's rows too"):  # fmt: skip
+        generator.sample(gap, num_samples=2)
+
+
+def test_a_window_whose_history_is_missing_throughout_is_warned_of():
+    """Sugar prices before a market's series began: the history masked at every step gave narrow,
+    confident forecasts from the fill value alone, with no word of it."""
+    rng = np.random.default_rng(0)
+    rows = 12 * 20
+    long = {"hour": np.arange(rows, dtype=float), "demand": rng.normal(size=rows)}
+    spec = load_spec(
+        {
+            "data": {"windows": {"length": 12, "stride": 12, "time_column": "hour"}, "validation_split": 0.0},
+            "inputs": {"history": {"kind": "sequence", "steps": 8, "channels": 1, "columns": ["demand"],
+                                   "select": {"steps": [0, 8]}, "missing": "mask"}},
+            "output": {"name": "ahead", "kind": "sequence", "steps": 4, "channels": 1, "columns": ["demand"],
+                       "select": {"steps": [8, 12]}},
+            "training": {"epochs": 1, "batch_size": 16, "tensorboard": False},
+        }
+    )  # fmt: skip
+    generator = fusegen.Generator(spec)
+    generator.fit(long, verbose=0)
+    conditions = {"hour": np.arange(36.0), "demand": rng.normal(size=36)}
+    conditions["demand"][12:20] = np.nan  # the second window's whole history
+    with pytest.warns(fusegen.errors.FusegenWarning, match=r"column 'demand' of input 'history' is missing at "
+                                                           r"every step of 1 window\(s\), the first the window "
+                                                           r"starting at row 12"):  # fmt: skip
+        samples = generator.sample(conditions, num_samples=2)
+    assert samples.shape == (3 * 2, 4, 1)
+    conditions["demand"][12:19] = 1.0  # one reading of it is enough to go on
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fusegen.errors.FusegenWarning)
+        generator.sample(conditions, num_samples=2)
 
 
 @pytest.mark.slow

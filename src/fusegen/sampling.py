@@ -270,13 +270,28 @@ def _check_known_labels(generator, table, present_inputs) -> None:
 
 
 def _check_ranges(generator, table, present_inputs, extrapolate: bool, cells=None, imputing=False) -> None:
-    """Numeric conditions far outside the training range saturate the model: refuse them, or warn."""
-    problems, noted = [], []
+    """Numeric conditions far outside the training range saturate the model: refuse them, or warn.
+
+    Windows whose history is missing throughout (filled by the input's ``missing`` policy) are warned of.
+    """
+    problems, noted, empty = [], [], []
     for name in present_inputs:
         converter = generator.preprocessor_.inputs[name]
+        column = generator.spec.input_column(name)
         if hasattr(converter, "out_of_range"):
-            found = converter.out_of_range(table, generator.spec.input_column(name), EXTRAPOLATION_MARGIN)
+            found = converter.out_of_range(table, column, EXTRAPOLATION_MARGIN)
             (problems if getattr(converter, "refuses_out_of_range", True) else noted).extend(found)
+        if hasattr(converter, "unobserved"):
+            empty.extend(converter.unobserved(table, column))
+    if empty:
+        warnings.warn(
+            "; ".join(empty)
+            + ". Such a window is filled throughout, so its samples come from the fill value "
+            "and the other inputs, with nothing of that history to go on, and their spread does not show it: "
+            "give those values, or leave those windows out.",
+            FusegenWarning,
+            stacklevel=3,
+        )
     if noted and not extrapolate:
         warnings.warn(
             "; ".join(noted) + ". The model never saw such values, so its samples there are less reliable "

@@ -107,10 +107,7 @@ class SequenceConverter(StandardisedConverter):
         if self.is_output or self.low is None:
             return []
         values = self._values(table, column)
-        names = [
-            f"column '{source}'" if self.spec.columns is not None else f"channel {index}"
-            for index, (source, _) in enumerate(self.spec.channel_sources(column))
-        ]
+        names = self._channel_names(column)
         problems = []
         for channel in self.ranged_channels:
             low, high = float(self.low[channel]), float(self.high[channel])
@@ -125,6 +122,26 @@ class SequenceConverter(StandardisedConverter):
                     f"{int(step)} of {table.row_label(int(window))}"
                 )
         return problems
+
+    def unobserved(self, table: Table, column: str) -> list[str]:
+        """One line per channel that some windows of an input that fills its gaps hold no value of at all."""
+        if self.is_output or not imputes(self.spec):
+            return []
+        empty = np.isnan(self._raw(table, column)).all(axis=1)  # (windows, channels)
+        names = self._channel_names(column)
+        return [
+            f"{names[channel]} of input '{self.name}' is missing at every step of {int(empty[:, channel].sum())} "
+            f"window(s), the first the {table.row_label(int(np.flatnonzero(empty[:, channel])[0]))}"
+            for channel in range(empty.shape[1])
+            if empty[:, channel].any()
+        ]
+
+    def _channel_names(self, column: str) -> list[str]:
+        """``column 'temp'`` (or ``channel 0`` for a multi-channel column) per channel, for messages."""
+        return [
+            f"column '{source}'" if self.spec.columns is not None else f"channel {index}"
+            for index, (source, _) in enumerate(self.spec.channel_sources(column))
+        ]
 
     def tf_inverse(self, values):
         """Model space -> the user's units; an output with ``clip`` is clipped to its training range
@@ -173,4 +190,30 @@ class SequenceConverter(StandardisedConverter):
     def _raw(self, table: Table, column: str) -> np.ndarray:
         values = _read_windows(table, column, self.spec, self.where, imputes(self.spec))
         check_shape(values, (self.spec.steps, self.spec.channels), self.where)
+        if not imputes(self.spec):
+            self._require_values(values, table, column)
         return values
+
+    def _require_values(self, values: np.ndarray, table: Table, column: str) -> None:
+        """A `DataError` naming the column, the step and the window of the first missing value."""
+        bad = ~np.isfinite(values)
+        if not bad.any():
+            return
+        window, step, channel = (int(index) for index in np.argwhere(bad)[0])
+        windows = int(bad.any(axis=(1, 2)).sum())
+        name = self._channel_names(column)[channel]
+        value = values[window, step, channel]
+        found = "missing" if np.isnan(value) else f"infinite ({value})"
+        first = self.spec.select.steps[0] if self.spec.select is not None and self.spec.select.steps else 0
+        ahead = (
+            " (a known-ahead input: the forecast's rows too)"
+            if getattr(self.spec, "known_future", False)
+            else ""
+        )
+        raise DataError(
+            f"{self.where}: {name} is {found} at step {step} of its {self.spec.steps} (step {first + step} of "
+            f"the window) in {windows} window(s), the first the {table.row_label(window)}; the input needs a "
+            f"number at every step it reads{ahead}.",
+            hint=f"give {name} a value at those rows, or leave those rows out; a spec trained with missing: "
+            "mask (or impute) on the input, or data.missing: drop_rows, accepts gaps.",
+        )
