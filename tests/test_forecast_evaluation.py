@@ -340,3 +340,21 @@ def test_evaluating_a_panel_scores_coverage_per_group():
     results, _ = evaluate_forecasts(generator, table, table, seed=0, num_paths=20)
     assert set(results["coverage_80_by_group"]) == {"a", "b"}
     assert all(0.0 <= value <= 1.0 for value in results["coverage_80_by_group"].values())
+
+
+def test_a_flat_held_out_series_is_said_to_rank_nothing():
+    """Aluminium premiums held at 15 for months: the line read "CRPS 0.000 (naive 0.000, ...)" and
+    "the naive forecast beats the model here (CRPS 0.000 against 0.000)"."""
+    flat = {"crps": 0.0, "mase": None}
+    results = {
+        "paths_per_window": 100, "windows": 12, "crps": 0.00026, "mase": None, "coverage_80": 0.975,
+        "coverage_95": 1.0, "energy_score": 0.0021,
+        "baselines": {"naive": flat, "seasonal_naive": flat, "climatology": {"crps": 0.579, "mase": None}},
+    }  # fmt: skip
+    line = summary_line(results)
+    assert line.startswith("forecasts (100 paths for each of 12 windows): CRPS 0.00026 (naive 0.000, ")
+    assert "energy score 0.0021" in line and "beats the model" not in line
+    assert line.endswith(
+        "; the held-out values are exactly the naive forecast (CRPS 0), so these scores cannot rank the "
+        "model: evaluate on windows where the series moves"
+    )

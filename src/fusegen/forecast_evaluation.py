@@ -169,7 +169,10 @@ def summary_line(forecast: dict[str, Any]) -> str:
     best baseline's CRPS or MASE where it beats the run's."""
 
     def number(value):
-        return "n/a" if value is None else f"{value:.3f}"
+        if value is None:
+            return "n/a"
+        # Small scores keep their digits: a flat series' CRPS of 0.00026 is not "0.000".
+        return f"{value:.3f}" if value == 0 or abs(value) >= 0.05 else f"{value:.3g}"
 
     def baselines(metric):
         return ", ".join(
@@ -200,6 +203,13 @@ def summary_line(forecast: dict[str, Any]) -> str:
         if forecast[metric] is None or not scored:
             continue
         best = min(scored, key=scored.get)
+        if metric == "crps" and scored[best] == 0:
+            # A held-out target that repeats a naive forecast exactly (a price fixed for months).
+            line += (
+                f"; the held-out values are exactly the {best.replace('_', ' ')} forecast (CRPS 0), so these "
+                "scores cannot rank the model: evaluate on windows where the series moves"
+            )
+            break
         if scored[best] < forecast[metric]:
             # Said in words: a model that trails a naive forecast should not be used as it is
             # (few training windows, or inputs that wander out of their training levels).
