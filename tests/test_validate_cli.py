@@ -310,3 +310,26 @@ def test_a_source_that_cannot_be_read_is_one_error(tmp_path):
     result = invoke("validate", spec)
     assert result.exit_code == 1 and isinstance(result.exception, DataError)
     assert "missing.npz' does not exist" in str(result.exception)
+
+
+def test_a_windowed_parts_example_shows_the_steps_it_reads():
+    """Hourly NOx: 'ahead' reads steps 168-191 of each window, but its example showed steps 0-5."""
+    hours = np.arange(40, dtype=float)
+    table = table_from_frame(pd.DataFrame({"hour": hours, "load": 100.0 + hours}), "load.csv")
+    spec = load_spec(
+        {
+            "data": {"windows": {"length": 12, "stride": 12, "time_column": "hour"}, "validation_split": 0.0},
+            "inputs": {
+                "history": {"kind": "sequence", "steps": 8, "channels": 1, "columns": ["load"],
+                            "select": {"steps": [0, 8]}},
+                "ahead": {"kind": "sequence", "steps": 4, "channels": 1, "columns": ["load"],
+                          "select": {"steps": [8, 12]}},
+            },
+            "output": {"name": "forecast", "kind": "sequence", "steps": 4, "channels": 1, "columns": ["load"],
+                       "select": {"steps": [8, 12]}},
+        }
+    )  # fmt: skip
+    report = validate_data(spec, table)
+    assert report.parts["history"].example.startswith("[100, 101, 102, 103, 104, 105, ...] -> array [8, 1]")
+    assert report.parts["ahead"].example.startswith("[108, 109, 110, 111] -> array [4, 1]")
+    assert report.parts["forecast"].example.startswith("[108, 109, 110, 111] -> array [4, 1]")

@@ -137,14 +137,14 @@ def validate_data(
         except FusegenError as error:
             parts[name].problems.append(_without_part(str(error)))
             continue
-        _describe(parts[name], sample, inputs[name])
+        _describe(parts[name], sample, inputs[name], spec.inputs[name])
     output_name = spec.output.name
     try:
         preprocessor.output.fit(sample, spec.output_column())
         targets = preprocessor.output.transform(
             sample, spec.output_column(), compact=True, cache=_cache(spec)
         )
-        _describe(parts[output_name], sample, targets)
+        _describe(parts[output_name], sample, targets, spec.output)
     except FusegenError as error:
         parts[output_name].problems.append(_without_part(str(error)))
     if len(inputs) != len(spec.inputs) or targets is None:
@@ -243,8 +243,9 @@ def _check_batch(spec, inputs, targets, batch_size, report: ValidationReport) ->
     report.notes.append(f"built one batch of {rows} rows")
 
 
-def _describe(part: PartReport, sample: Table, values) -> None:
-    """The model-ready dtype and shape, and the first row as stored -> as the model gets it."""
+def _describe(part: PartReport, sample: Table, values, part_spec) -> None:
+    """The model-ready dtype and shape, and the first row as stored -> as the model gets it (of a window,
+    the steps the part reads)."""
     if isinstance(values, dict):
         part.dtype = ", ".join(f"{key}: {np.dtype(value.dtype)}" for key, value in values.items())
         part.shape = [None, sum(int(np.prod(value.shape[1:], dtype=int)) for value in values.values())]
@@ -255,6 +256,9 @@ def _describe(part: PartReport, sample: Table, values) -> None:
     part.shape = [None, *values.shape[1:]]
     columns = part.columns
     raw = sample.columns[columns[0]][0] if len(columns) == 1 and columns[0] in sample.columns else None
+    select = getattr(part_spec, "select", None)
+    if raw is not None and np.ndim(raw) >= 1 and select is not None and select.steps is not None:
+        raw = np.asarray(raw)[select.steps[0] : select.steps[1]]
     if isinstance(values, ImageColumn):
         kept = values.pixels is not None
         first = np.asarray(values.to_float(values.pixels[:1]))[0] if kept else None
