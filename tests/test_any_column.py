@@ -649,3 +649,24 @@ def test_ranged_values_come_at_the_columns_resolution_and_inside_the_range(low, 
     # A range at least one step wide holds a grid point, and every value is on the grid.
     if width >= step:
         assert on_grid.all()
+
+
+@pytest.mark.parametrize(("low", "high"), [(80, 82), (0, 1), (3, 5), (4.5, 5.5), (1, 1)])
+def test_a_range_of_whole_numbers_draws_each_at_its_share_of_the_training_rows(low, high):
+    """mgus2's ages at --range age=80:82 came back {80: 4, 81: 145, 82: 151} against the rows' 51/37/29:
+    the quantiles' plateau of 80s lay below where the range's level began."""
+    from types import SimpleNamespace
+
+    from fusegen.data.record_cells import draw_in_range
+
+    rng = np.random.default_rng(0)
+    ages = np.concatenate([rng.poisson(70, 1300), rng.poisson(2, 200)]).astype("float64")
+    state = {"integer": True, "decimals": 0, "step": None, "low": ages.min(), "high": ages.max(),
+             "quantiles": np.quantile(ages, np.linspace(0, 1, 1000)).tolist()}  # fmt: skip
+    converter = SimpleNamespace(numeric_state={"age": state})
+    drawn = draw_in_range(converter, "age", low, high, 4000, np.random.default_rng(1))
+    inside = ages[(ages >= low) & (ages <= high)]
+    assert set(np.unique(drawn)) == set(np.unique(inside))  # the end points too, and nothing outside
+    for value in np.unique(inside):
+        share = float((inside == value).mean())
+        assert abs(float((drawn == value).mean()) - share) < 0.05 + 0.15 * share, (value, share)

@@ -325,8 +325,9 @@ def _input_columns(generator) -> dict[str, str]:
 def _with_ranges(generator, table, rows, ranges, seed, extrapolate: bool = False) -> Table:
     """One condition row per sample, with each ranged column drawn in its range.
 
-    A numeric input's value is drawn uniformly; a record column's (with
-    ``conditioning.any_column``) as its training values fall in the range.
+    A record column's value (an input the record also generates, or any column with
+    ``conditioning.any_column``) is drawn as its training values fall in the range, at the column's
+    resolution (whole numbers stay whole); another numeric input's uniformly.
     """
     owners = _input_columns(generator)
     inputs = {column for column, name in owners.items() if generator.spec.inputs[name].kind == "numeric"}
@@ -345,7 +346,7 @@ def _with_ranges(generator, table, rows, ranges, seed, extrapolate: bool = False
             )
         dated = column in generator.spec.output.datetime and column in record
         low, high = _range_bounds(column, bounds, dated)
-        if column in inputs:
+        if column in inputs and column not in getattr(generator.spec.output, "numeric", ()):
             columns[column] = rng.uniform(low, high, len(rows))
         else:
             if not extrapolate:
