@@ -250,6 +250,9 @@ def test_init_writes_a_detected_delimiter(tmp_path):
         (["02.01.2020 10:30", "13.01.2020 11:00"], ["%d.%m.%Y %H:%M"]),
         (["02/01/2020 10:30:05", "03/01/2020 11:00:00"], ["%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S"]),
         (["2020-01-02T10:30:05", "2020-01-13 11:00:00"], ["ISO8601"]),
+        # With a T (and a Z) throughout, the layout is kept: pandas' own writer drops both.
+        (["1963-08-24T14:30:00Z", "1964-05-02T19:30:00Z"], ["%Y-%m-%dT%H:%M:%SZ"]),
+        (["2020-01-02T10:30", "2020-01-13T11:00"], ["%Y-%m-%dT%H:%M"]),
         # pandas' ISO 8601 parser reads these too; the layout is what they are written back in.
         (["2020/01/02", "2020/01/13"], ["%Y/%m/%d"]),
         (["2016/01/01 00:47:36", "2016/11/13 22:04:28"], ["%Y/%m/%d %H:%M:%S"]),
@@ -291,7 +294,11 @@ def test_init_writes_the_format_of_year_first_dates_with_slashes(tmp_path):
     frame.to_csv(tmp_path / "t.csv", index=False)
     spec, notes = infer_record_spec(tmp_path / "t.csv")
     assert spec["output"]["datetime"] == ["when", "day", "iso"]
-    assert spec["output"]["datetime_formats"] == {"when": "%Y/%m/%d %H:%M:%S", "day": "%Y/%m/%d"}
+    assert spec["output"]["datetime_formats"] == {
+        "when": "%Y/%m/%d %H:%M:%S",
+        "day": "%Y/%m/%d",
+        "iso": "%Y-%m-%dT%H:%M:%S",
+    }
     assert not any("'when'" in note or "'day'" in note for note in notes)
 
 
@@ -308,7 +315,15 @@ def test_dates_are_written_in_the_layout_the_data_used(layout):
     assert dated_text(frame, {"when": "ISO8601"}) is frame
 
 
-def test_sampled_and_imputed_dates_are_written_in_the_layout_the_data_used(tmp_path):
+@pytest.mark.parametrize(
+    ("layout", "pattern"),
+    [
+        ("%Y/%m/%d %H:%M:%S", r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}$"),
+        # Bundesliga's kick-offs, '1963-08-24T14:30:00Z': impute rewrote every observed one without T and Z.
+        ("%Y-%m-%dT%H:%M:%SZ", r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"),
+    ],
+)
+def test_sampled_and_imputed_dates_are_written_in_the_layout_the_data_used(tmp_path, layout, pattern):
     """Init, a tiny training, then `fusegen sample` and `fusegen impute`: the dates read as
     '2016/01/01 00:47:36' are written so, and read back by the same spec."""
     import fusegen
@@ -316,7 +331,7 @@ def test_sampled_and_imputed_dates_are_written_in_the_layout_the_data_used(tmp_p
     rng = np.random.default_rng(0)
     frame = plain_frame(120)
     seconds = rng.integers(0, 365 * 86400, 120)
-    frame["when"] = (pd.Timestamp("2016-01-01") + pd.to_timedelta(seconds, "s")).strftime("%Y/%m/%d %H:%M:%S")
+    frame["when"] = (pd.Timestamp("2016-01-01") + pd.to_timedelta(seconds, "s")).strftime(layout)
     frame.to_csv(tmp_path / "t.csv", index=False)
     spec, _ = infer_record_spec(tmp_path / "t.csv")
     spec["training"].update(epochs=1, steps_per_epoch=2)
@@ -331,10 +346,9 @@ def test_sampled_and_imputed_dates_are_written_in_the_layout_the_data_used(tmp_p
         ["impute", str(tmp_path / "run"), "-d", str(tmp_path / "gaps.csv"), "-o", str(tmp_path / "i.csv")],
     )
     assert result.exit_code == 0, result.output
-    layout = r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}$"
     for name in ("s.csv", "i.csv"):
         written = pd.read_csv(tmp_path / name, dtype=str)["when"]
-        assert written.notna().all() and written.str.match(layout).all(), (name, written.head().tolist())
+        assert written.notna().all() and written.str.match(pattern).all(), (name, written.head().tolist())
     imputed = pd.read_csv(tmp_path / "i.csv", dtype=str)["when"]
     assert imputed[1:5].tolist() == gaps["when"][1:5].tolist()
 

@@ -487,10 +487,13 @@ def _is_missing(value) -> bool:
 #: Date formats `detect_datetime_format` tries after ISO 8601, each also with a time of day.
 DATETIME_FORMATS = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y")
 _TIMES_OF_DAY = ("", " %H:%M", " %H:%M:%S")
+#: ISO 8601 with a ``T`` (and a ``Z`` for UTC), kept as written: pandas' ISO writer drops both.
+_ISO_WITH_T = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
 
 
 def detect_datetime_format(values) -> list[str]:
-    """Every format (``ISO8601``, or `DATETIME_FORMATS` with times) that parses all of ``values``.
+    """Every format (``ISO8601``, ISO 8601 with a ``T``, or `DATETIME_FORMATS` with times) that parses all
+    of ``values``.
 
     ``values`` are date strings without missing ones. The first format is
     the one to use; more than one means the dates are ambiguous (every day
@@ -503,13 +506,17 @@ def detect_datetime_format(values) -> list[str]:
     ['%d/%m/%Y']
     >>> detect_datetime_format(["2020/01/02 10:30:05"])
     ['%Y/%m/%d %H:%M:%S']
+    >>> detect_datetime_format(["1963-08-24T14:30:00Z"])
+    ['%Y-%m-%dT%H:%M:%SZ']
     """
     import pandas as pd
 
     values = pd.Series(values, dtype=object).astype(str)
     if values.empty or not values.str.contains(r"\d{1,4}[-/:.]\d{1,2}", regex=True).all():
         return []
-    candidates = ["ISO8601"] + [date + time for date in DATETIME_FORMATS for time in _TIMES_OF_DAY]
+    candidates = ["ISO8601", *_ISO_WITH_T] + [
+        date + time for date in DATETIME_FORMATS for time in _TIMES_OF_DAY
+    ]
     # A quick pass on a sample, then the survivors on every value.
     for sample in (values.head(1000), values):
         candidates = [
