@@ -717,3 +717,37 @@ def test_init_leaves_out_whole_numbers_named_as_identifiers_and_keeps_distinct_c
 )  # fmt: skip
 def test_an_identifier_is_named_as_one(name, identifier):
     assert bool(IDENTIFIER_NAME.search(name)) is identifier
+
+
+@pytest.mark.parametrize(("days", "by"), [(30 * 365, "share"), (20, "nearest")])
+def test_generated_moments_keep_the_columns_few_times_of_day(days, by):
+    """Bundesliga's kick-offs are at 13:30, 15:30 or 19:30 over 30 years; samples came at any hour and
+    minute (1992-11-25 00:11:00). Over years the time within a day is drawn at each time's share of the
+    rows; over days, where the quantiles place a moment near a real time, the nearest is taken."""
+    from fusegen.data.record_cells import draw_in_range
+    from fusegen.data.records import RecordConverter
+
+    rng = np.random.default_rng(0)
+    rows = 3000
+    kick_offs = rng.choice(["13:30", "15:30", "19:30"], rows, p=[0.6, 0.3, 0.1])
+    dates = pd.Timestamp("1990-01-01") + pd.to_timedelta(rng.integers(0, days, rows), "D")
+    frame = pd.DataFrame({"when": [f"{day.date()} {time}" for day, time in zip(dates, kick_offs, strict=True)],
+                          "kind": rng.choice(["a", "b"], rows)})  # fmt: skip
+    output = record_spec(numeric=["when"], datetime=["when"]).output
+    table = table_from_frame(frame, "games.csv")
+    converter = RecordConverter(output).fit(table)
+    state = converter.numeric_state["when"]
+    assert state["times_of_day"] == [48600.0, 55800.0, 70200.0] and state["times_of_day_by"] == by
+    # What the model would generate: each row's moment in model space, moved a little.
+    parts = converter.transform(table)
+    parts["numeric"] = parts["numeric"] + rng.normal(0, 0.01, parts["numeric"].shape).astype("float32")
+    restored = RecordConverter(output, converter.get_state()).inverse(parts)["when"]
+    shares = restored.dt.strftime("%H:%M").value_counts(normalize=True)
+    assert set(shares.index) == {"13:30", "15:30", "19:30"}
+    assert abs(shares["13:30"] - 0.6) < 0.05 and abs(shares["19:30"] - 0.1) < 0.05, shares
+    assert restored.between(dates.min(), dates.max() + pd.Timedelta("1D")).all()
+    # A range of dates draws at those times of day too, inside the range.
+    low, high = (pd.Timestamp(day).value / 1e9 for day in ("1990-01-02", "1990-01-09 23:00"))
+    drawn = pd.to_datetime(draw_in_range(converter, "when", low, high, 500, rng), unit="s")
+    assert set(drawn.strftime("%H:%M")) <= {"13:30", "15:30", "19:30"}
+    assert drawn.min() >= pd.Timestamp("1990-01-02") and drawn.max() <= pd.Timestamp("1990-01-09 23:00")

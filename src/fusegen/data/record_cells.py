@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fusegen.data.records import MISSING, RecordConverter, _user_numbers
+from fusegen.data.records import MISSING, RecordConverter, _user_numbers, on_times_of_day
 from fusegen.data.sources import Table
 from fusegen.errors import DataError
 
@@ -174,11 +174,25 @@ def draw_in_range(converter: RecordConverter, column: str, low: float, high: flo
         inner_high = np.floor(high / step + 1e-9) * step + step / 2
     if not quantiles.size or inner_high < quantiles[0] or inner_low > quantiles[-1]:
         # Standardised, or a range beyond every training value (extrapolation asked for): uniformly.
-        return at_resolution(state, rng.uniform(inner_low, inner_high, count), low, high)
+        drawn = at_resolution(state, rng.uniform(inner_low, inner_high, count), low, high)
+        return _at_times_of_day(state, drawn, low, high)
     levels = np.linspace(0.0, 1.0, len(quantiles))
     bottom, top = np.interp([inner_low, inner_high], quantiles, levels)
     drawn = np.interp(rng.uniform(bottom, top, count), levels, quantiles)
-    return at_resolution(state, np.clip(drawn, inner_low, inner_high), low, high)
+    return _at_times_of_day(
+        state, at_resolution(state, np.clip(drawn, inner_low, inner_high), low, high), low, high
+    )
+
+
+def _at_times_of_day(state: dict, seconds: np.ndarray, low: float, high: float) -> np.ndarray:
+    """A datetime column's drawn moments at its own times of day, a day earlier or later where that
+    keeps them in [low, high]; a moment with no such time in the range stays."""
+    if "times_of_day" not in state:
+        return seconds
+    placed = on_times_of_day(seconds, state)
+    placed = np.where(placed > high, placed - 86400.0, placed)
+    placed = np.where(placed < low, placed + 86400.0, placed)
+    return np.where((placed >= low) & (placed <= high), placed, seconds)
 
 
 def _resolution(state: dict) -> float | None:

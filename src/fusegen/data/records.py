@@ -133,6 +133,8 @@ class RecordConverter:
         else:
             state["mean"] = float(present.mean())
             state["std"] = float(present.std()) or 1.0
+        if column in self.spec.datetime:
+            state.update(_times_of_day(present, state))
         return state
 
     def _transformer(self, column):
@@ -464,6 +466,8 @@ def _tf_restore_numbers(values, state: dict):
     else:
         restored = values * state["std"] + state["mean"]
     restored = tf.clip_by_value(restored, state["low"], state["high"])
+    if "times_of_day" in state:
+        restored = tf.clip_by_value(_tf_on_times_of_day(restored, state), state["low"], state["high"])
     if state["integer"]:
         return tf.round(restored)
     # Back to the data's own resolution: prices in cents, dates in days.
@@ -579,6 +583,71 @@ def _decimals(values: np.ndarray) -> int | None:
         if np.allclose(values, np.round(values, decimals), rtol=1e-12, atol=0):
             return decimals
     return None
+
+
+#: A datetime column with at most this many distinct times of day (kick-offs at 13:30, 14:30 and
+#: 19:30; shifts; opening hours) gives every generated moment one of them.
+MAX_TIMES_OF_DAY = 48
+_DAY = 86400.0
+
+
+def _times_of_day(seconds: np.ndarray, state: dict) -> dict:
+    """A datetime column's few times of day, their shares, and how a generated moment takes one.
+
+    The moments are generated as one number, whose fitted quantiles over
+    years are days apart: within a day they place a moment anywhere, so a
+    football match would kick off at 00:11. Where the quantiles are hours
+    apart or closer they do place it near a real time, and the nearest one
+    is taken (``nearest``); where farther apart, the time within the day is
+    drawn at random, and is read as a share of the day, taking each time of
+    day at its share of the rows (``share``).
+    """
+    times, counts = np.unique(np.mod(seconds, _DAY), return_counts=True)
+    if not 1 < len(times) <= MAX_TIMES_OF_DAY:
+        return {}
+    quantiles = state.get("quantiles")
+    spacing = (state["high"] - state["low"]) / max(len(quantiles) - 1, 1) if quantiles else state["std"]
+    return {
+        "times_of_day": times.tolist(),
+        "time_of_day_shares": np.cumsum(counts / counts.sum()).tolist(),
+        "times_of_day_by": "share" if spacing > _DAY / 4 else "nearest",
+    }
+
+
+def on_times_of_day(seconds: np.ndarray, state: dict) -> np.ndarray:
+    """``seconds`` (since 1970) at the column's own times of day, as `_times_of_day` says; unchanged
+    for a column without them."""
+    if "times_of_day" not in state:
+        return seconds
+    seconds = np.asarray(seconds, "float64")
+    times = np.asarray(state["times_of_day"])
+    day = np.floor(seconds / _DAY) * _DAY
+    within = seconds - day
+    if state["times_of_day_by"] == "share":
+        shares = np.asarray(state["time_of_day_shares"])
+        index = np.minimum(np.searchsorted(shares, within / _DAY, side="right"), len(times) - 1)
+        return day + times[index]
+    # The nearest on the clock, which may be just past midnight.
+    around = np.concatenate([times - _DAY, times, times + _DAY])
+    nearest = np.argmin(np.abs(within[..., None] - around), axis=-1)
+    return day + around[nearest]
+
+
+def _tf_on_times_of_day(seconds, state: dict):
+    """`on_times_of_day` in TensorFlow (float64 seconds)."""
+    import tensorflow as tf
+
+    times = np.asarray(state["times_of_day"], "float64")
+    day = tf.floor(seconds / _DAY) * _DAY
+    within = seconds - day
+    if state["times_of_day_by"] == "share":
+        shares = tf.constant(np.asarray(state["time_of_day_shares"], "float64"))
+        index = tf.searchsorted(shares, tf.reshape(within / _DAY, [-1]), side="right")
+        index = tf.reshape(tf.minimum(index, len(times) - 1), tf.shape(seconds))
+        return day + tf.gather(tf.constant(times), index)
+    around = tf.constant(np.concatenate([times - _DAY, times, times + _DAY]))
+    nearest = tf.argmin(tf.abs(within[..., None] - around), axis=-1)
+    return day + tf.gather(around, nearest)
 
 
 def _time_step(seconds: np.ndarray) -> float | None:
