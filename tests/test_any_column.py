@@ -255,6 +255,13 @@ def test_rebalancing_gives_the_asked_shares_by_conditioning(generator):
     assert (np.abs(rows_b["y"] - 2.0 * rows_b["x"] - 3.0) < 0.4).mean() > 0.85
     with_x = generator.sample({"x": [0.0]}, num_samples=100, seed=10, rebalance={"c": {"a": 1, "b": 1}})
     assert (with_x["x"] == 0.0).all() and (with_x["c"] == "a").sum() == 50
+    # A share for one label alone, below 1, reads as "that share of a"; scaled to 1 it draws only a: said so.
+    with pytest.warns(FusegenWarning, match=r"rebalance shares for 'c' sum to 0.5 and give none to \['b'\]: "
+                                            r"they are scaled to sum to 1, so only \['a'\] are drawn"):  # fmt: skip
+        alone = generator.sample(
+            None, num_samples=10, seed=11, rebalance={"c": {"a": 0.5}}, label_check=False
+        )
+    assert (alone["c"] == "a").all()
 
 
 def test_the_label_check_keeps_rebalanced_rows_that_look_like_their_label(generator):

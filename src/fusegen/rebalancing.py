@@ -129,6 +129,16 @@ def _weights(column: str, shares: dict | None, labels: list[str]) -> dict[str, f
             hint="for example yes:0.5,no:0.5 (shares are normalised, so yes:1,no:1 is the same).",
         )
     total = sum(weights.values())
+    left_out = [label for label in labels if label not in weights]
+    if total < 1.0 - 1e-6 and left_out:
+        # Condo:0.5 alone reads as "half condos"; scaled to sum to 1 it draws condos only.
+        warnings.warn(
+            f"rebalance shares for '{column}' sum to {total:g} and give none to {left_out[:5]}"
+            f"{' and more' if len(left_out) > 5 else ''}: they are scaled to sum to 1, so only "
+            f"{sorted(weights)} are drawn. Give the other labels shares to draw them too.",
+            FusegenWarning,
+            stacklevel=4,
+        )
     return {label: share / total for label, share in weights.items() if share > 0}
 
 
