@@ -196,11 +196,11 @@ def _at_times_of_day(state: dict, seconds: np.ndarray, low: float, high: float) 
 
 
 def _resolution(state: dict) -> float | None:
-    """The spacing of a numeric column's values: 1 for whole numbers, its step, 10^-decimals; else None."""
-    if state.get("integer"):
-        return 1.0
+    """The spacing of a numeric column's values: its step, 1 for whole numbers, 10^-decimals; else None."""
     if state.get("step"):
         return float(state["step"])
+    if state.get("integer"):
+        return 1.0
     if state.get("decimals") is not None:
         return 10.0 ** -state["decimals"]
     return None

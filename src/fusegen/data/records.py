@@ -122,7 +122,7 @@ class RecordConverter:
             "high": float(present.max()),
             "integer": bool(integral),
             "decimals": None if column in self.spec.datetime else _decimals(present),
-            "step": _time_step(present) if column in self.spec.datetime else None,
+            "step": _time_step(present) if column in self.spec.datetime else _grid_step(present),
             "fill": float(np.median(present)),
         }
         if self.spec.numeric_transform == "quantile":
@@ -468,11 +468,13 @@ def _tf_restore_numbers(values, state: dict):
     restored = tf.clip_by_value(restored, state["low"], state["high"])
     if "times_of_day" in state:
         restored = tf.clip_by_value(_tf_on_times_of_day(restored, state), state["low"], state["high"])
+    # Back to the data's own resolution: dates in days, baths in halves, prices in cents.
+    if state.get("step"):
+        restored = tf.round(tf_divide(restored, state["step"])) * state["step"]
+        if state.get("decimals") is None:
+            return restored
     if state["integer"]:
         return tf.round(restored)
-    # Back to the data's own resolution: prices in cents, dates in days.
-    if state.get("step"):
-        return tf.round(tf_divide(restored, state["step"])) * state["step"]
     if state.get("decimals") is not None:
         factor = 10.0 ** state["decimals"]
         return tf_divide(tf.round(restored * factor), factor)
@@ -583,6 +585,19 @@ def _decimals(values: np.ndarray) -> int | None:
         if np.allclose(values, np.round(values, decimals), rtol=1e-12, atol=0):
             return decimals
     return None
+
+
+def _grid_step(values: np.ndarray) -> float | None:
+    """The spacing of a number's grid coarser than its decimals (0.5 for baths of 1, 1.5, 2, ...; 5 for
+    ages in five-year bands), or None: the largest step every value is a whole multiple of."""
+    decimals = _decimals(values)
+    if decimals is None:
+        return None
+    scaled = np.unique(np.round(values * 10.0**decimals))
+    if len(scaled) < 3 or np.abs(scaled).max() > 2**52:
+        return None
+    step = int(np.gcd.reduce(scaled.astype("int64")))
+    return step / 10.0**decimals if step > 1 else None
 
 
 #: A datetime column with at most this many distinct times of day (kick-offs at 13:30, 14:30 and
