@@ -248,6 +248,24 @@ def test_a_channel_that_follows_its_context_keeps_the_sign_it_had_in_training():
     assert np.asarray(below.tf_inverse(model_space)).max() == 0.0
 
 
+def test_an_output_comes_back_at_each_channels_decimals_in_training():
+    """Daily cholera deaths came back as 32.131836."""
+    from fusegen.data.sequence_converters import SequenceConverter
+
+    spec = continuation_spec().output.model_copy(update={"channels": 3})
+    converter = SequenceConverter("ahead", spec, kind="Output", unclipped=[0, 1, 2])
+    windows = np.stack([np.arange(40.0), np.linspace(0, 1, 40) ** 3, np.arange(40) * 0.25], -1)[None]
+    converter._fit_more(windows.reshape(4, 10, 3))
+    converter.scaler.mean, converter.scaler.std = np.zeros(3, "float32"), np.ones(3, "float32")
+    assert converter.get_state()["decimals"] == [0, None, 2]
+    restored = np.asarray(converter.tf_inverse(np.full((1, 2, 3), 3.14159, "float32")))[0]
+    np.testing.assert_allclose(restored, [[3.0, 3.14159, 3.14]] * 2, rtol=1e-6)
+    loaded = SequenceConverter("ahead", spec, kind="Output", unclipped=[0, 1, 2], **converter.get_state())
+    np.testing.assert_array_equal(
+        np.asarray(loaded.tf_inverse(np.full((1, 2, 3), 3.14159, "float32")))[0], restored
+    )
+
+
 def test_runs_from_before_anchors_load_without_them(tmp_path):
     from fusegen.artifacts import _as_written
 

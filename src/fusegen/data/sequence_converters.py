@@ -7,6 +7,7 @@ import numpy as np
 from fusegen.data.checks import as_float, check_shape
 from fusegen.data.missing import imputes
 from fusegen.data.numeric_converters import StandardisedConverter
+from fusegen.data.records import _decimals
 from fusegen.data.sources import Table
 from fusegen.errors import DataError
 from fusegen.spec.modalities import StepsAndChannels
@@ -81,13 +82,25 @@ class SequenceConverter(StandardisedConverter):
     refuses_out_of_range = False
 
     def __init__(
-        self, name, spec, mean=None, std=None, fill=None, kind="Input", low=None, high=None, unclipped=()
+        self,
+        name,
+        spec,
+        mean=None,
+        std=None,
+        fill=None,
+        kind="Input",
+        low=None,
+        high=None,
+        unclipped=(),
+        decimals=None,
     ):
         super().__init__(name, spec, mean, std, fill, where=f"{kind} '{name}' (sequence)")
         self.is_output = kind == "Output"
         self.unclipped = sorted(unclipped)
         self.low = None if low is None else np.asarray(low, "float32")
         self.high = None if high is None else np.asarray(high, "float32")
+        # An output channel's decimals in training (0 for counts; None past 6): samples come back so.
+        self.decimals = None if decimals is None else list(decimals)
         # An input's channels read in the data's units, whose range conditions are checked against;
         # the preprocessor leaves out those read in each window's units (`Preprocessor.__init__`).
         self.ranged_channels = list(range(spec.channels))
@@ -100,6 +113,8 @@ class SequenceConverter(StandardisedConverter):
     def _fit_more(self, values: np.ndarray) -> None:
         # Each channel's training range: an output's clips its samples, an input's checks conditions.
         self.low, self.high = values.min(axis=(0, 1)), values.max(axis=(0, 1))
+        if self.is_output:
+            self.decimals = [_decimals(values[..., channel]) for channel in range(values.shape[-1])]
 
     def out_of_range(self, table: Table, column: str, margin: float) -> list[str]:
         """One line per channel (of ``ranged_channels``) with a value outside the training range widened
@@ -145,7 +160,8 @@ class SequenceConverter(StandardisedConverter):
 
     def tf_inverse(self, values):
         """Model space -> the user's units; an output with ``clip`` is clipped to its training range
-        (a channel that follows its context only to the sign it kept in training)."""
+        (a channel that follows its context only to the sign it kept in training), and rounded to each
+        channel's decimals in training."""
         import tensorflow as tf
 
         values = super().tf_inverse(values)
@@ -155,6 +171,11 @@ class SequenceConverter(StandardisedConverter):
             low[self.unclipped] = np.where(low[self.unclipped] >= 0, 0.0, -np.inf)
             high[self.unclipped] = np.where(high[self.unclipped] <= 0, 0.0, np.inf)
             values = tf.clip_by_value(values, low, high)
+        if self.is_output and self.decimals is not None and any(d is not None for d in self.decimals):
+            # Deaths come back whole and prices in cents, as the data writes them.
+            factor = np.array([10.0**d if d is not None else 1.0 for d in self.decimals], "float32")
+            rounded = tf.round(values * factor) / factor
+            values = tf.where(np.array([d is not None for d in self.decimals]), rounded, values)
         return values
 
     def tf_input_spec(self):
@@ -185,6 +206,8 @@ class SequenceConverter(StandardisedConverter):
         state = super().get_state()
         if self.low is not None:
             state["low"], state["high"] = self.low.tolist(), self.high.tolist()
+        if self.decimals is not None:
+            state["decimals"] = self.decimals
         return state
 
     def _raw(self, table: Table, column: str) -> np.ndarray:
