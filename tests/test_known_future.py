@@ -99,6 +99,19 @@ def test_known_future_steps_make_the_step_by_step_forecast_learnable():
     assert errors[True] < 0.3, errors
 
 
+def half_days_spec(inputs: dict):
+    """Windows of 12 hourly rows: ``inputs`` read from them, the demand of the last 4 hours generated."""
+    return load_spec(
+        {
+            "data": {"windows": {"length": 12, "stride": 12, "time_column": "hour"}, "validation_split": 0.0},
+            "inputs": inputs,
+            "output": {"name": "ahead", "kind": "sequence", "steps": 4, "channels": 1, "columns": ["demand"],
+                       "select": {"steps": [8, 12]}},
+            "training": {"epochs": 1, "batch_size": 16, "tensorboard": False},
+        }
+    )  # fmt: skip
+
+
 def test_a_long_table_of_conditions_is_cut_into_windows_as_in_training():
     """Sampling (and so evaluate) on a long table of readings gives one forecast per window."""
     rng = np.random.default_rng(0)
@@ -107,17 +120,11 @@ def test_a_long_table_of_conditions_is_cut_into_windows_as_in_training():
     long = {"hour": np.arange(rows) % 12 + 12.0 * (np.arange(rows) // 12), "weather": weather,
             "demand": 2 * weather + rng.normal(0, 0.1, rows)}  # fmt: skip
     window = {"columns": ["demand"], "select": {"steps": [0, 8]}}
-    spec = load_spec(
+    spec = half_days_spec(
         {
-            "data": {"windows": {"length": 12, "stride": 12, "time_column": "hour"}, "validation_split": 0.0},
-            "inputs": {
-                "history": {"kind": "sequence", "steps": 8, "channels": 1, **window},
-                "weather": {"kind": "sequence", "steps": 4, "channels": 1, "columns": ["weather"],
-                            "select": {"steps": [8, 12]}, "known_future": True},
-            },
-            "output": {"name": "ahead", "kind": "sequence", "steps": 4, "channels": 1, "columns": ["demand"],
-                       "select": {"steps": [8, 12]}},
-            "training": {"epochs": 1, "batch_size": 16, "tensorboard": False},
+            "history": {"kind": "sequence", "steps": 8, "channels": 1, **window},
+            "weather": {"kind": "sequence", "steps": 4, "channels": 1, "columns": ["weather"],
+                        "select": {"steps": [8, 12]}, "known_future": True},
         }
     )  # fmt: skip
     generator = fusegen.Generator(spec)
@@ -164,15 +171,9 @@ def test_a_window_whose_history_is_missing_throughout_is_warned_of():
     rng = np.random.default_rng(0)
     rows = 12 * 20
     long = {"hour": np.arange(rows, dtype=float), "demand": rng.normal(size=rows)}
-    spec = load_spec(
-        {
-            "data": {"windows": {"length": 12, "stride": 12, "time_column": "hour"}, "validation_split": 0.0},
-            "inputs": {"history": {"kind": "sequence", "steps": 8, "channels": 1, "columns": ["demand"],
-                                   "select": {"steps": [0, 8]}, "missing": "mask"}},
-            "output": {"name": "ahead", "kind": "sequence", "steps": 4, "channels": 1, "columns": ["demand"],
-                       "select": {"steps": [8, 12]}},
-            "training": {"epochs": 1, "batch_size": 16, "tensorboard": False},
-        }
+    spec = half_days_spec(
+        {"history": {"kind": "sequence", "steps": 8, "channels": 1, "columns": ["demand"],
+                     "select": {"steps": [0, 8]}, "missing": "mask"}}
     )  # fmt: skip
     generator = fusegen.Generator(spec)
     generator.fit(long, verbose=0)
