@@ -92,6 +92,20 @@ def test_a_short_series_gets_a_smaller_window_and_a_group_conditions(tmp_path):
     assert "shrank the window" in text
 
 
+def test_a_series_whose_target_never_changes_is_named(tmp_path):
+    """stevedata's aluminium premiums: one region's price is 15 on all 916 rows, and every score of it
+    came out 0 or n/a without a word from init."""
+    path = readings(tmp_path / "flat.csv", periods=400, groups=2)
+    frame = pd.read_csv(path)
+    frame.loc[frame["site"] == "site1", "demand"] = 15.0
+    frame.to_csv(path, index=False)
+    _, text = init_spec(path, series={"targets": ["demand"], "time_column": "time", "group_column": "site"})
+    assert "1 target series never change, e.g. 'demand' of site 'site1' (15 on all 200 rows)" in text
+    _, text = init_spec(readings(tmp_path / "moving.csv", periods=400, groups=2),
+                        series={"targets": ["demand"], "time_column": "time", "group_column": "site"})  # fmt: skip
+    assert "never change" not in text
+
+
 def test_bad_forecast_options_get_one_clear_error(tmp_path):
     path = readings(tmp_path / "demand.csv", periods=500)
     with pytest.raises(DataError, match=r"--target names \['load'\], which are not columns; the columns are"):

@@ -167,6 +167,9 @@ def infer_series_spec(
             f"{len(too_short)} of {len(lengths)} series ({int(too_short.sum())} rows) are shorter than a window "
             f"of {context} + {horizon} steps and give none, e.g. {group_column} '{too_short.index[0]}'"
         )
+    flat = _flat_series_note(frame, targets, group_column)
+    if flat:
+        notes.append(flat)
     notes.append(
         f"rows every {frequency}: forecasting {horizon} steps from the {context} before, one forecast per "
         f"{horizon} steps"
@@ -296,6 +299,27 @@ def _require_numbers(frame, column: str, option: str, path: Path) -> None:
         f"received {offenders.iloc[0]!r}.",
         hint=f"write those cells as numbers or leave them empty (a gap is filled), or leave '{column}' out of "
         f"{option}; forecast and pass ahead numeric columns only (encode a category as 0/1 columns).",
+    )
+
+
+def _flat_series_note(frame, targets: list[str], group_column: str | None) -> str | None:
+    """A note naming the series whose target never changes (aluminium held at 15 for 916 days): there is
+    nothing to learn there, and MASE, scaled by the changes, cannot score a forecast of it."""
+    groups = frame.groupby(group_column) if group_column else [(None, frame)]
+    flat = [
+        (column, label, part[column].dropna())
+        for column in targets
+        for label, part in groups
+        if part[column].notna().any() and part[column].nunique(dropna=True) == 1
+    ]
+    if not flat:
+        return None
+    column, label, values = flat[0]
+    where = f"{group_column} '{label}'" if group_column else "the series"
+    return (
+        f"{len(flat)} target series never change, e.g. '{column}' of {where} ({values.iloc[0]:g} on all "
+        f"{len(values)} rows): nothing to learn there, and MASE cannot score them; leave them out if they "
+        "are not meant to be forecast"
     )
 
 
