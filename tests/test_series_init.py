@@ -674,6 +674,28 @@ def test_init_notes_jumps_in_time_but_not_weekends_between_business_days(tmp_pat
     assert "jumps by more than" not in text
 
 
+def test_business_days_forecast_a_week_of_five_and_holidays_are_no_gaps(tmp_path):
+    """stevedata's aluminium premiums: weekdays read as daily rows gave a 7-row horizon (1.4 weeks), a
+    7-row season, and every long weekend reported as missing rows to add."""
+    days = pd.bdate_range("2020-01-01", periods=400)
+    holidays = days[(days.month == 12) & (days.day == 25)].union(days[::37])  # a day off now and then
+    kept = days.difference(holidays)
+    frame = pd.DataFrame({"day": kept.astype(str), "close": np.sin(np.arange(len(kept)) / 3.0)})
+    frame.to_csv(tmp_path / "prices.csv", index=False)
+    spec, text = init_spec(tmp_path / "prices.csv", series={"targets": ["close"], "time_column": "day"})
+    assert "rows every business day (Monday to Friday): forecasting 5 steps from the 20 before" in text
+    assert spec["output"]["steps"] == 5 and spec["evaluation"]["seasonality"] == 5
+    assert "jumps by more than" not in text
+    closed = kept[(kept < "2020-06-01") | (kept > "2020-06-12")]  # two weeks closed
+    frame = pd.DataFrame({"day": closed.astype(str), "close": np.sin(np.arange(len(closed)) / 3.0)})
+    frame.to_csv(tmp_path / "closed.csv", index=False)
+    _, text = init_spec(tmp_path / "closed.csv", series={"targets": ["close"], "time_column": "day"})
+    assert (
+        "'day' jumps by more than 3.5 steps 1 time(s): about 10 missing rows in all, the longest 11 business days"
+        in text
+    )
+
+
 def test_init_says_which_columns_it_leaves_out_for_not_being_numbers(tmp_path):
     days = pd.date_range("2020-01-01", periods=200, freq="D")
     frame = pd.DataFrame({"day": days.astype(str), "sales": np.arange(200.0) % 7, "weather": "sunny"})

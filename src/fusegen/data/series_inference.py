@@ -12,6 +12,7 @@ follow the data's frequency, read from the time column:
 | 15 min - 1 h  | a day                 | a week                   |
 | under 15 min  | an hour (at least 4)  | six horizons             |
 | a day         | a week                | four weeks               |
+| a business day | a week (5)           | four weeks (20)          |
 | a week        | 8 weeks               | a year                   |
 | a month       | a year                | three years              |
 | a quarter     | a year                | four years               |
@@ -139,10 +140,13 @@ def infer_series_spec(
     # window to 1 + 1 steps. A series shorter than the window gives none, and a note says how many.
     typical = int(lengths.median())
     step, frequency = _step_of(frame, time_column, group_column)
-    gaps = _gaps_note(frame, time_column, group_column, step)
+    business = _on_business_days(frame, time_column, step)
+    if business:
+        frequency = "business day (Monday to Friday)"
+    gaps = _gaps_note(frame, time_column, group_column, step, business)
     if gaps:
         notes.append(gaps)
-    default_horizon, default_context = _lengths_for(step, typical)
+    default_horizon, default_context = _lengths_for(step, typical, business)
     if horizon is None and context is None and default_horizon + default_context > MAX_WINDOW_SHARE * typical:
         scale = MAX_WINDOW_SHARE * typical / (default_horizon + default_context)
         default_horizon, default_context = (
@@ -263,7 +267,7 @@ def infer_series_spec(
         },
         "objective": {"type": objective},
     }
-    season = _season_of(step)
+    season = _season_of(step, business)
     if 1 < season < context:
         spec["evaluation"] = {"seasonality": season}
     training, validating = _split_windows(spec, path)
@@ -523,11 +527,14 @@ def _step_of(frame, time_column: str | None, group_column: str | None) -> tuple[
     return step, _describe_step(step)
 
 
-def _gaps_note(frame, time_column: str | None, group_column: str | None, step: float | None) -> str | None:
+def _gaps_note(
+    frame, time_column: str | None, group_column: str | None, step: float | None, business: bool = False
+) -> str | None:
     """A note on the times that jump by more than `GAP_STEPS` usual steps (missing rows), or None.
 
     Windows are cut by rows, so one that spans a jump reads the readings on either side of it as
-    consecutive. A weekend in business days (3 steps) is no gap; a dead sensor's 70 days are.
+    consecutive. A weekend in business days (3 steps) is no gap; a dead sensor's 70 days are. On
+    business days the steps are counted in business days, so a long weekend is no gap either.
     """
     import pandas as pd
 
@@ -538,14 +545,23 @@ def _gaps_note(frame, time_column: str | None, group_column: str | None, step: f
     groups = frame[group_column] if group_column else np.zeros(len(frame))
     ordered = pd.DataFrame({"group": groups, "time": times}).dropna().sort_values(["group", "time"])
     jumps = ordered.groupby("group")["time"].diff().dt.total_seconds()
+    if business:
+        days = ordered["time"].to_numpy().astype("datetime64[D]")
+        earlier = ordered.groupby("group")["time"].shift().to_numpy().astype("datetime64[D]")
+        counted = ~np.isnat(earlier)
+        steps = np.full(len(days), np.nan)
+        steps[counted] = np.busday_count(earlier[counted], days[counted])
+        jumps = pd.Series(steps * step, index=ordered.index)
     gaps = jumps[jumps > GAP_STEPS * step]
     if gaps.empty:
         return None
     longest = gaps.idxmax()
+    unit = "business days" if business else ""
     return (
         f"'{time_column}' jumps by more than {GAP_STEPS} steps {len(gaps)} time(s): about "
         f"{int((gaps / step).round().sum() - len(gaps)):,} missing rows in all, the longest "
-        f"{_describe_step(float(gaps.max()), periods=False)} before {ordered.loc[longest, 'time']}; a window across a jump reads "
+        f"{f'{gaps.max() / step:g} {unit}' if business else _describe_step(float(gaps.max()), periods=False)} "
+        f"before {ordered.loc[longest, 'time']}; a window across a jump reads "
         "its two sides as consecutive. To have them treated as gaps, add a row for each missing time "
         "with the readings left empty"
     )
@@ -578,8 +594,21 @@ def _decimal_year_step(frame, times, group_column: str | None) -> float | None:
     return None
 
 
-def _lengths_for(step: float | None, typical: int) -> tuple[int, int]:
-    """Default (horizon, context) in steps for rows ``step`` seconds apart."""
+def _on_business_days(frame, time_column: str | None, step: float | None) -> bool:
+    """Whether daily rows skip the weekends: under 1% of them on a Saturday or Sunday, over four weeks."""
+    if step is None or not 0.9 * _DAY <= step <= 1.1 * _DAY or frame[time_column].dtype.kind in "iufb":
+        return False
+    times = frame[time_column]
+    times = (times if times.dtype.kind in "Mm" else parse_times(times)).dropna()
+    if times.empty or (times.max() - times.min()).days < 28:
+        return False
+    return bool((times.dt.dayofweek >= 5).mean() < 0.01)
+
+
+def _lengths_for(step: float | None, typical: int, business: bool = False) -> tuple[int, int]:
+    """Default (horizon, context) in steps for rows ``step`` seconds apart (``business``: on weekdays)."""
+    if business:  # a week ahead from four, as for daily rows, in weeks of five
+        return 5, 20
     if step is None or step > 100 * _DAY:
         horizon = int(np.clip(round(0.1 * typical), 4, 48))
         return horizon, 4 * horizon
@@ -598,8 +627,11 @@ def _lengths_for(step: float | None, typical: int) -> tuple[int, int]:
     return horizon, 6 * horizon
 
 
-def _season_of(step: float | None) -> int:
-    """The natural season in steps: a day of sub-daily rows, a week of days, a year of weeks, months or quarters."""
+def _season_of(step: float | None, business: bool = False) -> int:
+    """The natural season in steps: a day of sub-daily rows, a week of days (of business days), a year of
+    weeks, months or quarters."""
+    if business:
+        return 5
     if step is None or step > 100 * _DAY:
         return 1
     for least, season in ((80 * _DAY, 4), (27 * _DAY, 12), (6 * _DAY, 52), (0.9 * _DAY, 7)):
