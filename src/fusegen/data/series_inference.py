@@ -582,13 +582,14 @@ def _median_step(frame, times, group_column: str | None) -> float | None:
 
 
 def _decimal_year_step(frame, times, group_column: str | None) -> float | None:
-    """1/12 or 1/4 where ``times`` are years (1000-3000) a month or a quarter apart, else None."""
+    """1/12, 1/4 or a week's share where ``times`` are years (1000-3000) a month, a quarter or a week
+    apart (R's weekly ts: 1/52, or 7/365.25 as fpp2's gasoline), else None."""
     if not times.between(1000, 3000).all():
         return None
     median = _median_step(frame, times, group_column)
     if median is None:
         return None
-    for fraction in (1 / 12, 1 / 4):
+    for fraction in (1 / 12, 1 / 4, 1 / 52, 7 / 365.25):
         if abs(median - fraction) < 1e-3 * fraction:
             return fraction
     return None
@@ -650,8 +651,14 @@ def _holds_dates(values) -> bool:
 
 
 def _describe_step(seconds: float, periods: bool = True) -> str:
-    # A step of a month (28-31 days) or a quarter (89-92) is said as such: "rows every 31 days" misleads.
-    for unit, low, high in (("month", 28 * _DAY, 31 * _DAY), ("quarter", 89 * _DAY, 92 * _DAY)):
+    # A step of a week (a weekly decimal year's 7.02 days), a month (28-31 days) or a quarter (89-92) is
+    # said as such: "rows every 31 days" misleads.
+    periods_of = (
+        ("week", 6.9 * _DAY, 7.1 * _DAY),
+        ("month", 28 * _DAY, 31 * _DAY),
+        ("quarter", 89 * _DAY, 92 * _DAY),
+    )
+    for unit, low, high in periods_of:
         if periods and low <= seconds <= high:
             return unit
     for unit, size in (("day", _DAY), ("hour", _HOUR), ("minute", 60.0)):
