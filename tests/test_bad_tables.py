@@ -688,6 +688,9 @@ def test_init_leaves_out_whole_numbers_named_as_identifiers_and_keeps_distinct_c
         {
             "ID": codes,
             "customer_id": rng.permutation(rows) + 500,
+            "subject_id": rng.choice(
+                np.arange(1, 161), rows
+            ),  # subjects tested more than once: 60% distinct
             "PatientId": patient,
             "store_id": rng.integers(1, 30, rows),  # a store over many rows: a category, not a code
             "income": rng.choice(np.arange(20_000, 90_000), rows, replace=False),
@@ -702,7 +705,11 @@ def test_init_leaves_out_whole_numbers_named_as_identifiers_and_keeps_distinct_c
     assert "PatientId" not in spec["output"]["nullable"]
     text = " ".join(notes)
     assert "left out 'ID': whole numbers named as an identifier, 192 distinct in 200 rows" in text
-    assert "left out 'customer_id'" in text and "left out 'PatientId'" in text
+    assert (
+        "left out 'customer_id'" in text
+        and "left out 'PatientId'" in text
+        and "left out 'subject_id'" in text
+    )
     # Designating one as a condition says it was left out, before any training.
     with pytest.raises(DataError, match="condition 'customer_id' cannot condition"):
         infer_record_spec(tmp_path / "codes.csv", conditions=["customer_id"])
