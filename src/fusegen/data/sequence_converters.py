@@ -173,8 +173,9 @@ class SequenceConverter(StandardisedConverter):
             values = tf.clip_by_value(values, low, high)
         if self.is_output and self.decimals is not None and any(d is not None for d in self.decimals):
             # Deaths come back whole and prices in cents, as the data writes them.
-            factor = np.array([10.0**d if d is not None else 1.0 for d in self.decimals], "float32")
-            rounded = tf.round(values * factor) / factor
+            # (in float64: at 6 decimals, a value in the hundreds is past float32's exact whole numbers.)
+            factor = np.array([10.0**d if d is not None else 1.0 for d in self.decimals], "float64")
+            rounded = tf.cast(tf.round(tf.cast(values, tf.float64) * factor) / factor, values.dtype)
             values = tf.where(np.array([d is not None for d in self.decimals]), rounded, values)
         return values
 
