@@ -556,11 +556,10 @@ def _gaps_note(
     if gaps.empty:
         return None
     longest = gaps.idxmax()
-    unit = "business days" if business else ""
+    span = f"{gaps.max() / step:g} business days" if business else _describe_step(float(gaps.max()), False)
     return (
         f"'{time_column}' jumps by more than {GAP_STEPS} steps {len(gaps)} time(s): about "
-        f"{int((gaps / step).round().sum() - len(gaps)):,} missing rows in all, the longest "
-        f"{f'{gaps.max() / step:g} {unit}' if business else _describe_step(float(gaps.max()), periods=False)} "
+        f"{int((gaps / step).round().sum() - len(gaps)):,} missing rows in all, the longest {span} "
         f"before {ordered.loc[longest, 'time']}; a window across a jump reads "
         "its two sides as consecutive. To have them treated as gaps, add a row for each missing time "
         "with the readings left empty"
