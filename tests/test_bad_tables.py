@@ -688,9 +688,7 @@ def test_init_leaves_out_whole_numbers_named_as_identifiers_and_keeps_distinct_c
         {
             "ID": codes,
             "customer_id": rng.permutation(rows) + 500,
-            "subject_id": rng.choice(
-                np.arange(1, 161), rows
-            ),  # subjects tested more than once: 60% distinct
+            "subject_id": rng.choice(np.arange(1, 161), rows),  # subjects tested more than once: 60% distinct
             "PatientId": patient,
             "store_id": rng.integers(1, 30, rows),  # a store over many rows: a category, not a code
             "income": rng.choice(np.arange(20_000, 90_000), rows, replace=False),
