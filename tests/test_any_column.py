@@ -313,6 +313,12 @@ def test_redrawing_stops_when_every_check_passes_or_nothing_more_passes():
 def test_bad_conditions_get_errors_that_name_what_to_fix(generator, tmp_path):
     with pytest.raises(DataError, match=r"conditions name \['z'\].*no such input or column.*'c', 'x', 'y'"):
         generator.sample({"z": [1.0]})
+    # Rows cut from the user's own table carry its row names, which init left out: read past, said so.
+    with pytest.warns(
+        FusegenWarning, match=r"columns \['rownames'\] are row names, which fusegen init leaves out"
+    ):
+        given = generator.sample({"rownames": [7.0], "c": ["a"]}, num_samples=3, label_check=False)
+    assert (given["c"] == "a").all() and "rownames" not in given.columns
     with pytest.raises(
         DataError,
         match=r"column 'c' \(categorical\) of the given arrays holds \['e'\], never seen in training, "

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from fusegen.data.checks import is_missing, rows_text, text_among_numbers
+from fusegen.data.inference import ROW_NAME_COLUMNS
 from fusegen.data.record_cells import (
     draw_in_range,
     given_cells,
@@ -450,6 +451,16 @@ def _conditions_table(generator, conditions, strict: bool):
         cutting = {windows.time_column, windows.group_column} if windows else set()
         record = set(_conditioning_record_columns(generator))
         unknown = sorted(set(table.columns) - set(known) - set(generator.spec.inputs) - cutting - record)
+        row_names = [column for column in unknown if column in ROW_NAME_COLUMNS]
+        if row_names and strict and not windows:
+            # Rows cut from the user's own table carry its row names, which init leaves out: never a typo.
+            warnings.warn(
+                f"the conditions' columns {row_names} are row names, which fusegen init leaves out; they "
+                "are not read.",
+                FusegenWarning,
+                stacklevel=4,
+            )
+            unknown = [column for column in unknown if column not in row_names]
         if unknown and windows and strict:
             # A long table is read as training read it: the columns the spec left out (a row counter, a
             # year column) are in the user's file, and refusing them would refuse the training file itself.
