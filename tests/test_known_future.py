@@ -348,6 +348,9 @@ def test_sampled_forecasts_come_as_a_long_table_beside_the_times_they_forecast(t
         summary["demand_q0.5"].to_numpy().reshape(12, 4), expected[:, 1, :, 0], atol=1e-5
     )
     assert (summary["demand_q0.1"] <= summary["demand_q0.9"]).all()
+    # Each quantile is one of the paths, and is written as the paths are (not with float32's noise).
+    written = pd.read_csv(tmp_path / "paths.quantiles.csv", dtype=str)["demand_q0.5"]
+    assert set(written) <= set(pd.read_csv(tmp_path / "paths.csv", dtype=str)["demand"])
     frame = generator.sample_table(tmp_path / "long.csv", num_samples=5, quantiles=[0.1, 0.5, 0.9])
     pd.testing.assert_frame_equal(frame.astype({"time": str}), summary, check_dtype=False, atol=1e-5)
     # Windows are counted back from each series' last row, so the newest horizon is always forecast:

@@ -198,7 +198,9 @@ def sequence_frame(samples: np.ndarray, num_samples: int, output, steps=None, qu
     ]
     paths = samples.reshape(rows, num_samples, length, -1)
     if quantiles is not None:
-        summary = quantile_summary(paths, quantiles)  # (rows, levels, steps, channels)
+        # (rows, levels, steps, channels); each quantile is one of the paths, written as the paths are
+        # (float32's 3860.72, not float64's 3860.719970703125).
+        summary = quantile_summary(paths, quantiles).astype(paths.dtype)
         values = {
             f"{channel}_q{level:g}": summary[:, k, :, c].reshape(-1)
             for c, channel in enumerate(channels)
