@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from fusegen.cli import app
@@ -400,7 +404,6 @@ def test_the_window_fits_the_median_series_and_a_shorter_one_gives_none(tmp_path
 def test_period_labels_give_the_frequency_and_order_the_windows(tmp_path, labels, horizon, context, season):
     """'1998 Q1' and '1991 W06' are no dates to pandas, and '1987 Jan' only with a warning: init read
     them as steps of nothing, and training refused the spec init wrote ("expected numbers or dates")."""
-    import warnings
 
     from fusegen.data.sources import Table
     from fusegen.data.windows import window_table
@@ -419,8 +422,11 @@ def test_period_labels_give_the_frequency_and_order_the_windows(tmp_path, labels
     table = Table({column: frame[column].to_numpy() for column in frame}, "periods.csv")
     windows = window_table(table, load_spec(spec))
     # Rows in time order, whatever the file's order (text order would put 1987 Apr before 1987 Feb).
+    # The windows end on the newest row, as forecasts from the table's end do.
     first = np.asarray(windows.columns["value"][0], dtype=float).ravel()
-    assert first[: horizon + context].tolist() == values[: horizon + context].tolist()
+    last = np.asarray(windows.columns["value"][-1], dtype=float).ravel()
+    assert np.diff(first).tolist() == [1.0] * (horizon + context - 1)
+    assert last[-1] == values[-1]
 
 
 def test_parse_times_reads_periods_and_offsets_and_marks_what_is_no_time():
@@ -707,3 +713,41 @@ def test_init_says_which_columns_it_leaves_out_for_not_being_numbers(tmp_path):
     spec, text = init_spec(tmp_path / "shop.csv", series={"targets": ["sales"], "time_column": "day"})
     assert "left out ['weather']: not numbers" in text
     assert "weather" not in spec["inputs"]["history"]["columns"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 40), min_size=1, max_size=3),
+    horizon=st.integers(1, 7),
+    context=st.integers(1, 10),
+)
+def test_training_and_forecast_windows_share_the_phase_the_table_ends_on(lengths, horizon, context):
+    """BirthsCDC: windows stepped by the 7-day horizon from the first row, so every training window
+    forecast from a Saturday; `sample` counted back from the last row, a Wednesday, and its 80%
+    intervals covered 0.17. Every window is now counted back from each series' last row."""
+    from fusegen.data.sources import Table
+    from fusegen.data.windows import window_steps, window_table
+
+    length = context + horizon
+    assume(max(lengths) >= length)
+    spec = load_spec(
+        {
+            "data": {"source": "x.csv", "windows": {"length": length, "stride": horizon, "group_column": "g"}},
+            "inputs": {"x": {"kind": "sequence", "steps": context, "channels": 1, "columns": ["x"],
+                             "select": {"steps": [0, context]}}},
+            "output": {"kind": "sequence", "steps": horizon, "channels": 1, "columns": ["x"],
+                       "select": {"steps": [context, length]}},
+        }
+    )  # fmt: skip
+    groups = np.repeat([f"g{i}" for i in range(len(lengths))], lengths).astype(object)
+    table = Table({"g": groups, "x": np.arange(float(sum(lengths)))}, "x.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # series shorter than a window are named in a warning
+        learned = window_table(table, spec, training=True).columns["x"][:, 0]
+        forecast = window_table(table, spec, sampling=True).columns["x"][:, 0]
+        steps = window_steps(table, spec).times[:, 0]
+    ends = np.cumsum(lengths)
+    last_rows = {float(end - 1) for end, size in zip(ends, lengths, strict=True) if size >= length}
+    assert {row + length - 1 for row in learned} >= last_rows  # each long series' newest rows train
+    assert learned.tolist() == forecast.tolist()  # the same phase, so the same windows
+    assert (steps - forecast == context).all()  # forecasts are written at the steps they forecast

@@ -330,6 +330,7 @@ def test_a_windowed_parts_example_shows_the_steps_it_reads():
         }
     )  # fmt: skip
     report = validate_data(spec, table)
-    assert report.parts["history"].example.startswith("[100, 101, 102, 103, 104, 105, ...] -> array [8, 1]")
-    assert report.parts["ahead"].example.startswith("[108, 109, 110, 111] -> array [4, 1]")
-    assert report.parts["forecast"].example.startswith("[108, 109, 110, 111] -> array [4, 1]")
+    # 40 rows make three windows, counted back from the last row: the first starts on row 4.
+    assert report.parts["history"].example.startswith("[104, 105, 106, 107, 108, 109, ...] -> array [8, 1]")
+    assert report.parts["ahead"].example.startswith("[112, 113, 114, 115] -> array [4, 1]")
+    assert report.parts["forecast"].example.startswith("[112, 113, 114, 115] -> array [4, 1]")

@@ -69,7 +69,7 @@ def iter_samples(generator, conditions, options) -> Iterator:
     if table is not None:
         # A long table of readings conditions once per window, as in training, the last window of each
         # series ending on its last row: a table that ends on tomorrow's covariates forecasts tomorrow.
-        table = window_table(table, generator.spec, from_end=True)
+        table = window_table(table, generator.spec, sampling=True)
     rows = np.repeat(np.arange(len(table)), num_samples) if table is not None else np.zeros(num_samples, int)
     if options.get("rebalance"):
         if not strict:

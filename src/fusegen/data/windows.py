@@ -2,7 +2,8 @@
 
 With ``data.windows`` in the spec, each sequence input or output reads its
 ``columns`` as the channels of a window; every other column takes the value
-of the window's first row. Windows never span two groups (recordings).
+of the window's first row. Windows never span two groups (recordings), and
+each group's are counted back from its last row, so the newest rows are used.
 
 Example:
 
@@ -18,9 +19,9 @@ Example:
 ...               "x": np.arange(9.0), "y": np.arange(9.0)}, "long.csv")
 >>> windows = window_table(long, spec)
 >>> windows.columns["x"].tolist()
-[[0.0, 1.0, 2.0], [2.0, 3.0, 4.0], [5.0, 6.0, 7.0]]
+[[0.0, 1.0, 2.0], [2.0, 3.0, 4.0], [6.0, 7.0, 8.0]]
 >>> windows.columns["y"].tolist()
-[0.0, 2.0, 5.0]
+[0.0, 2.0, 6.0]
 """
 
 from __future__ import annotations
@@ -48,13 +49,15 @@ def sequence_columns(spec: GeneratorSpec) -> dict[str, str]:
     return columns
 
 
-def window_table(table: Table, spec: GeneratorSpec, training: bool = False, from_end: bool = False) -> Table:
+def window_table(table: Table, spec: GeneratorSpec, training: bool = False, sampling: bool = False) -> Table:
     """The windows of a long table, as the spec's ``data.windows`` asks; other tables unchanged.
 
+    Each series' windows are counted back from its last row, so the last window ends on the last
+    row: training learns from the newest rows, and sampling forecasts the newest horizon at the
+    phase training learned (a stride of 7 days ends each forecast on the weekday the table ends on).
     With ``training``, windows start every ``training_stride`` rows (where set) rather than every
-    ``stride``: the windows a model learns and validates on, not those it forecasts. With
-    ``from_end``, each series' windows are counted back from its last row rather than on from its
-    first, so the last window ends on the last row: sampling forecasts the newest horizon.
+    ``stride``: the windows a model learns and validates on, not those it forecasts. ``sampling``
+    says the table holds a trained run's conditions (for the error a too-short series gets).
     """
     windows = spec.data.windows if spec.data else None
     if windows is None or table.windowed:
@@ -62,7 +65,7 @@ def window_table(table: Table, spec: GeneratorSpec, training: bool = False, from
     length = windows.length
     stride = (training and windows.training_stride) or windows.stride or length
     table, groups = _ordered(table, windows)
-    starts = _window_starts(table, groups, windows, stride, from_end)
+    starts = _window_starts(table, groups, windows, stride, sampling)
     columns = {}
     channels = sequence_columns(spec)
     for name, values in table.columns.items():
@@ -110,13 +113,13 @@ class WindowSteps:
 def window_steps(table: Table, spec: GeneratorSpec) -> WindowSteps:
     """The group and the time of every output step of the windows sampling cuts from ``table``.
 
-    The windows are those `window_table` cuts ``from_end`` (``stride``
+    The windows are those `window_table` cuts for sampling (``stride``
     apart, the last ending on each series' last row, in its order), so a
     forecast's steps can be written beside the times they forecast.
     """
     windows = spec.data.windows
     table, groups = _ordered(table, windows)
-    starts = _window_starts(table, groups, windows, windows.stride or windows.length, from_end=True)
+    starts = _window_starts(table, groups, windows, windows.stride or windows.length, sampling=True)
     offset = (spec.output.step_range() or (0,))[0]
     rows = starts[:, None] + offset + np.arange(spec.output.steps)
     if windows.time_column:
@@ -213,11 +216,12 @@ def _sortable_times(times: np.ndarray, column: str, table: Table) -> np.ndarray:
 
 
 def _window_starts(
-    table: Table, groups: np.ndarray, windows, stride: int, from_end: bool = False
+    table: Table, groups: np.ndarray, windows, stride: int, sampling: bool = False
 ) -> np.ndarray:
     """Row positions where each window starts, ``stride`` apart; a window covers ``length`` rows of one group.
 
-    The first window of a group starts on its first row, or, ``from_end``, the last ends on its last row.
+    The last window of a group ends on its last row (the rows before a group's first window, fewer
+    than a stride, are its oldest).
     """
     length = windows.length
     boundaries = np.flatnonzero(np.diff(groups)) + 1
@@ -226,17 +230,16 @@ def _window_starts(
     for segment in segments:
         if len(segment) >= length:
             offsets = np.arange(0, len(segment) - length + 1, stride)
-            if from_end:
-                offsets = offsets + (len(segment) - length - offsets[-1])
+            offsets = offsets + (len(segment) - length - offsets[-1])  # counted back from the end
             starts.append(segment[0] + offsets)
     short = [segment for segment in segments if len(segment) < length]
     if not starts:
         longest = max(segments, key=len)
-        # Conditions for a trained run (from_end) must hold whole windows; a spec's length can change.
+        # Conditions for a trained run (sampling) must hold whole windows; a spec's length can change.
         hint = (
             f"give at least {length} rows of each series (a window: its context, and the rows ahead that "
             "the forecast reads), or check the group column's values."
-            if from_end
+            if sampling
             else f"set data.windows.length to at most {len(longest)} (and the steps of the sequence inputs "
             "and outputs with it), or check data.windows.group_column."
         )
