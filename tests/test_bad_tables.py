@@ -92,8 +92,10 @@ def test_a_few_whole_numbers_beside_text_are_labels_not_numbers_with_gaps(tmp_pa
     assert "hours" in spec["output"]["categorical"] and "hours" not in spec["output"]["numeric"]
     assert "'hours': whole numbers [5, 6, 7, 8, 9] beside text ['10+', '<5'] are read as labels" in notes
     assert not any("holds one value" in note for note in notes)
-    pd.DataFrame({"hours": hours, "region": "south"}).to_csv(path, index=False)
-    assert "'region' holds one value, 'south', in every row that has one" in infer_record_spec(path)[1]
+    pd.DataFrame({"hours": hours, "region": "south", "code": 450}).to_csv(path, index=False)
+    notes = infer_record_spec(path)[1]
+    assert "'region' holds one value, 'south', in every row that has one" in notes
+    assert "'code' holds one value, 450, in every row that has one" in notes  # not np.int64(450)
 
 
 def test_stray_text_is_missing_in_a_nullable_column_and_an_error_naming_the_rows_otherwise(tmp_path):
@@ -321,6 +323,10 @@ def test_dates_are_written_in_the_layout_the_data_used(layout):
         ("%Y/%m/%d %H:%M:%S", r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}$"),
         # Bundesliga's kick-offs, '1963-08-24T14:30:00Z': impute rewrote every observed one without T and Z.
         ("%Y-%m-%dT%H:%M:%SZ", r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"),
+        # openintro's pm25 dates, 1/3/11: read, then written back as ISO 8601.
+        ("%m/%d/%y", r"^\d{2}/\d{2}/\d{2}$"),
+        # Stat2Data's Hawks release times, 13:26: written back on the day the sample was drawn.
+        ("%H:%M", r"^\d{2}:\d{2}$"),
     ],
 )
 def test_sampled_and_imputed_dates_are_written_in_the_layout_the_data_used(tmp_path, layout, pattern):
@@ -351,6 +357,23 @@ def test_sampled_and_imputed_dates_are_written_in_the_layout_the_data_used(tmp_p
         assert written.notna().all() and written.str.match(pattern).all(), (name, written.head().tolist())
     imputed = pd.read_csv(tmp_path / "i.csv", dtype=str)["when"]
     assert imputed[1:5].tolist() == gaps["when"][1:5].tolist()
+
+
+def test_imputed_tables_keep_observed_dates_as_the_user_wrote_them():
+    """pm25's '1/3/11' came back from `fusegen impute` as '01/03/11' (the format's own padding) in every
+    observed cell, so the filled table no longer joined to the user's rows."""
+    from fusegen.data.sources import Table
+    from fusegen.imputation import as_written
+    from fusegen.spec.outputs import RecordOutput
+
+    output = RecordOutput(
+        kind="record", numeric=["when"], datetime=["when"], datetime_formats={"when": "%m/%d/%y"}
+    )
+    table = Table({"when": np.array(["1/3/11", None, "12/31/11"], dtype=object)}, "gaps.csv")
+    # Two imputations per row, grouped by row, as `impute` returns them.
+    filled = pd.DataFrame({"when": pd.to_datetime(np.repeat(["2011-01-03", "2011-07-04", "2011-12-31"], 2))})
+    written = as_written(filled, table, output, 2)
+    assert written["when"].tolist() == ["1/3/11", "1/3/11", "07/04/11", "07/04/11", "12/31/11", "12/31/11"]
 
 
 def test_cells_of_spaces_are_gaps_to_init_as_to_training(tmp_path):

@@ -37,13 +37,13 @@ def impute(
     _require_file(data, "--data", "the table to impute")
     _load_tensorflow()
     from fusegen.generator import load
-    from fusegen.imputation import missing_cells
+    from fusegen.imputation import as_written, missing_cells
 
     generator = load(run_dir)
     table = generator.read_file(data)
     filled = generator.impute(table, num_imputations=num_imputations, seed=seed, strategy=strategy)
     output = generator.spec.output
-    write_outputs(filled, out, name=output.name, datetime_formats=output.datetime_formats)
+    write_outputs(as_written(filled, table, output, num_imputations), out, name=output.name)
     counts = missing_cells(generator, table)
     typer.echo(
         f"filled {sum(counts.values())} missing cell(s) in {table.num_rows} row(s)"

@@ -153,6 +153,26 @@ def impute(
     return result
 
 
+def as_written(filled, table, output, num_imputations: int = 1):
+    """``filled`` (what `impute` returned for ``table``) with each datetime column of a written format as
+    text, its observed cells exactly as ``table`` writes them: ``1/3/11`` stays ``1/3/11`` where
+    the format writes ``01/03/11``, so a filled table joins back to the user's own rows."""
+    from fusegen.writers import dated_text
+
+    formats = {column: text for column, text in output.datetime_formats.items() if text != "ISO8601"}
+    text = dated_text(filled, formats)
+    rows = np.repeat(np.arange(table.num_rows), num_imputations)
+    for column in formats:
+        if column not in table.columns or column not in text.columns:
+            continue
+        raw = np.asarray(table.columns[column], dtype=object)[rows]
+        observed = ~is_missing(raw)
+        merged = text[column].astype(object).to_numpy(copy=True)
+        merged[observed] = raw[observed]
+        text[column] = merged
+    return text
+
+
 def _keep_observed_text(result, table, output, rows) -> None:
     """Text in a numeric column that the model reads as missing (``<5`` among hours of sleep, a
     typo) comes back as given, with a warning: it is an observed cell, and filling it would

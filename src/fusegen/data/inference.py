@@ -152,7 +152,10 @@ def infer_record_spec(
             nullable.append(column)
         if present.nunique() == 1 and len(present) > 1:
             # Kept (a sample is a row of the table, constant column and all), but worth a look.
-            notes.append(f"'{column}' holds one value, {present.iloc[0]!r}, in every row that has one")
+            value = present.iloc[0]
+            # .item(): numpy's scalars print as np.int64(450) in repr, not as the 450 the table holds.
+            shown = repr(value.item() if hasattr(value, "item") else value)
+            notes.append(f"'{column}' holds one value, {shown}, in every row that has one")
         if series.dtype.kind in "iuf" and is_exported_index(series):
             # R's and pandas' row names written as a column (rownames, Unnamed: 0): a sample's would be
             # a made-up row number, and the column would count in every distance and pair trend.
@@ -476,6 +479,8 @@ def _all_dates(labels) -> bool:
     sample = labels.head(200)
     if not sample.str.contains(r"\d{1,4}[-/:.]\d{1,2}", regex=True).all():
         return False
+    if sample.str.fullmatch(r"\s*\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([AaPp]\.?[Mm]\.?)?\s*").all():
+        return False  # times of day alone, which pandas would date today: no dates
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         parsed = pd.to_datetime(sample, errors="coerce")

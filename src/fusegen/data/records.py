@@ -491,15 +491,22 @@ def _is_missing(value) -> bool:
 
 
 #: Date formats `detect_datetime_format` tries after ISO 8601, each also with a time of day.
-DATETIME_FORMATS = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y")
+DATETIME_FORMATS = (
+    "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y",
+    # Two-digit years (openintro's pm25 dates, 1/3/11): read as 1969-2068, as strptime does.
+    "%d/%m/%y", "%m/%d/%y", "%d.%m.%y",
+)  # fmt: skip
 _TIMES_OF_DAY = ("", " %H:%M", " %H:%M:%S")
+#: A time of day alone (a bird's release at 13:26): kept a time of day, where pandas' own reading
+#: would date it today, and written back as one.
+CLOCK_FORMATS = ("%H:%M", "%H:%M:%S")
 #: ISO 8601 with a ``T`` (and a ``Z`` for UTC), kept as written: pandas' ISO writer drops both.
 _ISO_WITH_T = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
 
 
 def detect_datetime_format(values) -> list[str]:
-    """Every format (``ISO8601``, ISO 8601 with a ``T``, or `DATETIME_FORMATS` with times) that parses all
-    of ``values``.
+    """Every format (``ISO8601``, ISO 8601 with a ``T``, `CLOCK_FORMATS`, or `DATETIME_FORMATS` with
+    times) that parses all of ``values``.
 
     ``values`` are date strings without missing ones. The first format is
     the one to use; more than one means the dates are ambiguous (every day
@@ -514,13 +521,15 @@ def detect_datetime_format(values) -> list[str]:
     ['%Y/%m/%d %H:%M:%S']
     >>> detect_datetime_format(["1963-08-24T14:30:00Z"])
     ['%Y-%m-%dT%H:%M:%SZ']
+    >>> detect_datetime_format(["1/3/11", "12/31/11"]), detect_datetime_format(["13:26", "9:05"])
+    (['%m/%d/%y'], ['%H:%M'])
     """
     import pandas as pd
 
     values = pd.Series(values, dtype=object).astype(str)
     if values.empty or not values.str.contains(r"\d{1,4}[-/:.]\d{1,2}", regex=True).all():
         return []
-    candidates = ["ISO8601", *_ISO_WITH_T] + [
+    candidates = ["ISO8601", *_ISO_WITH_T, *CLOCK_FORMATS] + [
         date + time for date in DATETIME_FORMATS for time in _TIMES_OF_DAY
     ]
     # A quick pass on a sample, then the survivors on every value.
