@@ -396,6 +396,13 @@ def test_cli_impute_and_rebalance(run_dir, tmp_path):
     expected = pd.read_csv(tmp_path / "e.csv")
     assert len(expected) == 20 and not expected.isna().any().any()
     code, out, err = cli(
+        "impute", run_dir, "--data", tmp_path / "holes.csv", "--out", tmp_path / "x.csv", "--columns", "x"
+    )
+    assert code == 0, err
+    assert f"filled {int(holed['x'].isna().sum())} missing cell(s) in 20 row(s)" in out
+    only_x = pd.read_csv(tmp_path / "x.csv")
+    assert only_x["x"].notna().all() and only_x[["y", "c"]].isna().equals(holed[["y", "c"]].isna())
+    code, out, err = cli(
         "impute", run_dir, "--data", tmp_path / "holes.csv", "--out", tmp_path / "e.csv", "--strategy", "mean"
     )
     assert code == 1 and "strategy must be one of ['draw', 'expected']" in err and err.count("\n") == 1
@@ -683,3 +690,34 @@ def test_a_range_of_whole_numbers_draws_each_at_its_share_of_the_training_rows(l
     for value in np.unique(inside):
         share = float((inside == value).mean())
         assert abs(float((drawn == value).mean()) - share) < 0.05 + 0.15 * share, (value, share)
+
+
+def test_imputing_chosen_columns_keeps_other_gaps_as_facts_about_the_row(tmp_path):
+    """Hawks' tarsus was measured in 1997 only. Filling every gap drew it as present in every row, and
+    the keel fat imputed beside it leaned towards 1997's (mean 1.25 against 2.18). Here k is 0 where t
+    was measured and 3 where it was not: filling k alone must read t's gap as one."""
+    rng = np.random.default_rng(0)
+    measured = rng.random(2000) < 0.4
+    frame = pd.DataFrame(
+        {
+            "t": np.where(measured, rng.normal(0.0, 1.0, 2000), np.nan),
+            "k": np.where(measured, 0.0, 3.0) + rng.normal(0.0, 0.3, 2000),
+            "c": rng.choice(["a", "b"], 2000),
+        }
+    )
+    spec = record_spec()
+    spec["output"] = {**spec["output"], "numeric": ["t", "k"], "nullable": ["t"]}
+    spec["training"] = {**spec["training"], "epochs": 20}
+    generator = fusegen.Generator(load_spec(spec)).fit(frame, verbose=0)
+    assert generator.preprocessor_.output.missing_shares == {"t": pytest.approx(0.6, abs=0.05)}
+    holes = pd.DataFrame({"t": [np.nan] * 200, "k": [np.nan] * 200, "c": ["a", "b"] * 100})
+    chosen = generator.impute(holes, seed=0, columns=["k"])
+    assert chosen["t"].isna().all()  # left as given
+    assert abs(chosen["k"].mean() - 3.0) < 0.5
+    with pytest.warns(
+        FusegenWarning, match=r"columns that training mostly lacked: 't' \([56]\d% of training rows\)"
+    ):
+        every = generator.impute(holes, seed=0)
+    assert every["t"].notna().all() and every["k"].mean() < 1.5  # t drawn as measured, so k as where it was
+    with pytest.raises(DataError, match=r"columns to fill \['z'\] are not among the record columns"):
+        generator.impute(holes, columns=["z"])

@@ -27,6 +27,12 @@ def impute(
         "trained on the filled rows).",
     ),
     seed: int = typer.Option(0, "--seed", help="The same seed gives the same imputations."),
+    columns: str = typer.Option(
+        None,
+        "--columns",
+        help="Fill only these columns (comma-separated); the others' empty cells stay empty, and where the "
+        "column had gaps in training they condition the fills as missing (a measurement never taken).",
+    ),
 ):
     """Fill each row's missing cells given the row's observed cells (which come back unchanged)."""
     from fusegen.cli import _load_tensorflow, _require_file
@@ -41,10 +47,17 @@ def impute(
 
     generator = load(run_dir)
     table = generator.read_file(data)
-    filled = generator.impute(table, num_imputations=num_imputations, seed=seed, strategy=strategy)
+    chosen = (
+        [column.strip() for column in columns.split(",") if column.strip()] if columns is not None else None
+    )
+    filled = generator.impute(
+        table, num_imputations=num_imputations, seed=seed, strategy=strategy, columns=chosen
+    )
     output = generator.spec.output
     write_outputs(as_written(filled, table, output, num_imputations), out, name=output.name)
     counts = missing_cells(generator, table)
+    if chosen is not None:
+        counts = {column: count for column, count in counts.items() if column in chosen}
     typer.echo(
         f"filled {sum(counts.values())} missing cell(s) in {table.num_rows} row(s)"
         + (f", {num_imputations} times each" if num_imputations > 1 else "")

@@ -287,7 +287,13 @@ class Generator:
         return sequence_frame(samples, num_samples, output, steps, quantiles)
 
     def impute(
-        self, data, num_imputations: int = 1, seed: int = 0, temperature: float = 1.0, strategy: str = "draw"
+        self,
+        data,
+        num_imputations: int = 1,
+        seed: int = 0,
+        temperature: float = 1.0,
+        strategy: str = "draw",
+        columns: list[str] | None = None,
     ):
         """Fill each row's missing cells (None, NaN, empty), given the row's observed cells.
 
@@ -296,7 +302,9 @@ class Generator:
         each row comes back N times, numbered by an ``imputation`` column.
         ``strategy="draw"`` fills a cell with one draw from its conditional
         distribution; ``"expected"`` with its conditional mean (numbers) or
-        most likely label (`fusegen.imputation`).
+        most likely label (`fusegen.imputation`). ``columns`` fills only
+        those columns; the others' missing cells stay missing, and condition
+        the fills as missing where training saw them missing.
 
         Example:
 
@@ -305,7 +313,13 @@ class Generator:
         from fusegen.imputation import impute
 
         return impute(
-            self, data, num_imputations=num_imputations, seed=seed, temperature=temperature, strategy=strategy
+            self,
+            data,
+            num_imputations=num_imputations,
+            seed=seed,
+            temperature=temperature,
+            strategy=strategy,
+            columns=columns,
         )
 
     def iter_samples(self, conditions=None, **options) -> Iterator:

@@ -104,7 +104,7 @@ def iter_samples(generator, conditions, options) -> Iterator:
     given = generator.preprocessor_.transform_inputs(table, present_inputs) if present_inputs else {}
     if cells is not None:
         given[RECORD_VALUES], given[RECORD_VISIBLE], given[RECORD_EXCLUDED] = given_cells(
-            generator.preprocessor_.output, given_table, cells, values_present=imputing
+            generator.preprocessor_.output, given_table, cells, values_present=options.get("fill", imputing)
         )
     sampler = _sampler(generator, float(temperature))
     output = generator.preprocessor_.output

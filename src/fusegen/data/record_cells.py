@@ -12,6 +12,8 @@ returns every given cell exactly as it was given.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 
@@ -35,7 +37,10 @@ EXCLUDED_LOGIT = -1e9
 
 
 def given_cells(
-    converter: RecordConverter, table: Table, columns: list[str], values_present: bool = False
+    converter: RecordConverter,
+    table: Table,
+    columns: list[str],
+    values_present: bool | Collection[str] = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cells of ``columns`` in ``table`` as model-space values and visibility flags.
 
@@ -43,10 +48,13 @@ def given_cells(
         converter: the fitted record converter.
         table: the user's rows.
         columns: the record columns of ``table`` that condition.
-        values_present: a missing cell of a nullable column is generated
-            as a value, not as missing again (imputation): a numeric
-            column's missing indicator is shown as "present", and a
-            categorical column's missing label is ruled out.
+        values_present: imputation: True, or the columns to fill. A missing
+            cell of such a nullable column is generated as a value, not as
+            missing again: a numeric column's missing indicator is shown as
+            "present", and a categorical column's missing label is ruled
+            out. A missing cell of the other nullable columns is shown as
+            missing, a fact about the row (a measurement never taken), so
+            the cells filled are drawn given it.
 
     Returns:
         ``(values, visible, excluded)``: float32 arrays (rows, model-space
@@ -68,6 +76,8 @@ def given_cells(
     values = np.zeros((rows, int(offsets[-1])), "float32")
     visible = np.zeros((rows, len(features)), "float32")
     excluded = np.zeros((rows, int(offsets[-1] - offsets[len(spec.numeric)])), "float32")
+    imputing = values_present is not False
+    fill = set(columns) if values_present is True else set(values_present or ())
     for column in columns:
         if column in spec.numeric:
             numbers = converter._numeric_values(table, column)
@@ -79,10 +89,12 @@ def given_cells(
             visible[:, index] = observed
             if column in spec.nullable:
                 indicator = features.index(f"{column}_is_missing")
-                shown = np.ones(rows, bool) if values_present else observed
-                values[shown, offsets[indicator]] = 1.0  # id 0: present
+                shown = np.ones(rows, bool) if imputing else observed
+                present = observed | (column in fill)
+                values[shown & present, offsets[indicator]] = 1.0  # id 0: present
+                values[shown & ~present, offsets[indicator] + 1] = 1.0  # id 1: missing, as given
                 visible[:, indicator] = shown
-                if values_present:  # and the indicator's draw is "present" too (id 1: missing)
+                if column in fill:  # and the indicator's draw is "present" too
                     excluded[~observed, offsets[indicator] - offsets[len(spec.numeric)] + 1] = EXCLUDED_LOGIT
         else:
             labels, observed = converter.given_labels(table, column)
@@ -100,9 +112,13 @@ def given_cells(
             for row in np.flatnonzero(observed):
                 values[row, offsets[index] + lookup[labels[row]]] = 1.0
             visible[:, index] = observed
-            if values_present and MISSING in lookup:
-                label = offsets[index] - offsets[len(spec.numeric)] + lookup[MISSING]
-                excluded[~observed, label] = EXCLUDED_LOGIT
+            if imputing and MISSING in lookup:
+                if column in fill:
+                    label = offsets[index] - offsets[len(spec.numeric)] + lookup[MISSING]
+                    excluded[~observed, label] = EXCLUDED_LOGIT
+                else:  # left missing: shown as the missing label training learned
+                    values[~observed, offsets[index] + lookup[MISSING]] = 1.0
+                    visible[:, index] = 1.0
     return values, visible, excluded
 
 

@@ -55,6 +55,8 @@ class RecordConverter:
         # The record's columns in the training table's order, which samples come back in (runs fitted
         # before 0.13.0, or on streamed statistics, have none: numbers first, then categories).
         self.column_order: list[str] = list(state.get("column_order", []))
+        # Each nullable column's share of missing cells in training (runs fitted before 0.16.0 have none).
+        self.missing_shares: dict[str, float] = dict(state.get("missing_shares", {}))
         self._transformers: dict[str, Any] = {}
         self._inverse_graph = GraphCache(self.tf_inverse)
 
@@ -173,6 +175,11 @@ class RecordConverter:
         self._transformers = {}
         record = set(self.spec.numeric) | set(self.spec.categorical)
         self.column_order = [name for name in table.columns if name in record]
+        self.missing_shares = {
+            name: round(float(is_missing(np.asarray(table.column(name, self.where), dtype=object)).mean()), 4)
+            for name in self.spec.nullable
+            if name in table.columns
+        }
         return self.fit_vocabulary(table)
 
     def fit_vocabulary(self, table: Table, column: str | None = None) -> RecordConverter:
@@ -344,6 +351,8 @@ class RecordConverter:
             state["boolean_labels"] = self.boolean_labels
         if self.column_order:
             state["column_order"] = self.column_order
+        if self.missing_shares:
+            state["missing_shares"] = self.missing_shares
         return state
 
 
