@@ -129,6 +129,10 @@ def test_with_a_season_the_last_value_is_scored_beside_the_seasonal_naive(sensor
     results, _ = evaluate_forecasts(generator, train, rows, seed=0, num_paths=50, seasonality=1)
     assert set(results["baselines"]) == {"seasonal_naive", "context_mean", "climatology"}
     assert results["baselines"]["seasonal_naive"]["crps"] == baselines["naive"]["crps"]
+    # ... and named for what it is where the summary says it (Ecdat's weekly Pound read "seasonal naive").
+    assert "naive (the last value) " in summary_line(results) and "seasonal naive" not in summary_line(
+        results
+    )
 
 
 def test_timegan_scores_put_the_real_context_before_each_continuation(sensors_spec):

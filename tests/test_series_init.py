@@ -256,6 +256,11 @@ def test_validate_counts_the_rows_training_uses_after_gaps_drop_windows():
     assert note.startswith(
         f"training: {len(prepared.train_rows)} rows, {len(prepared.validation_rows)} validating"
     )
+    # The rows dropped are windows, and validate and train say so (they said "rows" of windows).
+    from fusegen.data.validation import validate_data
+
+    notes = validate_data(spec, table).notes
+    assert f"data.missing: drop_rows drops {len(prepared.dropped_rows)} of 56 windows" in notes, notes
 
 
 def test_no_window_left_to_train_on_is_one_clear_error():
@@ -399,6 +404,13 @@ def test_the_window_fits_the_median_series_and_a_shorter_one_gives_none(tmp_path
             None,
         ),
         ([d.strftime("%Y %b") for d in pd.date_range("1987-01-01", periods=200, freq="MS")], 12, 36, 12),
+        # Ecdat's Pound: weeks written as whole numbers, 19750103, read as no dates at all.
+        (
+            [int(d.strftime("%Y%m%d")) for d in pd.date_range("1975-01-03", periods=400, freq="W-FRI")],
+            8,
+            52,
+            None,
+        ),
     ],
 )
 def test_period_labels_give_the_frequency_and_order_the_windows(tmp_path, labels, horizon, context, season):

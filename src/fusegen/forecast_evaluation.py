@@ -174,9 +174,15 @@ def summary_line(forecast: dict[str, Any]) -> str:
         # Small scores keep their digits: a flat series' CRPS of 0.00026 is not "0.000".
         return f"{value:.3f}" if value == 0 or abs(value) >= 0.05 else f"{value:.3g}"
 
+    def baseline_name(name):
+        # Without a season (a lag of 1) the seasonal naive repeats the last value: say so.
+        if name == "seasonal_naive" and "naive" not in forecast["baselines"]:
+            return "naive (the last value)"
+        return name.replace("_", " ")
+
     def baselines(metric):
         return ", ".join(
-            f"{name.replace('_', ' ')} {number(scores.get(metric))}"
+            f"{baseline_name(name)} {number(scores.get(metric))}"
             for name, scores in forecast["baselines"].items()
         )
 
@@ -206,7 +212,7 @@ def summary_line(forecast: dict[str, Any]) -> str:
         if metric == "crps" and scored[best] == 0:
             # A held-out target that repeats a naive forecast exactly (a price fixed for months).
             line += (
-                f"; the held-out values are exactly the {best.replace('_', ' ')} forecast (CRPS 0), so these "
+                f"; the held-out values are exactly the {baseline_name(best)} forecast (CRPS 0), so these "
                 "scores cannot rank the model: evaluate on windows where the series moves"
             )
             break
@@ -214,7 +220,7 @@ def summary_line(forecast: dict[str, Any]) -> str:
             # Said in words: a model that trails a naive forecast should not be used as it is
             # (few training windows, or inputs that wander out of their training levels).
             line += (
-                f"; the {best.replace('_', ' ')} forecast beats the model here ({label} "
+                f"; the {baseline_name(best)} forecast beats the model here ({label} "
                 f"{number(scored[best])} against {number(forecast[metric])})"
             )
     return line

@@ -319,9 +319,12 @@ class _WorkerStreams:
 def _in_memory_data(spec, table: Table, preprocessor: Preprocessor | None, log) -> _TrainingData:
     prepared = prepare_data(spec, table, preprocessor)
     if len(prepared.dropped_rows):
+        what, first = (
+            ("window(s)", "first starting at rows") if prepared.table.windowed else ("row(s)", "first rows")
+        )
         log(
-            f"dropped {len(prepared.dropped_rows)} row(s) with missing values "
-            f"(data.missing: drop_rows), first rows {prepared.dropped_rows[:5].tolist()}"
+            f"dropped {len(prepared.dropped_rows)} {what} with missing values "
+            f"(data.missing: drop_rows), {first} {prepared.dropped_rows[:5].tolist()}"
         )
     return _TrainingData(
         preprocessor=prepared.preprocessor,

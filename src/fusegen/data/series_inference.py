@@ -98,6 +98,12 @@ def infer_series_spec(
             )
     if not targets:
         raise DataError(f"{path.name}: a forecasting spec needs at least one --target column; received none.")
+    if time_column and _written_as_numbers(frame[time_column]):
+        # Ecdat's Pound writes its weeks as 19750103: as plain numbers they gave no frequency, and init
+        # shrank the window to a quarter of the series. Training orders the rows by the same numbers.
+        notes.append(f"'{time_column}' holds dates written as numbers ({frame[time_column].iloc[0]}): read as "
+                     "year, month and day for the frequency")  # fmt: skip
+        frame[time_column] = pd.to_datetime(frame[time_column].astype("int64").astype(str), format="%Y%m%d")
     reserved = {time_column, group_column, *targets, *known_future}
     numbers = [
         column for column in frame.columns if column not in reserved and frame[column].dtype.kind in "iuf"
@@ -497,6 +503,19 @@ def _wandering_columns(
         if ratios and float(np.median(ratios)) >= WANDERING_VARIANCE_RATIO:
             wandering.append(column)
     return wandering
+
+
+def _written_as_numbers(times) -> bool:
+    """Whether a time column holds dates written as whole numbers, ``19750103`` (YYYYMMDD), every one."""
+    import pandas as pd
+
+    if times.dtype.kind not in "iuf" or times.isna().any():
+        return False
+    values = times.to_numpy(dtype="float64")
+    if not (np.all(values == np.round(values)) and np.all((values >= 1000_01_01) & (values <= 2999_12_31))):
+        return False
+    parsed = pd.to_datetime(pd.Series(values.astype("int64").astype(str)), format="%Y%m%d", errors="coerce")
+    return bool(parsed.notna().all())
 
 
 def _step_of(frame, time_column: str | None, group_column: str | None) -> tuple[float | None, str]:

@@ -207,7 +207,8 @@ def _check_missing(spec: GeneratorSpec, table: Table, report: ValidationReport) 
     if not report.ok:
         return None
     if drop.any():
-        report.notes.append(f"data.missing: drop_rows drops {int(drop.sum())} of {len(table)} rows")
+        noun = "windows" if table.windowed else "rows"
+        report.notes.append(f"data.missing: drop_rows drops {int(drop.sum())} of {len(table)} {noun}")
         if drop.all():
             report.problems.append("every row has a missing value; nothing is left to train on")
             return None
