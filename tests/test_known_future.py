@@ -319,6 +319,8 @@ def test_sampled_forecasts_come_as_a_long_table_beside_the_times_they_forecast(t
                          "--quantiles", "0.1,0.5,0.9", "--out", tmp_path / "paths.csv")  # fmt: skip
     assert code == 0, out + err
     assert "wrote 60 sequence sample(s)" in out and "paths.quantiles.csv" in out
+    # Every horizon is in the table already: a backtest, and the line says how to forecast past it.
+    assert "every window forecasts steps the table already holds" in out and "append the next 4 rows" in out
     paths = pd.read_csv(tmp_path / "paths.csv")
     assert list(paths.columns) == ["window", "site", "sample", "step", "time", "demand"]
     assert len(paths) == 12 * 5 * 4  # 6 windows a site, 5 paths of 4 steps each
@@ -362,3 +364,13 @@ def test_sampled_forecasts_come_as_a_long_table_beside_the_times_they_forecast(t
     assert south["time"].tolist()[:4] == list(times[20:24])
     with pytest.raises(fusegen.errors.DataError, match=r"quantiles must be a non-empty list"):
         generator.sample_table(tmp_path / "long.csv", quantiles=[0.5, 1.5])
+    # With the next four half-hours appended (weather known, demand empty), it forecasts them: no line.
+    ahead = pd.date_range(pd.Timestamp(times[-1]) + pd.Timedelta("30min"), periods=4, freq="30min")
+    future = pd.DataFrame({"site": ["north"] * 4 + ["south"] * 4, "time": list(ahead.strftime("%Y-%m-%d %H:%M")) * 2,
+                           "weather": rng.normal(size=8), "demand": np.nan})  # fmt: skip
+    pd.concat([long, future]).to_csv(tmp_path / "future.csv", index=False)
+    code, out, err = cli("sample", tmp_path / "run", "-c", tmp_path / "future.csv", "-n", "5", "--out",
+                         tmp_path / "ahead.csv")  # fmt: skip
+    assert code == 0, out + err
+    assert "already holds" not in out
+    assert pd.read_csv(tmp_path / "ahead.csv")["time"].iloc[-1] == ahead.strftime("%Y-%m-%d %H:%M")[-1]

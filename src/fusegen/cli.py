@@ -285,6 +285,7 @@ def sample(
     levels = parse_quantiles(quantiles) if quantiles is not None else None
     _require_file(conditions, "--conditions", "the table of conditions")
     _load_tensorflow()
+    from fusegen.data.windows import horizon_held
     from fusegen.generator import load
     from fusegen.sampling import window_steps_of
     from fusegen.writers import (
@@ -340,6 +341,13 @@ def sample(
         )
     files = f" ({len(written)} files)" if len(written) > 1 else ""
     typer.echo(f"wrote {count} {output.kind} sample(s) to {out}{files}")
+    if steps is not None and horizon_held(conditions, generator.spec):
+        # NOx's daily table: 624 windows written, the newest forecasting a week the table already held.
+        typer.echo(
+            f"every window forecasts steps the table already holds (the last ends at {steps.times[-1, -1]}): "
+            f"a backtest. To forecast past the end, append the next {output.steps} rows of each series with "
+            "their times, any inputs known ahead, and empty targets."
+        )
     similarity = generator.similarity_filter_ if similarity_filter else None
     if similarity is not None and similarity.last_counts["redrawn"]:
         typer.echo(

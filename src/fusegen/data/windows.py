@@ -130,6 +130,27 @@ def window_steps(table: Table, spec: GeneratorSpec) -> WindowSteps:
     return WindowSteps(groups=names, group_label=windows.group_column, times=times, time_label=label)
 
 
+def horizon_held(table: Table, spec: GeneratorSpec) -> bool:
+    """Whether the last window of every series in ``table`` forecasts steps the table already holds
+    (every output value there present): sampling it is a backtest, not a forecast past the end."""
+    windows = spec.data.windows
+    output = spec.output
+    if not getattr(output, "columns", None) or any(column not in table.columns for column in output.columns):
+        return False
+    table, groups = _ordered(table, windows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # series too short for a window: sampling has said so
+        starts = _window_starts(table, groups, windows, windows.stride or windows.length, sampling=True)
+    # The last window of each series: the one whose start is followed by another series' (or none).
+    last = starts[np.r_[groups[starts[1:]] != groups[starts[:-1]], True]]
+    offset = (output.step_range() or (0,))[0]
+    rows = last[:, None] + offset + np.arange(output.steps)
+    return all(
+        np.isfinite(as_float(table.columns[column], column, table, allow_missing=True)[rows]).all()
+        for column in output.columns
+    )
+
+
 def _ordered(table: Table, windows) -> tuple[Table, np.ndarray]:
     """The rows ordered by group, then time (or file order), and each row's group number."""
     groups = np.zeros(len(table), dtype=np.int64)
