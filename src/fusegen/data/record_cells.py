@@ -119,7 +119,28 @@ def given_cells(
                 else:  # left missing: shown as the missing label training learned
                     values[~observed, offsets[index] + lookup[MISSING]] = 1.0
                     visible[:, index] = 1.0
+    for column, by in spec.determined_by.items():
+        if column in columns:
+            _confine_determining_labels(converter, table, column, by, visible, excluded, offsets, features)
     return values, visible, excluded
+
+
+def _confine_determining_labels(converter, table, column, by, visible, excluded, offsets, features) -> None:
+    """Where ``column`` is given and ``by``, which determines it, is drawn, rule out the labels of ``by``
+    that never had the given label (operator SOUTHWEST AIRLINES: opid SWA, not USA), so the label
+    looked up from the draw is the one given."""
+    labels, observed = converter.given_labels(table, column)
+    drawn = observed & (visible[:, features.index(by)] == 0)
+    if not drawn.any():
+        return
+    lookup = converter.lookups.get(column, {})
+    vocabulary = [str(label) for label in converter.vocabularies[by]]
+    start = offsets[features.index(by)] - offsets[len(converter.spec.numeric)]
+    for label in set(labels[drawn]):
+        allowed = np.array([lookup.get(key) == label for key in vocabulary])
+        if allowed.any():  # a label only ever seen beside a missing one is left to the draw
+            rows = np.flatnonzero(drawn & (labels == label))
+            excluded[np.ix_(rows, start + np.flatnonzero(~allowed))] = EXCLUDED_LOGIT
 
 
 def given_values(converter: RecordConverter, table: Table, column: str) -> tuple[np.ndarray, np.ndarray]:

@@ -57,6 +57,10 @@ class RecordConverter:
         self.column_order: list[str] = list(state.get("column_order", []))
         # Each nullable column's share of missing cells in training (runs fitted before 0.16.0 have none).
         self.missing_shares: dict[str, float] = dict(state.get("missing_shares", {}))
+        # output.determined_by's tables: per determined column, its label for each determining label.
+        self.lookups: dict[str, dict[str, str]] = {
+            column: dict(table) for column, table in state.get("lookups", {}).items()
+        }
         self._transformers: dict[str, Any] = {}
         self._inverse_graph = GraphCache(self.tf_inverse)
 
@@ -197,9 +201,30 @@ class RecordConverter:
                 self.number_labels.append(name)
             if _is_boolean(table.column(name, self.where)) and name not in self.boolean_labels:
                 self.boolean_labels.append(name)
+        for column, by in self.spec.determined_by.items():
+            self._fit_lookup(table, column, by)
         # The traced way back holds the fitted state as constants: trace it again from the new state.
         self._inverse_graph = GraphCache(self.tf_inverse)
         return self
+
+    def _fit_lookup(self, table: Table, column: str, by: str) -> None:
+        """``column``'s label for each label of ``by`` in ``table``: its most frequent one (the only one
+        where ``by`` determines it), added to what earlier rows gave (the training rows', then all)."""
+        pairs = Counter(
+            zip(self._labels(table, by).tolist(), self._labels(table, column).tolist(), strict=True)
+        )
+        lookup = self.lookups.setdefault(column, {})
+        for (key, label), _ in sorted(pairs.items(), key=lambda item: -item[1]):
+            lookup.setdefault(str(key), str(label))
+
+    def lookup_ids(self, column: str) -> np.ndarray:
+        """For each label id of ``column``'s determining column, the id of ``column``'s label, or -1."""
+        by = self.spec.determined_by[column]
+        position = {str(label): index for index, label in enumerate(self.vocabularies[column])}
+        lookup = self.lookups.get(column, {})
+        return np.array(
+            [position.get(lookup.get(str(label)), -1) for label in self.vocabularies[by]], dtype="int64"
+        )
 
     def _labels(self, table: Table, name: str) -> np.ndarray:
         raw = table.column(name, self.where)
@@ -309,7 +334,14 @@ class RecordConverter:
             labels = [str(label) for label in self.vocabularies[name]]
             if name in self.spec.nullable:
                 labels = ["" if label == MISSING else label for label in labels]
-            columns[name] = tf.gather(tf.constant(labels, tf.string), _tf_ids(parts[name]))
+            ids = _tf_ids(parts[name])
+            if name in self.spec.determined_by:
+                # Looked up from the determining column's label: a plane's maker from its model.
+                looked_up = tf.gather(
+                    tf.constant(self.lookup_ids(name)), _tf_ids(parts[self.spec.determined_by[name]])
+                )
+                ids = tf.where(looked_up >= 0, looked_up, tf.cast(ids, tf.int64))
+            columns[name] = tf.gather(tf.constant(labels, tf.string), ids)
         return columns
 
     def inverse(self, parts: dict[str, np.ndarray]):
@@ -353,6 +385,8 @@ class RecordConverter:
             state["column_order"] = self.column_order
         if self.missing_shares:
             state["missing_shares"] = self.missing_shares
+        if self.lookups:
+            state["lookups"] = self.lookups
         return state
 
 

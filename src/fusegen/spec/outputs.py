@@ -155,6 +155,12 @@ class RecordOutput(_Output):
         description="Columns whose missing values are generated at the real rate; numeric ones get a "
         "'COLUMN_is_missing' part, categorical ones a '[MISSING]' label.",
     )
+    determined_by: dict[str, str] = Field(
+        default_factory=dict,
+        description="Categorical columns whose label another categorical column fixes, {operator: opid}: "
+        "each sampled row takes the label its determining column's label had in the data, and a given "
+        "label confines the determining column to labels that had it. `fusegen init` detects them.",
+    )
     head: VectorHead = Field(default_factory=MLPHead)
 
     @model_validator(mode="after")
@@ -187,6 +193,18 @@ class RecordOutput(_Output):
         if codeless:
             raise ValueError(
                 f"datetime_formats take strftime codes such as '%d/%m/%Y' (or 'ISO8601'), received {codeless}"
+            )
+        stray = sorted({*self.determined_by, *self.determined_by.values()} - set(self.categorical))
+        if stray:
+            raise ValueError(
+                f"determined_by names columns that are not categorical columns of the record: {stray}"
+            )
+        chained = sorted(set(self.determined_by) & set(self.determined_by.values()))
+        if chained or any(column == by for column, by in self.determined_by.items()):
+            raise ValueError(
+                f"determined_by: a determined column cannot determine another or itself; received "
+                f"{self.determined_by} ({chained or 'a column determined by itself'}). Name each one's "
+                "determining column directly."
             )
         return self
 
