@@ -125,7 +125,9 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
             for name, part in generator.spec.inputs.items()
             for column in (getattr(part, "columns", None) or [generator.spec.input_column(name)])
         ]
-        target = default_ml_target(real_frame, output.categorical, preferred=designated)
+        target = default_ml_target(
+            real_frame, output.categorical, preferred=designated, determined_by=output.determined_by
+        )
     results = evaluate_records(
         real_frame,
         synthetic,
@@ -154,18 +156,31 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
     return results
 
 
-def default_ml_target(frame, categorical: list[str], preferred: list[str] = ()) -> str | None:
+def default_ml_target(
+    frame, categorical: list[str], preferred: list[str] = (), determined_by: dict[str, str] | None = None
+) -> str | None:
     """The column ML efficacy predicts when none is named: the first categorical column of 2 to
     `MAX_CONDITION_LABELS` labels in the training rows, looking at those ``preferred`` (the
     designated conditions) first, else the first categorical column.
 
     A column of dozens of labels over a few rows (Cars93's 32 manufacturers over 84 cars) leaves
-    a classifier a row or two per class, and its score, real or synthetic, says nothing.
+    a classifier a row or two per class, and its score, real or synthetic, says nothing. Nor does
+    one that another column fixes (``determined_by``: pm25's parameter name, a relabelling of its
+    observation count), or one whose commonest label holds over `MAX_MAJORITY_SHARE` of the rows
+    (planes' type, 99% fixed wing): every model scores the same there. Those come last.
     """
+    determined_by = determined_by or {}
+    trivial = set(determined_by) | {
+        by for column, by in determined_by.items() if frame[column].nunique() == frame[by].nunique()
+    }
     ordered = [column for column in preferred if column in categorical] + list(categorical)
-    for column in ordered:
-        if 2 <= frame[column].nunique() <= MAX_CONDITION_LABELS:
-            return column
+    for informative in (True, False):
+        for column in ordered:
+            if not 2 <= frame[column].nunique() <= MAX_CONDITION_LABELS:
+                continue
+            majority = frame[column].value_counts(normalize=True, dropna=False).iloc[0]
+            if not informative or (column not in trivial and majority <= MAX_MAJORITY_SHARE):
+                return column
     return categorical[0] if categorical else None
 
 
@@ -265,6 +280,10 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             )
         )
     return lines
+
+
+#: A default ML efficacy target whose commonest label holds more of the rows than this says little.
+MAX_MAJORITY_SHARE = 0.95
 
 
 def _real_score(efficacy: dict) -> float:

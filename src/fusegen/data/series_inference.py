@@ -181,8 +181,8 @@ def infer_series_spec(
     if flat:
         notes.append(flat)
     notes.append(
-        f"rows every {frequency}: forecasting {horizon} steps from the {context} before, one forecast per "
-        f"{horizon} steps"
+        f"rows every {frequency}: forecasting {_steps_text(horizon)} from the {context} before, one forecast per "
+        f"{_steps_text(horizon)}"
     )
     history_columns = targets + known_future + past
     missing = [column for column in history_columns if frame[column].isna().any()]
@@ -252,7 +252,7 @@ def infer_series_spec(
         )
     spec = {
         "name": input_name(path.stem),
-        "description": f"Forecast {', '.join(targets)} of {path.name} {horizon} steps ahead.",
+        "description": f"Forecast {', '.join(targets)} of {path.name} {_steps_text(horizon)} ahead.",
         "data": {
             "source": path.name,
             **data,
@@ -503,6 +503,10 @@ def _wandering_columns(
         if ratios and float(np.median(ratios)) >= WANDERING_VARIANCE_RATIO:
             wandering.append(column)
     return wandering
+
+
+def _steps_text(count: int) -> str:
+    return "1 step" if count == 1 else f"{count} steps"
 
 
 def _written_as_numbers(times) -> bool:
