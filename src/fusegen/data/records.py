@@ -385,18 +385,16 @@ class RecordConverter:
 
     def get_state(self) -> dict:
         state = {"vocabularies": self.vocabularies, "numeric": self.numeric_state}
-        if self.number_labels:
-            state["number_labels"] = self.number_labels
-        if self.boolean_labels:
-            state["boolean_labels"] = self.boolean_labels
-        if self.column_order:
-            state["column_order"] = self.column_order
-        if self.missing_shares:
-            state["missing_shares"] = self.missing_shares
-        if self.lookups:
-            state["lookups"] = self.lookups
-        if self.label_counts:
-            state["label_counts"] = self.label_counts
+        # Written only where set, so a run without them reads as runs before each was added.
+        optional = (
+            "number_labels",
+            "boolean_labels",
+            "column_order",
+            "missing_shares",
+            "lookups",
+            "label_counts",
+        )
+        state.update({key: getattr(self, key) for key in optional if getattr(self, key)})
         return state
 
 
