@@ -78,6 +78,7 @@ def test_the_kl_to_a_conditional_prior_is_the_gaussians_closed_form():
     class Stand:
         prior = staticmethod(lambda fused, training=False: (prior_mean, prior_log_variance))
         fused_tensor = staticmethod(lambda fused: fused)
+        _prior = ConditionalVAE._prior
 
     got = np.asarray(ConditionalVAE._kl_to_prior(Stand(), mean, log_variance, None))
     s1, s2 = np.exp(0.5 * log_variance), np.exp(0.5 * prior_log_variance)
@@ -119,3 +120,40 @@ def test_init_condition_trains_a_record_generator_whose_rebalanced_rows_follow_t
     holed.loc[:9, "c"] = None
     filled = generator.impute(holed, seed=2)
     assert filled["c"].notna().all() and (filled["x"] == holed["x"]).all()
+
+
+def test_given_cells_draws_the_standard_prior_for_rows_given_no_cell():
+    """``prior: given_cells``: a row given no record cell trains and samples at N(0, I), as with the
+    standard prior, so unconditional samples are unchanged; a row given some takes the prior's own."""
+    rng = np.random.default_rng(0)
+    prior_mean, prior_log_variance = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+
+    class Stand:
+        prior = staticmethod(lambda fused, training=False: (prior_mean, prior_log_variance))
+        fused_tensor = staticmethod(lambda fused: fused)
+        spec = load_spec({"output": {"kind": "record", "numeric": ["x"], "categorical": ["c"]},
+                          "objective": {"type": "cvae", "prior": "given_cells"}})  # fmt: skip
+        _prior = ConditionalVAE._prior
+
+    visible = np.array([[0, 0], [1, 0], [0, 1], [0, 0]], "float32")
+    gate = np.asarray(ConditionalVAE._prior_gate(Stand(), visible))
+    assert gate.ravel().tolist() == [0.0, 1.0, 1.0, 0.0]
+    spread = rng.normal(size=(4, 3))
+    latent = np.asarray(ConditionalVAE.prior_latent(Stand(), None, spread, gate))
+    np.testing.assert_allclose(latent[[0, 3]], spread[[0, 3]], rtol=1e-6)
+    np.testing.assert_allclose(
+        latent[[1, 2]], (prior_mean + np.exp(0.5 * prior_log_variance) * spread)[[1, 2]], rtol=1e-5
+    )
+    mean, log_variance = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    kl = np.asarray(ConditionalVAE._kl_to_prior(Stand(), mean, log_variance, None, gate=gate))
+    s1 = np.exp(0.5 * log_variance)
+    standard = (-np.log(s1) + (s1**2 + mean**2) / 2 - 0.5).sum(axis=1)
+    np.testing.assert_allclose(kl[[0, 3]], standard[[0, 3]], rtol=1e-5)
+    assert not np.allclose(kl[[1, 2]], standard[[1, 2]])
+    # It needs cells to be given: an image output has none.
+    with pytest.raises(
+        fusegen.errors.SpecError, match="prior 'given_cells' draws the latent from the record cells"
+    ):
+        load_spec({"inputs": {"label": {"kind": "categorical"}},
+                   "output": {"kind": "image", "height": 8, "width": 8, "channels": 1},
+                   "objective": {"type": "cvae", "prior": "given_cells"}})  # fmt: skip

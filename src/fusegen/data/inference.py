@@ -386,6 +386,9 @@ def _record_objective(objective: str, designated: bool) -> dict[str, Any]:
     """
     if designated and objective == "cvae":
         return {"type": objective, "prior": "conditional"}
+    # prior: given_cells follows given cells far better (Hawks' 150 g birds: 95% sharp-shinned, as
+    # 96% of real ones are, against 69%), but cost unconditional samples' ML efficacy on the quick
+    # suite (flights 0.785 -> 0.644, hmda 0.673 -> 0.539): an option, not init's default.
     return {"type": objective}
 
 

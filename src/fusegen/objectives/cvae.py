@@ -67,7 +67,7 @@ class ConditionalVAE(ObjectiveModel):
             self.representation_shape(), self.plan.joined_shape, objective.posterior_units, self.latent_dim
         )
         self.prior = None
-        if objective.prior == "conditional":
+        if objective.prior in ("conditional", "given_cells"):
             self.prior = build_conditional_prior(
                 self.plan.joined_shape, objective.posterior_units, self.latent_dim
             )
@@ -146,7 +146,7 @@ class ConditionalVAE(ObjectiveModel):
         latent = mean + ops.exp(0.5 * log_variance) * noise
         outputs = self.decode(fused, latent, training=training)
         reconstruction = self.calibrated_reconstruction(y, outputs, visible)
-        kl = ops.mean(self._kl_to_prior(mean, log_variance, fused, training))
+        kl = ops.mean(self._kl_to_prior(mean, log_variance, fused, training, self._prior_gate(visible)))
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
         # Held out, the loss is the whole bound at every epoch, so that early stopping compares like
@@ -155,11 +155,25 @@ class ConditionalVAE(ObjectiveModel):
         kl_scale = self.kl_scale if training else 1.0
         return per_replica(reconstruction + self.spec.objective.kl_weight * kl_scale * kl)
 
-    def _kl_to_prior(self, mean, log_variance, fused, training=False):
+    def _prior_gate(self, visible):
+        """Under ``prior: given_cells``, 1 for each row given at least one record cell and 0 for the rest,
+        whose prior is then the standard normal; None (the prior as it is) under the other priors."""
+        if self.spec.objective.prior != "given_cells" or visible is None:
+            return None
+        return ops.max(ops.cast(visible, "float32"), axis=-1, keepdims=True)
+
+    def _prior(self, fused, training=False, gate=None):
+        """The prior's mean and log-variance per row; rows with ``gate`` 0 get the standard normal's."""
+        mean, log_variance = self.prior(self.fused_tensor(fused), training=training)
+        if gate is not None:
+            mean, log_variance = mean * gate, log_variance * gate
+        return mean, log_variance
+
+    def _kl_to_prior(self, mean, log_variance, fused, training=False, gate=None):
         """KL(q(z | target, conditions) || p(z)) per example, summed over the latent's dimensions."""
         if self.prior is None:
             return -0.5 * ops.sum(1.0 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=-1)
-        prior_mean, prior_log_variance = self.prior(self.fused_tensor(fused), training=training)
+        prior_mean, prior_log_variance = self._prior(fused, training, gate)
         return 0.5 * ops.sum(
             prior_log_variance
             - log_variance
@@ -168,12 +182,13 @@ class ConditionalVAE(ObjectiveModel):
             axis=-1,
         )
 
-    def prior_latent(self, fused, spread):
+    def prior_latent(self, fused, spread, gate=None):
         """Latents drawn from the prior for the conditions: ``spread`` (batch, latent_dim: 0 for its
-        centre, a unit normal times the draw's scale for a draw) at the prior's own mean and scale."""
+        centre, a unit normal times the draw's scale for a draw) at the prior's own mean and scale
+        (the standard normal's for rows whose ``gate``, from `_prior_gate`, is 0)."""
         if self.prior is None:
             return spread
-        mean, log_variance = self.prior(self.fused_tensor(fused))
+        mean, log_variance = self._prior(fused, gate=gate)
         return mean + ops.exp(0.5 * log_variance) * spread
 
     def with_record_cells(self, fused, representation, visible):
@@ -266,14 +281,16 @@ class ConditionalVAE(ObjectiveModel):
     def generate(self, inputs, present, seed_generator, temperature=1.0):
         fused = self.conditions(inputs, present)
         batch = ops.shape(self.fused_tensor(fused))[0]
+        gate = None
         if self.record_conditioning is not None:
-            fused = self.with_record_cells(fused, *self.record_conditioning.given(inputs, batch))
+            cells, visible = self.record_conditioning.given(inputs, batch)
+            fused, gate = self.with_record_cells(fused, cells, visible), self._prior_gate(visible)
         spread = (
             temperature
             * self.prior_scale
             * keras.random.normal((batch, self.latent_dim), seed=seed_generator)
         )
-        outputs = self.decode(fused, self.prior_latent(fused, spread))
+        outputs = self.decode(fused, self.prior_latent(fused, spread, gate))
         if self.blend is not None:
             # The centre costs a second decoder call; most forecasts measure a weight of 0 and skip it.
             outputs = outputs + ops.cond(
@@ -428,11 +445,13 @@ class ConditionalVAE(ObjectiveModel):
             batch = int(ops.shape(targets[next(iter(targets))])[0])
             present = ops.zeros((batch, len(self.input_names))) if self.plan.uses_presence else None
             fused = self.conditions(inputs, present)
+            gate = None
             if self.record_conditioning is not None:
-                fused = self.with_record_cells(fused, *self.record_conditioning.given({}, batch))
+                cells, visible = self.record_conditioning.given({}, batch)
+                fused, gate = self.with_record_cells(fused, cells, visible), self._prior_gate(visible)
             # Drawn at the sampling prior's scale, so the maps fit the draws that sampling makes.
             spread = self.prior_scale * keras.random.normal((batch, self.latent_dim), seed=seed)
-            decoded = self.decode(fused, self.prior_latent(fused, spread))
+            decoded = self.decode(fused, self.prior_latent(fused, spread, gate))
             parts = {part: ops.convert_to_numpy(value) for part, value in decoded.items()}
             for part, size in self.record_categories:
                 # A column of one label (a constant) has probability 1 there; Keras warns of a softmax over one.

@@ -96,13 +96,16 @@ class CVAEObjective(ObjectiveConfig):
         "widen them together, relations kept. 'auto': 1.1 for a record output (measured on ten tables, "
         "docs/objectives.md), 1 (the prior itself) otherwise.",
     )
-    prior: Literal["standard", "conditional"] = Field(
+    prior: Literal["standard", "conditional", "given_cells"] = Field(
         default="standard",
         description="The latent's prior: 'standard', the normal N(0, I) for every row; 'conditional', a "
         "normal whose mean and scale a network computes from the fused conditions (Sohn et al., 2015), "
         "so that what the latent learns about the conditions (an image's class shows in its shape) is "
         "drawn back for them when sampling. `fusegen init` writes it for a folder of images per class, "
-        "whose samples follow their class only with it (docs/guide-images.md).",
+        "whose samples follow their class only with it (docs/guide-images.md). 'given_cells' (records "
+        "conditioned on any column): the conditional prior for a row given some of its cells, the "
+        "standard normal for a row given none, so unconditional samples train and draw as with "
+        "'standard' while the given cells steer the others (docs/guide-records.md).",
     )
     marginals: Literal["labels", "all", "none"] = Field(
         default="all",
