@@ -192,6 +192,7 @@ class RecordConverter:
             name: {str(label): count for label, count in Counter(self._labels(table, name).tolist()).items()}
             for name in self.spec.categorical
         }
+        self.lookups = {}  # fitted afresh: the training rows', then `fit_vocabulary` adds every row's
         return self.fit_vocabulary(table)
 
     def fit_vocabulary(self, table: Table, column: str | None = None) -> RecordConverter:
