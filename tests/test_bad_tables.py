@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from fusegen.cli import app
 from fusegen.data.inference import IDENTIFIER_NAME, infer_record_spec
 from fusegen.data.preprocessing import Preprocessor
-from fusegen.data.records import detect_datetime_format
+from fusegen.data.records import detect_datetime_format, format_datetimes
 from fusegen.data.sources import detect_delimiter, load_table, read_file, read_files, table_from_frame
 from fusegen.errors import DataError, SpecError
 from fusegen.spec import DataSpec, load_spec
@@ -249,6 +249,9 @@ def test_init_writes_a_detected_delimiter(tmp_path):
         (["2020-01-02", "2020-01-13 10:00"], ["ISO8601"]),
         (["02/01/2020", "13/01/2020"], ["%d/%m/%Y"]),
         (["01/02/2020", "01/13/2020"], ["%m/%d/%Y"]),
+        # Written without leading zeros, as US spreadsheets do: kept so when written back.
+        (["1/3/2011", "12/31/2011"], ["%-m/%-d/%Y"]),
+        (["3/1/2011 9:05", "31/12/2011 13:00"], ["%-d/%-m/%Y %-H:%M"]),
         (["02.01.2020 10:30", "13.01.2020 11:00"], ["%d.%m.%Y %H:%M"]),
         (["02/01/2020 10:30:05", "03/01/2020 11:00:00"], ["%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S"]),
         (["2020-01-02T10:30:05", "2020-01-13 11:00:00"], ["ISO8601"]),
@@ -327,6 +330,10 @@ def test_dates_are_written_in_the_layout_the_data_used(layout):
         ("%m/%d/%y", r"^\d{2}/\d{2}/\d{2}$"),
         # Stat2Data's Hawks release times, 13:26: written back on the day the sample was drawn.
         ("%H:%M", r"^\d{2}:\d{2}$"),
+        # pm25's dates again, as written (1/3/11): sampled and imputed ones came back as 01/03/11.
+        ("%-m/%-d/%y", r"^[1-9]\d?/[1-9]\d?/\d{2}$"),
+        ("%-d/%-m/%Y %-H:%M", r"^[1-9]\d?/[1-9]\d?/\d{4} (0|[1-9]\d?):\d{2}$"),
+        ("%-H:%M", r"^(0|[1-9]\d?):\d{2}$"),
     ],
 )
 def test_sampled_and_imputed_dates_are_written_in_the_layout_the_data_used(tmp_path, layout, pattern):
@@ -337,9 +344,12 @@ def test_sampled_and_imputed_dates_are_written_in_the_layout_the_data_used(tmp_p
     rng = np.random.default_rng(0)
     frame = plain_frame(120)
     seconds = rng.integers(0, 365 * 86400, 120)
-    frame["when"] = (pd.Timestamp("2016-01-01") + pd.to_timedelta(seconds, "s")).strftime(layout)
+    frame["when"] = format_datetimes(
+        pd.Series(pd.Timestamp("2016-01-01") + pd.to_timedelta(seconds, "s")), layout
+    )
     frame.to_csv(tmp_path / "t.csv", index=False)
     spec, _ = infer_record_spec(tmp_path / "t.csv")
+    assert spec["output"]["datetime_formats"] == {"when": layout}
     spec["training"].update(epochs=1, steps_per_epoch=2)
     fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0).save(tmp_path / "run")
     gaps = frame.head(10).assign(when=[None, *frame["when"][1:5], None, *frame["when"][6:10]])

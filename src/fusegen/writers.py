@@ -86,6 +86,8 @@ def dated_text(frame, datetime_formats: dict[str, str] | None):
     >>> frame = pd.DataFrame({"when": pd.to_datetime(["2020-01-02", None])})
     >>> dated_text(frame, {"when": "%d/%m/%Y"})["when"].tolist()
     ['02/01/2020', nan]
+    >>> dated_text(frame, {"when": "%-d/%-m/%Y"})["when"].tolist()
+    ['2/1/2020', nan]
     """
     import pandas as pd
 
@@ -98,9 +100,11 @@ def dated_text(frame, datetime_formats: dict[str, str] | None):
     }
     if not formats:
         return frame
+    from fusegen.data.records import format_datetimes
+
     frame = frame.copy()
     for column, text in formats.items():
-        frame[column] = frame[column].dt.strftime(text)
+        frame[column] = format_datetimes(frame[column], text)
     return frame
 
 

@@ -21,6 +21,7 @@ columns in the user's types.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -556,6 +557,61 @@ CLOCK_FORMATS = ("%H:%M", "%H:%M:%S")
 _ISO_WITH_T = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
 
 
+#: The fields a date's text may write without a leading zero: ``1/3/2011``, ``9:05``. `init`
+#: writes such a field as glibc's ``%-m``; `format_datetimes` writes it on every platform, and
+#: `parsing_format` reads it with strptime's own code (which takes one digit or two).
+_UNPADDED_FIELDS = ("d", "m", "H", "I", "M", "S")
+
+
+def parsing_format(date_format: str) -> str:
+    """``date_format`` as strptime reads it: ``%-m`` (no leading zero) as ``%m``.
+
+    >>> parsing_format("%-m/%-d/%Y")
+    '%m/%d/%Y'
+    """
+    return date_format.replace("%-", "%")
+
+
+def format_datetimes(times, date_format: str):
+    """``times`` (a pandas datetime Series) as text in ``date_format``, whose ``%-d``-style fields are
+    written without their leading zero on any platform (Python's own strftime has no such flag).
+
+    >>> import pandas as pd
+    >>> format_datetimes(pd.Series(pd.to_datetime(["2011-01-03 09:05", None])), "%-m/%-d/%y %-H:%M").tolist()
+    ['1/3/11 9:05', nan]
+    """
+    if "%-" not in date_format:
+        return times.dt.strftime(date_format)
+    # Each unpadded field is written padded between two control characters (not NUL, which ends
+    # strftime's C string), then its leading zeros dropped.
+    marked = re.sub(r"%-([A-Za-z])", "\x02%\\1\x03", date_format)
+    text = times.dt.strftime(marked)
+    return text.str.replace(r"\x02(\d+)\x03", lambda found: str(int(found.group(1))), regex=True)
+
+
+def _as_written(values, date_format: str) -> str:
+    """``date_format`` with the fields that ``values`` write without a leading zero unpadded: the
+    variant whose writing reproduces the most of ``values`` (the padded one where none does better)."""
+    import itertools
+
+    import pandas as pd
+
+    fields = [field for field in _UNPADDED_FIELDS if f"%{field}" in date_format]
+    if not fields:
+        return date_format
+    times = pd.to_datetime(values, format=date_format, errors="coerce")
+    best, best_matches = date_format, int((format_datetimes(times, date_format) == values).sum())
+    for count in range(1, len(fields) + 1):
+        for unpadded in itertools.combinations(fields, count):
+            candidate = date_format
+            for field in unpadded:
+                candidate = candidate.replace(f"%{field}", f"%-{field}")
+            matches = int((format_datetimes(times, candidate) == values).sum())
+            if matches > best_matches:
+                best, best_matches = candidate, matches
+    return best
+
+
 def detect_datetime_format(values) -> list[str]:
     """Every format (``ISO8601``, ISO 8601 with a ``T``, `CLOCK_FORMATS`, or `DATETIME_FORMATS` with
     times) that parses all of ``values``.
@@ -574,7 +630,7 @@ def detect_datetime_format(values) -> list[str]:
     >>> detect_datetime_format(["1963-08-24T14:30:00Z"])
     ['%Y-%m-%dT%H:%M:%SZ']
     >>> detect_datetime_format(["1/3/11", "12/31/11"]), detect_datetime_format(["13:26", "9:05"])
-    (['%m/%d/%y'], ['%H:%M'])
+    (['%-m/%-d/%y'], ['%-H:%M'])
     """
     import pandas as pd
 
@@ -591,7 +647,9 @@ def detect_datetime_format(values) -> list[str]:
             for candidate in candidates
             if pd.to_datetime(sample, format=candidate, errors="coerce").notna().all()
         ]
-    layouts = [candidate for candidate in candidates if candidate != "ISO8601"]
+    layouts = [
+        _as_written(values.head(1000), candidate) for candidate in candidates if candidate != "ISO8601"
+    ]
     return layouts or candidates
 
 
@@ -604,7 +662,7 @@ def _datetimes_to_seconds(raw, where: str, table: Table, column: str, date_forma
     series = pd.Series(raw, dtype=object) if np.asarray(raw).dtype.kind != "M" else pd.Series(raw)
     present = ~is_missing(np.asarray(raw, dtype=object))
     tried = date_format or "ISO 8601"
-    times = pd.to_datetime(series, format=date_format or "ISO8601", errors="coerce")
+    times = pd.to_datetime(series, format=parsing_format(date_format or "ISO8601"), errors="coerce")
     if date_format is None and (present & times.isna().to_numpy()).any():
         # Not ISO 8601: pandas infers a format from the first value, as it reads other tools' dates.
         with warnings.catch_warnings():

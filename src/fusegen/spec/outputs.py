@@ -147,8 +147,9 @@ class RecordOutput(_Output):
     datetime_formats: dict[str, str] = Field(
         default_factory=dict,
         description="The text format of datetime columns, in strftime codes: {when: '%d/%m/%Y'} reads "
-        "02/01/2020 as 2 January. A column without one is read as ISO 8601 (2020-01-02), or in the format "
-        "pandas guesses from its first value. `fusegen init` detects it.",
+        "02/01/2020 as 2 January; '%-d/%-m/%Y' (glibc's unpadded codes) writes it back as 2/1/2020. A "
+        "column without one is read as ISO 8601 (2020-01-02), or in the format pandas guesses from its "
+        "first value. `fusegen init` detects it.",
     )
     nullable: list[str] = Field(
         default_factory=list,
