@@ -369,6 +369,51 @@ def test_sampled_and_imputed_dates_are_written_in_the_layout_the_data_used(tmp_p
     assert imputed[1:5].tolist() == gaps["when"][1:5].tolist()
 
 
+def test_dates_beside_a_typo_or_a_marker_are_dates_with_those_cells_missing(tmp_path):
+    """A date column with one typo (31/02) and an 'unknown' became a categorical column of every distinct
+    date; it is a date column whose strays are missing values, said so in init's header."""
+    import fusegen
+
+    frame = plain_frame(120)
+    days = pd.Series(pd.date_range("2011-01-01", periods=120, freq="3D"))
+    frame["when"] = format_datetimes(days, "%-d/%-m/%Y")
+    frame.loc[[5, 40], "when"] = "unknown"
+    frame.loc[70, "when"] = "31/02/2011"
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "t.csv")
+    output = spec["output"]
+    assert (
+        "when" in output["datetime"] and "when" in output["nullable"] and "when" not in output["categorical"]
+    )
+    assert output["datetime_formats"] == {"when": "%-d/%-m/%Y"}
+    assert any(
+        "'when' holds dates, but rows 5, 40, 70 hold other text ['31/02/2011', 'unknown']" in n for n in notes
+    )
+    spec["training"].update(epochs=1, steps_per_epoch=2)
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    read = generator.preprocessor_.output.read_numbers(
+        load_table(DataSpec(source=str(tmp_path / "t.csv"))), "when"
+    )
+    assert read.isna().sum() == 3 and read[0] == pd.Timestamp("2011-01-01")
+    # Many cells that are not dates in the layout (a wrong format set by hand) stay an error.
+    wrong = load_spec({**spec, "output": {**output, "datetime_formats": {"when": "%Y/%m/%d"}}})
+    with pytest.raises(DataError, match=r"expected dates in the format '%Y/%m/%d'"):
+        fusegen.Generator(wrong, base_dir=tmp_path).fit(verbose=0)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["2011-01-01", "spam", "eggs", "ham"] * 10,  # mostly text: not dates
+        [f"2011-01-{day:02d}" for day in range(1, 29)] + ["x1", "x2", "x3", "x4"],  # 4 kinds of stray
+    ],
+)
+def test_text_with_some_dates_is_not_a_date_column(values):
+    from fusegen.data.records import dates_among_strays
+
+    assert dates_among_strays(pd.Series(values)) is None
+
+
 def test_imputed_tables_keep_observed_dates_as_the_user_wrote_them():
     """pm25's '1/3/11' came back from `fusegen impute` as '01/03/11' (the format's own padding) in every
     observed cell, so the filled table no longer joined to the user's rows."""

@@ -26,7 +26,11 @@ from typing import Any
 import numpy as np
 
 from fusegen.data.checks import is_missing
-from fusegen.data.records import detect_datetime_format
+from fusegen.data.records import (
+    dates_among_strays,
+    detect_datetime_format,
+    few_strays,
+)
 from fusegen.data.sources import detect_csv_delimiter, read_file
 from fusegen.errors import DataError
 from fusegen.spec import OBJECTIVE_SLOT
@@ -61,12 +65,6 @@ MIN_IDENTIFIER_DISTINCT_SHARE = 0.5
 #: Names that say a column is an identifier: "id", "ID", or a name ending or starting in one as a word
 #: (customer_id, id.patient, customerId, PatientID); "humid" or "paid" are not.
 IDENTIFIER_NAME = re.compile(r"^(id|ID|Id)$|[_ .-](id|ID|Id)$|^(id|ID|Id)[_ .-]|[a-z](Id|ID)$")
-
-#: A text column whose values are numbers but for at most this share is numeric; the rest are missing.
-MAX_STRAY_TEXT_SHARE = 0.1
-#: ... or for up to this many distinct strings in under half the rows: markers of a missing value,
-#: however often they occur (medicaldata's opt writes '.' for a visit not made, in 23% of rows).
-MAX_MISSING_MARKERS = 2
 
 #: On a table of a few batches, an epoch is at least this many optimiser steps
 #: (the rows repeat within it), so Keras's per-epoch work is paid dozens of times
@@ -190,9 +188,6 @@ def infer_record_spec(
         labels = present.astype(str)
         numbers = pd.to_numeric(labels, errors="coerce")
         stray = numbers.isna()
-        few_strays = stray.sum() <= MAX_STRAY_TEXT_SHARE * len(labels) or (
-            labels[stray].nunique() <= MAX_MISSING_MARKERS and stray.sum() < 0.5 * len(labels)
-        )
         if (
             stray.any()
             and (~stray).sum() >= 0.5 * len(labels)
@@ -206,7 +201,7 @@ def infer_record_spec(
                 f"text {sorted(labels[stray].unique().tolist())[:5]} are read as labels"
             )
             continue
-        if few_strays and (stray.any() or missing.any()):
+        if few_strays(stray, labels) and (stray.any() or missing.any()):
             # Numbers with a few stray strings: a typo or a marker is a missing value, not a new kind.
             # With none, cells of spaces alone made the reader take the numbers for text.
             numeric.append(column)
@@ -219,6 +214,14 @@ def infer_record_spec(
                 notes.append(_stray_text_note(column, labels[stray]))
             continue
         formats = detect_datetime_format(labels)
+        stray = dates_among_strays(labels) if not formats else None
+        if stray is not None:
+            # Dates beside a typo or a marker ('unknown'): those are missing values, as among numbers.
+            formats = detect_datetime_format(labels[~stray])
+            if column not in nullable:
+                nullable.append(column)
+            stray_text.append(column)
+            notes.append(_stray_text_note(column, labels[stray], "dates"))
         if formats or _all_dates(labels):
             numeric.append(column)
             datetime.append(column)
@@ -464,13 +467,18 @@ def _few_whole_numbers_beside_text(numbers, text) -> bool:
     return whole and numbers.nunique() + text.nunique() <= MAX_WHOLE_NUMBER_LEVELS
 
 
-def _stray_text_note(column: str, text) -> str:
+def _stray_text_note(column: str, text, kind: str = "numeric") -> str:
     rows = ", ".join(str(row) for row in text.index[:5])
     more = f" and {len(text) - 5} more" if len(text) > 5 else ""
     values = sorted(set(text))[:3]
+    what = (
+        "is numeric, but rows {} hold text"
+        if kind == "numeric"
+        else "holds dates, but rows {} hold other text"
+    )
     return (
-        f"'{column}' is numeric, but rows {rows}{more} hold text {values}; they are treated as missing values "
-        f"('{column}' is nullable)"
+        f"'{column}' {what.format(rows + more)} {values}; they are treated as missing values ('{column}' is "
+        "nullable)"
     )
 
 

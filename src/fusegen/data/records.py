@@ -78,7 +78,12 @@ class RecordConverter:
         raw = table.column(column, self.where)
         if column in self.spec.datetime:
             return _datetimes_to_seconds(
-                raw, self._column_where(column), table, column, self.spec.datetime_formats.get(column)
+                raw,
+                self._column_where(column),
+                table,
+                column,
+                self.spec.datetime_formats.get(column),
+                nullable=column in self.spec.nullable,
             )
         try:
             # float64 keeps the data's decimals exact (prices stay in cents).
@@ -557,6 +562,23 @@ CLOCK_FORMATS = ("%H:%M", "%H:%M:%S")
 _ISO_WITH_T = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
 
 
+#: A text column whose values are numbers (or dates) but for at most this share is numeric; the
+#: rest are missing.
+MAX_STRAY_TEXT_SHARE = 0.1
+#: ... or for up to this many distinct strings in under half the rows: markers of a missing value,
+#: however often they occur (medicaldata's opt writes '.' for a visit not made, in 23% of rows).
+MAX_MISSING_MARKERS = 2
+
+
+def few_strays(stray, labels) -> bool:
+    """Whether the ``stray`` cells of ``labels`` (pandas Series) are few enough to be missing values
+    beside numbers or dates: a typo or a marker, not a column of text."""
+    return bool(
+        stray.sum() <= MAX_STRAY_TEXT_SHARE * len(labels)
+        or (labels[stray].nunique() <= MAX_MISSING_MARKERS and stray.sum() < 0.5 * len(labels))
+    )
+
+
 #: The fields a date's text may write without a leading zero: ``1/3/2011``, ``9:05``. `init`
 #: writes such a field as glibc's ``%-m``; `format_datetimes` writes it on every platform, and
 #: `parsing_format` reads it with strptime's own code (which takes one digit or two).
@@ -635,11 +657,9 @@ def detect_datetime_format(values) -> list[str]:
     import pandas as pd
 
     values = pd.Series(values, dtype=object).astype(str)
-    if values.empty or not values.str.contains(r"\d{1,4}[-/:.]\d{1,2}", regex=True).all():
+    if values.empty or not values.str.contains(_DATE_LIKE, regex=True).all():
         return []
-    candidates = ["ISO8601", *_ISO_WITH_T, *CLOCK_FORMATS] + [
-        date + time for date in DATETIME_FORMATS for time in _TIMES_OF_DAY
-    ]
+    candidates = _layouts()
     # A quick pass on a sample, then the survivors on every value.
     for sample in (values.head(1000), values):
         candidates = [
@@ -653,8 +673,48 @@ def detect_datetime_format(values) -> list[str]:
     return layouts or candidates
 
 
-def _datetimes_to_seconds(raw, where: str, table: Table, column: str, date_format: str | None) -> np.ndarray:
-    """Dates or times as seconds since 1970, in ``date_format`` (ISO 8601 or pandas' guess when None)."""
+def dates_among_strays(labels):
+    """Where ``labels`` (strings, none missing) are dates but for a few strays (`few_strays`): the mask
+    of the strays, as the layout that reads the most of them leaves them; None where they are not.
+
+    >>> import pandas as pd
+    >>> dates_among_strays(pd.Series(["3/1/2011", "unknown", "31/12/2011", "4/1/2011"] * 3)).tolist()[:4]
+    [False, True, False, False]
+    """
+    import pandas as pd
+
+    labels = pd.Series(labels, dtype=object).astype(str)
+    if not few_strays(~labels.str.contains(_DATE_LIKE, regex=True), labels):
+        return None
+    best = None
+    for candidate in _layouts():
+        unread = pd.to_datetime(labels, format=candidate, errors="coerce").isna()
+        if best is None or unread.sum() < best.sum():
+            best = unread
+    if not best.any() or best.all() or not few_strays(best, labels):
+        return None
+    return best.to_numpy()
+
+
+#: Something like a date or a time of day: what every value of a datetime column holds.
+_DATE_LIKE = r"\d{1,4}[-/:.]\d{1,2}"
+
+
+def _layouts() -> list[str]:
+    """Every format `detect_datetime_format` tries."""
+    return ["ISO8601", *_ISO_WITH_T, *CLOCK_FORMATS] + [
+        date + time for date in DATETIME_FORMATS for time in _TIMES_OF_DAY
+    ]
+
+
+def _datetimes_to_seconds(
+    raw, where: str, table: Table, column: str, date_format: str | None, nullable: bool = False
+) -> np.ndarray:
+    """Dates or times as seconds since 1970, in ``date_format`` (ISO 8601 or pandas' guess when None).
+
+    In a ``nullable`` column a few values that are not dates (`few_strays`: a typo, 'unknown') are
+    missing values, as `init` says; more are an error, as a wrong format would make them.
+    """
     import warnings
 
     import pandas as pd
@@ -671,7 +731,14 @@ def _datetimes_to_seconds(raw, where: str, table: Table, column: str, date_forma
         if inferred.notna().sum() > times.notna().sum():
             first = series[present].iloc[0]
             times, tried = inferred, pd.tseries.api.guess_datetime_format(str(first)) or "pandas' guess"
-    bad = np.flatnonzero(present & times.isna().to_numpy())
+    unread = present & times.isna().to_numpy()
+    if (
+        nullable
+        and unread.any()
+        and few_strays(pd.Series(unread[present]), series[present].reset_index(drop=True))
+    ):
+        unread[:] = False
+    bad = np.flatnonzero(unread)
     if bad.size:
         found = detect_datetime_format(series[present])
         fix = f"'{found[0]}'" if found else "the column's format, e.g. '%d/%m/%Y'"
