@@ -377,6 +377,16 @@ def test_dcr_of_a_fresh_sample_matches_the_holdout():
     assert privacy["holdout"]["exact_copies"] == 0
     assert privacy["synthetic"]["median"] == pytest.approx(privacy["holdout"]["median"], rel=0.3)
     assert privacy["share_closer_than_holdout_p05"] < 0.15
+    # The training rows' distances to each other give the same percentile, from every training row.
+    assert privacy["training"]["p05"] == pytest.approx(privacy["holdout"]["p05"], rel=0.5)
+    assert privacy["share_closer_than_training_p05"] < 0.15
+    assert (privacy["training"]["rows"], privacy["holdout"]["rows"]) == (400, 200)
+
+
+def test_dcr_of_copies_is_inside_the_training_rows_own_5th_percentile():
+    train, holdout = fresh_records(400, seed=0), fresh_records(200, seed=1)
+    privacy = distance_to_closest_record(train, bootstrap(train), holdout)
+    assert privacy["share_closer_than_training_p05"] == 1.0
 
 
 def test_dcr_counts_a_category_mismatch_as_one():

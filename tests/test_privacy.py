@@ -260,6 +260,18 @@ def test_evaluate_summary_gives_the_share_inside_the_holdouts_5th_percentile():
     )
     results["privacy"]["share_closer_than_holdout_p05"] = None  # undefined: left out, not an error
     assert summary_lines(results)[-2].endswith("exact copies 0")
+    # A small holdout's percentile rests on a few rows: the training rows' own is given beside it.
+    results["privacy"].update(
+        holdout={**distances, "rows": 91},
+        training={"p05": 0.0321, "rows": 817},
+        share_closer_than_training_p05=0.041,
+    )
+    assert summary_lines(results)[-2] == (
+        "  that percentile, 0.050, rests on 91 holdout rows; against the training rows' own 5th percentile to "
+        "each other, 0.032, 4.1% of samples are closer"
+    )
+    results["privacy"]["holdout"]["rows"] = 400
+    assert "rests on" not in summary_lines(results)[-2]
 
 
 def test_a_reference_that_does_not_fit_the_run_is_refused_without_unpickling(tmp_path):

@@ -268,6 +268,13 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
                 else ""
             )
         )
+        rows = privacy["holdout"].get("rows")
+        if rows is not None and rows < FEW_HOLDOUT_ROWS and "training" in privacy:
+            lines.append(
+                f"  that percentile, {privacy['holdout']['p05']:.3f}, rests on {rows} holdout rows; against the "
+                f"training rows' own 5th percentile to each other, {privacy['training']['p05']:.3f}, "
+                f"{privacy['share_closer_than_training_p05']:.1%} of samples are closer"
+            )
     similarity = results["samples"].get("similarity_filter")
     if similarity:
         lines.append(
@@ -281,6 +288,10 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         )
     return lines
 
+
+#: Below this many holdout rows their 5th percentile rests on under 20 of them, and `summary_lines`
+#: adds the steadier percentile of the training rows' distances to each other.
+FEW_HOLDOUT_ROWS = 400
 
 #: A default ML efficacy target whose commonest label holds more of the rows than this says little.
 MAX_MAJORITY_SHARE = 0.95
