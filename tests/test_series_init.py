@@ -611,6 +611,29 @@ def test_init_refuses_times_that_repeat_and_names_the_columns_that_tell_the_seri
     assert "drop the duplicate rows if they are copies" in message
 
 
+def test_init_refuses_rows_without_a_group_label_and_names_them(tmp_path):
+    """stevedata's coffee_imports: 210 rows without a country were reported as 30 repeated (country,
+    year) pairs, 'the first None at np.int64(1990) in rows ;', with a hint to join columns."""
+    frame = pd.DataFrame(
+        {"country": np.repeat(["A", "B", None], 12), "year": np.tile(np.arange(1990, 2002), 3)}
+    )
+    frame["value"] = np.arange(len(frame)) % 5 + 1.0
+    frame.to_csv(tmp_path / "coffee.csv", index=False)
+    with pytest.raises(DataError) as raised:
+        init_spec(
+            tmp_path / "coffee.csv",
+            series={"targets": ["value"], "time_column": "year", "group_column": "country"},
+        )
+    assert str(raised.value) == (
+        "coffee.csv: --group column 'country' is empty in 12 row(s), rows 24, 25, 26, 27, 28 and 7 more; each "
+        "row needs the label of its series. Hint: fill those labels, or drop those rows, and run `fusegen init` "
+        "again."
+    )
+    # Years as whole numbers are named as the table writes them, not as numpy's np.int64(1990).
+    with pytest.raises(DataError, match=r"the first 1990 in rows 0, 12, 24 "):
+        init_spec(tmp_path / "coffee.csv", series={"targets": ["value"], "time_column": "year"})
+
+
 def test_windows_refuse_a_time_that_repeats_within_a_group(tmp_path):
     """`fusegen validate` and training cut windows from a spec written by hand, or from another table."""
     from fusegen.data.sources import load_table

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fusegen.data.checks import is_missing
 from fusegen.data.files import read_file
 from fusegen.data.inference import MAX_CONDITION_LABELS, csv_keys, input_name, is_row_counter
 from fusegen.data.times import parse_times
@@ -98,6 +99,18 @@ def infer_series_spec(
             )
     if not targets:
         raise DataError(f"{path.name}: a forecasting spec needs at least one --target column; received none.")
+    if group_column:
+        unnamed = np.flatnonzero(is_missing(frame[group_column].to_numpy(dtype=object)))
+        if len(unnamed):
+            # Else they formed one more series, whose rows repeat times (stevedata's coffee_imports:
+            # 210 rows without a country, reported as 30 repeated (country, year) pairs).
+            raise DataError(
+                f"{path.name}: --group column '{group_column}' is empty in {len(unnamed)} row(s), rows "
+                + ", ".join(str(row) for row in unnamed[:5])
+                + (f" and {len(unnamed) - 5} more" if len(unnamed) > 5 else "")
+                + "; each row needs the label of its series.",
+                hint="fill those labels, or drop those rows, and run `fusegen init` again.",
+            )
     if time_column and _written_as_numbers(frame[time_column]):
         # Ecdat's Pound writes its weeks as 19750103: as plain numbers they gave no frequency, and init
         # shrank the window to a quarter of the series. Training orders the rows by the same numbers.
@@ -333,6 +346,11 @@ def _flat_series_note(frame, targets: list[str], group_column: str | None) -> st
     )
 
 
+def _plain(value):
+    """``value`` as the table writes it: numpy's scalars print as np.int64(1990) in a repr."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _require_unique_times(
     frame, time_column: str | None, group_column: str | None, reserved: set, path: Path
 ) -> None:
@@ -356,12 +374,12 @@ def _require_unique_times(
     first = rows[0]
     same = rows[(keys.loc[rows] == keys.loc[first]).all(axis=1).to_numpy()]
     listed = ", ".join(str(row) for row in same[:5]) + (f" and {len(same) - 5} more" if len(same) > 5 else "")
-    when = frame[time_column][first]
+    when = _plain(frame[time_column][first])
     if group_column:
         found = (
             f"{path.name}: times repeat within the series of --group column '{group_column}': {count} "
             f"({group_column}, {time_column}) pairs appear in more than one row, the first "
-            f"{frame[group_column][first]!r} at {when!r} in rows {listed}"
+            f"{_plain(frame[group_column][first])!r} at {when!r} in rows {listed}"
         )
     else:
         found = (
