@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import fusegen
@@ -374,3 +375,74 @@ def test_sampled_forecasts_come_as_a_long_table_beside_the_times_they_forecast(t
     assert code == 0, out + err
     assert "already holds" not in out
     assert pd.read_csv(tmp_path / "ahead.csv")["time"].iloc[-1] == ahead.strftime("%Y-%m-%d %H:%M")[-1]
+
+
+def _forecast_spec(time_column="t", group_column=None):
+    from fusegen.spec import load_spec
+
+    windows = {"length": 6, "stride": 6, "time_column": time_column}
+    if group_column:
+        windows["group_column"] = group_column
+    return load_spec({
+        "data": {"source": "long.csv", "windows": windows},
+        "inputs": {"history": {"kind": "sequence", "steps": 4, "channels": 1, "columns": ["y"],
+                               "select": {"steps": [0, 4]}}},
+        "output": {"name": "ahead", "kind": "sequence", "steps": 2, "channels": 1, "columns": ["y"],
+                   "select": {"steps": [4, 6]}},
+        "objective": {"type": "cvae", "latent_dim": 2},
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("times", "late"),
+    [
+        # UKgas's quarters: 1988's appended after 1986's last quarter got the forecast for 1987.
+        ([1985 + q / 4 for q in range(8)] + [1988.0, 1988.25], True),
+        ([1985 + q / 4 for q in range(10)], False),
+        # Business days: a Friday's next row is a Monday, no gap; a year later is one.
+        (list(pd.bdate_range("2017-11-20", periods=10).strftime("%m/%d/%Y")), False),
+        (
+            list(pd.bdate_range("2017-11-20", periods=8).strftime("%Y-%m-%d")) + ["2018-12-04", "2018-12-05"],
+            True,
+        ),
+    ],
+)
+def test_rows_to_forecast_after_a_gap_in_time_are_warned_of(times, late):
+    """A forecast is for the rows after a series' last values, whatever their times say: future rows
+    appended a year late got the next rows' forecast under their own times, with no word."""
+    import warnings
+
+    from fusegen.data.sources import Table
+    from fusegen.data.windows import window_table
+    from fusegen.errors import FusegenWarning
+
+    values = np.r_[np.arange(8.0), np.nan, np.nan]
+    table = Table({"t": np.asarray(times, dtype=object), "y": values}, "future.csv")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        window_table(table, _forecast_spec(), sampling=True)
+    said = [str(w.message) for w in caught if issubclass(w.category, FusegenWarning)]
+    assert bool(said) == late, said
+    if late:
+        assert said[0].startswith(f"the rows to forecast start at {times[8]} in 't', ")
+        assert f"usual steps after the last row with values ({times[7]})" in said[0]
+
+
+def test_late_rows_to_forecast_name_the_series(tmp_path):
+    import warnings
+
+    from fusegen.data.sources import Table
+    from fusegen.data.windows import window_table
+
+    years = list(range(2010, 2020)) + [2021]
+    table = Table({
+        "country": np.asarray(["A"] * 11 + ["B"] * 11, dtype=object),
+        "year": np.asarray(years * 2), "y": np.r_[np.arange(10.0), np.nan, np.arange(10.0), np.nan],
+    }, "coffee.csv")  # fmt: skip
+    with pytest.warns(UserWarning) as caught:
+        warnings.simplefilter("always")
+        window_table(table, _forecast_spec("year", "country"), sampling=True)
+    assert str(caught[0].message).startswith(
+        "series 'A' of 'country' (and 1 more): the rows to forecast start at 2021 in 'year', 2 usual steps "
+        "after the last row with values (2019)"
+    )

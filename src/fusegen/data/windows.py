@@ -33,7 +33,7 @@ import numpy as np
 
 from fusegen.data.checks import as_float, is_missing
 from fusegen.data.sources import Table
-from fusegen.errors import DataError
+from fusegen.errors import DataError, FusegenWarning
 from fusegen.spec import GeneratorSpec
 
 
@@ -66,6 +66,8 @@ def window_table(table: Table, spec: GeneratorSpec, training: bool = False, samp
     stride = (training and windows.training_stride) or windows.stride or length
     table, groups = _ordered(table, windows)
     starts = _window_starts(table, groups, windows, stride, sampling)
+    if sampling:
+        _warn_of_late_forecast_rows(table, groups, spec)
     columns = {}
     channels = sequence_columns(spec)
     for name, values in table.columns.items():
@@ -128,6 +130,58 @@ def window_steps(table: Table, spec: GeneratorSpec) -> WindowSteps:
         times, label = table.row_ids[rows], "file_row"
     names = table.columns[windows.group_column][starts] if windows.group_column else None
     return WindowSteps(groups=names, group_label=windows.group_column, times=times, time_label=label)
+
+
+#: Rows to forecast that start more than this many usual steps after a series' last row with values
+#: (and further than any step its history takes: a weekend in business days, a 31-day month) do
+#: not follow it.
+LATE_STEPS = 1.5
+
+
+def _warn_of_late_forecast_rows(table: Table, groups: np.ndarray, spec: GeneratorSpec) -> None:
+    """Warn where the rows a series' forecast fills start later than the row after its last one.
+
+    A forecast reads the rows after a series' last values as the next steps, whatever their times
+    say: UKgas's quarters of 1988 appended after 1986's got the forecast for 1987, labelled 1988.
+    """
+    windows = spec.data.windows
+    columns = getattr(spec.output, "columns", None)
+    if not windows.time_column or not columns or any(column not in table.columns for column in columns):
+        return
+    written = table.columns[windows.time_column]
+    times = np.asarray(_sortable_times(written, windows.time_column, table))
+    times = times.astype("datetime64[ns]").astype("int64") if times.dtype.kind == "M" else times.astype(float)
+    present = np.all(
+        [
+            np.isfinite(as_float(table.columns[column], column, table, allow_missing=True))
+            for column in columns
+        ],
+        axis=0,
+    )
+    late = []
+    for group in np.unique(groups):
+        rows = np.flatnonzero(groups == group)
+        known = rows[present[rows]]
+        if len(known) < 3 or known[-1] == rows[-1]:
+            continue  # nothing to forecast past the end, or too few times for a usual step
+        steps = np.diff(times[known])
+        usual, gap = np.median(steps), times[known[-1] + 1] - times[known[-1]]
+        if usual > 0 and gap > max(LATE_STEPS * usual, steps.max()):
+            late.append((known[-1], gap / usual))
+    if late:
+        last, steps = late[0]
+        who = ""
+        if windows.group_column:
+            more = f" (and {len(late) - 1} more)" if len(late) > 1 else ""
+            who = f"series '{table.columns[windows.group_column][last]}' of '{windows.group_column}'{more}: "
+        warnings.warn(
+            f"{who}the rows to forecast start at {written[last + 1]} in '{windows.time_column}', {steps:.3g} "
+            f"usual steps after the last row with values ({written[last]}); "
+            "a forecast is for the rows that follow that row, whatever their times say. Append the rows "
+            "that come next, without a gap, to forecast them.",
+            FusegenWarning,
+            stacklevel=2,
+        )
 
 
 def horizon_held(table: Table, spec: GeneratorSpec) -> bool:
