@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from fusegen.cli import app
 from fusegen.errors import DataError
-from fusegen.scaffold import init_spec
+from fusegen.scaffold import describe_inferred, init_spec
 from fusegen.spec import load_spec
 
 
@@ -354,6 +354,26 @@ def test_decimal_years_a_month_a_quarter_or_a_week_apart_give_the_frequency(
         assert f"rows every {unit} ('time'" in text
     else:
         assert "step of 'time' (numbers, not dates)" in text
+
+
+def test_init_says_when_series_are_very_short_and_time_and_group_look_swapped(tmp_path):
+    """MASS's Traffic with --time year --group day: 92 series of 2 rows, a 1 + 1 window, and no word."""
+    frame = pd.DataFrame({"year": np.repeat([1961, 1962], 92), "day": np.tile(np.arange(1, 93), 2)})
+    frame["y"] = np.arange(len(frame)) % 9 + 10
+    frame.to_csv(tmp_path / "traffic.csv", index=False)
+    series = {"targets": ["y"], "time_column": "year", "group_column": "day"}
+    _, text = init_spec(tmp_path / "traffic.csv", series=series)
+    assert (
+        "the median of the 92 series of --group 'day' has 2 rows, little to forecast from: 'year' takes 2 "
+        "values and 'day' 92; if they are swapped, pass --time day --group year" in text
+    )
+    assert "forecasting ['y'] 1 step ahead" in describe_inferred(
+        init_spec(tmp_path / "traffic.csv", series=series)[0]
+    )
+    _, text = init_spec(
+        tmp_path / "traffic.csv", series={**series, "time_column": "day", "group_column": "year"}
+    )
+    assert "little to forecast from" not in text
 
 
 def test_the_window_fits_the_median_series_and_a_shorter_one_gives_none(tmp_path):

@@ -74,4 +74,5 @@ def describe_inferred(spec: dict[str, Any]) -> str:
         return f"{len(output['numeric'])} numeric and {len(output['categorical'])} categorical columns"
     if output["kind"] == "image":
         return f"{output['height']}x{output['width']}x{output['channels']} images"
-    return f"forecasting {output['columns']} {output['steps']} steps ahead"
+    steps = output["steps"]
+    return f"forecasting {output['columns']} {steps} step{'' if steps == 1 else 's'} ahead"

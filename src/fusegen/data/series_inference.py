@@ -158,6 +158,8 @@ def infer_series_spec(
     # early (ChickWeight: chicks of 2 readings among chicks of 12), the shortest would shrink every
     # window to 1 + 1 steps. A series shorter than the window gives none, and a note says how many.
     typical = int(lengths.median())
+    if group_column and time_column and typical < FEW_SERIES_ROWS:
+        notes.append(_short_series_note(frame, time_column, group_column, typical, len(lengths)))
     step, frequency = _step_of(frame, time_column, group_column)
     business = _on_business_days(frame, time_column, step)
     if business:
@@ -344,6 +346,25 @@ def _flat_series_note(frame, targets: list[str], group_column: str | None) -> st
         f"{len(values)} rows): nothing to learn there, and MASE cannot score them; leave them out if they "
         "are not meant to be forecast"
     )
+
+
+#: A panel whose median series has fewer rows than this leaves little to forecast from: `init` says so,
+#: and where --time and --group look swapped (MASS's Traffic: 92 days of two years), says that.
+FEW_SERIES_ROWS = 8
+
+
+def _short_series_note(frame, time_column: str, group_column: str, typical: int, count: int) -> str:
+    note = (
+        f"the median of the {count} series of --group '{group_column}' has {typical} rows, little to forecast "
+        "from"
+    )
+    times, groups = frame[time_column].nunique(), frame[group_column].nunique()
+    if times < groups and not frame.duplicated([group_column, time_column]).any():
+        note += (
+            f": '{time_column}' takes {times} values and '{group_column}' {groups}; if they are swapped, pass "
+            f"--time {group_column} --group {time_column}"
+        )
+    return note
 
 
 def _plain(value):
