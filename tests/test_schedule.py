@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from fusegen.errors import SpecError
 from fusegen.schedule import (
-    AUTO_MIN_EPOCHS,
     AUTO_MOMENTUM_RANGE,
     AUTO_STEPS,
     MAX_PASSES,
@@ -46,27 +45,10 @@ def test_the_automatic_length_follows_the_data_within_its_bounds(rows, batch_siz
     assert total >= min(AUTO_STEPS, MAX_PASSES * per_pass)
     assert total >= per_pass
     assert total < max(AUTO_STEPS, per_pass) + max(per_pass, MIN_STEPS_PER_EPOCH)
-    # Epochs of at least MIN_STEPS_PER_EPOCH steps, or, on a table of a few batches, at least
-    # AUTO_MIN_EPOCHS shorter ones, so that the KL warm-up ends and early stopping can act.
-    assert (
-        schedule.steps_per_epoch is None
-        or schedule.steps_per_epoch >= MIN_STEPS_PER_EPOCH
-        or (schedule.epochs >= AUTO_MIN_EPOCHS and schedule.steps_per_epoch >= per_pass)
-    )
+    assert schedule.steps_per_epoch is None or schedule.steps_per_epoch >= MIN_STEPS_PER_EPOCH
     assert (schedule.patience is not None) == stops
     if stops:
         assert schedule.patience >= 5
-
-
-def test_a_table_of_a_few_batches_runs_enough_epochs_for_the_warm_up_and_the_patience():
-    """datasets' UKgas, 17 training windows: 200 steps had run as 4 epochs of 50, shorter than the cvae's
-    5-epoch KL warm-up and the 5 epochs' patience; now 20 epochs of 10 steps."""
-    schedule = plan_schedule(training(batch_size=32), 17, None, stops_on_validation=True)
-    assert (schedule.epochs, schedule.steps_per_epoch, schedule.patience) == (20, 10, 5)
-    assert schedule.total_steps(1) == MAX_PASSES
-    # An epoch is never shorter than a pass over the rows.
-    schedule = plan_schedule(training(batch_size=32), 100, None, stops_on_validation=True)
-    assert (schedule.epochs, schedule.steps_per_epoch) == (20, 40)
 
 
 def test_a_small_table_gets_many_passes_and_a_large_one_few():

@@ -34,10 +34,6 @@ AUTO_AVERAGE_SHARE = 0.1
 #: ... kept within these momenta, so a very short fit still averages a little and a very long one
 #: does not average over so many steps that float32 cannot follow the weights.
 AUTO_MOMENTUM_RANGE = (0.9, 0.9999)
-#: An automatic schedule on a table of a few batches runs at least this many (shorter) epochs, so
-#: that the cvae's KL warm-up (5 epochs) ends and early stopping (5 epochs' patience) can act: 200
-#: steps over 17 windows (datasets' UKgas) had run 4 epochs of 50, the KL never at full weight.
-AUTO_MIN_EPOCHS = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,13 +101,6 @@ def _plan_length(
         return Schedule(epochs, steps_per_epoch, patience, f"training.steps {training.steps:,}")
     steps = min(max(AUTO_STEPS, AUTO_MIN_PASSES * per_pass), MAX_PASSES * per_pass)
     epochs, steps_per_epoch = _in_epochs(steps, per_pass, training.steps_per_epoch)
-    if (
-        epochs < AUTO_MIN_EPOCHS
-        and steps_per_epoch == MIN_STEPS_PER_EPOCH
-        and training.steps_per_epoch is None
-    ):
-        steps_per_epoch = max(per_pass, steps // AUTO_MIN_EPOCHS)
-        epochs = -(-steps // steps_per_epoch)
     if stops_on_validation and patience is None:
         patience = max(AUTO_MIN_PATIENCE, round(AUTO_PATIENCE_SHARE * epochs))
     stopping = f", stopping after {patience} epochs without a better validation loss" if patience else ""
