@@ -509,6 +509,18 @@ def test_init_condition_designates_the_columns_asked_for(tmp_path):
     assert code != 0 and "a forecast (--target) or an image folder takes none" in err
 
 
+def test_impute_writes_passed_through_row_numbers_as_the_table_does(run_dir, tmp_path):
+    """Row names with a blank cell are read as floats; impute wrote every observed one as 1.0, 2.0."""
+    holed, _ = masked(table(12, seed=31), 0.3, seed=32)
+    holed.insert(0, "rownames", np.arange(1, 13, dtype=float))
+    holed.loc[3, "rownames"] = np.nan
+    holed.to_csv(tmp_path / "holes.csv", index=False)
+    code, out, err = cli("impute", run_dir, "--data", tmp_path / "holes.csv", "--out", tmp_path / "f.csv")
+    assert code == 0, err
+    written = (tmp_path / "f.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in written[:6]] == ["rownames", "1", "2", "3", "", "5"]
+
+
 def test_imputing_whole_number_categories_read_as_floats(tmp_path):
     """A column of a few whole numbers with gaps reads as floats (2008.0): its labels are still '2008'."""
     rng = np.random.default_rng(4)

@@ -171,11 +171,36 @@ def impute(
         _keep_missing_outside(result, table, [column for column in given if column not in columns], rows)
     for column in original.columns:
         if column not in result.columns:
-            result[column] = np.asarray(original.columns[column], dtype=object)[rows]
+            result[column] = _whole_numbers_as_integers(
+                np.asarray(original.columns[column], dtype=object)[rows]
+            )
     result = result[list(original.columns)]
     if num_imputations > 1:
         result.insert(0, IMPUTATION_COLUMN, np.tile(np.arange(num_imputations), table.num_rows))
     return result
+
+
+def _whole_numbers_as_integers(values: np.ndarray) -> np.ndarray:
+    """A column passed through as read, with whole numbers as integers where a gap made it float.
+
+    A CSV column of row numbers with a blank cell is read as floats, and came back from `impute`
+    as 1.0, 2.0 (every observed row name of Ecdat's Workinghours with 10% of cells blanked).
+
+    >>> _whole_numbers_as_integers(np.array([1.0, np.nan, 3.0], dtype=object)).tolist()
+    [1, nan, 3]
+    >>> _whole_numbers_as_integers(np.array([1.5, np.nan], dtype=object)).tolist()
+    [1.5, nan]
+    """
+    present = ~is_missing(values)
+    floats = np.array([isinstance(value, float) for value in values], dtype=bool)
+    if not present.any() or not floats[present].all():
+        return values  # text, or numbers beside text: as read
+    numbers = values[present].astype("float64")
+    if not (np.all(numbers == np.round(numbers)) and np.all(np.abs(numbers) < 2**53)):
+        return values
+    whole = values.copy()
+    whole[present] = [int(number) for number in numbers]
+    return whole
 
 
 def as_written(filled, table, output, num_imputations: int = 1):
