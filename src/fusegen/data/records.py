@@ -765,9 +765,22 @@ def _user_numbers(values, state, is_datetime, missing):
     return values
 
 
+#: Most decimals a column's resolution is read at (R writes up to 15 significant digits; a column
+#: of ages to 7 decimals came back at 17 when this was 6); finer values are left unrounded.
+MAX_DECIMALS = 10
+
+
 def _decimals(values: np.ndarray) -> int | None:
-    """The fewest decimals (0 to 6) that hold every value exactly, or None."""
-    for decimals in range(0, 7):
+    """The fewest decimals (0 to `MAX_DECIMALS`) that hold every value exactly, or None.
+
+    A binary float's tail (0.07175999999999999 for 0.07176) is within the tolerance.
+
+    >>> _decimals(np.array([42.87748, 16.59138, 1.5])), _decimals(np.array([9.5287761, 0.1]))
+    (5, 7)
+    >>> _decimals(np.array([0.06664, 0.07175999999999999]))
+    5
+    """
+    for decimals in range(0, MAX_DECIMALS + 1):
         if np.allclose(values, np.round(values, decimals), rtol=1e-12, atol=0):
             return decimals
     return None

@@ -99,7 +99,7 @@ class SequenceConverter(StandardisedConverter):
         self.unclipped = sorted(unclipped)
         self.low = None if low is None else np.asarray(low, "float32")
         self.high = None if high is None else np.asarray(high, "float32")
-        # An output channel's decimals in training (0 for counts; None past 6): samples come back so.
+        # An output channel's decimals in training (0 for counts; None past MAX_DECIMALS): samples come back so.
         self.decimals = None if decimals is None else list(decimals)
         # An input's channels read in the data's units, whose range conditions are checked against;
         # the preprocessor leaves out those read in each window's units (`Preprocessor.__init__`).
