@@ -82,6 +82,19 @@ def test_init_keeps_a_numeric_column_with_stray_text_and_names_the_rows(tmp_path
     assert not any("identifiers or free text" in note for note in notes)
 
 
+def test_init_leaves_out_case_ids_shared_by_a_few_rows_and_keeps_many_row_categories(tmp_path):
+    """DAAG's nasscds: 9,409 case ids over 26,217 occupants became a 9,409-label output; a plane's tail
+    number over its many flights is a category and stays one."""
+    rng = np.random.default_rng(0)
+    cases = np.repeat([f"{i}:{i % 7}:1" for i in range(6000)], 2)
+    planes = rng.choice([f"N{i:04d}" for i in range(1100)], len(cases))
+    frame = pd.DataFrame({"caseid": cases, "tailnum": planes, "speed": rng.normal(size=len(cases)).round(2)})
+    frame.to_csv(tmp_path / "cases.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "cases.csv")
+    assert "caseid" not in spec["output"]["categorical"] and "tailnum" in spec["output"]["categorical"]
+    assert any(note.startswith("left out 'caseid': 6,000 labels, the median one on 2 rows") for note in notes)
+
+
 def test_a_few_whole_numbers_beside_text_are_labels_not_numbers_with_gaps(tmp_path):
     # Hours of sleep as a survey writes them: 5-9, '<5' and '10+' (9% of rows, under the stray share).
     rng = np.random.default_rng(0)

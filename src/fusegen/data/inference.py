@@ -57,6 +57,11 @@ ROW_NAME_COLUMNS = ("rownames", "Unnamed: 0")
 
 #: A string column on at least this many rows whose every row differs is an identifier, and left out.
 MIN_ROWS_FOR_IDENTIFIERS = 10
+#: A string column of more labels than this, whose median label is on fewer rows than
+#: `MIN_ROWS_PER_LABEL`, names cases rather than kinds, and is left out: a plane's tail number over
+#: its many flights stays a category, an accident's case id over its two or three occupants does not.
+MAX_SPARSE_LABELS = 1000
+MIN_ROWS_PER_LABEL = 5
 #: A whole-number column named as an identifier is one where at least this share of its values differ
 #: (MASS's biopsy: 645 sample codes over 699 rows, a few samples measured twice; medicaldata's
 #: covid_testing: 12,344 subjects over 15,524 tests, whose sampled ids repeated with two genders).
@@ -245,6 +250,18 @@ def infer_record_spec(
             notes.append(
                 f"left out '{column}': {len(counts)} distinct strings, most rows' found in no other row, "
                 "look like identifiers or free text"
+            )
+            if missing.any():
+                nullable.remove(column)
+            continue
+        if len(counts) > MAX_SPARSE_LABELS and counts.median() < MIN_ROWS_PER_LABEL:
+            # A label per case, shared by the case's few rows (DAAG's nasscds: 9,409 case ids over
+            # 26,217 occupants): no label is seen often enough to learn, each sample copies a real
+            # case's id, and a 9,409-way output slowed evaluate to 12 minutes.
+            notes.append(
+                f"left out '{column}': {len(counts):,} labels, the median one on {counts.median():g} rows, "
+                f"too few to learn each label from (an identifier or a code); add it to output.categorical "
+                "to generate it anyway"
             )
             if missing.any():
                 nullable.remove(column)
