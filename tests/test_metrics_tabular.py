@@ -325,10 +325,22 @@ def test_a_target_the_real_rows_cannot_predict_has_no_ratio_and_the_summary_says
     assert results["ml_efficacy"]["ratio"] is None
     results["samples"] = {"count": 30, "mode": "unconditional"}  # as evaluate_run adds it
     line = next(line for line in summary_lines(results) if line.startswith("ML efficacy"))
-    assert (
-        line
-        == "ML efficacy for 'name' (macro_f1): synthetic/real = n/a (real rows score 0.000, nothing to keep)"
+    assert line == (
+        "ML efficacy for 'name' (macro_f1): synthetic/real = n/a (real rows score 0.000, chance 0.100, "
+        "nothing to keep)"
     )
+
+
+def test_a_target_the_real_rows_predict_no_better_than_chance_has_no_ratio():
+    """survival's rhdnase: a randomised treatment arm, real macro F1 0.45, synthetic 0.58, reported as
+    a ratio of 1.29, as if the synthetic rows taught more than the real ones."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"arm": rng.choice(["a", "b"], 600), "age": rng.normal(40, 9, 600)})
+    result = ml_efficacy(frame[:400], frame[:400].sample(frac=1.0, random_state=1), frame[400:], "arm")
+    assert result["chance"] == 0.5 and result["ratio"] is None
+    # A learnable target keeps its ratio.
+    frame["arm"] = np.where(frame["age"] > 40, "a", "b")
+    assert ml_efficacy(frame[:400], frame[:400], frame[400:], "arm")["ratio"] == pytest.approx(1.0)
 
 
 def test_the_default_ml_target_is_a_column_a_classifier_can_learn(penguins):

@@ -254,7 +254,9 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
                 f"{ratio:.3f}"
                 if ratio is not None
                 # The real rows do not predict the target either: there is no relation to keep.
-                else f"n/a (real rows score {_real_score(efficacy):.3f}, nothing to keep)"
+                else f"n/a (real rows score {_real_score(efficacy):.3f}"
+                + (f", chance {chance:.3f}" if (chance := efficacy.get("chance")) else "")
+                + ", nothing to keep)"
             )
         )
     privacy = results.get("privacy")
