@@ -561,6 +561,34 @@ def test_imputing_nullable_columns_draws_values_never_missing_again(tmp_path):
     assert generator.sample(None, num_samples=400, seed=2)[["x", "c"]].isna().any().any()
 
 
+def test_columns_missing_together_are_sampled_missing_together(tmp_path):
+    """survival's rhdnase: an IV course's start and stop, both or neither; drawn apart, 11% of sampled
+    rows had one without the other. init groups them, and the second copies the first's gap unless a
+    given or filled cell rules that out."""
+    rng = np.random.default_rng(0)
+    frame = table(500, seed=41)
+    course = rng.random(500) < 0.5
+    frame["start"] = np.where(course, rng.integers(1, 100, 500), np.nan)
+    frame["stop"] = np.where(course, frame["start"] + rng.integers(5, 30, 500), np.nan)
+    frame.to_csv(tmp_path / "iv.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "iv.csv")
+    assert spec["output"]["missing_together"] == [["start", "stop"]]
+    spec["training"].update(epochs=4, steps_per_epoch=20)
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    drawn = generator.sample(None, num_samples=800, seed=1)
+    assert (drawn["start"].isna() == drawn["stop"].isna()).all()
+    assert 0.2 < drawn["start"].isna().mean() < 0.8
+    # A given start is a course: its stop is drawn present.
+    given = generator.sample({"start": [50]}, num_samples=200, seed=2)
+    assert given["stop"].notna().all()
+    # impute fills a stop whose start is given, and a stop asked for alone beside a start left missing.
+    holes = pd.DataFrame({"x": [0.1, 0.2], "y": [0.3, 0.4], "c": ["a", "b"], "start": [40, np.nan],
+                          "stop": [np.nan, np.nan]})  # fmt: skip
+    assert generator.impute(holes, seed=3)["stop"].notna().all()
+    alone = generator.impute(holes, seed=3, columns=["stop"])
+    assert alone["stop"].notna().all() and alone["start"].isna().tolist() == [False, True]
+
+
 def test_imputing_a_designated_input_leaves_it_out_of_the_rows_that_lack_it():
     """As `fusegen init` writes: c is an input (with modality dropout) and a record column."""
     spec = record_spec(training={"batch_size": 64, "epochs": 2, "steps_per_epoch": 10})

@@ -82,6 +82,23 @@ def test_init_keeps_a_numeric_column_with_stray_text_and_names_the_rows(tmp_path
     assert not any("identifiers or free text" in note for note in notes)
 
 
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        ([["x"]], "missing_together takes groups of two or more columns"),
+        ([["x", "y"], ["y", "z"]], "each column in one group"),
+        (
+            [["x", "kind"]],
+            r"missing_together names columns that are not nullable numeric columns: \['kind'\]",
+        ),
+        ([["x", "w"]], r"not nullable numeric columns: \['w'\]"),
+    ],
+)
+def test_missing_together_names_groups_of_nullable_numbers(groups, message):
+    with pytest.raises(SpecError, match=message):
+        record_spec(numeric=["x", "y", "z", "w"], nullable=["x", "y", "z", "kind"], missing_together=groups)
+
+
 def test_init_leaves_out_case_ids_shared_by_a_few_rows_and_keeps_many_row_categories(tmp_path):
     """DAAG's nasscds: 9,409 case ids over 26,217 occupants became a 9,409-label output; a plane's tail
     number over its many flights is a category and stays one."""

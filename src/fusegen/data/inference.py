@@ -316,6 +316,12 @@ def infer_record_spec(
             "each label of one column fixes another's in every row, so the second is looked up from the "
             f"first when sampling (output.determined_by): {determined}"
         )
+    together = _missing_together(frame, [column for column in numeric if column in nullable])
+    if together:
+        notes.append(
+            "columns missing in exactly the same rows: a sampled row draws the first one's gap and the "
+            f"others copy it (output.missing_together): {together}"
+        )
     spec = {
         "name": input_name(path.stem),
         "description": f"Synthetic records like {path.name} ({rows} rows, {len(numeric) + len(categorical)} columns).",
@@ -335,6 +341,7 @@ def infer_record_spec(
             **({"datetime_formats": datetime_formats} if datetime_formats else {}),
             "nullable": nullable,
             **({"determined_by": determined} if determined else {}),
+            **({"missing_together": together} if together else {}),
             "head": {"type": "mlp", "units": [256, 256]},
         },
         "objective": _record_objective(objective, bool(conditions)),
@@ -509,6 +516,20 @@ def input_name(column: str) -> str:
 #: A determining column repeats each label over this many rows on average, at least: a label seen
 #: once fixes any other column by chance.
 MIN_ROWS_PER_DETERMINING_LABEL = 5
+
+
+def _missing_together(frame, columns: list[str]) -> list[list[str]]:
+    """Groups of ``columns`` (nullable numbers) missing in exactly the same rows of ``frame``.
+
+    survival's rhdnase records an IV course's start and stop, both or neither (52% of rows
+    neither); drawn apart, 11% of sampled rows had one without the other.
+    """
+    groups: dict[bytes, list[str]] = {}
+    for column in columns:
+        missing = is_missing(frame[column].to_numpy(dtype=object))
+        if missing.any() and not missing.all():
+            groups.setdefault(np.packbits(missing).tobytes(), []).append(column)
+    return [group for group in groups.values() if len(group) > 1]
 
 
 def _determined_columns(frame, categorical: list[str], nullable: list[str]) -> dict[str, str]:

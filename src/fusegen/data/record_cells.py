@@ -94,8 +94,14 @@ def given_cells(
                 values[shown & present, offsets[indicator]] = 1.0  # id 0: present
                 values[shown & ~present, offsets[indicator] + 1] = 1.0  # id 1: missing, as given
                 visible[:, indicator] = shown
+                flag = offsets[indicator] - offsets[len(spec.numeric)]
                 if column in fill:  # and the indicator's draw is "present" too
-                    excluded[~observed, offsets[indicator] - offsets[len(spec.numeric)] + 1] = EXCLUDED_LOGIT
+                    excluded[~observed, flag + 1] = EXCLUDED_LOGIT
+                # A given cell's own draw is thrown away, but the columns missing with it
+                # (output.missing_together) copy its flag: the flag says what was given.
+                excluded[observed, flag + 1] = EXCLUDED_LOGIT
+                if imputing and column not in fill:
+                    excluded[~observed, flag] = EXCLUDED_LOGIT
         else:
             labels, observed = converter.given_labels(table, column)
             vocabulary = [str(label) for label in converter.vocabularies[column] if label != MISSING]

@@ -21,6 +21,10 @@ from fusegen.models.builder import FUSED, LATENT, PRESENT
 
 OBJECTIVES: dict[str, type] = {}
 
+#: A label whose logit is above this is allowed; `fusegen.data.record_cells.EXCLUDED_LOGIT` (-1e9)
+#: added to a logit rules its label out.
+ALLOWED_LOGIT = -1e8
+
 
 def register_objective(config):
     """Register an `ObjectiveModel` subclass for the spec's ``objective: {type: NAME}``.
@@ -396,6 +400,7 @@ class ObjectiveModel(keras.Model):
         if not self.record_categories:
             return outputs
         outputs = dict(outputs)
+        logits_of = {column: outputs[column] for column, _ in self.record_categories}
         for column, _ in self.record_categories:
             logits = outputs[column]
             if temperature <= 0:
@@ -403,6 +408,17 @@ class ObjectiveModel(keras.Model):
             else:
                 drawn = keras.random.categorical(logits / temperature, 1, seed=seed_generator)
                 outputs[column] = ops.reshape(drawn, (-1,))
+        for group in getattr(self.spec.output, "missing_together", None) or []:
+            # The first column's gap is drawn and the others copy it, where their own (excluded)
+            # labels allow: a cell given, or one `impute` must fill, keeps its own.
+            leader = outputs[f"{group[0]}_is_missing"]
+            for column in group[1:]:
+                part = f"{column}_is_missing"
+                copied = ops.cast(leader, outputs[part].dtype)
+                chosen = ops.take_along_axis(logits_of[part], ops.cast(copied, "int32")[:, None], axis=-1)[
+                    :, 0
+                ]
+                outputs[part] = ops.where(chosen > ALLOWED_LOGIT, copied, outputs[part])
         return outputs
 
     def networks(self) -> dict[str, keras.Model]:

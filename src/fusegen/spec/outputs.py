@@ -162,6 +162,12 @@ class RecordOutput(_Output):
         "each sampled row takes the label its determining column's label had in the data, and a given "
         "label confines the determining column to labels that had it. `fusegen init` detects them.",
     )
+    missing_together: list[list[str]] = Field(
+        default_factory=list,
+        description="Groups of nullable numeric columns missing in the same rows, [[iv_start, iv_stop]]: "
+        "a sampled row draws the first column's gap and the others copy it, unless a given or filled "
+        "cell rules that out. `fusegen init` writes the groups missing in exactly the same training rows.",
+    )
     head: VectorHead = Field(default_factory=MLPHead)
 
     @model_validator(mode="after")
@@ -200,6 +206,16 @@ class RecordOutput(_Output):
             raise ValueError(
                 f"determined_by names columns that are not categorical columns of the record: {stray}"
             )
+        grouped = [column for group in self.missing_together for column in group]
+        nullable_numbers = set(self.nullable) & set(self.numeric)
+        if any(len(group) < 2 for group in self.missing_together) or len(grouped) != len(set(grouped)):
+            raise ValueError(
+                "missing_together takes groups of two or more columns, each column in one group; received "
+                f"{self.missing_together}"
+            )
+        stray = sorted(set(grouped) - nullable_numbers)
+        if stray:
+            raise ValueError(f"missing_together names columns that are not nullable numeric columns: {stray}")
         chained = sorted(set(self.determined_by) & set(self.determined_by.values()))
         if chained or any(column == by for column, by in self.determined_by.items()):
             raise ValueError(
