@@ -770,12 +770,16 @@ def _user_numbers(values, state, is_datetime, missing):
 MAX_DECIMALS = 10
 
 
+#: A grid (`_grid_step`) is looked for among numbers of at most this many decimals.
+MAX_GRID_DECIMALS = 6
+
+
 def _decimals(values: np.ndarray) -> int | None:
     """The fewest decimals (0 to `MAX_DECIMALS`) that hold every value exactly, or None.
 
     A binary float's tail (0.07175999999999999 for 0.07176) is within the tolerance.
 
-    >>> _decimals(np.array([42.87748, 16.59138, 1.5])), _decimals(np.array([9.5287761, 0.1]))
+    >>> _decimals(np.array([42.87748, 16.59138, 1.5])), _decimals(np.array([0.1234567, 0.1]))
     (5, 7)
     >>> _decimals(np.array([0.06664, 0.07175999999999999]))
     5
@@ -790,7 +794,9 @@ def _grid_step(values: np.ndarray) -> float | None:
     """The spacing of a number's grid coarser than its decimals (0.5 for baths of 1, 1.5, 2, ...; 5 for
     ages in five-year bands), or None: the largest step every value is a whole multiple of."""
     decimals = _decimals(values)
-    if decimals is None:
+    if decimals is None or decimals > MAX_GRID_DECIMALS:
+        # A step in the billionths (titanic's ages of 0.91670001 beside 0.9167) is a stored float's
+        # tail, not a grid: rounding to it wrote sampled ages of 19 as 19.000001.
         return None
     scaled = np.unique(np.round(values * 10.0**decimals))
     if len(scaled) < 3 or np.abs(scaled).max() > 2**52:
