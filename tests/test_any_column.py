@@ -814,6 +814,9 @@ def test_determined_columns_come_back_consistent_when_sampled_conditioned_and_im
     assert consistent(generator.sample(num_samples=500, seed=0))
     given = generator.sample({"operator": ["airline 4"]}, num_samples=200, seed=1)
     assert (given["operator"] == "airline 4").all() and (given["code"] == "C04").all() and consistent(given)
+    # The determining column given (openintro's loans: sub_grade E1 given, grade E in 112 of 1,000 rows).
+    coded = generator.sample({"code": ["C03"]}, num_samples=200, seed=3)
+    assert (coded["code"] == "C03").all() and consistent(coded)
     star = generator.sample({"alliance": ["star"]}, num_samples=200, seed=2)
     assert (star["alliance"] == "star").all() and consistent(star) and star["x"].mean() > 2.0
     holes = pd.DataFrame({"code": ["C07", None], "alliance": [None, None], "operator": [None, "airline 9"],
@@ -823,6 +826,9 @@ def test_determined_columns_come_back_consistent_when_sampled_conditioned_and_im
         "C07",
         "C09",
     ]
+    many = pd.DataFrame({"code": [f"C{index % 12:02d}" for index in range(120)], "alliance": None,
+                         "operator": None, "x": 0.0})  # fmt: skip
+    assert consistent(generator.impute(many, seed=1))
 
 
 def test_rebalancing_a_label_few_training_rows_had_warns_with_the_counts(generator, monkeypatch):

@@ -461,3 +461,71 @@ def test_a_head_with_the_linear_prediction_continues_oscillations_it_could_not_t
     # The cycle anchor repeats a whole number of steps, so a period of 7.4 drifts out of phase; the
     # window's own fit keeps it. Measured 0.076 against 0.147.
     assert errors[True] < 0.7 * errors[False], errors
+
+
+def test_a_windows_scale_prior_and_floor_shrink_with_its_level_below_the_channels_mean():
+    """In a panel of countries importing 0 to 30,000, one reading of the panel's spread made a country
+    of zeros forecast 0 / 11 / 85 at its 10% / 50% / 90% quantiles (issue 18, stevedata's coffee)."""
+    from fusegen.models.head_inputs import MIN_CONTEXT_SCALE, MIN_LEVEL_SHARE, ContextStatistics
+
+    # The channel's mean is 100 and its spread 200 in data units: 0 is -0.5 in model units.
+    layer = ContextStatistics(["history"], {0: (0, 0)}, 1, prior=1.0, levels={0: 2.0})
+    plain = ContextStatistics(["history"], {0: (0, 0)}, 1, prior=1.0)
+    zeros = np.full((1, 6, 1), -0.5, "float32")
+    assert np.asarray(plain(zeros))[0, 1, 0] == pytest.approx(np.sqrt(1 / 7), rel=1e-5)
+    scale = np.asarray(layer(zeros))[0, 1, 0]
+    assert scale == pytest.approx(max(MIN_LEVEL_SHARE / np.sqrt(7), MIN_CONTEXT_SCALE * MIN_LEVEL_SHARE))
+    # A quarter of the mean (25 in data units, -0.375 in model units): a quarter of the prior's spread.
+    quarter = np.full((1, 6, 1), -0.375, "float32")
+    assert np.asarray(layer(quarter))[0, 1, 0] == pytest.approx(0.25 / np.sqrt(7), rel=1e-5)
+    # At or above the channel's mean a window is scaled as before.
+    for level in (0.0, 3.0):
+        above = np.full((1, 6, 1), level, "float32") + np.arange(6, dtype="float32")[None, :, None] / 10
+        np.testing.assert_allclose(np.asarray(layer(above)), np.asarray(plain(above)), rtol=1e-6)
+    assert ContextStatistics.from_config(layer.get_config()).levels == {0: 2.0}
+
+
+def test_a_continued_channel_is_standardised_as_its_context_and_measured_for_its_level():
+    from fusegen.data.preprocessing import Preprocessor
+    from fusegen.data.sources import Table
+
+    rng = np.random.default_rng(0)
+    series = rng.gamma(2.0, 50.0, (64, CONTEXT + HORIZON, 1)).astype("float32")
+    series[:, CONTEXT:] *= 3.0  # the horizon alone would be standardised quite differently
+    table = Table({"series": series}, "windows")
+    shared = Preprocessor(continuation_spec(objective="cvae")).fit(table)
+    context, output = shared.inputs["history"].scaler, shared.output.scaler
+    assert (output.mean[0], output.std[0]) == (context.mean[0], context.std[0])
+    assert shared.context_levels() == {0: pytest.approx(float(context.std[0] / context.mean[0]))}
+    # The way back uses the shared units.
+    restored = np.asarray(shared.inverse_outputs(shared.transform_targets(table)))
+    np.testing.assert_allclose(restored, series[:, CONTEXT:], rtol=1e-4)
+    older = Preprocessor(continuation_spec(objective="cvae", level_scaling=False)).fit(table)
+    assert older.output.scaler.mean[0] != pytest.approx(older.inputs["history"].scaler.mean[0], rel=0.1)
+    assert older.context_levels() == {}
+    crossing = Table({"series": series - 150.0}, "windows")  # below zero too: its level says nothing
+    assert Preprocessor(continuation_spec(objective="cvae")).fit(crossing).context_levels() == {}
+
+
+def panel(count, seed=0):
+    """Half the windows wander near 1,000, half near 1 (a thousandth of the scale); all above zero."""
+    rng = np.random.default_rng(seed)
+    level = np.where(np.arange(count) % 2 == 0, 1000.0, 1.0)[:, None, None]
+    walk = np.cumsum(rng.normal(0, 0.02, (count, CONTEXT + HORIZON, 1)), axis=1)
+    return {"series": (level * np.exp(walk)).astype("float32")}
+
+
+def test_a_panels_small_series_is_forecast_at_its_own_scale():
+    test = panel(64, seed=1)
+    widths = {}
+    for on in (True, False):
+        spec = continuation_spec(objective="cvae", context_scale_prior=1.0, level_scaling=on)
+        generator = fusegen.Generator(spec).fit(panel(512), verbose=0)
+        paths = np.asarray(generator.sample(test, num_samples=50, seed=0)).reshape(64, 50, HORIZON)
+        small = paths[1::2]  # the series near 1
+        widths[on] = float(np.median(np.quantile(small, 0.9, axis=1) - np.quantile(small, 0.1, axis=1)))
+        if on:
+            assert np.all(np.abs(np.median(small, axis=1) - test["series"][1::2, CONTEXT - 1]) < 0.5)
+    # Their steps move by about 2%: an 80% interval of a few hundredths, against the panel's
+    # hundreds when the prior and floor are in its units.
+    assert widths[True] < 0.5 < 20 * widths[True] < widths[False], widths

@@ -182,7 +182,7 @@ def read_run(generator_class, run_dir: str | Path, allow_code: bool = False):
     except ValueError as error:
         raise RunError(f"run '{run_dir}': preprocessing.json is not valid JSON ({error}).") from None
     generator.preprocessor_ = Preprocessor(spec, state)
-    generator.build(generator.preprocessor_.vocabulary_sizes())
+    generator.build(generator.preprocessor_.vocabulary_sizes(), generator.preprocessor_.context_levels())
     generator.members_ = [generator.build_member() for _ in range(spec.training.ensemble - 1)]
     for prefix, model in zip(_member_prefixes(spec.training.ensemble), generator.ensemble(), strict=True):
         _load_networks(model, run_dir, prefix, manifest)
@@ -247,6 +247,10 @@ def _as_written(spec, manifest: dict):
         # Linear-prediction anchors arrived in 0.8.0, widening the step join's input again.
         update = {"context_autoregression": False}
         spec = spec.model_copy(update={"output": spec.output.model_copy(update=update)})
+    if _version(written_by) < (0, 17) and spec.output.kind == "sequence":
+        # Before 0.17.0 a window's scale ignored its level, and the output's correction acted in the
+        # model's global units.
+        spec = spec.model_copy(update={"output": spec.output.model_copy(update={"level_scaling": False})})
     if (
         _version(written_by) < (0, 3)
         and spec.objective.type == "cvae"

@@ -83,11 +83,19 @@ class Generator:
     # Planning and building
     # ------------------------------------------------------------------
 
-    def build(self, vocabulary_sizes: dict[str, int] | None = None):
-        """Plan every shape, then build the networks and the objective; returns the objective model."""
+    def build(
+        self, vocabulary_sizes: dict[str, int] | None = None, context_levels: dict[int, float] | None = None
+    ):
+        """Plan every shape, then build the networks and the objective; returns the objective model.
+
+        ``vocabulary_sizes`` and ``context_levels`` are what the preprocessing measured on the data
+        (`Preprocessor.vocabulary_sizes`, `Preprocessor.context_levels`); without them the plan uses
+        the spec's sizes and every context scale ignores its level.
+        """
         from fusegen.models import plan_model
 
         self.plan_ = plan_model(self.spec, dict(vocabulary_sizes or {}))
+        self.plan_.context_levels = dict(context_levels or {})
         self.model_ = _objective_model(self.spec, self.plan_)
         self.members_ = []
         return self.model_
@@ -97,7 +105,9 @@ class Generator:
         from fusegen.models import plan_model
 
         # A plan holds the layers it planned, so each member plans anew rather than share them.
-        return _objective_model(self.spec, plan_model(self.spec, dict(self.plan_.vocabulary_sizes)))
+        plan = plan_model(self.spec, dict(self.plan_.vocabulary_sizes))
+        plan.context_levels = dict(self.plan_.context_levels)
+        return _objective_model(self.spec, plan)
 
     def ensemble(self) -> list:
         """Every trained model: ``model_``, then ``members_``."""

@@ -113,7 +113,9 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
 
     keras.utils.set_random_seed(training.seed)
     with _scope(strategy):
-        model = generator.build(generator.preprocessor_.vocabulary_sizes())
+        model = generator.build(
+            generator.preprocessor_.vocabulary_sizes(), generator.preprocessor_.context_levels()
+        )
         check_against_model(prepared.model_inputs(), model.condition_model)
         model.compile_for_training(distributed=strategy is not None)
 

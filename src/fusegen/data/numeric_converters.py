@@ -87,9 +87,12 @@ class StandardisedConverter:
         values = self._values(table, column)
         self.scaler.fit(values)
         self._fit_more(values)
-        # The traced way back holds the fitted state as constants: trace it again from the new state.
-        self._inverse_graph = GraphCache(self.tf_inverse)
+        self.refit_inverse()
         return self
+
+    def refit_inverse(self) -> None:
+        """Trace the way back again: the traced graph holds the fitted state as constants."""
+        self._inverse_graph = GraphCache(self.tf_inverse)
 
     def _fit_more(self, values: np.ndarray) -> None:
         """Whatever else a subclass measures on the filled training values (a sequence's range)."""

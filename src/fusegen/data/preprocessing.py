@@ -188,8 +188,41 @@ class Preprocessor:
             converter.fit(table, column)
             if labels is not None and hasattr(converter, "fit_vocabulary"):
                 converter.fit_vocabulary(labels, column)
+        if _levels_scale(self.spec):
+            self._share_context_units()
         self.fitted = True
         return self
+
+    def _share_context_units(self) -> None:
+        """Standardise each continued output channel as its context channel is (``output.level_scaling``).
+
+        The output is generated as ``y * scale + mean`` of its context in the context's model units;
+        fitted apart, the two units differ by a global shift and stretch, which a network correction
+        can only learn approximately, and whose error then lands on every series alike: an offset
+        of 15 is nothing to a series of thousands and everything to one of tens.
+        """
+        scaler = self.output.scaler
+        for channel, name, source in self.spec.continued_channels():
+            context = self.inputs[name].scaler
+            scaler.mean[channel], scaler.std[channel] = context.mean[source], context.std[source]
+        self.output.refit_inverse()
+
+    def context_levels(self) -> dict[int, float]:
+        """Per continued output channel never below zero in training, its training spread over its mean.
+
+        `fusegen.models.head_inputs.ContextStatistics` reads a window's level relative to the
+        channel's mean from its model-units mean with it. Empty without ``output.level_scaling``,
+        and for channels that cross zero (their level says nothing of their scale).
+        """
+        if not _levels_scale(self.spec):
+            return {}
+        levels = {}
+        for channel, name, source in self.spec.continued_channels():
+            context = self.inputs[name]
+            mean, std = float(context.scaler.mean[source]), float(context.scaler.std[source])
+            if context.low is not None and float(context.low[source]) >= 0 and mean > 0:
+                levels[channel] = std / mean
+        return levels
 
     def transform_inputs(self, table: Table, names=None, compact: bool = False) -> dict[str, Any]:
         """Model-ready inputs keyed by input name.
@@ -243,6 +276,12 @@ class Preprocessor:
             "inputs": {name: conv.get_state() for name, conv in self.inputs.items()},
             "output": self.output.get_state(),
         }
+
+
+def _levels_scale(spec: GeneratorSpec) -> bool:
+    """Whether continued channels are scaled by their window in their own units (``output.level_scaling``)."""
+    output = spec.output
+    return output.kind == "sequence" and output.context_scaling and output.level_scaling
 
 
 def _window_unit_channels(spec: GeneratorSpec, name: str) -> set[int]:

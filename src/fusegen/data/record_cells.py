@@ -118,6 +118,13 @@ def given_cells(
             for row in np.flatnonzero(observed):
                 values[row, offsets[index] + lookup[labels[row]]] = 1.0
             visible[:, index] = observed
+            if column in spec.determined_by.values():
+                # A given cell's own draw is thrown away, but the columns it determines are looked
+                # up from that draw (sub_grade E1 given, grade drawn C): the draw is the given label.
+                start = offsets[index] - offsets[len(spec.numeric)]
+                for row in np.flatnonzero(observed):
+                    others = np.arange(len(lookup)) != lookup[labels[row]]
+                    excluded[row, start + np.flatnonzero(others)] = EXCLUDED_LOGIT
             if imputing and MISSING in lookup:
                 if column in fill:
                     label = offsets[index] - offsets[len(spec.numeric)] + lookup[MISSING]

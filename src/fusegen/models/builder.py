@@ -102,7 +102,7 @@ def _build_condition(plan: ShapePlan) -> keras.Model:
         seen[name] = layer(inputs[name])
     statistics = None
     if uses_context_scaling(plan.spec):
-        measure = context_statistics(plan.spec)
+        measure = context_statistics(plan.spec, plan.context_levels)
         statistics = measure([inputs[name] for name in measure.contexts])
         for name, scale in context_scalers(plan.spec).items():
             seen[name] = scale([seen[name], statistics])
@@ -162,7 +162,8 @@ def _build_decoder(plan: ShapePlan) -> keras.Model | None:
         outputs = keras.layers.Add(name="step_join_add")([outputs, correction])
     if uses_context_scaling(plan.spec):
         inputs[CONTEXT_SCALE] = keras.Input(shape=(2, plan.spec.output.channels), name=CONTEXT_SCALE)
-        outputs = UnscaleOutput(name="unscale_output")([outputs, inputs[CONTEXT_SCALE]])
+        unscale = UnscaleOutput(in_window_units=plan.spec.output.level_scaling, name="unscale_output")
+        outputs = unscale([outputs, inputs[CONTEXT_SCALE]])
     return keras.Model(inputs, outputs, name="decoder")
 
 

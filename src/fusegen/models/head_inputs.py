@@ -110,13 +110,21 @@ def step_channels(spec: GeneratorSpec) -> int:
     return known + continuation_anchors(spec).channels if uses_anchors(spec) else known
 
 
-def context_statistics(spec: GeneratorSpec) -> ContextStatistics:
-    """The layer that measures each continued channel's context mean and spread, per window."""
+def context_statistics(spec: GeneratorSpec, levels: dict[int, float] | None = None) -> ContextStatistics:
+    """The layer that measures each continued channel's context mean and spread, per window.
+
+    ``levels`` (`ShapePlan.context_levels`) names the channels whose scale follows their level.
+    """
     continued = spec.continued_channels()
     contexts = list(dict.fromkeys(name for _, name, _ in continued))
     sources = {channel: (contexts.index(name), source) for channel, name, source in continued}
     return ContextStatistics(
-        contexts, sources, spec.output.channels, spec.output.context_scale_prior, name="context_statistics"
+        contexts,
+        sources,
+        spec.output.channels,
+        spec.output.context_scale_prior,
+        levels=levels if spec.output.level_scaling else None,
+        name="context_statistics",
     )
 
 
@@ -131,6 +139,9 @@ def context_scalers(spec: GeneratorSpec) -> dict[str, ScaleContext]:
 
 #: Keeps a flat context's scale away from 0 (model units: the data's own standard deviation is 1).
 MIN_CONTEXT_SCALE = 1e-2
+#: The least share of the channel's mean a window's level counts as (`ContextStatistics` ``levels``):
+#: a series of zeros gets a scale floor of this share of MIN_CONTEXT_SCALE, not none.
+MIN_LEVEL_SHARE = 1e-3
 
 
 @keras.saving.register_keras_serializable(package="fusegen")
@@ -147,20 +158,29 @@ class ContextStatistics(keras.layers.Layer):
     A long window keeps about its own spread; six years of a slow series,
     whose own spread is a few hundredths of the series', would otherwise
     magnify the next year's change dozens of times.
+
+    ``levels`` maps an output channel never below zero in training to its
+    training spread over its mean (`Preprocessor.context_levels`). Such a
+    channel's prior spread and scale floor shrink in proportion to the
+    window's level where it is below the channel's mean (down to
+    `MIN_LEVEL_SHARE`): in a panel of countries importing from tens to tens
+    of thousands, the prior is otherwise the panel's spread, and a small
+    country's forecast takes on the big ones' swings.
     """
 
     example = {
-        "init_kwargs": {"contexts": ["history"], "sources": {0: [0, 1]}, "channels": 2},
+        "init_kwargs": {"contexts": ["history"], "sources": {0: [0, 1]}, "channels": 2, "levels": {1: 0.5}},
         "input_shape": ((2, 6, 2),),
         "expected_output_shape": (2, 2, 2),
     }
 
-    def __init__(self, contexts, sources, channels, prior=0.0, **kwargs):
+    def __init__(self, contexts, sources, channels, prior=0.0, levels=None, **kwargs):
         super().__init__(**kwargs)
         self.contexts = list(contexts)
         self.sources = {int(channel): tuple(source) for channel, source in dict(sources).items()}
         self.channels = int(channels)
         self.prior = float(prior)
+        self.levels = {int(channel): float(ratio) for channel, ratio in dict(levels or {}).items()}
 
     def call(self, contexts):
         contexts = list(contexts) if isinstance(contexts, (list, tuple)) else [contexts]
@@ -173,8 +193,13 @@ class ContextStatistics(keras.layers.Layer):
                 continue
             position, source = self.sources[channel]
             series = contexts[position][:, :, source]
-            means.append(ops.mean(series, axis=1))
-            scales.append(_window_scale(series, self.prior))
+            mean = ops.mean(series, axis=1)
+            share = None
+            if channel in self.levels:
+                # The window's level over the channel's mean: (m * std + mean) / mean in data units.
+                share = ops.clip(1.0 + mean * self.levels[channel], MIN_LEVEL_SHARE, 1.0)
+            means.append(mean)
+            scales.append(_window_scale(series, self.prior, share))
         return ops.stack([ops.stack(means, axis=-1), ops.stack(scales, axis=-1)], axis=1)
 
     def compute_output_shape(self, input_shape):
@@ -189,6 +214,7 @@ class ContextStatistics(keras.layers.Layer):
             "sources": sources,
             "channels": self.channels,
             "prior": self.prior,
+            "levels": {str(channel): ratio for channel, ratio in self.levels.items()},
         }
 
 
@@ -275,28 +301,41 @@ class WindowUnits(keras.layers.Layer):
         return {**super().get_config(), "channels": self.channels, "prior": self.prior}
 
 
-def _window_scale(series, prior: float):
-    """(batch,) each window's standard deviation, with ``prior`` readings of unit variance in it."""
+def _window_scale(series, prior: float, share=None):
+    """(batch,) each window's standard deviation, with ``prior`` readings of unit variance in it.
+
+    ``share`` (batch,), where given, scales the prior's spread and the floor: the window's level as a
+    share of its channel's mean (`ContextStatistics`).
+    """
     steps = series.shape[1]
-    variance = (steps * ops.var(series, axis=1) + prior) / (steps + prior)
-    return ops.maximum(ops.sqrt(variance), MIN_CONTEXT_SCALE)
+    share = 1.0 if share is None else share
+    variance = (steps * ops.var(series, axis=1) + prior * ops.square(share)) / (steps + prior)
+    return ops.maximum(ops.sqrt(variance), MIN_CONTEXT_SCALE * share)
 
 
 @keras.saving.register_keras_serializable(package="fusegen")
 class UnscaleOutput(keras.layers.Layer):
-    """The generated window back in model units: ``y * scale + mean``, then a learned affine per channel.
+    """The generated window back in model units: a learned affine per channel, and ``* scale + mean``.
 
-    The context and the output are standardised separately, so a channel's
-    units differ slightly between them; the affine (starting at the
-    identity) learns that difference.
+    With ``in_window_units`` (``output.level_scaling``) the affine (starting
+    at the identity) acts in each window's units, ``(y * gain + offset) *
+    scale + mean``, so its offset is worth as much to a small series as to a
+    big one; the output is then standardised as its context is, and nothing
+    else is left to correct. Without it (runs before 0.17.0) the affine
+    follows, in the model's units, and learns the difference between the
+    context's and the output's separate standardisations.
     """
 
     example = {
-        "init_kwargs": {},
+        "init_kwargs": {"in_window_units": True},
         "input_shape": ((2, 4, 3), (2, 2, 3)),
         "expected_output_shape": (2, 4, 3),
         "expected_num_trainable_weights": 2,
     }
+
+    def __init__(self, in_window_units=False, **kwargs):
+        super().__init__(**kwargs)
+        self.in_window_units = bool(in_window_units)
 
     def build(self, input_shape):
         channels = input_shape[0][-1]
@@ -305,7 +344,13 @@ class UnscaleOutput(keras.layers.Layer):
 
     def call(self, inputs):
         generated, statistics = inputs
-        return (generated * statistics[:, 1:2, :] + statistics[:, 0:1, :]) * self.gain + self.offset
+        scale, mean = statistics[:, 1:2, :], statistics[:, 0:1, :]
+        if self.in_window_units:
+            return (generated * self.gain + self.offset) * scale + mean
+        return (generated * scale + mean) * self.gain + self.offset
+
+    def get_config(self):
+        return {**super().get_config(), "in_window_units": self.in_window_units}
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

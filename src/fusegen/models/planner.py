@@ -107,6 +107,9 @@ class ShapePlan:
     step_join: Stage | None = None
     #: Width of the masked record the decoder also takes (``conditioning.any_column``); 0 for none.
     record_condition_width: int = 0
+    #: Per output channel whose context scale follows its level (``output.level_scaling``): the
+    #: channel's training spread over its mean, fitted on the data (`Preprocessor.context_levels`).
+    context_levels: dict[int, float] = dataclasses.field(default_factory=dict)
 
     @property
     def skip_shapes(self) -> list[Shape]:

@@ -67,7 +67,7 @@ class ConditionalVAE(ObjectiveModel):
             self.representation_shape(), self.plan.joined_shape, objective.posterior_units, self.latent_dim
         )
         self.prior = None
-        if objective.prior in ("conditional", "given_cells"):
+        if objective.prior in ("conditional", "given_cells", "given_cells_fitted"):
             self.prior = build_conditional_prior(
                 self.plan.joined_shape, objective.posterior_units, self.latent_dim
             )
@@ -146,19 +146,48 @@ class ConditionalVAE(ObjectiveModel):
         latent = mean + ops.exp(0.5 * log_variance) * noise
         outputs = self.decode(fused, latent, training=training)
         reconstruction = self.calibrated_reconstruction(y, outputs, visible)
-        kl = ops.mean(self._kl_to_prior(mean, log_variance, fused, training, self._prior_gate(visible)))
+        gate = self._prior_gate(visible)
+        kl = ops.mean(self._kl_to_prior(mean, log_variance, fused, training, gate))
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
         # Held out, the loss is the whole bound at every epoch, so that early stopping compares like
         # with like: the warm-up's lighter KL weight would flatter the first epochs' validation loss
         # and keep weights whose posterior is still far from the prior that sampling draws from.
         kl_scale = self.kl_scale if training else 1.0
-        return per_replica(reconstruction + self.spec.objective.kl_weight * kl_scale * kl)
+        loss = reconstruction + self.spec.objective.kl_weight * kl_scale * kl
+        if self._fits_prior_beside() and training:
+            loss = loss + self._prior_fit(mean, log_variance, fused, gate)
+        return per_replica(loss)
+
+    def _fits_prior_beside(self) -> bool:
+        """Whether the prior network learns beside the model, which trains under N(0, I) (``given_cells_fitted``)."""
+        return self.spec.objective.prior == "given_cells_fitted" and self.prior is not None
+
+    def _prior_fit(self, mean, log_variance, fused, gate):
+        """``given_cells_fitted``: KL(q(z | row, cells) || p(z | cells)) over the rows given some cells.
+
+        Every input is held still, so the gradient reaches the prior network alone: the posterior,
+        the decoder and the cells' encoder train exactly as under the standard prior. The prior
+        network learns the Gaussian nearest the posterior's latents of rows that show those cells,
+        which the decoder learned to read beside them.
+        """
+        held = ops.stop_gradient
+        prior_mean, prior_log_variance = self.prior(held(self.fused_tensor(fused)), training=True)
+        divergence = 0.5 * ops.sum(
+            prior_log_variance
+            - held(log_variance)
+            + (ops.exp(held(log_variance)) + ops.square(held(mean) - prior_mean))
+            / ops.exp(prior_log_variance)
+            - 1.0,
+            axis=-1,
+        )
+        weights = ops.squeeze(gate, axis=-1)
+        return ops.sum(divergence * weights) / (ops.sum(weights) + 1e-6)
 
     def _prior_gate(self, visible):
         """Under ``prior: given_cells``, 1 for each row given at least one record cell and 0 for the rest,
         whose prior is then the standard normal; None (the prior as it is) under the other priors."""
-        if self.spec.objective.prior != "given_cells" or visible is None:
+        if self.spec.objective.prior not in ("given_cells", "given_cells_fitted") or visible is None:
             return None
         return ops.max(ops.cast(visible, "float32"), axis=-1, keepdims=True)
 
@@ -171,7 +200,7 @@ class ConditionalVAE(ObjectiveModel):
 
     def _kl_to_prior(self, mean, log_variance, fused, training=False, gate=None):
         """KL(q(z | target, conditions) || p(z)) per example, summed over the latent's dimensions."""
-        if self.prior is None:
+        if self.prior is None or self._fits_prior_beside():
             return -0.5 * ops.sum(1.0 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=-1)
         prior_mean, prior_log_variance = self._prior(fused, training, gate)
         return 0.5 * ops.sum(

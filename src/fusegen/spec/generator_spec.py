@@ -393,9 +393,10 @@ class GeneratorSpec(_Section):
                 )
             if self.conditioning.modality_dropout:
                 problems.append("conditioning.modality_dropout needs inputs to drop; remove it")
-        if getattr(self.objective, "prior", None) == "given_cells" and not self.conditions_on_any_column():
+        prior = getattr(self.objective, "prior", None)
+        if prior in ("given_cells", "given_cells_fitted") and not self.conditions_on_any_column():
             problems.append(
-                "objective.prior 'given_cells' draws the latent from the record cells a sample is given, "
+                f"objective.prior '{prior}' draws the latent from the record cells a sample is given, "
                 f"so it needs a record output conditioned on any column (cvae, conditioning.any_column); "
                 f"received a {self.output.kind} output with any_column {self.conditioning.any_column!r}; "
                 "use prior standard or conditional"

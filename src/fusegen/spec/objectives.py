@@ -96,7 +96,7 @@ class CVAEObjective(ObjectiveConfig):
         "widen them together, relations kept. 'auto': 1.1 for a record output (measured on ten tables, "
         "docs/objectives.md), 1 (the prior itself) otherwise.",
     )
-    prior: Literal["standard", "conditional", "given_cells"] = Field(
+    prior: Literal["standard", "conditional", "given_cells", "given_cells_fitted"] = Field(
         default="standard",
         description="The latent's prior: 'standard', the normal N(0, I) for every row; 'conditional', a "
         "normal whose mean and scale a network computes from the fused conditions (Sohn et al., 2015), "
@@ -105,7 +105,11 @@ class CVAEObjective(ObjectiveConfig):
         "whose samples follow their class only with it (docs/guide-images.md). 'given_cells' (records "
         "conditioned on any column): the conditional prior for a row given some of its cells, the "
         "standard normal for a row given none, so unconditional samples train and draw as with "
-        "'standard' while the given cells steer the others (docs/guide-records.md).",
+        "'standard' while the given cells steer the others (docs/guide-records.md). 'given_cells_fitted': "
+        "the model trains exactly as under 'standard', and beside it a small network learns where the "
+        "posterior puts the latent of a row given some of its cells; sampling draws such a row's latent "
+        "there, so the given cells steer the rest as they did in training, and unconditional samples are "
+        "those of 'standard'. `fusegen init` writes it for tables.",
     )
     marginals: Literal["labels", "all", "none"] = Field(
         default="all",
