@@ -211,6 +211,13 @@ def test_expected_imputation_keeps_whole_numbers_whole_and_dates_drawn(tmp_path)
     assert march["x"].between(-1, 1).all() and march["when"].nunique() > 5
     # Drawn at the column's own resolution: days, not instants between them; whole counts.
     assert (march["when"] == march["when"].dt.normalize()).all()
+    # A fraction given for whole numbers would come back as another number (nwtco's age 12.5 as 12).
+    with pytest.raises(
+        DataError,
+        match=r"condition column 'count' holds whole numbers in training, but 1 row\(s\).*\[12\.5\]",
+    ):
+        generator.sample({"count": [12, 12.5]}, num_samples=2)
+    assert (generator.sample({"count": [12.0]}, num_samples=3, seed=1)["count"] == 12).all()
     counted = generator.sample(None, num_samples=40, ranges={"count": (10.5, 20.5)}, seed=3)
     assert (counted["count"] == counted["count"].round()).all() and counted["count"].between(11, 20).all()
     # Beyond the training dates, a range or a condition is refused in dates, not seconds.

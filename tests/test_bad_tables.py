@@ -888,3 +888,25 @@ def test_numbers_on_a_grid_come_back_on_it():
     restored = RecordConverter(output, converter.get_state()).inverse(parts)
     assert set(restored["baths"]) <= set(frame["baths"]) and len(set(restored["baths"])) > 4
     assert (restored["band"] % 5 == 0).all() and (restored["price"] == restored["price"].round(2)).all()
+
+
+def test_a_few_values_past_a_columns_decimals_do_not_set_its_resolution(tmp_path):
+    """openintro's loans: paid totals in cents with 4% of float noise (5202.6426724643), incomes in
+    whole dollars with 0.7% in cents; their samples came back at 9 decimals and a quarter in cents."""
+    from fusegen.data.records import RecordConverter
+
+    rng = np.random.default_rng(0)
+    paid = np.round(rng.gamma(2.0, 2000.0, 1000), 2)
+    paid[::25] += rng.uniform(0, 0.01, 40)  # the source's float noise
+    income = np.round(rng.gamma(3.0, 20000.0, 1000))
+    income[::150] += 0.5
+    pd.DataFrame({"paid": paid, "income": income}).to_csv(tmp_path / "loans.csv", index=False)
+    spec, _ = infer_record_spec(tmp_path / "loans.csv")
+    output = load_spec(spec).output
+    converter = RecordConverter(output).fit(read_file(tmp_path / "loans.csv"))
+    assert converter.numeric_state["paid"]["decimals"] == 2
+    assert converter.numeric_state["income"]["decimals"] == 0
+    drawn = {"numeric": rng.normal(size=(200, 2)).astype("float32")}
+    restored = converter.inverse(drawn)
+    np.testing.assert_array_equal(restored["paid"], np.round(restored["paid"], 2))
+    np.testing.assert_array_equal(restored["income"], np.round(restored["income"]))

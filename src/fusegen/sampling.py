@@ -570,7 +570,9 @@ def _keep_given_cells(result, conditioned, rows):
 
 def _refuse_text_among_numbers(generator, table, cells) -> None:
     """A condition is a request, so text in a numeric column ('abc', or a marker the model reads as
-    missing) is refused rather than read as an empty cell to generate. (`impute` keeps such cells.)"""
+    missing) is refused rather than read as an empty cell to generate, and so is a fraction in a
+    column of whole numbers, which would come back as another number (an age of 12.5 as 12).
+    (`impute` keeps such cells.)"""
     output = generator.spec.output
     for column in cells:
         if column not in output.numeric or column in output.datetime:
@@ -584,6 +586,18 @@ def _refuse_text_among_numbers(generator, table, cells) -> None:
                 f"text, {rows_text(table, rows)}: {sorted({str(raw[row]) for row in rows})[:5]}.",
                 hint=f"give '{column}' as a number, or leave the cell empty to have it generated.",
             )
+        if generator.preprocessor_.output.numeric_state[column]["integer"]:
+            numbers = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype="float64")
+            fractions = np.isfinite(numbers) & (numbers != np.round(numbers))
+            if fractions.any():
+                rows = np.flatnonzero(fractions)
+                raise DataError(
+                    f"condition column '{column}' holds whole numbers in training, but {len(rows)} row(s) "
+                    f"of the conditions give a fraction, {rows_text(table, rows)}: "
+                    f"{sorted({float(numbers[row]) for row in rows})[:5]}; a sample could not return it.",
+                    hint=f"give '{column}' as a whole number, or draw it in a range (--range "
+                    f"{column}=LOW:HIGH; Python: ranges={{'{column}': (low, high)}}).",
+                )
 
 
 def _lacks_input_cells(generator, table, present_inputs) -> bool:
