@@ -800,6 +800,14 @@ def test_init_finds_columns_that_another_fixes_and_leaves_independent_ones(tmp_p
         load_spec(
             {**spec, "output": {**spec["output"], "determined_by": {"operator": "code", "code": "alliance"}}}
         )
+    # A gap is one more label where both columns have it in the same rows (ratdat's rodents); a gap
+    # beside labels (the alliance of a row without a code) or beside a label breaks the rule.
+    frame.loc[::40, ["code", "operator"]] = None
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    assert infer_record_spec(tmp_path / "gaps.csv")[0]["output"]["determined_by"] == {"operator": "code"}
+    frame.loc[1, "operator"] = None
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    assert "determined_by" not in infer_record_spec(tmp_path / "gaps.csv")[0]["output"]
     with pytest.raises(SpecError, match=r"not categorical columns of the record: \['x'\]"):
         load_spec({**spec, "output": {**spec["output"], "determined_by": {"operator": "x"}}})
 
@@ -848,3 +856,19 @@ def test_rebalancing_a_label_few_training_rows_had_warns_with_the_counts(generat
     monkeypatch.setitem(generator.preprocessor_.output.label_counts, "c", {"a": 2000, "b": 3})
     with pytest.warns(FusegenWarning, match=r"few training rows had: 'b' \(10 asked, 3 in training\)"):
         generator.sample(num_samples=20, rebalance="c", seed=0)
+
+
+def test_a_prior_fitted_beside_the_model_draws_given_rows_where_the_posterior_put_them():
+    """``prior: given_cells_fitted``: y given x = 1 is 2 (c = a) or 5 (c = b), mean 2.9 and 30% above
+    3.5; the standard prior's random latent gave 2.67 and 22% (one seed, docs/guide-records.md)."""
+    spec = record_spec()
+    spec["objective"] = {**spec["objective"], "prior": "given_cells_fitted"}
+    generator = fusegen.Generator(load_spec(spec)).fit(table(3000, seed=0), verbose=0)
+    only_x = generator.sample({"x": [1.0]}, num_samples=600, seed=3)
+    assert abs(only_x["y"].mean() - 2.9) < 0.2 and abs((only_x["y"] > 3.5).mean() - SHARE_B) < 0.06
+    alone = generator.sample({"y": [5.0]}, num_samples=600, seed=5)
+    assert abs(alone["x"].mean() - 1.22) < 0.15 and (alone["c"] == "b").mean() > 0.7
+    free = generator.sample(num_samples=2000, seed=7)  # no cells given: the standard normal
+    assert abs(free["x"].mean()) < 0.15 and abs((free["c"] == "b").mean() - SHARE_B) < 0.05
+    with pytest.raises(SpecError, match="'given_cells_fitted' draws the latent from the record cells"):
+        load_spec({**spec, "conditioning": {"any_column": False}})

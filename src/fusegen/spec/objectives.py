@@ -109,7 +109,7 @@ class CVAEObjective(ObjectiveConfig):
         "the model trains exactly as under 'standard', and beside it a small network learns where the "
         "posterior puts the latent of a row given some of its cells; sampling draws such a row's latent "
         "there, so the given cells steer the rest as they did in training, and unconditional samples are "
-        "those of 'standard'. `fusegen init` writes it for tables.",
+        "those of 'standard' (docs/guide-records.md).",
     )
     marginals: Literal["labels", "all", "none"] = Field(
         default="all",
