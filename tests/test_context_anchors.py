@@ -475,11 +475,12 @@ def test_a_windows_scale_prior_and_floor_shrink_with_its_level_below_the_channel
     assert np.asarray(plain(zeros))[0, 1, 0] == pytest.approx(np.sqrt(1 / 7), rel=1e-5)
     scale = np.asarray(layer(zeros))[0, 1, 0]
     assert scale == pytest.approx(max(MIN_LEVEL_SHARE / np.sqrt(7), MIN_CONTEXT_SCALE * MIN_LEVEL_SHARE))
-    # A quarter of the mean (25 in data units, -0.375 in model units): a quarter of the prior's spread.
-    quarter = np.full((1, 6, 1), -0.375, "float32")
-    assert np.asarray(layer(quarter))[0, 1, 0] == pytest.approx(0.25 / np.sqrt(7), rel=1e-5)
-    # At or above the channel's mean a window is scaled as before.
-    for level in (0.0, 3.0):
+    # A 40th of the mean (2.5 in data units, -0.4875 in model units), a tenth of LEVEL_SHARE_FROM's
+    # quarter: a tenth of the prior's spread.
+    fortieth = np.full((1, 6, 1), -0.4875, "float32")
+    assert np.asarray(layer(fortieth))[0, 1, 0] == pytest.approx(0.1 / np.sqrt(7), rel=1e-4)
+    # From a quarter of the channel's mean up (a panel of similar series), as before.
+    for level in (-0.375, 0.0, 3.0):
         above = np.full((1, 6, 1), level, "float32") + np.arange(6, dtype="float32")[None, :, None] / 10
         np.testing.assert_allclose(np.asarray(layer(above)), np.asarray(plain(above)), rtol=1e-6)
     assert ContextStatistics.from_config(layer.get_config()).levels == {0: 2.0}

@@ -142,6 +142,11 @@ MIN_CONTEXT_SCALE = 1e-2
 #: The least share of the channel's mean a window's level counts as (`ContextStatistics` ``levels``):
 #: a series of zeros gets a scale floor of this share of MIN_CONTEXT_SCALE, not none.
 MIN_LEVEL_SHARE = 1e-3
+#: A window's level below this share of its channel's mean shrinks its scale prior and floor in
+#: proportion (`ContextStatistics` ``levels``); above it, they are the channel's. A panel of similar
+#: series moves within a few times its mean (a state's unemployment from 3% to 10%, whose windows
+#: at half the mean are no calmer); one of different scales spans orders of magnitude.
+LEVEL_SHARE_FROM = 0.25
 
 
 @keras.saving.register_keras_serializable(package="fusegen")
@@ -162,10 +167,10 @@ class ContextStatistics(keras.layers.Layer):
     ``levels`` maps an output channel never below zero in training to its
     training spread over its mean (`Preprocessor.context_levels`). Such a
     channel's prior spread and scale floor shrink in proportion to the
-    window's level where it is below the channel's mean (down to
-    `MIN_LEVEL_SHARE`): in a panel of countries importing from tens to tens
-    of thousands, the prior is otherwise the panel's spread, and a small
-    country's forecast takes on the big ones' swings.
+    window's level where it is below `LEVEL_SHARE_FROM` of the channel's
+    mean (down to `MIN_LEVEL_SHARE`): in a panel of countries importing from
+    tens to tens of thousands, the prior is otherwise the panel's spread,
+    and a small country's forecast takes on the big ones' swings.
     """
 
     example = {
@@ -197,7 +202,8 @@ class ContextStatistics(keras.layers.Layer):
             share = None
             if channel in self.levels:
                 # The window's level over the channel's mean: (m * std + mean) / mean in data units.
-                share = ops.clip(1.0 + mean * self.levels[channel], MIN_LEVEL_SHARE, 1.0)
+                level = 1.0 + mean * self.levels[channel]
+                share = ops.clip(level / LEVEL_SHARE_FROM, MIN_LEVEL_SHARE, 1.0)
             means.append(mean)
             scales.append(_window_scale(series, self.prior, share))
         return ops.stack([ops.stack(means, axis=-1), ops.stack(scales, axis=-1)], axis=1)
