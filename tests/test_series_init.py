@@ -96,6 +96,22 @@ def test_a_short_series_gets_a_smaller_window_and_a_group_conditions(tmp_path):
     assert "shrank the window" in text
 
 
+def test_a_shrunk_window_forecasts_whole_seasons_and_a_given_horizon_shrinks_the_context_alike(tmp_path):
+    """fpp2's visnights, 76 quarters: 16 + 4 shrank to 15 + 3, less than the year the seasonal naive
+    repeats. gt's countrypops: --horizon 3, init's own choice, had doubled its context from 12 to 24."""
+    quarters = readings(tmp_path / "quarters.csv", periods=76, freq="QS")
+    spec, text = init_spec(quarters, series={"targets": ["demand"], "time_column": "time"})
+    assert (spec["output"]["steps"], spec["inputs"]["history"]["steps"]) == (4, 15)
+    assert "shrank the window to 15 + 4 steps" in text
+    years = readings(tmp_path / "years.csv", periods=63, freq="YS")
+    spec, _ = init_spec(years, series={"targets": ["demand"], "time_column": "time"})
+    own = (spec["output"]["steps"], spec["inputs"]["history"]["steps"])
+    assert own == (3, 12)  # no season: shrunk in proportion
+    spec, text = init_spec(years, series={"targets": ["demand"], "time_column": "time", "horizon": 3})
+    assert (spec["output"]["steps"], spec["inputs"]["history"]["steps"]) == own
+    assert "the context is 12 steps" in text
+
+
 def test_a_series_whose_target_never_changes_is_named(tmp_path):
     """stevedata's aluminium premiums: one region's price is 15 on all 916 rows, and every score of it
     came out 0 or n/a without a word from init."""

@@ -168,16 +168,32 @@ def infer_series_spec(
     if gaps:
         notes.append(gaps)
     default_horizon, default_context = _lengths_for(step, typical, business)
-    if horizon is None and context is None and default_horizon + default_context > MAX_WINDOW_SHARE * typical:
-        scale = MAX_WINDOW_SHARE * typical / (default_horizon + default_context)
-        default_horizon, default_context = (
-            max(1, int(default_horizon * scale)),
-            max(1, int(default_context * scale)),
-        )
-        series = "the series has" if len(lengths) == 1 else "the median series has"
+    budget = int(MAX_WINDOW_SHARE * typical)
+    series = "the series has" if len(lengths) == 1 else "the median series has"
+    if horizon is None and context is None and default_horizon + default_context > budget:
+        scale = budget / (default_horizon + default_context)
+        season = _season_of(step, business)
+        if 1 < season <= default_horizon and budget >= 2 * season:
+            # Whole seasons ahead: the value one horizon earlier is then the seasonal naive forecast,
+            # which a cut horizon loses (fpp2's visnights, 76 quarters: 3 ahead of a 4-quarter year).
+            default_horizon = season * max(1, int(default_horizon * scale) // season)
+            default_context = budget - default_horizon
+        else:
+            default_horizon, default_context = (
+                max(1, int(default_horizon * scale)),
+                max(1, int(default_context * scale)),
+            )
         notes.append(
             f"{series} {typical} rows: shrank the window to {default_context} + "
             f"{default_horizon} steps, a quarter of it, so that it gives several windows"
+        )
+    elif horizon is not None and context is None and horizon + default_context > budget:
+        # The context --horizon leaves, as init's own horizon would have had it (gt's countrypops:
+        # --horizon 3, init's own choice, had doubled the context to 24).
+        default_context = max(1, budget - horizon)
+        notes.append(
+            f"{series} {typical} rows: the context is {default_context} steps, so that a window of it and "
+            f"the {horizon} ahead is a quarter of it and gives several windows"
         )
     horizon, context = horizon or default_horizon, context or default_context
     if horizon + context > int(lengths.max()):
