@@ -79,6 +79,7 @@ def test_the_kl_to_a_conditional_prior_is_the_gaussians_closed_form():
         prior = staticmethod(lambda fused, training=False: (prior_mean, prior_log_variance))
         fused_tensor = staticmethod(lambda fused: fused)
         _prior = ConditionalVAE._prior
+        _fits_prior_beside = staticmethod(lambda: False)  # the prior trains with the model
 
     got = np.asarray(ConditionalVAE._kl_to_prior(Stand(), mean, log_variance, None))
     s1, s2 = np.exp(0.5 * log_variance), np.exp(0.5 * prior_log_variance)
@@ -134,6 +135,7 @@ def test_given_cells_draws_the_standard_prior_for_rows_given_no_cell():
         spec = load_spec({"output": {"kind": "record", "numeric": ["x"], "categorical": ["c"]},
                           "objective": {"type": "cvae", "prior": "given_cells"}})  # fmt: skip
         _prior = ConditionalVAE._prior
+        _fits_prior_beside = staticmethod(lambda: False)  # the prior trains with the model
 
     visible = np.array([[0, 0], [1, 0], [0, 1], [0, 0]], "float32")
     gate = np.asarray(ConditionalVAE._prior_gate(Stand(), visible))

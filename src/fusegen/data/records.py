@@ -774,32 +774,32 @@ MAX_DECIMALS = 10
 MAX_GRID_DECIMALS = 6
 
 
-#: The share of a column's values its decimals must hold exactly (`_decimals`).
-DECIMALS_SHARE = 0.95
+#: The largest share of a column's values that may be set aside as a stored float's tail (`_decimals`).
+MAX_FLOAT_TAIL_SHARE = 0.05
 
 
 def _decimals(values: np.ndarray) -> int | None:
-    """The fewest decimals (0 to `MAX_DECIMALS`) that hold at least `DECIMALS_SHARE` of the values
-    exactly, or None.
+    """The fewest decimals (0 to `MAX_DECIMALS`) that hold every value exactly, or None.
 
-    A binary float's tail (0.07175999999999999 for 0.07176) is within the tolerance. A few values
-    past the rest are a source's artefacts, not the column's resolution: openintro's loans write
-    paid totals in cents but 4% as 5202.6426724643, and incomes in whole dollars but 0.7% with
-    cents; held to every value, their samples came back at 9 decimals and a quarter with cents.
+    A binary float's tail (0.07175999999999999 for 0.07176) is within the tolerance. Values that
+    need more than `MAX_GRID_DECIMALS` where at most `MAX_FLOAT_TAIL_SHARE` of the column does are
+    a source's artefacts, and set aside: openintro's loans write paid totals in cents but 4% as
+    5202.6426724643, and their samples had come back at 9 decimals. A column of legitimately few
+    decimals beside a point mass (rain on 3% of days) keeps them.
 
     >>> _decimals(np.array([42.87748, 16.59138, 1.5])), _decimals(np.array([0.1234567, 0.1]))
     (5, 7)
     >>> _decimals(np.array([0.06664, 0.07175999999999999]))
     5
-    >>> _decimals(np.array([12.25] * 96 + [5202.6426724643] * 4))
-    2
+    >>> _decimals(np.array([12.25] * 96 + [5202.6426724643] * 4)), _decimals(np.array([0.0] * 97 + [1.25] * 3))
+    (2, 2)
     """
     values = np.asarray(values, dtype="float64")
-    if values.size == 0:
-        return 0
+    tail = ~np.isclose(values, np.round(values, MAX_GRID_DECIMALS), rtol=1e-12, atol=0)
+    if 0 < tail.mean() <= MAX_FLOAT_TAIL_SHARE:
+        values = values[~tail]
     for decimals in range(0, MAX_DECIMALS + 1):
-        exact = np.isclose(values, np.round(values, decimals), rtol=1e-12, atol=0)
-        if exact.mean() >= DECIMALS_SHARE:
+        if np.allclose(values, np.round(values, decimals), rtol=1e-12, atol=0):
             return decimals
     return None
 
