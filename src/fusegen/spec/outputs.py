@@ -116,8 +116,8 @@ class SequenceOutput(SequenceFields, _Output):
         description="With context_scaling: each series is generated in its own units. A continued channel "
         "is standardised as its context is, the output's learned correction acts in each window's units, "
         "and for a channel never below zero in training a window's scale prior and floor shrink with its "
-        "level below the channel's mean. A panel's small series (a country importing tens beside one "
-        "importing tens of thousands) are then forecast at their own scale, not the panel's. Runs "
+        "level below a quarter of the channel's mean. A panel's small series (a country of ten thousand "
+        "people beside ones of a billion) are then forecast at their own scale, not the panel's. Runs "
         "written before 0.17.0 keep false.",
     )
     head: SequenceHead = Field(default_factory=ConvSequenceHead)
