@@ -826,7 +826,8 @@ def test_init_leaves_out_whole_numbers_named_as_identifiers_and_keeps_distinct_c
     [("id", True), ("ID", True), ("Id", True), ("customer_id", True), ("id.sample", True),
      ("user-id", True), ("PatientID", True), ("patientId", True), ("store id", True),
      ("humid", False), ("paid", False), ("idle", False), ("valid", False), ("acid", False),
-     ("Idaho", False), ("ID2", False), ("width", False)],
+     ("Idaho", False), ("ID2", False), ("width", False), ("seqno", True), ("serial_number", True),
+     ("sequence", False), ("series", False)],
 )  # fmt: skip
 def test_an_identifier_is_named_as_one(name, identifier):
     assert bool(IDENTIFIER_NAME.search(name)) is identifier

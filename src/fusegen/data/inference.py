@@ -69,7 +69,10 @@ MIN_ROWS_PER_LABEL = 5
 MIN_IDENTIFIER_DISTINCT_SHARE = 0.5
 #: Names that say a column is an identifier: "id", "ID", or a name ending or starting in one as a word
 #: (customer_id, id.patient, customerId, PatientID); "humid" or "paid" are not.
-IDENTIFIER_NAME = re.compile(r"^(id|ID|Id)$|[_ .-](id|ID|Id)$|^(id|ID|Id)[_ .-]|[a-z](Id|ID)$")
+IDENTIFIER_NAME = re.compile(
+    # survival's nwtco numbers its 4,028 patients 'seqno' (1 to 4,088): samples repeated them.
+    r"^(id|ID|Id)$|[_ .-](id|ID|Id)$|^(id|ID|Id)[_ .-]|[a-z](Id|ID)$|^(seq|serial)[_ .-]?(no|num|number)?$"
+)
 
 #: On a table of a few batches, an epoch is at least this many optimiser steps
 #: (the rows repeat within it), so Keras's per-epoch work is paid dozens of times
