@@ -872,3 +872,41 @@ def test_a_prior_fitted_beside_the_model_draws_given_rows_where_the_posterior_pu
     assert abs(free["x"].mean()) < 0.15 and abs((free["c"] == "b").mean() - SHARE_B) < 0.05
     with pytest.raises(SpecError, match="'given_cells_fitted' draws the latent from the record cells"):
         load_spec({**spec, "conditioning": {"any_column": False}})
+
+
+def test_a_total_of_other_columns_is_found_by_init_and_added_up_in_samples_and_imputations(tmp_path):
+    """openintro's loans: paid_total is paid_principal + paid_interest + paid_late_fees in every row,
+    and in no sampled one (a mean gap of 314)."""
+    rng = np.random.default_rng(0)
+    rows = 400
+    principal, interest = np.round(rng.gamma(3.0, 800.0, rows), 2), np.round(rng.gamma(2.0, 150.0, rows), 2)
+    fees = np.where(rng.random(rows) < 0.1, np.round(rng.uniform(5, 40, rows), 2), 0.0)
+    frame = pd.DataFrame({
+        "principal": principal, "interest": interest, "fees": fees, "total": principal + interest + fees,
+        "near": principal + interest + rng.normal(0, 1, rows),  # a sum but for noise: no total
+        "term": rng.choice([36, 60], rows), "grade": rng.choice(["A", "B", "C"], rows),
+    })  # fmt: skip
+    frame.to_csv(tmp_path / "loans.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "loans.csv")
+    assert spec["output"]["sums"] == {"total": ["principal", "interest", "fees"]}
+    assert any("output.sums" in note for note in notes)
+    spec["training"].update(epochs=2, steps_per_epoch=5)
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+
+    def added_up(rows):
+        return np.allclose(rows["total"], rows[["principal", "interest", "fees"]].sum(axis=1), atol=1e-6)
+
+    assert added_up(generator.sample(num_samples=200, seed=0))
+    given_part = generator.sample({"principal": [1000.0]}, num_samples=50, seed=1)
+    assert (given_part["principal"] == 1000.0).all() and added_up(given_part)
+    given_total = generator.sample({"total": [2500.0]}, num_samples=20, seed=2)
+    assert (given_total["total"] == 2500.0).all()  # as given, whatever the parts drawn
+    holes = frame.head(10).copy()
+    holes.loc[:, "total"] = np.nan
+    filled = generator.impute(holes, seed=0)
+    np.testing.assert_allclose(filled["total"], frame["total"].head(10), atol=1e-6)
+    with pytest.raises(SpecError, match="none of them a total itself"):
+        load_spec({**spec, "output": {**spec["output"], "sums": {"total": ["principal", "interest"],
+                                                                 "principal": ["fees", "near"]}}})  # fmt: skip
+    with pytest.raises(SpecError, match=r"not numeric \(non-datetime\) columns of the record: \['grade'\]"):
+        load_spec({**spec, "output": {**spec["output"], "sums": {"total": ["principal", "grade"]}}})

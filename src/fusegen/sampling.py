@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -109,7 +110,7 @@ def iter_samples(generator, conditions, options) -> Iterator:
     sampler = _sampler(generator, float(temperature))
     output = generator.preprocessor_.output
     kept = {column: given_values(output, given_table, column) for column in cells or []}
-    conditioned = _Conditioned(given_table, present_inputs, presence, kept)
+    conditioned = _Conditioned(given_table, present_inputs, presence, kept, output)
     # predict and evaluation (not strict) answer each row once; imputation turns the filter off itself.
     similarity = generator.similarity_filter_ if options["similarity_filter"] and strict else None
     label_check = LabelCheck.for_sampling(
@@ -160,6 +161,8 @@ class _Conditioned:
     presence: np.ndarray | None
     #: Per record column given: its cells in the record's own types, and where each row gives one.
     record_cells: dict[str, tuple[np.ndarray, np.ndarray]]
+    #: The record's converter, which adds up its totals (``output.sums``) after the given cells are in.
+    converter: Any = None
 
 
 def _generate_chunks(
@@ -565,6 +568,11 @@ def _keep_given_cells(result, conditioned, rows):
                 given = _labels_like(given, result[column][chosen]).to_numpy(dtype=object)
             merged[chosen] = given
             result[column] = pd.Series(merged, index=result.index).astype(result[column].dtype)
+    if conditioned.record_cells and getattr(getattr(conditioned.converter, "spec", None), "sums", None):
+        # A given part changes its total; a given total stays as given.
+        totals = {total: conditioned.record_cells[total][1][rows]
+                  for total in conditioned.converter.spec.sums if total in conditioned.record_cells}  # fmt: skip
+        conditioned.converter.add_up(result, totals)
     return result
 
 

@@ -177,6 +177,13 @@ class RecordOutput(_Output):
         "a sampled row draws the first column's gap and the others copy it, unless a given or filled "
         "cell rules that out. `fusegen init` writes the groups missing in exactly the same training rows.",
     )
+    sums: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Numeric columns that are the sum of other numeric columns in every training row, "
+        "{paid_total: [paid_principal, paid_interest, paid_late_fees]}: each sampled or imputed row's "
+        "total is its parts' sum, at the total's decimals (left as drawn where a part is missing, and as "
+        "given where the total is given). `fusegen init` detects them.",
+    )
     head: VectorHead = Field(default_factory=MLPHead)
 
     @model_validator(mode="after")
@@ -225,6 +232,20 @@ class RecordOutput(_Output):
         stray = sorted(set(grouped) - nullable_numbers)
         if stray:
             raise ValueError(f"missing_together names columns that are not nullable numeric columns: {stray}")
+        summed = {part for parts in self.sums.values() for part in parts}
+        stray = sorted(({*self.sums} | summed) - (set(self.numeric) - set(self.datetime)))
+        if stray:
+            raise ValueError(
+                f"sums names columns that are not numeric (non-datetime) columns of the record: {stray}"
+            )
+        if (
+            any(len(set(parts)) < 2 or total in parts for total, parts in self.sums.items())
+            or set(self.sums) & summed
+        ):
+            raise ValueError(
+                "sums takes each total with two or more other columns, none of them a total itself; received "
+                f"{self.sums}"
+            )
         chained = sorted(set(self.determined_by) & set(self.determined_by.values()))
         if chained or any(column == by for column, by in self.determined_by.items()):
             raise ValueError(
