@@ -59,6 +59,14 @@ def _require_file(path: Path | None, option: str, what: str) -> None:
         raise DataError(f"{option} '{path}' does not exist.", hint=f"check the path to {what}.")
 
 
+def _progress(quiet: bool):
+    """Keras's verbosity: none with --quiet; a bar on a terminal; one line an epoch into a file or a
+    pipe, where a bar's redraws had filled a 260 KB log for one fit."""
+    if quiet:
+        return 0
+    return "auto" if sys.stdout.isatty() else 2
+
+
 def _load_tensorflow() -> None:
     """Import TensorFlow with its logs hidden, unless --verbose.
 
@@ -204,7 +212,7 @@ def train(
     started = time.perf_counter()
     generator.fit(
         epochs=epochs,
-        verbose=0 if quiet else "auto",
+        verbose=_progress(quiet),
         log=lambda message: typer.echo(message),
         run_dir=out,
         resume=resume,
@@ -536,7 +544,7 @@ def demo(
     from fusegen.demo import run_demo
 
     started = time.perf_counter()
-    summary = run_demo(out, epochs=epochs, log=typer.echo, verbose=0 if quiet else "auto")
+    summary = run_demo(out, epochs=epochs, log=typer.echo, verbose=_progress(quiet))
     typer.echo(f"finished in {time.perf_counter() - started:.0f}s. Summary: {summary}")
     typer.echo(f"open the reports: {', '.join(str(path) for path in sorted(out.glob('*/report.html')))}")
 
