@@ -375,6 +375,16 @@ def test_sampled_forecasts_come_as_a_long_table_beside_the_times_they_forecast(t
     assert code == 0, out + err
     assert "already holds" not in out
     assert pd.read_csv(tmp_path / "ahead.csv")["time"].iloc[-1] == ahead.strftime("%Y-%m-%d %H:%M")[-1]
+    # --last: each series' forecast past its end alone
+    # (gt's countrypops wrote 108 MB of past windows for one year ahead).
+    code, out, err = cli("sample", tmp_path / "run", "-c", tmp_path / "future.csv", "-n", "5", "--last",
+                         "--out", tmp_path / "last.csv")  # fmt: skip
+    assert code == 0, out + err
+    last = pd.read_csv(tmp_path / "last.csv")
+    assert len(last) == 2 * 5 * 4 and set(last["time"]) == set(ahead.strftime("%Y-%m-%d %H:%M"))
+    assert last.groupby("site")["window"].nunique().tolist() == [1, 1]
+    code, out, err = cli("sample", tmp_path / "run", "--last", "-n", "2", "--out", tmp_path / "none.csv")
+    assert code == 1 and "--last keeps each series' last window" in err and "no --conditions" in err
 
 
 def _forecast_spec(time_column="t", group_column=None):

@@ -288,6 +288,12 @@ def sample(
         help="With --rebalance on a record's column: draw again each row whose label the generator does "
         "not impute back from its other cells (the default where it can).",
     ),
+    last: bool = typer.Option(
+        False,
+        "--last",
+        help="Runs that cut windows from a long table: forecast from each series' last window only (the "
+        "rows past its end), not from every window of --conditions.",
+    ),
 ):
     """Sample from a trained generator, on conditions for some inputs, all, or none."""
     levels = parse_quantiles(quantiles) if quantiles is not None else None
@@ -317,6 +323,18 @@ def sample(
             f"{output.kind}; received --quantiles {quantiles}.",
             hint="leave --quantiles out for this run.",
         )
+    if last:
+        windows = generator.spec.data.windows if generator.spec.data else None
+        if windows is None or conditions is None:
+            raise FusegenError(
+                "--last keeps each series' last window of a long table of conditions, but "
+                + ("no --conditions were given" if conditions is None else "this run cuts no windows")
+                + ".",
+                hint="give --conditions with a run trained on data.windows, or leave --last out.",
+            )
+        from fusegen.data.windows import last_windows
+
+        conditions = last_windows(generator._as_table(conditions), generator.spec)
     # Sequences to CSV or Parquet: a long table, with each window's group and times read first.
     as_table = output.kind == "sequence" and out.suffix.lower() in TABLE_SUFFIXES
     steps = None

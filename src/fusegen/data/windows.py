@@ -205,6 +205,19 @@ def horizon_held(table: Table, spec: GeneratorSpec) -> bool:
     )
 
 
+def last_windows(table: Table, spec: GeneratorSpec) -> Table:
+    """Each series' last ``data.windows.length`` rows: all that its last window, the forecast past its
+    end, reads. (Windows are counted back from each series' last row, so it is the same window.)"""
+    windows = spec.data.windows
+    table, groups = _ordered(table, windows)
+    # Rows from each group's end: groups are contiguous once ordered.
+    from_end = np.zeros(len(groups), dtype=np.int64)
+    for group in np.unique(groups):
+        rows = np.flatnonzero(groups == group)
+        from_end[rows] = np.arange(len(rows))[::-1]
+    return table.take(np.flatnonzero(from_end < windows.length))
+
+
 def _ordered(table: Table, windows) -> tuple[Table, np.ndarray]:
     """The rows ordered by group, then time (or file order), and each row's group number."""
     groups = np.zeros(len(table), dtype=np.int64)
