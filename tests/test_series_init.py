@@ -748,6 +748,14 @@ def test_init_notes_jumps_in_time_but_not_weekends_between_business_days(tmp_pat
     assert "'time' jumps by more than 3.5 steps 2 time(s): about 210 missing rows in all" in text
     assert "the longest 8.375 days before 2017-02-07 12:00:00" in text
 
+    # A day or two missing from daily readings is a gap too (stevedata's clemson_temps: 29 days).
+    daily = pd.date_range("2020-01-01", periods=400, freq="D")
+    kept = np.r_[0:100, 101:250, 253:400]  # one day missing, then three
+    frame = pd.DataFrame({"date": daily[kept].astype(str), "level": np.sin(np.arange(len(kept)) / 5.0)})
+    frame.to_csv(tmp_path / "daily.csv", index=False)
+    _, text = init_spec(tmp_path / "daily.csv", series={"targets": ["level"], "time_column": "date"})
+    assert "'date' jumps by more than 1.5 steps 2 time(s): about 4 missing rows in all" in text
+
     business = pd.bdate_range("2020-01-01", periods=300)
     frame = pd.DataFrame({"day": business.astype(str), "close": np.arange(300.0) % 7})
     frame.to_csv(tmp_path / "prices.csv", index=False)

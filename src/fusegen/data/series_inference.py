@@ -38,8 +38,11 @@ from fusegen.errors import DataError
 #: A window is at most this share of the median series, so that a series gives several.
 MAX_WINDOW_SHARE = 0.25
 #: A jump in time of more than this many usual steps is a gap that `init` notes: more than a
-#: weekend in business days (3), less than a week missing from daily readings.
+#: weekend in business days (3), or a clock change in hourly readings.
 GAP_STEPS = 3.5
+#: The same for readings a day or more apart on the calendar (days, weeks, months): one missing day
+#: is a gap (stevedata's clemson_temps had 19 jumps of 2-3 days, 29 days, read as consecutive).
+CALENDAR_GAP_STEPS = 1.5
 #: A context of at most this many steps measures its spread poorly: its scale (``output.context_scaling``)
 #: takes one reading's worth of the channel's training spread (``output.context_scale_prior: 1``). On
 #: yearly panels it cut the CRPS from 0.053 to 0.030 (Ecdat's Cigar, six years of context) and from
@@ -608,7 +611,8 @@ def _step_of(frame, time_column: str | None, group_column: str | None) -> tuple[
 def _gaps_note(
     frame, time_column: str | None, group_column: str | None, step: float | None, business: bool = False
 ) -> str | None:
-    """A note on the times that jump by more than `GAP_STEPS` usual steps (missing rows), or None.
+    """A note on the times that jump by more than `GAP_STEPS` usual steps (`CALENDAR_GAP_STEPS` for
+    rows a day or more apart, not business days), or None: missing rows.
 
     Windows are cut by rows, so one that spans a jump reads the readings on either side of it as
     consecutive. A weekend in business days (3 steps) is no gap; a dead sensor's 70 days are. On
@@ -630,13 +634,14 @@ def _gaps_note(
         steps = np.full(len(days), np.nan)
         steps[counted] = np.busday_count(earlier[counted], days[counted])
         jumps = pd.Series(steps * step, index=ordered.index)
-    gaps = jumps[jumps > GAP_STEPS * step]
+    least = GAP_STEPS if business or step < 0.9 * _DAY else CALENDAR_GAP_STEPS
+    gaps = jumps[jumps > least * step]
     if gaps.empty:
         return None
     longest = gaps.idxmax()
     span = f"{gaps.max() / step:g} business days" if business else _describe_step(float(gaps.max()), False)
     return (
-        f"'{time_column}' jumps by more than {GAP_STEPS} steps {len(gaps)} time(s): about "
+        f"'{time_column}' jumps by more than {least} steps {len(gaps)} time(s): about "
         f"{int((gaps / step).round().sum() - len(gaps)):,} missing rows in all, the longest {span} "
         f"before {ordered.loc[longest, 'time']}; a window across a jump reads "
         "its two sides as consecutive. To have them treated as gaps, add a row for each missing time "
