@@ -210,11 +210,11 @@ def last_windows(table: Table, spec: GeneratorSpec) -> Table:
     end, reads. (Windows are counted back from each series' last row, so it is the same window.)"""
     windows = spec.data.windows
     table, groups = _ordered(table, windows)
-    # Rows from each group's end: groups are contiguous once ordered.
-    from_end = np.zeros(len(groups), dtype=np.int64)
-    for group in np.unique(groups):
-        rows = np.flatnonzero(groups == group)
-        from_end[rows] = np.arange(len(rows))[::-1]
+    # Rows from each group's end: groups are contiguous once ordered, so a row's group ends at the
+    # next group's first row (or the table's end).
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    ends = np.r_[starts[1:], len(groups)]
+    from_end = np.repeat(ends, ends - starts) - 1 - np.arange(len(groups))
     return table.take(np.flatnonzero(from_end < windows.length))
 
 
