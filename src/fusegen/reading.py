@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from fusegen.data.adapters import is_batch_source, source_name, table_from_batches
+from fusegen.data.calendars import with_calendar
 from fusegen.data.pipeline import prepare_data
 from fusegen.data.shards import BATCH_ROWS, read_batches, stream_decision
 from fusegen.data.sources import load_table, read_file, table_from_frame
@@ -33,11 +34,12 @@ def spec_table(generator) -> Table:
 
 
 def read_user_file(generator, path: str | Path) -> Table:
-    """A CSV, Parquet or NPZ file of the user's, read with the spec's ``data.delimiter`` and ``data.encoding``."""
+    """A CSV, Parquet or NPZ file of the user's, read with the spec's ``data.delimiter`` and ``data.encoding``
+    (and its calendar channels added, as training's table had them)."""
     data = generator.spec.data
     if data is None:
         return read_file(path)
-    return read_file(path, delimiter=data.delimiter, encoding=data.encoding)
+    return with_calendar(read_file(path, delimiter=data.delimiter, encoding=data.encoding), data.windows)
 
 
 def _check_run_data_exists(generator) -> None:
@@ -55,6 +57,13 @@ def _check_run_data_exists(generator) -> None:
 
 
 def as_table(generator, data, training: bool = False) -> Table:
+    """``data`` (a table, a file, a frame, arrays or batches) as a `Table`, with the calendar channels
+    the spec's windows add."""
+    windows = generator.spec.data.windows if generator.spec.data else None
+    return with_calendar(_as_table(generator, data, training), windows)
+
+
+def _as_table(generator, data, training: bool) -> Table:
     if isinstance(data, Table):
         return data
     if isinstance(data, (str, Path)):

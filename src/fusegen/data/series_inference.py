@@ -34,6 +34,7 @@ from fusegen.data.files import read_file
 from fusegen.data.inference import MAX_CONDITION_LABELS, csv_keys, input_name, is_row_counter
 from fusegen.data.times import parse_times
 from fusegen.errors import DataError
+from fusegen.spec.generator_spec import CALENDAR_CYCLES, calendar_column_names
 
 #: A window is at most this share of the median series, so that a series gives several.
 MAX_WINDOW_SHARE = 0.25
@@ -114,7 +115,8 @@ def infer_series_spec(
                 + "; each row needs the label of its series.",
                 hint="fill those labels, or drop those rows, and run `fusegen init` again.",
             )
-    if time_column and _written_as_numbers(frame[time_column]):
+    dates_as_numbers = bool(time_column) and _written_as_numbers(frame[time_column])
+    if dates_as_numbers:
         # Ecdat's Pound writes its weeks as 19750103: as plain numbers they gave no frequency, and init
         # shrank the window to a quarter of the series. Training orders the rows by the same numbers.
         notes.append(f"'{time_column}' holds dates written as numbers ({frame[time_column].iloc[0]}): read as "
@@ -218,12 +220,27 @@ def infer_series_spec(
         f"rows every {frequency}: forecasting {_steps_text(horizon)} from the {context} before, one forecast per "
         f"{_steps_text(horizon)}"
     )
-    history_columns = targets + known_future + past
-    missing = [column for column in history_columns if frame[column].isna().any()]
+    cycles = (
+        _calendar_cycles(step, context + horizon, typical)
+        if _dates_in_file(frame, time_column) and not dates_as_numbers
+        else []
+    )
+    calendar = calendar_column_names(cycles)
+    if cycles:
+        names = " and ".join(f"'{cycle}'" for cycle in cycles)
+        notes.append(
+            f"a window of {context + horizon} steps is shorter than a {' and a '.join(_CYCLE_WORDS[c] for c in cycles)}, "
+            f"so it cannot show where in it a forecast falls: the rows' {names} join the inputs, known ahead, as "
+            f"the columns {calendar} (data.windows.calendar)"
+        )
+    history_columns = targets + known_future + past + calendar
+    missing = [column for column in history_columns if column in frame and frame[column].isna().any()]
     missing_targets = [column for column in targets if column in missing]
     window_keys = {"length": context + horizon, "stride": horizon}
     if time_column:
         window_keys["time_column"] = time_column
+    if cycles:
+        window_keys["calendar"] = cycles
     if group_column:
         window_keys["group_column"] = group_column
     # A gap in an input is filled (each channel's training mean, and a 0/1 flag channel saying where);
@@ -246,12 +263,12 @@ def infer_series_spec(
             **({"window_units": wandering} if wandering else {}),
         }
     }
-    if known_future:
+    if known_future or calendar:
         inputs["ahead"] = {
             "kind": "sequence",
             "steps": horizon,
-            "channels": len(known_future),
-            "columns": known_future,
+            "channels": len(known_future + calendar),
+            "columns": known_future + calendar,
             "select": {"steps": [context, context + horizon]},
             "known_future": True,
             **({"missing": "mask"} if set(known_future) & set(missing) else {}),
@@ -708,6 +725,31 @@ def _lengths_for(step: float | None, typical: int, business: bool = False) -> tu
         return per_day, 7 * per_day
     horizon = max(4, round(_HOUR / step))
     return horizon, 6 * horizon
+
+
+#: The calendar cycles `init` may add, each with how a note names it.
+_CYCLE_WORDS = {"hour_of_day": "day", "day_of_week": "week", "day_of_year": "year"}
+
+
+def _calendar_cycles(step: float | None, window: int, typical: int) -> list[str]:
+    """The calendar cycles a forecast's inputs need: each cycle longer than the window (whose context
+    then cannot show it: 28 days of ridership say nothing of summer), sampled at least twice per cycle,
+    and shown at least twice over by the typical series (else training sees each phase once)."""
+    if step is None:
+        return []
+    cycles = []
+    for cycle in _CYCLE_WORDS:
+        period = CALENDAR_CYCLES[cycle] * _DAY
+        if window * step < period and 2 * step <= period and typical * step >= 2 * period:
+            cycles.append(cycle)
+    return cycles
+
+
+def _dates_in_file(frame, time_column: str | None) -> bool:
+    """Whether the file's time column holds dates that the calendar can read (not numbers)."""
+    if time_column is None or frame[time_column].dtype.kind in "iufb":
+        return False
+    return frame[time_column].dtype.kind == "M" or bool(parse_times(frame[time_column]).notna().all())
 
 
 def _season_of(step: float | None, business: bool = False) -> int:

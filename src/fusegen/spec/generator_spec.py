@@ -21,6 +21,16 @@ from fusegen.spec.objectives import OBJECTIVE_SLOT, RegressionObjective
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
+#: The cycles ``data.windows.calendar`` can add as channels, and each one's length in days
+#: (`fusegen init` adds those a forecast's context is too short to see).
+CALENDAR_CYCLES = {"hour_of_day": 1.0, "day_of_week": 7.0, "day_of_month": 30.44, "day_of_year": 365.25}
+CalendarCycle = Literal["hour_of_day", "day_of_week", "day_of_month", "day_of_year"]
+
+
+def calendar_column_names(cycles) -> list[str]:
+    """The columns the calendar ``cycles`` add: each one's sine, then its cosine."""
+    return [f"{cycle}_{part}" for cycle in cycles for part in ("sin", "cos")]
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -51,6 +61,30 @@ class WindowSpec(_Section):
         default=None, description="Column naming each recording, e.g. a subject."
     )
     time_column: str | None = Field(default=None, description="Column to order the rows of a group by.")
+    calendar: list[CalendarCycle] = Field(
+        default_factory=list,
+        description="Cycles to add as channels, computed from time_column's dates: hour_of_day, day_of_week, "
+        "day_of_month, day_of_year. Each adds two columns, '<cycle>_sin' and '<cycle>_cos' (its phase as an "
+        "angle), that inputs read like any other; a forecast's known_future input can read them too, "
+        "since every row's time is known ahead. For cycles longer than the context, which it cannot show "
+        "(the season, for 28 days of daily rows). `fusegen init` adds those.",
+    )
+
+    @model_validator(mode="after")
+    def _calendar_has_times(self) -> WindowSpec:
+        if self.calendar and not self.time_column:
+            raise ValueError(
+                f"calendar {list(self.calendar)} is computed from the rows' times, and time_column is not set; "
+                "name the column of dates as time_column, or remove calendar"
+            )
+        repeated = sorted({cycle for cycle in self.calendar if self.calendar.count(cycle) > 1})
+        if repeated:
+            raise ValueError(f"calendar names {repeated} more than once; name each cycle once")
+        return self
+
+    def calendar_columns(self) -> list[str]:
+        """The columns ``calendar`` adds to the table."""
+        return calendar_column_names(self.calendar)
 
 
 class DataSpec(_Section):
