@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 from fusegen.errors import DataError
-from fusegen.metrics import discriminative_floor, discriminative_score, predictive_score
+from fusegen.metrics import (
+    discriminative_floor,
+    discriminative_score,
+    discriminative_scores,
+    predictive_score,
+)
 
 
 def sines(num_windows: int, seed: int, steps: int = 24, channels: int = 5) -> np.ndarray:
@@ -58,6 +63,23 @@ def test_the_floor_is_chance_even_where_the_sets_differ(real, noise):
     floor = discriminative_floor(real, noise, iterations=1000, batch_size=32)
 
     assert 0 <= floor < 0.1
+
+
+def test_classifiers_side_by_side_score_as_each_would_alone(real, noise):
+    # evaluate trains its five classifiers (and five on the shuffled sets) as one model: each keeps its
+    # own split, batches and weights, so each score is the one its own run gives.
+    mixed = np.concatenate([real[:150], noise[:150]])
+    alone = [
+        discriminative_score(real[:300], mixed, iterations=150, batch_size=32, seed=seed)
+        for seed in (0, 1, 2)
+    ]
+    together = discriminative_scores(real[:300], mixed, [0, 1, 2], iterations=150, batch_size=32)
+    assert np.allclose(together, alone, atol=0.02)  # at most a borderline test window or two apart
+    floors = discriminative_scores(real[:300], mixed, [0, 1], iterations=150, batch_size=32, floor=True)
+    alone_floor = [
+        discriminative_floor(real[:300], mixed, iterations=150, batch_size=32, seed=seed) for seed in (0, 1)
+    ]
+    assert np.allclose(floors, alone_floor, atol=0.02)
 
 
 def test_discriminative_takes_sets_of_different_sizes_and_batches_larger_than_them(real):

@@ -418,7 +418,7 @@ def timegan_scores(generator, rows: Table, seed: int, iterations=TIMEGAN_ITERATI
     windows are min-max scaled per channel by the real windows' range, as
     TimeGAN scales its data, so the predictive score's sigmoid can reach them.
     """
-    from fusegen.metrics import discriminative_floor, discriminative_score, predictive_score
+    from fusegen.metrics import discriminative_scores, predictive_score
 
     preprocessor = generator.preprocessor_
     real = np.asarray(preprocessor.inverse_outputs(preprocessor.transform_targets(rows)), "float64")
@@ -435,10 +435,8 @@ def timegan_scores(generator, rows: Table, seed: int, iterations=TIMEGAN_ITERATI
     discriminative_iterations, predictive_iterations = iterations
     # TimeGAN reports the mean of several discriminators, each on a fresh split (its metric_iteration):
     # on a few dozen windows one fit's test accuracy moves by a tenth or more from split to split.
-    fits = [
-        discriminative_score(real, synthetic, iterations=discriminative_iterations, seed=seed + fit)
-        for fit in range(generator.spec.evaluation.discriminative_fits)
-    ]
+    seeds = [seed + fit for fit in range(generator.spec.evaluation.discriminative_fits)]
+    fits = discriminative_scores(real, synthetic, seeds, iterations=discriminative_iterations)
     results = {
         "windows": len(real),
         "steps": int(real.shape[1]),
@@ -451,10 +449,9 @@ def timegan_scores(generator, rows: Table, seed: int, iterations=TIMEGAN_ITERATI
     if generator.spec.evaluation.discriminative_floor:
         # The same classifiers on the two sets shuffled together: a few dozen windows leave a score
         # of 0.1 where nothing differs, and a reader needs that beside the score itself.
-        floor = [
-            discriminative_floor(real, synthetic, iterations=discriminative_iterations, seed=seed + fit)
-            for fit in range(generator.spec.evaluation.discriminative_fits)
-        ]
+        floor = discriminative_scores(
+            real, synthetic, seeds, iterations=discriminative_iterations, floor=True
+        )
         results["discriminative_floor"] = float(np.mean(floor))
         results["discriminative_floor_fits"] = floor
     if real.shape[2] >= 2:

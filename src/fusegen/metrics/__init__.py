@@ -31,7 +31,12 @@ from fusegen.metrics.tabular import (
     ml_efficacy,
     quality_scores,
 )
-from fusegen.metrics.timeseries import discriminative_floor, discriminative_score, predictive_score
+from fusegen.metrics.timeseries import (
+    discriminative_floor,
+    discriminative_score,
+    discriminative_scores,
+    predictive_score,
+)
 
 __all__ = [
     "energy_score",
@@ -59,5 +64,6 @@ __all__ = [
     "quality_scores",
     "discriminative_floor",
     "discriminative_score",
+    "discriminative_scores",
     "predictive_score",
 ]

@@ -53,6 +53,8 @@ Keras and TensorFlow are imported when a score is computed, not when
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from fusegen.errors import DataError
@@ -88,57 +90,176 @@ def discriminative_score(
         DataError: if the arrays are not 3-D, differ in T or C, are empty, hold
             NaN or infinity, or have fewer than 2 windows.
     """
-    real, synthetic = _check_windows(real, synthetic, "discriminative_score")
-    _check_settings(iterations, batch_size, seed)
+    return discriminative_scores(real, synthetic, [seed], iterations, batch_size)[0]
+
+
+def discriminative_scores(
+    real: np.ndarray,
+    synthetic: np.ndarray,
+    seeds,
+    iterations: int = 2000,
+    batch_size: int = 128,
+    floor: bool = False,
+) -> list[float]:
+    """`discriminative_score` at each of ``seeds`` (or, with ``floor``, `discriminative_floor`'s),
+    the classifiers trained side by side as one model.
+
+    TimeGAN averages several classifiers, each on its own split. Each is small
+    (a GRU of ``C // 2`` units), so training them one after another spends
+    nearly all its time stepping through the windows, not computing; here
+    they share each step. Every classifier keeps its own split, batches and
+    initial weights, exactly as `discriminative_score` seeds them, and its
+    weights never touch another's (`_side_by_side`).
+    """
+    real, synthetic = _check_windows(
+        real, synthetic, "discriminative_floor" if floor else "discriminative_score"
+    )
+    seeds = list(seeds)
+    for seed in seeds:
+        _check_settings(iterations, batch_size, seed)
     for name, windows in (("real", real), ("synthetic", synthetic)):
         if len(windows) < 2:
             raise DataError(
                 f"discriminative_score splits each set 80/20 into train and test windows, so it needs at "
                 f"least 2 {name} windows. Received: {len(windows)}."
             )
+    pairs = [_dealt(real, synthetic, seed) if floor else (real, synthetic) for seed in seeds]
+    return _classifier_scores(pairs, seeds, iterations, batch_size)
 
+
+def _dealt(real: np.ndarray, synthetic: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two sets pooled, shuffled and dealt back at their sizes: two like mixtures."""
+    pooled = np.concatenate([real, synthetic])
+    # A seed of its own for the dealing, so the classifier's split and weights stay those of `seed`.
+    order = np.random.default_rng([seed, 1]).permutation(len(pooled))
+    return pooled[order[: len(real)]], pooled[order[len(real) :]]
+
+
+def _classifier_scores(pairs, seeds: list[int], iterations: int, batch_size: int) -> list[float]:
+    """One classifier per (real, synthetic) pair and seed, trained side by side; each one's score."""
     import keras
     import tensorflow as tf
 
-    rng = np.random.default_rng(seed)
-    real_train, real_test = _split(real, rng)
-    synthetic_train, synthetic_test = _split(synthetic, rng)
-    timesteps, channels = real.shape[1:]
-
-    real_train_t = tf.constant(real_train)
-    synthetic_train_t = tf.constant(synthetic_train)
-    real_take = min(batch_size, len(real_train))
-    synthetic_take = min(batch_size, len(synthetic_train))
-    labels = tf.constant(np.concatenate([np.ones(real_take), np.zeros(synthetic_take)])[:, None], tf.float32)
+    count = len(seeds)
+    timesteps, channels = pairs[0][0].shape[1:]
+    splits = []
+    for (real, synthetic), seed in zip(pairs, seeds, strict=True):
+        rng = np.random.default_rng(seed)
+        splits.append((*_split(real, rng), *_split(synthetic, rng)))
+    real_train = tf.constant(np.stack([split[0] for split in splits]))
+    synthetic_train = tf.constant(np.stack([split[2] for split in splits]))
+    real_size, synthetic_size = int(real_train.shape[1]), int(synthetic_train.shape[1])
+    real_take, synthetic_take = min(batch_size, real_size), min(batch_size, synthetic_size)
+    labels = np.concatenate([np.ones(real_take), np.zeros(synthetic_take)])
+    labels = tf.constant(np.repeat(labels[:, None], count, axis=1), tf.float32)
 
     def draw(step):
-        real_pick = _sample(len(real_train), real_take, seed, 2 * step)
-        synthetic_pick = _sample(len(synthetic_train), synthetic_take, seed, 2 * step + 1)
-        windows = tf.concat(
-            [tf.gather(real_train_t, real_pick), tf.gather(synthetic_train_t, synthetic_pick)], axis=0
-        )
-        return windows, labels
-
-    model = keras.Sequential(
-        [
-            keras.Input((timesteps, channels)),
-            keras.layers.GRU(max(1, channels // 2), activation="tanh", **_gru_initializers(keras, seed)),
-            keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed + 2)),
+        # Classifier k's batch in channels k*C..(k+1)*C, drawn as its own run would draw it.
+        batches = [
+            tf.concat(
+                [
+                    tf.gather(real_train[k], _sample(real_size, real_take, seed, 2 * step)),
+                    tf.gather(
+                        synthetic_train[k], _sample(synthetic_size, synthetic_take, seed, 2 * step + 1)
+                    ),
+                ],
+                axis=0,
+            )
+            for k, seed in enumerate(seeds)
         ]
-    )
+        return tf.concat(batches, axis=-1), labels
+
+    hidden = max(1, channels // 2)
+    model = _side_by_side(keras, seeds, timesteps, channels, hidden)
     model.compile(
         optimizer=keras.optimizers.Adam(),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        # Summed over the classifiers, so each one's gradient is its own run's.
+        loss=lambda truth, logits: count * keras.losses.binary_crossentropy(truth, logits, from_logits=True),
         steps_per_execution=STEPS_PER_EXECUTION,
         jit_compile=_jit_compile(tf, iterations),
     )
     model.fit(_steps(tf, iterations, draw), epochs=1, shuffle=False, verbose=0)
 
-    test = np.concatenate([real_test, synthetic_test])
-    truth = np.concatenate([np.ones(len(real_test)), np.zeros(len(synthetic_test))])
-    logits = _apply(model, test)[:, 0]
-    accuracy = float(np.mean((logits > 0) == (truth == 1)))  # sigmoid(logit) > 0.5
-    return abs(accuracy - 0.5)
+    test = np.concatenate([np.concatenate([split[1], split[3]]) for split in splits], axis=-1)
+    truth = np.concatenate([np.ones(len(splits[0][1])), np.zeros(len(splits[0][3]))])
+    logits = _apply(model, test)
+    accuracy = np.mean((logits > 0) == (truth[:, None] == 1), axis=0)  # sigmoid(logit) > 0.5
+    return [float(abs(value - 0.5)) for value in accuracy]
+
+
+def _side_by_side(keras, seeds: list[int], timesteps: int, channels: int, hidden: int):
+    """Several of TimeGAN's GRU classifiers as one Keras model, none reading another's weights.
+
+    Classifier k reads input channels ``k*C..(k+1)*C``, owns GRU units
+    ``k*H..(k+1)*H`` of each gate and output ``k``. The GRU's kernels and the
+    dense layer's are block-diagonal (gate by gate): each block starts as the
+    classifier's own seeded initialisation, and a constraint keeps every
+    weight outside the blocks at zero after each update, so each classifier
+    computes, and learns, what it would alone.
+    """
+    count = len(seeds)
+    masked = _masked_constraint()
+    gru = keras.layers.GRU(
+        count * hidden,
+        activation="tanh",
+        kernel_constraint=masked(_block_mask(count, channels, hidden, gates=3)),
+        recurrent_constraint=masked(_block_mask(count, hidden, hidden, gates=3)),
+    )
+    dense = keras.layers.Dense(count, kernel_constraint=masked(_block_mask(count, hidden, 1, gates=1)))
+    model = keras.Sequential([keras.Input((timesteps, count * channels)), gru, dense])
+    own = [_gru_initializers(keras, seed) for seed in seeds]
+    gru.cell.kernel.assign(
+        _blocks([init["kernel_initializer"]((channels, 3 * hidden)) for init in own], channels, hidden, 3)
+    )
+    gru.cell.recurrent_kernel.assign(
+        _blocks([init["recurrent_initializer"]((hidden, 3 * hidden)) for init in own], hidden, hidden, 3)
+    )
+    dense.kernel.assign(
+        _blocks([keras.initializers.GlorotUniform(seed + 2)((hidden, 1)) for seed in seeds], hidden, 1, 1)
+    )
+    return model
+
+
+def _block_mask(count: int, rows: int, units: int, gates: int) -> np.ndarray:
+    """1 where classifier k's ``rows`` meet its ``units`` of each of ``gates`` gates (laid out gate by
+    gate, as Keras's GRU lays out its kernels), 0 elsewhere."""
+    mask = np.zeros((count * rows, gates * count * units), "float32")
+    for k in range(count):
+        for gate in range(gates):
+            first = gate * count * units + k * units
+            mask[k * rows : (k + 1) * rows, first : first + units] = 1.0
+    return mask
+
+
+def _blocks(weights, rows: int, units: int, gates: int) -> np.ndarray:
+    """Each classifier's own (rows, gates * units) weights placed in its blocks of the shared kernel."""
+    count = len(weights)
+    shared = np.zeros((count * rows, gates * count * units), "float32")
+    for k, own in enumerate(weights):
+        own = np.asarray(own)
+        for gate in range(gates):
+            first = gate * count * units + k * units
+            shared[k * rows : (k + 1) * rows, first : first + units] = own[
+                :, gate * units : (gate + 1) * units
+            ]
+    return shared
+
+
+@functools.cache
+def _masked_constraint():
+    """The constraint class, made once Keras is imported (this module imports it only to score)."""
+    import keras
+
+    class Masked(keras.constraints.Constraint):
+        """Zero every weight outside a fixed mask: keeps side-by-side classifiers apart."""
+
+        def __init__(self, mask):
+            self.mask = np.asarray(mask, "float32")
+
+        def __call__(self, weights):
+            return weights * keras.ops.convert_to_tensor(self.mask, weights.dtype)
+
+    return Masked
 
 
 def discriminative_floor(
@@ -161,12 +282,7 @@ def discriminative_floor(
     Args and Raises: as `discriminative_score` (the dealt sets keep the
     given sizes, so its size check is the same).
     """
-    real, synthetic = _check_windows(real, synthetic, "discriminative_floor")
-    pooled = np.concatenate([real, synthetic])
-    # A seed of its own for the dealing, so the classifier's split and weights stay those of `seed`.
-    order = np.random.default_rng([seed, 1]).permutation(len(pooled))
-    first, second = pooled[order[: len(real)]], pooled[order[len(real) :]]
-    return discriminative_score(first, second, iterations, batch_size, seed)
+    return discriminative_scores(real, synthetic, [seed], iterations, batch_size, floor=True)[0]
 
 
 def predictive_score(
