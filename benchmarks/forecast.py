@@ -31,7 +31,10 @@ Three workloads, all real and all loaded offline (provenance: docs/data.md):
                   Output: the next 7 days of ridership, one forecast per week
                   (Monday). Windows ending before 2014 train, those ending in
                   2014 validate, and the weeks from 2015-01-05 on (86) are the
-                  test. MASE season: 7.
+                  test. fusegen also reads the day of the year from the date
+                  (data.windows.calendar, as `fusegen init` adds it for daily
+                  rows over years), as GluonTS's models read their time
+                  features (day of week, month and year). MASE season: 7.
 
 Methods, each fitted and timed in this run:
 
@@ -116,6 +119,7 @@ import yaml  # noqa: E402
 
 import fusegen  # noqa: E402
 from fusegen.data.bundled.basic_motions import ACTIVITIES, load_basic_motions  # noqa: E402
+from fusegen.data.calendars import with_calendar  # noqa: E402
 from fusegen.data.pipeline import split_rows  # noqa: E402
 from fusegen.data.table import Table  # noqa: E402
 from fusegen.data.windows import window_table  # noqa: E402
@@ -158,11 +162,13 @@ name: ridership_forecast
 description: Next week's daily Clark/Lake entries from the last four weeks and next week's
   temperature and work days.
 data:
-  windows: {length: 35, stride: 7, training_stride: 1}  # 28 days in, 7 out; learn from every day's window
+  windows: {length: 35, stride: 7, training_stride: 1,  # 28 days in, 7 out; learn from every day's window
+            time_column: date, calendar: [day_of_year]}  # the season, which 28 days cannot show (as init adds)
   split_column: split
 inputs:
-  history: {kind: sequence, steps: 28, channels: 3, columns: [ridership, temp, workday], select: {steps: [0, 28]}}
-  next_week: {kind: sequence, steps: 7, channels: 2, columns: [temp, workday],
+  history: {kind: sequence, steps: 28, channels: 5, select: {steps: [0, 28]},
+            columns: [ridership, temp, workday, day_of_year_sin, day_of_year_cos]}
+  next_week: {kind: sequence, steps: 7, channels: 4, columns: [temp, workday, day_of_year_sin, day_of_year_cos],
               select: {steps: [28, 35]}{known_future}}
 output: {name: ridership, kind: sequence, steps: 7, channels: 1, columns: [ridership], select: {steps: [28, 35]}}
 objective: {type: cvae, latent_dim: 8}
@@ -369,6 +375,7 @@ def ridership_workload(test_every: int) -> Workload:
     holidays = USFederalHolidayCalendar().holidays(dates.min(), dates.max())
     frame = pd.DataFrame(
         {
+            "date": dates.dt.strftime("%Y-%m-%d").to_numpy(object),
             "ridership": raw["ridership"].astype("float64"),
             "temp": raw["temp"].astype("float64"),
             "workday": ((dates.dt.dayofweek < 5) & ~dates.isin(holidays)).astype("float64"),
@@ -446,9 +453,9 @@ def _condition_windows(long: pd.DataFrame, spec: dict, starts: list[int], target
     steps its ``select`` leaves out, so the horizon holds zeros instead: the
     truth never reaches the generator.
     """
-    windows = window_table(
-        Table({name: long[name].to_numpy() for name in long.columns}, "test"), fusegen.load_spec(spec)
-    )
+    parsed = fusegen.load_spec(spec)
+    long_table = Table({name: long[name].to_numpy() for name in long.columns}, "test")
+    windows = window_table(with_calendar(long_table, parsed.data.windows), parsed)
     stride = spec["data"]["windows"]["stride"]
     assert all(start % stride == 0 for start in starts), "test windows must lie on the spec's window grid"
     windows = windows.take(np.array([start // stride for start in starts]))
