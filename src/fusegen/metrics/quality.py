@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp, pearsonr
+from scipy.stats import ks_2samp
 from scipy.stats.contingency import association
 
 from fusegen.errors import DataError
@@ -219,15 +219,32 @@ def _subsample(
 
 
 def _contingency_similarity(real_pair: pd.DataFrame, synthetic_pair: pd.DataFrame) -> dict:
-    """1 - the total variation distance of the two joint frequency tables."""
-    real_frequencies = real_pair.value_counts(normalize=True, dropna=False)
-    synthetic_frequencies = synthetic_pair.value_counts(normalize=True, dropna=False)
-    score = 1.0 - _total_variation(real_frequencies, synthetic_frequencies)
+    """1 - the total variation distance of the two joint frequency tables.
 
-    counts = pd.crosstab(real_pair.iloc[:, 0], real_pair.iloc[:, 1])
+    Counted on integer codes (``np.bincount`` of each row's cell), not with
+    pandas' ``value_counts`` and ``crosstab`` per pair: a table of 55 columns
+    has 1,485 pairs, and those took most of `fusegen evaluate`'s time there.
+    """
+    first, second = (
+        pd.factorize(
+            pd.concat([real_pair.iloc[:, index], synthetic_pair.iloc[:, index]]), use_na_sentinel=False
+        )[0]
+        for index in (0, 1)
+    )
+    columns = int(second.max()) + 1
+    cells = first * columns + second
+    size = (int(first.max()) + 1) * columns
+    real_counts = np.bincount(cells[: len(real_pair)], minlength=size)
+    synthetic_counts = np.bincount(cells[len(real_pair) :], minlength=size)
+    distance = 0.5 * np.abs(real_counts / len(real_pair) - synthetic_counts / len(synthetic_pair)).sum()
+    score = 1.0 - float(distance)
+
+    # The real pair's contingency table over the labels it holds (as pandas' crosstab builds it).
+    counts = real_counts.reshape(-1, columns)
+    counts = counts[counts.sum(axis=1) > 0][:, counts.sum(axis=0) > 0]
     real_association = None
     if min(counts.shape) >= 2:
-        real_association = _number(association(counts.to_numpy(), method="cramer"))
+        real_association = _number(association(counts, method="cramer"))
     return {"score": _number(score), "real_association": real_association}
 
 
@@ -246,8 +263,13 @@ def _correlation_similarity(real_pair: pd.DataFrame, synthetic_pair: pd.DataFram
 
 
 def _pearson(pair: pd.DataFrame) -> float | None:
-    complete = pair.dropna()
+    """Pearson's r over the rows where both values exist (numpy's, as scipy's `pearsonr` computes
+    it, without its per-call checks: a table of 34 numbers has 561 pairs to score)."""
+    values = pair.to_numpy("float64")
+    complete = values[~np.isnan(values).any(axis=1)]
     # Pearson's r is undefined for a constant column; SDMetrics leaves such a pair out.
-    if len(complete) < 2 or (complete.nunique() < 2).any():
+    if len(complete) < 2 or (np.ptp(complete, axis=0) == 0).any():
         return None
-    return _number(pearsonr(complete.iloc[:, 0], complete.iloc[:, 1]).statistic)
+    centred = complete - complete.mean(axis=0)
+    scale = np.sqrt((centred**2).sum(axis=0))
+    return _number(np.clip((centred[:, 0] @ centred[:, 1]) / (scale[0] * scale[1]), -1.0, 1.0))
