@@ -187,6 +187,10 @@ def _generate_chunks(
         checks["similarity"] = lambda records: similarity.too_close(output, _as_table(records))
     if label_check is not None:
         checks["label"] = label_check.rejects
+    orders = getattr(generator.spec.output, "orders", None) or []
+    if orders:
+        checks["order"] = lambda records: breaks_orders(records, orders).any(axis=0)
+    still_broken = np.zeros(len(orders), int)
     redrawn = dict.fromkeys(checks, 0)
     kept = dict.fromkeys(checks, 0)
     for start in range(0, len(rows), batch_size):
@@ -203,7 +207,11 @@ def _generate_chunks(
             for name in checks:
                 redrawn[name] += chunk_redrawn[name]
                 kept[name] += chunk_kept[name]
+        if orders:
+            still_broken += breaks_orders(outputs, orders).sum(axis=1)
         yield outputs
+    if orders:
+        warn_about_broken_orders(orders, still_broken, len(rows), redrawn["order"])
     if similarity is not None:
         similarity.last_counts = {
             "sampled": len(rows), "redrawn": redrawn["similarity"], "kept_close": kept["similarity"],
@@ -249,6 +257,33 @@ def redraw_rejected(records, draw, state, checks: dict):
         remaining = int(any_rejected.sum())
         fewest, stalled = min(fewest, remaining), (stalled + 1 if remaining >= fewest else 0)
     return records, state, first, {name: int(mask.sum()) for name, mask in rejected.items()}
+
+
+def breaks_orders(records: pd.DataFrame, orders) -> np.ndarray:
+    """(orders, rows): True where a row's ``low`` is above its ``high`` (``output.orders``); a pair
+    with either cell missing breaks nothing."""
+    values = {column: pd.to_numeric(records[column], errors="coerce").to_numpy("float64")
+              for pair in orders for column in pair}  # fmt: skip
+    with np.errstate(invalid="ignore"):
+        return np.array([values[low] > values[high] for low, high in orders]).reshape(
+            len(orders), len(records)
+        )
+
+
+def warn_about_broken_orders(orders, broken: np.ndarray, total: int, redrawn: int) -> None:
+    """Say which orders rows still break after their redraws (their given cells may rule them out)."""
+    if not broken.any():
+        return
+    named = ", ".join(
+        f"{low} <= {high} in {count}" for (low, high), count in zip(orders, broken, strict=True) if count
+    )
+    warnings.warn(
+        f"of {total} sampled rows, some still break output.orders after being drawn again ({named} "
+        f"row(s); {redrawn} were drawn again in all): their given cells rule the order out, or the "
+        "generator seldom draws it there. They are kept as drawn.",
+        FusegenWarning,
+        stacklevel=3,
+    )
 
 
 def _as_table(records: pd.DataFrame) -> Table:

@@ -184,6 +184,13 @@ class RecordOutput(_Output):
         "total is its parts' sum, at the total's decimals (left as drawn where a part is missing, and as "
         "given where the total is given). `fusegen init` detects them.",
     )
+    orders: list[list[str]] = Field(
+        default_factory=list,
+        description="Pairs [low, high] of numeric columns with low <= high in every training row where both "
+        "are present, [[balance, loan_amount]]: a sampled or imputed row that breaks one is drawn again "
+        "(with its conditions), and `sample` warns of any still breaking it after the redraws (a given "
+        "cell can rule the order out). `fusegen init` detects them.",
+    )
     head: VectorHead = Field(default_factory=MLPHead)
 
     @model_validator(mode="after")
@@ -245,6 +252,17 @@ class RecordOutput(_Output):
             raise ValueError(
                 "sums takes each total with two or more other columns, none of them a total itself; received "
                 f"{self.sums}"
+            )
+        if any(len(pair) != 2 or pair[0] == pair[1] for pair in self.orders):
+            raise ValueError(
+                f"orders takes pairs [low, high] of two different columns; received {self.orders}"
+            )
+        stray = sorted(
+            {column for pair in self.orders for column in pair} - (set(self.numeric) - set(self.datetime))
+        )
+        if stray:
+            raise ValueError(
+                f"orders names columns that are not numeric (non-datetime) columns of the record: {stray}"
             )
         chained = sorted(set(self.determined_by) & set(self.determined_by.values()))
         if chained or any(column == by for column, by in self.determined_by.items()):
