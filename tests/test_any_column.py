@@ -949,6 +949,21 @@ def test_an_order_between_columns_is_found_by_init_and_kept_by_drawing_again(tmp
     ):
         ruled_out = generator.sample({"balance": [9e6]}, num_samples=20, seed=2, extrapolate=True)
     assert (ruled_out["balance"] == 9e6).all()  # kept as given, never redrawn away
+    # evaluate finds the orders in the real rows and counts the samples breaking them.
+    from fusegen.evaluation import evaluate_run, summary_lines
+
+    results = evaluate_run(generator)
+    assert {(pair["low"], pair["high"]) for pair in results["orders"]["pairs"]} == {
+        ("balance", "loan"),
+        ("paid", "balance"),
+    }
+    assert results["orders"]["rows_breaking_any"] == 0 and all(
+        pair["in_spec"] for pair in results["orders"]["pairs"]
+    )
+    assert any(
+        line.startswith("orders every real row keeps: 2; samples breaking one 0.0%")
+        for line in summary_lines(results)
+    )
     with pytest.raises(SpecError, match="orders takes pairs"):
         load_spec({**spec, "output": {**spec["output"], "orders": [["loan", "loan"]]}})
     with pytest.raises(SpecError, match=r"orders names columns that are not numeric .*\['grade'\]"):

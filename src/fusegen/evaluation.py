@@ -137,6 +137,9 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
         seed=seed,
     )
     results["samples"] = {"count": len(synthetic), "mode": mode, "seconds": round(sample_seconds, 3)}
+    orders = _orders_kept(real_frame, synthetic, output)
+    if orders:
+        results["orders"] = orders
     similarity = generator.similarity_filter_
     if similarity is not None and unconditional:
         # What the filter did to these samples (predict, the other branch, never redraws).
@@ -154,6 +157,33 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
         plots = plot_record_comparison(real_frame, synthetic, out_dir, categorical=list(output.categorical))
         results["plots"] = {name: str(path) for name, path in plots.items()}
     return results
+
+
+def _orders_kept(real_frame, synthetic, output) -> dict | None:
+    """How often the samples break the orders every real row keeps (`find_orders`: a balance never
+    above the amount lent), each pair's share and the rows breaking any; None where the real rows
+    keep none. Those in ``output.orders`` are the ones sampling draws again."""
+    from fusegen.data.inference import find_orders
+    from fusegen.sampling import breaks_orders
+
+    numbers = [column for column in output.numeric if column not in output.datetime]
+    pairs = find_orders(real_frame, numbers, output.sums)
+    pairs += [pair for pair in output.orders if pair not in pairs]
+    if not pairs:
+        return None
+    broken = breaks_orders(synthetic, pairs)
+    return {
+        "pairs": [
+            {
+                "low": low,
+                "high": high,
+                "synthetic_share": float(share),
+                "in_spec": [low, high] in output.orders,
+            }
+            for (low, high), share in zip(pairs, broken.mean(axis=1), strict=True)
+        ],
+        "rows_breaking_any": float(broken.any(axis=0).mean()),
+    }
 
 
 #: A column missing in more than this share of the training rows is a default ML target only
@@ -284,6 +314,23 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
                 f"training rows' own 5th percentile to each other, {privacy['training']['p05']:.3f}, "
                 f"{privacy['share_closer_than_training_p05']:.1%} of samples are closer"
             )
+    orders = results.get("orders")
+    if orders:
+        worst = max(orders["pairs"], key=lambda pair: pair["synthetic_share"])
+        lines.append(
+            f"orders every real row keeps: {len(orders['pairs'])}; samples breaking one "
+            f"{orders['rows_breaking_any']:.1%}"
+            + (
+                f" (most {worst['low']} <= {worst['high']}, {worst['synthetic_share']:.1%})"
+                if worst["synthetic_share"] > 0
+                else ""
+            )
+            + (
+                "; output.orders draws such rows again"
+                if orders["rows_breaking_any"] > 0 and not any(pair["in_spec"] for pair in orders["pairs"])
+                else ""
+            )
+        )
     similarity = results["samples"].get("similarity_filter")
     if similarity:
         lines.append(

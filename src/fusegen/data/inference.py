@@ -332,7 +332,7 @@ def infer_record_spec(
             "columns that are the sum of others in every row: a sampled row's total is its parts' sum "
             f"(output.sums): {sums}"
         )
-    orders = _orders(frame, [column for column in numeric if column not in datetime], sums)
+    orders = find_orders(frame, [column for column in numeric if column not in datetime], sums)
     if orders:
         # Noted, not written: drawing again keeps every order but shifts the marginals the model got
         # wrong with them (loans: rows breaking one 21.6% -> 0, quality 0.9675 -> 0.9615).
@@ -597,7 +597,7 @@ MIN_ORDER_BREAKS = 0.05
 MAX_ORDERS = 20
 
 
-def _orders(frame, columns: list[str], sums: dict[str, list[str]]) -> list[list[str]]:
+def find_orders(frame, columns: list[str], sums: dict[str, list[str]]) -> list[list[str]]:
     """Pairs [low, high] of numeric columns with low <= high in every row where both are present.
 
     openintro's loans owe a balance never above the amount lent; generated column by column, 14% of
