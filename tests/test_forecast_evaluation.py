@@ -320,6 +320,25 @@ def test_a_panel_reports_each_groups_coverage_beside_the_pooled_one():
     )
 
 
+def test_coverage_is_reported_per_step_ahead_where_pooling_hides_its_spread():
+    """pizzaplace's hourly forecasts covered 0.68 of open hours and 1.00 of closed ones: 0.80 pooled."""
+    from fusegen.forecast_evaluation import coverage_by_step
+
+    rng = np.random.default_rng(1)
+    real = rng.normal(size=(300, 4, 1))
+    samples = rng.normal(size=(300, 100, 4, 1))
+    samples[:, :, 1] *= 0.4  # step 2's intervals far too narrow
+    samples[:, :, 3] *= 3.0  # step 4's far too wide
+    by_step = coverage_by_step(real, samples)
+    assert len(by_step) == 4 and by_step[1] < 0.45 and by_step[3] > 0.99 and abs(by_step[0] - 0.8) < 0.06
+    forecast = {"paths_per_window": 100, "windows": 300, "crps": 0.5, "mase": 1.0, "coverage_80": 0.8,
+                "coverage_95": 0.9, "energy_score": 1.0, "baselines": {}, "coverage_80_by_step": by_step}  # fmt: skip
+    assert (
+        f"80% coverage by step ahead from {by_step[1]:.3f} (step 2) to {by_step[3]:.3f} (step 4)"
+        in summary_line(forecast)
+    )
+
+
 def test_evaluating_a_panel_scores_coverage_per_group():
     import fusegen
     from fusegen.spec import load_spec
@@ -344,6 +363,7 @@ def test_evaluating_a_panel_scores_coverage_per_group():
     results, _ = evaluate_forecasts(generator, table, table, seed=0, num_paths=20)
     assert set(results["coverage_80_by_group"]) == {"a", "b"}
     assert all(0.0 <= value <= 1.0 for value in results["coverage_80_by_group"].values())
+    assert len(results["coverage_80_by_step"]) == 4
 
 
 def test_a_flat_held_out_series_is_said_to_rank_nothing():

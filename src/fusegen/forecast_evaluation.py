@@ -106,6 +106,10 @@ def evaluate_forecasts(
     }
     if not kept.all():
         results["windows_left_out"] = int((~kept).sum())
+    if real.shape[1] > 1:
+        # Pooled over the horizon, intervals too wide at some steps hide those too narrow at others:
+        # pizzaplace's hourly forecasts covered 0.68 of open hours and 1.00 of closed ones, 0.80 in all.
+        results["coverage_80_by_step"] = coverage_by_step(real, samples)
     group_column = spec.data.windows.group_column if spec.data and spec.data.windows else None
     if group_column:
         # One noise scale serves every series of a panel, so the pooled coverage can hide a group whose
@@ -164,6 +168,17 @@ def coverage_by_group(real: np.ndarray, samples: np.ndarray, groups) -> dict[str
     }
 
 
+def coverage_by_step(real: np.ndarray, samples: np.ndarray) -> list[float]:
+    """The share of real values inside the central 80% interval at each step ahead (windows that
+    start at one phase of a season, a day's first hour, make each step one hour of the day)."""
+    from fusegen.metrics.forecast import interval_coverage
+
+    return [
+        round(interval_coverage(real[:, step : step + 1], samples[:, :, step : step + 1], 0.8), 4)
+        for step in range(real.shape[1])
+    ]
+
+
 def summary_line(forecast: dict[str, Any]) -> str:
     """One terminal line: the run's scores with each baseline's CRPS and MASE beside its own, and the
     best baseline's CRPS or MASE where it beats the run's."""
@@ -199,6 +214,13 @@ def summary_line(forecast: dict[str, Any]) -> str:
         line += (
             f"; 80% coverage by group from {number(by_group[low])} ({low}) to {number(by_group[high])} "
             f"({high}), over {len(by_group)} groups"
+        )
+    by_step = forecast.get("coverage_80_by_step") or []
+    if by_step:
+        low, high = int(np.argmin(by_step)), int(np.argmax(by_step))
+        line += (
+            f"; 80% coverage by step ahead from {number(by_step[low])} (step {low + 1}) to "
+            f"{number(by_step[high])} (step {high + 1})"
         )
     for metric, label in (("crps", "CRPS"), ("mase", "MASE")):
         scored = {
