@@ -119,7 +119,7 @@ import yaml  # noqa: E402
 
 import fusegen  # noqa: E402
 from fusegen.data.bundled.basic_motions import ACTIVITIES, load_basic_motions  # noqa: E402
-from fusegen.data.calendars import with_calendar  # noqa: E402
+from fusegen.data.derived_channels import with_derived_channels  # noqa: E402
 from fusegen.data.pipeline import split_rows  # noqa: E402
 from fusegen.data.table import Table  # noqa: E402
 from fusegen.data.windows import window_table  # noqa: E402
@@ -455,7 +455,7 @@ def _condition_windows(long: pd.DataFrame, spec: dict, starts: list[int], target
     """
     parsed = fusegen.load_spec(spec)
     long_table = Table({name: long[name].to_numpy() for name in long.columns}, "test")
-    windows = window_table(with_calendar(long_table, parsed.data.windows), parsed)
+    windows = window_table(with_derived_channels(long_table, parsed.data.windows), parsed)
     stride = spec["data"]["windows"]["stride"]
     assert all(start % stride == 0 for start in starts), "test windows must lie on the spec's window grid"
     windows = windows.take(np.array([start // stride for start in starts]))

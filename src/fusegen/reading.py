@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from fusegen.data.adapters import is_batch_source, source_name, table_from_batches
-from fusegen.data.calendars import with_calendar
+from fusegen.data.derived_channels import with_derived_channels
 from fusegen.data.pipeline import prepare_data
 from fusegen.data.shards import BATCH_ROWS, read_batches, stream_decision
 from fusegen.data.sources import load_table, read_file, table_from_frame
@@ -39,7 +39,7 @@ def read_user_file(generator, path: str | Path) -> Table:
     data = generator.spec.data
     if data is None:
         return read_file(path)
-    return with_calendar(read_file(path, delimiter=data.delimiter, encoding=data.encoding), data.windows)
+    return with_derived_channels(read_file(path, delimiter=data.delimiter, encoding=data.encoding), data.windows)
 
 
 def _check_run_data_exists(generator) -> None:
@@ -60,7 +60,7 @@ def as_table(generator, data, training: bool = False) -> Table:
     """``data`` (a table, a file, a frame, arrays or batches) as a `Table`, with the calendar channels
     the spec's windows add."""
     windows = generator.spec.data.windows if generator.spec.data else None
-    return with_calendar(_as_table(generator, data, training), windows)
+    return with_derived_channels(_as_table(generator, data, training), windows)
 
 
 def _as_table(generator, data, training: bool) -> Table:

@@ -34,7 +34,7 @@ from fusegen.data.files import read_file
 from fusegen.data.inference import MAX_CONDITION_LABELS, csv_keys, input_name, is_row_counter
 from fusegen.data.times import parse_times
 from fusegen.errors import DataError
-from fusegen.spec.generator_spec import CALENDAR_CYCLES, calendar_column_names
+from fusegen.spec.generator_spec import CALENDAR_CYCLES, calendar_column_names, label_column_names
 
 #: A window is at most this share of the median series, so that a series gives several.
 MAX_WINDOW_SHARE = 0.25
@@ -154,9 +154,24 @@ def infer_series_spec(
             "population, a price index), so every forecast would read them at levels training never saw; "
             "add them to inputs.history.columns to use them anyway"
         )
+    # A known-ahead column of a few labels (the weather as rain or sun, a promotion's name) is read as
+    # one 0/1 channel per label (data.windows.one_hot); every other must be numbers.
+    one_hot = {
+        column: _labels_of(frame, column, path) for column in known_future if _holds_labels(frame[column])
+    }
     for option, columns in (("--target", targets), ("--known-future", known_future)):
         for column in columns:
-            _require_numbers(frame, column, option, path)
+            if column not in one_hot:
+                _require_numbers(frame, column, option, path)
+    if one_hot:
+        notes.append(
+            f"--known-future {list(one_hot)} hold labels: each label is a 0/1 channel (data.windows.one_hot)"
+        )
+    known_future = [
+        name
+        for column in known_future
+        for name in (label_column_names(column, one_hot[column]) if column in one_hot else [column])
+    ]
     _require_unique_times(frame, time_column, group_column, reserved, path)
     lengths = frame.groupby(group_column).size() if group_column else pd.Series([len(frame)])
     # The window fits the typical series, not the shortest: on a panel where a few series stopped
@@ -241,6 +256,8 @@ def infer_series_spec(
         window_keys["time_column"] = time_column
     if cycles:
         window_keys["calendar"] = cycles
+    if one_hot:
+        window_keys["one_hot"] = one_hot
     if group_column:
         window_keys["group_column"] = group_column
     # A gap in an input is filled (each channel's training mean, and a 0/1 flag channel saying where);
@@ -336,6 +353,37 @@ def infer_series_spec(
             "evaluate` reports beside it; more history, or a shorter --context or --horizon, gives more"
         )
     return spec, notes
+
+
+#: A --known-future column of text with at most this many labels is read as 0/1 channels.
+MAX_ONE_HOT_LABELS = 20
+
+
+def _holds_labels(values) -> bool:
+    """Whether a column is text (not numbers, not written as numbers) of at most `MAX_ONE_HOT_LABELS`."""
+    import pandas as pd
+
+    if values.dtype.kind in "iufb":
+        return False
+    present = values.dropna()
+    return (
+        not present.empty
+        and pd.to_numeric(present, errors="coerce").isna().any()
+        and present.astype(str).nunique() <= MAX_ONE_HOT_LABELS
+    )
+
+
+def _labels_of(frame, column: str, path: Path) -> list[str]:
+    """The labels of a known-ahead text column, which needs one in every row: a gap ahead has no channel."""
+    values = frame[column]
+    if values.isna().any():
+        rows = np.flatnonzero(values.isna().to_numpy())
+        raise DataError(
+            f"{path.name}: --known-future column '{column}' holds labels and is empty in {len(rows)} row(s), "
+            f"the first row {rows[0]}; a label known ahead needs a value in every row.",
+            hint=f"fill those rows (with a label of their own, say 'none'), or leave '{column}' out of --known-future.",
+        )
+    return sorted(values.astype(str).unique().tolist())
 
 
 def _require_numbers(frame, column: str, option: str, path: Path) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fusegen.data.calendars import with_calendar
+from fusegen.data.derived_channels import with_derived_channels
 
 # The file readers live in `fusegen.data.files`; they are re-exported (see __all__)
 # so that `from fusegen.data.sources import read_file` and the like keep working.
@@ -108,7 +108,7 @@ def load_table(data: DataSpec, base_dir: str | Path | None = None, code: CodePol
     given, is the caller's own word on whether code named in ``data`` may run
     (a run directory's spec may never run code): see `CodePolicy`.
     """
-    table = with_calendar(_load_table(data, base_dir, code or CodePolicy.from_spec(data)), data.windows)
+    table = with_derived_channels(_load_table(data, base_dir, code or CodePolicy.from_spec(data)), data.windows)
     if data.untrusted:
         table.confined_to = Path(base_dir or Path.cwd()).resolve()
     return table

@@ -32,6 +32,11 @@ def calendar_column_names(cycles) -> list[str]:
     return [f"{cycle}_{part}" for cycle in cycles for part in ("sin", "cos")]
 
 
+def label_column_names(column: str, labels) -> list[str]:
+    """The 0/1 columns ``data.windows.one_hot`` adds for ``column``'s ``labels``: ``column=label``."""
+    return [f"{column}={label}" for label in labels]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -70,6 +75,15 @@ class WindowSpec(_Section):
         "(the season, for 28 days of daily rows). `fusegen init` adds those.",
     )
 
+    one_hot: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Text columns to read as 0/1 channels, one per label, {weather: [rain, sun, snow]}: "
+        "each label adds a column 'weather=rain' (1 where the row has it) that inputs read like any "
+        "other, a known_future input too (a promotion planned, the weather forecast). A row whose label "
+        "is not listed is an error naming it. `fusegen init` writes it for a --known-future column of "
+        "labels.",
+    )
+
     @model_validator(mode="after")
     def _calendar_has_times(self) -> WindowSpec:
         if self.calendar and not self.time_column:
@@ -80,11 +94,22 @@ class WindowSpec(_Section):
         repeated = sorted({cycle for cycle in self.calendar if self.calendar.count(cycle) > 1})
         if repeated:
             raise ValueError(f"calendar names {repeated} more than once; name each cycle once")
+        for column, labels in self.one_hot.items():
+            if not labels or len(set(labels)) != len(labels):
+                raise ValueError(f"one_hot.{column} takes a list of distinct labels; received {labels}")
+            if column in (self.time_column, self.group_column):
+                raise ValueError(
+                    f"one_hot names '{column}', the windows' time or group column, which cuts the windows "
+                    "and is no channel"
+                )
         return self
 
-    def calendar_columns(self) -> list[str]:
-        """The columns ``calendar`` adds to the table."""
-        return calendar_column_names(self.calendar)
+    def derived_columns(self) -> list[str]:
+        """The columns ``calendar`` and ``one_hot`` add to the table."""
+        labels = [
+            name for column, values in self.one_hot.items() for name in label_column_names(column, values)
+        ]
+        return calendar_column_names(self.calendar) + labels
 
 
 class DataSpec(_Section):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import fusegen
-from fusegen.data.calendars import calendar_channels, with_calendar
+from fusegen.data.derived_channels import calendar_channels, with_derived_channels
 from fusegen.data.sources import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError, SpecError
@@ -76,16 +76,16 @@ def test_each_cycle_is_a_phase_on_the_circle_that_wraps_where_the_cycle_does():
 def test_windows_read_calendar_channels_of_their_own_rows(tmp_path):
     path = daily(tmp_path / "rides.csv", 60)
     spec = spec_with(["day_of_year"])
-    table = with_calendar(fusegen.data.files.read_file(path), spec.data.windows)
+    table = with_derived_channels(fusegen.data.files.read_file(path), spec.data.windows)
     windows = window_table(table, spec)
     first = pd.Timestamp(str(table.columns["day"][windows.row_ids[0]]))
     expected = np.cos(2 * np.pi * (np.arange(9) + first.dayofyear - 1) / 365)
     assert np.allclose(windows.columns["day_of_year_cos"][0], expected)
     # Reading the same table again keeps the channels; a column of that name holding other values is refused.
-    assert with_calendar(table, spec.data.windows).columns.keys() == table.columns.keys()
+    assert with_derived_channels(table, spec.data.windows).columns.keys() == table.columns.keys()
     clashing = table.with_columns({"day_of_year_sin": np.zeros(len(table))})
     with pytest.raises(DataError, match="column 'day_of_year_sin' is in the data.*rename"):
-        with_calendar(clashing, spec.data.windows)
+        with_derived_channels(clashing, spec.data.windows)
 
 
 def test_a_calendar_needs_dates_and_names_the_row_that_has_none(tmp_path):
@@ -102,10 +102,12 @@ def test_a_calendar_needs_dates_and_names_the_row_that_has_none(tmp_path):
     with pytest.raises(
         DataError, match="reads dates from time_column 'day', which holds 1990 in row 0.*a number"
     ):
-        with_calendar(years, spec.data.windows)
+        with_derived_channels(years, spec.data.windows)
     days = np.array(["2014-01-01", "2014-01-02", "soon"], dtype=object)
     with pytest.raises(DataError, match="holds 'soon' in row 2 of '.*bad.csv': no date"):
-        with_calendar(Table({"day": days}, "bad.csv", files=[tmp_path / "bad.csv"]), spec.data.windows)
+        with_derived_channels(
+            Table({"day": days}, "bad.csv", files=[tmp_path / "bad.csv"]), spec.data.windows
+        )
 
 
 def test_a_run_forecasts_with_the_calendar_of_the_rows_it_is_given(tmp_path):
@@ -157,3 +159,59 @@ def test_init_adds_no_calendar_to_dates_written_as_numbers(tmp_path):
     frame.to_csv(tmp_path / "numbers.csv", index=False)
     spec, _ = init_spec(tmp_path / "numbers.csv", series={"targets": ["riders"], "time_column": "day"})
     assert "calendar" not in spec["data"]["windows"]
+
+
+def shop(path, days: int = 300, gap: bool = False):
+    rng = np.random.default_rng(0)
+    weather = rng.choice(["rain", "sun", "snow"], days).astype(object)
+    sales = (
+        10 + np.where(weather == "sun", 4, 0) - np.where(weather == "snow", 4, 0) + rng.normal(0, 0.5, days)
+    )
+    if gap:
+        weather[7] = None
+    times = pd.date_range("2020-01-01", periods=days, freq="D").astype(str)
+    pd.DataFrame({"day": times, "sales": sales, "weather": weather}).to_csv(path, index=False)
+    return path
+
+
+def test_a_known_ahead_column_of_labels_is_read_as_one_flag_per_label(tmp_path):
+    path = shop(tmp_path / "shop.csv")
+    spec, text = init_spec(
+        path, series={"targets": ["sales"], "time_column": "day", "known_future": ["weather"]}
+    )
+    assert spec["data"]["windows"]["one_hot"] == {"weather": ["rain", "snow", "sun"]}
+    flags = ["weather=rain", "weather=snow", "weather=sun"]
+    assert spec["inputs"]["ahead"]["columns"] == flags and spec["inputs"]["history"]["columns"] == [
+        "sales",
+        *flags,
+    ]
+    assert "hold labels: each label is a 0/1 channel" in text
+    spec["training"] = {"epochs": 20}
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    frame = pd.read_csv(path)
+    # The same history, then a week of sun or of snow ahead: the forecasts follow the weather given.
+    week = pd.date_range("2020-10-27", periods=7, freq="D").astype(str)
+    means = {}
+    for weather in ("sun", "snow"):
+        ahead = pd.DataFrame({"day": week, "sales": np.nan, "weather": weather})
+        last = pd.concat([frame, ahead], ignore_index=True).tail(35)  # the last window alone
+        means[weather] = generator.sample(last, num_samples=50).mean()
+    assert means["sun"] - means["snow"] > 4  # 8 apart in the data
+    hail = pd.DataFrame({"day": week, "sales": np.nan, "weather": "hail"})
+    with pytest.raises(
+        DataError, match=r"one_hot: column 'weather' holds 'hail' in row 7 .*not among its labels"
+    ):
+        generator.sample(pd.concat([frame, hail], ignore_index=True).tail(14))
+
+
+def test_labels_known_ahead_need_a_value_in_every_row_and_a_list_of_their_own(tmp_path):
+    path = shop(tmp_path / "gappy.csv", gap=True)
+    with pytest.raises(DataError, match="'weather' holds labels and is empty in 1 row.*row 7"):
+        init_spec(path, series={"targets": ["sales"], "time_column": "day", "known_future": ["weather"]})
+    base = {"length": 9, "stride": 2, "time_column": "day"}
+    for one_hot, message in (({"weather": []}, "distinct labels"), ({"weather": ["a", "a"]}, "distinct labels"),
+                             ({"day": ["x"]}, "time or group column")):  # fmt: skip
+        with pytest.raises(SpecError, match=message):
+            load_spec({"data": {"windows": {**base, "one_hot": one_hot}},
+                       "inputs": {"x": {"kind": "sequence", "steps": 9, "channels": 1, "columns": ["x"]}},
+                       "output": {"kind": "vector", "size": 1, "column": "y"}})  # fmt: skip
