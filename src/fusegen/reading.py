@@ -39,7 +39,9 @@ def read_user_file(generator, path: str | Path) -> Table:
     data = generator.spec.data
     if data is None:
         return read_file(path)
-    return with_derived_channels(read_file(path, delimiter=data.delimiter, encoding=data.encoding), data.windows)
+    return with_derived_channels(
+        read_file(path, delimiter=data.delimiter, encoding=data.encoding), data.windows
+    )
 
 
 def _check_run_data_exists(generator) -> None:

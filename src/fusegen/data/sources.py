@@ -108,7 +108,9 @@ def load_table(data: DataSpec, base_dir: str | Path | None = None, code: CodePol
     given, is the caller's own word on whether code named in ``data`` may run
     (a run directory's spec may never run code): see `CodePolicy`.
     """
-    table = with_derived_channels(_load_table(data, base_dir, code or CodePolicy.from_spec(data)), data.windows)
+    table = with_derived_channels(
+        _load_table(data, base_dir, code or CodePolicy.from_spec(data)), data.windows
+    )
     if data.untrusted:
         table.confined_to = Path(base_dir or Path.cwd()).resolve()
     return table
