@@ -964,7 +964,27 @@ def test_an_order_between_columns_is_found_by_init_and_kept_by_drawing_again(tmp
         line.startswith("orders every real row keeps: 2; samples breaking one 0.0%")
         for line in summary_lines(results)
     )
-    with pytest.raises(SpecError, match="orders takes pairs"):
-        load_spec({**spec, "output": {**spec["output"], "orders": [["loan", "loan"]]}})
+    for pairs in ([["loan", "loan"]], [["loan", "paid"], ["paid", "loan"]]):
+        with pytest.raises(SpecError, match="orders takes pairs"):
+            load_spec({**spec, "output": {**spec["output"], "orders": pairs}})
     with pytest.raises(SpecError, match=r"orders names columns that are not numeric .*\['grade'\]"):
         load_spec({**spec, "output": {**spec["output"], "orders": [["grade", "loan"]]}})
+
+
+def test_an_order_through_a_column_with_gaps_is_kept_in_its_own_right():
+    """a <= b <= c implies a <= c only where b is present: with b missing, a row could break a <= c
+    and neither pair, so it is kept among the orders."""
+    from fusegen.data.inference import find_orders
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0, 1, 600)
+    b = a + rng.uniform(0, 1, 600)
+    c = b + rng.uniform(0, 0.5, 600)
+    frame = pd.DataFrame({"a": a, "b": b, "c": c})
+    assert sorted(find_orders(frame, ["a", "b", "c"], {})) == [["a", "b"], ["b", "c"]]
+    frame.loc[rng.random(600) < 0.4, "b"] = np.nan
+    assert sorted(find_orders(frame, ["a", "b", "c"], {})) == [["a", "b"], ["a", "c"], ["b", "c"]]
+    # Independent columns in few rows keep an order by chance: ten breaks must be expected first.
+    few = pd.DataFrame({"x": rng.uniform(0, 1, 60), "y": rng.uniform(0.9, 2, 60)})
+    few = few[few["x"] <= few["y"]]
+    assert find_orders(few, ["x", "y"], {}) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -215,3 +217,32 @@ def test_labels_known_ahead_need_a_value_in_every_row_and_a_list_of_their_own(tm
             load_spec({"data": {"windows": {**base, "one_hot": one_hot}},
                        "inputs": {"x": {"kind": "sequence", "steps": 9, "channels": 1, "columns": ["x"]}},
                        "output": {"kind": "vector", "size": 1, "column": "y"}})  # fmt: skip
+
+
+def test_the_calendar_reads_each_rows_own_clock_and_labels_survive_strict_data_and_sampling(tmp_path):
+    # 09:00 in Berlin either side of the change to summer time: hour 9 both days, not 8 and 7 in UTC.
+    times = np.array(
+        ["2020-03-28T09:00+01:00", "2020-03-29T09:00+02:00", "2020-03-30T09:00:00Z"], dtype=object
+    )
+    hours = calendar_channels(Table({"t": times}, "t.csv"), "t", ["hour_of_day"])
+    assert np.allclose(np.arctan2(hours["hour_of_day_sin"], hours["hour_of_day_cos"]), 2 * np.pi * 9 / 24)
+    path = shop(tmp_path / "shop.csv", days=120)
+    spec, _ = init_spec(
+        path, series={"targets": ["sales"], "time_column": "day", "known_future": ["weather"]}
+    )
+    spec["data"]["strict"] = True  # the label column is read, through its flags
+    spec["training"] = {"epochs": 1}
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fusegen.errors.FusegenWarning)  # 'weather' is no stranger
+        generator.sample(pd.read_csv(path).tail(35), num_samples=2)
+    # Labels read back as floats from another file are the same labels; an empty cell is named so.
+    frame = pd.DataFrame({"day": ["2020-01-01", "2020-01-02"], "code": [1.0, np.nan]})
+    windows = load_spec(
+        {
+            **spec,
+            "data": {**spec["data"], "windows": {**spec["data"]["windows"], "one_hot": {"code": ["1", "2"]}}},
+        }
+    ).data.windows
+    with pytest.raises(DataError, match=r"'code' holds no label \(an empty cell\) in row 1"):
+        with_derived_channels(Table(dict(frame.items()), "codes.csv"), windows)

@@ -82,6 +82,11 @@ def test_classifiers_side_by_side_score_as_each_would_alone(real, noise):
     assert np.allclose(floors, alone_floor, atol=0.02)
 
 
+def test_side_by_side_classifiers_need_a_seed(real):
+    with pytest.raises(DataError, match="at least one seed"):
+        discriminative_scores(real, real, [])
+
+
 def test_discriminative_takes_sets_of_different_sizes_and_batches_larger_than_them(real):
     score = discriminative_score(real[:7], sines(5, seed=9), iterations=3, batch_size=128)
 

@@ -486,7 +486,7 @@ def _conditions_table(generator, conditions, strict: bool):
         known = _input_columns(generator)
         windows = generator.spec.data.windows if generator.spec.data else None
         # A long table's time and group columns cut it into windows; they are no input, yet no stranger.
-        cutting = {windows.time_column, windows.group_column} if windows else set()
+        cutting = {windows.time_column, windows.group_column, *windows.one_hot} if windows else set()
         record = set(_conditioning_record_columns(generator))
         unknown = sorted(set(table.columns) - set(known) - set(generator.spec.inputs) - cutting - record)
         row_names = [column for column in unknown if column in ROW_NAME_COLUMNS]

@@ -55,7 +55,8 @@ def with_derived_channels(table: Table, windows: WindowSpec | None) -> Table:
     for name, values in added.items():
         if name in table.columns:
             current = table.columns[name]
-            if current.dtype.kind != "f" or not np.allclose(current, values, atol=1e-6, equal_nan=False):
+            same = current.dtype.kind in "iufb" and np.allclose(current.astype("float64"), values, atol=1e-6)
+            if not same:
                 raise DataError(
                     f"{table.origin}: column '{name}' is in the data, and data.windows adds a channel of "
                     "that name (calendar or one_hot); the two differ.",
@@ -73,12 +74,13 @@ def label_channels(table: Table, one_hot: dict[str, list[str]]) -> dict[str, np.
         values = table.column(column, "data.windows.one_hot")
         # A gap reads as "" (no label listed matches it, so it is named below); checks' is_missing would
         # import this module's importers.
-        text = np.array(["" if _missing(value) else str(_plain(value)) for value in values], dtype=object)
+        text = np.array(["" if _missing(value) else _label(value) for value in values], dtype=object)
         known = np.isin(text, labels)
         if not known.all():
             first = int(np.flatnonzero(~known)[0])
+            shown = repr(text[first]) if text[first] else "no label (an empty cell)"
             raise DataError(
-                f"data.windows.one_hot: column '{column}' holds {text[first]!r} in {table.row_label(first)} "
+                f"data.windows.one_hot: column '{column}' holds {shown} in {table.row_label(first)} "
                 f"({int((~known).sum())} such rows), which is not among its labels {labels}.",
                 hint=f"add the label to data.windows.one_hot.{column} and train again, or fix those rows.",
             )
@@ -89,11 +91,9 @@ def label_channels(table: Table, one_hot: dict[str, list[str]]) -> dict[str, np.
 
 def calendar_channels(table: Table, time_column: str, cycles) -> dict[str, np.ndarray]:
     """Each of ``cycles``' sine and cosine columns for the rows of ``table``, from ``time_column``."""
-    from fusegen.data.times import parse_times
-
     written = table.column(time_column, "data.windows.time_column")
     numbers = np.asarray(written).dtype.kind in "iuf"
-    times = None if numbers else parse_times(written)
+    times = None if numbers else _wall_clock(written)
     if numbers or times.isna().any():
         first = 0 if numbers else int(np.flatnonzero(times.isna().to_numpy())[0])
         raise DataError(
@@ -111,8 +111,41 @@ def calendar_channels(table: Table, time_column: str, cycles) -> dict[str, np.nd
     return columns
 
 
+def _wall_clock(written):
+    """The times as their own clocks read them: a UTC offset or a zone is dropped, not converted
+    (09:00 in Berlin is hour 9 in summer and in winter), since the day's and the week's rhythms
+    follow the local clock. `fusegen.data.times.parse_times` converts to UTC, which orders rows."""
+    import pandas as pd
+
+    from fusegen.data.times import parse_times
+
+    series = pd.Series(written)
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        return series.dt.tz_localize(None)
+    if series.dtype.kind != "M":
+        series = series.astype(str).str.replace(_OFFSET, r"\1", regex=True)
+    return parse_times(series)
+
+
+#: A time of day followed by a UTC offset or Z, the offset to drop.
+_OFFSET = r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}:?\d{2})$"
+
+
 def _missing(value) -> bool:
-    return value is None or (isinstance(value, (float, np.floating)) and np.isnan(value))
+    import pandas as pd
+
+    if np.ndim(value) != 0:
+        return False
+    return value is None or bool(pd.isna(value))
+
+
+def _label(value) -> str:
+    """A cell as its label: a whole float as the whole number (a column of 1 and 2 read as floats
+    from another file is still labels '1' and '2')."""
+    value = _plain(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _plain(value):

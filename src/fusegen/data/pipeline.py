@@ -84,6 +84,8 @@ def check_columns(table: Table, spec: GeneratorSpec) -> None:
                 read.add(column)
                 if column not in table.columns:
                     problems.append(f"data.windows.{key} '{column}' is not a column")
+        # The columns data.windows computes, and the label columns it computes them from.
+        read.update(windows.derived_columns(), windows.one_hot)
     if spec.data is not None and spec.data.strict:
         extra = [column for column in table.columns if column not in read]
         if extra:

@@ -366,9 +366,10 @@ def _holds_labels(values) -> bool:
     if values.dtype.kind in "iufb":
         return False
     present = values.dropna()
+    # Mostly text: a column of numbers with a stray "?" stays numbers, and its error names the cell.
     return (
         not present.empty
-        and pd.to_numeric(present, errors="coerce").isna().any()
+        and pd.to_numeric(present, errors="coerce").isna().mean() > 0.5
         and present.astype(str).nunique() <= MAX_ONE_HOT_LABELS
     )
 

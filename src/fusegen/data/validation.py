@@ -178,11 +178,13 @@ def _check_columns(spec: GeneratorSpec, table: Table, report: ValidationReport) 
                 f"column(s) {absent} are not in the data; available: {', '.join(table.columns)}"
             )
     windows = spec.data.windows if spec.data else None
-    for column in (windows.group_column, windows.time_column) if windows else ():
+    for column in (windows.group_column, windows.time_column, *windows.one_hot) if windows else ():
         if column:
             read.add(column)
             if column not in table.columns:
                 report.problems.append(f"data.windows names column '{column}', which is not in the data")
+    if windows:
+        read.update(windows.derived_columns())
     if spec.data is not None and spec.data.strict:
         extra = [column for column in table.columns if column not in read]
         if extra:

@@ -270,6 +270,8 @@ def _pearson(pair: pd.DataFrame) -> float | None:
     # Pearson's r is undefined for a constant column; SDMetrics leaves such a pair out.
     if len(complete) < 2 or (np.ptp(complete, axis=0) == 0).any():
         return None
+    # Scaled first, as scipy does, so that squares of values past 1e154 stay finite.
+    complete = complete / np.abs(complete).max(axis=0)
     centred = complete - complete.mean(axis=0)
     scale = np.sqrt((centred**2).sum(axis=0))
     return _number(np.clip((centred[:, 0] @ centred[:, 1]) / (scale[0] * scale[1]), -1.0, 1.0))

@@ -115,6 +115,8 @@ def discriminative_scores(
         real, synthetic, "discriminative_floor" if floor else "discriminative_score"
     )
     seeds = list(seeds)
+    if not seeds:
+        raise DataError("discriminative_scores needs at least one seed, one classifier each. Received none.")
     for seed in seeds:
         _check_settings(iterations, batch_size, seed)
     for name, windows in (("real", real), ("synthetic", synthetic)):

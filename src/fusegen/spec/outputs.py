@@ -253,7 +253,9 @@ class RecordOutput(_Output):
                 "sums takes each total with two or more other columns, none of them a total itself; received "
                 f"{self.sums}"
             )
-        if any(len(pair) != 2 or pair[0] == pair[1] for pair in self.orders):
+        if any(
+            len(pair) != 2 or pair[0] == pair[1] or [pair[1], pair[0]] in self.orders for pair in self.orders
+        ):
             raise ValueError(
                 f"orders takes pairs [low, high] of two different columns; received {self.orders}"
             )
