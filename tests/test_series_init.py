@@ -830,3 +830,18 @@ def test_training_and_forecast_windows_share_the_phase_the_table_ends_on(lengths
     assert {row + length - 1 for row in learned} >= last_rows  # each long series' newest rows train
     assert learned.tolist() == forecast.tolist()  # the same phase, so the same windows
     assert (steps - forecast == context).all()  # forecasts are written at the steps they forecast
+
+
+def test_a_season_is_read_from_the_repeats_where_the_times_give_no_frequency(tmp_path):
+    """A day counter (1, 2, 3, ...) gives no frequency; a weekly rhythm in the target still shows in its
+    autocorrelation, and evaluate then scores the seasonal naive of that lag. A random walk has none."""
+    rng = np.random.default_rng(0)
+    days = np.arange(1, 701)
+    weekly = 10 + 3 * np.sin(2 * np.pi * days / 7) + rng.normal(0, 0.5, len(days))
+    pd.DataFrame({"day": days, "visits": weekly}).to_csv(tmp_path / "weekly.csv", index=False)
+    spec, text = init_spec(tmp_path / "weekly.csv", series={"targets": ["visits"], "time_column": "day"})
+    assert spec["evaluation"] == {"seasonality": 7} and "'visits' repeats every 7 rows" in text
+    walk = np.cumsum(rng.normal(size=len(days)))
+    pd.DataFrame({"day": days, "price": walk}).to_csv(tmp_path / "walk.csv", index=False)
+    spec, text = init_spec(tmp_path / "walk.csv", series={"targets": ["price"], "time_column": "day"})
+    assert "evaluation" not in spec and "repeats every" not in text

@@ -342,6 +342,12 @@ def infer_series_spec(
         "objective": {"type": objective},
     }
     season = _season_of(step, business)
+    if step is None:
+        # No frequency to read a season from (a day counter, plain years, file order): the targets'
+        # own autocorrelation may show one, for MASE's scale and the seasonal-naive baseline.
+        season, note = _season_from_repeats(frame, targets, time_column, group_column, context)
+        if note:
+            notes.append(note)
     if 1 < season < context:
         spec["evaluation"] = {"seasonality": season}
     training, validating = _split_windows(spec, path)
@@ -578,6 +584,51 @@ def _trending_columns(
         if correlations and abs(float(np.median(correlations))) >= TREND_CORRELATION:
             trending.append(column)
     return trending
+
+
+#: A lag whose autocorrelation peaks at this or more (in the median series) is a season; below it,
+#: a repeat is too weak to make the seasonal naive forecast a baseline worth scoring beside.
+SEASON_CORRELATION = 0.3
+
+
+def _season_from_repeats(
+    frame, targets: list[str], time_column, group_column, context: int
+) -> tuple[int, str | None]:
+    """The lag at which the first target repeats, from its autocorrelation, with a note; (1, None)
+    where none stands out. A season is a local peak of the autocorrelation, at lag 2 to half the
+    context, of at least `SEASON_CORRELATION` in the median series; a trend, whose autocorrelation
+    only decays, has none."""
+    import pandas as pd
+
+    order = _time_order(frame, time_column)
+    groups = frame[group_column] if group_column else pd.Series(np.zeros(len(frame)))
+    most = max(2, context // 2)
+    curves = []
+    for _, rows in groups.groupby(groups).groups.items():
+        rows = np.asarray(rows)
+        values = frame[targets[0]].to_numpy("float64")[rows[np.argsort(order[rows], kind="stable")]]
+        values = values[np.isfinite(values)]
+        if len(values) < 3 * most:
+            continue
+        centred = values - values.mean()
+        scale = np.dot(centred, centred)
+        if np.sqrt(scale / len(values)) <= 1e-9 * (abs(values.mean()) + 1.0):
+            continue  # constant but for rounding: its "repeats" are the float format's
+        curves.append([np.dot(centred[:-lag], centred[lag:]) / scale for lag in range(1, most + 2)])
+    if not curves:
+        return 1, None
+    curve = np.median(np.array(curves), axis=0)  # curve[k] is lag k + 1
+    peaks = [
+        lag for lag in range(2, most + 1) if curve[lag - 1] > curve[lag - 2] and curve[lag - 1] >= curve[lag]
+    ]
+    strong = [lag for lag in peaks if curve[lag - 1] >= SEASON_CORRELATION]
+    if not strong:
+        return 1, None
+    season = max(strong, key=lambda lag: curve[lag - 1])
+    return season, (
+        f"'{targets[0]}' repeats every {season} rows (autocorrelation {curve[season - 1]:.2f} at lag {season}): "
+        f"evaluate scores a seasonal naive forecast of that lag beside the model (evaluation.seasonality)"
+    )
 
 
 def _time_order(frame, time_column: str | None) -> np.ndarray:
