@@ -59,8 +59,10 @@ def _check_run_data_exists(generator) -> None:
 
 
 def as_table(generator, data, training: bool = False) -> Table:
-    """``data`` (a table, a file, a frame, arrays or batches) as a `Table`, with the calendar channels
-    the spec's windows add."""
+    """``data`` (a table, a file, a frame, arrays or batches) as a `Table`, with the channels the
+    spec's windows compute (`fusegen.data.derived_channels`)."""
+    if isinstance(data, (str, Path)):
+        return read_user_file(generator, data)  # which adds them itself, for evaluate's --real too
     windows = generator.spec.data.windows if generator.spec.data else None
     return with_derived_channels(_as_table(generator, data, training), windows)
 
@@ -68,8 +70,6 @@ def as_table(generator, data, training: bool = False) -> Table:
 def _as_table(generator, data, training: bool) -> Table:
     if isinstance(data, Table):
         return data
-    if isinstance(data, (str, Path)):
-        return read_user_file(generator, data)
     if isinstance(data, dict):
         return Table(data, origin="the given arrays")
     if hasattr(data, "columns") and hasattr(data, "iloc"):
