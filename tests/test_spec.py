@@ -35,6 +35,16 @@ def test_examples_validate(examples_dir, path):
     assert spec.name == path
 
 
+def test_a_generator_takes_the_spec_as_a_mapping_and_validates_it_the_same_way(tmp_path):
+    import fusegen
+
+    generator = fusegen.Generator(MINIMAL, base_dir=tmp_path)
+    assert generator.spec == load_spec(MINIMAL) and generator.base_dir == tmp_path
+    with pytest.raises(SpecError) as caught:
+        fusegen.Generator({**MINIMAL, "output": {"kind": "vector", "size": -3}})
+    assert caught.value.problems == ["output.size: expected a positive number, received -3"]
+
+
 def test_negative_height_names_the_key_path_and_value():
     raw = {
         "inputs": {"photo": {"kind": "image", "height": -3, "width": 8}},

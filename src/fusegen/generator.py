@@ -28,7 +28,7 @@ class Generator:
     """A multi-input generator built from one spec.
 
     Args:
-        spec: a `GeneratorSpec`, or a path to a YAML spec.
+        spec: a `GeneratorSpec`, its mapping (as a YAML spec reads), or a path to a YAML spec.
         base_dir: folder that relative data paths in the spec resolve
             against; the spec file's folder when loaded from a file.
 
@@ -38,7 +38,9 @@ class Generator:
     models, each built like ``model_``; sampling draws from all of them in turn.
     """
 
-    def __init__(self, spec: GeneratorSpec | str | Path, base_dir: str | Path | None = None):
+    def __init__(self, spec: GeneratorSpec | dict | str | Path, base_dir: str | Path | None = None):
+        if isinstance(spec, dict):
+            spec = load_spec(spec)  # the spec's own mapping, as YAML would give it: validated the same way
         if not isinstance(spec, GeneratorSpec):
             path = Path(spec)
             spec = load_spec(path)

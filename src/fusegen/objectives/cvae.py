@@ -39,12 +39,16 @@ from fusegen.objectives.interval_calibration import (
 from fusegen.objectives.linear_blend import LinearBlend, blends_linear_prediction
 from fusegen.objectives.marginal_calibration import CALIBRATION_ROWS as MARGINAL_ROWS
 from fusegen.objectives.marginal_calibration import MarginalCalibration
+from fusegen.objectives.noise_shape import NoiseShape, shapes_noise
 from fusegen.objectives.record_conditioning import RecordConditioning
 from fusegen.spec.names import CONTEXT_SCALE
 from fusegen.spec.objectives import CVAEObjective
 
 #: Rows per decoder call while the marginal maps are measured (see `_measure_marginals`).
 MARGINAL_BATCH = 2048
+
+#: Held-out rows the noise's shape over the steps is fitted on, at most.
+NOISE_SHAPE_ROWS = 4096
 
 #: A standard Gaussian's 0.9 quantile: its central 80% interval is +-1.2816.
 CENTRAL_80_HALF_WIDTH = 1.2815516
@@ -57,7 +61,10 @@ class ConditionalVAE(ObjectiveModel):
     # (and runs from before marginal calibration have no marginals network: the identity, as they did).
     # (and runs from before the conditional prior have no prior network: the standard normal).
     # (and runs from before the blend with the linear prediction have no linear_blend: weight 0).
-    optional_networks = frozenset({"noise", "noise_correlation", "marginals", "prior", "linear_blend"})
+    # (and runs from before per-step noise have no noise_shape: every step's scale 1).
+    optional_networks = frozenset(
+        {"noise", "noise_correlation", "noise_shape", "marginals", "prior", "linear_blend"}
+    )
     # Its loss is a negative log-likelihood bound: lower on held-out rows means a better model of them.
     validation_tracks_quality = True
 
@@ -117,6 +124,11 @@ class ConditionalVAE(ObjectiveModel):
                                                        trainable=False, name="autocorrelation")],
                 name="noise_correlation",
             )  # fmt: skip
+        self.step_noise = self.noise_shape = None
+        if self.noise is not None and shapes_noise(self.spec):
+            # Each step's scale relative to the mean, fitted after training (fusegen.objectives.noise_shape).
+            self.step_noise = NoiseShape(self.spec)
+            self.noise_shape = self.step_noise.network  # tracked, so it saves and loads
         self.blend = self.linear_blend = None
         if self.noise is not None and blends_linear_prediction(self.spec):
             # A forecast's centre leans on each window's linear prediction by a measured weight.
@@ -320,8 +332,9 @@ class ConditionalVAE(ObjectiveModel):
             * keras.random.normal((batch, self.latent_dim), seed=seed_generator)
         )
         outputs = self.decode(fused, self.prior_latent(fused, spread, gate))
+        # The centre costs a second decoder call; most forecasts measure a weight of 0 and skip it.
+        decoded = outputs
         if self.blend is not None:
-            # The centre costs a second decoder call; most forecasts measure a weight of 0 and skip it.
             outputs = outputs + ops.cond(
                 self.blend.weight > 0, lambda: self._blend_shift(fused), lambda: ops.zeros_like(outputs)
             )
@@ -330,7 +343,12 @@ class ConditionalVAE(ObjectiveModel):
             noise = keras.random.normal(ops.shape(outputs), seed=seed_generator)
             if self.noise_correlation is not None:
                 noise = self._correlated_over_steps(noise)
-            outputs = outputs + temperature * scale * self._window_units(fused) * noise
+            units = self._window_units(fused)
+            if self.step_noise is not None:
+                # So does the shape's centre; where no shape was fitted every step's scale is 1 whatever it.
+                centre = ops.cond(self.step_noise.fitted(), lambda: self._centre(fused), lambda: decoded)
+                units = units * self.step_noise.scale(fused, centre, units)
+            outputs = outputs + temperature * scale * units * noise
         if self.marginal_calibration is not None:
             outputs = self.marginal_calibration.apply(outputs)
         if self.record_conditioning is not None:
@@ -421,18 +439,24 @@ class ConditionalVAE(ObjectiveModel):
         if self.blend is not None and validation is not None:
             # First, so that the noise is measured and calibrated around the blended centre.
             self._measure_blend(validation)
+        held_out = validation if validation is not None else train
+        if self.step_noise is not None:
+            # Before the scale: the scale and the correlation are measured in units of each step's own.
+            self._measure_noise_shape(held_out)
         seed = keras.random.SeedGenerator(0)
         errors, spread, count = [], 0.0, 0.0
         products = squares = 0.0  # per channel: sums of e_t e_(t+k) for each lag k, and of e_t^2
-        for inputs, targets in validation if validation is not None else train:
+        for inputs, targets in held_out:
             fused = self.conditions(inputs)
             shape = (ops.shape(self.fused_tensor(fused))[0], self.latent_dim)
             centre = self._centre(fused)
             drawn = self.decode(fused, self.prior_latent(fused, keras.random.normal(shape, seed=seed)))
+            units = self._window_units(fused)
+            if self.step_noise is not None:
+                units = units * self.step_noise.scale(fused, centre, units)
             if self.blend is not None:
                 shift = self._blend_shift(fused, centre)
                 centre, drawn = centre + shift, drawn + shift
-            units = self._window_units(fused)
             residual = (ops.cast(targets, "float32") - centre) / units
             errors.append(np.abs(ops.convert_to_numpy(residual)).ravel())
             spread += float(ops.sum(ops.square((drawn - centre) / units)))
@@ -514,6 +538,24 @@ class ConditionalVAE(ObjectiveModel):
             np.concatenate(data_present) if data_present else None,
         )
 
+    def _measure_noise_shape(self, held_out) -> None:
+        """Fit each step's noise scale (`fusegen.objectives.noise_shape`) to the held-out errors of the
+        (blended) centre, in window units, on up to `NOISE_SHAPE_ROWS` rows."""
+        features, errors, rows = [], [], 0
+        for inputs, targets in held_out:
+            fused = self.conditions(inputs)
+            centre = self._centre(fused)
+            units = self._window_units(fused)
+            features.append(ops.convert_to_numpy(self.step_noise.features(fused, centre, units)))
+            if self.blend is not None:
+                centre = centre + self._blend_shift(fused, centre)
+            residual = (ops.cast(targets, "float32") - centre) / units
+            errors.append(ops.convert_to_numpy(residual))
+            rows += len(errors[-1])
+            if rows >= NOISE_SHAPE_ROWS:
+                break
+        self.step_noise.fit(np.concatenate(features), np.concatenate(errors))
+
     def _held_out_paths(self, validation):
         """For up to `CALIBRATION_ROWS` held-out rows: each path's decoded centre and its unit noise
         (each ``(rows, paths, steps, channels)``) and the targets, for `calibrate_noise_scale`."""
@@ -533,6 +575,9 @@ class ConditionalVAE(ObjectiveModel):
             noise = keras.random.normal(ops.shape(drawn), seed=seed)
             if self.noise_correlation is not None:
                 noise = self._correlated_over_steps(noise)
+            if self.step_noise is not None:
+                row_shape = self.step_noise.scale(fused, self._centre(fused), self._window_units(fused))
+                noise = noise * ops.repeat(row_shape, CALIBRATION_PATHS, 0)
             noise = noise * self._window_units(repeated)
             shape = (batch, CALIBRATION_PATHS, *ops.shape(drawn)[1:])
             centres.append(ops.convert_to_numpy(ops.reshape(drawn, shape)))
@@ -558,6 +603,7 @@ class ConditionalVAE(ObjectiveModel):
             "record_condition": self.record_condition,
             "noise": self.noise,
             "noise_correlation": self.noise_correlation,
+            "noise_shape": self.noise_shape,
             "marginals": self.marginals,
             "linear_blend": self.linear_blend,
         }

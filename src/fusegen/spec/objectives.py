@@ -88,6 +88,14 @@ class CVAEObjective(ObjectiveConfig):
         "decoder's mean for its latent, and a forecast's intervals are too narrow. 'auto': on for a "
         "sequence output with inputs (a forecast), off for whole windows, images, vectors and records.",
     )
+    noise_scale: Literal["per_step", "constant"] = Field(
+        default="per_step",
+        description="For a sequence output with observation noise, how the noise's scale varies: "
+        "'per_step', each step's own, fitted after training on held-out errors from the step's position "
+        "in the horizon, the model's centre there and its known-ahead values (a shop's closed hours get "
+        "narrow intervals, its evenings wide ones; docs/objectives.md), its mean still calibrated to the "
+        "80% interval; 'constant', one scale for every step, as runs before 0.19.0 had.",
+    )
     prior_scale: Literal["auto"] | PositiveFloat = Field(
         default="auto",
         description="Standard deviation of the latent draws when sampling (times the temperature). A "
