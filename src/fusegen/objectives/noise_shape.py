@@ -26,7 +26,9 @@ a holiday's few huge ones), which is convex in the coefficients, with a ridge pe
 at the mean scale on each coefficient: a step seen in a few windows stays near
 the mean. The scales are then normalised to a mean square of 1, so the noise
 scale keeps its meaning and `calibrate_noise_scale` still sets the interval's
-width; only its shape over the steps comes from here. A run from before this
+width; only its shape over the steps comes from here. The shape and then the
+mean scale are measured on the same held-out windows, so with fewer than
+`MIN_ROWS` of them no shape is fitted. A run from before this
 has no such network: its coefficients load as zeros, every step's scale 1,
 and it samples as it did.
 """
