@@ -133,14 +133,23 @@ def test_scales_stay_within_the_bounds_whatever_the_coefficients():
     assert MAX_RATIO > 1
 
 
-def test_a_few_held_out_windows_fit_no_shape():
-    # The shape and then the mean scale are measured on the same held-out windows; on a handful a fitted
-    # shape would follow their luck, so below MIN_ROWS every step keeps scale 1.
+def test_a_few_held_out_windows_fit_only_the_growth_over_the_steps_ahead():
+    # The shape and then the mean scale are measured on the same held-out windows; on a handful a whole
+    # shape would follow their luck, so below MIN_ROWS one slope per channel over log(1 + step) is all.
     shape = NoiseShape(forecast_spec("per_step"))
     rng = np.random.default_rng(0)
+    ahead = np.arange(HORIZON)
+    walk = np.sqrt(1.0 + ahead)[:, None]  # a random walk's error: the square root of the steps
     features = rng.normal(size=(MIN_ROWS - 1, HORIZON, 1, shape.width))
-    errors = rng.normal(size=(MIN_ROWS - 1, HORIZON, 1)) * np.repeat([QUIET, BUSY], HORIZON // 2)[:, None]
-    assert np.allclose(shape.fit(features, errors), 1.0)
+    features[..., :HORIZON] = np.eye(HORIZON)[None, :, None, :]  # each step's indicator, as `features` gives
+    errors = rng.normal(size=(MIN_ROWS - 1, HORIZON, 1)) * walk
+    fitted = shape.fit(features, errors)
+    kernel, _ = shape.network.get_layer("noise_shape").get_weights()
+    assert not kernel[HORIZON:].any()  # nothing from the centre or the step values
+    slope = kernel[1:HORIZON, 0] / np.log1p(ahead[1:])  # one slope over log(1 + step); the truth's 0.5
+    assert kernel[0, 0] == 0.0 and np.allclose(slope, slope[0], rtol=1e-5) and 0.2 < slope[0] < 0.8
+    assert np.all(np.diff(fitted[0, :, 0]) > 0) and 1.4 < fitted[0, -1, 0] / fitted[0, 0, 0] < 5.0
+    # Enough rows: the whole shape, here the busy half's ten times the quiet half's error.
     features = rng.normal(size=(MIN_ROWS * 10, HORIZON, 1, shape.width))
     features[..., :HORIZON] = np.eye(HORIZON)[None, :, None, :]
     errors = rng.normal(size=(MIN_ROWS * 10, HORIZON, 1)) * np.repeat([QUIET, BUSY], HORIZON // 2)[:, None]

@@ -28,7 +28,8 @@ the mean. The scales are then normalised to a mean square of 1, so the noise
 scale keeps its meaning and `calibrate_noise_scale` still sets the interval's
 width; only its shape over the steps comes from here. The shape and then the
 mean scale are measured on the same held-out windows, so with fewer than
-`MIN_ROWS` of them no shape is fitted. A run from before this
+`MIN_ROWS` of them only the growth over the steps ahead is fitted, one
+coefficient per channel. A run from before this
 has no such network: its coefficients load as zeros, every step's scale 1,
 and it samples as it did.
 """
@@ -48,9 +49,9 @@ PSEUDO_POINTS = 10.0
 #: A step's scale stays within this factor of the mean scale either way: a shut shop's hours get
 #: narrow intervals, not none, and no one odd error sets a step's interval alone.
 MAX_RATIO = 20.0
-#: Held-out windows needed before a shape is fitted at all; with fewer, every step keeps scale 1.
+#: Held-out windows needed for the whole shape; with fewer, only its growth over the steps ahead.
 #: The shape's coefficients and then the mean scale are measured on the same held-out windows, and
-#: on BasicMotions' 6 a shape fitted to them left the test windows' 80% intervals holding 74%.
+#: on BasicMotions' 6 a whole shape fitted to them left the test windows' 80% intervals holding 74%.
 MIN_ROWS = 20
 #: Newton iterations for the fit; the problem is convex and smooth, so it settles in a few.
 FIT_ITERATIONS = 50
@@ -117,14 +118,25 @@ class NoiseShape:
         """Set the coefficients from held-out ``features`` (rows, steps, channels, width) and ``errors``
         (rows, steps, channels, in window units); return each step's fitted scale, (rows, steps, channels).
 
-        With fewer than `MIN_ROWS` rows the coefficients stay 0: every step's scale 1, as with
-        ``noise_scale: constant``.
+        With fewer than `MIN_ROWS` rows only one coefficient per channel is fitted: how the scale
+        grows with the steps ahead, ``log scale = slope * log(1 + step)`` (a random walk's error
+        grows as the square root of the steps, a slope of 0.5).
         """
         kernel = np.zeros((self.width, self.channels), "float32")
         bias = np.zeros(self.channels, "float32")
-        for channel in range(self.channels if len(errors) >= MIN_ROWS else 0):
-            x = features[:, :, channel].reshape(-1, self.width).astype("float64")
-            kernel[:, channel], bias[channel] = fit_log_scale(x, errors[..., channel].ravel(), self.steps)
+        few = len(errors) < MIN_ROWS
+        # With few rows only the growth over the steps ahead: log scale = slope * log(1 + step),
+        # written into the step indicators' coefficients, one slope per channel.
+        ahead = np.log1p(np.arange(self.steps, dtype="float64"))
+        for channel in range(self.channels):
+            sizes = errors[..., channel].ravel()
+            if few:
+                x = np.broadcast_to(ahead[None, :], errors.shape[:2]).reshape(-1, 1)
+                slope, bias[channel] = fit_log_scale(x, sizes, indicators=0)
+                kernel[: self.steps, channel] = slope[0] * ahead
+            else:
+                x = features[:, :, channel].reshape(-1, self.width).astype("float64")
+                kernel[:, channel], bias[channel] = fit_log_scale(x, sizes, self.steps)
         self.network.get_layer("noise_shape").set_weights([kernel, bias])
         log_scale = np.einsum("rtcf,fc->rtc", features, kernel) + bias
         return np.exp(np.clip(log_scale, -np.log(MAX_RATIO), np.log(MAX_RATIO)))
