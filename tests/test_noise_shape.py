@@ -133,6 +133,12 @@ def test_scales_stay_within_the_bounds_whatever_the_coefficients():
     assert MAX_RATIO > 1
 
 
+def held_out_features(shape, rows, rng):
+    """Random levels and step values for ``rows`` held-out windows, as `NoiseShape.features` gives them."""
+    values = rng.normal(size=(rows, HORIZON, shape.step_values)) if shape.step_values else None
+    return rng.normal(size=(rows, HORIZON, 1)), values
+
+
 def test_a_few_held_out_windows_fit_only_the_growth_over_the_steps_ahead():
     # The shape and then the mean scale are measured on the same held-out windows; on a handful a whole
     # shape would follow their luck, so below MIN_ROWS one slope per channel over log(1 + step) is all.
@@ -140,18 +146,37 @@ def test_a_few_held_out_windows_fit_only_the_growth_over_the_steps_ahead():
     rng = np.random.default_rng(0)
     ahead = np.arange(HORIZON)
     walk = np.sqrt(1.0 + ahead)[:, None]  # a random walk's error: the square root of the steps
-    features = rng.normal(size=(MIN_ROWS - 1, HORIZON, 1, shape.width))
-    features[..., :HORIZON] = np.eye(HORIZON)[None, :, None, :]  # each step's indicator, as `features` gives
     errors = rng.normal(size=(MIN_ROWS - 1, HORIZON, 1)) * walk
-    fitted = shape.fit(features, errors)
+    fitted = shape.fit(*held_out_features(shape, MIN_ROWS - 1, rng), errors)
     kernel, _ = shape.network.get_layer("noise_shape").get_weights()
     assert not kernel[HORIZON:].any()  # nothing from the centre or the step values
     slope = kernel[1:HORIZON, 0] / np.log1p(ahead[1:])  # one slope over log(1 + step); the truth's 0.5
     assert kernel[0, 0] == 0.0 and np.allclose(slope, slope[0], rtol=1e-5) and 0.2 < slope[0] < 0.8
     assert np.all(np.diff(fitted[0, :, 0]) > 0) and 1.4 < fitted[0, -1, 0] / fitted[0, 0, 0] < 5.0
     # Enough rows: the whole shape, here the busy half's ten times the quiet half's error.
-    features = rng.normal(size=(MIN_ROWS * 10, HORIZON, 1, shape.width))
-    features[..., :HORIZON] = np.eye(HORIZON)[None, :, None, :]
     errors = rng.normal(size=(MIN_ROWS * 10, HORIZON, 1)) * np.repeat([QUIET, BUSY], HORIZON // 2)[:, None]
-    fitted = shape.fit(features, errors)
+    fitted = shape.fit(*held_out_features(shape, MIN_ROWS * 10, rng), errors)
     assert fitted[:, HORIZON // 2 :].mean() > 4.0 * fitted[:, : HORIZON // 2].mean()
+
+
+def test_a_busy_step_keeps_its_errors_and_a_far_off_feature_does_not_overflow():
+    rng = np.random.default_rng(0)
+    rows, steps = 400, 24
+    position = np.eye(steps)[np.tile(np.arange(steps), rows)]
+    sizes = np.where(position[:, 5] == 1, 5.0, 1.0)  # one step errs five times the others
+    errors = rng.normal(size=len(sizes)) * sizes
+    groups = np.tile(np.arange(steps), rows)
+    weights, intercept = fit_log_scale(position, errors, steps, groups=groups)
+    fitted = np.exp(position @ weights + intercept)
+    # Each step's errors are clipped at its own 99th percentile, not the busy step's at everyone's.
+    assert 4.0 < fitted[position[:, 5] == 1].mean() / fitted[position[:, 0] == 1].mean() < 6.0
+    # A covariate near 10,000 that moves by a thousandth: normalised without overflowing.
+    offset = np.column_stack([position, 1e4 + 1e-3 * rng.normal(size=len(sizes))])
+    weights, intercept = fit_log_scale(offset, errors, steps, groups=groups)
+    assert np.isfinite(intercept) and np.all(np.isfinite(weights))
+    np.testing.assert_allclose(
+        np.mean(np.exp(2 * (offset @ weights.astype("float64") + intercept))), 1.0, rtol=1e-3
+    )
+    # Errors all alike: no shape at all, exactly.
+    weights, _ = fit_log_scale(position, np.ones(len(sizes)), steps, groups=groups)
+    assert not weights.any()

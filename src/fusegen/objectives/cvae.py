@@ -39,16 +39,13 @@ from fusegen.objectives.interval_calibration import (
 from fusegen.objectives.linear_blend import LinearBlend, blends_linear_prediction
 from fusegen.objectives.marginal_calibration import CALIBRATION_ROWS as MARGINAL_ROWS
 from fusegen.objectives.marginal_calibration import MarginalCalibration
-from fusegen.objectives.noise_shape import NoiseShape, shapes_noise
+from fusegen.objectives.noise_shape import FIT_BUDGET, MIN_ROWS, NoiseShape, shapes_noise
 from fusegen.objectives.record_conditioning import RecordConditioning
 from fusegen.spec.names import CONTEXT_SCALE
 from fusegen.spec.objectives import CVAEObjective
 
 #: Rows per decoder call while the marginal maps are measured (see `_measure_marginals`).
 MARGINAL_BATCH = 2048
-
-#: Held-out rows the noise's shape over the steps is fitted on, at most.
-NOISE_SHAPE_ROWS = 4096
 
 #: A standard Gaussian's 0.9 quantile: its central 80% interval is +-1.2816.
 CENTRAL_80_HALF_WIDTH = 1.2815516
@@ -332,11 +329,19 @@ class ConditionalVAE(ObjectiveModel):
             * keras.random.normal((batch, self.latent_dim), seed=seed_generator)
         )
         outputs = self.decode(fused, self.prior_latent(fused, spread, gate))
-        # The centre costs a second decoder call; most forecasts measure a weight of 0 and skip it.
-        decoded = outputs
+        # The centre (latent 0) costs a second decoder call, made only where the blend has a weight
+        # (most forecasts measure 0) or a noise shape was fitted; otherwise nothing reads it.
+        needs_centre = self.blend is not None and self.blend.weight > 0
+        if self.step_noise is not None:
+            needs_centre = ops.logical_or(needs_centre, self.step_noise.fitted())
+        centre = outputs
+        if self.blend is not None or self.step_noise is not None:
+            centre = ops.cond(needs_centre, lambda: self._centre(fused), lambda: outputs)
         if self.blend is not None:
             outputs = outputs + ops.cond(
-                self.blend.weight > 0, lambda: self._blend_shift(fused), lambda: ops.zeros_like(outputs)
+                self.blend.weight > 0,
+                lambda: self._blend_shift(fused, centre),
+                lambda: ops.zeros_like(outputs),
             )
         if self.noise is not None:
             scale = self.noise.get_layer("noise_scale").kernel[0, 0]
@@ -345,8 +350,6 @@ class ConditionalVAE(ObjectiveModel):
                 noise = self._correlated_over_steps(noise)
             units = self._window_units(fused)
             if self.step_noise is not None:
-                # So does the shape's centre; where no shape was fitted every step's scale is 1 whatever it.
-                centre = ops.cond(self.step_noise.fitted(), lambda: self._centre(fused), lambda: decoded)
                 units = units * self.step_noise.scale(fused, centre, units)
             outputs = outputs + temperature * scale * units * noise
         if self.marginal_calibration is not None:
@@ -540,21 +543,28 @@ class ConditionalVAE(ObjectiveModel):
 
     def _measure_noise_shape(self, held_out) -> None:
         """Fit each step's noise scale (`fusegen.objectives.noise_shape`) to the held-out errors of the
-        (blended) centre, in window units, on up to `NOISE_SHAPE_ROWS` rows."""
-        features, errors, rows = [], [], 0
+        (blended) centre, in window units, on as many rows as `FIT_BUDGET` features allow."""
+        budget = max(MIN_ROWS, FIT_BUDGET // (self.spec.output.steps * self.step_noise.width))
+        levels, values, errors, rows = [], [], [], 0
         for inputs, targets in held_out:
             fused = self.conditions(inputs)
             centre = self._centre(fused)
             units = self._window_units(fused)
-            features.append(ops.convert_to_numpy(self.step_noise.features(fused, centre, units)))
+            level, step_values = self.step_noise.features(fused, centre, units)
+            levels.append(ops.convert_to_numpy(level))
+            if step_values is not None:
+                values.append(ops.convert_to_numpy(step_values))
             if self.blend is not None:
                 centre = centre + self._blend_shift(fused, centre)
-            residual = (ops.cast(targets, "float32") - centre) / units
-            errors.append(ops.convert_to_numpy(residual))
+            errors.append(ops.convert_to_numpy((ops.cast(targets, "float32") - centre) / units))
             rows += len(errors[-1])
-            if rows >= NOISE_SHAPE_ROWS:
+            if rows >= budget:
                 break
-        self.step_noise.fit(np.concatenate(features), np.concatenate(errors))
+        self.step_noise.fit(
+            np.concatenate(levels)[:budget],
+            np.concatenate(values)[:budget] if values else None,
+            np.concatenate(errors)[:budget],
+        )
 
     def _held_out_paths(self, validation):
         """For up to `CALIBRATION_ROWS` held-out rows: each path's decoded centre and its unit noise
@@ -570,13 +580,14 @@ class ConditionalVAE(ObjectiveModel):
             )
             spread = keras.random.normal((batch * CALIBRATION_PATHS, self.latent_dim), seed=seed)
             drawn = self.decode(repeated, self.prior_latent(repeated, spread))
+            centre = self._centre(fused) if self.blend is not None or self.step_noise is not None else None
             if self.blend is not None:
-                drawn = drawn + ops.repeat(self._blend_shift(fused), CALIBRATION_PATHS, 0)
+                drawn = drawn + ops.repeat(self._blend_shift(fused, centre), CALIBRATION_PATHS, 0)
             noise = keras.random.normal(ops.shape(drawn), seed=seed)
             if self.noise_correlation is not None:
                 noise = self._correlated_over_steps(noise)
             if self.step_noise is not None:
-                row_shape = self.step_noise.scale(fused, self._centre(fused), self._window_units(fused))
+                row_shape = self.step_noise.scale(fused, centre, self._window_units(fused))
                 noise = noise * ops.repeat(row_shape, CALIBRATION_PATHS, 0)
             noise = noise * self._window_units(repeated)
             shape = (batch, CALIBRATION_PATHS, *ops.shape(drawn)[1:])

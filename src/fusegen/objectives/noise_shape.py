@@ -53,6 +53,9 @@ MAX_RATIO = 20.0
 #: The shape's coefficients and then the mean scale are measured on the same held-out windows, and
 #: on BasicMotions' 6 a whole shape fitted to them left the test windows' 80% intervals holding 74%.
 MIN_ROWS = 20
+#: Features held at once while the shape is fitted, at most (rows x steps x width): a long horizon's
+#: one indicator per step would otherwise hold gigabytes.
+FIT_BUDGET = 20_000_000
 #: Newton iterations for the fit; the problem is convex and smooth, so it settles in a few.
 FIT_ITERATIONS = 50
 
@@ -81,25 +84,24 @@ class NoiseShape:
         )  # fmt: skip
 
     def features(self, fused, centre, units):
-        """(batch, steps, channels, width): each step's features, from the decoder's ``centre`` (model
-        units) and the window ``units`` one unit of noise is worth (`ConditionalVAE._window_units`)."""
+        """The step's features other than its position: the ``centre``'s level in window ``units``
+        (batch, steps, channels) and the step values less their window's mean (batch, steps,
+        step_values), or None where the decoder gets none.
+
+        ``centre`` is the decoder's output at the prior's centre (model units) and ``units`` what one
+        unit of noise is worth in each window (`ConditionalVAE._window_units`).
+        """
         level = centre
         if isinstance(fused, dict) and CONTEXT_SCALE in fused:
             level = centre - fused[CONTEXT_SCALE][:, 0:1, :]
-        level = level / units
-        batch = ops.shape(centre)[0]
-        position = ops.broadcast_to(
-            ops.eye(self.steps)[None, :, None, :], (batch, self.steps, self.channels, self.steps)
-        )
-        parts = [position, level[..., None], ops.abs(level)[..., None]]
+        values = None
         if self.step_values:
             # Each value less its mean over the window's steps: the window's units already carry its
             # overall level of noise, and a value's level over the year (a cold winter's) is measured
             # on one year of held-out windows at most, so only how it moves within a window counts.
             values = ops.cast(fused[STEPS], "float32")
-            values = (values - ops.mean(values, axis=1, keepdims=True))[:, :, None, :]
-            parts.append(ops.broadcast_to(values, (batch, self.steps, self.channels, self.step_values)))
-        return ops.concatenate(parts, axis=-1)
+            values = values - ops.mean(values, axis=1, keepdims=True)
+        return level / units, values
 
     def fitted(self):
         """A boolean tensor: whether any coefficient is set (otherwise every step's scale is 1)."""
@@ -110,13 +112,31 @@ class NoiseShape:
 
     def scale(self, fused, centre, units):
         """(batch, steps, channels): each step's noise scale relative to the mean (1 before `fit`)."""
-        layer = self.network.get_layer("noise_shape")
-        log_scale = ops.einsum("btcf,fc->btc", self.features(fused, centre, units), layer.kernel) + layer.bias
+        kernel, bias = (
+            self.network.get_layer("noise_shape").kernel,
+            self.network.get_layer("noise_shape").bias,
+        )
+        level, values = self.features(fused, centre, units)
+        steps = self.steps
+        # The kernel's rows as `design` lays them out: one per step, the level, its size, the values.
+        log_scale = kernel[None, :steps] + level * kernel[steps] + ops.abs(level) * kernel[steps + 1] + bias
+        if values is not None:
+            log_scale = log_scale + ops.einsum("btk,kc->btc", values, kernel[steps + 2 :])
         return ops.exp(ops.clip(log_scale, -np.log(MAX_RATIO), np.log(MAX_RATIO)))
 
-    def fit(self, features: np.ndarray, errors: np.ndarray) -> np.ndarray:
-        """Set the coefficients from held-out ``features`` (rows, steps, channels, width) and ``errors``
-        (rows, steps, channels, in window units); return each step's fitted scale, (rows, steps, channels).
+    def design(self, level: np.ndarray, values: np.ndarray | None, channel: int) -> np.ndarray:
+        """(rows * steps, width): one channel's features as `fit_log_scale` reads them, float64."""
+        rows = level.shape[0]
+        position = np.broadcast_to(np.eye(self.steps)[None], (rows, self.steps, self.steps))
+        parts = [position, level[..., channel, None], np.abs(level[..., channel, None])]
+        if values is not None:
+            parts.append(values)
+        return np.concatenate(parts, axis=-1, dtype="float64").reshape(rows * self.steps, self.width)
+
+    def fit(self, level: np.ndarray, values: np.ndarray | None, errors: np.ndarray) -> np.ndarray:
+        """Set the coefficients from held-out rows' `features` (``level`` (rows, steps, channels),
+        ``values`` (rows, steps, step_values) or None) and ``errors`` (rows, steps, channels, in window
+        units); return each step's fitted scale, (rows, steps, channels).
 
         With fewer than `MIN_ROWS` rows only one coefficient per channel is fitted: how the scale
         grows with the steps ahead, ``log scale = slope * log(1 + step)`` (a random walk's error
@@ -124,34 +144,41 @@ class NoiseShape:
         """
         kernel = np.zeros((self.width, self.channels), "float32")
         bias = np.zeros(self.channels, "float32")
-        few = len(errors) < MIN_ROWS
+        rows = len(errors)
         # With few rows only the growth over the steps ahead: log scale = slope * log(1 + step),
         # written into the step indicators' coefficients, one slope per channel.
         ahead = np.log1p(np.arange(self.steps, dtype="float64"))
+        groups = np.broadcast_to(np.arange(self.steps)[None], (rows, self.steps)).ravel()
         for channel in range(self.channels):
             sizes = errors[..., channel].ravel()
-            if few:
-                x = np.broadcast_to(ahead[None, :], errors.shape[:2]).reshape(-1, 1)
-                slope, bias[channel] = fit_log_scale(x, sizes, indicators=0)
+            if rows < MIN_ROWS:
+                x = np.broadcast_to(ahead[None, :], (rows, self.steps)).reshape(-1, 1)
+                slope, bias[channel] = fit_log_scale(x, sizes, indicators=0, groups=groups)
                 kernel[: self.steps, channel] = slope[0] * ahead
             else:
-                x = features[:, :, channel].reshape(-1, self.width).astype("float64")
-                kernel[:, channel], bias[channel] = fit_log_scale(x, sizes, self.steps)
+                x = self.design(level, values, channel)
+                kernel[:, channel], bias[channel] = fit_log_scale(x, sizes, self.steps, groups=groups)
         self.network.get_layer("noise_shape").set_weights([kernel, bias])
-        log_scale = np.einsum("rtcf,fc->rtc", features, kernel) + bias
+        log_scale = np.stack(
+            [self.design(level, values, c) @ kernel[:, c] + bias[c] for c in range(self.channels)], axis=-1
+        ).reshape(rows, self.steps, self.channels)
         return np.exp(np.clip(log_scale, -np.log(MAX_RATIO), np.log(MAX_RATIO)))
 
 
-def fit_log_scale(features: np.ndarray, errors: np.ndarray, indicators: int) -> tuple[np.ndarray, float]:
+def fit_log_scale(
+    features: np.ndarray, errors: np.ndarray, indicators: int, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
     """Coefficients and intercept of ``log scale = features @ w + b`` for ``errors``, normalised.
 
     The scale is the Laplace likelihood's (each error's size ``|e|`` weighs
     in as itself, not squared as under a Gaussian's), so that a few huge
-    errors, a holiday's, do not set a step's scale; the largest 1% are also
-    clipped to the 99th percentile. The first ``indicators`` columns are 0/1
-    and kept as they are; the rest are standardised while fitting and the
-    coefficients mapped back. The intercept is set last so that the fitted
-    scales' mean square over the rows is 1.
+    errors, a holiday's, do not set a step's scale; each error is also
+    clipped to the 99th percentile of its ``groups``' (its step's: a busy
+    step's errors are not cut to the quiet steps'). The first ``indicators``
+    columns are 0/1 and kept as they are; the rest are standardised while
+    fitting (one that barely varies is left out) and the coefficients mapped
+    back. The intercept is set last so that the fitted scales' mean square
+    over the rows is 1.
 
     Example:
 
@@ -164,14 +191,23 @@ def fit_log_scale(features: np.ndarray, errors: np.ndarray, indicators: int) -> 
     True
     """
     x = np.asarray(features, "float64")
-    sizes = np.clip(np.abs(errors), 0.0, np.quantile(np.abs(errors), 0.99)).astype("float64")
+    sizes = np.abs(np.asarray(errors, "float64"))
+    groups = np.zeros(len(sizes), int) if groups is None else np.asarray(groups)
+    for group in np.unique(groups):
+        members = groups == group
+        sizes[members] = np.minimum(sizes[members], np.quantile(sizes[members], 0.99))
     sizes = np.maximum(sizes, 1e-6 * max(float(sizes.mean()), 1e-12))
     centre = np.zeros(x.shape[1])
     spread = np.ones(x.shape[1])
     continuous = slice(indicators, None)
     centre[continuous] = x[:, continuous].mean(axis=0)
-    spread[continuous] = np.maximum(x[:, continuous].std(axis=0), 1e-6)
-    design = np.column_stack([np.ones(len(x)), (x - centre) / spread])
+    spread[continuous] = x[:, continuous].std(axis=0)
+    # A column that barely moves (an anchor constant over a window, less its mean) is rounding noise.
+    flat = np.zeros(x.shape[1], bool)
+    flat[continuous] = spread[continuous] <= 1e-5 * np.maximum(1.0, np.abs(centre[continuous]))
+    spread[flat] = 1.0
+    standard = np.where(flat, 0.0, (x - centre) / spread)
+    design = np.column_stack([np.ones(len(x)), standard])
     penalty = np.full(design.shape[1], PSEUDO_POINTS)
     penalty[0] = 0.0  # the intercept is free: only the shape is shrunk toward flat
 
@@ -185,7 +221,7 @@ def fit_log_scale(features: np.ndarray, errors: np.ndarray, indicators: int) -> 
     for _ in range(FIT_ITERATIONS):
         weight = sizes * np.exp(-(design @ w))  # 1 on average at the optimum: each error's curvature
         gradient = design.T @ (1.0 - weight) + penalty * w
-        hessian = (design * weight[:, None]).T @ design + np.diag(penalty + 1e-9)
+        hessian = (design.T * weight) @ design + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hessian, gradient)
         size = 1.0
         while size > 1e-4 and objective(w - size * step) > current:
@@ -196,7 +232,11 @@ def fit_log_scale(features: np.ndarray, errors: np.ndarray, indicators: int) -> 
         previous, current = current, objective(w)
         if previous - current < 1e-9 * max(abs(previous), 1.0):
             break
-    coefficients = w[1:] / spread
-    log_scale = x @ coefficients
-    intercept = -0.5 * np.log(np.mean(np.exp(2.0 * log_scale)))
+    w[1:][np.abs(w[1:]) < 1e-7] = 0.0  # no shape at all, as for errors that are all alike, is exactly flat
+    # Normalised on the standardised columns, so that a feature far from 0 does not overflow exp.
+    shape = 2.0 * (standard @ w[1:])
+    top = shape.max(initial=0.0)
+    normaliser = -0.5 * (top + np.log(np.mean(np.exp(shape - top))))
+    coefficients = np.where(flat, 0.0, w[1:] / spread)
+    intercept = normaliser - float(np.sum(coefficients * centre))
     return coefficients.astype("float32"), float(intercept)

@@ -94,7 +94,9 @@ class CVAEObjective(ObjectiveConfig):
         "'per_step', each step's own, fitted after training on held-out errors from the step's position "
         "in the horizon, the model's centre there and its known-ahead values (a shop's closed hours get "
         "narrow intervals, its evenings wide ones; with under 20 held-out windows, only its growth over "
-        "the steps ahead; docs/objectives.md), its mean still calibrated to the 80% interval; 'constant', one scale for every step, as runs before 0.19.0 had.",
+        "the steps ahead; on the training windows where none are held out; docs/objectives.md), its mean "
+        "still calibrated to the 80% interval on held-out windows; 'constant', one scale for every step, "
+        "as runs before 0.19.0 had.",
     )
     prior_scale: Literal["auto"] | PositiveFloat = Field(
         default="auto",
