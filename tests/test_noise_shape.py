@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fusegen
+from fusegen.errors import RunError
 from fusegen.objectives.noise_shape import MAX_RATIO, MIN_ROWS, NoiseShape, fit_log_scale, shapes_noise
 from fusegen.spec import load_spec
 from tests.conftest import continuation_spec_dict
@@ -180,3 +181,16 @@ def test_a_busy_step_keeps_its_errors_and_a_far_off_feature_does_not_overflow():
     # Errors all alike: no shape at all, exactly.
     weights, _ = fit_log_scale(position, np.ones(len(sizes)), steps, groups=groups)
     assert not weights.any()
+
+
+def test_resuming_a_checkpoint_of_a_model_without_the_shape_names_the_checkpoint(tmp_path):
+    # A checkpoint written before per-step noise (here: by the constant-scale spec) lacks the
+    # noise_shape network; Keras's own error named no checkpoint and gave no way out.
+    constant = forecast_spec("constant").model_dump()
+    constant["training"]["checkpoint_every"] = 1
+    windows = uneven_windows(64, seed=0)
+    fusegen.Generator(load_spec(constant)).fit(windows, verbose=0, run_dir=tmp_path / "run", epochs=2)
+    per_step = {**constant, "objective": {**constant["objective"], "noise_scale": "per_step"}}
+    with pytest.raises(RunError, match="checkpoint .*epoch_0002.* does not fit this spec's model") as caught:
+        fusegen.Generator(load_spec(per_step)).fit(windows, verbose=0, run_dir=tmp_path / "run", resume=True)
+    assert "noise_shape" in str(caught.value) and "without --resume" in caught.value.hint

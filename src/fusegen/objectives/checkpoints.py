@@ -66,7 +66,15 @@ def read_latest(directory: Path) -> dict | None:
 def restore_checkpoint(state: dict, model) -> None:
     """Load weights and optimizer variables into a model compiled for training."""
     path = Path(state["path"])
-    model.load_weights(path / "model.weights.h5")
+    try:
+        model.load_weights(path / "model.weights.h5")
+    except ValueError as error:  # Keras names the layers whose weights the file lacks or mismatches
+        raise RunError(
+            f"checkpoint '{path}' does not fit this spec's model: it was written by another spec or by "
+            f"an earlier fusegen whose model had other networks ({str(error).splitlines()[0].rstrip(': ')}).",
+            hint="train without --resume to start afresh (the checkpoint is replaced), or resume with "
+            "the spec and fusegen version that wrote it.",
+        ) from None
     with np.load(path / "optimizers.npz") as arrays:
         for name, (optimizer, variables) in model.optimizers_and_variables().items():
             if not optimizer.built:
