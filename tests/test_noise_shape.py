@@ -154,10 +154,13 @@ def test_a_few_held_out_windows_fit_only_the_growth_over_the_steps_ahead():
     slope = kernel[1:HORIZON, 0] / np.log1p(ahead[1:])  # one slope over log(1 + step); the truth's 0.5
     assert kernel[0, 0] == 0.0 and np.allclose(slope, slope[0], rtol=1e-5) and 0.2 < slope[0] < 0.8
     assert np.all(np.diff(fitted[0, :, 0]) > 0) and 1.4 < fitted[0, -1, 0] / fitted[0, 0, 0] < 5.0
+    assert not bool(shape.reads_centre())  # so sampling skips the decoder call for the centre
     # Enough rows: the whole shape, here the busy half's ten times the quiet half's error.
     errors = rng.normal(size=(MIN_ROWS * 10, HORIZON, 1)) * np.repeat([QUIET, BUSY], HORIZON // 2)[:, None]
-    fitted = shape.fit(*held_out_features(shape, MIN_ROWS * 10, rng), errors)
+    level, values = held_out_features(shape, MIN_ROWS * 10, rng)
+    fitted = shape.fit(level, values, errors * np.exp(0.5 * np.abs(level)))  # and larger far from the level
     assert fitted[:, HORIZON // 2 :].mean() > 4.0 * fitted[:, : HORIZON // 2].mean()
+    assert bool(shape.reads_centre())
 
 
 def test_a_busy_step_keeps_its_errors_and_a_far_off_feature_does_not_overflow():

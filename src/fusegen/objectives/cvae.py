@@ -330,10 +330,10 @@ class ConditionalVAE(ObjectiveModel):
         )
         outputs = self.decode(fused, self.prior_latent(fused, spread, gate))
         # The centre (latent 0) costs a second decoder call, made only where the blend has a weight
-        # (most forecasts measure 0) or a noise shape was fitted; otherwise nothing reads it.
+        # (most forecasts measure 0) or the noise's shape reads it; otherwise nothing does.
         needs_centre = self.blend is not None and self.blend.weight > 0
         if self.step_noise is not None:
-            needs_centre = ops.logical_or(needs_centre, self.step_noise.fitted())
+            needs_centre = ops.logical_or(needs_centre, self.step_noise.reads_centre())
         centre = outputs
         if self.blend is not None or self.step_noise is not None:
             centre = ops.cond(needs_centre, lambda: self._centre(fused), lambda: outputs)

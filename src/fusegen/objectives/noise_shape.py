@@ -103,12 +103,12 @@ class NoiseShape:
             values = values - ops.mean(values, axis=1, keepdims=True)
         return level / units, values
 
-    def fitted(self):
-        """A boolean tensor: whether any coefficient is set (otherwise every step's scale is 1)."""
-        layer = self.network.get_layer("noise_shape")
-        return ops.logical_or(
-            ops.any(ops.not_equal(layer.kernel, 0.0)), ops.any(ops.not_equal(layer.bias, 0.0))
-        )
+    def reads_centre(self):
+        """A boolean tensor: whether the scale depends on the centre (a coefficient on its level or
+        size is set). Where it does not (no shape, or only the growth over the steps ahead), sampling
+        skips the decoder call that computes the centre."""
+        kernel = self.network.get_layer("noise_shape").kernel
+        return ops.any(ops.not_equal(kernel[self.steps : self.steps + 2], 0.0))
 
     def scale(self, fused, centre, units):
         """(batch, steps, channels): each step's noise scale relative to the mean (1 before `fit`)."""
