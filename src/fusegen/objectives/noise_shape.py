@@ -112,10 +112,8 @@ class NoiseShape:
 
     def scale(self, fused, centre, units):
         """(batch, steps, channels): each step's noise scale relative to the mean (1 before `fit`)."""
-        kernel, bias = (
-            self.network.get_layer("noise_shape").kernel,
-            self.network.get_layer("noise_shape").bias,
-        )
+        layer = self.network.get_layer("noise_shape")
+        kernel, bias = layer.kernel, layer.bias
         level, values = self.features(fused, centre, units)
         steps = self.steps
         # The kernel's rows as `design` lays them out: one per step, the level, its size, the values.
@@ -149,19 +147,20 @@ class NoiseShape:
         # written into the step indicators' coefficients, one slope per channel.
         ahead = np.log1p(np.arange(self.steps, dtype="float64"))
         groups = np.broadcast_to(np.arange(self.steps)[None], (rows, self.steps)).ravel()
+        log_scale = np.empty(errors.shape, "float64")
         for channel in range(self.channels):
             sizes = errors[..., channel].ravel()
             if rows < MIN_ROWS:
                 x = np.broadcast_to(ahead[None, :], (rows, self.steps)).reshape(-1, 1)
                 slope, bias[channel] = fit_log_scale(x, sizes, indicators=0, groups=groups)
                 kernel[: self.steps, channel] = slope[0] * ahead
+                fitted = x[:, 0] * slope[0] + bias[channel]
             else:
                 x = self.design(level, values, channel)
                 kernel[:, channel], bias[channel] = fit_log_scale(x, sizes, self.steps, groups=groups)
+                fitted = x @ kernel[:, channel] + bias[channel]
+            log_scale[..., channel] = fitted.reshape(rows, self.steps)
         self.network.get_layer("noise_shape").set_weights([kernel, bias])
-        log_scale = np.stack(
-            [self.design(level, values, c) @ kernel[:, c] + bias[c] for c in range(self.channels)], axis=-1
-        ).reshape(rows, self.steps, self.channels)
         return np.exp(np.clip(log_scale, -np.log(MAX_RATIO), np.log(MAX_RATIO)))
 
 
