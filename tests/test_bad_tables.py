@@ -15,6 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+import fusegen
 from fusegen.cli import app
 from fusegen.data.inference import IDENTIFIER_NAME, infer_record_spec
 from fusegen.data.preprocessing import Preprocessor
@@ -808,6 +809,7 @@ def test_init_leaves_out_whole_numbers_named_as_identifiers_and_keeps_distinct_c
     spec, notes = infer_record_spec(tmp_path / "codes.csv")
     generated = spec["output"]["numeric"] + spec["output"]["categorical"]
     assert sorted(generated) == ["grade", "humid", "income", "store_id"]
+    assert "store_id" in spec["output"]["categorical"]  # 29 stores: labels, not a size
     assert "PatientId" not in spec["output"]["nullable"]
     text = " ".join(notes)
     assert "left out 'ID': whole numbers named as an identifier, 192 distinct in 200 rows" in text
@@ -819,6 +821,46 @@ def test_init_leaves_out_whole_numbers_named_as_identifiers_and_keeps_distinct_c
     # Designating one as a condition says it was left out, before any training.
     with pytest.raises(DataError, match="condition 'customer_id' cannot condition"):
         infer_record_spec(tmp_path / "codes.csv", conditions=["customer_id"])
+
+
+def test_init_models_a_repeated_identifier_as_labels_that_fix_other_columns(tmp_path):
+    """A professor over her courses (openintro's evals: 94 `prof_id`s over 463 courses) was modelled
+    as a number, so a sampled id was a made-up size that paired with either gender (65 sampled ids
+    had both). As labels, sampled back as the numbers they are, the columns an id fixes are looked
+    up from it; an id on too few rows each to learn from is still left out."""
+    rng = np.random.default_rng(0)
+    professors = np.arange(101, 141)
+    gender = dict(zip(professors, rng.choice(["female", "male"], len(professors)), strict=True))
+    prof_id = np.repeat(professors, 6)
+    frame = pd.DataFrame(
+        {
+            "prof_id": prof_id,
+            "gender": [gender[p] for p in prof_id],
+            "score": np.round(rng.normal(4, 0.5, len(prof_id)), 1),
+        }
+    )
+    frame.to_csv(tmp_path / "evals.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "evals.csv")
+    output = spec["output"]
+    assert "prof_id" in output["categorical"] and "prof_id" not in output["numeric"]
+    assert output["determined_by"] == {"gender": "prof_id"}
+    assert "prof_id" not in spec["inputs"]  # an id is no condition chosen for the user
+    assert any("['prof_id']: whole numbers named as identifiers that repeat" in note for note in notes)
+
+    spec["training"].update(epochs=2, steps_per_epoch=10)
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    samples = generator.sample(None, num_samples=200, seed=0)
+    assert samples["prof_id"].dtype.kind in "iu"
+    assert set(samples["prof_id"]) <= set(professors)
+    assert all(gender[p] == g for p, g in zip(samples["prof_id"], samples["gender"], strict=True))
+
+    # 2,400 visits over 6,000 rows (37% distinct, 2-3 rows each): too few rows per label to learn.
+    visits = pd.concat([frame] * 25, ignore_index=True)
+    visits["visit_id"] = rng.choice(np.arange(1, 2401), len(visits))
+    visits.to_csv(tmp_path / "visits.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "visits.csv")
+    assert "visit_id" not in spec["output"]["categorical"] + spec["output"]["numeric"]
+    assert any("left out 'visit_id': whole numbers named as an identifier" in note for note in notes)
 
 
 @pytest.mark.parametrize(

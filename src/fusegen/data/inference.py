@@ -145,6 +145,7 @@ def infer_record_spec(
     )
     numeric, categorical, integer, datetime, nullable, stray_text = [], [], [], [], [], []
     whole_number_levels = []
+    repeated_identifiers = []
     datetime_formats: dict[str, str] = {}
     for column in frame.columns:
         series = frame[column]
@@ -183,6 +184,24 @@ def infer_record_spec(
             continue
         if series.dtype.kind in "iuf":
             whole = holds_whole_numbers(series, present)
+            if whole and IDENTIFIER_NAME.search(str(column)):
+                # An id that repeats (a professor over her courses, a store over its sales) names a
+                # case: a label. As a number, a sample's id is a made-up size that pairs with anything
+                # (openintro's evals: 65 sampled professors of both genders); as labels, the columns it
+                # fixes are looked up from it (output.determined_by).
+                counts = present.value_counts()
+                if len(counts) > MAX_SPARSE_LABELS and counts.median() < MIN_ROWS_PER_LABEL:
+                    notes.append(
+                        f"left out '{column}': whole numbers named as an identifier, {len(counts):,} distinct, "
+                        f"the median one on {counts.median():g} rows, too few to learn each from; add it to "
+                        "output.categorical to generate it anyway"
+                    )
+                    if missing.any():
+                        nullable.remove(column)
+                    continue
+                categorical.append(column)
+                repeated_identifiers.append(column)
+                continue
             if whole and present.nunique() <= MAX_WHOLE_NUMBER_LEVELS:
                 categorical.append(column)
                 whole_number_levels.append(column)
@@ -288,7 +307,7 @@ def infer_record_spec(
         column
         for column in categorical
         if 1 < frame[column].nunique() <= MAX_CONDITION_LABELS
-        and column not in nullable + whole_number_levels + list(conditions or [])
+        and column not in nullable + whole_number_levels + repeated_identifiers + list(conditions or [])
     ]
     inputs.update(
         {
@@ -372,6 +391,11 @@ def infer_record_spec(
         notes.append(
             f"{whole_number_levels}: at most {MAX_WHOLE_NUMBER_LEVELS} distinct whole numbers each, modelled as "
             "categories of those numbers (sampled back as numbers); move one to output.numeric to model a range"
+        )
+    if repeated_identifiers:
+        notes.append(
+            f"{repeated_identifiers}: whole numbers named as identifiers that repeat over rows, modelled as "
+            "labels (sampled back as numbers), so that what an id fixes follows it"
         )
     if spec.get("conditioning", {}).get("any_column"):
         notes.append(
