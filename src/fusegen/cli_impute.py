@@ -43,7 +43,7 @@ def impute(
     _require_file(data, "--data", "the table to impute")
     _load_tensorflow()
     from fusegen.generator import load
-    from fusegen.imputation import as_written, missing_cells
+    from fusegen.imputation import as_written, filled_cells
 
     generator = load(run_dir)
     table = generator.read_file(data)
@@ -55,11 +55,23 @@ def impute(
     )
     output = generator.spec.output
     write_outputs(as_written(filled, table, output, num_imputations), out, name=output.name)
-    counts = missing_cells(generator, table)
-    if chosen is not None:
-        counts = {column: count for column, count in counts.items() if column in chosen}
+    done, empty = filled_cells(generator, table, filled, num_imputations)
+    asked = chosen if chosen is not None else list(empty)
+    # A cell asked for and still empty: looked up from a column whose label has it missing.
+    unfilled = {column: count for column, count in empty.items() if count and column in asked}
+    looked_up = output.determined_by
+    reasons = [
+        f"'{column}' {count}"
+        + (
+            f" (looked up from '{looked_up[column]}', whose label has it missing)"
+            if column in looked_up
+            else ""
+        )
+        for column, count in unfilled.items()
+    ]
     typer.echo(
-        f"filled {sum(counts.values())} missing cell(s) in {table.num_rows} row(s)"
+        f"filled {sum(done.values())} missing cell(s) in {table.num_rows} row(s)"
         + (f", {num_imputations} times each" if num_imputations > 1 else "")
+        + (f"; left empty: {', '.join(reasons)}" if reasons else "")
         + f"; wrote {len(filled)} row(s) to {out}"
     )

@@ -233,10 +233,14 @@ def _warn_of_gaps_by_nature(generator, table, given: list[str]) -> None:
     measured in 1997 alone; filled as present in every row, it pulled the keel fat imputed beside it
     towards 1997's (mean 1.25 against 2.18), where filling keel fat alone gave 2.27."""
     shares = generator.preprocessor_.output.missing_shares
+    # A column looked up from another (output.determined_by) is not drawn: it takes the label, gap or
+    # not, that its determining column's label had (epa2012's air_aspir_method from its description).
+    looked_up = generator.spec.output.determined_by
     mostly = [
         f"'{column}' ({shares[column]:.0%} of training rows)"
         for column in given
         if shares.get(column, 0.0) >= MOSTLY_MISSING
+        and column not in looked_up
         and is_missing(np.asarray(table.columns[column], dtype=object)).any()
     ]
     if mostly:
@@ -317,14 +321,23 @@ def _expected_cells(draws, output, rows: int, per_row: int):
     return result
 
 
-def missing_cells(generator, data) -> dict[str, int]:
-    """How many cells of each record column ``data`` lacks (what `impute` fills)."""
+def filled_cells(generator, data, filled, num_imputations: int = 1) -> tuple[dict[str, int], dict[str, int]]:
+    """Per record column, the cells of ``data`` that ``filled`` (what `impute` returned for it) filled,
+    and those it left empty, each counted once per row (over its ``num_imputations``, on average).
+
+    A cell stays empty where it was not asked for, or where its column is looked up from another
+    whose label has it missing (``output.determined_by``)."""
     table = generator._as_table(data)
-    return {
-        column: int(is_missing(np.asarray(table.columns[column], dtype=object)).sum())
-        for column in record_columns(generator.spec.output)
-        if column in table.columns
-    }
+    rows = np.repeat(np.arange(table.num_rows), num_imputations)
+    done, empty = {}, {}
+    for column in record_columns(generator.spec.output):
+        if column not in table.columns or column not in filled.columns:
+            continue
+        lacking = is_missing(np.asarray(table.columns[column], dtype=object))[rows]
+        still = is_missing(filled[column].astype(object).to_numpy())
+        done[column] = round(int((lacking & ~still).sum()) / num_imputations)
+        empty[column] = round(int((lacking & still).sum()) / num_imputations)
+    return done, empty
 
 
 def _input_columns(spec, name: str) -> list[str]:
