@@ -385,6 +385,11 @@ def test_sampled_forecasts_come_as_a_long_table_beside_the_times_they_forecast(t
     assert last.groupby("site")["window"].nunique().tolist() == [1, 1]
     code, out, err = cli("sample", tmp_path / "run", "--last", "-n", "2", "--out", tmp_path / "none.csv")
     assert code == 1 and "--last keeps each series' last window" in err and "no --conditions" in err
+    # No rows at all: the long table's own columns are asked for, each once (sp500 had been asked for
+    # its calendar channels, twice over, and told to retrain with modality_dropout).
+    code, out, err = cli("sample", tmp_path / "run", "-n", "2", "--out", tmp_path / "none.csv")
+    assert code == 1 and "no rows were given to forecast from" in err
+    assert "with the columns ['time', 'site', 'demand', 'weather']" in err and "modality_dropout" not in err
 
 
 def _forecast_spec(time_column="t", group_column=None):

@@ -33,6 +33,7 @@ from fusegen.data.windows import window_table
 from fusegen.errors import DataError, FusegenError, FusegenWarning
 from fusegen.privacy import warn_about_close_records, warn_about_redrawn_majority
 from fusegen.rebalancing import LabelCheck, rebalanced, warn_about_unchecked_rows
+from fusegen.spec.generator_spec import calendar_column_names, label_column_names
 from fusegen.spec.names import RECORD_EXCLUDED, RECORD_VALUES, RECORD_VISIBLE
 
 #: How far beyond its training range, as a share of the range's width, a numeric condition may lie.
@@ -527,6 +528,17 @@ def _conditions_table(generator, conditions, strict: bool):
             if all(column in table.columns for column, owner in known.items() if owner == name)
         ]
     absent = [name for name in generator.spec.inputs if name not in present]
+    windows = generator.spec.data.windows if generator.spec.data else None
+    if absent and not generator.plan_.uses_presence and windows is not None and table is None:
+        # A forecast reads windows of a long table: the rows to forecast from are what it lacks, not
+        # the calendar's channels, which come from those rows' dates.
+        columns = _long_table_columns(generator, windows)
+        raise DataError(
+            f"this generator forecasts from windows of {windows.length} rows of a long table, and no "
+            "rows were given to forecast from.",
+            hint=f"give the rows as conditions (--conditions FILE, with the columns {columns}; "
+            "add --last to forecast from each series' end, or pass the training file itself).",
+        )
     if absent and not generator.plan_.uses_presence:
         described = ", ".join(f"'{name}' (column {_columns_of(generator, name)})" for name in absent)
         lacking = [
@@ -542,6 +554,20 @@ def _conditions_table(generator, conditions, strict: bool):
             "{modality_dropout: 0.2}.",
         )
     return table, present
+
+
+def _long_table_columns(generator, windows) -> list[str]:
+    """The columns of a long table the inputs read, as a user's file holds them: the time and group
+    columns, and each column once, a derived one (calendar, one_hot) as the column it comes from."""
+    derived = {name: windows.time_column for name in calendar_column_names(windows.calendar)}
+    for column, labels in windows.one_hot.items():
+        derived.update({name: column for name in label_column_names(column, labels)})
+    columns = [windows.time_column, windows.group_column] + [
+        derived.get(column, column)
+        for name in generator.spec.inputs
+        for column in _input_column_list(generator, name)
+    ]
+    return list(dict.fromkeys(column for column in columns if column))
 
 
 def _input_column_list(generator, name: str) -> list[str]:
