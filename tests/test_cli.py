@@ -113,6 +113,28 @@ def test_missing_spec_file_and_non_run_dir(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_wrong_file_is_named_by_the_argument_it_was_given_as(tmp_path):
+    """The sweep of session 40: `init nosuch.csv` and `evaluate RUN --real nosuch.csv` blamed
+    data.source, `sample spec.yaml` said an existing file did not exist, and `validate table.csv`
+    did not say that `init` writes a spec from a table."""
+    code, _, err = cli("init", tmp_path / "nosuch.csv")
+    assert (
+        code == 1
+        and "the table '" in err
+        and "nosuch.csv' does not exist" in err
+        and "data.source" not in err
+    )
+    code, _, err = cli("evaluate", tmp_path, "--real", tmp_path / "nosuch.csv")
+    assert code == 1 and "--real '" in err and "data.source" not in err
+    (tmp_path / "spec.yaml").write_text("inputs: {}\n")
+    code, _, err = cli("sample", tmp_path / "spec.yaml", "-n", "2", "--out", tmp_path / "s.csv")
+    assert code == 1 and "is a file, a spec by its name, not a run directory" in err
+    assert f"fusegen train {tmp_path / 'spec.yaml'} --out RUN" in err
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+    code, _, err = cli("validate", tmp_path / "table.csv")
+    assert code == 1 and f"`fusegen init {tmp_path / 'table.csv'} --out spec.yaml` writes a spec" in err
+
+
 @pytest.mark.slow
 def test_train_then_predict_on_a_users_csv(tmp_path):
     import numpy as np

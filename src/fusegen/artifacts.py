@@ -68,6 +68,16 @@ def write_manifest(run_dir: str | Path, extra: dict[str, Any] | None = None) -> 
 def verify_run_dir(run_dir: str | Path) -> dict[str, Any]:
     """Check that ``run_dir`` is a complete, untampered run; return its manifest."""
     run_dir = Path(run_dir)
+    if run_dir.is_file():
+        spec = run_dir.suffix.lower() in (".yaml", ".yml")
+        raise RunError(
+            f"'{run_dir}' is a file"
+            + (", a spec by its name," if spec else ",")
+            + " not a run directory (the folder `fusegen train` writes).",
+            hint=f"train it first: fusegen train {run_dir} --out RUN, then pass RUN."
+            if spec
+            else "pass the --out directory of a finished `fusegen train`.",
+        )
     if not run_dir.is_dir():
         raise RunError(
             f"run directory '{run_dir}' does not exist.",

@@ -433,6 +433,7 @@ def init(
     if not target and any(series.values()):
         raise FusegenError("--time, --known-future, --group, --horizon and --context describe a forecast; "
                            "name the columns to forecast with --target.")  # fmt: skip
+    _require_file(data, "the table", "the CSV or Parquet file (or the folder of images) to infer from")
     spec, text = init_spec(data, out, objective=objective, epochs=epochs, series=series if target else None,
                            conditions=condition)  # fmt: skip
     if out is None:
@@ -462,6 +463,7 @@ def evaluate(
     allow_code: bool = ALLOW_CODE_OPTION,
 ):
     """Score samples against real data: quality, ML efficacy, privacy; plots in RUN_DIR/evaluation."""
+    _require_file(real, "--real", "the real data to score against")
     _load_tensorflow()
     from fusegen.evaluation import evaluate_run, summary_lines
     from fusegen.generator import load
@@ -490,6 +492,7 @@ def report(
     allow_code: bool = ALLOW_CODE_OPTION,
 ):
     """Write one self-contained HTML report: spec, shape plan, training curves, metrics and plots."""
+    _require_file(real, "--real", "the real data to score against")
     _load_tensorflow()
     from fusegen.reporting import build_report
 

@@ -13,6 +13,9 @@ from pydantic import ValidationError
 from fusegen.errors import SpecError
 from fusegen.spec.generator_spec import GeneratorSpec
 
+#: Files that hold data, not a spec: given where a spec is expected, `init` is what was meant.
+DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".npz")
+
 
 def load_spec(source: str | Path | dict[str, Any]) -> GeneratorSpec:
     """Load and validate a spec from a YAML file, a YAML string or a dict.
@@ -44,8 +47,16 @@ def load_spec(source: str | Path | dict[str, Any]) -> GeneratorSpec:
             problem = getattr(error, "problem", None) or str(error)
             raise SpecError([f"{where}not valid YAML ({problem})"], source=origin) from None
     if not isinstance(raw, dict):
+        table = origin is not None and Path(origin).suffix.lower() in DATA_SUFFIXES
         raise SpecError(
-            [f"(top level): expected a mapping with 'inputs' and 'output', received {_short(raw)}"],
+            [
+                f"(top level): expected a mapping with 'inputs' and 'output', received {_short(raw)}"
+                + (
+                    f" (a data table: `fusegen init {origin} --out spec.yaml` writes a spec from it)"
+                    if table
+                    else ""
+                )
+            ],
             source=origin,
         )
     try:
