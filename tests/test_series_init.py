@@ -126,6 +126,36 @@ def test_a_series_whose_target_never_changes_is_named(tmp_path):
     assert "never change" not in text
 
 
+def test_a_reading_missing_in_most_rows_is_left_out_and_one_row_is_no_flat_series(tmp_path):
+    """stevedata's wbd_example: the human capital index is empty in 87% of rows, and as a context
+    channel every window read its fill (2,775 windows warned of); the Cayman Islands' one year of life
+    expectancy was called a series that "never changes"."""
+    path = readings(tmp_path / "panel.csv", periods=400, groups=2)
+    frame = pd.read_csv(path)
+    frame.loc[frame.index % 10 != 0, "humidity"] = np.nan  # 90% missing
+    frame.loc[frame.index % 10 >= 4, "workday"] = np.nan  # 60% missing
+    frame.loc[frame.index % 10 >= 6, "temperature"] = np.nan  # 40% missing: kept
+    lone = frame.iloc[[0]].assign(site="island", demand=82.19)
+    pd.concat([frame, lone]).to_csv(path, index=False)
+    spec, text = init_spec(
+        path, series={"targets": ["demand"], "time_column": "time", "group_column": "site"}
+    )
+    assert spec["inputs"]["history"]["columns"] == ["demand", "temperature"]
+    assert "left out ['workday', 'humidity']: missing in most rows ('workday' 60%, 'humidity' 90%)" in text
+    assert "never change" not in text
+    # Named as known ahead, a column is the user's choice and stays.
+    spec, _ = init_spec(
+        path,
+        series={
+            "targets": ["demand"],
+            "time_column": "time",
+            "group_column": "site",
+            "known_future": ["humidity"],
+        },
+    )
+    assert "humidity" in spec["inputs"]["ahead"]["columns"]
+
+
 def test_bad_forecast_options_get_one_clear_error(tmp_path):
     path = readings(tmp_path / "demand.csv", periods=500)
     with pytest.raises(DataError, match=r"--target names \['load'\], which are not columns; the columns are"):

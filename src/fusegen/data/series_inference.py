@@ -38,6 +38,8 @@ from fusegen.spec.generator_spec import CALENDAR_CYCLES, calendar_column_names, 
 
 #: A window is at most this share of the median series, so that a series gives several.
 MAX_WINDOW_SHARE = 0.25
+#: A column missing in more than this share of rows is not chosen as a reading of the context.
+MOSTLY_MISSING_COVARIATE = 0.5
 #: A jump in time of more than this many usual steps is a gap that `init` notes: more than a
 #: weekend in business days (3), or a clock change in hourly readings.
 GAP_STEPS = 3.5
@@ -146,6 +148,17 @@ def infer_series_spec(
     past = [column for column in numbers if column not in counters]
     if counters:
         notes.append(f"left out {counters}: row counters (each row one more than the last), not readings")
+    # A reading missing in most rows (the World Bank's human capital index, 87% empty) is filled and
+    # flagged in nearly every window: a channel of fill values that training reads as readings, with a
+    # warning for each window it fills throughout. Chosen for the user, it is better left out.
+    sparse = [column for column in past if frame[column].isna().mean() > MOSTLY_MISSING_COVARIATE]
+    if sparse:
+        past = [column for column in past if column not in sparse]
+        shares = ", ".join(f"'{column}' {frame[column].isna().mean():.0%}" for column in sparse)
+        notes.append(
+            f"left out {sparse}: missing in most rows ({shares}), so nearly every window would read fill "
+            "values; add them to inputs.history.columns to use them anyway"
+        )
     trending = _trending_columns(frame, past, time_column, group_column)
     if trending:
         past = [column for column in past if column not in trending]
@@ -426,7 +439,9 @@ def _flat_series_note(frame, targets: list[str], group_column: str | None) -> st
         (column, label, part[column].dropna())
         for column in targets
         for label, part in groups
-        if part[column].notna().any() and part[column].nunique(dropna=True) == 1
+        # One reading is no series that stays put (the World Bank's Cayman Islands: one year of
+        # life expectancy): the short-series note speaks of those.
+        if part[column].notna().sum() > 1 and part[column].nunique(dropna=True) == 1
     ]
     if not flat:
         return None
