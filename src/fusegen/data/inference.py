@@ -81,6 +81,19 @@ IDENTIFIER_NAME = re.compile(
 MIN_STEPS_PER_EPOCH = 50
 
 
+def _too_sparse_to_learn(counts) -> bool:
+    """Whether labels with these row counts name cases, not kinds: over `MAX_SPARSE_LABELS` of them,
+    the median one on fewer than `MIN_ROWS_PER_LABEL` rows."""
+    return len(counts) > MAX_SPARSE_LABELS and counts.median() < MIN_ROWS_PER_LABEL
+
+
+def _sparse_labels_note(column: str, counts, what: str) -> str:
+    return (
+        f"left out '{column}': {len(counts):,} labels, the median one on {counts.median():g} rows, too few "
+        f"to learn each label from ({what}); add it to output.categorical to generate it anyway"
+    )
+
+
 def is_row_counter(values) -> bool:
     """Whether each value is one more than the one before (1, 2, 3, ...), over at least three rows."""
     steps = np.diff(np.asarray(values, dtype="float64"))
@@ -190,12 +203,8 @@ def infer_record_spec(
                 # (openintro's evals: 65 sampled professors of both genders); as labels, the columns it
                 # fixes are looked up from it (output.determined_by).
                 counts = present.value_counts()
-                if len(counts) > MAX_SPARSE_LABELS and counts.median() < MIN_ROWS_PER_LABEL:
-                    notes.append(
-                        f"left out '{column}': whole numbers named as an identifier, {len(counts):,} distinct, "
-                        f"the median one on {counts.median():g} rows, too few to learn each from; add it to "
-                        "output.categorical to generate it anyway"
-                    )
+                if _too_sparse_to_learn(counts):
+                    notes.append(_sparse_labels_note(column, counts, "whole numbers named as an identifier"))
                     if missing.any():
                         nullable.remove(column)
                     continue
@@ -277,15 +286,11 @@ def infer_record_spec(
             if missing.any():
                 nullable.remove(column)
             continue
-        if len(counts) > MAX_SPARSE_LABELS and counts.median() < MIN_ROWS_PER_LABEL:
+        if _too_sparse_to_learn(counts):
             # A label per case, shared by the case's few rows (DAAG's nasscds: 9,409 case ids over
             # 26,217 occupants): no label is seen often enough to learn, each sample copies a real
             # case's id, and a 9,409-way output slowed evaluate to 12 minutes.
-            notes.append(
-                f"left out '{column}': {len(counts):,} labels, the median one on {counts.median():g} rows, "
-                f"too few to learn each label from (an identifier or a code); add it to output.categorical "
-                "to generate it anyway"
-            )
+            notes.append(_sparse_labels_note(column, counts, "an identifier or a code"))
             if missing.any():
                 nullable.remove(column)
             continue
