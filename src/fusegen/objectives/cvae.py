@@ -23,6 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from fusegen.data.record_cells import EXCLUDED_LOGIT
 from fusegen.models.target_networks import build_conditional_prior, build_posterior
 from fusegen.objectives.base import (
     ObjectiveModel,
@@ -317,7 +318,7 @@ class ConditionalVAE(ObjectiveModel):
         return (1.0 if mae else 0.5) * ops.sum(cells * ops.log(scale + 1e-6))
 
     def generate(self, inputs, present, seed_generator, temperature=1.0):
-        fused = self.conditions(inputs, present)
+        fused = inputs_fused = self.conditions(inputs, present)
         batch = ops.shape(self.fused_tensor(fused))[0]
         gate = None
         if self.record_conditioning is not None:
@@ -329,6 +330,10 @@ class ConditionalVAE(ObjectiveModel):
             * keras.random.normal((batch, self.latent_dim), seed=seed_generator)
         )
         outputs = self.decode(fused, self.prior_latent(fused, spread, gate))
+        if self.record_conditioning is not None and self.spec.objective.given_cell_rounds:
+            outputs = self._redraw_given_rows(
+                inputs_fused, fused, outputs, cells, visible, inputs, spread, seed_generator, temperature
+            )
         # The centre (latent 0) costs a second decoder call, made only where the blend has a weight
         # (most forecasts measure 0) or the noise's shape reads it; otherwise nothing does.
         needs_centre = self.blend is not None and self.blend.weight > 0
@@ -357,6 +362,80 @@ class ConditionalVAE(ObjectiveModel):
         if self.record_conditioning is not None:
             outputs = self.record_conditioning.exclude_labels(outputs, inputs)
         return self.sample_categories(outputs, seed_generator, temperature)
+
+    def _redraw_given_rows(
+        self, inputs_fused, fused, outputs, cells, visible, inputs, spread, seed_generator, temperature
+    ):
+        """Block Gibbs sampling of the rows given some cells: their labels given the rest through the
+        posterior (pseudo-Gibbs: Rezende, Mohamed and Wierstra, 2014), then their numbers given every label.
+
+        A first draw decodes a prior latent beside the given cells, and a decoder trained mostly on
+        posterior latents reads a row's columns from the latent more than from the cells: given
+        mfr_name=Toyota, epa2012's first draws had a Toyota division in 35% of rows. Each round shows
+        the drawn row, its given cells as given, to the posterior, and draws the labels again from
+        the latent that comes back: the latent moves to where rows with those cells put it. The
+        numbers are then drawn again as the first draw drew them, from a prior latent, beside every
+        label as well as the given cells. A number decoded from the posterior's latent is a
+        reconstruction, narrower than a draw: fed back round after round, hotel_rates' lead times
+        given a market segment shrank from a median of 34 days (39 in the data) to 1.
+
+        Rows given no cell keep their first draw, and a batch with none runs no round: unconditional
+        samples are unchanged.
+        """
+        given = ops.max(ops.cast(visible, "float32"), axis=-1, keepdims=True) > 0
+        conditioning = self.record_conditioning
+        # Every label shown beside the given cells, when the numbers are drawn.
+        labelled = ops.concatenate(
+            [
+                ops.zeros_like(visible[:, : self.record_numeric]),
+                ops.ones_like(visible[:, self.record_numeric :]),
+            ],
+            axis=-1,
+        )
+        shown = ops.maximum(ops.cast(visible, "float32"), labelled)
+
+        def numbers_beside(drawn):
+            row = conditioning.with_given_cells(self.target_representation(drawn), cells, visible)
+            beside = self.with_record_cells(inputs_fused, row, shown)
+            noise = (
+                temperature * self.prior_scale * keras.random.normal(ops.shape(spread), seed=seed_generator)
+            )
+            return self.decode(beside, self.prior_latent(beside, noise, self._prior_gate(shown)))["numeric"]
+
+        def one_round(_, row):
+            redrawn = self._redraw_from_posterior(
+                fused, row, cells, visible, inputs, seed_generator, temperature
+            )
+            drawn = self.sample_categories(
+                conditioning.exclude_labels(redrawn, inputs), seed_generator, temperature
+            )
+            if self.record_numeric:
+                drawn["numeric"] = numbers_beside(drawn)
+            return drawn
+
+        def rounds():
+            first = self.sample_categories(
+                conditioning.exclude_labels(outputs, inputs), seed_generator, temperature
+            )
+            # A loop, not the rounds unrolled: the traced graph holds one round's calls for all of them.
+            drawn = ops.fori_loop(0, self.spec.objective.given_cell_rounds, one_round, first)
+            result = {}
+            for part, size in self.record_categories:
+                # The label the rounds settled on, as logits that draw it again.
+                result[part] = (1.0 - ops.one_hot(ops.cast(drawn[part], "int32"), size)) * EXCLUDED_LOGIT
+            if self.record_numeric:
+                result["numeric"] = drawn["numeric"]
+            return {name: ops.where(given, result[name], value) for name, value in outputs.items()}
+
+        return ops.cond(ops.any(given), rounds, lambda: dict(outputs))
+
+    def _redraw_from_posterior(self, fused, row, cells, visible, inputs, seed_generator, temperature):
+        """The decoder's outputs at a latent the posterior draws for ``row`` (a drawn row: numbers and
+        label ids) with its given cells as given."""
+        row = self.record_conditioning.with_given_cells(self.target_representation(row), cells, visible)
+        mean, log_variance = self.posterior({"target": row, "fused": self.fused_tensor(fused)})
+        noise = keras.random.normal(ops.shape(mean), seed=seed_generator)
+        return self.decode(fused, mean + temperature * ops.exp(0.5 * log_variance) * noise)
 
     def _centre(self, fused):
         """The decoder's output at the prior's centre: each row's forecast without the latent's spread."""

@@ -81,8 +81,19 @@ class RecordConditioning:
     def encode(self, representation, visible):
         """The visible cells of a model-space record (batch, elements) as a condition vector."""
         visible = ops.cast(visible, "float32")
-        shown = ops.matmul(visible, ops.transpose(ops.convert_to_tensor(self.feature_of_element)))
+        shown = self.shown_elements(visible)
         return self.network({"values": ops.cast(representation, "float32") * shown, "visible": visible})
+
+    def shown_elements(self, visible):
+        """Per-feature flags (batch, features) spread over each feature's elements (batch, elements)."""
+        return ops.matmul(
+            ops.cast(visible, "float32"), ops.transpose(ops.convert_to_tensor(self.feature_of_element))
+        )
+
+    def with_given_cells(self, representation, cells, visible):
+        """A model-space record (batch, elements) with the visible features' elements taken from ``cells``."""
+        shown = self.shown_elements(visible)
+        return ops.cast(cells, "float32") * shown + ops.cast(representation, "float32") * (1.0 - shown)
 
     def given(self, inputs, batch_size):
         """The record cells the sampler gives in ``inputs`` (none: every cell hidden)."""
