@@ -146,7 +146,7 @@ def with_rounds(generator, rounds: int):
 
 def test_given_cell_rounds_steer_a_wide_row_and_leave_unconditional_samples_alone():
     """A first draw reads the brand from its prior latent more than from the given maker (38% of rows
-    had one of the maker's own brands in the run measured, against 81% after the rounds; 63% of the
+    had one of the maker's own brands in the run measured, against 62% after the rounds; 63% of the
     unconditional rows pair them right)."""
     frame = wide_table(3000, seed=0)
     numbers = [f"size{k}" for k in range(3)]
@@ -179,8 +179,8 @@ def test_given_cell_rounds_steer_a_wide_row_and_leave_unconditional_samples_alon
     pd.testing.assert_frame_equal(
         unconditional, with_rounds(generator, 0).sample(None, num_samples=300, seed=3)
     )
-    # The numbers are drawn beside the labels the rounds settle on: given brand b13, size0 sits near
-    # 2 sin(13) = 0.84 (the real rows' spread is 0.3).
+    # The numbers are the first draw's, given the brand: size0 sits near 2 sin(13) = 0.84 (the real
+    # rows' spread is 0.3).
     given_brand = with_rounds(generator, 10).sample({"brand": ["b13"]}, num_samples=300, seed=9)
     assert abs(given_brand["size0"].median() - 2.0 * np.sin(13)) < 0.4
 

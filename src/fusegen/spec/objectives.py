@@ -125,13 +125,13 @@ class CVAEObjective(ObjectiveConfig):
         default=10,
         ge=0,
         description="Records conditioned on any of their own cells (conditioning.any_column): rounds of "
-        "Gibbs sampling after the first draw of a row given some cells. Each round shows the drawn "
-        "row, its given cells as given, to the posterior and draws the labels again from that latent, "
-        "then the numbers from a prior latent beside every label, so the given cells steer the rest of "
-        "the row through the latent too, not through the decoder alone: on openintro's epa2012, given "
-        "a maker (mfr_name), one of its own divisions in 81% of rows against 35% with 0 rounds "
-        "(docs/guide-records.md). Rows given no cell, and unconditional sampling, are drawn once as "
-        "before. 0: the first draw alone, as runs before 0.21.0 sampled.",
+        "pseudo-Gibbs sampling after the first draw of a row given some cells. Each round shows the drawn "
+        "row, its given cells as given, to the posterior and draws its labels again from that latent; "
+        "its numbers stay the first draw's. The given cells then steer the rest of the row through the "
+        "latent too, not through the decoder alone: on openintro's epa2012, given a maker (mfr_name), "
+        "one of its own divisions in 71% of rows against 37% with 0 rounds (docs/guide-records.md). "
+        "Rows given no cell, and unconditional sampling, are drawn once as before. 0: the first draw "
+        "alone, as runs before 0.21.0 sampled.",
     )
     marginals: Literal["labels", "all", "none"] = Field(
         default="all",
