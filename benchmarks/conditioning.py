@@ -134,6 +134,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe_machine  # noqa: E402
 from suite_tables import TABLES, datetime_columns  # noqa: E402
+from tabular import ARGN_DEFAULT_MAX_EPOCHS  # noqa: E402
 
 import fusegen  # noqa: E402
 from fusegen.data.inference import infer_record_spec  # noqa: E402
@@ -141,7 +142,6 @@ from fusegen.spec import load_spec  # noqa: E402
 
 SEED = 0
 MODELS = ["fusegen", "fusegen_first_draw", "tabular_argn"]
-ARGN_DEFAULT_MAX_EPOCHS = 100
 MIN_LABEL_ROWS = 20
 MISSING = "<missing>"
 
