@@ -97,7 +97,7 @@ def test_sampling_reuses_one_trace_and_keeps_each_calls_seed(fitted, name):
     generator = fitted[name]
     conditions = pd.DataFrame({"x": [0.2, -0.3, 0.4]})
     expected = generator.sample(conditions, num_samples=2, seed=11, batch_size=2)
-    traced = generator._samplers[1.0]._traced
+    traced = generator._samplers[1.0, None]._traced
     assert len(traced) == 1
     graph = next(iter(traced.values()))
     traces = graph.experimental_get_tracing_count()

@@ -63,7 +63,7 @@ class Generator:
         self.run_dir_: Path | None = None  # the run directory it was loaded from
         self.worker_dirs_: list[Path] = []
         # Traced samplers by temperature, reused across `sample` calls (see `fusegen.sampling.TracedSampler`).
-        self._samplers: dict[float, Any] = {}
+        self._samplers: dict[tuple, Any] = {}  # by temperature and Gibbs rounds (`fusegen.sampling`)
 
     @classmethod
     def from_spec(cls, path: str | Path) -> Generator:

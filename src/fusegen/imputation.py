@@ -62,8 +62,12 @@ def impute(
     temperature: float = 1.0,
     strategy: str = "draw",
     columns: list[str] | None = None,
+    given_cell_rounds: int | None = None,
 ):
     """``data`` with its missing record cells filled; see the module's docstring.
+
+    ``given_cell_rounds`` overrides the spec's ``objective.given_cell_rounds``
+    (rebalancing's label check passes 0: the first draw, as it samples).
 
     ``columns`` fills only those columns' missing cells (default: every record
     column's). The other columns' missing cells stay missing, and where the
@@ -156,6 +160,7 @@ def impute(
         "strict": True, "ranges": None, "extrapolate": True, "impute": True,
         # The rows are the user's own: nothing about them is redrawn (`fusegen.privacy`).
         "similarity_filter": False, "fill": True if columns is None else list(columns),
+        "given_cell_rounds": given_cell_rounds,
     }  # fmt: skip
     if columns is None:
         _warn_of_gaps_by_nature(generator, table, given)

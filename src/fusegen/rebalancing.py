@@ -231,7 +231,7 @@ class LabelCheck:
         with warnings.catch_warnings():
             # A row's own cells are the generator's draws, within its range; nothing to warn about.
             warnings.simplefilter("ignore", FusegenWarning)
-            labelled = impute(self.generator, hidden, seed=seed)
+            labelled = impute(self.generator, hidden, seed=seed, given_cell_rounds=0)
         asked = records[self.column].astype(str).to_numpy()
         return labelled[self.column].astype(str).to_numpy() != asked
 

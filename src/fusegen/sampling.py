@@ -108,7 +108,10 @@ def iter_samples(generator, conditions, options) -> Iterator:
         given[RECORD_VALUES], given[RECORD_VISIBLE], given[RECORD_EXCLUDED] = given_cells(
             generator.preprocessor_.output, given_table, cells, values_present=options.get("fill", imputing)
         )
-    sampler = _sampler(generator, float(temperature))
+    # Rebalanced rows, and their label check, keep the first draw: the Gibbs rounds lowered the
+    # augmentation lift (docs/guide-records.md).
+    rounds = 0 if options.get("rebalance") else options.get("given_cell_rounds")
+    sampler = _sampler(generator, float(temperature), rounds)
     output = generator.preprocessor_.output
     kept = {column: given_values(output, given_table, column) for column in cells or []}
     conditioned = _Conditioned(given_table, present_inputs, presence, kept, output)
@@ -139,16 +142,18 @@ def window_steps_of(generator, conditions):
     return table, None if table.windowed else window_steps(table, generator.spec)
 
 
-def _sampler(generator, temperature: float) -> TracedSampler:
-    """The traced sampler for this model and temperature, built on first use."""
-    sampler = generator._samplers.get(temperature)
+def _sampler(generator, temperature: float, given_cell_rounds: int | None = None) -> TracedSampler:
+    """The traced sampler for this model, temperature and Gibbs rounds (None: the spec's), built on
+    first use."""
+    key = (temperature, given_cell_rounds)
+    sampler = generator._samplers.get(key)
     models = generator.ensemble()
     if (
         sampler is None
         or len(sampler.models) != len(models)
         or any(traced is not model for traced, model in zip(sampler.models, models, strict=True))
     ):
-        sampler = generator._samplers[temperature] = TracedSampler(models, temperature)
+        sampler = generator._samplers[key] = TracedSampler(models, temperature, given_cell_rounds)
     return sampler
 
 
@@ -728,18 +733,30 @@ class TracedSampler:
     before each chunk instead of retracing.
     """
 
-    def __init__(self, models, temperature: float):
+    def __init__(self, models, temperature: float, given_cell_rounds: int | None = None):
         import keras
 
         self.models = list(models)
         self.seed_generator = keras.random.SeedGenerator(0)
         self.temperature = temperature
+        self.given_cell_rounds = given_cell_rounds
         self._traced = {}
 
     def _run(self, inputs, present):
         from fusegen.objectives.ensemble import generate_in_turn
 
-        return generate_in_turn(self.models, inputs, present, self.seed_generator, self.temperature)
+        # A cvae reads its Gibbs rounds while the graph is traced, which is when this runs.
+        overridden = [model for model in self.models if hasattr(model, "given_cell_rounds")]
+        if self.given_cell_rounds is None or not overridden:
+            return generate_in_turn(self.models, inputs, present, self.seed_generator, self.temperature)
+        saved = [model.given_cell_rounds for model in overridden]
+        try:
+            for model in overridden:
+                model.given_cell_rounds = self.given_cell_rounds
+            return generate_in_turn(self.models, inputs, present, self.seed_generator, self.temperature)
+        finally:
+            for model, rounds in zip(overridden, saved, strict=True):
+                model.given_cell_rounds = rounds
 
     def _graph(self, inputs, present):
         """The traced function for inputs like these (with or without presence flags)."""

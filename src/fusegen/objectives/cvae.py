@@ -78,6 +78,8 @@ class ConditionalVAE(ObjectiveModel):
             )
         self.record_conditioning = None
         self.record_condition = None
+        # Read when sampling is traced; a sampler may set another (rebalancing's 0, `TracedSampler`).
+        self.given_cell_rounds = objective.given_cell_rounds
         if self.plan.record_condition_width:
             self.record_conditioning = RecordConditioning(
                 self.record_numeric,
@@ -330,7 +332,7 @@ class ConditionalVAE(ObjectiveModel):
             * keras.random.normal((batch, self.latent_dim), seed=seed_generator)
         )
         outputs = self.decode(fused, self.prior_latent(fused, spread, gate))
-        if self.record_conditioning is not None and self.spec.objective.given_cell_rounds:
+        if self.record_conditioning is not None and self.given_cell_rounds:
             outputs = self._redraw_given_rows(
                 fused, outputs, cells, visible, inputs, seed_generator, temperature
             )
@@ -399,7 +401,7 @@ class ConditionalVAE(ObjectiveModel):
                 conditioning.exclude_labels(outputs, inputs), seed_generator, temperature
             )
             # A loop, not the rounds unrolled: the traced graph holds one round's calls for all of them.
-            drawn = ops.fori_loop(0, self.spec.objective.given_cell_rounds, one_round, first)
+            drawn = ops.fori_loop(0, self.given_cell_rounds, one_round, first)
             result = dict(outputs)
             for part, size in self.record_categories:
                 # The label the rounds settled on, as logits that draw it again.

@@ -130,8 +130,8 @@ class CVAEObjective(ObjectiveConfig):
         "its numbers stay the first draw's. The given cells then steer the rest of the row through the "
         "latent too, not through the decoder alone: on openintro's epa2012, given a maker (mfr_name), "
         "one of its own divisions in 71% of rows against 37% with 0 rounds (docs/guide-records.md). "
-        "Rows given no cell, and unconditional sampling, are drawn once as before. 0: the first draw "
-        "alone, as runs before 0.21.0 sampled.",
+        "Rows given no cell, unconditional sampling and rebalanced rows (whose augmentation lift the "
+        "rounds lowered) are drawn once as before. 0: the first draw alone, as runs before 0.21.0 sampled.",
     )
     marginals: Literal["labels", "all", "none"] = Field(
         default="all",
