@@ -160,6 +160,13 @@ def infer_record_spec(
     whole_number_levels = []
     repeated_identifiers = []
     datetime_formats: dict[str, str] = {}
+
+    def leave_out(column: str, note: str) -> None:
+        """A column ``init`` does not model: its note, and it is no longer among the nullable ones."""
+        notes.append(note)
+        if column in nullable:
+            nullable.remove(column)
+
     for column in frame.columns:
         series = frame[column]
         # Missing as the pipeline reads it (`is_missing`): a cell of spaces too (medicaldata's opt
@@ -184,12 +191,11 @@ def infer_record_spec(
             continue
         if is_numeric_identifier(column, series, present):
             # A sample's code would be made up, and as a number it would count in every distance.
-            notes.append(
+            leave_out(
+                column,
                 f"left out '{column}': whole numbers named as an identifier, {present.nunique()} distinct "
-                f"in {len(present)} rows"
+                f"in {len(present)} rows",
             )
-            if missing.any():
-                nullable.remove(column)
             continue
         if column in ROW_NAME_COLUMNS and not missing.any() and present.is_unique:
             # The same, from a subset or a reordering of the original rows (AER's Affairs: 4, 5, 11, ...).
@@ -204,9 +210,9 @@ def infer_record_spec(
                 # fixes are looked up from it (output.determined_by).
                 counts = present.value_counts()
                 if _too_sparse_to_learn(counts):
-                    notes.append(_sparse_labels_note(column, counts, "whole numbers named as an identifier"))
-                    if missing.any():
-                        nullable.remove(column)
+                    leave_out(
+                        column, _sparse_labels_note(column, counts, "whole numbers named as an identifier")
+                    )
                     continue
                 categorical.append(column)
                 repeated_identifiers.append(column)
@@ -279,20 +285,17 @@ def infer_record_spec(
             # repeats (a plane's tail number over its flights) is a category, however many there are.
             # On a small table, a string that no two rows share (mtcars' car names) is one too: each
             # label would be learned from one row, and sampled as a copy of it.
-            notes.append(
+            leave_out(
+                column,
                 f"left out '{column}': {len(counts)} distinct strings, most rows' found in no other row, "
-                "look like identifiers or free text"
+                "look like identifiers or free text",
             )
-            if missing.any():
-                nullable.remove(column)
             continue
         if _too_sparse_to_learn(counts):
             # A label per case, shared by the case's few rows (DAAG's nasscds: 9,409 case ids over
             # 26,217 occupants): no label is seen often enough to learn, each sample copies a real
             # case's id, and a 9,409-way output slowed evaluate to 12 minutes.
-            notes.append(_sparse_labels_note(column, counts, "an identifier or a code"))
-            if missing.any():
-                nullable.remove(column)
+            leave_out(column, _sparse_labels_note(column, counts, "an identifier or a code"))
             continue
         categorical.append(column)
     if not numeric and not categorical:
