@@ -107,6 +107,82 @@ def test_records_match_sample(tmp_path, numeric_transform):
     np.testing.assert_allclose(exported["sold"].numpy(), seconds, rtol=0, atol=1e-5)
 
 
+def test_record_columns_given_as_inputs_steer_the_row_as_in_sample(tmp_path):
+    """With ``conditioning.any_column``, an input's record columns are given cells in the SavedModel too.
+
+    They come back as given and steer the rest of the row through the same
+    given cells sample() shows the model (the surveys table of session 42:
+    given month 7, the SavedModel had returned month 7 in 23% of rows).
+    """
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    rows = 400
+    maker = rng.choice(["ford", "fiat", "audi", "kia"], rows).astype(object)
+    brand = {"ford": "us", "fiat": "it", "audi": "de", "kia": "kr"}
+    frame = pd.DataFrame(
+        {
+            "maker": maker,
+            "country": [brand[name] for name in maker],  # a lookup: a model given the maker must follow
+            "size": rng.normal(size=rows),
+            "price": np.round(rng.gamma(2.0, 10.0, rows), 2),
+            "doors": rng.choice([3, 5], rows),
+            "weight": np.where(rng.random(rows) < 0.2, np.nan, rng.normal(50.0, 5.0, rows)),
+        }
+    )
+    frame["price"] += 20.0 * (frame["maker"] == "audi")
+    spec = {
+        "inputs": {
+            "maker": {"kind": "categorical", "encoder": {"embedding_dim": 4}},
+            "size": {"kind": "numeric", "columns": ["size", "weight"], "missing": "impute"},
+        },
+        "conditioning": {"any_column": True, "modality_dropout": 0.9},
+        "output": {
+            "kind": "record",
+            "numeric": ["size", "price", "weight"],
+            "categorical": ["maker", "country", "doors"],
+            "nullable": ["weight"],
+            "head": {"type": "mlp", "units": [32]},
+        },
+        "privacy": {"similarity_filter": False},
+        "objective": CVAE,
+    }
+    generator = fusegen.Generator(
+        load_spec({**spec, "training": {**TRAINING, "epochs": 30, "batch_size": 32}})
+    ).fit(frame, verbose=0)
+    sampler = exported_sampler(generator, tmp_path / "model")
+    conditions = pd.DataFrame(
+        {
+            "maker": ["kia", "audi", "fiat", "ford"] * 50,
+            "size": np.tile([0.5, -1.0, 1.5, 0.0], 50),
+            "weight": np.tile([48.0, np.nan, 55.5, 51.0], 50),
+        }
+    )
+    exported = sampler(
+        maker=tf.constant(conditions["maker"].to_numpy().astype(str)),
+        size=tf.constant(conditions[["size", "weight"]].to_numpy("float32")),
+        seed=tf.constant(4, tf.int64),
+    )
+    expected = generator.sample(conditions, seed=4)
+
+    assert labels_of(exported["maker"]) == conditions["maker"].tolist() == expected["maker"].tolist()
+    np.testing.assert_allclose(exported["size"].numpy(), conditions["size"], rtol=0, atol=1e-6)
+    given_weight = conditions["weight"].notna().to_numpy()
+    np.testing.assert_allclose(exported["weight"].numpy()[given_weight], conditions["weight"][given_weight])
+    # The rest of the row is drawn given those cells, exactly as sample() draws it.
+    assert labels_of(exported["country"]) == expected["country"].tolist()
+    assert labels_of(exported["doors"]) == [str(value) for value in expected["doors"]]
+    np.testing.assert_allclose(
+        exported["price"].numpy(), expected["price"].astype("float64"), rtol=0, atol=1e-5
+    )
+    # The lookup is followed: the given maker's own country in most rows.
+    countries = labels_of(exported["country"])
+    followed = np.mean(
+        [brand[name] == country for name, country in zip(conditions["maker"], countries, strict=True)]
+    )
+    assert followed > 0.8
+
+
 def test_sequences_match_sample_and_are_clipped_in_both(tmp_path):
     import tensorflow as tf
 

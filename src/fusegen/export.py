@@ -21,9 +21,15 @@ outputs (``tests/test_export_parity.py``):
 Inputs are filled as in training: NaN in a numeric or sequence input with
 ``missing: impute`` or ``mask`` (and, under ``mask``, marked), an empty
 label or text under ``missing: impute``; an unseen label gets the
-out-of-vocabulary id, as ``predict()`` gives it. The SavedModel does not
-check its inputs (ranges, unseen labels) as ``sample()`` does, nor replace
-a record column given as a condition by its given value. ``sample()`` draws
+out-of-vocabulary id, as ``predict()`` gives it. A record generator that
+learned to go without inputs (``conditioning.modality_dropout``) goes
+without an input in a row that lacks one of its cells, as ``sample()``
+does. With ``conditioning.any_column``, an input's columns of the record
+are also given cells, as ``sample()`` gives them: they steer the rest of
+the row (with the ``given_cell_rounds``) and come back as given; an empty,
+NaN or unseen cell is generated. The SavedModel does not check its inputs
+(ranges, unseen labels) as ``sample()`` does, and takes no record columns
+beyond the inputs' (sample them with ``fusegen sample``). ``sample()`` draws
 ``batch_size`` rows at a time, so for more rows than that its draws (and
 outputs) differ from one SavedModel call's. A generator without inputs takes
 ``num_samples`` instead. The temperature is fixed at export time.
@@ -65,7 +71,9 @@ class _Sampler:
         import keras
         import tensorflow as tf
 
+        from fusegen.data.record_cells import tf_given_cells
         from fusegen.objectives.ensemble import generate_in_turn
+        from fusegen.spec.names import RECORD_EXCLUDED, RECORD_VALUES, RECORD_VISIBLE
 
         preprocessor = generator.preprocessor_
         models = generator.ensemble()
@@ -81,6 +89,7 @@ class _Sampler:
         signature["seed"] = tf.TensorSpec((), tf.int64, name="seed")
         # As Generator.sample flags them: 1 for each input given, 0 for any other branch.
         present_flags = [[1.0 if name in converters else 0.0 for name in plan.branches]]
+        record_cells = _record_cells_of_inputs(generator, converters)
 
         class Sampler(tf.Module):
             def __init__(self):
@@ -109,10 +118,90 @@ class _Sampler:
                     if name not in model_inputs:
                         model_inputs[name] = tf.zeros((batch, *branch.input_shape), branch.input_dtype)
                 present = tf.tile(tf.constant(present_flags), [batch, 1]) if plan.uses_presence else None
+                if present is not None and generator.spec.output.kind == "record":
+                    # As sample(): a row that lacks one of an input's cells goes without that input.
+                    lacking = tf.stack(
+                        [_lacks_cells(inputs[name], generator.spec.inputs[name].kind)
+                         if name in converters else tf.zeros((batch,), tf.bool) for name in plan.branches],
+                        axis=1,
+                    )  # fmt: skip
+                    present = present * (1.0 - tf.cast(lacking, present.dtype))
+                    model_inputs = {name: _without_nan(values) for name, values in model_inputs.items()}
+                cells = {column: _column(inputs[name], position)
+                         for column, (name, position) in record_cells.items()}  # fmt: skip
+                if cells:
+                    # As sample() gives them: an input's columns of the record are its given cells too,
+                    # which steer the rest of the row, and come back as given.
+                    values, visible, excluded, observed = tf_given_cells(preprocessor.output, cells, batch)
+                    model_inputs.update(
+                        {RECORD_VALUES: values, RECORD_VISIBLE: visible, RECORD_EXCLUDED: excluded}
+                    )
                 outputs = generate_in_turn(
                     self.models, model_inputs, present, self.seed_generator, temperature
                 )
                 result = preprocessor.output.tf_inverse(outputs)
+                if cells:
+                    result = _keep_given_cells(result, cells, observed)
                 return result if isinstance(result, dict) else {output_name: result}
 
         return Sampler()
+
+
+def _record_cells_of_inputs(generator, converters) -> dict[str, tuple[str, int | None]]:
+    """Record column -> (the input that gives it, its position among the input's columns, or None for
+    an input of one label column), for a generator that conditions on its record's own cells."""
+    from fusegen.data.record_cells import record_columns
+
+    spec = generator.spec
+    if not spec.conditions_on_any_column():
+        return {}
+    record = set(record_columns(spec.output))
+    cells = {}
+    for name in converters:
+        part = spec.inputs[name]
+        if getattr(part, "columns", None):
+            if part.kind == "numeric":
+                cells.update({column: (name, index) for index, column in enumerate(part.columns)
+                              if column in record})  # fmt: skip
+        elif part.kind == "categorical" and spec.input_column(name) in record:
+            cells[spec.input_column(name)] = (name, None)
+    return cells
+
+
+def _column(values, position):
+    """One column of an input's tensor: all of it for a label input, else the numbers at ``position``."""
+    return values if position is None else values[:, position]
+
+
+def _keep_given_cells(result: dict, cells: dict, observed: dict) -> dict:
+    """Each given cell comes back as given, as sample() returns it; the others as generated."""
+    import tensorflow as tf
+
+    result = dict(result)
+    for column, given in cells.items():
+        if column in observed:
+            kept = given if result[column].dtype == tf.string else tf.cast(given, result[column].dtype)
+            result[column] = tf.where(observed[column], kept, result[column])
+    return result
+
+
+def _lacks_cells(values, kind: str):
+    """Per row, whether the user's values of a numeric or categorical input lack a cell (NaN, empty)."""
+    import tensorflow as tf
+
+    if kind == "numeric":
+        return tf.reduce_any(tf.math.is_nan(tf.reshape(values, (tf.shape(values)[0], -1))), axis=1)
+    if kind == "categorical" and values.dtype == tf.string:
+        return tf.equal(tf.strings.strip(values), "")
+    return tf.zeros((tf.shape(values)[0],), tf.bool)
+
+
+def _without_nan(values):
+    """A hidden input's cells as zeros: NaN times its presence flag of 0 would still be NaN."""
+    import tensorflow as tf
+
+    return (
+        tf.where(tf.math.is_nan(values), tf.zeros_like(values), values)
+        if values.dtype.is_floating
+        else values
+    )

@@ -17,7 +17,7 @@ from collections.abc import Collection
 import numpy as np
 import pandas as pd
 
-from fusegen.data.records import MISSING, RecordConverter, _user_numbers, on_times_of_day
+from fusegen.data.records import MISSING, RecordConverter, _user_numbers, on_times_of_day, tf_model_numbers
 from fusegen.data.sources import Table
 from fusegen.errors import DataError
 
@@ -154,6 +154,85 @@ def _confine_determining_labels(converter, table, column, by, visible, excluded,
         if allowed.any():  # a label only ever seen beside a missing one is left to the draw
             rows = np.flatnonzero(drawn & (labels == label))
             excluded[np.ix_(rows, start + np.flatnonzero(~allowed))] = EXCLUDED_LOGIT
+
+
+def tf_given_cells(converter: RecordConverter, cells: dict, batch):
+    """`given_cells` in TensorFlow, for the SavedModel (`fusegen.export`), without imputation.
+
+    Args:
+        converter: the fitted record converter.
+        cells: record column -> its given cells, one per row: numbers (in the
+            data's units) for a numeric column, labels (strings) for a
+            categorical one. NaN, an empty label or one training never saw
+            leaves the cell hidden, to be generated; so does a datetime
+            column, or a number of a run fitted before 0.6.0.
+        batch: the number of rows.
+
+    Returns:
+        ``(values, visible, excluded, observed)``: the three tensors
+        `given_cells` returns, and per column of ``cells`` a boolean tensor,
+        true where its cell was given.
+    """
+    import tensorflow as tf
+
+    spec = converter.spec
+    features = record_features(spec)
+    numeric = len(spec.numeric)
+    sizes = [1] * numeric + [
+        len(converter.vocabularies[part]) if part in spec.categorical else 2
+        for part in spec.categorical_parts()
+    ]
+    blocks = [tf.zeros((batch, size)) for size in sizes]
+    shown = [tf.zeros((batch,)) for _ in features]
+    excluded = [tf.zeros((batch, size)) for size in sizes[numeric:]]
+    observed, one_hots = {}, {}
+    for column, given in cells.items():
+        index = features.index(column)
+        if column in spec.numeric:
+            numbers = tf.cast(given, tf.float64)
+            present = tf.math.is_finite(numbers)
+            model = tf_model_numbers(tf.where(present, numbers, 0.0), converter.numeric_state[column])
+            if model is None or column in spec.datetime:
+                continue
+            flag = tf.cast(present, tf.float32)
+            blocks[index] = tf.cast(tf.where(present, model, 0.0), tf.float32)[:, None]
+            if column in spec.nullable:
+                indicator = features.index(f"{column}_is_missing")
+                blocks[indicator] = tf.stack([flag, tf.zeros_like(flag)], axis=1)  # id 0: present
+                shown[indicator] = flag
+                # As `given_cells`: the columns missing with it copy the flag, so its draw is "present".
+                excluded[indicator - numeric] = tf.stack([tf.zeros_like(flag), flag * EXCLUDED_LOGIT], axis=1)
+        else:
+            vocabulary = [str(label) for label in converter.vocabularies[column]]
+            known = tf.constant([label != MISSING for label in vocabulary])
+            one_hot = tf.equal(tf.reshape(given, (-1, 1)), tf.constant(vocabulary)[None, :]) & known[None, :]
+            one_hots[column] = tf.cast(one_hot, tf.float32)
+            present = tf.reduce_any(one_hot, axis=1)
+            flag = tf.cast(present, tf.float32)
+            blocks[index] = one_hots[column]
+            if column in spec.determined_by.values():
+                # The given label is the draw the columns it determines are looked up from.
+                excluded[index - numeric] = (1.0 - one_hots[column]) * flag[:, None] * EXCLUDED_LOGIT
+        shown[index] = flag
+        observed[column] = present
+    for column, by in spec.determined_by.items():
+        if column not in one_hots:
+            continue
+        # As `_confine_determining_labels`: a drawn ``by`` takes only the labels that look up the given one.
+        lookup = converter.lookups.get(column, {})
+        allowed = np.array(
+            [[lookup.get(str(key)) == str(label) for key in converter.vocabularies[by]]
+             for label in converter.vocabularies[column]], "float32",
+        )  # fmt: skip
+        row_allowed = tf.matmul(one_hots[column], tf.constant(allowed))
+        by_index = features.index(by)
+        drawn = observed[column] & (shown[by_index] == 0) & tf.reduce_any(row_allowed > 0, axis=1)
+        ruled_out = tf.cast(drawn[:, None] & (row_allowed == 0), tf.float32) * EXCLUDED_LOGIT
+        excluded[by_index - numeric] = excluded[by_index - numeric] + ruled_out
+    values = tf.concat(blocks, axis=1)
+    visible = tf.stack(shown, axis=1)
+    excluded = tf.concat(excluded, axis=1) if excluded else tf.zeros((batch, 0))
+    return values, visible, excluded, observed
 
 
 def given_values(converter: RecordConverter, table: Table, column: str) -> tuple[np.ndarray, np.ndarray]:

@@ -512,6 +512,44 @@ def _normal_scores(values: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     return ndtri(half + np.clip(level, 0.0, 1.0) * (1.0 - 2.0 * half))
 
 
+def tf_model_numbers(values, state: dict):
+    """Numbers in the data's units (float64) -> model space, in TensorFlow: ``RecordConverter._forward``.
+
+    For the SavedModel's given cells (`fusegen.export`). A value between two
+    quantiles takes the level interpolated between theirs, and one equal to
+    a run of quantiles the middle of their levels, as `_normal_scores` does.
+    Returns None for runs fitted before 0.6.0, whose scikit-learn transform
+    has no TensorFlow twin here.
+    """
+    import tensorflow as tf
+
+    if "quantiles" not in state:
+        return tf_divide(values - state["mean"], state["std"])
+    if state.get("scores") != "midpoint":
+        return None
+    quantiles = np.asarray(state["quantiles"], dtype="float64")
+    count = len(quantiles)
+    sorted_quantiles = tf.constant(quantiles)[None, :]
+    flat = tf.reshape(values, (1, -1))
+    # Quantiles below the value, and at most the value: the run of those equal to it lies between.
+    below = tf.cast(tf.searchsorted(sorted_quantiles, flat, side="left")[0], tf.int32)
+    at_most = tf.cast(tf.searchsorted(sorted_quantiles, flat, side="right")[0], tf.int32)
+    values = flat[0]
+    left = tf.clip_by_value(below - 1, 0, count - 1)
+    right = tf.clip_by_value(below, 0, count - 1)
+    low, high = tf.gather(quantiles, left), tf.gather(quantiles, right)
+    between = tf.cast(left, tf.float64) + tf_divide(values - low, tf.maximum(high - low, 1e-300))
+    tied = 0.5 * tf.cast(below + at_most - 1, tf.float64)
+    position = tf.where(at_most > below, tied, between)
+    position = tf.where(at_most == 0, tf.zeros_like(position), position)  # below the lowest quantile
+    position = tf.where(
+        below == count, tf.fill(tf.shape(position), tf.constant(count - 1, tf.float64)), position
+    )
+    level = tf.clip_by_value(position / max(count - 1, 1), 0.0, 1.0)
+    half = _half_level(count)
+    return tf.math.ndtri(half + level * (1.0 - 2.0 * half))
+
+
 def _half_level(count: int) -> float:
     """Half the step between ``count`` evenly spaced levels: levels 0 and 1 become this and 1 minus it,
     so that the lowest and highest values get finite scores and still come back exactly."""
