@@ -1090,3 +1090,35 @@ def test_an_order_through_a_column_with_gaps_is_kept_in_its_own_right():
     few = pd.DataFrame({"x": rng.uniform(0, 1, 60), "y": rng.uniform(0.9, 2, 60)})
     few = few[few["x"] <= few["y"]]
     assert find_orders(few, ["x", "y"], {}) == []
+
+
+def test_impute_keeps_the_gap_that_a_given_determined_label_is_looked_up_from(tmp_path):
+    """MplsStops: MDC 'other' is looked up from a stop without personSearch. Given 'other' and an empty
+    personSearch, impute filled YES or NO in 200 of 297 rows, each contradicting the given MDC."""
+    rng = np.random.default_rng(6)
+    rows = 600
+    search = rng.choice(np.array(["YES", "NO", None], dtype=object), rows, p=[0.3, 0.4, 0.3])
+    frame = pd.DataFrame(
+        {
+            "search": search,
+            "unit": np.where(pd.isna(search), "other", "mdc"),
+            "x": rng.normal(0.0, 1.0, rows),
+        }
+    )
+    spec = record_spec()
+    spec["output"] = {**spec["output"], "numeric": ["x"], "categorical": ["search", "unit"],
+                      "nullable": ["search"], "determined_by": {"unit": "search"}}  # fmt: skip
+    spec["training"] = {**spec["training"], "epochs": 2, "steps_per_epoch": 10}
+    run = fusegen.Generator(load_spec(spec)).fit(frame, verbose=0).save(tmp_path / "run")
+    holes = pd.DataFrame({"search": [None] * 40, "unit": ["other", "mdc"] * 20, "x": 0.0})
+    holes.to_csv(tmp_path / "holes.csv", index=False)
+    code, out, err = cli("impute", run, "--data", tmp_path / "holes.csv", "--out", tmp_path / "f.csv")
+    assert code == 0, err
+    filled = pd.read_csv(tmp_path / "f.csv")
+    assert filled["unit"].tolist() == holes["unit"].tolist()
+    assert filled["search"].isna().tolist() == (holes["unit"] == "other").tolist()
+    assert filled.loc[holes["unit"] == "mdc", "search"].isin(["YES", "NO"]).all()
+    assert (
+        "filled 20 missing cell(s) in 40 row(s); left empty: 'search' 20 (where the label given in 'unit' "
+        "is looked up from its gap)"
+    ) in out

@@ -57,14 +57,20 @@ def impute(
     write_outputs(as_written(filled, table, output, num_imputations), out, name=output.name)
     done, empty = filled_cells(generator, table, filled, num_imputations)
     asked = chosen if chosen is not None else list(empty)
-    # A cell asked for and still empty: looked up from a column whose label has it missing.
+    # A cell asked for and still empty: looked up from a column whose label has it missing, or the gap
+    # that the label given in a column it determines is looked up from.
     unfilled = {column: count for column, count in empty.items() if count and column in asked}
     looked_up = output.determined_by
+    determines = {}
+    for column, by in looked_up.items():
+        determines.setdefault(by, []).append(f"'{column}'")
     reasons = [
         f"'{column}' {count}"
         + (
             f" (looked up from '{looked_up[column]}', whose label has it missing)"
             if column in looked_up
+            else f" (where the label given in {' or '.join(determines[column])} is looked up from its gap)"
+            if column in determines
             else ""
         )
         for column, count in unfilled.items()

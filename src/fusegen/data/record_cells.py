@@ -154,6 +154,9 @@ def _confine_determining_labels(converter, table, column, by, visible, excluded,
         if allowed.any():  # a label only ever seen beside a missing one is left to the draw
             rows = np.flatnonzero(drawn & (labels == label))
             excluded[np.ix_(rows, start + np.flatnonzero(~allowed))] = EXCLUDED_LOGIT
+            # Even a gap that imputation rules out: MplsStops' MDC 'other' is looked up from no
+            # personSearch only, so given 'other' the search stays a gap (it was filled YES or NO).
+            excluded[np.ix_(rows, start + np.flatnonzero(allowed))] = 0.0
 
 
 def tf_given_cells(converter: RecordConverter, cells: dict, batch):
