@@ -1122,3 +1122,30 @@ def test_impute_keeps_the_gap_that_a_given_determined_label_is_looked_up_from(tm
         "filled 20 missing cell(s) in 40 row(s); left empty: 'search' 20 (where the label given in 'unit' "
         "is looked up from its gap)"
     ) in out
+
+
+def test_a_range_that_ends_on_a_date_alone_covers_that_whole_day(tmp_path):
+    """MplsStops: `--range date=2017-06-29..2017-06-30` drew every stop on the 29th, and
+    `2017-06-30..2017-06-30` every one at midnight, when no real stop was."""
+    rng = np.random.default_rng(2)
+    seconds = rng.uniform(0, 40 * 86400, 400)
+    frame = pd.DataFrame(
+        {
+            "at": (pd.Timestamp("2020-01-01") + pd.to_timedelta(np.round(seconds), unit="s")).strftime(
+                "%Y-%m-%dT%H:%M:%S"
+            ),
+            "x": rng.normal(size=400),
+        }
+    )
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    spec, _ = infer_record_spec(tmp_path / "t.csv")
+    spec["training"].update(epochs=2, steps_per_epoch=5)
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    day = generator.sample(None, num_samples=60, ranges={"at": ("2020-01-10", "2020-01-10")}, seed=0)
+    assert (day["at"].dt.normalize() == pd.Timestamp("2020-01-10")).all() and day["at"].dt.hour.nunique() > 5
+    two = generator.sample(None, num_samples=60, ranges={"at": ("2020-01-10", "2020-01-11")}, seed=1)
+    assert two["at"].between(pd.Timestamp("2020-01-10"), pd.Timestamp("2020-01-11 23:59:59")).all()
+    assert (two["at"] >= pd.Timestamp("2020-01-11")).mean() > 0.25
+    # A moment is a moment: a range to noon ends at noon.
+    noon = generator.sample(None, num_samples=60, ranges={"at": ("2020-01-10", "2020-01-10 12:00")}, seed=2)
+    assert noon["at"].between(pd.Timestamp("2020-01-10"), pd.Timestamp("2020-01-10 12:00")).all()

@@ -265,8 +265,8 @@ def sample(
     range_: list[str] = typer.Option(
         [],
         "--range",
-        help="COLUMN=LOW:HIGH for a numeric column, COLUMN=FIRST..LAST for a datetime one: each sample "
-        "draws it in the range.",
+        help="COLUMN=LOW:HIGH for a numeric column, COLUMN=FIRST..LAST for a datetime one (a last date "
+        "without a time covers its whole day): each sample draws it in the range.",
     ),
     allow_extrapolation: bool = EXTRAPOLATION_OPTION,
     rebalance: Optional[str] = REBALANCE_OPTION,

@@ -226,7 +226,8 @@ class Generator:
                 sample draws its condition uniformly in the range) and, with
                 ``conditioning.any_column``, numeric record columns (drawn as
                 the training values fall in the range; a datetime column's
-                bounds are dates, ``("2020-01-01", "2020-03-31")``).
+                bounds are dates, ``("2020-01-01", "2020-03-31")``, and a last
+                date without a time of day covers its whole day).
             extrapolate: let numeric conditions outside the training range
                 (beyond ``fusegen.sampling.EXTRAPOLATION_MARGIN`` of its width on
                 either side) through, with a `FusegenWarning`; without it they

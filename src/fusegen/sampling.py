@@ -395,21 +395,22 @@ def _with_ranges(generator, table, rows, ranges, seed, extrapolate: bool = False
             columns[column] = rng.uniform(low, high, len(rows))
         else:
             if not extrapolate:
-                _require_overlap(generator.preprocessor_.output, column, low, high)
+                _require_overlap(generator.preprocessor_.output, column, low, high, bounds if dated else None)
             drawn = draw_in_range(generator.preprocessor_.output, column, low, high, len(rows), rng)
             # A datetime column is drawn in seconds, as the model reads it, and given back as datetimes.
             columns[column] = pd.to_datetime(np.round(drawn), unit="s").to_numpy() if dated else drawn
     return Table(columns, origin="the conditions")
 
 
-def _require_overlap(converter, column: str, low: float, high: float) -> None:
+def _require_overlap(converter, column: str, low: float, high: float, written=None) -> None:
     """Refuse a record column's range that lies wholly outside its training range (with the margin
-    conditions get), in the data's units: every draw would sit at its edge, and the model never saw it."""
+    conditions get), in the data's units (or as ``written``): every draw would sit at its edge, and
+    the model never saw it."""
     state = converter.numeric_state[column]
     slack = EXTRAPOLATION_MARGIN * (state["high"] - state["low"])
     if high >= state["low"] - slack and low <= state["high"] + slack:
         return
-    given = in_data_units(converter, column, [low, high])
+    given = list(written) if written is not None else in_data_units(converter, column, [low, high])
     seen = in_data_units(converter, column, [state["low"], state["high"]])
     raise DataError(
         f"the range for '{column}', [{given[0]}, {given[1]}], lies outside its training range "
@@ -424,6 +425,9 @@ def _range_bounds(column: str, bounds, dated: bool) -> tuple[float, float]:
     try:
         if dated:
             low, high = (_seconds(pd.Timestamp(bound)) for bound in bounds)
+            if _date_alone(bounds[1]):
+                # The last day is in the range: '2017-06-01..2017-06-30' ended at midnight on the 30th.
+                high += DAY_SECONDS - 1
         else:
             low, high = (float(bound) for bound in bounds)
     except (TypeError, ValueError):
@@ -435,6 +439,18 @@ def _range_bounds(column: str, bounds, dated: bool) -> tuple[float, float]:
     if not low <= high:
         raise DataError(f"the range for '{column}' must have low <= high, received {tuple(bounds)}.")
     return low, high
+
+
+DAY_SECONDS = 86400
+
+
+def _date_alone(bound) -> bool:
+    """Whether a range's bound is a day rather than a moment: a date without a time of day."""
+    import datetime
+
+    if isinstance(bound, str):
+        return ":" not in bound
+    return isinstance(bound, datetime.date) and not isinstance(bound, datetime.datetime)
 
 
 def _seconds(moment) -> float:
