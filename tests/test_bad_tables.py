@@ -567,16 +567,18 @@ def test_a_date_that_does_not_parse_is_one_line_naming_the_column_value_row_form
     spec = record_spec(numeric=["when"], datetime=["when"], nullable=["when"])
     with pytest.raises(
         DataError,
-        match=r"^Column 'when' of output 'record': expected dates in the format '%m/%d/%Y', received "
-        r"'13/01/2020' in row 1 \(2 value\(s\) do not parse\)\. Hint: set output\.datetime_formats: "
-        r"\{when: '%d/%m/%Y'\} in the spec \(strftime codes\)\.$",
+        match=r"^Column 'when' of output 'record': expected dates in the format '%m/%d/%Y' or in ISO 8601, "
+        r"received '13/01/2020' in row 1 \(2 value\(s\) do not parse\)\. Hint: write them in ISO 8601 "
+        r"\(2017-06-01 or 2017-06-01T10:00:00\); if this is the training data, set "
+        r"output\.datetime_formats: \{when: '%d/%m/%Y'\} in the spec \(strftime codes\)\.$",
     ):
         Preprocessor(spec).fit(table)
     spec = record_spec(
         numeric=["when"], datetime=["when"], nullable=["when"], datetime_formats={"when": "%Y-%m-%d"}
     )
     with pytest.raises(
-        DataError, match=r"expected dates in the format '%Y-%m-%d', received '02/01/2020' in row 0"
+        DataError,
+        match=r"expected dates in the format '%Y-%m-%d' or in ISO 8601, received '02/01/2020' in row 0",
     ):
         Preprocessor(spec).fit(table)
 
@@ -586,6 +588,18 @@ def test_a_date_that_does_not_parse_is_one_line_naming_the_column_value_row_form
     pre = Preprocessor(spec).fit(table)
     back = pre.inverse_outputs(pre.transform_targets(table))
     assert back["when"].dt.strftime("%Y-%m-%d").tolist()[:2] == ["2020-01-02", "2020-01-13"]
+    # Dates in ISO 8601 read whatever the column's own format (MplsStops: a condition of 2017-06-01 for
+    # dates written 2017-06-01T10:00:00Z was refused, with a hint to change the trained run's spec).
+    given = table_from_frame(
+        pd.DataFrame({"when": ["2020-01-05", "2020-01-05 06:03:07+02:00", "03/01/2020", None]}), origin="c"
+    )
+    read = pre.output.read_numbers(given, "when")
+    assert read.tolist()[:3] == [
+        pd.Timestamp("2020-01-05"),
+        pd.Timestamp("2020-01-05 04:03:07"),  # in UTC, as a zone's times are modelled
+        pd.Timestamp("2020-01-03"),
+    ]
+    assert pd.isna(read[3])
 
 
 def test_datetime_formats_must_name_datetime_columns_and_use_codes():

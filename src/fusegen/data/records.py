@@ -791,7 +791,16 @@ def _datetimes_to_seconds(
         if inferred.notna().sum() > times.notna().sum():
             first = series[present].iloc[0]
             times, tried = inferred, pd.tseries.api.guess_datetime_format(str(first)) or "pandas' guess"
-    unread = present & times.isna().to_numpy()
+    seconds = _epoch_seconds(times)
+    unread = present & np.isnan(seconds)
+    if date_format is not None and unread.any():
+        # ISO 8601 reads whatever the column's format: a condition or a row to impute dated 2017-06-01,
+        # for a column written 2017-06-01T10:00:00Z, was refused with a hint to change a trained spec.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            iso = pd.to_datetime(series.where(unread), format="ISO8601", errors="coerce", utc=True)
+        seconds = np.where(unread, _epoch_seconds(iso), seconds)
+        unread = present & np.isnan(seconds)
     if (
         nullable
         and unread.any()
@@ -803,12 +812,18 @@ def _datetimes_to_seconds(
         found = detect_datetime_format(series[present])
         fix = f"'{found[0]}'" if found else "the column's format, e.g. '%d/%m/%Y'"
         raise DataError(
-            f"{where}: expected dates in the format '{tried}', received {str(raw[bad[0]])!r} in "
-            f"{row_text(table, int(bad[0]))} ({bad.size} value(s) do not parse).",
-            hint=f"set output.datetime_formats: {{{column}: {fix}}} in the spec (strftime codes).",
+            f"{where}: expected dates in the format '{tried}' or in ISO 8601, received "
+            f"{str(raw[bad[0]])!r} in {row_text(table, int(bad[0]))} ({bad.size} value(s) do not parse).",
+            hint="write them in ISO 8601 (2017-06-01 or 2017-06-01T10:00:00); if this is the training "
+            f"data, set output.datetime_formats: {{{column}: {fix}}} in the spec (strftime codes).",
         )
-    seconds = times.astype("int64").to_numpy().astype("float64") / 1e9
-    return np.where(times.isna().to_numpy(), np.nan, seconds)
+    return np.where(unread, np.nan, seconds)
+
+
+def _epoch_seconds(times) -> np.ndarray:
+    """Seconds since 1970 (UTC for times in a zone, as written for the others); NaN for NaT."""
+    missing = times.isna().to_numpy()
+    return np.where(missing, np.nan, times.astype("int64").to_numpy().astype("float64") / 1e9)
 
 
 def _user_numbers(values, state, is_datetime, missing):
