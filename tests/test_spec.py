@@ -69,8 +69,25 @@ def test_every_problem_is_reported_at_once():
     assert any(p.startswith("inputs.words: unknown kind 'txt'") and "'image'" in p for p in found)
     assert any(p.startswith("fusion: unknown method 'sum'") and "'attention'" in p for p in found)
     assert any(p == "output.width: required key is missing" for p in found)
-    assert any(p.startswith("trainnig: unknown key") for p in found)
+    assert (
+        "trainnig: unknown key (received {}); did you mean 'training'? (`fusegen schema` lists them all)"
+        in found
+    )
     assert len(found) == 6
+
+
+def test_a_key_of_several_forms_is_one_problem_naming_each_form():
+    """`epochs: ten` was two problems in pydantic's terms: 'training.epochs.constrained-int' and
+    "training.epochs.literal['auto']"."""
+    raw = {"inputs": {}, "output": {"kind": "vector", "size": 2}}
+    assert problems_of({**raw, "training": {"epochs": "ten", "batch_sise": 8}}) == [
+        "training.epochs: expected an integer or one of 'auto', received 'ten'",
+        "training.batch_sise: unknown key (received 8); did you mean 'batch_size'? (`fusegen schema` lists "
+        "them all)",
+    ]
+    assert problems_of({**raw, "training": {"ema_momentum": 2.0}}) == [
+        "training.ema_momentum: expected a number less than 1.0 or one of 'auto', received 2.0"
+    ]
 
 
 def test_unknown_encoder_type_lists_registered_ones():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
 import json
 import re
 from pathlib import Path
@@ -98,15 +100,28 @@ _OWN_KEY_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+: ")
 
 def format_validation_error(error: ValidationError, raw: Any) -> list[str]:
     """Turn pydantic's errors into ``key.path: expected ..., received ...`` lines."""
-    problems = []
+    problems, expected = [], {}
     for detail in error.errors():
         path = _key_path(detail["loc"], raw)
         described = _describe(detail, raw)
         if not path and _OWN_KEY_PATH.match(described):
             problems.append(described)  # e.g. "data.windows.length: ...", checked against the inputs
-        else:
-            problems.append(f"{path or '(top level)'}: {described}")
+            continue
+        key = path or "(top level)"
+        match = _EXPECTED.match(described)
+        if match and key in expected:
+            # One per member of a union (epochs: an integer or 'auto'): one line with every form.
+            line = expected[key]
+            problems[line] = problems[line].replace(", received ", f" or {match['what']}, received ", 1)
+            continue
+        if match:
+            expected[key] = len(problems)
+        problems.append(f"{key}: {described}")
     return problems
+
+
+#: A description of what a key takes: the part a union's members each add to one line.
+_EXPECTED = re.compile(r"^expected (?P<what>.+?), received ")
 
 
 def _key_path(loc: tuple, raw: Any) -> str:
@@ -119,6 +134,8 @@ def _key_path(loc: tuple, raw: Any) -> str:
     parts = []
     node = raw
     for position, item in enumerate(loc):
+        if position and isinstance(item, str) and node is not None and not isinstance(node, dict | list):
+            break  # past the user's value: a union member's name ("constrained-int", "literal['auto']")
         if isinstance(node, dict) and item not in node and isinstance(item, str):
             following = loc[position + 1] if position + 1 < len(loc) else None
             # A tag the user wrote, or one a default filled in (the next key is the user's again).
@@ -147,6 +164,9 @@ def _describe(detail: dict, raw: Any) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(detail["loc"][-1]), _spec_keys(), n=1, cutoff=0.8)
+        if close:
+            return f"unknown key (received {received}); did you mean '{close[0]}'? (`fusegen schema` lists them all)"
         return f"unknown key (received {received}); check its spelling against `fusegen schema`"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         bound = {
@@ -175,6 +195,24 @@ def _describe(detail: dict, raw: Any) -> str:
         return str(context.get("error", detail["msg"]))
     message = detail["msg"][0].lower() + detail["msg"][1:]
     return f"{message}, received {received}"
+
+
+@functools.cache
+def _spec_keys() -> list[str]:
+    """Every key a spec can hold, at any depth: what a misspelt key is matched against."""
+    keys: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            keys.update(node.get("properties", {}))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec_json_schema())
+    return sorted(keys)
 
 
 def _short(value: Any) -> str:
