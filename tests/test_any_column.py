@@ -294,6 +294,9 @@ def test_expected_imputation_keeps_whole_numbers_whole_and_dates_drawn(tmp_path)
     assert (generator.sample({"count": [12.0]}, num_samples=3, seed=1)["count"] == 12).all()
     counted = generator.sample(None, num_samples=40, ranges={"count": (10.5, 20.5)}, seed=3)
     assert (counted["count"] == counted["count"].round()).all() and counted["count"].between(11, 20).all()
+    # A range with no whole number in it (ratdat's weights at 4.5:4.9) had drawn fractions to refuse.
+    with pytest.raises(DataError, match=r"'count', \[10\.2, 10\.8\], holds no whole number.*count=10:11"):
+        generator.sample(None, num_samples=2, ranges={"count": (10.2, 10.8)})
     # Beyond the training dates, a range or a condition is refused in dates, not seconds.
     with pytest.raises(DataError, match=r"the range for 'when', \[2030-01-01, 2030-03-31\], lies outside its "
                                         r"training range \[2020-01-0\d, 2020-10-\d\d\]"):  # fmt: skip

@@ -131,6 +131,9 @@ def test_missing_column_names_the_input_and_lists_columns():
         Preprocessor(spec).fit(table_from_frame(data))
     message = str(caught.value)
     assert "Input 'size' (numeric)" in message and "column 'b'" in message and "available columns" in message
+    # An output's column missing: the table is likely the wrong one (evaluate --real of another table).
+    with pytest.raises(DataError, match=r"Output 'record'.*column 'x'.*Hint: give a table with the output's"):
+        Preprocessor(spec).fit(table_from_frame(frame().drop(columns=["x"])))
 
 
 def test_text_in_numeric_column_names_the_row():

@@ -304,6 +304,15 @@ def draw_in_range(converter: RecordConverter, column: str, low: float, high: flo
     if step and np.ceil(low / step - 1e-9) <= np.floor(high / step + 1e-9):
         inner_low = np.ceil(low / step - 1e-9) * step - step / 2
         inner_high = np.floor(high / step + 1e-9) * step + step / 2
+    elif step and (state.get("integer") or state.get("step")) and column not in converter.spec.datetime:
+        # Nothing at the column's resolution lies in the range: a draw would be a value it never holds.
+        unit = "whole number" if state.get("integer") and not state.get("step") else f"multiple of {step:g}"
+        below, above = np.floor(low / step) * step, np.ceil(high / step) * step
+        raise DataError(
+            f"the range for '{column}', [{low:g}, {high:g}], holds no {unit}, and '{column}' holds only "
+            f"{unit}s in training.",
+            hint=f"widen it to take one in, such as {column}={below:g}:{above:g}.",
+        )
     if not quantiles.size or inner_high < quantiles[0] or inner_low > quantiles[-1]:
         # Standardised, or a range beyond every training value (extrapolation asked for): uniformly.
         drawn = at_resolution(state, rng.uniform(inner_low, inner_high, count), low, high)

@@ -182,4 +182,10 @@ def _missing_column_hint(name: str, used_by: str, origin: str) -> str:
     added to the data (conditions need it as training had it); an input's column is renamed."""
     if used_by.startswith("data.windows."):
         return f"add the column '{name}' to {origin}, as the training data had it, or set {used_by} to one of those."
+    if used_by.lower().startswith("output"):
+        # Real rows to score (evaluate --real) or train on: the table, not the spec, is usually what is wrong.
+        return (
+            f"give a table with the output's columns, as the training data had them; if {origin} is the "
+            "training data, rename the column in the spec's output to one of those."
+        )
     return "set the input's 'column' (or 'columns') to one of those, or add the column to the data."
