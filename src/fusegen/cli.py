@@ -291,8 +291,10 @@ def sample(
     last: bool = typer.Option(
         False,
         "--last",
-        help="Runs that cut windows from a long table: forecast from each series' last window only (the "
-        "rows past its end), not from every window of --conditions.",
+        help="Runs that cut windows from a long table: forecast each series' last window of --conditions "
+        "only, not every window. That window ends on the series' last row, so its horizon is the table's "
+        "last rows (a backtest); to forecast past the end, append rows for the steps ahead, with their "
+        "times and known-ahead values and the targets empty.",
     ),
 ):
     """Sample from a trained generator, on conditions for some inputs, all, or none."""
