@@ -288,7 +288,7 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"ML efficacy for '{efficacy['target']}' ({efficacy['metric']}): synthetic/real = "
             + (
-                f"{ratio:.3f}"
+                f"{ratio:.3f} ({_scores_beside(efficacy)})"
                 if ratio is not None
                 # The real rows do not predict the target either: there is no relation to keep.
                 else f"n/a (real rows score {_real_score(efficacy):.3f}"
@@ -351,6 +351,16 @@ FEW_HOLDOUT_ROWS = 400
 
 #: A default ML efficacy target whose commonest label holds more of the rows than this says little.
 MAX_MAJORITY_SHARE = 0.95
+
+
+def _scores_beside(efficacy: dict) -> str:
+    """The scores a ratio is of, with chance: a ratio of 0.91 between 0.53 and 0.62, where chance is
+    0.50 (ratdat's sexes), keeps little of a relation."""
+    metric = efficacy["metric"]
+    name, model = max(efficacy["models"].items(), key=lambda item: item[1]["real"][metric])
+    text = f"{name}: synthetic {model['synthetic'][metric]:.3f}, real {model['real'][metric]:.3f}"
+    chance = efficacy.get("chance")
+    return text + (f"; chance {chance:.3f}" if chance is not None else "")
 
 
 def _real_score(efficacy: dict) -> float:
