@@ -1152,3 +1152,55 @@ def test_a_range_that_ends_on_a_date_alone_covers_that_whole_day(tmp_path):
     # A moment is a moment: a range to noon ends at noon.
     noon = generator.sample(None, num_samples=60, ranges={"at": ("2020-01-10", "2020-01-10 12:00")}, seed=2)
     assert noon["at"].between(pd.Timestamp("2020-01-10"), pd.Timestamp("2020-01-10 12:00")).all()
+
+
+def surveyed_table(rows: int, seed: int) -> pd.DataFrame:
+    """Six species, two of them never weighed or sexed (ratdat's surveys), a few gaps elsewhere."""
+    rng = np.random.default_rng(seed)
+    species = rng.choice(["DM", "PP", "PB", "OT", "AH", "AB"], rows, p=[0.3, 0.25, 0.15, 0.1, 0.1, 0.1])
+    weight = np.where(species == "DM", 45.0, 20.0) + rng.normal(0.0, 4.0, rows)
+    weight[rng.random(rows) < 0.03] = np.nan
+    sex = rng.choice(np.array(["F", "M"], dtype=object), rows)
+    never = np.isin(species, ["AH", "AB"])
+    weight[never], sex[never] = np.nan, None
+    return pd.DataFrame(
+        {"species": species, "weight": np.round(weight, 1), "sex": sex, "plot": rng.integers(1, 5, rows)}
+    )
+
+
+def test_gaps_that_follow_a_label_stay_gaps_when_sampled_rebalanced_given_and_imputed(tmp_path):
+    """ratdat's surveys never weigh or sex 23 of 48 species: 76 of the 154 sampled rows of those species
+    carried a weight, and `--rebalance species_id` gave one of them a median weight of 119 g."""
+    surveyed_table(800, seed=0).to_csv(tmp_path / "surveys.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "surveys.csv")
+    assert spec["output"]["gaps_follow"] == {"weight": "species", "sex": "species"}
+    assert any("output.gaps_follow" in note for note in notes)
+    spec["training"].update(epochs=3, steps_per_epoch=20)
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    assert set(generator.preprocessor_.output.gap_labels["weight"]) == {"AH", "AB"}
+    never = ["AH", "AB"]
+
+    def kept(rows):
+        beside = rows["species"].isin(never)
+        return beside.any() and rows.loc[beside, ["weight", "sex"]].isna().all().all()
+
+    assert kept(generator.sample(num_samples=600, seed=0))
+    rebalanced = generator.sample(num_samples=120, rebalance="species", seed=1)
+    assert (rebalanced["species"].value_counts() == 20).all() and kept(rebalanced)
+    # A weight given: the species drawn beside it is one that is weighed.
+    weighed = generator.sample({"weight": [30.0]}, num_samples=200, seed=2)
+    assert (weighed["weight"] == 30.0).all() and not weighed["species"].isin(never).any()
+    # Imputed: a never-weighed species' weight stays a gap; a lost species beside a weight is a weighed one.
+    holes = pd.DataFrame({"species": ["AH", "AB", None, None] * 5, "weight": [None, None, 30.0, 50.0] * 5,
+                          "sex": None, "plot": 2})  # fmt: skip
+    holes.to_csv(tmp_path / "holes.csv", index=False)
+    run = generator.save(tmp_path / "run")
+    code, out, err = cli("impute", run, "--data", tmp_path / "holes.csv", "--out", tmp_path / "f.csv")
+    assert code == 0, err
+    filled = pd.read_csv(tmp_path / "f.csv")
+    assert filled.loc[holes["species"].notna(), ["weight", "sex"]].isna().all().all()
+    assert filled.loc[holes["species"].isna(), "species"].notna().all()
+    assert not filled.loc[holes["species"].isna(), "species"].isin(never).any()
+    assert "'weight' 10 (beside labels of 'species' it is always missing beside)" in out
+    with pytest.raises(SpecError, match=r"gaps_follow takes \{nullable column: another categorical column\}"):
+        load_spec({**spec, "output": {**spec["output"], "gaps_follow": {"plot": "species"}}})

@@ -71,6 +71,8 @@ def impute(
             if column in looked_up
             else f" (where the label given in {' or '.join(determines[column])} is looked up from its gap)"
             if column in determines
+            else f" (beside labels of '{output.gaps_follow[column]}' it is always missing beside)"
+            if column in output.gaps_follow
             else ""
         )
         for column, count in unfilled.items()

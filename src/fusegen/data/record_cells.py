@@ -118,9 +118,10 @@ def given_cells(
             for row in np.flatnonzero(observed):
                 values[row, offsets[index] + lookup[labels[row]]] = 1.0
             visible[:, index] = observed
-            if column in spec.determined_by.values():
+            if column in {*spec.determined_by.values(), *spec.gaps_follow.values()}:
                 # A given cell's own draw is thrown away, but the columns it determines are looked
-                # up from that draw (sub_grade E1 given, grade drawn C): the draw is the given label.
+                # up from that draw (sub_grade E1 given, grade drawn C), and the gaps that follow it
+                # follow that draw: the draw is the given label.
                 start = offsets[index] - offsets[len(spec.numeric)]
                 for row in np.flatnonzero(observed):
                     others = np.arange(len(lookup)) != lookup[labels[row]]
@@ -135,7 +136,23 @@ def given_cells(
     for column, by in spec.determined_by.items():
         if column in columns:
             _confine_determining_labels(converter, table, column, by, visible, excluded, offsets, features)
+    for column, by in spec.gaps_follow.items():
+        if column in columns:
+            # A cell given, or one to fill, is no gap: the column it follows draws no label it is a gap beside.
+            present = ~converter.missing_cells(table, column) | (column in fill)
+            _rule_out_gap_labels(converter, column, by, present, visible, excluded, offsets, features)
     return values, visible, excluded
+
+
+def _rule_out_gap_labels(converter, column, by, present, visible, excluded, offsets, features) -> None:
+    """Where ``column`` has a value and ``by`` is drawn, rule out the labels of ``by`` beside which
+    ``column`` is always missing (``output.gaps_follow``): a weight given, no species never weighed."""
+    gaps = set(converter.gap_labels.get(column, []))
+    ruled_out = [index for index, label in enumerate(converter.vocabularies[by]) if str(label) in gaps]
+    drawn = np.flatnonzero(present & (visible[:, features.index(by)] == 0))
+    if ruled_out and drawn.size:
+        start = offsets[features.index(by)] - offsets[len(converter.spec.numeric)]
+        excluded[np.ix_(drawn, start + np.array(ruled_out))] = EXCLUDED_LOGIT
 
 
 def _confine_determining_labels(converter, table, column, by, visible, excluded, offsets, features) -> None:
@@ -213,8 +230,8 @@ def tf_given_cells(converter: RecordConverter, cells: dict, batch):
             present = tf.reduce_any(one_hot, axis=1)
             flag = tf.cast(present, tf.float32)
             blocks[index] = one_hots[column]
-            if column in spec.determined_by.values():
-                # The given label is the draw the columns it determines are looked up from.
+            if column in {*spec.determined_by.values(), *spec.gaps_follow.values()}:
+                # The given label is the draw the columns it determines (and the gaps after it) follow.
                 excluded[index - numeric] = (1.0 - one_hots[column]) * flag[:, None] * EXCLUDED_LOGIT
         shown[index] = flag
         observed[column] = present

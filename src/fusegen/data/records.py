@@ -31,6 +31,7 @@ from fusegen.data.checks import as_float, as_labels, check_finite, is_missing, r
 from fusegen.data.sources import Table
 from fusegen.data.tensors import GraphCache, tf_divide
 from fusegen.errors import DataError
+from fusegen.spec.outputs import GAP_LABEL_MIN_ROWS
 
 MISSING = "[MISSING]"
 
@@ -65,6 +66,11 @@ class RecordConverter:
         # output.determined_by's tables: per determined column, its label for each determining label.
         self.lookups: dict[str, dict[str, str]] = {
             column: dict(table) for column, table in state.get("lookups", {}).items()
+        }
+        # output.gaps_follow's labels: per column, the labels of the column it follows beside which it
+        # was missing in every training row.
+        self.gap_labels: dict[str, list[str]] = {
+            column: list(labels) for column, labels in state.get("gap_labels", {}).items()
         }
         self._transformers: dict[str, Any] = {}
         self._inverse_graph = GraphCache(self.tf_inverse)
@@ -199,7 +205,17 @@ class RecordConverter:
             for name in self.spec.categorical
         }
         self.lookups = {}  # fitted afresh: the training rows', then `fit_vocabulary` adds every row's
+        self.gap_labels = {
+            column: gap_labels(self._labels(table, by), self.missing_cells(table, column))
+            for column, by in self.spec.gaps_follow.items()
+        }
         return self.fit_vocabulary(table)
+
+    def missing_cells(self, table: Table, column: str) -> np.ndarray:
+        """Where a record column of ``table`` is missing: NaN for a number, the missing label for a category."""
+        if column in self.spec.numeric:
+            return ~np.isfinite(self._numeric_values(table, column))
+        return self._labels(table, column) == MISSING
 
     def fit_vocabulary(self, table: Table, column: str | None = None) -> RecordConverter:
         """Fit the categorical columns' vocabularies (those the spec does not give) on ``table``."""
@@ -345,6 +361,7 @@ class RecordConverter:
                     missing = tf.cast(_tf_ids(parts[f"{name}_is_missing"]), tf.bool)
                     values = tf.where(missing, tf.constant(np.nan, tf.float64), values)
                 columns[name] = values
+        ids_of = {}
         for name in self.spec.categorical:
             labels = [str(label) for label in self.vocabularies[name]]
             if name in self.spec.nullable:
@@ -356,8 +373,35 @@ class RecordConverter:
                     tf.constant(self.lookup_ids(name)), _tf_ids(parts[self.spec.determined_by[name]])
                 )
                 ids = tf.where(looked_up >= 0, looked_up, tf.cast(ids, tf.int64))
+            ids_of[name] = ids
             columns[name] = tf.gather(tf.constant(labels, tf.string), ids)
+        blank = self._tf_gaps_that_follow(ids_of)
+        for name, empty in blank.items():
+            missing = tf.constant(np.nan, tf.float64) if name in self.spec.numeric else tf.constant("")
+            columns[name] = tf.where(empty, missing, columns[name])
         return columns
+
+    def _tf_gaps_that_follow(self, ids_of: dict) -> dict:
+        """Per column of ``output.gaps_follow``, where it is missing beside the label its column drew: a
+        species never weighed has no weight. A gap that follows a column's gap follows it also where
+        that column was left missing by a rule of its own (STAR's school id follows its class type,
+        which follows the school), so the rules are applied until every chain is followed."""
+        import tensorflow as tf
+
+        rules = self.spec.gaps_follow
+        beside, after_gap = {}, {}
+        for name, by in rules.items():
+            gaps = set(self.gap_labels.get(name, []))
+            known = tf.constant([str(label) in gaps for label in self.vocabularies[by]])
+            beside[name] = tf.gather(known, ids_of[by])
+            after_gap[name] = MISSING in gaps
+        blank = dict(beside)
+        for _ in range(min(len(rules), MAX_GAP_CHAIN)):
+            blank = {
+                name: beside[name] | blank[by] if after_gap[name] and by in blank else beside[name]
+                for name, by in rules.items()
+            }
+        return blank
 
     def inverse(self, parts: dict[str, np.ndarray]):
         """Model outputs (numeric part; ids or logits per categorical part) -> a DataFrame."""
@@ -422,9 +466,40 @@ class RecordConverter:
             "missing_shares",
             "lookups",
             "label_counts",
+            "gap_labels",
         )
         state.update({key: getattr(self, key) for key in optional if getattr(self, key)})
         return state
+
+
+#: Rules of ``output.gaps_follow`` followed through at most this many links (a gap that follows a
+#: gap that follows ...).
+MAX_GAP_CHAIN = 4
+
+
+def gap_labels(labels: np.ndarray, missing: np.ndarray) -> list[str]:
+    """The labels beside which a column is missing in every row, each on enough rows to say so.
+
+    Enough is `gap_label_min_rows`: a column missing in half the rows is missing on all three rows of
+    one label by chance one time in eight, which over dozens of labels is often.
+
+    >>> gap_labels(np.array(["AH"] * 6 + ["DM"] * 60 + ["RO"] * 2), np.array([True] * 6 + [False] * 60 + [True] * 2))
+    ['AH']
+    """
+    labels = np.asarray(labels).astype(str)
+    counts = Counter(labels.tolist())
+    present = Counter(labels[~missing].tolist())
+    least = gap_label_min_rows(float(np.mean(missing)) if len(missing) else 0.0)
+    return sorted(label for label, count in counts.items() if count >= least and not present[label])
+
+
+def gap_label_min_rows(missing_share: float) -> int:
+    """The rows a label needs, all of them gaps, for a column's gaps to follow it: at least
+    `GAP_LABEL_MIN_ROWS`, and enough that chance would leave them all missing less than once in a
+    hundred labels (7 where half the rows are missing)."""
+    if not 0.0 < missing_share < 1.0:
+        return GAP_LABEL_MIN_ROWS
+    return max(GAP_LABEL_MIN_ROWS, int(np.ceil(np.log(1e-2) / np.log(missing_share))))
 
 
 def _number_label(value):

@@ -123,6 +123,11 @@ class SequenceOutput(SequenceFields, _Output):
     head: SequenceHead = Field(default_factory=ConvSequenceHead)
 
 
+#: A label is one a column's gaps follow (``gaps_follow``) only where at least this many training rows
+#: have it: a label on one or two rows, all of them gaps, is as likely chance.
+GAP_LABEL_MIN_ROWS = 3
+
+
 class RecordOutput(_Output):
     """A record of named numeric and categorical columns.
 
@@ -170,6 +175,14 @@ class RecordOutput(_Output):
         description="Categorical columns whose label another categorical column fixes, {operator: opid}: "
         "each sampled row takes the label its determining column's label had in the data, and a given "
         "label confines the determining column to labels that had it. `fusegen init` detects them.",
+    )
+    gaps_follow: dict[str, str] = Field(
+        default_factory=dict,
+        description="Nullable columns whose gaps follow another categorical column's labels, {weight: "
+        "species}: the labels beside which the column is missing in every training row (on at least "
+        f"{GAP_LABEL_MIN_ROWS} rows each, and more where the column is often missing) leave a sampled row's "
+        "cell missing too, and a given or filled cell confines the other column to labels that had one. "
+        "`fusegen init` writes them.",
     )
     missing_together: list[list[str]] = Field(
         default_factory=list,
@@ -228,6 +241,14 @@ class RecordOutput(_Output):
         if stray:
             raise ValueError(
                 f"determined_by names columns that are not categorical columns of the record: {stray}"
+            )
+        stray = sorted(set(self.gaps_follow) - set(self.nullable)) + sorted(
+            set(self.gaps_follow.values()) - set(self.categorical)
+        )
+        if stray or any(column == by for column, by in self.gaps_follow.items()):
+            raise ValueError(
+                "gaps_follow takes {nullable column: another categorical column}; received "
+                f"{self.gaps_follow}" + (f" ({stray} are not such columns)" if stray else "")
             )
         grouped = [column for group in self.missing_together for column in group]
         nullable_numbers = set(self.nullable) & set(self.numeric)
