@@ -699,7 +699,7 @@ def _gaps_following(
     half of their rows carried a weight. A column that looks another up (``determined``) already
     follows it, gaps and all, and is not written twice.
     """
-    rules = {}
+    rules, only_gaps = {}, set()
     codes = {column: frame[column].astype(str).where(frame[column].notna(), "\0missing").to_numpy()
              for column in categorical}  # fmt: skip
     for column in nullable:
@@ -713,10 +713,21 @@ def _gaps_following(
             labels = set(gap_labels(codes[by], missing))
             rows = int(np.isin(codes[by], list(labels)).sum()) if labels else 0
             if rows > covered:
-                best, covered = by, rows
+                best, covered, best_labels = by, rows, labels
         if best is not None:
             rules[column] = best
-    return rules
+            if best_labels == {"\0missing"}:
+                only_gaps.add(column)
+    # Two columns missing in the same rows (STAR's class type and school of a grade) would each blank
+    # the other, and a row would lose both where either drew a gap: the later follows the earlier.
+    order = list(frame.columns)
+    return {
+        column: by
+        for column, by in rules.items()
+        if not (
+            rules.get(by) == column and {column, by} <= only_gaps and order.index(column) < order.index(by)
+        )
+    }
 
 
 def _missing_together(frame, columns: list[str]) -> list[list[str]]:
