@@ -384,8 +384,8 @@ class RecordConverter:
     def _tf_gaps_that_follow(self, ids_of: dict) -> dict:
         """Per column of ``output.gaps_follow``, where it is missing beside the label its column drew: a
         species never weighed has no weight. A gap that follows a column's gap follows it also where
-        that column was left missing by a rule of its own (a stop's race follows its kind's gap, which
-        follows the kind of call), so the rules are applied along every chain."""
+        that column was left missing by a rule of its own (C follows B's gap, and B is left missing
+        beside a label of A), so the rules are applied along every chain."""
         import tensorflow as tf
 
         rules = self.spec.gaps_follow
