@@ -1221,3 +1221,10 @@ def test_init_has_a_later_column_follow_an_earlier_one_missing_in_the_same_rows(
     frame.to_csv(tmp_path / "star.csv", index=False)
     spec, _ = infer_record_spec(tmp_path / "star.csv")
     assert spec["output"]["gaps_follow"] == {"school": "star", "score": "star"}
+    # A number missing in exactly the class type's gaps is present wherever the class type is.
+    spec["training"].update(epochs=2, steps_per_epoch=10)
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    assert generator.preprocessor_.output.gaps_together == ["score"]
+    rows = generator.sample(num_samples=400, seed=0)
+    assert 0 < rows["star"].isna().sum() < 400
+    assert rows["score"].isna().equals(rows["star"].isna())

@@ -72,6 +72,9 @@ class RecordConverter:
         self.gap_labels: dict[str, list[str]] = {
             column: list(labels) for column, labels in state.get("gap_labels", {}).items()
         }
+        # Those numbers of output.gaps_follow missing in exactly the rows their column is: present
+        # wherever it is, as drawn (STAR's school id of a grade and its class type).
+        self.gaps_together: list[str] = list(state.get("gaps_together", []))
         self._transformers: dict[str, Any] = {}
         self._inverse_graph = GraphCache(self.tf_inverse)
 
@@ -205,10 +208,12 @@ class RecordConverter:
             for name in self.spec.categorical
         }
         self.lookups = {}  # fitted afresh: the training rows', then `fit_vocabulary` adds every row's
-        self.gap_labels = {
-            column: gap_labels(self._labels(table, by), self.missing_cells(table, column))
-            for column, by in self.spec.gaps_follow.items()
-        }
+        self.gap_labels, self.gaps_together = {}, []
+        for column, by in self.spec.gaps_follow.items():
+            missing, labels = self.missing_cells(table, column), self._labels(table, by)
+            self.gap_labels[column] = gap_labels(labels, missing)
+            if column in self.spec.numeric and np.array_equal(missing, labels == MISSING):
+                self.gaps_together.append(column)
         return self.fit_vocabulary(table)
 
     def missing_cells(self, table: Table, column: str) -> np.ndarray:
@@ -352,11 +357,11 @@ class RecordConverter:
         """
         import tensorflow as tf
 
-        columns = {}
+        columns, drawn = {}, {}
         if self.spec.numeric:
             numeric = tf.cast(parts["numeric"], tf.float64)
             for index, name in enumerate(self.spec.numeric):
-                values = _tf_restore_numbers(numeric[:, index], self.numeric_state[name])
+                values = drawn[name] = _tf_restore_numbers(numeric[:, index], self.numeric_state[name])
                 if name in self.spec.nullable:
                     missing = tf.cast(_tf_ids(parts[f"{name}_is_missing"]), tf.bool)
                     values = tf.where(missing, tf.constant(np.nan, tf.float64), values)
@@ -378,7 +383,9 @@ class RecordConverter:
         blank = self._tf_gaps_that_follow(ids_of)
         for name, empty in blank.items():
             missing = tf.constant(np.nan, tf.float64) if name in self.spec.numeric else tf.constant("")
-            columns[name] = tf.where(empty, missing, columns[name])
+            # A number missing in exactly its column's gaps is present wherever that column is.
+            kept = drawn[name] if name in self.gaps_together else columns[name]
+            columns[name] = tf.where(empty, missing, kept)
         return columns
 
     def _tf_gaps_that_follow(self, ids_of: dict) -> dict:
@@ -467,6 +474,7 @@ class RecordConverter:
             "lookups",
             "label_counts",
             "gap_labels",
+            "gaps_together",
         )
         state.update({key: getattr(self, key) for key in optional if getattr(self, key)})
         return state
