@@ -145,7 +145,9 @@ def with_rounds(generator, rounds: int):
 def test_given_cell_rounds_steer_a_wide_row_and_leave_unconditional_samples_alone():
     """A first draw reads the brand from its prior latent more than from the given maker (38% of rows
     had one of the maker's own brands in the run measured, against 62% after the rounds; 63% of the
-    unconditional rows pair them right)."""
+    unconditional rows pair them right). The labels are drawn each on its own: a maker's brands are
+    the only ones its rows have, so ruling out the pairs no training row has (the default) makes even
+    the first draw exact (tests/test_unseen_pairs.py)."""
     frame = wide_table(3000, seed=0)
     numbers = [f"size{k}" for k in range(3)]
     spec = {
@@ -153,6 +155,7 @@ def test_given_cell_rounds_steer_a_wide_row_and_leave_unconditional_samples_alon
             "kind": "record",
             "numeric": numbers,
             "categorical": [column for column in frame if column not in numbers],
+            "unseen_label_pairs": "allow",
             "head": {"type": "mlp", "units": [128, 128]},
         },
         "conditioning": {"any_column": True},

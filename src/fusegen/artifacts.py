@@ -192,7 +192,7 @@ def read_run(generator_class, run_dir: str | Path, allow_code: bool = False):
     except ValueError as error:
         raise RunError(f"run '{run_dir}': preprocessing.json is not valid JSON ({error}).") from None
     generator.preprocessor_ = Preprocessor(spec, state)
-    generator.build(generator.preprocessor_.vocabulary_sizes(), generator.preprocessor_.context_levels())
+    generator.build_fitted()
     generator.members_ = [generator.build_member() for _ in range(spec.training.ensemble - 1)]
     for prefix, model in zip(_member_prefixes(spec.training.ensemble), generator.ensemble(), strict=True):
         _load_networks(model, run_dir, prefix, manifest)

@@ -140,6 +140,9 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
     orders = _orders_kept(real_frame, synthetic, output)
     if orders:
         results["orders"] = orders
+    label_pairs = _label_pairs_kept(real_frame, synthetic, holdout_frame, output)
+    if label_pairs:
+        results["label_pairs"] = label_pairs
     similarity = generator.similarity_filter_
     if similarity is not None and unconditional:
         # What the filter did to these samples (predict, the other branch, never redraws).
@@ -184,6 +187,41 @@ def _orders_kept(real_frame, synthetic, output) -> dict | None:
         ],
         "rows_breaking_any": float(broken.any(axis=0).mean()),
     }
+
+
+def _label_pairs_kept(real_frame, synthetic, holdout_frame, output) -> dict | None:
+    """How often the samples hold a pair of labels the training rows rule out (`fit_unseen_pairs`: a
+    Gentoo on Dream island), beside how often real rows the generator never saw do; None where the
+    training rows rule out none."""
+    from fusegen.data.label_pairs import fit_unseen_pairs, frame_part_labels, rows_with_unseen_pairs
+
+    nullable = [column for column in output.numeric if column in output.nullable]
+    unseen = fit_unseen_pairs(frame_part_labels(real_frame, list(output.categorical), nullable))
+    if not unseen:
+        return None
+    holding, shares = rows_with_unseen_pairs(
+        frame_part_labels(synthetic, list(output.categorical), nullable), unseen
+    )
+    worst = sorted(shares.items(), key=lambda item: -item[1])[:WORST_LABEL_PAIRS]
+    result = {
+        "pairs": sum(len(pairs) for _, _, pairs in unseen),
+        "column_pairs": len(unseen),
+        "synthetic_rows_holding_any": float(holding.mean()),
+        "worst": [
+            {"columns": list(columns), "synthetic_share": share} for columns, share in worst if share > 0
+        ],
+        "in_spec": output.unseen_label_pairs == "rule_out",
+    }
+    if holdout_frame is not None and len(holdout_frame):
+        held, _ = rows_with_unseen_pairs(
+            frame_part_labels(holdout_frame, list(output.categorical), nullable), unseen
+        )
+        result["holdout_rows_holding_any"] = float(held.mean())
+    return result
+
+
+#: The column pairs whose ruled-out label pairs the samples hold most that `evaluate` lists.
+WORST_LABEL_PAIRS = 5
 
 
 #: A column missing in more than this share of the training rows is a default ML target only
@@ -328,6 +366,22 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             + (
                 "; output.orders draws such rows again"
                 if orders["rows_breaking_any"] > 0 and not any(pair["in_spec"] for pair in orders["pairs"])
+                else ""
+            )
+        )
+    label_pairs = results.get("label_pairs")
+    if label_pairs:
+        held = label_pairs.get("holdout_rows_holding_any")
+        worst = label_pairs["worst"][0] if label_pairs["worst"] else None
+        lines.append(
+            f"label pairs no training row has (where chance would have shown them): {label_pairs['pairs']:,} "
+            f"over {label_pairs['column_pairs']} column pairs; samples holding one "
+            f"{label_pairs['synthetic_rows_holding_any']:.1%}"
+            + (f", holdout rows {held:.1%}" if held is not None else "")
+            + (f" (most {':'.join(worst['columns'])}, {worst['synthetic_share']:.1%})" if worst else "")
+            + (
+                "; output.unseen_label_pairs: rule_out keeps them out"
+                if label_pairs["synthetic_rows_holding_any"] > 0 and not label_pairs["in_spec"]
                 else ""
             )
         )

@@ -86,21 +86,33 @@ class Generator:
     # ------------------------------------------------------------------
 
     def build(
-        self, vocabulary_sizes: dict[str, int] | None = None, context_levels: dict[int, float] | None = None
+        self,
+        vocabulary_sizes: dict[str, int] | None = None,
+        context_levels: dict[int, float] | None = None,
+        unseen_label_pairs: dict | None = None,
     ):
         """Plan every shape, then build the networks and the objective; returns the objective model.
 
-        ``vocabulary_sizes`` and ``context_levels`` are what the preprocessing measured on the data
-        (`Preprocessor.vocabulary_sizes`, `Preprocessor.context_levels`); without them the plan uses
-        the spec's sizes and every context scale ignores its level.
+        ``vocabulary_sizes``, ``context_levels`` and ``unseen_label_pairs`` are what the
+        preprocessing measured on the data (`Preprocessor.vocabulary_sizes`,
+        `Preprocessor.context_levels`, `Preprocessor.unseen_label_pairs`); without them the plan uses
+        the spec's sizes, every context scale ignores its level and sampling rules out no label pair.
         """
         from fusegen.models import plan_model
 
         self.plan_ = plan_model(self.spec, dict(vocabulary_sizes or {}))
         self.plan_.context_levels = dict(context_levels or {})
+        self.plan_.unseen_label_pairs = dict(unseen_label_pairs or {})
         self.model_ = _objective_model(self.spec, self.plan_)
         self.members_ = []
         return self.model_
+
+    def build_fitted(self):
+        """`build` from what the fitted preprocessing (``preprocessor_``) measured on the data."""
+        preprocessor = self.preprocessor_
+        return self.build(
+            preprocessor.vocabulary_sizes(), preprocessor.context_levels(), preprocessor.unseen_label_pairs()
+        )
 
     def build_member(self):
         """Another ensemble member: the model `build` made, with its own layers and fresh weights."""
@@ -109,6 +121,7 @@ class Generator:
         # A plan holds the layers it planned, so each member plans anew rather than share them.
         plan = plan_model(self.spec, dict(self.plan_.vocabulary_sizes))
         plan.context_levels = dict(self.plan_.context_levels)
+        plan.unseen_label_pairs = dict(self.plan_.unseen_label_pairs)
         return _objective_model(self.spec, plan)
 
     def ensemble(self) -> list:

@@ -110,12 +110,17 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
         generator.spec = generator.spec.model_copy(update={"training": training})
     generator.preprocessor_ = prepared.preprocessor
     generator.similarity_filter_ = _similarity_filter(generator.spec, prepared, log)
+    unseen = generator.preprocessor_.unseen_label_pairs()
+    if unseen:
+        log(
+            f"label pairs: {sum(map(len, unseen.values())):,} pairs of labels of {len(unseen)} column pairs "
+            "never seen in training (where chance would have shown them) are never sampled "
+            "(output.unseen_label_pairs)"
+        )
 
     keras.utils.set_random_seed(training.seed)
     with _scope(strategy):
-        model = generator.build(
-            generator.preprocessor_.vocabulary_sizes(), generator.preprocessor_.context_levels()
-        )
+        model = generator.build_fitted()
         check_against_model(prepared.model_inputs(), model.condition_model)
         model.compile_for_training(distributed=strategy is not None)
 

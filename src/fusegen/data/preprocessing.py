@@ -263,6 +263,11 @@ class Preprocessor:
                 sizes[f"output.{col}"] = size
         return sizes
 
+    def unseen_label_pairs(self) -> dict[tuple[str, str], np.ndarray]:
+        """Per pair of a record's categorical parts, the label ids the training rows rule out
+        (``output.unseen_label_pairs``); empty for other outputs."""
+        return self.output.unseen_pair_ids() if isinstance(self.output, RecordConverter) else {}
+
     def unseen_counts(self) -> dict[str, dict[str, int]]:
         """Per categorical input, the labels mapped to the out-of-vocabulary id 0 so far, and how often."""
         return {

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from fusegen.data.checks import as_float, as_labels, check_finite, is_missing, row_text, rows_text
+from fusegen.data.label_pairs import fit_unseen_pairs, unseen_pair_ids
 from fusegen.data.sources import Table
 from fusegen.data.tensors import GraphCache, tf_divide
 from fusegen.errors import DataError
@@ -75,6 +76,9 @@ class RecordConverter:
         # Those numbers of output.gaps_follow missing in exactly the rows their column is: present
         # wherever it is, as drawn (STAR's school id of a grade and its class type).
         self.gaps_together: list[str] = list(state.get("gaps_together", []))
+        # output.unseen_label_pairs: label pairs of two categorical parts the training rows rule out
+        # (`fusegen.data.label_pairs`); runs fitted before 0.23.0 have none.
+        self.unseen_pairs: list[list] = [list(entry) for entry in state.get("unseen_pairs", [])]
         self._transformers: dict[str, Any] = {}
         self._inverse_graph = GraphCache(self.tf_inverse)
 
@@ -214,7 +218,22 @@ class RecordConverter:
             self.gap_labels[column] = gap_labels(labels, missing)
             if column in self.spec.numeric and np.array_equal(missing, labels == MISSING):
                 self.gaps_together.append(column)
+        self.unseen_pairs = []
+        if self.spec.unseen_label_pairs == "rule_out":
+            self.unseen_pairs = fit_unseen_pairs(self._part_labels(table))
         return self.fit_vocabulary(table)
+
+    def _part_labels(self, table: Table) -> dict[str, np.ndarray]:
+        """Each categorical part's label on each row of ``table``, in model order: a missing flag's is 0 or 1."""
+        labels = {name: self._labels(table, name) for name in self.spec.categorical}
+        for name in self.spec.numeric:
+            if name in self.spec.nullable:
+                labels[f"{name}_is_missing"] = self.missing_cells(table, name).astype(int)
+        return {part: labels[part] for part in self.spec.categorical_parts()}
+
+    def unseen_pair_ids(self) -> dict[tuple[str, str], np.ndarray]:
+        """The label pairs the training rows rule out, as ids per pair of parts (`unseen_pair_ids`)."""
+        return unseen_pair_ids(self.unseen_pairs, self.vocabularies)
 
     def missing_cells(self, table: Table, column: str) -> np.ndarray:
         """Where a record column of ``table`` is missing: NaN for a number, the missing label for a category."""
@@ -475,6 +494,7 @@ class RecordConverter:
             "label_counts",
             "gap_labels",
             "gaps_together",
+            "unseen_pairs",
         )
         state.update({key: getattr(self, key) for key in optional if getattr(self, key)})
         return state

@@ -110,6 +110,9 @@ class ShapePlan:
     #: Per output channel whose context scale follows its level (``output.level_scaling``): the
     #: channel's training spread over its mean, fitted on the data (`Preprocessor.context_levels`).
     context_levels: dict[int, float] = dataclasses.field(default_factory=dict)
+    #: Per pair of a record's categorical parts, the label ids (rows of ``[id_a, id_b]``) the training
+    #: rows rule out (``output.unseen_label_pairs``, `Preprocessor.unseen_label_pairs`).
+    unseen_label_pairs: dict[tuple[str, str], Any] = dataclasses.field(default_factory=dict)
 
     @property
     def skip_shapes(self) -> list[Shape]:

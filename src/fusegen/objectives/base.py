@@ -18,6 +18,7 @@ from keras import ops
 from fusegen.errors import FusegenError
 from fusegen.models import parameter_counts
 from fusegen.models.builder import FUSED, LATENT, PRESENT
+from fusegen.objectives.unseen_pairs import UnseenPairs
 
 OBJECTIVES: dict[str, type] = {}
 
@@ -255,6 +256,7 @@ class ObjectiveModel(keras.Model):
             else []
         )
         self.vocabulary_sizes = dict(vocabulary_sizes)
+        self.unseen_pairs = UnseenPairs(plan.unseen_label_pairs, dict(self.record_categories))
         self.add_parts(spec.objective)
 
     def add_parts(self, objective) -> None:
@@ -401,13 +403,22 @@ class ObjectiveModel(keras.Model):
             return outputs
         outputs = dict(outputs)
         logits_of = {column: outputs[column] for column, _ in self.record_categories}
+        # Labels drawn (or given) so far, for the pairs the training rows rule out.
+        known = self.unseen_pairs.pinned(logits_of) if self.unseen_pairs else {}
         for column, _ in self.record_categories:
             logits = outputs[column]
+            if temperature > 0:
+                logits = logits / temperature
+            ruled_out = self.unseen_pairs.penalty(column, known) if self.unseen_pairs else None
+            if ruled_out is not None:
+                logits = logits + ruled_out
             if temperature <= 0:
                 outputs[column] = ops.argmax(logits, axis=-1)
             else:
-                drawn = keras.random.categorical(logits / temperature, 1, seed=seed_generator)
+                drawn = keras.random.categorical(logits, 1, seed=seed_generator)
                 outputs[column] = ops.reshape(drawn, (-1,))
+            if column in known:
+                known[column] = outputs[column]
         for group in getattr(self.spec.output, "missing_together", None) or []:
             # The first column's gap is drawn and the others copy it, where their own (excluded)
             # labels allow: a cell given, or one `impute` must fill, keeps its own.

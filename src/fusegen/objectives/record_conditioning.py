@@ -26,6 +26,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from fusegen.data.record_cells import EXCLUDED_LOGIT
 from fusegen.models.target_networks import build_record_condition
 from fusegen.spec.names import RECORD_EXCLUDED, RECORD_VALUES, RECORD_VISIBLE
 
@@ -103,13 +104,30 @@ class RecordConditioning:
         return ops.zeros((batch_size, width)), ops.zeros((batch_size, self.num_features))
 
     def exclude_labels(self, outputs, inputs):
-        """The record's categorical logits with the labels the sampler rules out (``RECORD_EXCLUDED``) removed."""
-        if RECORD_EXCLUDED not in inputs:
-            return outputs
-        outputs, start = dict(outputs), 0
-        for part, size in self.record_categories:
-            outputs[part] = outputs[part] + inputs[RECORD_EXCLUDED][:, start : start + size]
-            start += size
+        """The record's categorical logits with the labels the sampler rules out (``RECORD_EXCLUDED``)
+        removed, and a given part's logits left with its given label alone.
+
+        A given cell comes back as given whatever is drawn for it; its draw is the given label so that
+        what reads the draws sees it (the label pairs ruled out beside it, `fusegen.objectives.unseen_pairs`).
+        """
+        outputs = dict(outputs)
+        if RECORD_VALUES in inputs:
+            cells, visible = (
+                ops.cast(inputs[RECORD_VALUES], "float32"),
+                ops.cast(inputs[RECORD_VISIBLE], "float32"),
+            )
+            start = self.record_numeric
+            for index, (part, size) in enumerate(self.record_categories):
+                label = cells[:, start : start + size]
+                given = (visible[:, self.record_numeric + index] > 0) & (ops.sum(label, axis=-1) > 0)
+                pinned = outputs[part] + (1.0 - label) * EXCLUDED_LOGIT
+                outputs[part] = ops.where(given[:, None], pinned, outputs[part])
+                start += size
+        if RECORD_EXCLUDED in inputs:
+            start = 0
+            for part, size in self.record_categories:
+                outputs[part] = outputs[part] + inputs[RECORD_EXCLUDED][:, start : start + size]
+                start += size
         return outputs
 
     def hidden_numeric(self, visible):

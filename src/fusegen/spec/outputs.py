@@ -190,6 +190,14 @@ class RecordOutput(_Output):
         "a sampled row draws the first column's gap and the others copy it, unless a given or filled "
         "cell rules that out. `fusegen init` writes the groups missing in exactly the same training rows.",
     )
+    unseen_label_pairs: Literal["rule_out", "allow"] = Field(
+        default="rule_out",
+        description="'rule_out': a pair of labels of two categorical columns (or a label and a nullable "
+        "number's gap) that no training row has, where the two labels are common enough that chance "
+        "would have put at least 4.6 rows on it (a chance under 1% of seeing none), is never sampled: labels are drawn one column after "
+        "another, each beside the labels already drawn or given (no Gentoo penguin on Dream island). "
+        "'allow' draws each column's label on its own, as runs fitted before 0.23.0 do.",
+    )
     sums: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Numeric columns that are the sum of other numeric columns in every training row, "

@@ -1,0 +1,73 @@
+"""Drawing a record's labels one part after another, leaving out pairs the training rows rule out.
+
+``output.unseen_label_pairs: rule_out`` (`fusegen.data.label_pairs` finds
+the pairs). The decoder gives each categorical part's logits for one latent;
+drawn on their own, two parts land on a pair no training row has in some
+rows (a Gentoo penguin on Dream island). Here the parts are drawn in model
+order, and each part's logits lose the labels ruled out beside a label
+already drawn, or given: a part whose logits allow one label only (a given
+cell, a label `impute` must keep) counts as drawn from the start, so a
+given island rules species out however the parts are ordered. Where every
+label of a part is ruled out (the labels drawn before it never met), the
+one ruled out by the fewest pairs is drawn: each pair only lowers a logit
+by `UNSEEN_PAIR_LOGIT`, far below any label's own but far above
+`fusegen.objectives.base.ALLOWED_LOGIT`, so an excluded label stays out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from keras import ops
+
+#: Added to a label's logit once for each label already drawn that the training rows never showed
+#: beside it: a probability of e^-10000 against the decoder's own logits, which span tens.
+UNSEEN_PAIR_LOGIT = -1e4
+
+
+class UnseenPairs:
+    """The label pairs of a record's categorical parts that sampling rules out.
+
+    Args:
+        pairs: per ``(part_a, part_b)``, rows of ``[id_a, id_b]`` that never occur together
+            (`fusegen.models.planner.ShapePlan.unseen_label_pairs`).
+        sizes: each categorical part's label count, by part.
+    """
+
+    def __init__(self, pairs: dict[tuple[str, str], np.ndarray], sizes: dict[str, int]):
+        self.sizes = dict(sizes)
+        # Per part, the parts it has ruled-out pairs with and, for each, a table with a row per label
+        # of the other part (and a last row of zeros for "not drawn yet") of penalties per own label.
+        self.tables: dict[str, list[tuple[str, np.ndarray]]] = {}
+        for (first, second), ids in pairs.items():
+            if first not in self.sizes or second not in self.sizes or not len(ids):
+                continue
+            ids = np.asarray(ids, dtype="int64")
+            for other, own, rows, columns in ((first, second, ids[:, 0], ids[:, 1]),
+                                              (second, first, ids[:, 1], ids[:, 0])):  # fmt: skip
+                table = np.zeros((self.sizes[other] + 1, self.sizes[own]), "float32")
+                np.add.at(table, (rows, columns), UNSEEN_PAIR_LOGIT)
+                self.tables.setdefault(own, []).append((other, table))
+
+    def __bool__(self) -> bool:
+        return bool(self.tables)
+
+    def pinned(self, logits_of: dict) -> dict:
+        """Per part with pairs, the one label its logits allow (given, or kept for `impute`), else its
+        "not drawn yet" row."""
+        from fusegen.objectives.base import ALLOWED_LOGIT
+
+        known = {}
+        for part in {other for entries in self.tables.values() for other, _ in entries}:
+            logits = logits_of[part]
+            allowed = ops.sum(ops.cast(logits > ALLOWED_LOGIT, "int32"), axis=-1)
+            label = ops.cast(ops.argmax(logits, axis=-1), "int32")
+            known[part] = ops.where(allowed == 1, label, self.sizes[part])
+        return known
+
+    def penalty(self, part: str, known: dict):
+        """What to add to ``part``'s logits beside the labels ``known`` so far (None for nothing)."""
+        total = None
+        for other, table in self.tables.get(part, []):
+            penalty = ops.take(ops.convert_to_tensor(table), ops.cast(known[other], "int32"), axis=0)
+            total = penalty if total is None else total + penalty
+        return total

@@ -1,0 +1,174 @@
+"""Label pairs the training rows rule out are never sampled (``output.unseen_label_pairs``).
+
+The table: Gentoo penguins live only on Biscoe, Chinstraps only on Dream,
+Adelies on all three islands; a bill length follows the species, and a
+nullable weight is missing only beside Adelies. A short fit draws some
+rows on pairs no training row has when each label is drawn on its own; with
+the pairs ruled out, none.
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fusegen
+from fusegen.data.label_pairs import MIN_EXPECTED_ROWS, fit_unseen_pairs, unseen_pair_ids
+from fusegen.fileio import sha256
+from fusegen.spec import load_spec
+
+ISLANDS = {"Gentoo": ["Biscoe"], "Chinstrap": ["Dream"], "Adelie": ["Biscoe", "Dream", "Torgersen"]}
+RULED_OUT = {
+    ("Gentoo", "Dream"),
+    ("Gentoo", "Torgersen"),
+    ("Chinstrap", "Biscoe"),
+    ("Chinstrap", "Torgersen"),
+}
+
+
+def penguins(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    species = rng.choice(list(ISLANDS), rows, p=[0.35, 0.25, 0.4])
+    island = np.array([rng.choice(ISLANDS[kind]) for kind in species])
+    bill = np.select([species == "Gentoo", species == "Chinstrap"], [47.0, 49.0], 39.0) + rng.normal(
+        0, 2, rows
+    )
+    weight = np.where((species == "Adelie") & (rng.random(rows) < 0.5), np.nan, rng.normal(4000, 300, rows))
+    return pd.DataFrame({"bill": bill, "weight": weight, "species": species, "island": island})
+
+
+def spec(pairs: str = "rule_out") -> dict:
+    return {
+        "output": {
+            "kind": "record", "numeric": ["bill", "weight"], "categorical": ["species", "island"],
+            "nullable": ["weight"], "unseen_label_pairs": pairs, "head": {"type": "mlp", "units": [32]},
+        },
+        "objective": {"type": "cvae", "latent_dim": 2},
+        # Short on purpose: drawn on their own, this model's labels land on unseen pairs often.
+        "training": {"batch_size": 64, "epochs": 3, "steps_per_epoch": 20, "seed": 0},
+    }  # fmt: skip
+
+
+def unseen_share(frame: pd.DataFrame) -> float:
+    return float(np.mean([pair in RULED_OUT for pair in zip(frame["species"], frame["island"], strict=True)]))
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    data = penguins(1200, seed=0)
+    return {
+        pairs: fusegen.Generator(load_spec(spec(pairs))).fit(data, verbose=0)
+        for pairs in ("rule_out", "allow")
+    }
+
+
+def test_the_pairs_no_row_has_where_chance_would_have_shown_them_are_found():
+    data = penguins(1200, seed=0)
+    missing = data["weight"].isna().astype(int).to_numpy()
+    found = fit_unseen_pairs(
+        {"species": data["species"], "island": data["island"], "weight_is_missing": missing}
+    )
+    by_parts = {(first, second): {tuple(pair) for pair in pairs} for first, second, pairs in found}
+    assert by_parts[("species", "island")] == RULED_OUT
+    # Gentoos and Chinstraps are always weighed: their missing flag is never 1.
+    assert by_parts[("species", "weight_is_missing")] == {("Gentoo", "1"), ("Chinstrap", "1")}
+    assert ("island", "weight_is_missing") not in by_parts  # every island has Adelies without a weight
+    ids = unseen_pair_ids(
+        found, {"species": ["Adelie", "Gentoo", "Chinstrap"], "island": ["Biscoe", "Dream", "Torgersen"]}
+    )
+    assert sorted(map(tuple, ids[("species", "weight_is_missing")].tolist())) == [(1, 1), (2, 1)]
+
+
+def test_a_pair_chance_could_have_missed_is_not_ruled_out():
+    # 10 rows of a, 40 of b among 100: independence puts 4 rows on (a, b), and none has probability
+    # 1.7%; so an unseen (a, b) stays possible. At 12 rows of a (4.8 expected) it is ruled out.
+    for rows_of_a, ruled_out in ((10, False), (12, True)):
+        first = np.array(["a"] * rows_of_a + ["c"] * (100 - rows_of_a))
+        second = np.array(["x"] * rows_of_a + ["b"] * 40 + ["x"] * (60 - rows_of_a))
+        found = fit_unseen_pairs({"first": first, "second": second})
+        assert (["a", "b"] in (found[0][2] if found else [])) is ruled_out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(20, 400),
+    st.lists(st.floats(0.05, 1.0), min_size=2, max_size=5),
+    st.lists(st.floats(0.05, 1.0), min_size=2, max_size=5),
+    st.integers(0, 10_000),
+)
+def test_no_pair_a_row_has_is_ever_ruled_out(rows, shares_a, shares_b, seed):
+    rng = np.random.default_rng(seed)
+    first = rng.choice(len(shares_a), rows, p=np.array(shares_a) / sum(shares_a)).astype(str)
+    second = rng.choice(len(shares_b), rows, p=np.array(shares_b) / sum(shares_b)).astype(str)
+    seen = set(zip(first, second, strict=True))
+    for _, _, pairs in fit_unseen_pairs({"first": first, "second": second}):
+        for a, b in pairs:
+            assert (a, b) not in seen
+            assert (first == a).sum() * (second == b).sum() / rows >= MIN_EXPECTED_ROWS
+
+
+def test_sampled_rows_never_hold_a_pair_the_training_rows_rule_out(fitted):
+    allowed = fitted["allow"].sample(None, num_samples=2000, seed=1)
+    assert unseen_share(allowed) > 0.02  # the short fit's own labels, drawn on their own
+    ruled_out = fitted["rule_out"].sample(None, num_samples=2000, seed=1)
+    assert unseen_share(ruled_out) == 0.0
+    assert unseen_share(fitted["rule_out"].sample(None, num_samples=500, seed=2, temperature=0.0)) == 0.0
+    # A weight is drawn missing beside Adelies only, as in the data, and the species shares hold.
+    assert ruled_out.loc[ruled_out["species"] != "Adelie", "weight"].notna().all()
+    assert ruled_out["weight"].isna().any()
+    shares = ruled_out["species"].value_counts(normalize=True)
+    assert abs(shares["Gentoo"] - 0.35) < 0.1 and abs(shares["Adelie"] - 0.4) < 0.1
+
+
+def test_a_given_label_rules_out_the_other_columns_labels_whatever_their_order(fitted):
+    generator = fitted["rule_out"]
+    # island comes after species in the model, so Dream must rule Gentoo out before it is drawn.
+    on_dream = generator.sample({"island": ["Dream"]}, num_samples=400, seed=3)
+    assert (on_dream["island"] == "Dream").all() and set(on_dream["species"]) <= {"Adelie", "Chinstrap"}
+    gentoo = generator.sample({"species": ["Gentoo"]}, num_samples=400, seed=4)
+    assert (gentoo["island"] == "Biscoe").all() and gentoo["weight"].notna().all()
+    # Cells given together come back as given even where the training rows never paired them.
+    both = generator.sample({"species": ["Gentoo"], "island": ["Dream"]}, num_samples=50, seed=5)
+    assert (both["species"] == "Gentoo").all() and (both["island"] == "Dream").all()
+    holes = pd.DataFrame({"bill": [np.nan] * 4, "weight": [4000.0] * 4, "species": [None] * 4,
+                          "island": ["Biscoe", "Dream", "Torgersen", "Torgersen"]})  # fmt: skip
+    filled = generator.impute(holes, seed=6, num_imputations=50)
+    assert unseen_share(filled) == 0.0 and filled["species"].notna().all()
+
+
+def test_a_saved_run_keeps_its_pairs_and_a_run_from_before_them_samples_as_it_did(fitted, tmp_path):
+    generator = fitted["rule_out"]
+    run = generator.save(tmp_path / "run")
+    state = json.loads((run / "preprocessing.json").read_text())
+    assert [first for first, _, _ in state["output"]["unseen_pairs"]] == ["species", "species"]
+    loaded = fusegen.load(run)
+    pd.testing.assert_frame_equal(
+        loaded.sample(None, num_samples=300, seed=7), generator.sample(None, num_samples=300, seed=7)
+    )
+    # Written before 0.23.0: no pairs in the state, so each label is drawn on its own.
+    del state["output"]["unseen_pairs"]
+    (run / "preprocessing.json").write_text(json.dumps(state))
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["files"] = {name: sha256(run / name) for name in manifest["files"]}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    older = fusegen.load(run).sample(None, num_samples=2000, seed=1)
+    assert unseen_share(older) > 0.0
+
+
+def test_evaluate_counts_the_samples_holding_a_pair_the_training_rows_rule_out(fitted, tmp_path):
+    from fusegen.evaluation import evaluate_run, summary_lines
+
+    path = tmp_path / "penguins.csv"
+    penguins(1200, seed=0).to_csv(path, index=False)
+    allowed = evaluate_run(fitted["allow"], path, seed=1)
+    ruled_out = evaluate_run(fitted["rule_out"], path, seed=1)
+    assert allowed["label_pairs"]["synthetic_rows_holding_any"] > 0.02
+    assert allowed["label_pairs"]["worst"][0]["columns"] == ["species", "island"]
+    assert ruled_out["label_pairs"]["synthetic_rows_holding_any"] == 0.0
+    # Real rows the generator never saw hold none: the pairs are the data's, not chance's.
+    assert ruled_out["label_pairs"]["holdout_rows_holding_any"] == 0.0
+    line = next(line for line in summary_lines(allowed) if line.startswith("label pairs"))
+    assert "most species:island" in line and "output.unseen_label_pairs: rule_out keeps them out" in line
