@@ -181,6 +181,15 @@ def test_record_columns_given_as_inputs_steer_the_row_as_in_sample(tmp_path):
         [brand[name] == country for name, country in zip(conditions["maker"], countries, strict=True)]
     )
     assert followed > 0.8
+    # A label training never saw is refused, as sample() refuses it, not swapped for a known one.
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"column maker of input maker holds labels never "
+                       r"seen in training .*tesla"):  # fmt: skip
+        sampler(maker=tf.constant(["kia", "tesla"]), size=tf.constant([[0.5, 48.0], [0.1, 50.0]]),
+                seed=tf.constant(4, tf.int64))  # fmt: skip
+    # An empty cell is generated.
+    drawn = sampler(maker=tf.constant(["", "kia"]), size=tf.constant([[0.5, 48.0], [0.1, 50.0]]),
+                    seed=tf.constant(4, tf.int64))  # fmt: skip
+    assert labels_of(drawn["maker"])[1] == "kia" and labels_of(drawn["maker"])[0] in brand
 
 
 def test_sequences_match_sample_and_are_clipped_in_both(tmp_path):

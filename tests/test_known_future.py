@@ -166,6 +166,35 @@ def test_a_long_table_of_conditions_is_cut_into_windows_as_in_training():
         generator.sample(gap, num_samples=2)
 
 
+def test_the_savedmodel_takes_one_window_per_row_and_refuses_a_longer_history(tmp_path):
+    """A longer history would be read from its start by the inputs' steps, a stale forecast (the
+    session-43 sweep: a 30-quarter history forecast as its first 16 quarters)."""
+    import tensorflow as tf
+
+    from fusegen.export import export_savedmodel
+
+    rng = np.random.default_rng(1)
+    rows = 12 * 20
+    long = {"hour": np.arange(rows, dtype=float), "demand": rng.normal(size=rows)}
+    window = {"columns": ["demand"], "select": {"steps": [0, 8]}}
+    generator = fusegen.Generator(
+        half_days_spec({"history": {"kind": "sequence", "steps": 8, "channels": 1, **window}})
+    )
+    generator.fit(long, verbose=0)
+    sampler = tf.saved_model.load(str(export_savedmodel(generator, tmp_path / "model"))).signatures[
+        "serving_default"
+    ]
+    readings = long["demand"][:30].astype("float32")
+    seed = tf.constant(0, tf.int64)
+    whole = sampler(history=tf.constant(readings[None, :12, None]), seed=seed)["ahead"].numpy()
+    alone = sampler(history=tf.constant(readings[None, :8, None]), seed=seed)["ahead"].numpy()
+    np.testing.assert_allclose(whole, alone)  # a window, or its 8 steps of context alone
+    for steps in (30, 10, 5):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"input history takes one window of the "
+                           r"data per row: 12 steps \(it reads steps 0 to 7, or its first 8 steps alone\)"):  # fmt: skip
+            sampler(history=tf.constant(readings[None, :steps, None]), seed=seed)
+
+
 def test_a_window_whose_history_is_missing_throughout_is_warned_of():
     """Sugar prices before a market's series began: the history masked at every step gave narrow,
     confident forecasts from the fill value alone, with no word of it."""

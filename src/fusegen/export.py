@@ -27,9 +27,14 @@ without an input in a row that lacks one of its cells, as ``sample()``
 does. With ``conditioning.any_column``, an input's columns of the record
 are also given cells, as ``sample()`` gives them: they steer the rest of
 the row (with the ``given_cell_rounds``) and come back as given; an empty,
-NaN or unseen cell is generated. The SavedModel does not check its inputs
-(ranges, unseen labels) as ``sample()`` does, and takes no record columns
-beyond the inputs' (sample them with ``fusegen sample``). ``sample()`` draws
+NaN cell is generated, and a label training never saw is refused (an
+``InvalidArgumentError`` naming the column and the labels), as ``sample()``
+refuses it. A sequence input cut from ``data.windows`` takes one window per
+row, as the data's windows hold it (or its context alone, where the input
+reads a window's first steps); any other length is refused rather than read
+from its start. The SavedModel does not check numeric ranges as ``sample()``
+does, and takes no record columns beyond the inputs' (sample them with
+``fusegen sample``). ``sample()`` draws
 ``batch_size`` rows at a time, so for more rows than that its draws (and
 outputs) differ from one SavedModel call's. A generator without inputs takes
 ``num_samples`` instead. The temperature is fixed at export time.
@@ -90,6 +95,9 @@ class _Sampler:
         # As Generator.sample flags them: 1 for each input given, 0 for any other branch.
         present_flags = [[1.0 if name in converters else 0.0 for name in plan.branches]]
         record_cells = _record_cells_of_inputs(generator, converters)
+        windows = generator.spec.data.windows if generator.spec.data is not None else None
+        window = windows.length if windows is not None else None
+        vocabularies = getattr(preprocessor.output, "vocabularies", {})
 
         class Sampler(tf.Module):
             def __init__(self):
@@ -107,6 +115,13 @@ class _Sampler:
                 # A fresh stream per call, [seed, 0] as Generator.sample starts: the same seed, the same draws.
                 state = self.seed_generator.state
                 state.assign(tf.cast(tf.stack([inputs["seed"], tf.constant(0, tf.int64)]), state.dtype))
+                for name, converter in converters.items():
+                    _check_window_steps(inputs[name], converter.spec, window, name)
+                for column, (name, position) in record_cells.items():
+                    if column in vocabularies:
+                        _check_known_labels(
+                            _column(inputs[name], position), vocabularies[column], column, name
+                        )
                 model_inputs = {
                     name: converter.tf_transform(inputs[name]) for name, converter in converters.items()
                 }
@@ -183,6 +198,54 @@ def _keep_given_cells(result: dict, cells: dict, observed: dict) -> dict:
             kept = given if result[column].dtype == tf.string else tf.cast(given, result[column].dtype)
             result[column] = tf.where(observed[column], kept, result[column])
     return result
+
+
+def _check_window_steps(values, part, window: int | None, name: str) -> None:
+    """Refuse a sequence input that is not one of the data's windows (``data.windows``): its ``select``
+    reads steps by their place in the window, so a longer history would be read from its start (a
+    stale forecast) and a shorter one from steps it lacks. The context alone is a window too, where
+    the input reads a window's first steps."""
+    import tensorflow as tf
+
+    select = getattr(part, "select", None)
+    if window is None or select is None or select.steps is None:
+        return
+    start, stop = select.steps
+    steps = tf.shape(values)[1]
+    fits = tf.equal(steps, window)
+    if start == 0:
+        fits = fits | tf.equal(steps, stop)
+    alone = f", or its first {stop} steps alone" if start == 0 and stop != window else ""
+    tf.debugging.Assert(
+        fits,
+        [
+            # No quotes: TensorFlow escapes them in its message.
+            f"input {name} takes one window of the data per row: {window} steps (it reads steps "
+            f"{start} to {stop - 1}{alone}), not cut to fit; received steps:",
+            steps,
+        ],
+    )
+
+
+def _check_known_labels(values, vocabulary, column: str, name: str) -> None:
+    """Refuse a given label of a record column that training never saw, as ``sample()`` does: the row
+    could not condition on it, and would come back with another label in its place."""
+    import tensorflow as tf
+
+    from fusegen.data.records import MISSING
+
+    known = tf.constant([str(label) for label in vocabulary if label != MISSING])
+    labels = tf.reshape(values, (-1,))
+    unseen = tf.logical_not(tf.reduce_any(tf.equal(labels[:, None], known[None, :]), axis=1))
+    unseen &= tf.strings.strip(labels) != ""
+    tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(unseen)),
+        [
+            f"column {column} of input {name} holds labels never seen in training (leave a cell empty to "
+            "have it generated):",
+            tf.boolean_mask(labels, unseen)[:5],
+        ],
+    )
 
 
 def _lacks_cells(values, kind: str):
