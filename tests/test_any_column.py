@@ -892,6 +892,30 @@ def test_init_finds_columns_that_another_fixes_and_leaves_independent_ones(tmp_p
         load_spec({**spec, "output": {**spec["output"], "determined_by": {"operator": "x"}}})
 
 
+def test_init_reads_whole_numbers_that_code_a_columns_labels_as_labels_looked_up_from_it(tmp_path):
+    """stevedata's USFAHR: 214 countries, each with a number code (a renamed country keeps its code). As
+    a number, 97.8% of sampled rows carried another country's code; looked up, none."""
+    rng = np.random.default_rng(3)
+    frame = coded_table(900, seed=3)
+    numbers = {f"airline {index}": 700 + 10 * index for index in range(12)}
+    numbers["airline 11"] = numbers["airline 10"]  # renamed: the same code
+    frame["number"] = frame["operator"].map(numbers)
+    frame["seats"] = rng.integers(50, 400, len(frame))  # whole numbers fixed by nothing
+    frame["fare"] = frame["operator"].map({name: int(rng.integers(100, 900)) for name in numbers})
+    frame.loc[frame.index[:12], "fare"] += np.arange(12)  # a fare that varies within an airline: a number
+    frame.to_csv(tmp_path / "coded.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "coded.csv")
+    output = spec["output"]
+    assert "number" in output["categorical"] and "number" not in output["numeric"]
+    assert output["determined_by"]["number"] in ("operator", "code")
+    assert "seats" in output["numeric"] and "fare" in output["numeric"]
+    assert any("code another column's labels" in note and "'number'" in note for note in notes)
+    spec["training"].update(epochs=3, steps_per_epoch=20)
+    drawn = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0).sample(None, num_samples=300)
+    assert (drawn["number"] == drawn["operator"].map(numbers)).all()
+    assert pd.api.types.is_integer_dtype(drawn["number"])
+
+
 def test_determined_columns_come_back_consistent_when_sampled_conditioned_and_imputed():
     frame = coded_table(2000, seed=0)
     spec = record_spec()

@@ -299,6 +299,13 @@ def infer_record_spec(
             leave_out(column, _sparse_labels_note(column, counts, "an identifier or a code"))
             continue
         categorical.append(column)
+    label_codes = _codes_of_labels(
+        frame, [column for column in integer if column not in datetime], categorical
+    )
+    for column in label_codes:
+        numeric.remove(column)
+        integer.remove(column)
+        categorical.append(column)
     if not numeric and not categorical:
         raise DataError(
             f"'{path}': no column could be used; expected numeric or categorical columns, received "
@@ -342,7 +349,7 @@ def infer_record_spec(
         training["epochs"], steps_per_epoch = _default_schedule(rows, batch_size)
         if steps_per_epoch:
             training["steps_per_epoch"] = steps_per_epoch
-    determined = _determined_columns(frame, categorical)
+    determined = _determined_columns(frame, categorical, label_codes)
     if determined:
         notes.append(
             "each label of one column fixes another's in every row, so the second is looked up from the "
@@ -408,6 +415,11 @@ def infer_record_spec(
         notes.append(
             f"{whole_number_levels}: at most {MAX_WHOLE_NUMBER_LEVELS} distinct whole numbers each, modelled as "
             "categories of those numbers (sampled back as numbers); move one to output.numeric to model a range"
+        )
+    if label_codes:
+        notes.append(
+            "whole numbers that code another column's labels (a country's code), modelled as "
+            f"labels (sampled back as numbers) and looked up from them: {label_codes}"
         )
     if repeated_identifiers:
         notes.append(
@@ -744,7 +756,42 @@ def _missing_together(frame, columns: list[str]) -> list[list[str]]:
     return [group for group in groups.values() if len(group) > 1]
 
 
-def _determined_columns(frame, categorical: list[str]) -> dict[str, str]:
+#: A whole-number column fixed by a categorical column codes its labels where it has at least this
+#: share as many numbers as that column has labels (a few regions over many countries is a grouping).
+CODE_SHARE = 0.5
+
+
+def _codes_of_labels(frame, integers: list[str], categorical: list[str]) -> dict[str, str]:
+    """Whole-number columns that code a categorical column's labels, each with that column: each label
+    beside one number, and at least `CODE_SHARE` as many numbers as labels.
+
+    stevedata's USFAHR gives each of its 214 countries a code, `ccode` (201 codes: a country renamed
+    keeps its code): as a number, 97.8% of sampled rows carried another country's code, and given
+    Canada, 54 of 200 rows its own. As labels, the code is looked up from the country
+    (`_determined_columns`). Each label needs as many rows as a determining one does, or a number
+    that merely differs on every row (a price beside a name) would pass.
+    """
+    codes: dict[str, str] = {}
+    labels = {column: frame[column].factorize()[0] for column in categorical}
+    sizes = {column: len(np.unique(ids)) for column, ids in labels.items()}
+    for column in integers:
+        numbers = frame[column].factorize()[0]
+        size = len(np.unique(numbers))
+        for by in categorical:
+            if (
+                not 2 <= sizes[by] <= size / CODE_SHARE
+                or len(frame) < MIN_ROWS_PER_DETERMINING_LABEL * sizes[by]
+            ):
+                continue
+            if size <= sizes[by] and np.unique(np.stack([labels[by], numbers]), axis=1).shape[1] == sizes[by]:
+                codes[column] = by
+                break
+    return codes
+
+
+def _determined_columns(
+    frame, categorical: list[str], label_codes: dict[str, str] | None = None
+) -> dict[str, str]:
     """Categorical columns whose label another one fixes in every row, each with the column that fixes it.
 
     openintro's bird strikes pair 285 operator codes with 285 names, and nycflights13's planes give
@@ -753,14 +800,16 @@ def _determined_columns(frame, categorical: list[str]) -> dict[str, str]:
     empty in the same 2% of rows, and a missing id then fixes a missing genus (38% of generated rows
     had paired them otherwise). Of two columns that fix each other, the later is looked up from the
     earlier; of several that fix one, the one with the fewest labels; a column looked up is never
-    itself a determining column.
+    itself a determining column. ``label_codes`` (`_codes_of_labels`) are looked up from their labels.
     """
     candidates = [column for column in categorical if frame[column].nunique() >= 2]
     # factorize gives every gap -1: one label, "missing", as the record's vocabularies have it.
     codes = {column: frame[column].factorize()[0] for column in candidates}
     sizes = {column: len(np.unique(codes[column])) for column in candidates}
-    determined: dict[str, str] = {}
+    determined: dict[str, str] = dict(label_codes or {})
     for column in candidates:
+        if column in determined:
+            continue
         options = []
         for by in candidates:
             if by == column or by in determined or sizes[by] < sizes[column]:
