@@ -413,6 +413,8 @@ def test_bad_conditions_get_errors_that_name_what_to_fix(generator, tmp_path):
         r"the first in row 1; known labels: \['a', 'b'\]",
     ):
         generator.sample({"c": ["a", "e"]})
+    with pytest.raises(DataError, match=r"holds \['B'\], .*closest known labels: \['b'\]; known labels"):
+        generator.sample({"c": ["B"]})  # a typo's fix first: a column of 200 labels lists 20 of them
     with pytest.raises(DataError, match=r"column 'x' is given 40, outside its training range"):
         generator.sample({"x": [40.0]})
     with pytest.raises(DataError, match=r"rebalance names 'x', which is not a categorical column.*\['c'\]"):
@@ -423,9 +425,14 @@ def test_bad_conditions_get_errors_that_name_what_to_fix(generator, tmp_path):
         generator.sample({"c": ["a"]}, num_samples=4, rebalance="c")
     with pytest.raises(
         DataError,
-        match=r"columns \['w'\], which this generator does not know, and lacks its columns \['y', 'c'\]",
+        match=r"lacks the generator's columns \['y', 'c'\]; beside them it has columns the generator does not "
+        r"know, \['w'\].*Hint: add the columns \['y', 'c'\]",
     ):
         generator.impute(pd.DataFrame({"x": [1.0], "w": [2.0]}))
+    with pytest.raises(
+        DataError, match=r"lacks the generator's columns \['y'\] \('Y' may be 'y'\).*or rename"
+    ):
+        generator.impute(pd.DataFrame({"x": [1.0], "Y": [2.0], "c": ["a"]}))
     # Beside all of the generator's columns, another (the row names init left out) comes back as given.
     with pytest.warns(
         FusegenWarning, match=r"columns \['rownames'\] are not this generator's.*kept as given"

@@ -34,6 +34,7 @@ Two ways to fill a cell once (``strategy``):
 
 from __future__ import annotations
 
+import difflib
 import warnings
 
 import numpy as np
@@ -121,10 +122,20 @@ def impute(
     absent = [column for column in record_columns(spec.output) if column not in table.columns]
     if unknown and absent:
         # Perhaps a renamed or misspelt column: imputing the absent one whole would hide that.
+        lowered = {column.lower(): column for column in absent}
+        renamed = {
+            column: lowered[close[0]]
+            for column in unknown
+            if (close := difflib.get_close_matches(column.lower(), list(lowered), n=1))
+        }
         raise DataError(
-            f"the table to impute has columns {unknown}, which this generator does not know, and lacks its "
-            f"columns {absent}; its columns are {sorted(known)}.",
-            hint="rename those columns to the generator's, or drop them.",
+            f"the table to impute lacks the generator's columns {absent}"
+            + (f" ({', '.join(f'{a!r} may be {b!r}' for a, b in renamed.items())})" if renamed else "")
+            + f"; beside them it has columns the generator does not know, {unknown}, which would otherwise "
+            "be kept as they are.",
+            hint=f"add the column{'s' if len(absent) > 1 else ''} {absent} (empty cells are filled)"
+            + (", or rename the misspelt one" if renamed else "")
+            + ".",
         )
     original = table
     if unknown:

@@ -34,6 +34,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from fusegen.data.checks import known_labels_text
 from fusegen.data.records import MISSING
 from fusegen.data.table import Table
 from fusegen.errors import DataError, FusegenError, FusegenWarning
@@ -144,8 +145,8 @@ def _weights(column: str, shares: dict | None, labels: list[str]) -> dict[str, f
     unknown = sorted(str(label) for label in shares if str(label) not in labels)
     if unknown:
         raise DataError(
-            f"rebalance gives shares for {unknown}, never seen in column '{column}' in training; known labels: "
-            f"{labels}.",
+            f"rebalance gives shares for {unknown}, never seen in column '{column}' in training; "
+            f"{known_labels_text(labels, unknown)}.",
             hint="use known labels.",
         )
     try:

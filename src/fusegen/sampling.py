@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fusegen.data.checks import is_missing, rows_text, text_among_numbers
+from fusegen.data.checks import is_missing, known_labels_text, rows_text, text_among_numbers
 from fusegen.data.inference import ROW_NAME_COLUMNS
 from fusegen.data.record_cells import (
     draw_in_range,
@@ -309,7 +309,7 @@ def _check_known_labels(generator, table, present_inputs) -> None:
             first = int(np.flatnonzero(np.isin(labels, unseen))[0])
             raise DataError(
                 f"conditions for input '{name}' (column '{column}' of {table.origin}) use {unseen[:5]}, never "
-                f"seen in training, the first in {table.row_label(first)}; known labels: {sorted(vocabulary)}.",
+                f"seen in training, the first in {table.row_label(first)}; {known_labels_text(vocabulary, unseen)}.",
                 hint="use a known label, or predict() to map unseen labels to the out-of-vocabulary id.",
             )
 

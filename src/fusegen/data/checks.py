@@ -13,6 +13,34 @@ from fusegen.errors import DataError
 
 #: The label a missing category or text becomes under ``missing: impute``.
 MISSING_LABEL = "[MISSING]"
+#: Known labels an error lists at most (a column of 200 countries would fill the terminal).
+KNOWN_LABELS_SHOWN = 20
+
+
+def known_labels_text(known, unknown=()) -> str:
+    """The known labels an error about ``unknown`` ones lists: those closest to them first (a typo's
+    fix), then at most `KNOWN_LABELS_SHOWN` of the rest, with their count.
+
+    >>> known_labels_text(["Adelie", "Chinstrap", "Gentoo"], ["gentoo"])
+    "closest known labels: ['Gentoo']; known labels: ['Adelie', 'Chinstrap', 'Gentoo']"
+    >>> known_labels_text([f"c{index:03d}" for index in range(30)])[-39:]
+    "'c018', 'c019'] and 10 more (30 in all)"
+    """
+    import difflib
+
+    known = sorted(str(label) for label in known)
+    lowered = {label.lower(): label for label in known}
+    close = sorted(
+        {
+            lowered[match]
+            for label in unknown
+            for match in difflib.get_close_matches(str(label).lower(), lowered, n=3)
+        }
+    )
+    shown = known[:KNOWN_LABELS_SHOWN]
+    more = f" and {len(known) - len(shown)} more ({len(known)} in all)" if len(shown) < len(known) else ""
+    listed = f"known labels: {shown}{more}"
+    return (f"closest known labels: {close}; " if close else "") + listed
 
 
 def row_text(table: Table | None, position: int) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Collection
 import numpy as np
 import pandas as pd
 
+from fusegen.data.checks import known_labels_text
 from fusegen.data.records import MISSING, RecordConverter, _user_numbers, on_times_of_day, tf_model_numbers
 from fusegen.data.sources import Table
 from fusegen.errors import DataError
@@ -110,7 +111,7 @@ def given_cells(
                 first = int(np.flatnonzero(observed & np.isin(labels, unknown))[0])
                 raise DataError(
                     f"column '{column}' (categorical) of {table.origin} holds {unknown[:5]}, never seen in "
-                    f"training, the first in {table.row_label(first)}; known labels: {sorted(vocabulary)}.",
+                    f"training, the first in {table.row_label(first)}; {known_labels_text(vocabulary, unknown)}.",
                     hint="use a known label, or leave the cell empty to have it generated.",
                 )
             lookup = {label: position for position, label in enumerate(converter.vocabularies[column])}
