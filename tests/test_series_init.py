@@ -374,6 +374,28 @@ def test_a_numeric_time_column_orders_rows_but_gives_no_frequency(tmp_path):
     assert "measures its spread poorly" in text
 
 
+def test_a_numeric_time_column_that_is_no_clock_is_refused_and_a_shuffled_one_is_not(tmp_path):
+    """fpp3's us_change ordered by its Income growth rates (--time Income) had been read as a series."""
+    rng = np.random.default_rng(0)
+    years = np.tile(np.arange(1960, 1990), 3)
+    frame = pd.DataFrame({"state": np.repeat(["a", "b", "c"], 30), "year": years, "sales": rng.normal(size=90),
+                          "income": rng.normal(size=90)})  # fmt: skip
+    frame.to_csv(tmp_path / "panel.csv", index=False)
+    with pytest.raises(DataError, match=r"--time column 'income' holds numbers that look like no clock: they are "
+                                        r"out of order in the file within a series, and unevenly spaced"):  # fmt: skip
+        init_spec(
+            tmp_path / "panel.csv",
+            series={"targets": ["sales"], "time_column": "income", "group_column": "state"},
+        )
+    # Years in no order (a shuffled file) are still a clock: one step apart.
+    frame.sample(frac=1.0, random_state=1).to_csv(tmp_path / "shuffled.csv", index=False)
+    spec, _ = init_spec(
+        tmp_path / "shuffled.csv",
+        series={"targets": ["sales"], "time_column": "year", "group_column": "state"},
+    )
+    assert spec["data"]["windows"]["time_column"] == "year"
+
+
 @pytest.mark.parametrize(
     "per_year, horizon, context, season",
     # quantreg's gasprice (weekly, 1/52 apart) had got no frequency: 34 steps from 139, 9 training windows.

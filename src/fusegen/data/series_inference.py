@@ -124,6 +124,8 @@ def infer_series_spec(
         notes.append(f"'{time_column}' holds dates written as numbers ({frame[time_column].iloc[0]}): read as "
                      "year, month and day for the frequency")  # fmt: skip
         frame[time_column] = pd.to_datetime(frame[time_column].astype("int64").astype(str), format="%Y%m%d")
+    if time_column and frame[time_column].dtype.kind in "iuf":
+        _require_a_clock(frame, time_column, group_column, path)
     reserved = {time_column, group_column, *targets, *known_future}
     numbers = [
         column for column in frame.columns if column not in reserved and frame[column].dtype.kind in "iuf"
@@ -778,6 +780,41 @@ def _gaps_note(
         f"before {ordered.loc[longest, 'time']}; a window across a jump reads "
         "its two sides as consecutive. To have them treated as gaps, add a row for each missing time "
         "with the readings left empty"
+    )
+
+
+#: A --time column of numbers reads as a clock where at least this share of its steps (between
+#: neighbouring values within a series) is the commonest one: years, quarters as 1..4, a step counter.
+CLOCK_STEP_SHARE = 0.5
+
+
+def _require_a_clock(frame, time_column: str, group_column: str | None, path: Path) -> None:
+    """A `DataError` where a --time column of numbers is neither in order in the file nor evenly
+    spaced within each series: a measurement, not a time (fpp3's us_change ordered by its Income
+    growth rates read as a series whose steps jump between quarters decades apart)."""
+    import pandas as pd
+
+    groups = frame[group_column] if group_column else pd.Series(np.zeros(len(frame)), index=frame.index)
+    times = frame[time_column].astype("float64")
+    in_order = all(values.is_monotonic_increasing or values.is_monotonic_decreasing
+                   for _, values in times.groupby(groups, sort=False))  # fmt: skip
+    if in_order:
+        return
+    steps = pd.DataFrame({"group": groups, "time": times}).sort_values(["group", "time"])
+    steps = steps.groupby("group")["time"].diff().dropna()
+    steps = steps[steps > 0].round(9)
+    if steps.empty:
+        return
+    commonest = steps.value_counts(normalize=True)
+    if commonest.iloc[0] >= CLOCK_STEP_SHARE:
+        return
+    raise DataError(
+        f"{path.name}: --time column '{time_column}' holds numbers that look like no clock: they are out of "
+        "order in the file" + (" within a series" if group_column else "") + f", and unevenly spaced (the "
+        f"commonest step between neighbouring values, {commonest.index[0]:g}, is {commonest.iloc[0]:.0%} of "
+        "them), so ordering the rows by them would mix times.",
+        hint="pass the column that holds the dates, periods or step count with --time, or leave --time out to "
+        "read the rows in file order.",
     )
 
 
