@@ -827,6 +827,25 @@ def test_a_range_of_whole_numbers_draws_each_at_its_share_of_the_training_rows(l
         assert abs(float((drawn == value).mean()) - share) < 0.05 + 0.15 * share, (value, share)
 
 
+def test_a_range_over_a_column_of_few_values_draws_only_values_it_takes(tmp_path):
+    """stevedata's USFAHR: survey years 1951, 1955, ..., 2011. --range year=1980:2000 gave 8 of 400 rows
+    in years between the surveys (1981, 1985, ...), interpolated between quantiles."""
+    from fusegen.data.record_cells import draw_in_range
+
+    years = np.repeat(
+        [1951, 1955, 1963, 1983, 1991, 1995, 2003, 2011], [50, 50, 60, 80, 40, 20, 60, 40]
+    ).astype(float)
+    frame = pd.DataFrame({"year": years, "x": np.random.default_rng(0).normal(size=len(years))})
+    spec = {**record_spec(), "output": {"kind": "record", "numeric": ["year", "x"], "categorical": []}}
+    spec["training"] = {**spec["training"], "epochs": 1, "steps_per_epoch": 2}
+    converter = fusegen.Generator(load_spec(spec)).fit(frame, verbose=0).preprocessor_.output
+    assert converter.numeric_state["year"]["values"][:3] == [1951.0, 1955.0, 1963.0]
+    drawn = draw_in_range(converter, "year", 1980.0, 2000.0, 3000, np.random.default_rng(1))
+    assert set(np.unique(drawn)) == {1983.0, 1991.0, 1995.0}
+    for year, share in ((1983.0, 80 / 140), (1991.0, 40 / 140), (1995.0, 20 / 140)):
+        assert abs(float((drawn == year).mean()) - share) < 0.04
+
+
 def test_imputing_chosen_columns_keeps_other_gaps_as_facts_about_the_row(tmp_path):
     """Hawks' tarsus was measured in 1997 only. Filling every gap drew it as present in every row, and
     the keel fat imputed beside it leaned towards 1997's (mean 1.25 against 2.18). Here k is 0 where t

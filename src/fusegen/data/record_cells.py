@@ -331,6 +331,13 @@ def draw_in_range(converter: RecordConverter, column: str, low: float, high: flo
             f"{unit}s in training.",
             hint=f"widen it to take one in, such as {column}={below:g}:{above:g}.",
         )
+    values = np.asarray(state.get("values", []), "float64")
+    inside = (values >= low) & (values <= high)
+    if inside.any():
+        # A column of few values draws among those in the range, each at its share of the training
+        # rows: interpolated quantiles would put some draws on values the column never takes.
+        counts = np.asarray(state["value_counts"], "float64")[inside]
+        return rng.choice(values[inside], size=count, p=counts / counts.sum())
     if not quantiles.size or inner_high < quantiles[0] or inner_low > quantiles[-1]:
         # Standardised, or a range beyond every training value (extrapolation asked for): uniformly.
         drawn = at_resolution(state, rng.uniform(inner_low, inner_high, count), low, high)

@@ -35,6 +35,8 @@ from fusegen.errors import DataError
 from fusegen.spec.outputs import GAP_LABEL_MIN_ROWS
 
 MISSING = "[MISSING]"
+#: A numeric column of at most this many distinct training values keeps them (and their counts).
+MAX_KEPT_VALUES = 64
 
 
 class RecordConverter:
@@ -164,6 +166,11 @@ class RecordConverter:
             state["std"] = float(present.std()) or 1.0
         if column in self.spec.datetime:
             state.update(_times_of_day(present, state))
+        values, counts = np.unique(present, return_counts=True)
+        if len(values) <= MAX_KEPT_VALUES:
+            # A range draws among these (`fusegen.data.record_cells.draw_in_range`): survey years
+            # 1983, 1991 and 1995 in [1980, 2000], never the years between that the data lacks.
+            state["values"], state["value_counts"] = values.tolist(), counts.tolist()
         return state
 
     def _transformer(self, column):
