@@ -366,6 +366,47 @@ def test_evaluating_a_panel_scores_coverage_per_group():
     assert len(results["coverage_80_by_step"]) == 4
 
 
+def test_a_short_context_scales_mase_by_each_series_history():
+    """USSeatBelts' 2-year contexts: scaled by one difference each, MASE read 30.6 against the naive's
+    16.3 where CRPS had the model ahead; by each state's own history, 0.69 against 0.76."""
+    import fusegen
+    from fusegen.spec import load_spec
+
+    rng = np.random.default_rng(2)
+    rows = 60
+    noise = np.repeat([0.1, 5.0], rows // 2)  # two series on very different scales
+    long = {"series": np.repeat(np.array(["calm", "wild"], dtype=object), rows // 2),
+            "year": np.tile(np.arange(rows // 2, dtype="float64"), 2),
+            "deaths": np.cumsum(rng.normal(size=rows) * noise)}  # fmt: skip
+    spec = load_spec(
+        {
+            "data": {"windows": {"length": 3, "stride": 1, "time_column": "year", "group_column": "series"},
+                     "validation_split": 0.0},
+            "inputs": {"history": {"kind": "sequence", "steps": 2, "channels": 1, "columns": ["deaths"],
+                                   "select": {"steps": [0, 2]}}},
+            "output": {"name": "ahead", "kind": "sequence", "steps": 1, "channels": 1, "columns": ["deaths"],
+                       "select": {"steps": [2, 3]}},
+            "training": {"epochs": 1, "batch_size": 8, "tensorboard": False},
+        }
+    )  # fmt: skip
+    generator = fusegen.Generator(spec).fit(long, verbose=0)
+    table = Table(long, "long")
+    results, arrays = evaluate_forecasts(generator, table, table, seed=0, num_paths=10)
+    assert "MASE scaled by each series' seasonal-naive error over its training rows" in results["context"]
+    # The last value's MASE by hand: each window's error over its series' mean step in training.
+    steps = {
+        name: np.mean(np.abs(np.diff(long["deaths"][long["series"] == name]))) for name in ("calm", "wild")
+    }
+    windows = np.repeat(["calm", "wild"], rows // 2 - 2)
+    errors = np.abs(arrays["real"][:, 0, 0] - arrays["context"][:, -1, 0])
+    expected = np.mean(errors / np.array([steps[name] for name in windows]))
+    # Read from overlapping training windows, a series' inner steps count twice and its two end steps
+    # once: within 2% of the series' plain mean step here.
+    assert results["baselines"]["seasonal_naive"]["mase"] == pytest.approx(expected, rel=0.02)
+    context_scaled = np.mean(errors / np.abs(arrays["context"][:, 1, 0] - arrays["context"][:, 0, 0]))
+    assert context_scaled > 1.5 * expected  # one difference each: a quiet one makes any error huge
+
+
 def test_a_flat_held_out_series_is_said_to_rank_nothing():
     """Aluminium premiums held at 15 for months: the line read "CRPS 0.000 (naive 0.000, ...)" and
     "the naive forecast beats the model here (CRPS 0.000 against 0.000)"."""
