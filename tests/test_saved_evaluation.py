@@ -74,3 +74,20 @@ def test_no_saved_evaluation_and_real_data_with_it_are_one_line_each(evaluated_r
     assert code != 0 and "has no saved evaluation" in err and "fusegen evaluate" in err
     with pytest.raises(FusegenError, match="--real cannot apply"):
         build_report(evaluated_run, real=evaluated_run / "data.csv", saved_evaluation=True)
+
+
+def test_evaluate_scores_against_a_holdout_file_kept_apart(evaluated_run, tmp_path):
+    """A test set kept apart is scored as the held-out rows, not split again as training rows (the
+    session-43 sweep: --real HOLDOUT had measured distances to its own 90% as 'training records')."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=30)
+    pd.DataFrame({"x": x, "y": 2 * x, "c": np.where(x > 0, "up", "down")}).to_csv(
+        tmp_path / "test.csv", index=False
+    )
+    code, out, err = cli("evaluate", evaluated_run, "--holdout", tmp_path / "test.csv", "--json")
+    assert code == 0, err
+    results = json.loads(out)
+    assert results["privacy"]["holdout"]["rows"] == 30
+    assert results["evaluated"]["holdout"] == str(tmp_path / "test.csv")
+    code, _, err = cli("evaluate", evaluated_run, "--holdout", tmp_path / "nosuch.csv")
+    assert code == 1 and "--holdout" in err and "nosuch.csv" in err

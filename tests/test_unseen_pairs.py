@@ -172,3 +172,17 @@ def test_evaluate_counts_the_samples_holding_a_pair_the_training_rows_rule_out(f
     assert ruled_out["label_pairs"]["holdout_rows_holding_any"] == 0.0
     line = next(line for line in summary_lines(allowed) if line.startswith("label pairs"))
     assert "most species:island" in line and "output.unseen_label_pairs: rule_out keeps them out" in line
+
+
+def test_a_column_looked_up_from_another_takes_part_in_no_pair():
+    """Its drawn label is replaced by the lookup, so a pair ruled out beside the drawn one would steer the
+    row by a label it does not keep; the determining column's own pairs carry the rule."""
+    data = penguins(600, seed=3)
+    data["code"] = data["species"].map({"Gentoo": "G", "Chinstrap": "C", "Adelie": "A"})
+    config = spec()
+    config["output"] = {**config["output"], "categorical": ["species", "island", "code"],
+                        "determined_by": {"code": "species"}}  # fmt: skip
+    config["training"] = {**config["training"], "epochs": 1, "steps_per_epoch": 2}
+    converter = fusegen.Generator(load_spec(config)).fit(data, verbose=0).preprocessor_.output
+    parts = {part for first, second, _ in converter.unseen_pairs for part in (first, second)}
+    assert "code" not in parts and {"species", "island"} <= parts

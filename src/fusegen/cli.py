@@ -450,6 +450,12 @@ def evaluate(
     real: Optional[Path] = typer.Option(
         None, "--real", help="Real data (default: the spec's data source), split as training split it."
     ),
+    holdout: Optional[Path] = typer.Option(
+        None,
+        "--holdout",
+        help="Real rows the run never saw (a test set kept apart), scored in place of the rows its "
+        "validation split held out.",
+    ),
     target: Optional[str] = typer.Option(
         None, help="Column for ML efficacy (default: the first categorical of 2-20 labels, else the first)."
     ),
@@ -466,12 +472,15 @@ def evaluate(
 ):
     """Score samples against real data: quality, ML efficacy, privacy; plots in RUN_DIR/evaluation."""
     _require_file(real, "--real", "the real data to score against")
+    _require_file(holdout, "--holdout", "the held-out rows to score against")
     _load_tensorflow()
     from fusegen.evaluation import evaluate_run, summary_lines
     from fusegen.generator import load
 
     generator = load(run_dir, allow_code=allow_code)
-    results = evaluate_run(generator, real, run_dir / "evaluation", target, seed, num_samples)
+    results = evaluate_run(
+        generator, real, run_dir / "evaluation", target, seed, num_samples, holdout=holdout
+    )
     if as_json:
         _echo_json(results)
         return

@@ -39,6 +39,7 @@ def evaluate_run(
     num_samples: int | None = None,
     timegan_iterations: tuple[int, int] = TIMEGAN_ITERATIONS,
     on_generated: Callable[[Table, np.ndarray], None] | None = None,
+    holdout: str | Path | None = None,
 ) -> dict[str, Any]:
     """Sample from ``generator`` and score the samples against real data; write plots to ``out_dir``.
 
@@ -50,21 +51,23 @@ def evaluate_run(
     ``on_generated(rows, generated)``, for images, sequences and vectors, is
     given the rows evaluated and the one sample drawn for each, so a caller
     that also wants those samples (the demo) need not draw them again.
+    ``holdout``, a file of real rows the generator never saw (a test set kept
+    apart), takes the place of the rows its validation split held out.
     """
     output = generator.spec.output
     if output.kind == "record":
-        results = evaluate_records_run(generator, real, out_dir, target, seed, num_samples)
+        results = evaluate_records_run(generator, real, out_dir, target, seed, num_samples, holdout)
     else:
         results = evaluate_paired_run(
-            generator, real, out_dir, seed, timegan_iterations, num_samples, on_generated
+            generator, real, out_dir, seed, timegan_iterations, num_samples, on_generated, holdout
         )
     if out_dir is not None:
-        results["evaluated"] = _what_was_evaluated(generator, real, target, seed, num_samples)
+        results["evaluated"] = _what_was_evaluated(generator, real, target, seed, num_samples, holdout)
         atomic_write_json(Path(out_dir) / "metrics.json", results)
     return results
 
 
-def _what_was_evaluated(generator, real, target, seed, num_samples) -> dict[str, Any]:
+def _what_was_evaluated(generator, real, target, seed, num_samples, holdout=None) -> dict[str, Any]:
     """The run (its manifest's digest; None for an unsaved generator) and the settings of an
     evaluation, saved beside it so that `fusegen report --saved-evaluation` can check it is this run's."""
     run_dir = generator.run_dir_
@@ -74,6 +77,7 @@ def _what_was_evaluated(generator, real, target, seed, num_samples) -> dict[str,
         "target": target,
         "seed": seed,
         "num_samples": num_samples,
+        **({"holdout": str(holdout)} if holdout is not None else {}),
     }
 
 
@@ -87,14 +91,19 @@ def real_table(generator, real: str | Path | None) -> Table:
     return apply_missing_policy(window_table(table, generator.spec), generator.spec)[0]
 
 
-def real_splits(generator, real: str | Path | None) -> tuple[Table, Table | None]:
-    """The real rows the generator trained on and the rows it held out, split as training split them."""
+def real_splits(
+    generator, real: str | Path | None, holdout: str | Path | None = None
+) -> tuple[Table, Table | None]:
+    """The real rows the generator trained on and the rows it held out, split as training split them;
+    with ``holdout``, every row of that file is held out instead."""
     table = real_table(generator, real)
     train_rows, holdout_rows = split_table(table, generator.spec)
+    if holdout is not None:
+        return table.take(train_rows), real_table(generator, holdout)
     return table.take(train_rows), (table.take(holdout_rows) if len(holdout_rows) else None)
 
 
-def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) -> dict[str, Any]:
+def evaluate_records_run(generator, real, out_dir, target, seed, num_samples, holdout=None) -> dict[str, Any]:
     import pandas as pd
 
     from fusegen.metrics import evaluate_records, plot_record_comparison, quality_scores
@@ -102,7 +111,7 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples) ->
 
     output = generator.spec.output
     columns = output.numeric + output.categorical
-    train, holdout = real_splits(generator, real)
+    train, holdout = real_splits(generator, real, holdout)
     real_frame = _record_frame(generator, train)
     holdout_frame = _record_frame(generator, holdout) if holdout is not None else None
     count = num_samples or len(real_frame)
@@ -423,7 +432,14 @@ def _real_score(efficacy: dict) -> float:
 
 
 def evaluate_paired_run(
-    generator, real, out_dir, seed, timegan_iterations=TIMEGAN_ITERATIONS, num_paths=None, on_generated=None
+    generator,
+    real,
+    out_dir,
+    seed,
+    timegan_iterations=TIMEGAN_ITERATIONS,
+    num_paths=None,
+    on_generated=None,
+    holdout=None,
 ) -> dict[str, Any]:
     """Images, sequences and vectors: one output per held-out row, against that row's truth."""
     from fusegen.metrics import (
@@ -437,7 +453,7 @@ def evaluate_paired_run(
 
     spec = generator.spec
     output = spec.output
-    train, holdout = real_splits(generator, real)
+    train, holdout = real_splits(generator, real, holdout)
     rows = holdout if holdout is not None else train
     if holdout is None:
         rows_note = "training row (the run kept no holdout)"

@@ -93,7 +93,11 @@ def evaluate_forecasts(
     channel_scale = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
     scale = None if context is not None else np.nanmean(seasonal_error(train_real, seasonality), axis=0)
     scaled_by = context
-    if context is not None and histories is not None and _differences(context, seasonality) < MIN_SCALE_DIFFERENCES:
+    if (
+        context is not None
+        and histories is not None
+        and _differences(context, seasonality) < MIN_SCALE_DIFFERENCES
+    ):
         # A context of a few steps gives MASE a scale of one or two differences, and a quiet one makes
         # any error look huge (USSeatBelts' 2-year contexts: MASE 30.6 against the naive's 16.3, where
         # CRPS had the model ahead). Each series' own training history gives the scale, as GluonTS's
@@ -174,13 +178,17 @@ def _history_errors(spec, train: Table, seasonality: int) -> dict | None:
     windows = spec.data.windows if spec.data else None
     if windows is None or not spec.output.columns:
         return None
-    whole = np.stack([np.asarray(train.columns[column], "float64") for column, _ in _sources(spec, None)], axis=-1)
+    whole = np.stack(
+        [np.asarray(train.columns[column], "float64") for column, _ in _sources(spec, None)], axis=-1
+    )
     lag = seasonality if seasonality < whole.shape[1] else 1
     if whole.ndim != 3 or whole.shape[1] <= lag:
         return None
     differences = np.abs(whole[:, lag:] - whole[:, :-lag])
     labels = np.array(
-        [str(label) for label in train.columns[windows.group_column]] if windows.group_column else [""] * len(whole),
+        [str(label) for label in train.columns[windows.group_column]]
+        if windows.group_column
+        else [""] * len(whole),
         dtype=object,
     )
     errors = {}

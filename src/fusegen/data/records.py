@@ -231,12 +231,20 @@ class RecordConverter:
         return self.fit_vocabulary(table)
 
     def _part_labels(self, table: Table) -> dict[str, np.ndarray]:
-        """Each categorical part's label on each row of ``table``, in model order: a missing flag's is 0 or 1."""
+        """Each categorical part's label on each row of ``table``, in model order (a missing flag's is 0
+        or 1), but for the columns looked up from another."""
         labels = {name: self._labels(table, name) for name in self.spec.categorical}
         for name in self.spec.numeric:
             if name in self.spec.nullable:
                 labels[f"{name}_is_missing"] = self.missing_cells(table, name).astype(int)
-        return {part: labels[part] for part in self.spec.categorical_parts()}
+        # A column looked up from another (output.determined_by) is replaced after the draw: its drawn
+        # label would rule out pairs for a label the row does not keep (its determining column's pairs
+        # carry the rule instead).
+        return {
+            part: labels[part]
+            for part in self.spec.categorical_parts()
+            if part not in self.spec.determined_by
+        }
 
     def unseen_pair_ids(self) -> dict[tuple[str, str], np.ndarray]:
         """The label pairs the training rows rule out, as ids per pair of parts (`unseen_pair_ids`)."""

@@ -405,7 +405,7 @@ class ObjectiveModel(keras.Model):
         logits_of = {column: outputs[column] for column, _ in self.record_categories}
         # Labels drawn (or given) so far, for the pairs the training rows rule out.
         known = self.unseen_pairs.pinned(logits_of) if self.unseen_pairs else {}
-        for column, _ in self.record_categories:
+        for column in self.unseen_pairs.draw_order(self.record_categories):
             logits = outputs[column]
             if temperature > 0:
                 logits = logits / temperature

