@@ -175,3 +175,17 @@ def test_predictive_needs_two_channels_and_two_steps():
 def test_bad_settings_are_refused(setting, value):
     with pytest.raises(DataError, match=f"{setting} must be an integer"):
         discriminative_score(np.zeros((10, 8, 3)), np.zeros((10, 8, 3)), **{setting: value})
+
+
+def test_a_discriminative_score_below_its_floor_is_said_to_say_little():
+    """fpp3's us_change: 0.0000 in all five fits against a floor of 0.111 read as a perfect score."""
+    from fusegen.evaluation import summary_lines
+
+    def line(score, spread, floor):
+        timegan = {"discriminative": score, "discriminative_fits": [score] * 5, "discriminative_spread": spread,
+                   "discriminative_floor": floor, "windows": 12}  # fmt: skip
+        results = {"samples": {"count": 12, "mode": "one per held-out row"}, "timegan": timegan}
+        return next(text for text in summary_lines(results) if text.startswith("TimeGAN"))
+
+    assert "below its floor, so at 12 windows the classifier tells nothing apart" in line(0.0, 0.0, 0.111)
+    assert "below its floor" not in line(0.2, 0.02, 0.111)

