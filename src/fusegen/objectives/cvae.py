@@ -569,12 +569,16 @@ class ConditionalVAE(ObjectiveModel):
             spread = self.prior_scale * keras.random.normal((batch, self.latent_dim), seed=seed)
             decoded = self.decode(fused, self.prior_latent(fused, spread, gate))
             parts = {part: ops.convert_to_numpy(value) for part, value in decoded.items()}
-            for part, size in self.record_categories:
-                # A column of one label (a constant) has probability 1 there; Keras warns of a softmax over one.
-                probabilities = (
-                    ops.softmax(decoded[part], axis=-1) if size > 1 else ops.ones_like(decoded[part])
-                )
-                parts[part] = ops.convert_to_numpy(probabilities)
+            if self.unseen_pairs:
+                # The shares of the labels as drawn: one part after another, pairs ruled out.
+                parts.update(self.unseen_pairs.draw_probabilities(parts, self.record_categories, rng))
+            else:
+                for part, size in self.record_categories:
+                    # A column of one label (a constant) has probability 1; Keras warns of a softmax over one.
+                    probabilities = (
+                        ops.softmax(decoded[part], axis=-1) if size > 1 else ops.ones_like(decoded[part])
+                    )
+                    parts[part] = ops.convert_to_numpy(probabilities)
             generated.append(parts)
             data.append({part: np.asarray(value) for part, value in targets.items()})
             flags = [f"{name}_is_missing" for name in self.spec.output.numeric]

@@ -64,6 +64,24 @@ class UnseenPairs:
             return parts
         return sorted(parts, key=lambda part: (self.sizes[part], parts.index(part)))
 
+    def draw_probabilities(self, logits_of: dict, record_categories: list[tuple[str, int]], rng) -> dict:
+        """Each part's label probabilities (rows, labels) as sampling draws them: in draw order, each
+        beside the labels drawn (with ``rng``, a NumPy generator) for the parts before it. What
+        `fusegen.objectives.marginal_calibration` measures, so that the label shares it corrects
+        are those of the rows sampling gives."""
+        known, probabilities = {}, {}
+        for part in self.draw_order(record_categories):
+            logits = np.asarray(logits_of[part], "float64")
+            for other, table in self.tables.get(part, []):
+                if other in known:
+                    logits = logits + table[known[other]]
+            logits = logits - logits.max(axis=1, keepdims=True)
+            chances = np.exp(logits)
+            chances /= chances.sum(axis=1, keepdims=True)
+            probabilities[part] = chances
+            known[part] = (chances.cumsum(axis=1) > rng.random((len(chances), 1))).argmax(axis=1)
+        return probabilities
+
     def pinned(self, logits_of: dict) -> dict:
         """Per part with pairs, the one label its logits allow (given, or kept for `impute`), else its
         "not drawn yet" row."""
