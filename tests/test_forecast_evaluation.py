@@ -339,26 +339,34 @@ def test_coverage_is_reported_per_step_ahead_where_pooling_hides_its_spread():
     )
 
 
+def panel_spec(column: str, time: str, context: int, horizon: int, stride: int):
+    """Windows of a panel's series (its 'series' column): ``context`` steps of ``column`` in, ``horizon`` out."""
+    from fusegen.spec import load_spec
+
+    length = context + horizon
+    return load_spec(
+        {
+            "data": {"windows": {"length": length, "stride": stride, "time_column": time, "group_column": "series"},
+                     "validation_split": 0.0},
+            "inputs": {"history": {"kind": "sequence", "steps": context, "channels": 1, "columns": [column],
+                                   "select": {"steps": [0, context]}}},
+            "output": {"name": "ahead", "kind": "sequence", "steps": horizon, "channels": 1, "columns": [column],
+                       "select": {"steps": [context, length]}},
+            "training": {"epochs": 1, "batch_size": 8, "tensorboard": False},
+        }
+    )  # fmt: skip
+
+
 def test_evaluating_a_panel_scores_coverage_per_group():
     import fusegen
-    from fusegen.spec import load_spec
 
     rng = np.random.default_rng(0)
     rows = 12 * 20
     long = {"series": np.repeat(np.array(["a", "b"], dtype=object), rows // 2),
             "hour": np.tile(np.arange(rows // 2, dtype="float64"), 2), "demand": rng.normal(size=rows)}  # fmt: skip
-    spec = load_spec(
-        {
-            "data": {"windows": {"length": 12, "stride": 12, "time_column": "hour", "group_column": "series"},
-                     "validation_split": 0.0},
-            "inputs": {"history": {"kind": "sequence", "steps": 8, "channels": 1, "columns": ["demand"],
-                                   "select": {"steps": [0, 8]}}},
-            "output": {"name": "ahead", "kind": "sequence", "steps": 4, "channels": 1, "columns": ["demand"],
-                       "select": {"steps": [8, 12]}},
-            "training": {"epochs": 1, "batch_size": 8, "tensorboard": False},
-        }
-    )  # fmt: skip
-    generator = fusegen.Generator(spec).fit(long, verbose=0)
+    generator = fusegen.Generator(panel_spec("demand", "hour", context=8, horizon=4, stride=12)).fit(
+        long, verbose=0
+    )
     table = Table(long, "long")
     results, _ = evaluate_forecasts(generator, table, table, seed=0, num_paths=20)
     assert set(results["coverage_80_by_group"]) == {"a", "b"}
@@ -370,7 +378,6 @@ def test_a_short_context_scales_mase_by_each_series_history():
     """USSeatBelts' 2-year contexts: scaled by one difference each, MASE read 30.6 against the naive's
     16.3 where CRPS had the model ahead; by each state's own history, 0.69 against 0.76."""
     import fusegen
-    from fusegen.spec import load_spec
 
     rng = np.random.default_rng(2)
     rows = 60
@@ -378,18 +385,9 @@ def test_a_short_context_scales_mase_by_each_series_history():
     long = {"series": np.repeat(np.array(["calm", "wild"], dtype=object), rows // 2),
             "year": np.tile(np.arange(rows // 2, dtype="float64"), 2),
             "deaths": np.cumsum(rng.normal(size=rows) * noise)}  # fmt: skip
-    spec = load_spec(
-        {
-            "data": {"windows": {"length": 3, "stride": 1, "time_column": "year", "group_column": "series"},
-                     "validation_split": 0.0},
-            "inputs": {"history": {"kind": "sequence", "steps": 2, "channels": 1, "columns": ["deaths"],
-                                   "select": {"steps": [0, 2]}}},
-            "output": {"name": "ahead", "kind": "sequence", "steps": 1, "channels": 1, "columns": ["deaths"],
-                       "select": {"steps": [2, 3]}},
-            "training": {"epochs": 1, "batch_size": 8, "tensorboard": False},
-        }
-    )  # fmt: skip
-    generator = fusegen.Generator(spec).fit(long, verbose=0)
+    generator = fusegen.Generator(panel_spec("deaths", "year", context=2, horizon=1, stride=1)).fit(
+        long, verbose=0
+    )
     table = Table(long, "long")
     results, arrays = evaluate_forecasts(generator, table, table, seed=0, num_paths=10)
     assert "MASE scaled by each series' seasonal-naive error over its training rows" in results["context"]
