@@ -581,6 +581,11 @@ def test_a_date_that_does_not_parse_is_one_line_naming_the_column_value_row_form
         match=r"expected dates in the format '%Y-%m-%d' or in ISO 8601, received '02/01/2020' in row 0",
     ):
         Preprocessor(spec).fit(table)
+    spec = record_spec(
+        numeric=["when"], datetime=["when"], nullable=["when"], datetime_formats={"when": "ISO8601"}
+    )
+    with pytest.raises(DataError, match=r"expected dates in ISO 8601, received '02/01/2020' in row 0"):
+        Preprocessor(spec).fit(table)  # said once, not "in the format 'ISO 8601' or in ISO 8601"
 
     spec = record_spec(
         numeric=["when"], datetime=["when"], nullable=["when"], datetime_formats={"when": "%d/%m/%Y"}

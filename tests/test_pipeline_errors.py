@@ -296,6 +296,11 @@ def test_empty_datasets(tmp_path):
     spec = load_spec(SPEC)
     with pytest.raises(DataError, match=r"data.csv: the data has no rows"):
         load_table(spec.data, base_dir=tmp_path)
+    (tmp_path / "data.csv").write_text("\n  \n")  # not even a header (pandas: "No columns to parse")
+    with pytest.raises(
+        DataError, match=r"data file '.*data.csv' is empty: expected a header row of column names"
+    ):
+        load_table(spec.data, base_dir=tmp_path)
     for source, expected in [
         ("parts/*.csv", r"no files match '.*parts/\*.csv'"),
         (

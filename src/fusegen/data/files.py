@@ -39,6 +39,11 @@ def read_file(path: str | Path, delimiter: str | None = None, encoding: str = "u
     if not path.is_file():
         raise DataError(f"data file '{path}' does not exist.", hint="check the path in data.source.")
     suffix = path.suffix.lower()
+    if suffix == ".csv" and _blank(path):
+        raise DataError(
+            f"data file '{path}' is empty: expected a header row of column names, then one row per record.",
+            hint="check that the file was written completely, or point to the right file.",
+        )
     try:
         if suffix == ".csv":
             return table_from_frame(_read_csv(path, delimiter, encoding), origin=str(path), files=[path])
@@ -54,6 +59,13 @@ def read_file(path: str | Path, delimiter: str | None = None, encoding: str = "u
     raise DataError(
         f"data file '{path}' has an unsupported extension '{suffix}'; expected .csv, .parquet or .npz."
     )
+
+
+def _blank(path: Path) -> bool:
+    """Whether a file holds nothing but white space (read from its start only: data files can be large)."""
+    with path.open("rb") as handle:
+        start = handle.read(4096)
+    return not start.strip() and path.stat().st_size <= len(start)
 
 
 def read_files(pattern: str | Path, delimiter: str | None = None, encoding: str = "utf-8") -> Table:

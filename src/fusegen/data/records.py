@@ -930,7 +930,13 @@ def _datetimes_to_seconds(
         found = detect_datetime_format(series[present])
         fix = f"'{found[0]}'" if found else "the column's format, e.g. '%d/%m/%Y'"
         raise DataError(
-            f"{where}: expected dates in the format '{tried}' or in ISO 8601, received "
+            f"{where}: expected dates "
+            + (
+                "in ISO 8601"
+                if tried in ("ISO 8601", "ISO8601")
+                else f"in the format '{tried}' or in ISO 8601"
+            )
+            + ", received "
             f"{str(raw[bad[0]])!r} in {row_text(table, int(bad[0]))} ({bad.size} value(s) do not parse).",
             hint="write them in ISO 8601 (2017-06-01 or 2017-06-01T10:00:00); if this is the training "
             f"data, set output.datetime_formats: {{{column}: {fix}}} in the spec (strftime codes).",
