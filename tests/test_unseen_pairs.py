@@ -201,3 +201,17 @@ def test_the_label_shares_calibration_measures_are_those_of_the_draws_with_pairs
     # b's first label is ruled out beside a's first: half the rows draw that, so b's share is 1/4.
     assert abs(chances["b"][:, 0].mean() - 0.25) < 0.01 and abs(chances["a"][:, 0].mean() - 0.5) < 1e-9
     assert set(np.round(chances["b"][:, 0], 6)) == {0.0, 0.5}
+
+
+def test_the_pairs_kept_fit_the_tables_budget_smallest_grids_first(monkeypatch):
+    """A table of several wide columns of thousands of labels would hold a grid per pair of them in
+    every sampling graph; past the budget, the largest grids are the ones left out."""
+    import fusegen.data.label_pairs as label_pairs
+
+    data = penguins(1200, seed=0)
+    many = np.array([f"{kind}{index % 20}" for index, kind in enumerate(data["species"])])  # 60 labels
+    parts = {"species": data["species"], "island": data["island"], "code": many}
+    everything = {(first, second) for first, second, _ in fit_unseen_pairs(parts)}
+    assert ("species", "island") in everything and ("island", "code") in everything
+    monkeypatch.setattr(label_pairs, "MAX_TABLE_ENTRIES", 2 * 3 * 3 + 6)  # room for the 3 x 3 grid alone
+    assert [(first, second) for first, second, _ in fit_unseen_pairs(parts)] == [("species", "island")]

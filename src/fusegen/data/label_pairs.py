@@ -27,6 +27,10 @@ MIN_EXPECTED_ROWS = math.log(100)
 #: Pairs of parts with more label pairs than this are not checked (their counts would not fit in
 #: memory); two columns of 2,000 labels each have 4,000,000.
 MAX_LABEL_PAIRS = 4_000_000
+#: Sampling holds a table of every label pair of two parts with a pair ruled out, both ways round: at
+#: most this many entries in all (64 MB), the smallest grids first, so that a table of many wide
+#: columns of thousands of labels keeps the pairs it can afford.
+MAX_TABLE_ENTRIES = 16_000_000
 
 
 def fit_unseen_pairs(parts: dict[str, np.ndarray]) -> list[list]:
@@ -45,7 +49,7 @@ def fit_unseen_pairs(parts: dict[str, np.ndarray]) -> list[list]:
         name: np.unique(np.asarray(labels).astype(str), return_inverse=True) for name, labels in parts.items()
     }
     rows = len(next(iter(parts.values()))) if parts else 0
-    unseen = []
+    found = []
     for index, first in enumerate(names):
         labels_a, codes_a = factorized[first]
         counts_a = np.bincount(codes_a, minlength=len(labels_a))
@@ -58,8 +62,16 @@ def fit_unseen_pairs(parts: dict[str, np.ndarray]) -> list[list]:
             expected = np.outer(counts_a, counts_b) / rows
             ruled_out = np.argwhere((seen.reshape(expected.shape) == 0) & (expected >= MIN_EXPECTED_ROWS))
             if len(ruled_out):
-                unseen.append([first, second, [[str(labels_a[a]), str(labels_b[b])] for a, b in ruled_out]])
-    return unseen
+                pairs = [[str(labels_a[a]), str(labels_b[b])] for a, b in ruled_out]
+                found.append((len(labels_a) * len(labels_b), [first, second, pairs]))
+    unseen, entries = [], 0
+    for size, entry in sorted(found, key=lambda item: item[0]):
+        # Both ways round, each with a row for "not drawn yet".
+        entries += 2 * size + len(factorized[entry[0]][0]) + len(factorized[entry[1]][0])
+        if entries > MAX_TABLE_ENTRIES:
+            break
+        unseen.append(entry)
+    return sorted(unseen, key=lambda entry: (names.index(entry[0]), names.index(entry[1])))
 
 
 def unseen_pair_ids(unseen: list[list], vocabularies: dict[str, list]) -> dict[tuple[str, str], np.ndarray]:

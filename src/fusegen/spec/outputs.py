@@ -196,7 +196,8 @@ class RecordOutput(_Output):
         "number's gap) that no training row has, where the two labels are common enough that chance "
         "would have put at least 4.6 rows on it (a chance under 1% of seeing none), is never sampled: labels are drawn one column after "
         "another, each beside the labels already drawn or given (no Gentoo penguin on Dream island). "
-        "'allow' draws each column's label on its own, as runs fitted before 0.23.0 do.",
+        "Pairs of columns with the largest label grids are left out past 16 million table entries. 'allow' "
+        "draws each column's label on its own, as runs fitted before 0.23.0 do.",
     )
     sums: dict[str, list[str]] = Field(
         default_factory=dict,
