@@ -113,7 +113,8 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
     unseen = generator.preprocessor_.unseen_label_pairs()
     if unseen:
         log(
-            f"label pairs: {sum(map(len, unseen.values())):,} pairs of labels of {len(unseen)} column pairs "
+            f"label pairs: {sum(map(len, unseen.values())):,} pairs of labels of {len(unseen)} column "
+            f"pair{'s' if len(unseen) > 1 else ''} "
             "never seen in training (where chance would have shown them) are never sampled "
             "(output.unseen_label_pairs)"
         )

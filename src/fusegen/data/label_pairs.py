@@ -133,6 +133,9 @@ def rows_with_unseen_pairs(parts: dict[str, np.ndarray], unseen: list[list]) -> 
 
 
 def _label_text(value) -> str:
-    if isinstance(value, float | np.floating) and np.isfinite(value) and float(value).is_integer():
-        return str(int(value))
+    """A cell as the label `RecordConverter` reads it: a whole number read as a float loses its '.0'."""
+    from fusegen.data.records import _number_label
+
+    if isinstance(value, float | np.floating) and np.isfinite(value):
+        return str(_number_label(value))
     return str(value)
