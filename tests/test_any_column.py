@@ -398,6 +398,28 @@ def test_redrawing_stops_when_every_check_passes_or_nothing_more_passes():
     assert rounds == PATIENCE and first == remaining == {"all": 200}
 
 
+def test_a_rare_pass_takes_few_rounds_of_several_candidates_and_stays_unbiased():
+    """A check that one draw in ten passes (a rare class's label check): each round tries several
+    candidates for every rejected sample, so 2,000 samples settle in a few dozen rounds rather than
+    the hundreds one candidate a round needs, and the kept draws are still the passing draws' law."""
+    rng = np.random.default_rng(1)
+    drawn = []
+
+    def draw(positions, state):
+        drawn.append(len(positions))
+        return pd.DataFrame({"v": rng.uniform(size=len(positions))}), state + 1
+
+    records, _ = draw(np.arange(2000), 0)
+    kept, rounds, first, remaining = redraw_rejected(
+        records, draw, 0, {"rare": lambda r: r["v"].to_numpy() >= 0.1}
+    )
+    assert remaining == {"rare": 0} and (kept["v"] < 0.1).all() and kept.index.equals(records.index)
+    assert rounds <= 30, rounds  # one candidate a round: about 70 rounds for the last of 2,000 at 1 in 10
+    assert max(drawn[1:]) <= 2000 * 1.05  # a round stays near the first draw's size
+    # Uniform on [0, 0.1): mean 0.05 and standard deviation 0.0289, so the mean of 2,000 is within 0.002.
+    assert abs(kept["v"].mean() - 0.05) < 0.002 and abs(kept["v"].std() - 0.0289) < 0.002
+
+
 def test_bad_conditions_get_errors_that_name_what_to_fix(generator, tmp_path):
     with pytest.raises(DataError, match=r"conditions name \['z'\].*no such input or column.*'c', 'x', 'y'"):
         generator.sample({"z": [1.0]})

@@ -44,6 +44,12 @@ MAX_REDRAWS = 200
 #: Redrawing stops early after this many rounds in a row that leave as many samples rejected: their
 #: conditions pin them there (a number clipped to the range's edge), and more rounds would only cost time.
 PATIENCE = 25
+#: A round of redraws tries up to this many fresh draws for each rejected sample, as many as keep the
+#: round near the first draw's size, and keeps the first that every check accepts: the same rejection
+#: sampling as one candidate a round, in fewer rounds. A round's checks cost a fixed time whatever its
+#: size (the label check imputes, the similarity filter queries its index), so a rare class whose
+#: samples pass one time in ten no longer takes a hundred small rounds.
+MAX_CANDIDATES = 64
 
 
 def iter_samples(generator, conditions, options) -> Iterator:
@@ -237,7 +243,8 @@ def redraw_rejected(records, draw, state, checks: dict):
     """Draw again each record of ``records`` that any of ``checks`` rejects, up to `MAX_REDRAWS` rounds.
 
     ``draw(positions, state)`` returns fresh records for those positions
-    (with their conditions) and the sampler's next state; each check maps
+    (with their conditions; a position repeats when a round tries several
+    candidates for it, `MAX_CANDIDATES`) and the sampler's next state; each check maps
     records to a boolean array, True where it rejects one. Returns the
     records, the state, and per check how many it rejected in the first
     draw and how many it still rejects.
@@ -250,9 +257,15 @@ def redraw_rejected(records, draw, state, checks: dict):
         if not any_rejected.any() or stalled >= PATIENCE:
             break
         positions = np.flatnonzero(any_rejected)
-        fresh, state = draw(positions, state)
-        for name, check in checks.items():
-            rejected[name][positions] = check(fresh)
+        candidates = max(1, min(MAX_CANDIDATES, len(records) // len(positions)))
+        fresh, state = draw(np.tile(positions, candidates), state)
+        verdicts = {name: np.asarray(check(fresh), bool) for name, check in checks.items()}
+        passed = ~np.logical_or.reduce(list(verdicts.values())).reshape(candidates, len(positions))
+        # Each position keeps its first candidate that passes (its first candidate where none does).
+        chosen = np.argmax(passed, axis=0) * len(positions) + np.arange(len(positions))
+        fresh = fresh.iloc[chosen]
+        for name, verdict in verdicts.items():
+            rejected[name][positions] = verdict[chosen]
         any_rejected = np.logical_or.reduce(list(rejected.values()))
         # Through concat, so each column keeps its dtype (nullable integers stay Int64). The redrawn rows
         # take the first draws' dtypes first: a column all missing among a few of them would otherwise
