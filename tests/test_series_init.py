@@ -96,6 +96,34 @@ def test_a_short_series_gets_a_smaller_window_and_a_group_conditions(tmp_path):
     assert "shrank the window" in text
 
 
+def test_a_label_fixed_per_series_conditions_the_forecast_and_a_changing_one_stays_out(tmp_path):
+    """nlme's Milk: each of 79 cows keeps one diet. Left out as "not numbers", the diet had no way in
+    while the cow is the group (too many labels to condition on); plm's Produc, whose states keep one
+    region, forecast unemployment with a CRPS 11% lower once the region conditions it."""
+    from fusegen.data.sources import Table
+    from fusegen.data.windows import window_table
+
+    path = readings(tmp_path / "cows.csv", periods=30 * 40, freq="D", groups=30)
+    frame = pd.read_csv(path)
+    cows = frame["site"].str.slice(4).astype(int)
+    frame["diet"] = np.array(["barley", "lupins", "mixed"])[cows % 3]
+    frame["shift"] = np.where(np.arange(len(frame)) % 2, "day", "night")  # changes within every cow
+    frame.to_csv(path, index=False)
+    spec, text = init_spec(
+        path, series={"targets": ["demand"], "time_column": "time", "group_column": "site"}
+    )
+    assert "site" not in spec["inputs"]  # 30 cows: more labels than a condition takes
+    assert spec["inputs"]["diet"] == {"kind": "categorical", "column": "diet"}
+    assert "columns ['diet'] each hold one label per series of --group 'site'" in text
+    assert "left out ['shift']: not numbers" in text and "shift" not in str(spec["inputs"])
+    table = Table({name: frame[name].to_numpy(dtype=object if frame[name].dtype == object else None)
+                   for name in frame.columns}, "cows.csv")  # fmt: skip
+    windows = window_table(table, load_spec({**spec, "data": {**spec["data"], "source": str(path)}}))
+    by_window = pd.DataFrame({"site": windows.columns["site"], "diet": windows.columns["diet"]})
+    expected = frame.drop_duplicates("site").set_index("site")["diet"]
+    assert (by_window["diet"].to_numpy() == expected[by_window["site"]].to_numpy()).all()
+
+
 def test_a_shrunk_window_forecasts_whole_seasons_and_a_given_horizon_shrinks_the_context_alike(tmp_path):
     """fpp2's visnights, 76 quarters: 16 + 4 shrank to 15 + 3, less than the year the seasonal naive
     repeats. gt's countrypops: --horizon 3, init's own choice, had doubled its context from 12 to 24."""

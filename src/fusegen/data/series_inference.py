@@ -80,7 +80,8 @@ def infer_series_spec(
         known_future: numeric columns known ahead for the forecast's steps (the weather
             forecast, the calendar); they also join the context.
         group_column: names each series (a sensor, a store); windows never span two,
-            and it conditions the forecast when it has at most 20 labels.
+            and it conditions the forecast when it has at most 20 labels. A text column
+            holding one label per series (at most 20 in all) conditions it too.
         horizon: steps to forecast (default: from the frequency).
         context: steps of history in (default: from the frequency).
         objective: the objective's type.
@@ -138,9 +139,17 @@ def infer_series_spec(
                      "their frequency")  # fmt: skip
         text = [column for column in text if column not in dated]
         notes.append(f"left out {dated}: dates, read as the time only with --time")
+    static = _static_labels(frame, text, group_column)
+    if static:
+        # A series' fixed attribute (a cow's diet, a store's type) is a condition of its forecast, as
+        # DeepAR's static categories are: each window reads it from its first row.
+        text = [column for column in text if column not in static]
+        notes.append(
+            f"columns {static} each hold one label per series of --group '{group_column}': inputs that condition the "
+            "forecast (each window reads its series' label)"
+        )
     if text:
-        # A window holds numbers; a label or a code per row has no place in one (a group's label
-        # conditions the forecast through --group).
+        # A window holds numbers; a label that changes within a series has no place in one.
         notes.append(
             f"left out {text}: not numbers (text, labels or flags); encode one as 0/1 columns or pass it "
             "as --group to use it"
@@ -307,6 +316,8 @@ def infer_series_spec(
         }
     if group_column and frame[group_column].nunique() <= MAX_CONDITION_LABELS:
         inputs[input_name(group_column)] = {"kind": "categorical", "column": group_column}
+    for column in static:
+        inputs[input_name(column)] = {"kind": "categorical", "column": column}
     if missing:
         notes.append(
             f"columns {missing} have missing values: inputs fill them with the training mean and flag "
@@ -431,6 +442,21 @@ def _require_numbers(frame, column: str, option: str, path: Path) -> None:
         hint=f"write those cells as numbers or leave them empty (a gap is filled), or leave '{column}' out of "
         f"{option}; forecast and pass ahead numeric columns only (encode a category as 0/1 columns).",
     )
+
+
+def _static_labels(frame, text: list[str], group_column: str | None) -> list[str]:
+    """The label columns of ``text`` that hold one label per series of ``group_column``, in every row,
+    with 2 to `MAX_CONDITION_LABELS` labels in all: attributes of the series, not readings."""
+    if not group_column:
+        return []
+    static = []
+    for column in text:
+        values = frame[column]
+        if values.isna().any() or not 2 <= values.nunique() <= MAX_CONDITION_LABELS:
+            continue
+        if (frame.groupby(group_column)[column].nunique() == 1).all():
+            static.append(column)
+    return static
 
 
 def _flat_series_note(frame, targets: list[str], group_column: str | None) -> str | None:
