@@ -188,6 +188,30 @@ def test_a_column_looked_up_from_another_takes_part_in_no_pair():
     assert "code" not in parts and {"species", "island"} <= parts
 
 
+def test_two_columns_that_each_fix_a_looked_up_one_rule_out_their_disagreeing_pairs_however_rare():
+    """openintro's cpu: the socket fixes the maker (looked up from it), and so does the codename. Rare
+    codenames made no pair that chance would have shown, and 8.7% of sampled rows paired a codename
+    with the other maker; a codename and a socket of different makers are now ruled out."""
+    rng = np.random.default_rng(0)
+    sockets = {"AM4": "AMD", "AM5": "AMD", "LGA1700": "Intel", "LGA1200": "Intel"}
+    codenames = {f"c{i}": ("AMD" if i % 2 else "Intel") for i in range(40)}  # 2-10 rows each
+    maker = rng.choice(["AMD", "Intel"], 400)
+    socket = np.array([rng.choice([s for s, m in sockets.items() if m == who]) for who in maker])
+    codename = np.array([rng.choice([c for c, m in codenames.items() if m == who]) for who in maker])
+    found = fit_unseen_pairs({"codename": codename, "socket": socket}, looked_up={"maker": maker})
+    ruled_out = {tuple(pair) for _, _, pairs in found for pair in pairs}
+    disagreeing = {(c, s) for c in set(codename) for s in sockets if codenames[c] != sockets[s]}
+    assert disagreeing <= ruled_out and len(disagreeing) == 80
+    assert not ruled_out & set(zip(codename, socket, strict=True))  # no pair a row has
+    # Without the looked-up column only chance speaks: rare codenames' pairs are not ruled out.
+    assert len({tuple(p) for _, _, pairs in fit_unseen_pairs({"codename": codename, "socket": socket})
+                for p in pairs}) < 10  # fmt: skip
+    # A label over fewer than MIN_ROWS_PER_DETERMINING_LABEL rows on average fixes nothing by itself.
+    unique = np.array([f"u{i}" for i in range(400)])
+    found = fit_unseen_pairs({"unique": unique, "socket": socket}, looked_up={"maker": maker})
+    assert not found
+
+
 def test_the_label_shares_calibration_measures_are_those_of_the_draws_with_pairs_ruled_out():
     """`objective.marginals` corrects the shares sampling gives: measured on labels drawn each on its
     own, caravan's column shapes fell 0.992 -> 0.985 once pairs were ruled out; on the draws as made,

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from fusegen.data.checks import is_missing
+from fusegen.data.label_pairs import MIN_ROWS_PER_DETERMINING_LABEL
 from fusegen.data.records import (
     _decimals,
     dates_among_strays,
@@ -586,11 +587,6 @@ def input_name(column: str) -> str:
 
     name = re.sub(r"[^A-Za-z0-9_]", "_", str(column)).strip("_") or "column"
     return name if re.match(r"^[A-Za-z]", name) else f"c_{name}"
-
-
-#: A determining column repeats each label over this many rows on average, at least: a label seen
-#: once fixes any other column by chance.
-MIN_ROWS_PER_DETERMINING_LABEL = 5
 
 
 #: A sum is looked for among at most this many rows (the check then runs on every row).

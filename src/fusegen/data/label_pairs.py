@@ -24,6 +24,10 @@ import numpy as np
 #: A pair no training row has is ruled out where independent columns would put at least this many
 #: rows on it: none of them then has probability e^-4.6, under 1%.
 MIN_EXPECTED_ROWS = math.log(100)
+#: A determining column repeats each label over this many rows on average, at least: a label seen
+#: once fixes any other column by chance (`fusegen init`'s ``output.determined_by``, and the pairs
+#: of two columns that fix one looked up from either).
+MIN_ROWS_PER_DETERMINING_LABEL = 5
 #: Pairs of parts with more label pairs than this are not checked (their counts would not fit in
 #: memory); two columns of 2,000 labels each have 4,000,000.
 MAX_LABEL_PAIRS = 4_000_000
@@ -33,11 +37,18 @@ MAX_LABEL_PAIRS = 4_000_000
 MAX_TABLE_ENTRIES = 16_000_000
 
 
-def fit_unseen_pairs(parts: dict[str, np.ndarray]) -> list[list]:
+def fit_unseen_pairs(
+    parts: dict[str, np.ndarray], looked_up: dict[str, np.ndarray] | None = None
+) -> list[list]:
     """The label pairs of each two parts that the rows rule out, as ``[part_a, part_b, [[a, b], ...]]``.
 
     Args:
         parts: per categorical part, in model order, its label on each training row (as text).
+        looked_up: per column looked up from a part (``output.determined_by``), its label on each
+            training row. Where two parts each fix such a column's label (openintro's cpu: a
+            codename and a socket each fix the maker), every pair of their labels that fix two
+            different ones is ruled out, however rare the labels: the looked-up column follows one
+            of the two, and the other would disagree with it.
 
     >>> species = np.array(["Gentoo"] * 40 + ["Adelie"] * 40)
     >>> island = np.array(["Biscoe"] * 40 + ["Dream"] * 20 + ["Biscoe"] * 20)
@@ -49,6 +60,7 @@ def fit_unseen_pairs(parts: dict[str, np.ndarray]) -> list[list]:
         name: np.unique(np.asarray(labels).astype(str), return_inverse=True) for name, labels in parts.items()
     }
     rows = len(next(iter(parts.values()))) if parts else 0
+    fixes = _fixed_labels(factorized, looked_up or {}, rows)
     found = []
     for index, first in enumerate(names):
         labels_a, codes_a = factorized[first]
@@ -60,7 +72,10 @@ def fit_unseen_pairs(parts: dict[str, np.ndarray]) -> list[list]:
             counts_b = np.bincount(codes_b, minlength=len(labels_b))
             seen = np.bincount(codes_a * len(labels_b) + codes_b, minlength=len(labels_a) * len(labels_b))
             expected = np.outer(counts_a, counts_b) / rows
-            ruled_out = np.argwhere((seen.reshape(expected.shape) == 0) & (expected >= MIN_EXPECTED_ROWS))
+            absent = (seen.reshape(expected.shape) == 0) & (expected >= MIN_EXPECTED_ROWS)
+            for column in fixes[first].keys() & fixes[second].keys():
+                absent |= fixes[first][column][:, None] != fixes[second][column][None, :]
+            ruled_out = np.argwhere(absent)
             if len(ruled_out):
                 pairs = [[str(labels_a[a]), str(labels_b[b])] for a, b in ruled_out]
                 found.append((len(labels_a) * len(labels_b), [first, second, pairs]))
@@ -72,6 +87,23 @@ def fit_unseen_pairs(parts: dict[str, np.ndarray]) -> list[list]:
             break
         unseen.append(entry)
     return sorted(unseen, key=lambda entry: (names.index(entry[0]), names.index(entry[1])))
+
+
+def _fixed_labels(factorized: dict, looked_up: dict[str, np.ndarray], rows: int) -> dict[str, dict]:
+    """Per part, per looked-up column whose label each of the part's labels fixes on the rows (each
+    repeated over `MIN_ROWS_PER_DETERMINING_LABEL` rows on average), the fixed label's id per label."""
+    fixes = {name: {} for name in factorized}
+    for column, values in looked_up.items():
+        targets = np.unique(np.asarray(values).astype(str), return_inverse=True)[1]
+        for name, (labels, codes) in factorized.items():
+            if len(labels) < 2 or rows < MIN_ROWS_PER_DETERMINING_LABEL * len(labels):
+                continue
+            pairs = np.unique(np.stack([codes, targets]), axis=1)
+            if pairs.shape[1] == len(labels):  # each label beside one label of the looked-up column
+                fixed = np.empty(len(labels), "int64")
+                fixed[pairs[0]] = pairs[1]
+                fixes[name][column] = fixed
+    return fixes
 
 
 def unseen_pair_ids(unseen: list[list], vocabularies: dict[str, list]) -> dict[tuple[str, str], np.ndarray]:

@@ -227,7 +227,8 @@ class RecordConverter:
                 self.gaps_together.append(column)
         self.unseen_pairs = []
         if self.spec.unseen_label_pairs == "rule_out":
-            self.unseen_pairs = fit_unseen_pairs(self._part_labels(table))
+            looked_up = {column: self._labels(table, column) for column in self.spec.determined_by}
+            self.unseen_pairs = fit_unseen_pairs(self._part_labels(table), looked_up)
         return self.fit_vocabulary(table)
 
     def _part_labels(self, table: Table) -> dict[str, np.ndarray]:
