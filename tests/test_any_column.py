@@ -1092,6 +1092,34 @@ def test_a_total_of_other_columns_is_found_by_init_and_added_up_in_samples_and_i
         load_spec({**spec, "output": {**spec["output"], "sums": {"total": ["principal", "grade"]}}})
 
 
+def test_a_total_with_gaps_exactly_where_a_part_has_one_is_found_and_missing_with_its_parts(tmp_path):
+    """ESS's immigration sentiment is the sum of three answers on 0-10 scales, missing in exactly the
+    rows where an answer is (3% of them): init did not look for it, since the columns had gaps."""
+    rng = np.random.default_rng(0)
+    rows = 600
+    answers = {name: rng.integers(0, 11, rows).astype(float) for name in ("economy", "culture", "country")}
+    for name in answers:
+        answers[name][rng.random(rows) < 0.03] = np.nan
+    frame = pd.DataFrame(
+        {**answers, "age": rng.integers(18, 90, rows), "region": rng.choice(["n", "s"], rows)}
+    )
+    frame["sentiment"] = frame[list(answers)].sum(axis=1, min_count=3)  # missing where an answer is
+    frame.to_csv(tmp_path / "ess.csv", index=False)
+    spec, _ = infer_record_spec(tmp_path / "ess.csv")
+    assert spec["output"]["sums"] == {"sentiment": list(answers)}
+    # A total present in one row where a part is missing is no such sum.
+    frame.loc[frame["economy"].isna().idxmax(), "sentiment"] = 7.0
+    frame.to_csv(tmp_path / "other.csv", index=False)
+    assert "sums" not in infer_record_spec(tmp_path / "other.csv")[0]["output"]
+    spec["training"].update(epochs=2, steps_per_epoch=5)
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    samples = generator.sample(num_samples=400, seed=0)
+    parts_missing = samples[list(answers)].isna().any(axis=1)
+    assert parts_missing.any() and (samples["sentiment"].isna() == parts_missing).all()
+    kept = ~parts_missing
+    np.testing.assert_allclose(samples.loc[kept, "sentiment"], samples.loc[kept, list(answers)].sum(axis=1))
+
+
 def test_an_order_between_columns_is_found_by_init_and_kept_by_drawing_again(tmp_path):
     """openintro's loans owe a balance never above the amount lent; drawn column by column, 14% of
     sampled rows owed more."""

@@ -602,40 +602,70 @@ def _sums(frame, columns: list[str]) -> dict[str, list[str]]:
     column by column, no sampled row added up (a mean gap of 314). A least-squares fit of each
     column without gaps on the others finds the parts (weights of 1, the rest 0), and every row must
     then hold the sum to within a unit of the total's last decimal. A column that is a part is never a
-    total.
+    total. A total with gaps counts where it is missing in exactly the rows where a part is (ESS's
+    immigration sentiment, the sum of three answers, none where an answer is missing): its parts
+    are sought among the columns complete where it is present.
     """
     import pandas as pd
 
     numbers = frame[columns].apply(pd.to_numeric, errors="coerce").astype("float64")
-    # Columns with gaps take part in none: the rows holding every column can be few and unlike the rest.
-    columns = [column for column in columns if numbers[column].notna().all()]
-    if len(columns) < 3 or len(numbers) < MIN_SUM_ROWS:
+    # Columns with gaps take part in none of the first search: the rows holding every column can be
+    # few and unlike the rest.
+    complete_columns = [column for column in columns if numbers[column].notna().all()]
+    if len(numbers) < MIN_SUM_ROWS:
         return {}
-    complete = numbers[columns]
-    search = complete.sample(min(SUM_SEARCH_ROWS, len(complete)), random_state=0).to_numpy()
     sums: dict[str, list[str]] = {}
-    # A total found leaves a direction of almost no spread among the columns (loans' paid total less its
-    # parts), which blurs another total's fit while it is among them: search again without it.
-    for _ in range(3):
-        found = len(sums)
-        for index, total in enumerate(columns):
-            parts_so_far = {part for parts in sums.values() for part in parts}
-            if total in sums or total in parts_so_far or complete[total].nunique() < 3:
-                continue
-            others = [position for position in range(len(columns))
-                      if position != index and columns[position] not in sums]  # fmt: skip
-            weights = np.linalg.lstsq(search[:, others], search[:, index], rcond=None)[0]
-            parts = [columns[others[position]] for position in np.flatnonzero(np.abs(weights - 1.0) < 1e-3)]
-            if len(parts) < 2:
-                continue
-            decimals = _decimals(complete[total].to_numpy())
-            # One unit of the total's last decimal: parts rounded apart may add up a cent off.
-            tolerance = 10.0 ** -(decimals if decimals is not None else 6) * (1 + 1e-9)
-            if np.all(np.abs(complete[parts].sum(axis=1) - complete[total]) <= tolerance):
-                sums[total] = parts
-        if len(sums) == found:
-            break
+    if len(complete_columns) >= 3:
+        complete = numbers[complete_columns]
+        search = complete.sample(min(SUM_SEARCH_ROWS, len(complete)), random_state=0)
+        # A total found leaves a direction of almost no spread among the columns (loans' paid total less
+        # its parts), which blurs another total's fit while it is among them: search again without it.
+        for _ in range(3):
+            found = len(sums)
+            for total in complete_columns:
+                if _may_be_total(total, sums, complete):
+                    others = [column for column in complete_columns if column != total and column not in sums]
+                    parts = _parts_of(total, others, search, complete)
+                    if parts:
+                        sums[total] = parts
+            if len(sums) == found:
+                break
+    for total in columns:
+        present = numbers[numbers[total].notna()]
+        if (
+            total in complete_columns
+            or len(present) < MIN_SUM_ROWS
+            or not _may_be_total(total, sums, present)
+        ):
+            continue
+        others = [column for column in columns
+                  if column != total and column not in sums and present[column].notna().all()]  # fmt: skip
+        search = present.sample(min(SUM_SEARCH_ROWS, len(present)), random_state=0)
+        parts = _parts_of(total, others, search, present)
+        if parts and (numbers[total].isna() == numbers[parts].isna().any(axis=1)).all():
+            sums[total] = parts
     return sums
+
+
+def _may_be_total(total: str, sums: dict[str, list[str]], rows) -> bool:
+    """Whether ``total`` may still be found a total: not one already, not a part, and of 3+ values."""
+    parts_so_far = {part for parts in sums.values() for part in parts}
+    return total not in sums and total not in parts_so_far and rows[total].nunique() >= 3
+
+
+def _parts_of(total: str, others: list[str], search, rows) -> list[str] | None:
+    """The columns of ``others`` whose sum is ``total`` on every one of ``rows`` (a DataFrame without gaps
+    in them), found by a least-squares fit on ``search`` (some of the rows); None where there are none."""
+    if len(others) < 2:
+        return None
+    weights = np.linalg.lstsq(search[others].to_numpy(), search[total].to_numpy(), rcond=None)[0]
+    parts = [others[position] for position in np.flatnonzero(np.abs(weights - 1.0) < 1e-3)]
+    if len(parts) < 2:
+        return None
+    decimals = _decimals(rows[total].to_numpy())
+    # One unit of the total's last decimal: parts rounded apart may add up a cent off.
+    tolerance = 10.0 ** -(decimals if decimals is not None else 6) * (1 + 1e-9)
+    return parts if np.all(np.abs(rows[parts].sum(axis=1) - rows[total]) <= tolerance) else None
 
 
 #: Rows an order must hold on before `init` trusts it.

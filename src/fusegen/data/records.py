@@ -469,8 +469,9 @@ class RecordConverter:
 
     def add_up(self, frame, given=None) -> None:
         """Each total of ``output.sums`` in ``frame`` (a DataFrame or a dict of columns) as its parts' sum,
-        at its own decimals; rows where a part is missing, or where ``given`` (a boolean mask per
-        total) says the total was given, keep theirs."""
+        at its own decimals. Where a part is missing, a total that may be missing (``nullable``) is
+        missing too, as a sum of answers with one unanswered is, and any other keeps its cell; where
+        ``given`` (a boolean mask per total) says the total was given, it keeps the given cell."""
         import pandas as pd
 
         for total, parts in self.spec.sums.items():
@@ -480,12 +481,12 @@ class RecordConverter:
             decimals = self.numeric_state[total].get("decimals")
             if decimals is not None:
                 added = np.round(added, decimals)
-            keep = np.isnan(added)
-            if given is not None and total in given:
-                keep |= np.asarray(given[total], bool)
             current = pd.to_numeric(pd.Series(frame[total]), errors="coerce").to_numpy("float64")
-            summed = np.where(keep, current, added)
-            missing = np.isnan(summed) if total in self.spec.nullable else None
+            nullable = total in self.spec.nullable
+            summed = np.where(np.isnan(added), np.nan if nullable else current, added)
+            if given is not None and total in given:
+                summed = np.where(np.asarray(given[total], bool), current, summed)
+            missing = np.isnan(summed) if nullable else None
             frame[total] = _user_numbers(summed, self.numeric_state[total], False, missing)
 
     def sample_order(self) -> list[str]:

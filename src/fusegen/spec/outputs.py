@@ -203,8 +203,10 @@ class RecordOutput(_Output):
         default_factory=dict,
         description="Numeric columns that are the sum of other numeric columns in every training row, "
         "{paid_total: [paid_principal, paid_interest, paid_late_fees]}: each sampled or imputed row's "
-        "total is its parts' sum, at the total's decimals (left as drawn where a part is missing, and as "
-        "given where the total is given). `fusegen init` detects them.",
+        "total is its parts' sum, at the total's decimals; where a part is missing, a nullable total is "
+        "missing too and any other is left as drawn; a given total stays as given. `fusegen init` detects "
+        "them, a total with gaps where its gaps are exactly its parts' (a sum of answers, none where one "
+        "is unanswered).",
     )
     orders: list[list[str]] = Field(
         default_factory=list,
