@@ -445,6 +445,24 @@ def test_text_with_some_dates_is_not_a_date_column(values):
     assert dates_among_strays(pd.Series(values)) is None
 
 
+def test_dates_beside_many_date_ranges_after_the_first_rows_are_no_date_column_and_the_spec_trains(tmp_path):
+    """Ecdat's breaches: 13% of `Date_of_Breach` are ranges ('09/20/2011 - 10/28/2011'), the first on
+    row 318. init read the first 200 rows, typed the column as dates, and training refused the spec."""
+    rng = np.random.default_rng(0)
+    days = pd.Timestamp("2009-01-01") + pd.to_timedelta(rng.integers(0, 900, 400), unit="D")
+    dates = pd.Series(days.strftime("%m/%d/%Y"))
+    ranges = np.arange(250, 400, 3)  # 50 ranges, 12.5%: too many to be strays
+    dates[ranges] = dates[ranges] + " - " + (days[ranges] + pd.Timedelta(days=30)).strftime("%m/%d/%Y")
+    frame = pd.DataFrame(
+        {"when": dates, "size": rng.gamma(2.0, 1.0, 400), "kind": rng.choice(["a", "b"], 400)}
+    )
+    frame.to_csv(tmp_path / "breaches.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "breaches.csv")
+    assert "when" not in spec["output"]["datetime"]
+    spec["training"].update(epochs=1, steps_per_epoch=2)
+    fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)  # trains, as written
+
+
 def test_imputed_tables_keep_observed_dates_as_the_user_wrote_them():
     """pm25's '1/3/11' came back from `fusegen impute` as '01/03/11' (the format's own padding) in every
     observed cell, so the filled table no longer joined to the user's rows."""

@@ -91,3 +91,12 @@ def test_evaluate_scores_against_a_holdout_file_kept_apart(evaluated_run, tmp_pa
     assert results["evaluated"]["holdout"] == str(tmp_path / "test.csv")
     code, _, err = cli("evaluate", evaluated_run, "--holdout", tmp_path / "nosuch.csv")
     assert code == 1 and "--holdout" in err and "nosuch.csv" in err
+    # A holdout lacking a record column: one line naming it (the sweep's evaluate had a bare KeyError).
+    pd.DataFrame({"x": x, "Y": 2 * x, "c": np.where(x > 0, "up", "down")}).to_csv(
+        tmp_path / "renamed.csv", index=False
+    )
+    code, _, err = cli("evaluate", evaluated_run, "--holdout", tmp_path / "renamed.csv")
+    assert (
+        code == 1 and "lacks the generator's columns ['y'] ('Y' may be 'y')" in err and "renamed.csv" in err
+    )
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

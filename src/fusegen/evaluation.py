@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 from fusegen.artifacts import atomic_write_json
+from fusegen.data.checks import likely_renames, renames_text
 from fusegen.data.inference import MAX_CONDITION_LABELS
 from fusegen.data.pipeline import apply_missing_policy, split_table
+from fusegen.data.record_cells import record_columns
 from fusegen.data.sources import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError
@@ -88,7 +90,23 @@ def real_table(generator, real: str | Path | None) -> Table:
     `real_splits` draws the very windows training held out.
     """
     table = generator.read_file(real) if real is not None else generator.load_table()
+    if real is not None and generator.spec.output.kind == "record":
+        _require_record_columns(generator.spec, table)
     return apply_missing_policy(window_table(table, generator.spec), generator.spec)[0]
+
+
+def _require_record_columns(spec, table: Table) -> None:
+    """A file of real records (``--real``, ``--holdout``) holds every column the generator makes."""
+    absent = [column for column in record_columns(spec.output) if column not in table.columns]
+    if absent:
+        unknown = sorted(set(table.columns) - set(record_columns(spec.output)))
+        renamed = likely_renames(absent, unknown)
+        raise DataError(
+            f"{table.origin} lacks the generator's columns {absent}{renames_text(renamed)}: evaluate compares "
+            f"each with the samples; its columns are {list(table.columns)}.",
+            hint="pass a table with the columns the generator was trained on"
+            + (", or rename the misspelt one." if renamed else "."),
+        )
 
 
 def real_splits(

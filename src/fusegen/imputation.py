@@ -34,13 +34,12 @@ Two ways to fill a cell once (``strategy``):
 
 from __future__ import annotations
 
-import difflib
 import warnings
 
 import numpy as np
 import pandas as pd
 
-from fusegen.data.checks import is_missing, text_among_numbers
+from fusegen.data.checks import is_missing, likely_renames, renames_text, text_among_numbers
 from fusegen.data.record_cells import record_columns
 from fusegen.errors import DataError, FusegenError, FusegenWarning
 from fusegen.writers import concatenate_chunks
@@ -122,15 +121,10 @@ def impute(
     absent = [column for column in record_columns(spec.output) if column not in table.columns]
     if unknown and absent:
         # Perhaps a renamed or misspelt column: imputing the absent one whole would hide that.
-        lowered = {column.lower(): column for column in absent}
-        renamed = {
-            column: lowered[close[0]]
-            for column in unknown
-            if (close := difflib.get_close_matches(column.lower(), list(lowered), n=1))
-        }
+        renamed = likely_renames(absent, unknown)
         raise DataError(
             f"the table to impute lacks the generator's columns {absent}"
-            + (f" ({', '.join(f'{a!r} may be {b!r}' for a, b in renamed.items())})" if renamed else "")
+            + renames_text(renamed)
             + f"; beside them it has columns the generator does not know, {unknown}, which would otherwise "
             "be kept as they are.",
             hint=f"add the column{'s' if len(absent) > 1 else ''} {absent} (empty cells are filled)"

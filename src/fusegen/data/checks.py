@@ -43,6 +43,24 @@ def known_labels_text(known, unknown=()) -> str:
     return (f"closest known labels: {close}; " if close else "") + listed
 
 
+def likely_renames(absent, unknown) -> dict[str, str]:
+    """Each of ``unknown`` (columns a table has that were not asked for) that looks like a column of
+    ``absent`` (those asked for that it lacks), misspelt or renamed: {unknown column: absent column}."""
+    import difflib
+
+    lowered = {column.lower(): column for column in absent}
+    return {
+        column: lowered[close[0]]
+        for column in unknown
+        if (close := difflib.get_close_matches(column.lower(), list(lowered), n=1))
+    }
+
+
+def renames_text(renamed: dict[str, str]) -> str:
+    """`likely_renames`' guesses as words: " ('Ages' may be 'age')", or nothing."""
+    return f" ({', '.join(f'{a!r} may be {b!r}' for a, b in renamed.items())})" if renamed else ""
+
+
 def row_text(table: Table | None, position: int) -> str:
     return table.row_label(position) if table is not None else f"row {position}"
 
