@@ -925,3 +925,23 @@ def test_a_season_is_read_from_the_repeats_where_the_times_give_no_frequency(tmp
     pd.DataFrame({"day": days, "price": walk}).to_csv(tmp_path / "walk.csv", index=False)
     spec, text = init_spec(tmp_path / "walk.csv", series={"targets": ["price"], "time_column": "day"})
     assert "evaluation" not in spec and "repeats every" not in text
+
+
+def test_init_refuses_a_column_in_two_parts_and_a_horizon_or_context_under_one_step(tmp_path):
+    """HistData's Prostitutes (the session-44 sweep): `--known-future count` beside `--target count` wrote
+    a spec that fed the target in as known ahead, and `--horizon 0` was silently the default 12."""
+    path = readings(tmp_path / "demand.csv", periods=400)
+    cases = [
+        ({"known_future": ["demand"]}, "--known-future names 'demand', which --target names too"),
+        ({"time_column": "demand"}, "--time names 'demand', which --target names too"),
+        ({"known_future": ["time"]}, "--time names 'time', which --known-future names too"),
+        ({"horizon": 0}, "--horizon takes a number of steps, at least 1; received 0"),
+        ({"context": -3}, "--context takes a number of steps, at least 1; received -3"),
+    ]
+    for options, message in cases:
+        with pytest.raises(DataError, match=message):
+            init_spec(path, series={"targets": ["demand"], "time_column": "time", **options})
+    result = CliRunner().invoke(app, ["init", str(path), "--target", "demand", "--horizon", "0"])
+    assert result.exit_code == 1 and "--horizon takes a number of steps" in str(
+        result.exception or result.output
+    )

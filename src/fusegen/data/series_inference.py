@@ -106,6 +106,13 @@ def infer_series_spec(
             )
     if not targets:
         raise DataError(f"{path.name}: a forecasting spec needs at least one --target column; received none.")
+    _require_one_part_each(path, named)
+    for option, steps in (("--horizon", horizon), ("--context", context)):
+        if steps is not None and steps < 1:
+            raise DataError(
+                f"{path.name}: {option} takes a number of steps, at least 1; received {steps}.",
+                hint=f"pass {option} 1 or more, or leave it out to choose it from the data's frequency.",
+            )
     if group_column:
         unnamed = np.flatnonzero(is_missing(frame[group_column].to_numpy(dtype=object)))
         if len(unnamed):
@@ -442,6 +449,22 @@ def _require_numbers(frame, column: str, option: str, path: Path) -> None:
         hint=f"write those cells as numbers or leave them empty (a gap is filled), or leave '{column}' out of "
         f"{option}; forecast and pass ahead numeric columns only (encode a category as 0/1 columns).",
     )
+
+
+def _require_one_part_each(path: Path, named: dict[str, list[str]]) -> None:
+    """Each column named to init plays one part: a target forecast from the history is not also known
+    ahead (the forecast would read its own answer), nor the time or the group."""
+    seen: dict[str, str] = {}
+    for option, columns in named.items():
+        for column in columns:
+            if column in seen and seen[column] != option:
+                raise DataError(
+                    f"{path.name}: {option} names '{column}', which {seen[column]} names too; a column plays "
+                    "one part in a forecast (a target is forecast, a --known-future column is given for the "
+                    "forecast's steps, --time orders the rows, --group names the series).",
+                    hint=f"drop '{column}' from one of {seen[column]} and {option}.",
+                )
+            seen[column] = option
 
 
 def _static_labels(frame, text: list[str], group_column: str | None) -> list[str]:
