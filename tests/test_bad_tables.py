@@ -991,3 +991,29 @@ def test_a_few_values_past_a_columns_decimals_do_not_set_its_resolution(tmp_path
     drawn = {"numeric": rng.normal(size=(200, 2)).astype("float32")}
     restored = converter.inverse(drawn)
     np.testing.assert_array_equal(restored["paid"], np.round(restored["paid"], 2))
+
+
+def test_columns_named_with_spaces_and_brackets_train_sample_and_evaluate_with_independent_columns(tmp_path):
+    """A categorical column 'Home Planet' or a nullable 'Age (years)' named a Keras layer that TensorFlow
+    refused at fit ('not a valid scope name'); and evaluate's summary crashed formatting the column
+    pair trends of a table whose columns are unrelated (no pair meets the threshold: None)."""
+    rng = np.random.default_rng(0)
+    rows = 400
+    frame = pd.DataFrame({"Home Planet": rng.choice(["Earth", "Mars", "Europa"], rows),
+                          "Age (years)": rng.normal(30, 5, rows).round(1),
+                          "Room Service": rng.exponential(100, rows).round(0)})  # fmt: skip
+    frame.loc[:20, "Age (years)"] = np.nan
+    frame.to_csv(tmp_path / "space.csv", index=False)
+    runner = CliRunner()
+    spec, _ = infer_record_spec(tmp_path / "space.csv")
+    spec["training"].update(epochs=2, steps_per_epoch=5)
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(spec))
+    result = runner.invoke(app, ["train", str(tmp_path / "space.yaml"), "-o", str(tmp_path / "run"), "-q"])
+    assert result.exit_code == 0, result.output
+    given = fusegen.Generator.load(tmp_path / "run").sample({"Home Planet": ["Mars"]}, num_samples=5, seed=0)
+    assert (given["Home Planet"] == "Mars").all() and list(given.columns) == list(frame.columns)
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "no pair of columns related in the real rows; every pair's trend" in " ".join(
+        result.output.split()
+    )

@@ -128,7 +128,7 @@ def evaluate_records_run(generator, real, out_dir, target, seed, num_samples, ho
     from fusegen.privacy import MOST_REDRAWN
 
     output = generator.spec.output
-    columns = output.numeric + output.categorical
+    columns = output.data_columns()
     train, holdout = real_splits(generator, real, holdout)
     real_frame = _record_frame(generator, train)
     holdout_frame = _record_frame(generator, holdout) if holdout is not None else None
@@ -196,7 +196,7 @@ def _orders_kept(real_frame, synthetic, output) -> dict | None:
     from fusegen.data.inference import find_orders
     from fusegen.sampling import breaks_orders
 
-    numbers = [column for column in output.numeric if column not in output.datetime]
+    numbers = [column for column in output.data_numeric() if column not in output.datetime]
     pairs = find_orders(real_frame, numbers, output.sums)
     pairs += [pair for pair in output.orders if pair not in pairs]
     if not pairs:
@@ -222,7 +222,7 @@ def _label_pairs_kept(real_frame, synthetic, holdout_frame, output) -> dict | No
     training rows rule out none."""
     from fusegen.data.label_pairs import fit_unseen_pairs, frame_part_labels, rows_with_unseen_pairs
 
-    nullable = [column for column in output.numeric if column in output.nullable]
+    nullable = [column for column in output.data_numeric() if column in output.nullable]
     unseen = fit_unseen_pairs(frame_part_labels(real_frame, list(output.categorical), nullable))
     if not unseen:
         return None
@@ -291,9 +291,9 @@ def _record_frame(generator, table: Table):
     import pandas as pd
 
     output, converter = generator.spec.output, generator.preprocessor_.output
-    frame = {column: converter.read_numbers(table, column) for column in output.numeric}
+    frame = {column: converter.read_numbers(table, column) for column in output.data_numeric()}
     frame.update({column: table.columns[column] for column in output.categorical})
-    return pd.DataFrame(frame)[output.numeric + output.categorical]
+    return pd.DataFrame(frame)[output.data_columns()]
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
@@ -350,10 +350,21 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             lines.append(forecast_summary_line(results["forecast"]))
         return lines
     quality = results["quality"]
+    trends = quality["column_pair_trends"]
+    # No pair of columns related in the real rows (independent columns): the quality is the shapes'.
+    pairs = (
+        f"column pair trends {trends['score']:.3f}"
+        if trends["score"] is not None
+        else "no pair of columns related in the real rows"
+        + (
+            f"; every pair's trend {trends['score_all_pairs']:.3f}"
+            if trends.get("score_all_pairs") is not None
+            else ""
+        )
+    )
     lines = [
-        f"quality {quality['score']:.3f} (column shapes {quality['column_shapes']['score']:.3f}, "
-        f"column pair trends {quality['column_pair_trends']['score']:.3f}) on {results['samples']['count']} "
-        f"samples, {results['samples']['mode']}"
+        f"quality {quality['score']:.3f} (column shapes {quality['column_shapes']['score']:.3f}, {pairs}) on "
+        f"{results['samples']['count']} samples, {results['samples']['mode']}"
     ]
     efficacy = results.get("ml_efficacy")
     if efficacy:

@@ -305,7 +305,7 @@ def _expected_cells(draws, output, rows: int, per_row: int):
     """One row per input row from ``draws`` (``per_row`` consecutive draws each): each record column's
     centre over its draws. An observed cell is the same in every draw, so it comes back as given."""
     result = draws.iloc[::per_row].reset_index(drop=True)
-    for column in output.numeric:
+    for column in output.data_numeric():
         values = draws[column].to_numpy()
         dtype = draws[column].dtype
         if column in output.datetime:

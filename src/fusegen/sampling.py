@@ -112,7 +112,10 @@ def iter_samples(generator, conditions, options) -> Iterator:
     given = generator.preprocessor_.transform_inputs(table, present_inputs) if present_inputs else {}
     if cells is not None:
         given[RECORD_VALUES], given[RECORD_VISIBLE], given[RECORD_EXCLUDED] = given_cells(
-            generator.preprocessor_.output, given_table, cells, values_present=options.get("fill", imputing)
+            generator.preprocessor_.output,
+            given_table,
+            _with_differences(generator.spec.output, cells),
+            values_present=options.get("fill", imputing),
         )
     # Rebalanced rows, and their label check, keep the first draw: the Gibbs rounds lowered the
     # augmentation lift (docs/guide-records.md).
@@ -649,8 +652,17 @@ def _record_cells(generator, table) -> list[str] | None:
     return columns or None
 
 
+def _with_differences(output, cells: list[str]) -> list[str]:
+    """``cells`` and each difference (``output.differences``) whose two columns they hold: computed
+    from them, it is given too wherever both are, so that the model draws the other cells beside it."""
+    return cells + [name for name, pair in output.differences.items() if set(pair) <= set(cells)]
+
+
 def _keep_given_cells(result, conditioned, rows):
     """Each record cell given as a condition comes back as given; the missing ones stay generated."""
+    converter = conditioned.converter
+    differences = getattr(getattr(converter, "spec", None), "differences", None)
+    gaps = converter.drawn_gaps(result) if conditioned.record_cells and differences else None
     for column, (values, observed) in conditioned.record_cells.items():
         chosen = observed[rows]
         if chosen.any():
@@ -663,11 +675,16 @@ def _keep_given_cells(result, conditioned, rows):
                 given = _labels_like(given, result[column][chosen]).to_numpy(dtype=object)
             merged[chosen] = given
             result[column] = pd.Series(merged, index=result.index).astype(result[column].dtype)
-    if conditioned.record_cells and getattr(getattr(conditioned.converter, "spec", None), "sums", None):
+    if conditioned.record_cells and getattr(getattr(converter, "spec", None), "sums", None):
         # A given part changes its total; a given total stays as given.
         totals = {total: conditioned.record_cells[total][1][rows]
-                  for total in conditioned.converter.spec.sums if total in conditioned.record_cells}  # fmt: skip
-        conditioned.converter.add_up(result, totals)
+                  for total in converter.spec.sums if total in conditioned.record_cells}  # fmt: skip
+        converter.add_up(result, totals)
+    if gaps is not None:
+        # Likewise a given column of a difference moves the other by the drawn gap.
+        paired = {column: conditioned.record_cells[column][1][rows]
+                  for pair in differences.values() for column in pair if column in conditioned.record_cells}  # fmt: skip
+        converter.restore_differences(result, gaps, paired)
     return result
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from fusegen.data.preprocessing import Preprocessor
 from fusegen.data.shards import files_for_worker, stream_decision
 from fusegen.data.streaming import fit_streaming, stream_dataset, validation_dataset, worker_steps
 from fusegen.data.table import Table
-from fusegen.errors import DataError, FusegenError, RunError
+from fusegen.errors import DataError, FusegenError, FusegenWarning, RunError
 from fusegen.schedule import plan_schedule
 
 
@@ -224,6 +225,33 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
                                                         "steps_per_epoch": schedule.steps_per_epoch})}
     )  # fmt: skip
     generator.validation_table_ = prepared.validation_table
+    _fit_difference_maps(generator, prepared, log)
+
+
+#: Rows drawn to measure the maps of ``output.differences`` (`RecordConverter.fit_difference_maps`).
+DIFFERENCE_MAP_SAMPLES = 20_000
+
+
+def _fit_difference_maps(generator, prepared, log) -> None:
+    """Each difference's first column mapped to its training marginal, measured on unconditional
+    samples drawn with no map (a model that needs its inputs to sample keeps the plain sum)."""
+    spec = generator.spec
+    if (
+        spec.output.kind != "record"
+        or not spec.output.differences
+        or getattr(prepared, "table", None) is None
+    ):
+        return
+    if spec.inputs and not generator.plan_.uses_presence:
+        return
+    converter = generator.preprocessor_.output
+    converter.difference_maps = {}
+    count = int(min(DIFFERENCE_MAP_SAMPLES, max(10 * prepared.num_train, 2000)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FusegenWarning)
+        samples = generator.sample(None, num_samples=count, seed=spec.training.seed, similarity_filter=False)
+    converter.fit_difference_maps(samples, prepared.table)  # the rows trained and validated on
+    log(f"differences: {list(spec.output.differences)} measured on {count:,} samples (output.differences)")
 
 
 def _fit_callbacks(model, training, schedule, validation, verbose, run_logs, callbacks) -> list:

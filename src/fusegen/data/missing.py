@@ -75,7 +75,7 @@ def columns_of_parts(spec: GeneratorSpec) -> dict[str, tuple[list[str], str | No
     output = spec.output
     if output.kind == "record":
         # Nullable columns keep their missing values: the record converter models them.
-        columns = [column for column in output.numeric + output.categorical if column not in output.nullable]
+        columns = [column for column in output.data_columns() if column not in output.nullable]
     elif output.kind == "sequence" and output.columns:
         columns = list(output.columns)
     else:
@@ -109,7 +109,7 @@ def _number_columns(spec: GeneratorSpec) -> set[str]:
         for column in (input_spec.columns or [])
     }
     if spec.output.kind == "record":
-        columns |= set(spec.output.numeric) - set(spec.output.datetime)
+        columns |= set(spec.output.data_numeric()) - set(spec.output.datetime)
     return columns
 
 

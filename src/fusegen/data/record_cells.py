@@ -29,8 +29,8 @@ def record_features(spec) -> list[str]:
 
 
 def record_columns(spec) -> list[str]:
-    """The record's columns, as a user names them."""
-    return list(spec.numeric) + list(spec.categorical)
+    """The record's columns, as a user names them (not the differences computed from them)."""
+    return spec.data_columns()
 
 
 #: Added to a ruled-out label's logit: its probability becomes 0.

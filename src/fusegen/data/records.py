@@ -60,6 +60,12 @@ class RecordConverter:
         # The record's columns in the training table's order, which samples come back in (runs fitted
         # before 0.13.0, or on streamed statistics, have none: numbers first, then categories).
         self.column_order: list[str] = list(state.get("column_order", []))
+        # Per first column of output.differences, its quantiles as sampled (the second plus the gap) and
+        # in training: the map that gives it the training marginal (`fit_difference_maps`).
+        self.difference_maps: dict[str, list[list[float]]] = {
+            column: [list(sampled), list(data)]
+            for column, (sampled, data) in state.get("difference_maps", {}).items()
+        }
         # Each nullable column's share of missing cells in training (runs fitted before 0.16.0 have none).
         self.missing_shares: dict[str, float] = dict(state.get("missing_shares", {}))
         # Each categorical column's training rows per label (runs fitted before 0.16.0 have none).
@@ -90,6 +96,9 @@ class RecordConverter:
         return f"Column '{column}' of output '{self.spec.name}'"
 
     def _numeric_values(self, table: Table, column: str) -> np.ndarray:
+        if column in self.spec.differences and column not in table.columns:
+            first, second = self.spec.differences[column]
+            return self._numeric_values(table, first) - self._numeric_values(table, second)
         raw = table.column(column, self.where)
         if column in self.spec.datetime:
             return _datetimes_to_seconds(
@@ -201,8 +210,8 @@ class RecordConverter:
 
     def fit(self, table: Table, column: str | None = None) -> RecordConverter:
         for name in self.spec.numeric:
-            raw = table.column(name, self.where)
             values = self._numeric_values(table, name)
+            raw = values if name in self.spec.differences else table.column(name, self.where)
             if name not in self.spec.nullable:
                 check_finite(values, self._column_where(name), table)
             self.numeric_state[name] = self._fit_numeric(name, values, raw)
@@ -421,6 +430,15 @@ class RecordConverter:
             # A number missing in exactly its column's gaps is present wherever that column is.
             kept = drawn[name] if name in self.gaps_together else columns[name]
             columns[name] = tf.where(empty, missing, kept)
+        for name, (first, second) in self.spec.differences.items():
+            # The first column as its second plus the drawn difference, which sampling leaves out.
+            added = columns[second] + columns.pop(name)
+            if first in self.difference_maps:
+                added = _tf_interpolate(added, *self.difference_maps[first])
+            decimals = self.numeric_state[first].get("decimals")
+            if decimals is not None:
+                added = tf.round(added * 10.0**decimals) / 10.0**decimals
+            columns[first] = tf.where(tf.math.is_nan(added), columns[first], added)
         return columns
 
     def _tf_gaps_that_follow(self, ids_of: dict) -> dict:
@@ -451,7 +469,7 @@ class RecordConverter:
 
         columns = self._inverse_graph(dict(parts))
         frame = {}
-        for name in self.spec.numeric:
+        for name in self.spec.data_numeric():  # the differences are added back in `tf_inverse`
             values = columns[name]
             missing = np.isnan(values) if name in self.spec.nullable else None
             frame[name] = _user_numbers(values, self.numeric_state[name], name in self.spec.datetime, missing)
@@ -474,7 +492,9 @@ class RecordConverter:
         ``given`` (a boolean mask per total) says the total was given, it keeps the given cell."""
         import pandas as pd
 
-        for total, parts in self.spec.sums.items():
+        for total, parts in self.spec.implied_sums().items():
+            if any(part not in frame for part in parts):
+                continue  # a difference left out of a user's frame: see `restore_differences`
             values = np.stack([pd.to_numeric(pd.Series(frame[part]), errors="coerce").to_numpy("float64")
                                for part in parts])  # fmt: skip
             added = values.sum(axis=0)
@@ -489,9 +509,74 @@ class RecordConverter:
             missing = np.isnan(summed) if nullable else None
             frame[total] = _user_numbers(summed, self.numeric_state[total], False, missing)
 
+    def restore_differences(self, frame, gaps: dict, given: dict) -> None:
+        """After given cells replaced drawn ones in ``frame`` (a user's frame, without the differences),
+        each difference's two columns apart by ``gaps[name]`` (the drawn gap, first - second as drawn)
+        again: a given second column moves the first, a given first column moves the second, and
+        where both are given both stay. ``given`` is a boolean mask per given column."""
+        import pandas as pd
+
+        def numbers(column):
+            return pd.to_numeric(pd.Series(frame[column]), errors="coerce").to_numpy("float64")
+
+        def at_resolution(column, values):
+            decimals = self.numeric_state[column].get("decimals")
+            return np.round(values, decimals) if decimals is not None else values
+
+        for name, (first, second) in self.spec.differences.items():
+            rows = len(gaps[name])
+            given_first = np.asarray(given.get(first, np.zeros(rows, bool)), bool)
+            given_second = np.asarray(given.get(second, np.zeros(rows, bool)), bool)
+            values = {first: numbers(first), second: numbers(second)}
+            moved = {
+                first: np.where(given_first, np.nan, at_resolution(first, values[second] + gaps[name])),
+                second: np.where(
+                    given_first & ~given_second, at_resolution(second, values[first] - gaps[name]), np.nan
+                ),
+            }
+            for column in (first, second):
+                kept = np.where(np.isnan(moved[column]), values[column], moved[column])
+                missing = np.isnan(kept) if column in self.spec.nullable else None
+                frame[column] = _user_numbers(kept, self.numeric_state[column], False, missing)
+
+    def fit_difference_maps(self, samples, table: Table) -> None:
+        """Per difference, the map from its first column as sampled (the second plus the drawn gap, in
+        ``samples``, drawn with no map) to the column's training quantiles in ``table``.
+
+        The second column and the gap each get the training marginal (`objective.marginals`), but their
+        sum only as nearly as the model pairs them: on survival's rhDNase the infusion's stop day, the
+        start plus its length, had lost 0.016 of its shape. The map gives the sum the column's own
+        marginal back, and moves each gap as little as that takes.
+        """
+        import pandas as pd
+
+        self.difference_maps = {}
+        self._inverse_graph = GraphCache(self.tf_inverse)
+        levels = np.linspace(0.0, 1.0, DIFFERENCE_MAP_LEVELS)
+        for first, _ in self.spec.differences.values():
+            drawn = pd.to_numeric(pd.Series(samples[first]), errors="coerce").to_numpy("float64")
+            drawn, data = drawn[np.isfinite(drawn)], self._numeric_values(table, first)
+            data = data[np.isfinite(data)]
+            if len(drawn) >= MIN_DIFFERENCE_MAP_ROWS and len(data) >= MIN_DIFFERENCE_MAP_ROWS:
+                self.difference_maps[first] = [
+                    np.quantile(drawn, levels).tolist(),
+                    np.quantile(data, levels).tolist(),
+                ]
+        self._inverse_graph = GraphCache(self.tf_inverse)  # traced afresh, with the maps
+
+    def drawn_gaps(self, frame) -> dict[str, np.ndarray]:
+        """Per difference, first - second in a user's ``frame`` as drawn (see `restore_differences`)."""
+        import pandas as pd
+
+        return {
+            name: pd.to_numeric(pd.Series(frame[first]), errors="coerce").to_numpy("float64")
+            - pd.to_numeric(pd.Series(frame[second]), errors="coerce").to_numpy("float64")
+            for name, (first, second) in self.spec.differences.items()
+        }
+
     def sample_order(self) -> list[str]:
         """The record's columns in the order samples come back in: the training table's."""
-        default = list(self.spec.numeric) + list(self.spec.categorical)
+        default = self.spec.data_columns()
         return self.column_order if sorted(self.column_order) == sorted(default) else default
 
     def vocabulary_sizes(self) -> dict[str, int]:
@@ -512,9 +597,32 @@ class RecordConverter:
             "gap_labels",
             "gaps_together",
             "unseen_pairs",
+            "difference_maps",
         )
         state.update({key: getattr(self, key) for key in optional if getattr(self, key)})
         return state
+
+
+#: Quantile levels of a difference's map (`RecordConverter.fit_difference_maps`), and the rows it needs.
+DIFFERENCE_MAP_LEVELS = 201
+MIN_DIFFERENCE_MAP_ROWS = 100
+
+
+def _tf_interpolate(values, sampled, data):
+    """``values`` mapped piecewise-linearly from the quantiles ``sampled`` to ``data`` (both ascending),
+    held at the ends; NaN stays NaN."""
+    import tensorflow as tf
+
+    knots = tf.constant(np.maximum.accumulate(np.asarray(sampled, "float64")), tf.float64)
+    targets = tf.constant(np.asarray(data, "float64"), tf.float64)
+    last = len(sampled) - 1
+    clipped = tf.clip_by_value(values, knots[0], knots[-1])
+    upper = tf.clip_by_value(tf.searchsorted(knots, clipped, side="right"), 1, last)
+    low_x, high_x = tf.gather(knots, upper - 1), tf.gather(knots, upper)
+    low_y, high_y = tf.gather(targets, upper - 1), tf.gather(targets, upper)
+    weight = tf.math.divide_no_nan(clipped - low_x, high_x - low_x)
+    mapped = low_y + weight * (high_y - low_y)
+    return tf.where(tf.math.is_nan(values), values, mapped)
 
 
 #: Rules of ``output.gaps_follow`` followed through at most this many links (a gap that follows a

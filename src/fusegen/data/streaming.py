@@ -128,7 +128,7 @@ def columns_read(spec: GeneratorSpec) -> list[str]:
     for name, input_spec in spec.inputs.items():
         columns += input_spec.columns_read(spec.input_column(name))
     output = spec.output
-    columns += output.numeric + output.categorical if output.kind == "record" else [spec.output_column()]
+    columns += output.data_columns() if output.kind == "record" else [spec.output_column()]
     data = spec.data
     columns += [column for column in (data.split_column, data.split_key) if column] if data else []
     return list(dict.fromkeys(columns))

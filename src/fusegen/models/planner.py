@@ -12,7 +12,6 @@ so the plan and the model cannot disagree.
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any
 
 import keras
@@ -30,7 +29,7 @@ from fusegen.models.head_inputs import (
     uses_context_scaling,
 )
 from fusegen.models.layers import TileToGrid
-from fusegen.models.registry import ENCODERS, FUSIONS, HEADS
+from fusegen.models.registry import ENCODERS, FUSIONS, HEADS, layer_name
 from fusegen.models.target_networks import record_condition_width
 from fusegen.spec import GeneratorSpec
 from fusegen.spec.names import CONSTANT_INPUT
@@ -199,11 +198,6 @@ class ShapePlan:
         if parameters is not None:
             result["num_parameters"] = int(sum(parameters.values()))
         return result
-
-
-def layer_name(*parts: str) -> str:
-    """A Keras-safe layer name from user names (column names may hold any character)."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(parts))
 
 
 def plan_model(spec: GeneratorSpec, vocabulary_sizes: dict[str, int] | None = None) -> ShapePlan:

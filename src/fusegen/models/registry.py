@@ -11,6 +11,7 @@ capabilities and never checks a name.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from fusegen.errors import SpecError
@@ -99,3 +100,8 @@ FUSIONS = Registry(
         "applies_dropout": False,
     },
 )
+
+
+def layer_name(*parts: str) -> str:
+    """A Keras-safe layer name from user names (column names may hold any character)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(parts))

@@ -199,6 +199,18 @@ class RecordOutput(_Output):
         "Pairs of columns with the largest label grids are left out past 16 million table entries. 'allow' "
         "draws each column's label on its own, as runs fitted before 0.23.0 do.",
     )
+    differences: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Numeric columns the record holds that the data does not, each the difference of two "
+        "of its numeric columns, {'arr_delay - dep_delay': [arr_delay, dep_delay]}: computed from the "
+        "rows, modelled as a column of its own, and left out of what sampling, imputation and export "
+        "return, where the first column is the second plus the drawn difference (a given first column "
+        "stays as given). A column that follows another closely (an arrival delay its departure delay) "
+        "keeps their gap's spread, which decoding each on its own can lose. Each name joins the record's "
+        "numeric columns (nullable where either column is, whole where both are) without being listed. "
+        "`fusegen init` notes candidates and writes none: on some tables they help, on others they cost "
+        "quality (docs/benchmarks.md).",
+    )
     sums: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Numeric columns that are the sum of other numeric columns in every training row, "
@@ -216,6 +228,26 @@ class RecordOutput(_Output):
         "cell can rule the order out). `fusegen init` detects them.",
     )
     head: VectorHead = Field(default_factory=MLPHead)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _differences_join_the_record(cls, data):
+        """Each difference is one more numeric column of the record, nullable where either of its
+        columns is and whole where both are, without the spec having to list it."""
+        if not isinstance(data, dict) or not isinstance(data.get("differences"), dict):
+            return data
+        data = dict(data)
+        lists = {key: list(data.get(key) or []) for key in ("numeric", "nullable", "integer")}
+        for name, pair in data["differences"].items():
+            if not isinstance(pair, list | tuple) or name in lists["numeric"]:
+                continue
+            lists["numeric"].append(name)
+            if any(column in lists["nullable"] for column in pair):
+                lists["nullable"].append(name)
+            if pair and all(column in lists["integer"] for column in pair):
+                lists["integer"].append(name)
+        data.update({key: values for key, values in lists.items() if values or key in data})
+        return data
 
     @model_validator(mode="after")
     def _columns_make_sense(self) -> RecordOutput:
@@ -298,6 +330,7 @@ class RecordOutput(_Output):
             raise ValueError(
                 f"orders names columns that are not numeric (non-datetime) columns of the record: {stray}"
             )
+        self._check_differences()
         chained = sorted(set(self.determined_by) & set(self.determined_by.values()))
         if chained or any(column == by for column, by in self.determined_by.items()):
             raise ValueError(
@@ -306,6 +339,43 @@ class RecordOutput(_Output):
                 "determining column directly."
             )
         return self
+
+    def _check_differences(self) -> None:
+        numbers = set(self.numeric) - set(self.datetime)
+        summed = set(self.sums) | {part for parts in self.sums.values() for part in parts}
+        pairs = list(self.differences.values())
+        firsts = [pair[0] for pair in pairs if len(pair) == 2]
+        if (
+            any(
+                name not in numbers
+                or name in summed
+                or len(pair) != 2
+                or pair[0] == pair[1]
+                or not set(pair) <= numbers - set(self.differences)
+                or set(pair) & summed
+                for name, pair in self.differences.items()
+            )
+            or len(firsts) != len(set(firsts))
+            or set(firsts) & {pair[1] for pair in pairs}
+        ):
+            raise ValueError(
+                "differences takes {name: [first, second]}: a numeric (non-datetime) column of the record "
+                "computed as first - second, two other such columns, none of them in output.sums or "
+                f"another difference's name, each first column in one difference and never a second; "
+                f"received {self.differences}"
+            )
+
+    def data_numeric(self) -> list[str]:
+        """The numeric columns the data holds: all but the differences computed from them."""
+        return [column for column in self.numeric if column not in self.differences]
+
+    def data_columns(self) -> list[str]:
+        """The record's columns as the data holds them and sampling returns them."""
+        return self.data_numeric() + list(self.categorical)
+
+    def implied_sums(self) -> dict[str, list[str]]:
+        """``sums`` with each difference's first column as the sum of its second and the difference."""
+        return {**self.sums, **{first: [second, name] for name, (first, second) in self.differences.items()}}
 
     def missing_parts(self) -> list[str]:
         """The parts that say whether a nullable numeric column is missing."""

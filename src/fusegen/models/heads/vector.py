@@ -3,7 +3,7 @@
 import keras
 
 from fusegen.models.heads.base import HeadLayers
-from fusegen.models.registry import HEADS
+from fusegen.models.registry import HEADS, layer_name
 
 
 def _trunk(config, prefix):
@@ -29,6 +29,8 @@ def mlp_record_head(config, output_spec, fused_shape, vocabulary_sizes, prefix):
     for column in output_spec.categorical_parts():
         # Logits; the loss applies the softmax, and sampling draws from it.
         parts[column] = [
-            keras.layers.Dense(vocabulary_sizes[f"output.{column}"], name=f"{prefix}_{column}_logits")
+            keras.layers.Dense(
+                vocabulary_sizes[f"output.{column}"], name=layer_name(prefix, column, "logits")
+            )
         ]
     return HeadLayers(trunk=_trunk(config, prefix), parts=parts)
