@@ -212,6 +212,31 @@ def test_two_columns_that_each_fix_a_looked_up_one_rule_out_their_disagreeing_pa
     assert not found
 
 
+def test_a_cell_whose_gaps_follow_a_column_exactly_is_present_beside_its_other_labels_however_rare():
+    """dragracer's rpdr_contep: `eliminated` is empty exactly where `outcome` is (a week not competed).
+    Disqualifications are too rare for chance to rule out (DISQ, empty), and 40% of rows rebalanced
+    to rare outcomes came back with `eliminated` empty."""
+    rng = np.random.default_rng(0)
+    rows = 900
+    outcome = rng.choice(["SAFE", "LOW", "WIN"], rows, p=[0.6, 0.25, 0.15]).astype(object)
+    outcome[:300] = None  # not competing that week
+    outcome[300:304] = "DISQ"
+    eliminated = np.where(pd.isna(outcome), None, rng.choice(["0", "1"], rows, p=[0.9, 0.1])).astype(object)
+    frame = pd.DataFrame({"outcome": outcome, "eliminated": eliminated, "score": rng.normal(size=rows)})
+    config = spec()
+    config["output"] = {"kind": "record", "numeric": ["score"], "categorical": ["outcome", "eliminated"],
+                        "nullable": ["outcome", "eliminated"], "gaps_follow": {"eliminated": "outcome"},
+                        "head": {"type": "mlp", "units": [32]}}  # fmt: skip
+    config["conditioning"] = {"any_column": True}
+    generator = fusegen.Generator(load_spec(config)).fit(frame, verbose=0)
+    pairs = {(a, b) for first, second, found in generator.preprocessor_.output.unseen_pairs
+             if (first, second) == ("outcome", "eliminated") for a, b in found}  # fmt: skip
+    assert ("DISQ", "[MISSING]") in pairs and ("SAFE", "[MISSING]") in pairs
+    disqualified = generator.sample({"outcome": ["DISQ"]}, num_samples=200, seed=0)
+    assert disqualified["eliminated"].notna().all()
+    assert generator.sample(num_samples=500, seed=1).query("outcome.isna()")["eliminated"].isna().all()
+
+
 def test_the_label_shares_calibration_measures_are_those_of_the_draws_with_pairs_ruled_out():
     """`objective.marginals` corrects the shares sampling gives: measured on labels drawn each on its
     own, caravan's column shapes fell 0.992 -> 0.985 once pairs were ruled out; on the draws as made,

@@ -379,8 +379,8 @@ def infer_record_spec(
         )
     differences = _differences(frame, [column for column in numeric if column not in datetime], sums)
     if differences:
-        # Noted, not written: on ten tables the gaps lifted some models (flights' arrival delays: ML
-        # efficacy 0.76 -> 0.88) and cost others quality and ML efficacy (docs/benchmarks.md).
+        # Noted, not written: on eleven tables the gaps lifted some models (flights' arrival delays: ML
+        # efficacy 0.76 -> 0.82) and cost others quality and ML efficacy (docs/benchmarks.md).
         notes.append(
             "columns that follow another closely (their gap spreads under half as much as either); to model "
             "each gap as a column of its own, so that a sampled row's column is the other plus its gap "

@@ -237,8 +237,28 @@ class RecordConverter:
         self.unseen_pairs = []
         if self.spec.unseen_label_pairs == "rule_out":
             looked_up = {column: self._labels(table, column) for column in self.spec.determined_by}
-            self.unseen_pairs = fit_unseen_pairs(self._part_labels(table), looked_up)
+            self.unseen_pairs = fit_unseen_pairs(
+                self._part_labels(table), looked_up, self._present_beside(table)
+            )
         return self.fit_vocabulary(table)
+
+    def _present_beside(self, table: Table) -> dict[tuple[str, str], list[tuple[str, str]]]:
+        """Per rule of ``output.gaps_follow`` whose gaps are exactly the rows of its labels (rpdr's
+        `eliminated`, empty exactly where `outcome` is), the pairs (other label, gap) as ruled out:
+        beside any other label the cell is present, however rare the label (a disqualification)."""
+        pairs = {}
+        for column, by in self.spec.gaps_follow.items():
+            if column in self.spec.determined_by or by in self.spec.determined_by:
+                continue
+            labels, missing = self._labels(table, by).astype(str), self.missing_cells(table, column)
+            gaps = set(self.gap_labels.get(column, []))
+            if not gaps or not np.array_equal(missing, np.isin(labels, list(gaps))):
+                continue
+            part, gap = (
+                (column, MISSING) if column in self.spec.categorical else (f"{column}_is_missing", "1")
+            )
+            pairs[(by, part)] = [(label, gap) for label in sorted(set(labels.tolist()) - gaps)]
+        return pairs
 
     def _part_labels(self, table: Table) -> dict[str, np.ndarray]:
         """Each categorical part's label on each row of ``table``, in model order (a missing flag's is 0
