@@ -229,9 +229,15 @@ def test_a_cell_whose_gaps_follow_a_column_exactly_is_present_beside_its_other_l
                         "head": {"type": "mlp", "units": [32]}}  # fmt: skip
     config["conditioning"] = {"any_column": True}
     generator = fusegen.Generator(load_spec(config)).fit(frame, verbose=0)
-    pairs = {(a, b) for first, second, found in generator.preprocessor_.output.unseen_pairs
-             if (first, second) == ("outcome", "eliminated") for a, b in found}  # fmt: skip
-    assert ("DISQ", "[MISSING]") in pairs and ("SAFE", "[MISSING]") in pairs
+    converter = generator.preprocessor_.output
+    assert converter.present_beside == [["outcome", "eliminated", "[MISSING]", ["[MISSING]"]]]
+    ids = generator.preprocessor_.unseen_label_pairs()[("outcome", "eliminated")]
+    outcomes, eliminated = (
+        list(map(str, converter.vocabularies["outcome"])),
+        converter.vocabularies["eliminated"],
+    )
+    pairs = {(outcomes[a], str(eliminated[b])) for a, b in ids}
+    assert {("DISQ", "[MISSING]"), ("SAFE", "[MISSING]")} <= pairs and ("[MISSING]", "[MISSING]") not in pairs
     disqualified = generator.sample({"outcome": ["DISQ"]}, num_samples=200, seed=0)
     assert disqualified["eliminated"].notna().all()
     assert generator.sample(num_samples=500, seed=1).query("outcome.isna()")["eliminated"].isna().all()

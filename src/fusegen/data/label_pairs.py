@@ -38,9 +38,7 @@ MAX_TABLE_ENTRIES = 16_000_000
 
 
 def fit_unseen_pairs(
-    parts: dict[str, np.ndarray],
-    looked_up: dict[str, np.ndarray] | None = None,
-    ruled_out: dict[tuple[str, str], list[tuple[str, str]]] | None = None,
+    parts: dict[str, np.ndarray], looked_up: dict[str, np.ndarray] | None = None
 ) -> list[list]:
     """The label pairs of each two parts that the rows rule out, as ``[part_a, part_b, [[a, b], ...]]``.
 
@@ -51,9 +49,6 @@ def fit_unseen_pairs(
             codename and a socket each fix the maker), every pair of their labels that fix two
             different ones is ruled out, however rare the labels: the looked-up column follows one
             of the two, and the other would disagree with it.
-        ruled_out: per pair of parts, label pairs ruled out whatever their counts (the gaps of
-            ``output.gaps_follow`` where they follow a column exactly: a cell present beside every
-            other label of it).
 
     >>> species = np.array(["Gentoo"] * 40 + ["Adelie"] * 40)
     >>> island = np.array(["Biscoe"] * 40 + ["Dream"] * 20 + ["Biscoe"] * 20)
@@ -66,7 +61,6 @@ def fit_unseen_pairs(
     }
     rows = len(next(iter(parts.values()))) if parts else 0
     fixes = _fixed_labels(factorized, looked_up or {}, rows)
-    given = ruled_out or {}
     found = []
     for index, first in enumerate(names):
         labels_a, codes_a = factorized[first]
@@ -81,8 +75,6 @@ def fit_unseen_pairs(
             absent = (seen.reshape(expected.shape) == 0) & (expected >= MIN_EXPECTED_ROWS)
             for column in fixes[first].keys() & fixes[second].keys():
                 absent |= fixes[first][column][:, None] != fixes[second][column][None, :]
-            _mark(absent, given.get((first, second), []), labels_a, labels_b)
-            _mark(absent.T, given.get((second, first), []), labels_b, labels_a)
             positions = np.argwhere(absent)
             if len(positions):
                 pairs = [[str(labels_a[a]), str(labels_b[b])] for a, b in positions]
@@ -95,15 +87,6 @@ def fit_unseen_pairs(
             break
         unseen.append(entry)
     return sorted(unseen, key=lambda entry: (names.index(entry[0]), names.index(entry[1])))
-
-
-def _mark(absent: np.ndarray, pairs, labels_a, labels_b) -> None:
-    """``absent`` (a view: labels_a x labels_b) True at each of ``pairs`` whose labels both occur."""
-    position_a = {str(label): index for index, label in enumerate(labels_a)}
-    position_b = {str(label): index for index, label in enumerate(labels_b)}
-    for a, b in pairs:
-        if a in position_a and b in position_b:
-            absent[position_a[a], position_b[b]] = True
 
 
 def _fixed_labels(factorized: dict, looked_up: dict[str, np.ndarray], rows: int) -> dict[str, dict]:

@@ -87,6 +87,8 @@ class RecordConverter:
         # output.unseen_label_pairs: label pairs of two categorical parts the training rows rule out
         # (`fusegen.data.label_pairs`); runs fitted before 0.23.0 have none.
         self.unseen_pairs: list[list] = [list(entry) for entry in state.get("unseen_pairs", [])]
+        # output.gaps_follow's rules whose gaps follow their column exactly (`_present_beside`).
+        self.present_beside: list[list] = [list(rule) for rule in state.get("present_beside", [])]
         self._transformers: dict[str, Any] = {}
         self._inverse_graph = GraphCache(self.tf_inverse)
 
@@ -234,19 +236,19 @@ class RecordConverter:
             self.gap_labels[column] = gap_labels(labels, missing)
             if column in self.spec.numeric and np.array_equal(missing, labels == MISSING):
                 self.gaps_together.append(column)
-        self.unseen_pairs = []
+        self.unseen_pairs, self.present_beside = [], []
         if self.spec.unseen_label_pairs == "rule_out":
             looked_up = {column: self._labels(table, column) for column in self.spec.determined_by}
-            self.unseen_pairs = fit_unseen_pairs(
-                self._part_labels(table), looked_up, self._present_beside(table)
-            )
+            self.unseen_pairs = fit_unseen_pairs(self._part_labels(table), looked_up)
+            self.present_beside = self._present_beside(table)
         return self.fit_vocabulary(table)
 
-    def _present_beside(self, table: Table) -> dict[tuple[str, str], list[tuple[str, str]]]:
-        """Per rule of ``output.gaps_follow`` whose gaps are exactly the rows of its labels (rpdr's
-        `eliminated`, empty exactly where `outcome` is), the pairs (other label, gap) as ruled out:
-        beside any other label the cell is present, however rare the label (a disqualification)."""
-        pairs = {}
+    def _present_beside(self, table: Table) -> list[list]:
+        """The rules of ``output.gaps_follow`` whose gaps are exactly the rows of their labels (rpdr's
+        `eliminated`, empty exactly where `outcome` is), as ``[column, part, gap label, gap labels]``:
+        beside any other label of the column the part's gap is ruled out, however rare the label (a
+        disqualification, or one seen only in validation rows; `unseen_pair_ids`)."""
+        rules = []
         for column, by in self.spec.gaps_follow.items():
             if column in self.spec.determined_by or by in self.spec.determined_by:
                 continue
@@ -257,8 +259,8 @@ class RecordConverter:
             part, gap = (
                 (column, MISSING) if column in self.spec.categorical else (f"{column}_is_missing", "1")
             )
-            pairs[(by, part)] = [(label, gap) for label in sorted(set(labels.tolist()) - gaps)]
-        return pairs
+            rules.append([by, part, gap, sorted(gaps)])
+        return rules
 
     def _part_labels(self, table: Table) -> dict[str, np.ndarray]:
         """Each categorical part's label on each row of ``table``, in model order (a missing flag's is 0
@@ -278,7 +280,23 @@ class RecordConverter:
 
     def unseen_pair_ids(self) -> dict[tuple[str, str], np.ndarray]:
         """The label pairs the training rows rule out, as ids per pair of parts (`unseen_pair_ids`)."""
-        return unseen_pair_ids(self.unseen_pairs, self.vocabularies)
+        ids = unseen_pair_ids(self.unseen_pairs, self.vocabularies)
+        for by, part, gap, gaps in self.present_beside:
+            # A missing flag's ids are 0 (present) and 1 (missing); a column's gap is its label.
+            own = (
+                [str(label) for label in self.vocabularies[part]] if part in self.vocabularies else ["0", "1"]
+            )
+            if gap not in own:
+                continue
+            ruled_out = [[index, own.index(gap)] for index, label in enumerate(self.vocabularies[by])
+                         if str(label) not in gaps]  # fmt: skip
+            if not ruled_out:
+                continue
+            pairs, key = np.array(ruled_out, dtype="int64"), (by, part)
+            if (part, by) in ids:
+                pairs, key = pairs[:, ::-1], (part, by)
+            ids[key] = np.unique(np.concatenate([ids[key], pairs]) if key in ids else pairs, axis=0)
+        return ids
 
     def missing_cells(self, table: Table, column: str) -> np.ndarray:
         """Where a record column of ``table`` is missing: NaN for a number, the missing label for a category."""
@@ -617,6 +635,7 @@ class RecordConverter:
             "gap_labels",
             "gaps_together",
             "unseen_pairs",
+            "present_beside",
             "difference_maps",
         )
         state.update({key: getattr(self, key) for key in optional if getattr(self, key)})
