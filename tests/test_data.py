@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -225,6 +225,9 @@ def test_dataset_yields_dict_keyed_by_input_names():
         elements=st.floats(-1e4, 1e4, width=32),
     )
 )
+@example(
+    np.pad(np.full((1, 1, 1), 1.8046875, "float32"), ((0, 3), (0, 4), (0, 0)))
+)  # one reading among zeros
 def test_sequence_standardisation_inverts(windows):
     spec = load_spec(
         {

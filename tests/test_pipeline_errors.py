@@ -517,3 +517,12 @@ def test_fuzzed_csv_contents_fail_only_with_data_errors(tmp_path, contents, raw_
     assert set(batch[0]) == {"size", "label", "note"}
     assert np.isfinite(batch[0]["size"].numpy()).all()
     assert batch[0]["size"].shape[1] == (4 if policy == "mask" else 2)
+
+
+def test_a_text_input_with_no_word_in_any_row_is_a_data_error(tmp_path):
+    """Hypothesis found a note of ':' alone: Keras left the empty vocabulary's lookup table
+    uninitialised, and the pipeline failed with TensorFlow's 'Table not initialized'."""
+    (tmp_path / "data.csv").write_text("a,b,label,note,y\n0,0.0,p,:,0.0\n1,2.0,q,!?,1.0\n")
+    table = load_table(load_spec(SPEC).data, base_dir=tmp_path)
+    with pytest.raises(DataError, match=r"Input 'note' \(text\): no word in any of the 2 training rows"):
+        prepare_data(load_spec(SPEC), table)

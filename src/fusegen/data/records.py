@@ -1124,6 +1124,9 @@ MAX_GRID_DECIMALS = 6
 
 #: The largest share of a column's values that may be set aside as a source's artefacts (`_decimals`).
 MAX_FLOAT_TAIL_SHARE = 0.05
+#: ... and the fewest distinct values the rest must hold for their decimals to be the column's: one
+#: reading of 1.8046875 among nineteen zeros is a reading, not a tail on a grid of whole numbers.
+MIN_GRID_VALUES = 3
 
 
 def _decimals(values: np.ndarray) -> int | None:
@@ -1141,10 +1144,10 @@ def _decimals(values: np.ndarray) -> int | None:
     (5, 7)
     >>> _decimals(np.array([0.06664, 0.07175999999999999]))
     5
-    >>> _decimals(np.array([12.25] * 96 + [5202.6426724643] * 3 + [12006.525]))
+    >>> _decimals(np.array([12.25, 40.5, 7.75] * 32 + [5202.6426724643] * 3 + [12006.525]))
     2
-    >>> _decimals(np.array([0.0] * 97 + [1.25] * 3))
-    2
+    >>> _decimals(np.array([0.0] * 97 + [1.25] * 3)), _decimals(np.array([0.0] * 19 + [1.8046875]))
+    (2, 7)
     """
     values = np.asarray(values, dtype="float64")
     long = ~np.isclose(values, np.round(values, MAX_GRID_DECIMALS), rtol=1e-12, atol=0)
@@ -1152,7 +1155,11 @@ def _decimals(values: np.ndarray) -> int | None:
         inexact = ~np.isclose(values, np.round(values, decimals), rtol=1e-12, atol=0)
         if not inexact.any():
             return decimals
-        if inexact.mean() <= MAX_FLOAT_TAIL_SHARE and long[inexact].mean() > 0.5:
+        if (
+            inexact.mean() <= MAX_FLOAT_TAIL_SHARE
+            and long[inexact].mean() > 0.5
+            and len(np.unique(values[~inexact])) >= MIN_GRID_VALUES
+        ):
             return decimals
     return None
 

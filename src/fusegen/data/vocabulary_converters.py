@@ -72,8 +72,16 @@ class TextConverter:
         if not self.spec.is_raw_text:
             return self
         layer = self._make_layer()
-        layer.adapt(self._texts(table, column).astype(str))
+        texts = self._texts(table, column).astype(str)
+        layer.adapt(texts)
         self.vocabulary = [str(token) for token in layer.get_vocabulary()]
+        if len(self.vocabulary) <= 2:  # the padding and out-of-vocabulary tokens alone
+            # Keras leaves the lookup table of an empty vocabulary uninitialised, and every call fails.
+            raise DataError(
+                f"{self.where}: no word in any of the {len(texts)} training rows once lowercased and stripped "
+                f"of punctuation (e.g. {sorted(set(texts.tolist()))[:3]}); a text input learns from words.",
+                hint="point the input at a column of text, or read a column of labels as kind: categorical.",
+            )
         # The adapted layer maps exactly as one rebuilt from the vocabulary; building another costs time.
         self._layer = layer
         return self
