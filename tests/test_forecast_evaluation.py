@@ -421,3 +421,17 @@ def test_a_flat_held_out_series_is_said_to_rank_nothing():
         "; the held-out values are exactly the naive forecast (CRPS 0), so these scores cannot rank the "
         "model: evaluate on windows where the series moves"
     )
+
+
+def test_sequence_samples_are_written_to_csv_as_plain_decimals(tmp_path):
+    """stevedata's pwt_sample: pandas wrote a float32 GDP of 1342799.75 as 1.3427998e+06, and a whole
+    count as 4269.0. Each is now the shortest text that reads back as the same float32."""
+    import pandas as pd
+
+    from fusegen.writers import write_outputs
+
+    frame = pd.DataFrame({"step": [1, 2, 3], "gdp": np.array([1342799.75, 4269.0, np.nan], "float32")})
+    (path,) = write_outputs(frame, tmp_path / "paths.csv")
+    assert path.read_text().splitlines() == ["step,gdp", "1,1342799.8", "2,4269", "3,"]
+    back = pd.read_csv(path)["gdp"].to_numpy("float32")
+    assert back[0] == np.float32(1342799.75) and back[1] == 4269 and np.isnan(back[2])

@@ -32,7 +32,7 @@ def write_outputs(
             outputs.to_parquet(buffer, index=False)
             atomic_write_bytes(path, buffer.getvalue())
         else:
-            atomic_write_text(path, dated_text(outputs, datetime_formats).to_csv(index=False))
+            atomic_write_text(path, plain_floats(dated_text(outputs, datetime_formats)).to_csv(index=False))
         return [path]
     outputs = np.asarray(outputs)
     if path.suffix.lower() == ".npz":
@@ -105,6 +105,31 @@ def dated_text(frame, datetime_formats: dict[str, str] | None):
     frame = frame.copy()
     for column, text in formats.items():
         frame[column] = format_datetimes(frame[column], text)
+    return frame
+
+
+def plain_floats(frame):
+    """``frame`` with each float32 column as text of its shortest decimals, in positional notation.
+
+    pandas writes a float32 of 1342799.75 as ``1.3427998e+06`` and a count of 4269 as ``4269.0``
+    (stevedata's pwt_sample forecast); here they are ``1342799.8`` and ``4269``, each the shortest
+    text that reads back as the same float32. A gap stays an empty cell.
+
+    >>> import pandas as pd
+    >>> plain_floats(pd.DataFrame({"v": np.array([1342799.75, 4269.0, np.nan], "float32")}))["v"].tolist()
+    ['1342799.8', '4269', '']
+    """
+    columns = [column for column in frame.columns if frame[column].dtype == np.float32]
+    if not columns:
+        return frame
+    frame = frame.copy()
+    for column in columns:
+        frame[column] = [
+            np.format_float_positional(value, trim="-")
+            if np.isfinite(value)
+            else ("" if np.isnan(value) else str(value))
+            for value in frame[column].to_numpy()
+        ]
     return frame
 
 
@@ -272,7 +297,9 @@ def _stream_records(first, rest, path: Path, datetime_formats: dict[str, str] | 
         else:
             with open(temporary, "w", encoding="utf-8", newline="") as stream:
                 for index, chunk in enumerate(_chain(first, rest)):
-                    dated_text(chunk, datetime_formats).to_csv(stream, index=False, header=index == 0)
+                    plain_floats(dated_text(chunk, datetime_formats)).to_csv(
+                        stream, index=False, header=index == 0
+                    )
                     count += len(chunk)
         os.replace(temporary, path)
     except BaseException:
