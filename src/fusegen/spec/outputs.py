@@ -373,10 +373,6 @@ class RecordOutput(_Output):
         """The record's columns as the data holds them and sampling returns them."""
         return self.data_numeric() + list(self.categorical)
 
-    def implied_sums(self) -> dict[str, list[str]]:
-        """``sums`` with each difference's first column as the sum of its second and the difference."""
-        return {**self.sums, **{first: [second, name] for name, (first, second) in self.differences.items()}}
-
     def missing_parts(self) -> list[str]:
         """The parts that say whether a nullable numeric column is missing."""
         return [f"{column}_is_missing" for column in self.numeric if column in self.nullable]
