@@ -528,16 +528,14 @@ class RecordConverter:
         at its own decimals. Where a part is missing, a total that may be missing (``nullable``) is
         missing too, as a sum of answers with one unanswered is, and any other keeps its cell; where
         ``given`` (a boolean mask per total) says the total was given, it keeps the given cell."""
-        import pandas as pd
 
         for total, parts in self.spec.sums.items():
-            values = np.stack([pd.to_numeric(pd.Series(frame[part]), errors="coerce").to_numpy("float64")
-                               for part in parts])  # fmt: skip
+            values = np.stack([_floats(frame[part]) for part in parts])
             added = values.sum(axis=0)
             decimals = self.numeric_state[total].get("decimals")
             if decimals is not None:
                 added = np.round(added, decimals)
-            current = pd.to_numeric(pd.Series(frame[total]), errors="coerce").to_numpy("float64")
+            current = _floats(frame[total])
             nullable = total in self.spec.nullable
             summed = np.where(np.isnan(added), np.nan if nullable else current, added)
             if given is not None and total in given:
@@ -550,10 +548,6 @@ class RecordConverter:
         each difference's two columns apart by ``gaps[name]`` (the drawn gap, first - second as drawn)
         again: a given second column moves the first, a given first column moves the second, and
         where both are given both stay. ``given`` is a boolean mask per given column."""
-        import pandas as pd
-
-        def numbers(column):
-            return pd.to_numeric(pd.Series(frame[column]), errors="coerce").to_numpy("float64")
 
         def at_resolution(column, values):
             decimals = self.numeric_state[column].get("decimals")
@@ -563,7 +557,7 @@ class RecordConverter:
             rows = len(gaps[name])
             given_first = np.asarray(given.get(first, np.zeros(rows, bool)), bool)
             given_second = np.asarray(given.get(second, np.zeros(rows, bool)), bool)
-            values = {first: numbers(first), second: numbers(second)}
+            values = {first: _floats(frame[first]), second: _floats(frame[second])}
             moved = {
                 first: np.where(given_first, np.nan, at_resolution(first, values[second] + gaps[name])),
                 second: np.where(
@@ -584,13 +578,12 @@ class RecordConverter:
         start plus its length, had lost 0.016 of its shape. The map gives the sum the column's own
         marginal back, and moves each gap as little as that takes.
         """
-        import pandas as pd
 
         self.difference_maps = {}
         self._inverse_graph = GraphCache(self.tf_inverse)
         levels = np.linspace(0.0, 1.0, DIFFERENCE_MAP_LEVELS)
         for first, _ in self.spec.differences.values():
-            drawn = pd.to_numeric(pd.Series(samples[first]), errors="coerce").to_numpy("float64")
+            drawn = _floats(samples[first])
             drawn, data = drawn[np.isfinite(drawn)], self._numeric_values(table, first)
             data = data[np.isfinite(data)]
             if len(drawn) >= MIN_DIFFERENCE_MAP_ROWS and len(data) >= MIN_DIFFERENCE_MAP_ROWS:
@@ -602,11 +595,8 @@ class RecordConverter:
 
     def drawn_gaps(self, frame) -> dict[str, np.ndarray]:
         """Per difference, first - second in a user's ``frame`` as drawn (see `restore_differences`)."""
-        import pandas as pd
-
         return {
-            name: pd.to_numeric(pd.Series(frame[first]), errors="coerce").to_numpy("float64")
-            - pd.to_numeric(pd.Series(frame[second]), errors="coerce").to_numpy("float64")
+            name: _floats(frame[first]) - _floats(frame[second])
             for name, (first, second) in self.spec.differences.items()
         }
 
@@ -1095,6 +1085,13 @@ def _epoch_seconds(times) -> np.ndarray:
     """Seconds since 1970 (UTC for times in a zone, as written for the others); NaN for NaT."""
     missing = times.isna().to_numpy()
     return np.where(missing, np.nan, times.astype("int64").to_numpy().astype("float64") / 1e9)
+
+
+def _floats(values) -> np.ndarray:
+    """A column of a sampled or user's frame as float64, anything that is no number as NaN."""
+    import pandas as pd
+
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy("float64")
 
 
 def _user_numbers(values, state, is_datetime, missing):
