@@ -945,3 +945,36 @@ def test_init_refuses_a_column_in_two_parts_and_a_horizon_or_context_under_one_s
     assert result.exit_code == 1 and "--horizon takes a number of steps" in str(
         result.exception or result.output
     )
+
+
+def test_a_one_step_forecast_whose_context_has_gaps_is_evaluated_without_a_predictive_score(tmp_path):
+    """geepack's dietox (pigs weighed weekly, the feed eaten missing in the first week): init forecasts
+    one step of two targets, and evaluate scores the windows without their gappy context. TimeGAN's
+    predictive score needs a next step to predict, so it is skipped and said to be, not a crash."""
+    rng = np.random.default_rng(0)
+    pigs, weeks = 24, 12
+    frame = pd.DataFrame(
+        {
+            "Pig": np.repeat([f"p{pig}" for pig in range(pigs)], weeks),
+            "Time": np.tile(np.arange(1, weeks + 1), pigs),
+            "Weight": (np.arange(weeks)[None] * 5.0 + rng.normal(20, 2, (pigs, 1))).ravel(),
+            "Feed": (np.arange(weeks)[None] * 8.0 + rng.normal(0, 1, (pigs, weeks))).ravel(),
+        }
+    )
+    frame.loc[frame["Time"] == 1, "Feed"] = np.nan
+    path = tmp_path / "dietox.csv"
+    frame.to_csv(path, index=False)
+    runner = CliRunner()
+    spec_path = tmp_path / "spec.yaml"
+    options = ["--target", "Weight", "--target", "Feed", "--time", "Time", "--group", "Pig", "--horizon", "1"]
+    result = runner.invoke(app, ["init", str(path), *options, "--out", str(spec_path)])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(spec_path), "--out", str(run), "--epochs", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["evaluate", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "no predictive score (the predictive score predicts each next step" in " ".join(
+        result.output.split()
+    )
+    assert "CRPS" in result.output

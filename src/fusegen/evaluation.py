@@ -342,6 +342,8 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
                     )
             if "predictive" in timegan:
                 scores += f", predictive {timegan['predictive']:.4f}"
+            elif "predictive_skipped" in timegan:
+                scores += f"; no predictive score ({timegan['predictive_skipped']})"
             scored_on = f" ({timegan['scored_on']})" if "scored_on" in timegan else ""
             lines.append(
                 f"TimeGAN scores (lower is better) on {timegan['windows']} real windows{scored_on}: {scores}"
@@ -618,9 +620,14 @@ def timegan_scores(generator, rows: Table, seed: int, iterations=TIMEGAN_ITERATI
         )
         results["discriminative_floor"] = float(np.mean(floor))
         results["discriminative_floor_fits"] = floor
-    if real.shape[2] >= 2:
+    if real.shape[2] >= 2 and real.shape[1] >= 2:
         results["predictive"] = predictive_score(real, synthetic, iterations=predictive_iterations, seed=seed)
         results["iterations"]["predictive"] = predictive_iterations
+    elif real.shape[2] >= 2:
+        # A one-step horizon scored without its context (which had gaps) leaves no next step to predict.
+        results["predictive_skipped"] = (
+            f"the predictive score predicts each next step, and the windows scored have {real.shape[1]}"
+        )
     return results
 
 
