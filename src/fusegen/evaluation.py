@@ -196,12 +196,11 @@ def _orders_kept(real_frame, synthetic, output) -> dict | None:
     from fusegen.data.inference import find_orders
     from fusegen.sampling import breaks_orders
 
-    numbers = [column for column in output.data_numeric() if column not in output.datetime]
-    pairs = find_orders(real_frame, numbers, output.sums)
+    pairs = find_orders(real_frame, output.data_numeric(), output.sums, output.datetime)
     pairs += [pair for pair in output.orders if pair not in pairs]
     if not pairs:
         return None
-    broken = breaks_orders(synthetic, pairs)
+    broken = breaks_orders(synthetic, pairs, output.datetime)
     return {
         "pairs": [
             {

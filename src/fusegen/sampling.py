@@ -28,6 +28,7 @@ from fusegen.data.record_cells import (
     record_columns,
     record_features,
 )
+from fusegen.data.records import frame_numbers
 from fusegen.data.table import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError, FusegenError, FusegenWarning
@@ -203,8 +204,9 @@ def _generate_chunks(
     if label_check is not None:
         checks["label"] = label_check.rejects
     orders = getattr(generator.spec.output, "orders", None) or []
+    dates = getattr(generator.spec.output, "datetime", None) or []
     if orders:
-        checks["order"] = lambda records: breaks_orders(records, orders).any(axis=0)
+        checks["order"] = lambda records: breaks_orders(records, orders, dates).any(axis=0)
     still_broken = np.zeros(len(orders), int)
     redrawn = dict.fromkeys(checks, 0)
     kept = dict.fromkeys(checks, 0)
@@ -223,7 +225,7 @@ def _generate_chunks(
                 redrawn[name] += chunk_redrawn[name]
                 kept[name] += chunk_kept[name]
         if orders:
-            still_broken += breaks_orders(outputs, orders).sum(axis=1)
+            still_broken += breaks_orders(outputs, orders, dates).sum(axis=1)
         yield outputs
     if orders:
         warn_about_broken_orders(orders, still_broken, len(rows), redrawn["order"])
@@ -281,11 +283,12 @@ def redraw_rejected(records, draw, state, checks: dict):
     return records, state, first, {name: int(mask.sum()) for name, mask in rejected.items()}
 
 
-def breaks_orders(records: pd.DataFrame, orders) -> np.ndarray:
-    """(orders, rows): True where a row's ``low`` is above its ``high`` (``output.orders``); a pair
-    with either cell missing breaks nothing."""
-    values = {column: pd.to_numeric(records[column], errors="coerce").to_numpy("float64")
-              for pair in orders for column in pair}  # fmt: skip
+def breaks_orders(records: pd.DataFrame, orders, datetime=()) -> np.ndarray:
+    """(orders, rows): True where a row's ``low`` is above its ``high`` (``output.orders``; the
+    ``datetime`` columns compared as times); a pair with either cell missing breaks nothing."""
+    values = {
+        column: frame_numbers(records[column], column in datetime) for pair in orders for column in pair
+    }
     with np.errstate(invalid="ignore"):
         return np.array([values[low] > values[high] for low, high in orders]).reshape(
             len(orders), len(records)

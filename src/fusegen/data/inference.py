@@ -32,6 +32,7 @@ from fusegen.data.records import (
     dates_among_strays,
     detect_datetime_format,
     few_strays,
+    frame_numbers,
     gap_labels,
 )
 from fusegen.data.sources import detect_csv_delimiter, read_file
@@ -377,7 +378,7 @@ def infer_record_spec(
             "columns that are the sum of others in every row: a sampled row's total is its parts' sum "
             f"(output.sums): {sums}"
         )
-    differences = _differences(frame, [column for column in numeric if column not in datetime], sums)
+    differences = _differences(frame, numeric, sums, datetime)
     if differences:
         # Noted, not written: on eleven tables the gaps lifted some models (flights' arrival delays: ML
         # efficacy 0.76 -> 0.82) and cost others quality and ML efficacy (docs/benchmarks.md).
@@ -386,7 +387,7 @@ def infer_record_spec(
             "each gap as a column of its own, so that a sampled row's column is the other plus its gap "
             f"(docs/guide-records.md), add output.differences: {differences}"
         )
-    orders = find_orders(frame, [column for column in numeric if column not in datetime], sums)
+    orders = find_orders(frame, numeric, sums, datetime)
     if orders:
         # Noted, not written: drawing again keeps every order but shifts the marginals the model got
         # wrong with them (loans: rows breaking one 21.6% -> 0, quality 0.9675 -> 0.9615).
@@ -662,7 +663,7 @@ def _sums(frame, columns: list[str]) -> dict[str, list[str]]:
     return sums
 
 
-def _differences(frame, columns: list[str], sums: dict[str, list[str]]) -> dict[str, list[str]]:
+def _differences(frame, columns: list[str], sums: dict[str, list[str]], datetime=()) -> dict[str, list[str]]:
     """Pairs of numeric columns whose gap (the later column less the earlier) spreads less than
     `DIFFERENCE_SPREAD` times either column does, on the rows holding both: {'later - earlier':
     [later, earlier]} (``output.differences``).
@@ -672,18 +673,17 @@ def _differences(frame, columns: list[str], sums: dict[str, list[str]]) -> dict[
     sampled gaps spread by 34 minutes, and by 92 past two hours' delay (25 in the data), and a model
     trained on the samples predicted arrival delays with an R^2 of 0.76 against the data's 0.93. The
     gap as a column of its own keeps its spread. Each column joins one pair at most, the closest
-    first; columns of ``sums`` join none.
+    first; columns of ``sums`` join none. Two ``datetime`` columns pair as seconds (an interview's end
+    and its start, an hour apart in a year of interviews); a datetime and a plain number never pair.
     """
-    import pandas as pd
-
     summed = set(sums) | {part for parts in sums.values() for part in parts}
-    numbers = frame[[column for column in columns if column not in summed]].apply(
-        pd.to_numeric, errors="coerce"
-    )
+    numbers = _model_numbers(frame, [column for column in columns if column not in summed], datetime)
     spread = numbers.std()
     found = []
     for later_index, later in enumerate(numbers.columns):
         for earlier in numbers.columns[:later_index]:
+            if (later in datetime) != (earlier in datetime):
+                continue
             both = numbers[[later, earlier]].dropna()
             if len(both) < MIN_DIFFERENCE_ROWS or not (spread[later] > 0 and spread[earlier] > 0):
                 continue
@@ -699,6 +699,15 @@ def _differences(frame, columns: list[str], sums: dict[str, list[str]]) -> dict[
         differences[name] = [later, earlier]
         taken |= {later, earlier}
     return differences
+
+
+def _model_numbers(frame, columns: list[str], datetime=()):
+    """``frame``'s ``columns`` as the model's numbers, a DataFrame: datetimes in seconds since 1970."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {column: frame_numbers(frame[column], column in datetime) for column in columns}, index=frame.index
+    )
 
 
 def _may_be_total(total: str, sums: dict[str, list[str]], rows) -> bool:
@@ -735,8 +744,9 @@ MIN_EXPECTED_BREAKS = 10
 MAX_ORDERS = 20
 
 
-def find_orders(frame, columns: list[str], sums: dict[str, list[str]]) -> list[list[str]]:
-    """Pairs [low, high] of numeric columns with low <= high in every row where both are present.
+def find_orders(frame, columns: list[str], sums: dict[str, list[str]], datetime=()) -> list[list[str]]:
+    """Pairs [low, high] of numeric columns with low <= high in every row where both are present:
+    two plain numbers, or two ``datetime`` columns (a start and its end).
 
     openintro's loans owe a balance never above the amount lent; generated column by column, 14% of
     sampled rows owed more. A pair is kept only where the two columns' values overlap enough that
@@ -745,16 +755,14 @@ def find_orders(frame, columns: list[str], sums: dict[str, list[str]]) -> list[l
     zero); not where ``sums`` already implies it (a part below its total); and not where it follows
     from two others (a <= b and b <= c make a <= c).
     """
-    import pandas as pd
-
-    numbers = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy("float64")
+    numbers = _model_numbers(frame, columns, datetime).to_numpy("float64")
     present = ~np.isnan(numbers)
     implied = {(part, total) for total, parts in sums.items() for part in parts}
     rng = np.random.default_rng(0)
     found = []
     for first, low in enumerate(columns):
         for second, high in enumerate(columns):
-            if low == high or (low, high) in implied:
+            if low == high or (low, high) in implied or (low in datetime) != (high in datetime):
                 continue
             with np.errstate(invalid="ignore"):  # a gap compares False: it breaks nothing
                 if np.any(numbers[:, first] > numbers[:, second]):

@@ -22,6 +22,7 @@ columns in the user's types.
 from __future__ import annotations
 
 import re
+import warnings
 from collections import Counter
 from typing import Any
 
@@ -530,12 +531,12 @@ class RecordConverter:
         ``given`` (a boolean mask per total) says the total was given, it keeps the given cell."""
 
         for total, parts in self.spec.sums.items():
-            values = np.stack([_floats(frame[part]) for part in parts])
+            values = np.stack([frame_numbers(frame[part]) for part in parts])
             added = values.sum(axis=0)
             decimals = self.numeric_state[total].get("decimals")
             if decimals is not None:
                 added = np.round(added, decimals)
-            current = _floats(frame[total])
+            current = frame_numbers(frame[total])
             nullable = total in self.spec.nullable
             summed = np.where(np.isnan(added), np.nan if nullable else current, added)
             if given is not None and total in given:
@@ -557,7 +558,7 @@ class RecordConverter:
             rows = len(gaps[name])
             given_first = np.asarray(given.get(first, np.zeros(rows, bool)), bool)
             given_second = np.asarray(given.get(second, np.zeros(rows, bool)), bool)
-            values = {first: _floats(frame[first]), second: _floats(frame[second])}
+            values = {column: self.frame_numbers(frame, column) for column in (first, second)}
             moved = {
                 first: np.where(given_first, np.nan, at_resolution(first, values[second] + gaps[name])),
                 second: np.where(
@@ -567,7 +568,8 @@ class RecordConverter:
             for column in (first, second):
                 kept = np.where(np.isnan(moved[column]), values[column], moved[column])
                 missing = np.isnan(kept) if column in self.spec.nullable else None
-                frame[column] = _user_numbers(kept, self.numeric_state[column], False, missing)
+                is_datetime = column in self.spec.datetime
+                frame[column] = _user_numbers(kept, self.numeric_state[column], is_datetime, missing)
 
     def fit_difference_maps(self, samples, table: Table) -> None:
         """Per difference, the map from its first column as sampled (the second plus the drawn gap, in
@@ -577,15 +579,23 @@ class RecordConverter:
         sum only as nearly as the model pairs them: on survival's rhDNase the infusion's stop day, the
         start plus its length, had lost 0.016 of its shape. The map gives the sum the column's own
         marginal back, and moves each gap as little as that takes.
+
+        No map is fitted where the training quantiles are too few to place the column more finely than
+        its gap spreads (its interquartile range over the square root of its rows, about a quantile's
+        standard error, above the gap's): an interview's end, an hour after its start in a year of
+        interviews, would be moved by days of sampling noise.
         """
 
         self.difference_maps = {}
         self._inverse_graph = GraphCache(self.tf_inverse)
         levels = np.linspace(0.0, 1.0, DIFFERENCE_MAP_LEVELS)
-        for first, _ in self.spec.differences.values():
-            drawn = _floats(samples[first])
+        for name, (first, _) in self.spec.differences.items():
+            drawn = self.frame_numbers(samples, first)
             drawn, data = drawn[np.isfinite(drawn)], self._numeric_values(table, first)
-            data = data[np.isfinite(data)]
+            data, gaps = data[np.isfinite(data)], self._numeric_values(table, name)
+            gaps = gaps[np.isfinite(gaps)]
+            if len(data) and _spread(data) / np.sqrt(len(data)) > _spread(gaps):
+                continue
             if len(drawn) >= MIN_DIFFERENCE_MAP_ROWS and len(data) >= MIN_DIFFERENCE_MAP_ROWS:
                 self.difference_maps[first] = [
                     np.quantile(drawn, levels).tolist(),
@@ -593,10 +603,14 @@ class RecordConverter:
                 ]
         self._inverse_graph = GraphCache(self.tf_inverse)  # traced afresh, with the maps
 
+    def frame_numbers(self, frame, column: str) -> np.ndarray:
+        """``frame[column]`` (a user's or sampled frame) as the model's numbers (`frame_numbers`)."""
+        return frame_numbers(frame[column], column in self.spec.datetime)
+
     def drawn_gaps(self, frame) -> dict[str, np.ndarray]:
         """Per difference, first - second in a user's ``frame`` as drawn (see `restore_differences`)."""
         return {
-            name: _floats(frame[first]) - _floats(frame[second])
+            name: self.frame_numbers(frame, first) - self.frame_numbers(frame, second)
             for name, (first, second) in self.spec.differences.items()
         }
 
@@ -633,6 +647,12 @@ class RecordConverter:
 #: Quantile levels of a difference's map (`RecordConverter.fit_difference_maps`), and the rows it needs.
 DIFFERENCE_MAP_LEVELS = 201
 MIN_DIFFERENCE_MAP_ROWS = 100
+
+
+def _spread(values: np.ndarray) -> float:
+    """The interquartile range: a spread that a few interviews lasting weeks do not set."""
+    low, high = np.quantile(values, [0.25, 0.75]) if len(values) else (0.0, 0.0)
+    return float(high - low)
 
 
 def _tf_interpolate(values, sampled, data):
@@ -1087,10 +1107,17 @@ def _epoch_seconds(times) -> np.ndarray:
     return np.where(missing, np.nan, times.astype("int64").to_numpy().astype("float64") / 1e9)
 
 
-def _floats(values) -> np.ndarray:
-    """A column of a sampled or user's frame as float64, anything that is no number as NaN."""
+def frame_numbers(values, is_datetime: bool = False) -> np.ndarray:
+    """A numeric column of a sampled or user's frame as float64, in the units the model reads it in:
+    seconds since 1970 for a datetime column (UTC for times in a zone), anything that is no number
+    (or no time) as NaN."""
     import pandas as pd
 
+    if is_datetime:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas' note on inferring a format, for text times
+            times = pd.to_datetime(pd.Series(values), errors="coerce", utc=True, format="mixed")
+        return _epoch_seconds(times)
     return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy("float64")
 
 

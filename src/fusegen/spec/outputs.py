@@ -203,7 +203,8 @@ class RecordOutput(_Output):
         default_factory=dict,
         description="Numeric columns the record holds that the data does not, each the difference of two "
         "of its numeric columns, {'arr_delay - dep_delay': [arr_delay, dep_delay]}: computed from the "
-        "rows, modelled as a column of its own, and left out of what sampling, imputation and export "
+        "rows (in seconds for two datetime columns, {'end - start': [end, start]}), modelled as a column of its "
+        "own, and left out of what sampling, imputation and export "
         "return, where the first column is the second plus the drawn difference (a given first column "
         "stays as given). A column that follows another closely (an arrival delay its departure delay) "
         "keeps their gap's spread, which decoding each on its own can lose. Each name joins the record's "
@@ -222,8 +223,9 @@ class RecordOutput(_Output):
     )
     orders: list[list[str]] = Field(
         default_factory=list,
-        description="Pairs [low, high] of numeric columns with low <= high in every training row where both "
-        "are present, [[balance, loan_amount]]: a sampled or imputed row that breaks one is drawn again "
+        description="Pairs [low, high] of numeric columns (two plain numbers, or two datetimes: a start "
+        "before its end) with low <= high in every training row where both are present, [[balance, "
+        "loan_amount]]: a sampled or imputed row that breaks one is drawn again "
         "(with its conditions), and `sample` warns of any still breaking it after the redraws (a given "
         "cell can rule the order out). `fusegen init` detects them.",
     )
@@ -323,12 +325,14 @@ class RecordOutput(_Output):
             raise ValueError(
                 f"orders takes pairs [low, high] of two different columns; received {self.orders}"
             )
-        stray = sorted(
-            {column for pair in self.orders for column in pair} - (set(self.numeric) - set(self.datetime))
-        )
+        stray = sorted({column for pair in self.orders for column in pair} - set(self.numeric))
         if stray:
+            raise ValueError(f"orders names columns that are not numeric columns of the record: {stray}")
+        mixed = [pair for pair in self.orders if self._mixes_dates(pair)]
+        if mixed:
             raise ValueError(
-                f"orders names columns that are not numeric (non-datetime) columns of the record: {stray}"
+                f"orders pairs a datetime column with a plain number in {mixed}: each pair is two datetime "
+                "columns (a start before its end) or two plain numeric ones"
             )
         self._check_differences()
         chained = sorted(set(self.determined_by) & set(self.determined_by.values()))
@@ -340,8 +344,11 @@ class RecordOutput(_Output):
             )
         return self
 
+    def _mixes_dates(self, pair) -> bool:
+        return len({column in self.datetime for column in pair}) > 1
+
     def _check_differences(self) -> None:
-        numbers = set(self.numeric) - set(self.datetime)
+        numbers = set(self.numeric)
         summed = set(self.sums) | {part for parts in self.sums.values() for part in parts}
         pairs = list(self.differences.values())
         firsts = [pair[0] for pair in pairs if len(pair) == 2]
@@ -353,6 +360,8 @@ class RecordOutput(_Output):
                 or pair[0] == pair[1]
                 or not set(pair) <= numbers - set(self.differences)
                 or set(pair) & summed
+                or name in self.datetime
+                or self._mixes_dates(pair)
                 for name, pair in self.differences.items()
             )
             or len(firsts) != len(set(firsts))
@@ -360,8 +369,9 @@ class RecordOutput(_Output):
         ):
             raise ValueError(
                 "differences takes {name: [first, second]}: a numeric (non-datetime) column of the record "
-                "computed as first - second, two other such columns, none of them in output.sums or "
-                f"another difference's name, each first column in one difference and never a second; "
+                "computed as first - second, two other numeric columns (both plain numbers, or both "
+                "datetimes, whose difference is in seconds), none of them in output.sums or another "
+                "difference's name, each first column in one difference and never a second; "
                 f"received {self.differences}"
             )
 
