@@ -184,6 +184,44 @@ def test_train_then_predict_on_a_users_csv(tmp_path):
     assert len(err.strip().splitlines()) == 1
 
 
+def test_train_refuses_a_file_a_foreign_folder_and_an_old_run_unless_told_to_overwrite(tmp_path):
+    """Training into a folder holding a run replaced its model and left the old checkpoints, logs
+    and report beside it; into a file it failed after loading the data, with TensorFlow's words."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(size=80), "kind": rng.choice(["a", "b"], 80)}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "name: t\ndata: {source: t.csv}\noutput: {kind: record, numeric: [x], categorical: [kind]}\n"
+        "objective: {type: cvae}\ntraining: {epochs: 2, batch_size: 16}\n"
+    )
+    code, _, err = cli("train", spec, "--out", tmp_path / "t.csv", "--quiet")
+    assert code == 1 and "--out '" in err and "t.csv' is a file" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    code, _, err = cli("train", spec, "--out", tmp_path / "mine", "--quiet")
+    assert code == 1 and "holds files that are no fusegen run (notes.txt)" in err
+    run = tmp_path / "run"
+    code, _, err = cli("train", spec, "--out", run, "--quiet")
+    assert code == 0, err
+    (run / "report.html").write_text("old report")
+    (run / "checkpoints" / "epoch_0099").mkdir()
+    (run / "samples.csv").write_text("x\n1\n")  # the user's own file, written beside the run
+    code, _, err = cli("train", spec, "--out", run, "--quiet")
+    assert code == 1 and "already holds a run" in err and "--overwrite" in err
+    assert (run / "report.html").exists()
+    code, out, err = cli("train", spec, "--out", run, "--quiet", "--overwrite")
+    assert code == 0, err
+    assert "cleared the run" in out and (run / "manifest.json").exists()
+    assert not (run / "report.html").exists() and not (run / "checkpoints" / "epoch_0099").exists()
+    assert (run / "samples.csv").read_text() == "x\n1\n"
+    fusegen_module.load(run)  # a whole run, verified against its manifest
+
+
 @pytest.mark.slow
 def test_train_resume_and_sample_from_the_cli(tmp_path, examples_dir):
     import numpy as np

@@ -38,6 +38,52 @@ RUN_FILES = ("spec.yaml", "preprocessing.json", "plan.json", "history.json", REF
 REQUIRED_FILES = ("spec.yaml", "preprocessing.json", "condition.keras")
 
 
+#: What training, evaluation and the report add to a run directory beside its files.
+RUN_FOLDERS = ("checkpoints", "logs", "evaluation")
+REPORT_FILE = "report.html"
+
+
+def check_run_destination(run_dir: str | Path, resume: bool, overwrite: bool, chief: bool = True) -> bool:
+    """Before training writes ``run_dir``: refuse a file, a folder holding files that are no run, and
+    (unless ``overwrite``) a run, whose old checkpoints, logs and report would otherwise stay beside
+    the new model. ``resume`` continues the run there. True where a run is there to clear
+    (`clear_run_files`). A worker that is not the ``chief`` writes elsewhere: it may find the run
+    the chief has begun there."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(
+            f"--out '{run_dir}' is a file; train writes a run directory, a folder of the model's files.",
+            hint="pass the name of a new folder, such as --out runs/first.",
+        )
+    if resume or not chief or not run_dir.is_dir():
+        return False
+    held = sorted(path.name for path in run_dir.iterdir())
+    if not held:
+        return False
+    if not (set(held) & {MANIFEST, "checkpoints"}):
+        raise RunError(
+            f"--out '{run_dir}' already holds files that are no fusegen run ({', '.join(held[:5])}"
+            f"{', ...' if len(held) > 5 else ''}); the run's files would be mixed with them.",
+            hint="pass an empty or new folder for the run.",
+        )
+    if not overwrite:
+        raise RunError(
+            f"--out '{run_dir}' already holds a run; training again would replace its model and leave "
+            "its old checkpoints, logs, evaluation and report beside the new one.",
+            hint="pass --overwrite to replace that run, --resume to continue it, or a new folder.",
+        )
+    return True
+
+
+def clear_run_files(run_dir: str | Path) -> None:
+    """Remove what fusegen wrote to ``run_dir`` (files, checkpoints, logs, evaluation, report), and
+    nothing else: a sample the user wrote there stays."""
+    ours = set(RUN_FILES) | set(RUN_FOLDERS) | {MANIFEST, REPORT_FILE}
+    for path in Path(run_dir).iterdir():
+        if path.name in ours or path.suffix == ".keras":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
 def atomic_save_model(model, path: str | Path) -> None:
     """Save a Keras model to ``path`` through a temporary name."""
     path = Path(path)

@@ -198,6 +198,9 @@ def train(
     resume: bool = typer.Option(
         False, "--resume", help="Continue from the last complete checkpoint in --out."
     ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace the run already in --out (its checkpoints, logs and report too)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     untrusted: bool = UNTRUSTED_OPTION,
 ):
@@ -205,10 +208,18 @@ def train(
 
     Checkpoints go to RUN_DIR/checkpoints every training.checkpoint_every
     epochs and TensorBoard logs to RUN_DIR/logs; --resume continues an
-    interrupted run with its optimizer state.
+    interrupted run with its optimizer state. A folder already holding a
+    run is refused unless --overwrite (or --resume) says what to do with it.
     """
+    from fusegen.artifacts import check_run_destination, clear_run_files
+    from fusegen.training import is_chief
+
+    replacing = check_run_destination(out, resume, overwrite, chief=is_chief())
     _load_tensorflow()
     generator = _generator(spec, untrusted)
+    if replacing:  # only once the spec has loaded: a typo in it leaves the old run as it was
+        clear_run_files(out)
+        typer.echo(f"--overwrite: cleared the run in {out}")
     started = time.perf_counter()
     generator.fit(
         epochs=epochs,
