@@ -182,6 +182,13 @@ def test_train_then_predict_on_a_users_csv(tmp_path):
     )
     assert code == 1 and "no input 'kind' (column 'kind')" in err
     assert len(err.strip().splitlines()) == 1
+    # A file with none of the generator's columns is the wrong file, not a request for free draws.
+    pd.DataFrame({"foo": [1, 3], "bar": [2, 4]}).to_csv(tmp_path / "unrelated.csv", index=False)
+    code, _, err = cli(
+        "predict", tmp_path / "run", "--inputs", tmp_path / "unrelated.csv", "--out", tmp_path / "o.csv"
+    )
+    assert code == 1 and "has none of the generator's input columns ['kind', 'size']" in err
+    assert not (tmp_path / "o.csv").exists()
 
 
 def test_train_refuses_a_file_a_foreign_folder_and_an_old_run_unless_told_to_overwrite(tmp_path):

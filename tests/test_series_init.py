@@ -941,6 +941,9 @@ def test_init_refuses_a_column_in_two_parts_and_a_horizon_or_context_under_one_s
     for options, message in cases:
         with pytest.raises(DataError, match=message):
             init_spec(path, series={"targets": ["demand"], "time_column": "time", **options})
+    # geepack's dietox (the session-45 sweep): a target named twice became two channels, and one came back.
+    with pytest.raises(DataError, match=r"--target names \['demand'\] more than once.*--target demand\.$"):
+        init_spec(path, series={"targets": ["demand", "demand"], "time_column": "time"})
     result = CliRunner().invoke(app, ["init", str(path), "--target", "demand", "--horizon", "0"])
     assert result.exit_code == 1 and "--horizon takes a number of steps" in str(
         result.exception or result.output

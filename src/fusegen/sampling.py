@@ -551,6 +551,15 @@ def _conditions_table(generator, conditions, strict: bool):
                 stacklevel=4,
             )
             unknown = []
+        if not strict and generator.spec.inputs and table.columns and not set(table.columns) - set(unknown):
+            # predict reads a user's whole table and passes its other columns by; one with none of the
+            # generator's columns is the wrong file, not a request for unconditional draws.
+            raise DataError(
+                f"{table.origin} has none of the generator's input columns {sorted(known)}"
+                + (f" or record columns {sorted(record)}" if record else "")
+                + f"; its columns are {sorted(table.columns)[:10]}.",
+                hint="pass the table with the columns the generator was trained on.",
+            )
         if unknown and strict:
             raise DataError(
                 f"conditions name {unknown}, but the generator has no such input"

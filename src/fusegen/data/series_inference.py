@@ -456,6 +456,15 @@ def _require_one_part_each(path: Path, named: dict[str, list[str]]) -> None:
     ahead (the forecast would read its own answer), nor the time or the group."""
     seen: dict[str, str] = {}
     for option, columns in named.items():
+        repeated = sorted({column for column in columns if columns.count(column) > 1})
+        if repeated:
+            # Else each became two channels of the spec, and the samples came back with one column.
+            raise DataError(
+                f"{path.name}: {option} names {repeated} more than once; received {option} "
+                + f" {option} ".join(columns)
+                + ".",
+                hint=f"name each column once: {option} " + f" {option} ".join(dict.fromkeys(columns)) + ".",
+            )
         for column in columns:
             if column in seen and seen[column] != option:
                 raise DataError(
