@@ -219,6 +219,27 @@ def test_imputation_beats_mean_imputation_on_the_masked_cells(generator):
     assert (voted[hole] == truth["c"].to_numpy()[hole]).mean() > (truth["c"][hole] == "a").mean() + 0.1
 
 
+def test_expected_imputation_keeps_each_columns_decimals(tmp_path):
+    """nlme's Quinidine records times to the hundredth; the mean of the draws came back as
+    889.8385000000001 where each draw was 160.63."""
+    rng = np.random.default_rng(0)
+    rows = 300
+    time = np.round(rng.gamma(2.0, 100.0, rows), 2)
+    frame = pd.DataFrame({"time": time, "dose": np.round(time / 10 + rng.normal(0, 2, rows), 1),
+                          "race": rng.choice(["a", "b"], rows)})  # fmt: skip
+    frame.to_csv(tmp_path / "doses.csv", index=False)
+    spec, _ = infer_record_spec(tmp_path / "doses.csv")
+    spec["training"].update(epochs=2, steps_per_epoch=10)
+    generator = fusegen.Generator(load_spec(spec), base_dir=tmp_path).fit(verbose=0)
+    holed = frame.head(60).copy()
+    holed.loc[:29, "time"] = np.nan
+    holed.loc[30:, "dose"] = np.nan
+    expected = generator.impute(holed, strategy="expected")
+    np.testing.assert_array_equal(expected["time"], np.round(expected["time"], 2))
+    np.testing.assert_array_equal(expected["dose"], np.round(expected["dose"], 1))
+    assert expected["time"].head(30).nunique() > 1  # filled, and not all alike
+
+
 def test_expected_imputation_is_closer_to_the_hidden_cells_than_one_draw(generator):
     truth = table(500, seed=13)
     holed, holes = masked(truth, 0.2, seed=14)

@@ -173,7 +173,7 @@ def impute(
         options["num_samples"] = EXPECTED_DRAWS
     result = concatenate_chunks(list(iter_samples(generator, table, options)))
     if strategy == "expected":
-        result = _expected_cells(result, spec.output, table.num_rows, EXPECTED_DRAWS)
+        result = _expected_cells(result, generator.preprocessor_.output, table.num_rows, EXPECTED_DRAWS)
     # The table's own columns in its order: record columns imputed, input-only columns as they were.
     rows = np.repeat(np.arange(table.num_rows), num_imputations)
     _keep_observed_text(result, table, spec.output, rows)
@@ -301,9 +301,11 @@ def _keep_observed_text(result, table, output, rows) -> None:
         result[column] = merged
 
 
-def _expected_cells(draws, output, rows: int, per_row: int):
+def _expected_cells(draws, converter, rows: int, per_row: int):
     """One row per input row from ``draws`` (``per_row`` consecutive draws each): each record column's
-    centre over its draws. An observed cell is the same in every draw, so it comes back as given."""
+    centre over its draws, at the column's own decimals (``converter``'s, a `RecordConverter`). An
+    observed cell is the same in every draw, so it comes back as given."""
+    output = converter.spec
     result = draws.iloc[::per_row].reset_index(drop=True)
     for column in output.data_numeric():
         values = draws[column].to_numpy()
@@ -320,7 +322,9 @@ def _expected_cells(draws, output, rows: int, per_row: int):
             # Whole numbers stay whole, in the type sampling gives them (int64, or Int64 where nullable).
             result[column] = pd.Series(np.round(mean)).astype(dtype).to_numpy()
             continue
-        result[column] = mean
+        decimals = converter.numeric_state[column].get("decimals")
+        # Times recorded to the hundredth come back so, not as 889.8385000000001.
+        result[column] = np.round(mean, decimals) if decimals is not None else mean
     owner = np.repeat(np.arange(rows), per_row)
     for column in output.categorical:
         codes, labels = pd.factorize(draws[column], use_na_sentinel=False)
