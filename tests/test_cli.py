@@ -229,6 +229,23 @@ def test_train_refuses_a_file_a_foreign_folder_and_an_old_run_unless_told_to_ove
     fusegen_module.load(run)  # a whole run, verified against its manifest
 
 
+def test_written_files_take_the_mode_a_plain_open_gives(tmp_path):
+    """Files went through mkstemp, which makes them 0600: a team could not read each other's samples."""
+    import pandas as pd
+
+    from fusegen.fileio import atomic_write_text
+    from fusegen.writers import write_output_stream
+
+    previous = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "spec.yaml", "name: x\n")
+        write_output_stream([pd.DataFrame({"x": [1.5, 2.0]})], tmp_path / "samples.csv")
+    finally:
+        os.umask(previous)
+    for name in ("spec.yaml", "samples.csv"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+
+
 @pytest.mark.slow
 def test_train_resume_and_sample_from_the_cli(tmp_path, examples_dir):
     import numpy as np

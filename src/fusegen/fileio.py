@@ -16,11 +16,25 @@ from pathlib import Path
 from typing import Any
 
 
+def temporary_beside(path: Path) -> tuple[int, str]:
+    """An open handle and the name of a new temporary file beside ``path``, to be renamed over it.
+
+    ``mkstemp`` makes it readable by its owner alone (0600), and the rename kept that: samples,
+    reports and specs came out unreadable to the rest of a team. It gets the mode a plain ``open``
+    would give (0644 under the usual umask 022).
+    """
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(temporary, 0o666 & ~mask)
+    return handle, temporary
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write to a temporary file beside ``path``, then rename: readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = temporary_beside(path)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from fusegen.errors import DataError
-from fusegen.fileio import atomic_write_bytes, atomic_write_text
+from fusegen.fileio import atomic_write_bytes, atomic_write_text, temporary_beside
 
 
 def write_outputs(
@@ -275,10 +275,9 @@ def _chain(first, rest):
 
 def _stream_records(first, rest, path: Path, datetime_formats: dict[str, str] | None = None) -> int:
     import os
-    import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = temporary_beside(path)
     os.close(handle)
     count = 0
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from fusegen.fileio import temporary_beside
 from fusegen.metrics.tabular import CATEGORICAL, DATETIME, _label_missing, _prepare_frames
 
 #: matplotlib's first two default colours: real data blue, generated data orange, in every plot.
@@ -67,8 +67,7 @@ def plot_record_comparison(
 
     Example:
 
-    >>> import tempfile
-    >>> frame = pd.DataFrame({"size": [1.0, 2.0, 3.5], "weight": [2.0, 1.0, 4.0], "grade": list("aab")})
+    >>>     >>> frame = pd.DataFrame({"size": [1.0, 2.0, 3.5], "weight": [2.0, 1.0, 4.0], "grade": list("aab")})
     >>> paths = plot_record_comparison(frame, frame, tempfile.mkdtemp())
     >>> sorted(paths)
     ['correlations', 'distributions']
@@ -181,7 +180,7 @@ def _correlations_figure(real: pd.DataFrame, synthetic: pd.DataFrame) -> Figure:
 def _save(figure: Figure, path: Path) -> None:
     """Render to a temporary file beside ``path``, then rename it into place."""
     FigureCanvasAgg(figure)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    handle, temporary = temporary_beside(path)
     try:
         with os.fdopen(handle, "wb") as file:
             figure.savefig(file, format="png", dpi=100)
