@@ -791,6 +791,19 @@ def test_windows_refuse_a_time_that_repeats_within_a_group(tmp_path):
         in message
     )
     assert len(windows_of("series")) == 6 * 5  # 24 quarters hold five windows of 8 at stride 4
+    # Whole-number times are named as Python writes them (dietox's week 4, not np.int64(4)).
+    from fusegen.data.sources import Table
+
+    weeks = Table({"t": np.array([1, 2, 3, 4, 4, 5, 6, 7, 8, 9]), "count": np.arange(10.0)}, origin="weeks")
+    spec = load_spec(
+        {
+            "data": {"windows": {"length": 4, "stride": 1, "time_column": "t"}},
+            "inputs": {"history": {"kind": "sequence", "steps": 4, "channels": 1, "columns": ["count"]}},
+            "output": {"kind": "vector", "size": 1, "column": "count"},
+        }
+    )
+    with pytest.raises(DataError, match="the first 4 in 2 rows"):
+        window_table(weeks, spec)
 
 
 def test_a_series_that_is_not_numbers_names_its_first_bad_cell_and_row(tmp_path):

@@ -272,10 +272,15 @@ def _no_repeated_times(table: Table, times: np.ndarray, groups: np.ndarray, wind
         )
     raise DataError(
         f"{table.origin}: data.windows.time_column '{column}': {count} time(s) repeat {within}, the first "
-        f"{table.columns[column][start]!r}{of_group} in {len(rows)} rows, {table.rows_label(rows)}; each "
+        f"{_plain(table.columns[column][start])!r}{of_group} in {len(rows)} rows, {table.rows_label(rows)}; each "
         "series needs one row per time, or its windows interleave several series or repeat readings.",
         hint=hint,
     )
+
+
+def _plain(value):
+    """A cell as Python writes it (4, not numpy's np.int64(4))."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _sortable_times(times: np.ndarray, column: str, table: Table) -> np.ndarray:
