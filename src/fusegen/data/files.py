@@ -44,6 +44,8 @@ def read_file(path: str | Path, delimiter: str | None = None, encoding: str = "u
             f"data file '{path}' is empty: expected a header row of column names, then one row per record.",
             hint="check that the file was written completely, or point to the right file.",
         )
+    if suffix == ".csv":
+        _require_text(path, encoding)
     try:
         if suffix == ".csv":
             return table_from_frame(_read_csv(path, delimiter, encoding), origin=str(path), files=[path])
@@ -59,6 +61,36 @@ def read_file(path: str | Path, delimiter: str | None = None, encoding: str = "u
     raise DataError(
         f"data file '{path}' has an unsupported extension '{suffix}'; expected .csv, .parquet or .npz."
     )
+
+
+#: The first bytes of files that are no text, and what they are.
+BINARY_SIGNATURES = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"PAR1": "a Parquet file (name it .parquet)",
+    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx workbook is one: save it as CSV)",
+    b"\xd0\xcf\x11\xe0": "an old Excel .xls workbook (save it as CSV)",
+    b"%PDF": "a PDF document",
+    b"\x1f\x8b": "a gzip archive (decompress it first)",
+}
+
+
+def _require_text(path: Path, encoding: str) -> None:
+    """Refuse a .csv file that holds no text: read as cp1252 a PNG became a table of one column, 'PNG'."""
+    with path.open("rb") as handle:
+        start = handle.read(4096)
+    kind = next((name for magic, name in BINARY_SIGNATURES.items() if start.startswith(magic)), None)
+    # UTF-16 and UTF-32 text holds NUL bytes; every other encoding a CSV comes in does not.
+    wide = encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32"))
+    if kind is None and b"\x00" in start and not wide:
+        kind = "binary data (NUL bytes), not text"
+    if kind is not None:
+        raise DataError(
+            f"data file '{path}' is named .csv but holds {kind}; expected text, a header row of column names "
+            "then one row per record.",
+            hint="point to the CSV file itself, or give the file the extension of what it holds.",
+        )
 
 
 def _blank(path: Path) -> bool:
@@ -179,6 +211,7 @@ def _read_parquet(path: Path):
 
 def detect_csv_delimiter(path: str | Path, encoding: str = "utf-8") -> str:
     """The delimiter `read_file` reads the CSV file at ``path`` with when none is given."""
+    _require_text(Path(path), encoding)
     return detect_delimiter(*_csv_sample(Path(path), encoding))
 
 
@@ -194,7 +227,10 @@ def detect_delimiter(sample: str, complete: bool = True) -> str:
     ';'
     """
     for candidate in CSV_DELIMITERS:
-        records = [record for record in csv.reader(io.StringIO(sample), delimiter=candidate) if record]
+        try:
+            records = [record for record in csv.reader(io.StringIO(sample), delimiter=candidate) if record]
+        except csv.Error:  # a stray carriage return: pandas reads what it can, and names what it cannot
+            continue
         if not complete:
             records = records[:-1] or records
         if records and len(records[0]) > 1 and all(len(record) == len(records[0]) for record in records):
