@@ -67,7 +67,8 @@ def plot_record_comparison(
 
     Example:
 
-    >>>     >>> frame = pd.DataFrame({"size": [1.0, 2.0, 3.5], "weight": [2.0, 1.0, 4.0], "grade": list("aab")})
+    >>> import tempfile
+    >>> frame = pd.DataFrame({"size": [1.0, 2.0, 3.5], "weight": [2.0, 1.0, 4.0], "grade": list("aab")})
     >>> paths = plot_record_comparison(frame, frame, tempfile.mkdtemp())
     >>> sorted(paths)
     ['correlations', 'distributions']
