@@ -371,6 +371,10 @@ def test_rebalancing_gives_the_asked_shares_by_conditioning(generator):
             None, num_samples=10, seed=11, rebalance={"c": {"a": 0.5}}, label_check=False
         )
     assert (alone["c"] == "a").all()
+    # One row cannot hold equal shares of two labels: one label gets none, and that is said.
+    with pytest.warns(FusegenWarning, match=r"rebalance 'c': 1 of the 2 labels asked for get no row of the 1 drawn "
+                                            r"\(\['.'\]\); draw at least 2 rows for each to get one"):  # fmt: skip
+        generator.sample(None, num_samples=1, seed=12, rebalance="c", label_check=False)
 
 
 def test_the_label_check_keeps_rebalanced_rows_that_look_like_their_label(generator):

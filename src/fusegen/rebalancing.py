@@ -55,6 +55,7 @@ def rebalanced(generator, table: Table | None, rows: np.ndarray, rebalance, seed
     labels = _known_labels(generator, column)
     weights = _weights(column, shares, labels)
     counts = _whole_counts(weights, len(rows))
+    _warn_of_labels_left_out(column, weights, counts)
     _warn_of_rare_labels(generator, column, dict(zip(weights, counts, strict=True)))
     assigned = np.repeat(np.array(list(weights), dtype=object), counts)
     np.random.default_rng(seed).shuffle(assigned)
@@ -71,6 +72,22 @@ def rebalanced(generator, table: Table | None, rows: np.ndarray, rebalance, seed
         )
     columns[column] = assigned
     return Table(columns, origin="the conditions")
+
+
+def _warn_of_labels_left_out(column: str, weights: dict[str, float], counts: np.ndarray) -> None:
+    """Five rows of seven labels' equal shares gave two labels none, with nothing to say so."""
+    left_out = [
+        label for label, count in zip(weights, counts, strict=True) if weights[label] > 0 and not count
+    ]
+    if left_out:
+        needed = int(np.ceil(1.0 / min(weight for weight in weights.values() if weight > 0)))
+        warnings.warn(
+            f"rebalance '{column}': {len(left_out)} of the {sum(1 for w in weights.values() if w > 0)} labels "
+            f"asked for get no row of the {int(counts.sum())} drawn ({left_out[:5]}"
+            f"{' ...' if len(left_out) > 5 else ''}); draw at least {needed} rows for each to get one.",
+            FusegenWarning,
+            stacklevel=4,
+        )
 
 
 #: A label with fewer training rows than this gives rebalanced rows worth a warning.
