@@ -445,6 +445,25 @@ def test_a_rare_pass_takes_few_rounds_of_several_candidates_and_stays_unbiased()
     assert abs(kept["v"].mean() - 0.05) < 0.002 and abs(kept["v"].std() - 0.0289) < 0.002
 
 
+def test_impute_keeps_a_label_never_seen_in_training_as_given_and_fills_the_rest(generator):
+    """A new store or product in a table to fill: impute refused the whole table over one cell. A
+    condition to sample from is a request, where a label never seen is likely a typo and refused
+    (below); an observed cell is a fact about its row, kept as given."""
+    truth = table(40, seed=21)
+    holed = truth.copy().astype({"c": object})
+    holed.loc[[0, 1, 2], "c"] = "e"  # a label training never saw
+    holed.loc[[0, 5], "x"] = np.nan
+    with pytest.warns(
+        FusegenWarning,
+        match=r"column 'c' holds 1 label\(s\) never seen in training in 3 observed cell\(s\) \(\['e'\]\)",
+    ):
+        filled = generator.impute(holed, seed=0)
+    assert filled["c"].tolist()[:3] == ["e"] * 3 and (filled["c"][3:] == truth["c"][3:]).all()
+    assert filled["x"].notna().all() and (filled["x"].drop([0, 5]) == truth["x"].drop([0, 5])).all()
+    twice = generator.impute(holed, seed=0, num_imputations=2)
+    assert (twice["c"].to_numpy()[:6] == "e").all()
+
+
 def test_bad_conditions_get_errors_that_name_what_to_fix(generator, tmp_path):
     with pytest.raises(DataError, match=r"conditions name \['z'\].*no such input or column.*'c', 'x', 'y'"):
         generator.sample({"z": [1.0]})

@@ -41,6 +41,7 @@ import pandas as pd
 
 from fusegen.data.checks import is_missing, likely_renames, renames_text, text_among_numbers
 from fusegen.data.record_cells import record_columns
+from fusegen.data.records import MISSING
 from fusegen.errors import DataError, FusegenError, FusegenWarning
 from fusegen.writers import concatenate_chunks
 
@@ -81,8 +82,9 @@ def impute(
             trained without ``conditioning.any_column``, or ``strategy`` is
             unknown or ``"expected"`` with ``num_imputations`` above 1.
         DataError: columns the generator does not know while it lacks some
-            of its own (a renamed column?), no record column at all, or
-            unknown labels. Unknown columns beside all of the generator's
+            of its own (a renamed column?), or no record column at all. A
+            label never seen in training is kept as given, with a warning, and
+            conditions nothing. Unknown columns beside all of the generator's
             (the row names ``fusegen init`` left out) are kept as given,
             with a warning.
     """
@@ -169,6 +171,7 @@ def impute(
     }  # fmt: skip
     if columns is None:
         _warn_of_gaps_by_nature(generator, table, given)
+    table, unseen = _hide_unseen_labels(generator, table)
     if strategy == "expected":
         options["num_samples"] = EXPECTED_DRAWS
     result = concatenate_chunks(list(iter_samples(generator, table, options)))
@@ -179,6 +182,10 @@ def impute(
     _keep_observed_text(result, table, spec.output, rows)
     if columns is not None:
         _keep_missing_outside(result, table, [column for column in given if column not in columns], rows)
+    for column, (cells, labels) in unseen.items():
+        merged = result[column].astype(object).to_numpy(copy=True)
+        merged[cells[rows]] = labels[rows][cells[rows]]
+        result[column] = merged
     for column in original.columns:
         if column not in result.columns:
             result[column] = _whole_numbers_as_integers(
@@ -273,6 +280,38 @@ def _keep_missing_outside(result, table, kept: list[str], rows) -> None:
             if pd.api.types.is_integer_dtype(values.dtype):
                 values = values.astype("Int64")  # whole numbers with gaps, as sampling gives them
             result[column] = values.mask(pd.Series(missing, index=result.index))
+
+
+def _hide_unseen_labels(generator, table):
+    """``table`` with the observed labels training never saw left empty, and per such column where
+    they were and what they hold, to be put back as given after the fill.
+
+    A new store, a new product: a label the model has no id for is a fact about the row that it cannot
+    read, as a number far outside the training range is one it reads at the range's edge. Refusing the
+    whole table over it lost the other rows' fills; the row's other cells are drawn without it.
+    """
+    converter = generator.preprocessor_.output
+    hidden, unseen = {}, {}
+    for column in generator.spec.output.categorical:
+        if column not in table.columns:
+            continue
+        labels, observed = converter.given_labels(table, column)
+        known = [str(label) for label in converter.vocabularies[column] if label != MISSING]
+        cells = observed & ~np.isin(labels, known)
+        if not cells.any():
+            continue
+        raw = np.asarray(table.columns[column], dtype=object)
+        unseen[column] = (cells, raw.copy())
+        hidden[column] = np.where(cells, None, raw)
+        examples = sorted({str(label) for label in labels[cells]})
+        warnings.warn(
+            f"column '{column}' holds {len(examples)} label(s) never seen in training in {int(cells.sum())} "
+            f"observed cell(s) ({examples[:5]}{' ...' if len(examples) > 5 else ''}); they are kept as given, "
+            "not imputed, and do not condition their rows' other cells (the model has no id for them).",
+            FusegenWarning,
+            stacklevel=3,
+        )
+    return (table.with_columns(hidden) if hidden else table), unseen
 
 
 def _keep_observed_text(result, table, output, rows) -> None:
