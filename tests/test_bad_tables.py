@@ -934,7 +934,8 @@ def test_init_models_a_repeated_identifier_as_labels_that_fix_other_columns(tmp_
      ("user-id", True), ("PatientID", True), ("patientId", True), ("store id", True),
      ("humid", False), ("paid", False), ("idle", False), ("valid", False), ("acid", False),
      ("Idaho", False), ("ID2", False), ("width", False), ("seqno", True), ("serial_number", True),
-     ("sequence", False), ("series", False), ("idno", True), ("IDNO", True), ("idnum", True), ("idol", False)],
+     ("sequence", False), ("series", False), ("idno", True), ("IDNO", True), ("idnum", True), ("idol", False),
+     ("Subject", True), ("subject_no", True), ("patient", True), ("subjective", False), ("patients", False)],
 )  # fmt: skip
 def test_an_identifier_is_named_as_one(name, identifier):
     assert bool(IDENTIFIER_NAME.search(name)) is identifier
