@@ -384,6 +384,13 @@ def test_init_from_an_image_folder_then_train_and_sample(tmp_path):
     )
     assert code == 0, err
     assert len(list((tmp_path / "out").glob("*.png"))) == 4
+    # A spec written by hand names the folder relative to itself, wherever the user stands: the
+    # image paths were joined to it twice (shapes/shapes/red/0.png).
+    (tmp_path / "specs").mkdir()
+    spec["data"]["source"] = "../shapes"
+    (tmp_path / "specs" / "shapes.yaml").write_text(yaml.safe_dump(spec))
+    result = fusegen("validate", "specs/shapes.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
     (tmp_path / "flat").mkdir()
     Image.fromarray(np.zeros((8, 8, 3), "uint8")).save(tmp_path / "flat" / "a.png")
     code, _, err = cli("init", tmp_path / "flat")

@@ -334,7 +334,12 @@ def read_image_folder(folder: str | Path) -> Table:
             f"subfolders (e.g. '{nested[0].relative_to(folder)}'); the labels would be ambiguous.",
             hint="use one subfolder per class, or a flat folder of images.",
         )
-    columns: dict[str, Any] = {"image": np.array([str(path) for path in images], dtype=object)}
+    # Paths relative to the folder, which the table records as its file: images resolve against it
+    # (`Table.folder_of`) as a CSV's relative paths resolve against its folder. Joined to it here, a
+    # relative `data.source` was joined twice (digits/digits/0/1.png).
+    columns: dict[str, Any] = {
+        "image": np.array([str(path.relative_to(folder)) for path in images], dtype=object)
+    }
     if nested:
         columns["label"] = np.array([path.relative_to(folder).parts[0] for path in images], dtype=object)
     return Table(columns, origin=f"image folder '{folder}'", files=[folder])

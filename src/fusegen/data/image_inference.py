@@ -26,8 +26,7 @@ def infer_image_folder_spec(
             f"folder '{folder}' has its images at the top level; `fusegen init` generates images per class.",
             hint="put the images in one subfolder per class (folder/cat/1.png, folder/dog/2.png).",
         )
-    # The folder's files as found under it: already joined to `folder`, however it was given.
-    first = Path(str(table.columns["image"][0]))
+    first = folder / str(table.columns["image"][0])  # paths relative to the folder
     with Image.open(first) as image:
         width, height = image.size
         channels = {"L": 1, "RGB": 3, "RGBA": 4}.get(image.mode, 3)
