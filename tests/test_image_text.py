@@ -170,3 +170,48 @@ def test_evaluation_columns_must_exist():
     )
     with pytest.raises(DataError, match="evaluation.label_column 'species' is not a column"):
         fusegen.Generator(spec).fit(verbose=0)
+
+
+def test_an_editor_trained_on_image_files_is_evaluated_against_its_input_files(tmp_path):
+    """animal-mnist edits as a user lays them out, a CSV of PNG paths: evaluate built the identity
+    baseline from the input column as it stood, paths, and failed comparing them with the images."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    rows = []
+    (tmp_path / "imgs").mkdir()
+    for index in range(24):
+        before = rng.integers(0, 256, (12, 12), dtype=np.uint8)
+        after = before[:, ::-1] if index % 2 else before // 2
+        Image.fromarray(before).save(tmp_path / "imgs" / f"{index}_in.png")
+        Image.fromarray(after).save(tmp_path / "imgs" / f"{index}_out.png")
+        caption = "flip it" if index % 2 else "make it darker"
+        rows.append(f"imgs/{index}_in.png,{caption},imgs/{index}_out.png")
+    (tmp_path / "edits.csv").write_text("image,caption,target\n" + "\n".join(rows) + "\n")
+    image = {"kind": "image", "height": 12, "width": 12, "channels": 1}
+    spec = load_spec(
+        {
+            "data": {"source": "edits.csv", "validation_split": 0.25},
+            "inputs": {
+                "image": {**image, "encoder": {"type": "conv", "filters": [4]}},
+                "caption": {"kind": "text", "max_tokens": 10, "sequence_length": 4},
+            },
+            "output": {
+                **image,
+                "name": "edited",
+                "column": "target",
+                "head": {"type": "unet", "conditioning": ["film"], "base_filters": 4, "min_filters": 4},
+            },
+            "objective": {"type": "regression"},
+            "evaluation": {"group_by": ["caption"]},
+            "training": {"batch_size": 8, "epochs": 1, "tensorboard": False},
+        }  # fmt: skip
+    )
+    generator = fusegen.Generator(spec, base_dir=tmp_path).fit(verbose=0)
+    results = evaluate_run(generator, out_dir=tmp_path / "evaluation")
+    # The baseline compares each target with its input image, decoded as the target is.
+    pixels = np.stack([np.asarray(Image.open(tmp_path / "imgs" / f"{i}_in.png")) for i in range(24)])
+    targets = np.stack([np.asarray(Image.open(tmp_path / "imgs" / f"{i}_out.png")) for i in range(24)])
+    assert 0 < results["identity_baseline"]["mae"] <= np.abs(pixels.astype(float) - targets).max()
+    assert set(results["groups"]["caption"]) <= {"flip it", "make it darker"}
+    assert (tmp_path / "evaluation" / "grid.png").exists()

@@ -320,8 +320,12 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             lines.append(
                 f"conditional accuracy {sampled['conditional_accuracy']:.3f} (the judge on real images: "
                 f"{sampled['judge_accuracy_on_real']:.3f}), feature Frechet {sampled['feature_frechet']:.3g} "
-                f"(real floor {sampled['real_floor']['feature_frechet']:.3g}), diversity "
-                f"{sampled['diversity']:.3g} (real {sampled['real_diversity']:.3g})"
+                f"(real floor {sampled['real_floor']['feature_frechet']:.3g}), "
+                + (
+                    f"diversity {sampled['diversity']:.3g} (real {sampled['real_diversity']:.3g})"
+                    if sampled["diversity"] is not None
+                    else "no diversity (no class has two held-out images to compare)"
+                )
             )
         timegan = results.get("timegan")
         if timegan:
@@ -519,8 +523,15 @@ def evaluate_paired_run(
             for name, item in spec.inputs.items()
             if item.kind == "image" and tuple(item.model_shape()) == output.model_shape()
         ]
-        # The identity baseline: how far the target already is from the input image.
-        source = np.asarray(rows.columns[spec.input_column(same_shape[0])]) if same_shape else None
+        # The identity baseline: how far the target already is from the input image, decoded as the
+        # target is (a column of file paths, or pixels in the data's range, in the output's units).
+        source = (
+            preprocessor.inverse_outputs(
+                preprocessor.output.transform(rows, spec.input_column(same_shape[0]))
+            )
+            if same_shape
+            else None
+        )
         if source is not None:
             results["identity_baseline"] = image_similarity(truth, source, data_range=high - low)
         if spec.evaluation.group_by:
@@ -704,8 +715,9 @@ def sampled_image_metrics(generator, train: Table, rows: Table, generated: np.nd
             "feature_frechet": frechet_distance(real_features, train_features),
             "feature_kernel": kernel_distance(real_features, train_features, seed=seed),
         },
-        "diversity": sample_diversity(generated_features, labels),
-        "real_diversity": sample_diversity(real_features, labels),
+        # None where no class has two held-out rows: a pair is what a spread is measured on.
+        "diversity": _or_none(sample_diversity, generated_features, labels),
+        "real_diversity": _or_none(sample_diversity, real_features, labels),
         "judge": {
             "epochs": judge.epochs_trained,
             "max_epochs": judge.epochs,
@@ -714,6 +726,14 @@ def sampled_image_metrics(generator, train: Table, rows: Table, generated: np.nd
             "seconds": round(time.perf_counter() - started, 2),
         },
     }
+
+
+def _or_none(metric, *args):
+    """``metric(*args)``, or None where the rows cannot give it (a `DataError`)."""
+    try:
+        return metric(*args)
+    except DataError:
+        return None
 
 
 def _grid_rows(rows: Table, group_by, limit: int = 12) -> np.ndarray:
