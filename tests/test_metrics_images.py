@@ -107,3 +107,19 @@ def test_bad_inputs_get_clear_errors(judge):
         frechet_distance(np.zeros((5, 3)), np.zeros((5, 4)))
     with pytest.raises(RuntimeError, match="not trained yet"):
         ImageJudge(CLASSES).predict(np.zeros((1, 16, 16, 1)))
+
+
+def test_a_class_without_two_samples_gives_no_diversity_and_the_summary_says_so():
+    """One held-out image per class: sample diversity has no pair to measure, and evaluate lost every
+    other image metric over it."""
+    from fusegen.evaluation import _or_none, summary_lines
+    from fusegen.metrics import sample_diversity
+
+    assert _or_none(sample_diversity, np.eye(2), ["a", "b"]) is None
+    sampled = {"conditional_accuracy": 0.5, "judge_accuracy_on_real": 1.0, "feature_frechet": 3.0,
+               "real_floor": {"feature_frechet": 1.0}, "diversity": None, "real_diversity": None}  # fmt: skip
+    samples = {"count": 2, "mode": "one per row"}
+    lines = summary_lines(
+        {"samples": samples, "image": {"psnr": 6.0, "ssim": 0.1, "mae": 12.0}, "sampled": sampled}
+    )
+    assert any("no diversity (no class has two held-out images to compare)" in line for line in lines)
