@@ -276,3 +276,39 @@ def test_diffusion_image_denoiser_reads_the_condition():
         for value in (0.0, 1.0)
     ]
     assert not np.allclose(outputs[0], outputs[1])
+
+
+def test_uint8_pixels_and_files_are_read_in_0_255_whatever_the_training_images_were(tmp_path):
+    """Fitted on float pixels in [0, 1], a converter read PNG files and uint8 arrays 255 times too
+    bright; fitted on files, it read float pixels in [0, 1] 255 times too dark. uint8 is now always
+    0..255, and float pixels in the other range are refused."""
+    from PIL import Image
+
+    from fusegen.data.image_converters import ImageConverter
+    from fusegen.data.sources import Table
+    from fusegen.errors import DataError
+    from fusegen.spec import load_spec
+
+    spec = load_spec(
+        {
+            "inputs": {"photo": {"kind": "image", "height": 4, "width": 4, "channels": 1}},
+            "output": {"kind": "vector", "size": 1, "column": "y"},
+        }
+    ).inputs["photo"]
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 4, 4, 1), dtype=np.uint8)
+    for index, image in enumerate(pixels):
+        Image.fromarray(image[..., 0]).save(tmp_path / f"{index}.png")
+    files = Table({"photo": np.array([str(tmp_path / f"{i}.png") for i in range(3)], dtype=object)}, "files")
+    expected = pixels.astype("float32") / 255.0
+    floats = Table({"photo": expected}, "floats")
+    on_floats = ImageConverter("photo", spec).fit(floats, "photo")
+    for table in (files, Table({"photo": pixels}, "uint8"), floats):
+        np.testing.assert_allclose(on_floats.transform(table, "photo"), expected, atol=1e-6)
+    on_files = ImageConverter("photo", spec).fit(files, "photo")
+    np.testing.assert_allclose(
+        on_files.transform(Table({"photo": pixels}, "uint8"), "photo"), expected, atol=1e-6
+    )
+    with pytest.raises(DataError, match=r"float pixels in 0\.\.1 .* trained on images in 0\.\.255"):
+        on_files.transform(floats, "photo")
+    with pytest.raises(DataError, match=r"float pixels in 0\.\.255 .* trained on images in 0\.\.1"):
+        on_floats.transform(Table({"photo": pixels.astype("float32")}, "float 0..255"), "photo")

@@ -148,12 +148,34 @@ class ImageConverter:
         """Float images; with ``compact``, uint8 images stay uint8 in an `ImageColumn`."""
         keep = not compact or fits_in_memory(self._decoded_bytes(table), cache)
         pixels, sources, decoder = read_images(table, column, self.spec, self.where, keep_pixels=keep)
-        if compact and (pixels is None or pixels.dtype == np.uint8):
-            return _image_column(pixels, sources, decoder, 0.0, self.scale, False, self.spec)
+        if pixels is None or pixels.dtype == np.uint8:
+            # Files decode to uint8, and uint8 pixels are 0..255 whatever the training images were: a
+            # model fitted on floats in [0, 1] read PNGs 255 times too bright.
+            if compact:
+                return _image_column(pixels, sources, decoder, 0.0, 255.0, False, self.spec)
+            return pixels.astype("float32") * np.float32(1.0 / 255.0)
         values = as_float(pixels, self.where, table)
         check_finite(values, self.where, table)
+        self._check_float_range(values)
         # One float32 multiply, as training batches (`ImageColumn.to_float`) and `tf_transform` do.
         return values * np.float32(1.0 / self.scale)
+
+    def _check_float_range(self, values: np.ndarray) -> None:
+        """Float pixels are read in the training images' range, 0..1 or 0..255: refuse the other one,
+        which would be read 255 times too dark or too bright."""
+        if not values.size:
+            return
+        peak = float(np.max(values))
+        trained = "0..255" if self.scale == 255.0 else "0..1"
+        if (self.scale == 255.0 and 0.0 < peak <= 1.0) or (self.scale == 1.0 and peak > 2.0):
+            received = "0..1" if peak <= 1.0 else "0..255"
+            raise DataError(
+                f"{self.where}: float pixels in {received} (the largest {peak:.4g}), but the generator was "
+                f"trained on images in {trained}; it would read them 255 times too "
+                f"{'dark' if received == '0..1' else 'bright'}.",
+                hint=f"pass float pixels in {trained}, or uint8 pixels (0..255) or image files, which are "
+                "read in either case.",
+            )
 
     def undecoded(self, table: Table, column: str) -> ImageColumn:
         """The images as an `ImageColumn` of their sources, neither decoded nor checked.
@@ -162,7 +184,7 @@ class ImageConverter:
         its fitting pass checked every one.
         """
         sources, decoder = image_sources(table, column, self.spec, self.where)
-        return _image_column(None, sources, decoder, 0.0, self.scale, False, self.spec)
+        return _image_column(None, sources, decoder, 0.0, 255.0, False, self.spec)  # files decode to uint8
 
     def tf_input_spec(self):
         import tensorflow as tf
