@@ -206,6 +206,8 @@ def test_train_refuses_a_file_a_foreign_folder_and_an_old_run_unless_told_to_ove
         "name: t\ndata: {source: t.csv}\noutput: {kind: record, numeric: [x], categorical: [kind]}\n"
         "objective: {type: cvae}\ntraining: {epochs: 2, batch_size: 16}\n"
     )
+    code, _, err = cli("train", spec, "--out", "/proc/fusegen-run", "--quiet")
+    assert code == 1 and "--out '/proc/fusegen-run' cannot be made a folder" in err
     code, _, err = cli("train", spec, "--out", tmp_path / "t.csv", "--quiet")
     assert code == 1 and "--out '" in err and "t.csv' is a file" in err and len(err.strip().splitlines()) == 1
     (tmp_path / "mine").mkdir()

@@ -55,6 +55,14 @@ def check_run_destination(run_dir: str | Path, resume: bool, overwrite: bool, ch
             f"--out '{run_dir}' is a file; train writes a run directory, a folder of the model's files.",
             hint="pass the name of a new folder, such as --out runs/first.",
         )
+    if not run_dir.exists():
+        try:  # now, rather than when TensorBoard opens its log after the data has loaded
+            run_dir.mkdir(parents=True)
+        except OSError as error:
+            raise RunError(
+                f"--out '{run_dir}' cannot be made a folder: {error.strerror or error}.",
+                hint="pass a folder you can write to.",
+            ) from None
     if resume or not chief or not run_dir.is_dir():
         return False
     held = sorted(path.name for path in run_dir.iterdir())
