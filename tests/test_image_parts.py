@@ -312,3 +312,27 @@ def test_uint8_pixels_and_files_are_read_in_0_255_whatever_the_training_images_w
         on_files.transform(floats, "photo")
     with pytest.raises(DataError, match=r"float pixels in 0\.\.255 .* trained on images in 0\.\.1"):
         on_floats.transform(Table({"photo": pixels.astype("float32")}, "float 0..255"), "photo")
+
+
+def test_init_on_a_folder_of_grey_and_colour_images_writes_colour_and_names_skipped_files(tmp_path):
+    """scikit-image's samples mix grey and colour: init took the first image's one channel and
+    validate refused the rest. A class of WebP files vanished without a word."""
+    from PIL import Image
+
+    from fusegen.data.image_inference import infer_image_folder_spec
+    from fusegen.errors import FusegenWarning
+
+    for label, mode in (("grey", "L"), ("colour", "RGB"), ("clear", "RGBA")):
+        (tmp_path / "photos" / label).mkdir(parents=True)
+        for index in range(3):
+            Image.new(mode, (8, 8)).save(tmp_path / "photos" / label / f"{index}.png")
+    (tmp_path / "photos" / "webp").mkdir()
+    for index in range(2):
+        Image.new("RGB", (8, 8)).save(tmp_path / "photos" / "webp" / f"{index}.webp")
+    with pytest.warns(
+        FusegenWarning, match=r"2 image file\(s\) skipped \(2 \.webp\).*\['webp'\] have no image left"
+    ):
+        spec, notes = infer_image_folder_spec(tmp_path / "photos")
+    assert spec["output"]["channels"] == 3 and spec["output"]["convert_channels"] is True
+    assert any("converted to colour" in note for note in notes)
+    load_spec(spec)

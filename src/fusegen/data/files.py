@@ -13,13 +13,15 @@ import codecs
 import csv
 import glob
 import io
+import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fusegen.data.table import Table
-from fusegen.errors import DataError
+from fusegen.errors import DataError, FusegenWarning
 
 #: File extensions read as images, in a folder source or a column of paths.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -316,11 +318,9 @@ def read_image_folder(folder: str | Path) -> Table:
     folder gives ``image`` alone. Files with other extensions are skipped.
     """
     folder = Path(folder)
-    images = sorted(
-        path
-        for path in folder.rglob("*")
-        if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
-    )
+    files = [path for path in folder.rglob("*") if path.is_file() and not path.name.startswith(".")]
+    images = sorted(path for path in files if path.suffix.lower() in IMAGE_EXTENSIONS)
+    _warn_of_unread_images(folder, files)
     if not images:
         raise DataError(
             f"folder '{folder}' has no images ({', '.join(IMAGE_EXTENSIONS)}).",
@@ -343,6 +343,33 @@ def read_image_folder(folder: str | Path) -> Table:
     if nested:
         columns["label"] = np.array([path.relative_to(folder).parts[0] for path in images], dtype=object)
     return Table(columns, origin=f"image folder '{folder}'", files=[folder])
+
+
+#: Image files an image folder may hold that TensorFlow's decoders do not read.
+UNREAD_IMAGE_EXTENSIONS = (".gif", ".webp", ".tif", ".tiff", ".svg", ".heic", ".avif")
+
+
+def _warn_of_unread_images(folder: Path, files: list[Path]) -> None:
+    """Say which image files a folder holds that are skipped: a class of WebP images vanished."""
+    unread = [path for path in files if path.suffix.lower() in UNREAD_IMAGE_EXTENSIONS]
+    if not unread:
+        return
+    counts = Counter(path.suffix.lower() for path in unread)
+    read_classes = {
+        path.relative_to(folder).parts[0] for path in files if path.suffix.lower() in IMAGE_EXTENSIONS
+    }
+    lost = sorted(
+        {path.relative_to(folder).parts[0] for path in unread if path.parent != folder} - read_classes
+    )
+    warnings.warn(
+        f"folder '{folder}': {len(unread)} image file(s) skipped ("
+        + ", ".join(f"{count} {suffix}" for suffix, count in sorted(counts.items()))
+        + f"): fusegen reads {', '.join(IMAGE_EXTENSIONS)}"
+        + (f"; the class folder(s) {lost[:5]} have no image left" if lost else "")
+        + ". Convert them (for example with Pillow) to PNG to use them.",
+        FusegenWarning,
+        stacklevel=3,
+    )
 
 
 def table_from_frame(frame, origin: str = "the DataFrame", files: list[Path] | None = None) -> Table:

@@ -29,7 +29,11 @@ def infer_image_folder_spec(
     first = folder / str(table.columns["image"][0])  # paths relative to the folder
     with Image.open(first) as image:
         width, height = image.size
-        channels = {"L": 1, "RGB": 3, "RGBA": 4}.get(image.mode, 3)
+    channels = _channel_counts(folder, table.columns["image"])
+    mixed = len(channels) > 1
+    # Grey beside colour: every image in colour (a grey one gains three equal channels) rather than
+    # the first image's count, which validate refused for the others.
+    channels = 3 if mixed else channels.pop()
     scale = min(1.0, max_size / max(width, height))
     height, width = max(1, round(height * scale)), max(1, round(width * scale))
     rows = len(table)
@@ -47,6 +51,7 @@ def infer_image_folder_spec(
             "width": width,
             "channels": channels,
             "column": "image",
+            **({"convert_channels": True} if mixed else {}),
         },  # fmt: skip
         # A cvae's standard normal prior lets the latent carry the class, which the image's shape
         # shows, and draws a random one back when sampling: on scikit-learn's digits its samples
@@ -65,4 +70,26 @@ def infer_image_folder_spec(
     notes = [
         f"images resized to {height}x{width}x{channels} (the first image's shape, at most {max_size} a side)"
     ]
+    if mixed:
+        notes.append(
+            "the images mix grey, colour or transparency, so every one is converted to colour "
+            "(output.convert_channels; transparency is dropped)"
+        )
     return spec, notes
+
+
+#: Images whose headers are read for their channel counts (the first ones, spread over the folder).
+CHANNEL_SCAN = 500
+
+
+def _channel_counts(folder: Path, paths) -> set[int]:
+    """The channel counts (1 grey, 3 colour, 4 with transparency) among up to `CHANNEL_SCAN` of the
+    folder's images, read from their headers alone."""
+    from PIL import Image
+
+    step = max(1, len(paths) // CHANNEL_SCAN)
+    counts = set()
+    for path in paths[::step]:
+        with Image.open(folder / str(path)) as image:
+            counts.add({"L": 1, "1": 1, "I": 1, "I;16": 1, "F": 1, "RGB": 3, "RGBA": 4}.get(image.mode, 3))
+    return counts
