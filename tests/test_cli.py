@@ -182,6 +182,14 @@ def test_train_then_predict_on_a_users_csv(tmp_path):
     )
     assert code == 1 and "no input 'kind' (column 'kind')" in err
     assert len(err.strip().splitlines()) == 1
+    # A label never seen in training is read as unknown, and counted (sample refuses it as a typo).
+    pd.DataFrame({"size": [1.5, 2.5], "kind": ["medium", "small"]}).to_csv(
+        tmp_path / "new_kind.csv", index=False
+    )
+    code, _, err = cli(
+        "predict", tmp_path / "run", "--inputs", tmp_path / "new_kind.csv", "--out", tmp_path / "kinds.csv"
+    )
+    assert code == 0 and "1 row(s) hold labels never seen in training, ['medium']" in err
     # A file with none of the generator's columns is the wrong file, not a request for free draws.
     pd.DataFrame({"foo": [1, 3], "bar": [2, 4]}).to_csv(tmp_path / "unrelated.csv", index=False)
     code, _, err = cli(

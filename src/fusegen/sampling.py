@@ -106,8 +106,7 @@ def iter_samples(generator, conditions, options) -> Iterator:
     lacking = generator.plan_.uses_presence and _lacks_input_cells(generator, table, present_inputs)
     if present_inputs and (imputing or lacking):
         table, presence, present_inputs = _inputs_given_per_row(generator, table, present_inputs)
-    if strict:
-        _check_known_labels(generator, table, present_inputs)
+    _check_known_labels(generator, table, present_inputs, refuse=strict)
     _check_ranges(generator, table, present_inputs, extrapolate, cells, imputing)
     # Every condition row is checked and transformed before any sampling starts.
     given = generator.preprocessor_.transform_inputs(table, present_inputs) if present_inputs else {}
@@ -315,16 +314,29 @@ def _as_table(records: pd.DataFrame) -> Table:
     return Table({column: records[column].to_numpy() for column in records.columns}, origin="sampled records")
 
 
-def _check_known_labels(generator, table, present_inputs) -> None:
-    """A condition on a category never seen in training is an error (likely a typo)."""
+def _check_known_labels(generator, table, present_inputs, refuse: bool = True) -> None:
+    """A condition on a category never seen in training is an error (likely a typo); where not
+    ``refuse`` (predict, evaluate), it is read as the out-of-vocabulary id, and counted in a warning."""
     for name in present_inputs:
         if generator.spec.inputs[name].kind != "categorical":
             continue
         vocabulary = generator.preprocessor_.inputs[name].vocabulary
         column = generator.spec.input_column(name)
         labels = np.array([str(label) for label in table.columns[column]], dtype=object)
+        if not refuse:
+            # An empty cell is read as missing, as its input's policy says: no label to warn of.
+            labels = labels[~is_missing(np.asarray(table.columns[column], dtype=object))]
         unseen = sorted(set(labels) - set(vocabulary))
-        if unseen:
+        if unseen and not refuse:
+            rows = int(np.isin(labels, unseen).sum())
+            warnings.warn(
+                f"input '{name}' (column '{column}' of {table.origin}): {rows} row(s) hold labels never seen "
+                f"in training, {unseen[:5]}{' ...' if len(unseen) > 5 else ''}; the model reads them as an "
+                "unknown label (the out-of-vocabulary id), as it reads an empty cell.",
+                FusegenWarning,
+                stacklevel=4,
+            )
+        elif unseen:
             first = int(np.flatnonzero(np.isin(labels, unseen))[0])
             raise DataError(
                 f"conditions for input '{name}' (column '{column}' of {table.origin}) use {unseen[:5]}, never "
