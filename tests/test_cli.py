@@ -394,6 +394,11 @@ def test_init_from_an_image_folder_then_train_and_sample(tmp_path):
     )
     assert code == 0, err
     assert len(list((tmp_path / "out").glob("*.png"))) == 4
+    # A second sample into the same folder would leave the first one's images beside its own.
+    code, _, err = cli(
+        "sample", tmp_path / "run", "--conditions", pd_conditions, "-n", "1", "--out", tmp_path / "out"
+    )
+    assert code == 1 and "already holds 4 image(s) of an earlier sample" in err
     # A spec written by hand names the folder relative to itself, wherever the user stands: the
     # image paths were joined to it twice (shapes/shapes/red/0.png).
     (tmp_path / "specs").mkdir()

@@ -150,6 +150,16 @@ def check_destination(path: str | Path, kind: str, option: str = "--out") -> Non
     (records written as CSV under the name ``samples.txt`` would mislead whoever reads them)."""
     path = Path(path)
     allowed = _DESTINATIONS.get(kind)
+    if kind == "image" and not path.suffix and path.is_dir():
+        earlier = sorted(path.glob("*_[0-9][0-9][0-9][0-9][0-9].png"))
+        if earlier:
+            # A second, smaller sample into the same folder left the first one's later images beside
+            # its own, as if they were one sample.
+            raise DataError(
+                f"{option} '{path}' already holds {len(earlier)} image(s) of an earlier sample "
+                f"({earlier[0].name}, ...); the new ones would be mixed with them.",
+                hint="pass a new or empty folder, or remove those images first.",
+            )
     if allowed is None or path.suffix.lower() in allowed:
         return
     named = [suffix or "a folder (no suffix)" for suffix in allowed]
