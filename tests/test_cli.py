@@ -399,6 +399,9 @@ def test_init_from_an_image_folder_then_train_and_sample(tmp_path):
         "sample", tmp_path / "run", "--conditions", pd_conditions, "-n", "1", "--out", tmp_path / "out"
     )
     assert code == 1 and "already holds 4 image(s) of an earlier sample" in err
+    # A folder passed as data (evaluate --real, predict) is an image folder, as data.source reads one.
+    folder = fusegen_module.load(tmp_path / "run").read_file(tmp_path / "shapes")
+    assert len(folder) == 24 and sorted(set(folder.columns["label"])) == ["blue", "red"]
     # A spec written by hand names the folder relative to itself, wherever the user stands: the
     # image paths were joined to it twice (shapes/shapes/red/0.png).
     (tmp_path / "specs").mkdir()

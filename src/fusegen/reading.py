@@ -12,7 +12,7 @@ from fusegen.data.adapters import is_batch_source, source_name, table_from_batch
 from fusegen.data.derived_channels import with_derived_channels
 from fusegen.data.pipeline import prepare_data
 from fusegen.data.shards import BATCH_ROWS, read_batches, stream_decision
-from fusegen.data.sources import load_table, read_file, table_from_frame
+from fusegen.data.sources import load_table, read_file, read_image_folder, table_from_frame
 from fusegen.data.streaming import FIT_SAMPLE_ROWS, check_streamable, fit_streaming
 from fusegen.data.streaming_statistics import concatenate_tables
 from fusegen.data.table import Table
@@ -35,7 +35,10 @@ def spec_table(generator) -> Table:
 
 def read_user_file(generator, path: str | Path) -> Table:
     """A CSV, Parquet or NPZ file of the user's, read with the spec's ``data.delimiter`` and ``data.encoding``
-    (and its calendar channels added, as training's table had them)."""
+    (and its calendar channels added, as training's table had them). A folder is read as an image
+    folder, as ``data.source`` reads one (a subfolder per class gives ``label``)."""
+    if Path(path).is_dir():
+        return read_image_folder(path)
     data = generator.spec.data
     if data is None:
         return read_file(path)
