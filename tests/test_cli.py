@@ -190,6 +190,12 @@ def test_train_then_predict_on_a_users_csv(tmp_path):
         "predict", tmp_path / "run", "--inputs", tmp_path / "new_kind.csv", "--out", tmp_path / "kinds.csv"
     )
     assert code == 0 and "1 row(s) hold labels never seen in training, ['medium']" in err
+    # A column vector where a column of numbers belongs is named, not numpy's "same shape" error.
+    with pytest.raises(fusegen_module.DataError, match=r"Column 'size' of input 'size' \(numeric\): expected one "
+                                                       r"number per row, received an array of shape \[2, 1\]"):  # fmt: skip
+        fusegen_module.load(tmp_path / "run").predict(
+            {"size": np.array([[1.5], [2.0]]), "kind": ["small", "large"]}
+        )
     # A file with none of the generator's columns is the wrong file, not a request for free draws.
     pd.DataFrame({"foo": [1, 3], "bar": [2, 4]}).to_csv(tmp_path / "unrelated.csv", index=False)
     code, _, err = cli(

@@ -12,6 +12,7 @@ from fusegen.data.checks import as_float, check_finite, check_shape
 from fusegen.data.missing import fill_missing, fit_fill, imputes
 from fusegen.data.sources import Table
 from fusegen.data.tensors import GraphCache, tf_divide
+from fusegen.errors import DataError
 
 #: Rows of values (features or channels) summed at a time when fitting a standardiser.
 _FIT_BLOCK = 65536
@@ -215,6 +216,14 @@ class NumericConverter(StandardisedConverter):
                 )
                 for col in self.spec.columns
             ]
+            for col, values in zip(self.spec.columns, stacked, strict=True):
+                if values.ndim != 1:
+                    raise DataError(
+                        f"Column '{col}' of input '{self.name}' (numeric): expected one number per row, "
+                        f"received an array of shape {list(values.shape)}.",
+                        hint=f"pass '{col}' as a flat array of {len(table)} numbers (values.ravel() for a "
+                        "column vector).",
+                    )
             return np.stack(stacked, axis=1)
         values = as_float(table.column(column, self.where), self.where, table, allow_missing=impute)
         if values.ndim == 1 and self.spec.size == 1:
