@@ -387,6 +387,7 @@ def test_init_from_an_image_folder_then_train_and_sample(tmp_path):
     assert "20x24x3 images" in result.stdout and "['label']" in result.stdout
     # Its samples are judged by a classifier of the class subfolders (conditional accuracy).
     spec = yaml.safe_load((tmp_path / "shapes.yaml").read_text())
+    assert spec["data"]["source"] == "shapes"  # relative: the spec and its runs hold no path of this machine
     assert spec["evaluation"] == {"label_column": "label"}
     # The cvae's latent is drawn from a prior computed from the class, so samples show their class.
     assert spec["objective"] == {"type": "cvae", "prior": "conditional"}
@@ -400,6 +401,22 @@ def test_init_from_an_image_folder_then_train_and_sample(tmp_path):
     )
     assert code == 0, err
     assert len(list((tmp_path / "out").glob("*.png"))) == 4
+    # Beside the images, what each was drawn for: two of each condition row, in order.
+    import pandas as pd
+
+    drawn_for = pd.read_csv(tmp_path / "out" / "conditions.csv")
+    assert drawn_for["file"].tolist() == [f"image_{index:05d}.png" for index in range(4)]
+    assert drawn_for["label"].tolist() == ["red", "red", "blue", "blue"]
+    # Rebalanced, the labels are shuffled among the samples: the file says which is which.
+    code, _, err = cli(
+        "sample", tmp_path / "run", "-n", "6", "--rebalance", "label", "--out", tmp_path / "even"
+    )
+    assert code == 0, err
+    even = pd.read_csv(tmp_path / "even" / "conditions.csv")
+    assert (
+        sorted(even["label"]) == ["blue"] * 3 + ["red"] * 3
+        and len(list((tmp_path / "even").glob("*.png"))) == 6
+    )
     # A second sample into the same folder would leave the first one's images beside its own.
     code, _, err = cli(
         "sample", tmp_path / "run", "--conditions", pd_conditions, "-n", "1", "--out", tmp_path / "out"

@@ -378,6 +378,8 @@ def sample(
         written, count = write_output_stream(
             chunks, out, name=output.name, datetime_formats=getattr(output, "datetime_formats", None)
         )
+        if output.kind == "image" and not out.suffix:
+            _write_image_conditions(generator, conditions, num_samples, rebalance, seed, written, out)
     files = f" ({len(written)} files)" if len(written) > 1 else ""
     typer.echo(f"wrote {count} {output.kind} sample(s) to {out}{files}")
     if steps is not None and horizon_held(conditions, generator.spec):
@@ -574,6 +576,20 @@ def predict(
     outputs = generator.predict(inputs, batch_size=batch_size, extrapolate=allow_extrapolation)
     written = sequence_frame(outputs, 1, output, steps) if as_table else outputs
     _write(written, out, generator, "output(s)", count=len(outputs))
+
+
+def _write_image_conditions(generator, conditions, num_samples, rebalance, seed, written, out) -> None:
+    """Beside sampled image files, ``conditions.csv``: each file and what it was drawn for (its label,
+    a rebalanced one included), which a file name alone does not say."""
+    from fusegen.sampling import conditions_of_samples
+    from fusegen.writers import write_outputs
+
+    frame = conditions_of_samples(generator, conditions, num_samples, parse_rebalance(rebalance), seed)
+    if frame is None or len(frame) != len(written):
+        return
+    frame.insert(0, "file", [path.name for path in written])
+    write_outputs(frame, out / "conditions.csv")
+    typer.echo(f"what each image was drawn for: {out / 'conditions.csv'}")
 
 
 @app.command()

@@ -135,6 +135,35 @@ def iter_samples(generator, conditions, options) -> Iterator:
     )
 
 
+def conditions_of_samples(generator, conditions, num_samples: int, rebalance, seed: int):
+    """The condition each of `iter_samples`' outputs was drawn for, as a DataFrame of its scalar
+    columns (a rebalanced label included), in the outputs' order; None where nothing conditions them.
+
+    Images are written as files alone, so which label a rebalanced sample shows was lost: this is
+    written beside them. It repeats `iter_samples`' own assignment, which its seed fixes.
+    """
+    table = generator._as_table(conditions) if conditions is not None else None
+    rows = np.repeat(np.arange(len(table)), num_samples) if table is not None else np.zeros(num_samples, int)
+    if rebalance:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # said once already, when sampling assigned them
+            table = rebalanced(generator, table, rows, rebalance, seed)
+        rows = np.arange(len(rows))
+    if table is None:
+        return None
+    scalar = {name: np.asarray(values, dtype=object)[rows] for name, values in table.columns.items()
+              if np.asarray(values).ndim == 1 and not _holds_images(values)}  # fmt: skip
+    return pd.DataFrame(scalar) if scalar else None
+
+
+def _holds_images(values) -> bool:
+    """Whether a column of strings or bytes names image files or holds encoded images."""
+    first = next((value for value in values if value is not None), None)
+    if isinstance(first, (bytes, bytearray, np.bytes_)):
+        return True
+    return isinstance(first, str) and first.lower().endswith((".png", ".jpg", ".jpeg", ".bmp"))
+
+
 def window_steps_of(generator, conditions):
     """``conditions`` read once, and where the windows they are cut into lie (`fusegen.data.windows.WindowSteps`).
 

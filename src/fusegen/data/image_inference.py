@@ -41,7 +41,8 @@ def infer_image_folder_spec(
     spec = {
         "name": "".join(c if c.isalnum() else "_" for c in folder.name).strip("_") or "images",
         "description": f"Images like those in {folder.name}/ ({rows} images), per class.",
-        "data": {"source": str(folder.resolve()), "validation_split": 0.1},
+        # Relative, as a table's is: `init --out` makes it relative to the spec's folder.
+        "data": {"source": folder.name, "validation_split": 0.1},
         "inputs": inputs,
         "conditioning": {"modality_dropout": 0.2},
         "output": {
