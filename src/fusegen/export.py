@@ -115,8 +115,9 @@ class _Sampler:
                 # A fresh stream per call, [seed, 0] as Generator.sample starts: the same seed, the same draws.
                 state = self.seed_generator.state
                 state.assign(tf.cast(tf.stack([inputs["seed"], tf.constant(0, tf.int64)]), state.dtype))
+                inputs = dict(inputs)
                 for name, converter in converters.items():
-                    _check_window_steps(inputs[name], converter.spec, window, name)
+                    inputs[name] = _check_window_steps(inputs[name], converter.spec, window, name)
                 for column, (name, position) in record_cells.items():
                     if column in vocabularies:
                         _check_known_labels(
@@ -200,23 +201,28 @@ def _keep_given_cells(result: dict, cells: dict, observed: dict) -> dict:
     return result
 
 
-def _check_window_steps(values, part, window: int | None, name: str) -> None:
+def _check_window_steps(values, part, window: int | None, name: str):
     """Refuse a sequence input that is not one of the data's windows (``data.windows``): its ``select``
     reads steps by their place in the window, so a longer history would be read from its start (a
     stale forecast) and a shorter one from steps it lacks. The context alone is a window too, where
-    the input reads a window's first steps."""
+    the input reads a window's first steps.
+
+    Returns ``values``, read only once the check has passed: a shape check further on (the steps the
+    input selects) otherwise raced it, and a short history failed with TensorFlow's EnsureShape error
+    now and then instead of this one.
+    """
     import tensorflow as tf
 
     select = getattr(part, "select", None)
     if window is None or select is None or select.steps is None:
-        return
+        return values
     start, stop = select.steps
     steps = tf.shape(values)[1]
     fits = tf.equal(steps, window)
     if start == 0:
         fits = fits | tf.equal(steps, stop)
     alone = f", or its first {stop} steps alone" if start == 0 and stop != window else ""
-    tf.debugging.Assert(
+    check = tf.debugging.Assert(
         fits,
         [
             # No quotes: TensorFlow escapes them in its message.
@@ -225,6 +231,8 @@ def _check_window_steps(values, part, window: int | None, name: str) -> None:
             steps,
         ],
     )
+    with tf.control_dependencies([check]):
+        return tf.identity(values)
 
 
 def _check_known_labels(values, vocabulary, column: str, name: str) -> None:
