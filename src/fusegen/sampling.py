@@ -29,6 +29,7 @@ from fusegen.data.record_cells import (
     record_features,
 )
 from fusegen.data.records import frame_numbers
+from fusegen.data.sources import IMAGE_EXTENSIONS
 from fusegen.data.table import Table
 from fusegen.data.windows import window_table
 from fusegen.errors import DataError, FusegenError, FusegenWarning
@@ -161,7 +162,7 @@ def _holds_images(values) -> bool:
     first = next((value for value in values if value is not None), None)
     if isinstance(first, (bytes, bytearray, np.bytes_)):
         return True
-    return isinstance(first, str) and first.lower().endswith((".png", ".jpg", ".jpeg", ".bmp"))
+    return isinstance(first, str) and first.lower().endswith(IMAGE_EXTENSIONS)
 
 
 def window_steps_of(generator, conditions):
