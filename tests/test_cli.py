@@ -243,6 +243,9 @@ def test_train_refuses_a_file_a_foreign_folder_and_an_old_run_unless_told_to_ove
     assert not (run / "report.html").exists() and not (run / "checkpoints" / "epoch_0099").exists()
     assert (run / "samples.csv").read_text() == "x\n1\n"
     fusegen_module.load(run)  # a whole run, verified against its manifest
+    # inspect reads a run directory as the plan it trained with ("spec file does not exist" before).
+    code, out, err = cli("inspect", run)
+    assert code == 0 and "total parameters" in out, err
 
 
 def test_written_files_take_the_mode_a_plain_open_gives(tmp_path):

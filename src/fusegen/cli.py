@@ -139,7 +139,7 @@ def schema(
 
 @app.command()
 def inspect(
-    spec: Path = typer.Argument(..., help="A YAML spec."),
+    spec: Path = typer.Argument(..., help="A YAML spec, or a run directory (its trained plan)."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     no_data: bool = typer.Option(
         False, "--no-data", help="Plan from the spec alone, without fitting vocabularies on its data."
@@ -148,10 +148,17 @@ def inspect(
 ):
     """Print the shape plan: each branch's layers and shapes, the alignment, fusion, head, parameters."""
     _load_tensorflow()
-    generator = _generator(spec, untrusted)
-    generator.build(None if no_data else generator.fitted_sizes())
+    if spec.is_dir():
+        from fusegen.generator import load
+
+        # A run's plan as it trained, its sizes from its own preprocessing: its spec.yaml names the
+        # data relative to the spec it was trained from, so read alone it would not find it.
+        generator, reading = load(spec), None
+    else:
+        generator = _generator(spec, untrusted)
+        generator.build(None if no_data else generator.fitted_sizes())
+        reading = generator.reading_plan() if generator.spec.data is not None else None
     plan = generator.describe()
-    reading = generator.reading_plan() if generator.spec.data is not None else None
     if as_json:
         _echo_json({**plan, "data": reading} if reading else plan)
     else:
