@@ -243,6 +243,29 @@ def test_a_mixed_column_decodes_as_each_image_would_alone(shapes, seed):
             np.testing.assert_array_equal(pixels[row], images[row])
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_transparent_pixels_are_laid_on_white_in_files_and_arrays_alike(channels):
+    # A transparent pixel holding black (what most PNG writers leave there) is white once alpha is
+    # dropped, and a half-transparent one is halfway; a file and an array of the same pixels agree.
+    from fusegen.data.images import ImageDecoder, convert_pixels
+
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[:4, :, :3], rgba[:4, :, 3] = 200, 255  # opaque grey-ish top half
+    rgba[4:6, :, 3] = 0  # transparent black
+    rgba[6:, :, 3] = 128  # half-transparent black
+    decoder = ImageDecoder(8, 8, channels, resize=True, convert_channels=True, where="Input 'photo' (image)")
+    from_file = decoder.decode_all(np.array([png_bytes(rgba)], dtype=object))[0]
+    from_array = convert_pixels(rgba[None], channels)[0]
+    np.testing.assert_array_equal(from_file, from_array)
+    assert from_file.shape == (8, 8, channels)
+    assert (from_file[:4] == 200).all() and (from_file[4:6] == 255).all()
+    assert (np.abs(from_file[6:].astype(int) - 127) <= 1).all()
+    # Keeping four channels keeps alpha as it is.
+    np.testing.assert_array_equal(convert_pixels(rgba[None], 4)[0], rgba)
+    grey_alpha = np.stack([np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8)], -1)
+    assert (convert_pixels(grey_alpha[None], channels) == 255).all()
+
+
 def test_a_corrupt_image_among_good_ones_is_reported_whichever_pass_it_fails(tmp_path):
     from fusegen.data.images import ImageDecoder
 

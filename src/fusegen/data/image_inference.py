@@ -74,7 +74,7 @@ def infer_image_folder_spec(
     if mixed:
         notes.append(
             "the images mix grey, colour or transparency, so every one is converted to colour "
-            "(output.convert_channels; transparency is dropped)"
+            "(output.convert_channels; transparent pixels are laid on white)"
         )
     return spec, notes
 

@@ -176,9 +176,14 @@ class ImageDecoder:
         return tf.cond(same_size, lambda: image, resized)
 
     def _to_channels(self, image, native_channels):
-        """Grey (1), grey + alpha (2), RGB (3) or RGBA (4) -> ``channels``."""
+        """Grey (1), grey + alpha (2), RGB (3) or RGBA (4) -> ``channels``. Where the alpha channel is
+        dropped, the image is laid on white first (`on_white`)."""
         import tensorflow as tf
 
+        if self.channels != 4:
+            has_alpha = tf.logical_or(tf.equal(native_channels, 2), tf.equal(native_channels, 4))
+            image = tf.cond(has_alpha, lambda: _on_white_tensor(image), lambda: image)
+            native_channels = tf.shape(image)[-1]
         colour = tf.cond(
             native_channels < 3,
             lambda: tf.image.grayscale_to_rgb(image[..., :1]),
@@ -316,6 +321,10 @@ def convert_pixels(values: np.ndarray, channels: int) -> np.ndarray:
     native = values.shape[-1]
     if native == channels:
         return values
+    if native in (2, 4) and channels != 4:
+        values, native = on_white(values), native - 1
+        if native == channels:
+            return values
     colour = np.repeat(values[..., :1], 3, axis=-1) if native < 3 else values[..., :3]
     if channels == 3:
         return colour
@@ -327,6 +336,26 @@ def convert_pixels(values: np.ndarray, channels: int) -> np.ndarray:
     opaque = 255 if values.dtype == np.uint8 else 1.0
     alpha = values[..., -1:] if native in (2, 4) else np.full(values.shape[:-1] + (1,), opaque, values.dtype)
     return np.concatenate([colour, alpha], axis=-1)
+
+
+def on_white(values: np.ndarray) -> np.ndarray:
+    """Pixel arrays (N, H, W, C) with alpha last, laid on a white background, alpha dropped. Dropping
+    alpha alone shows what transparent pixels happen to hold, most often black: an emoji on a black
+    square. Viewers and browsers show transparency on white, and so does this."""
+    full = 255.0 if values.dtype == np.uint8 else 1.0
+    alpha = values[..., -1:].astype("float32") / full
+    laid = values[..., :-1].astype("float32") * alpha + full * (1.0 - alpha)
+    return (np.round(laid) if values.dtype == np.uint8 else laid).astype(values.dtype)
+
+
+def _on_white_tensor(image):
+    """Graph function: one uint8 image (H, W, C) with alpha last, laid on white (as `on_white`)."""
+    import tensorflow as tf
+
+    values = tf.cast(image, "float32")
+    alpha = values[..., -1:] / 255.0
+    laid = values[..., :-1] * alpha + 255.0 * (1.0 - alpha)
+    return tf.cast(tf.clip_by_value(tf.round(laid), 0, 255), tf.uint8)
 
 
 def resize_pixels(values: np.ndarray, height: int, width: int) -> np.ndarray:

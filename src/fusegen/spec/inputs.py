@@ -114,7 +114,8 @@ class ImageInput(ImageFields, InputConfig):
     convert_channels: bool = Field(
         default=False,
         description="Convert images with another channel count (grey, grey + alpha, RGB, RGBA) "
-        "to 'channels'; when false such an image is an error.",
+        "to 'channels' (transparent pixels laid on white where alpha is dropped); when false such "
+        "an image is an error.",
     )
     encoder: ImageEncoder = Field(default_factory=ConvImageEncoder)
 

@@ -43,7 +43,9 @@ class ImageOutput(ImageFields, _Output):
 
     resize: bool = Field(default=True, description="Resize target images of another size (files or arrays).")
     convert_channels: bool = Field(
-        default=False, description="Convert target images with another channel count to 'channels'."
+        default=False,
+        description="Convert target images with another channel count to 'channels' (transparent "
+        "pixels laid on white where alpha is dropped).",
     )
     value_range: tuple[float, float] = (0.0, 255.0)
     dtype: Literal["uint8", "float32"] = "uint8"
