@@ -420,6 +420,17 @@ def test_init_from_an_image_folder_then_train_and_sample(tmp_path):
         sorted(even["label"]) == ["blue"] * 3 + ["red"] * 3
         and len(list((tmp_path / "even").glob("*.png"))) == 6
     )
+    # In an NPZ, the labels are an array beside the images, row for row, readable without pickle.
+    code, _, err = cli(
+        "sample", tmp_path / "run", "-n", "4", "--rebalance", "label", "--out", tmp_path / "even.npz"
+    )
+    assert code == 0, err
+    import numpy as np
+
+    with np.load(tmp_path / "even.npz") as arrays:
+        assert (
+            arrays["image"].shape == (4, 20, 24, 3) and sorted(arrays["label"]) == ["blue"] * 2 + ["red"] * 2
+        )
     # A second sample into the same folder would leave the first one's images beside its own.
     code, _, err = cli(
         "sample", tmp_path / "run", "--conditions", pd_conditions, "-n", "1", "--out", tmp_path / "out"

@@ -385,7 +385,7 @@ def sample(
         written, count = write_output_stream(
             chunks, out, name=output.name, datetime_formats=getattr(output, "datetime_formats", None)
         )
-        if output.kind == "image" and not out.suffix:
+        if output.kind == "image":
             _write_image_conditions(generator, conditions, num_samples, rebalance, seed, written, out)
     files = f" ({len(written)} files)" if len(written) > 1 else ""
     typer.echo(f"wrote {count} {output.kind} sample(s) to {out}{files}")
@@ -586,13 +586,21 @@ def predict(
 
 
 def _write_image_conditions(generator, conditions, num_samples, rebalance, seed, written, out) -> None:
-    """Beside sampled image files, ``conditions.csv``: each file and what it was drawn for (its label,
-    a rebalanced one included), which a file name alone does not say."""
+    """What each sampled image was drawn for (its label, a rebalanced one included), which the images
+    alone do not say: beside image files, ``conditions.csv`` naming each file; in an NPZ, one array
+    per condition column beside the images, row for row."""
     from fusegen.sampling import conditions_of_samples
-    from fusegen.writers import write_outputs
+    from fusegen.writers import add_npz_arrays, write_outputs
 
     frame = conditions_of_samples(generator, conditions, num_samples, parse_rebalance(rebalance), seed)
-    if frame is None or len(frame) != len(written):
+    if frame is None:
+        return
+    if out.suffix.lower() == ".npz":
+        names = add_npz_arrays(out, frame, len_of=generator.spec.output.name)
+        if names:
+            typer.echo(f"what each image was drawn for: the arrays {', '.join(names)} in {out}")
+        return
+    if len(frame) != len(written):
         return
     frame.insert(0, "file", [path.name for path in written])
     write_outputs(frame, out / "conditions.csv")

@@ -48,6 +48,27 @@ def write_outputs(
     )
 
 
+def add_npz_arrays(path: str | Path, frame, len_of: str) -> list[str]:
+    """Add ``frame``'s columns to the NPZ at ``path`` as arrays beside its ``len_of`` array, where they
+    have as many rows. Text becomes a fixed-width unicode array, so ``np.load`` reads it without
+    ``allow_pickle``. A column named as an array already in the file is left out. Returns the names
+    added."""
+    path = Path(path)
+    with np.load(path) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    if len(arrays[len_of]) != len(frame):
+        return []
+    added = [column for column in frame.columns if column not in arrays]
+    for column in added:
+        values = np.asarray(frame[column])
+        arrays[column] = values.astype(str) if values.dtype == object else values
+    if added:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        atomic_write_bytes(path, buffer.getvalue())
+    return added
+
+
 def write_output_stream(
     chunks: Iterable, path: str | Path, name: str = "output", datetime_formats: dict[str, str] | None = None
 ) -> tuple[list[Path], int]:
