@@ -158,13 +158,18 @@ class FusionConfig(Component):
     """
 
     method: str
-    width: PositiveInt = Field(default=128, description="Common width branches are projected to.")
+    width: PositiveInt = Field(
+        default=128,
+        description="Common width branches are projected to (add, gated, attention). concat keeps each "
+        "branch's own width and uses this only for a feature map flattened to a vector.",
+    )
     layout: Literal["auto", "vector", "grid"] = "auto"
     dropout_rate: float = Field(default=0.0, ge=0.0, lt=1.0)
 
 
 class ConcatFusion(FusionConfig):
-    """Concatenate the branches' vectors (or, on a grid, their channels)."""
+    """Concatenate the branches' vectors (or, on a grid, their channels), each at its own width: the
+    fused width is the sum of theirs, which `fusegen inspect` shows."""
 
     method: Literal["concat"] = "concat"
 
