@@ -314,6 +314,48 @@ def test_uint8_pixels_and_files_are_read_in_0_255_whatever_the_training_images_w
         on_floats.transform(Table({"photo": pixels.astype("float32")}, "float 0..255"), "photo")
 
 
+def test_init_on_a_table_of_image_paths_generates_the_last_image_column_from_the_others(tmp_path):
+    """A CSV of edits (a source image, an instruction, the edited image) went through init as records:
+    both image columns left out as free text."""
+    import pandas as pd
+    from PIL import Image
+
+    from fusegen.errors import DataError, FusegenError
+    from fusegen.scaffold import init_spec
+
+    (tmp_path / "pics").mkdir()
+    rows = []
+    for index in range(12):
+        Image.new("L" if index % 2 else "RGB", (20, 10)).save(tmp_path / "pics" / f"{index}.png")
+        rows.append({
+            "row": index,
+            "before": f"pics/{index}.png",
+            "instruction": ["turn it upside down", "make it darker please", "swap red and blue"][index % 3],
+            "operation": ["flip", "darken", "swap"][index % 3],
+            "strength": None if index == 3 else index / 10,
+            "after": f"pics/{(index + 1) % 12}.png",
+        })  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "edits.csv", index=False)
+    spec, text = init_spec(tmp_path / "edits.csv", out=tmp_path / "specs" / "edits.yaml")
+    assert spec["output"] == {"name": "after", "kind": "image", "height": 10, "width": 20, "channels": 3,
+                              "convert_channels": True, "column": "after"}  # fmt: skip
+    inputs = spec["inputs"]
+    assert inputs["before"] == {"kind": "image", "height": 10, "width": 20, "channels": 3,
+                                "convert_channels": True, "column": "before"}  # fmt: skip
+    assert inputs["instruction"]["kind"] == "text" and inputs["instruction"]["sequence_length"] == 4
+    assert inputs["operation"] == {"kind": "categorical"} and "row" not in inputs
+    assert inputs["strength"] == {"kind": "numeric", "columns": ["strength"], "missing": "impute"}
+    assert spec["evaluation"] == {"label_column": "operation"} and spec["data"]["source"] == "../edits.csv"
+    assert "the output is 'after', the last column of image paths" in text
+    load_spec(tmp_path / "specs" / "edits.yaml")
+    # --condition is for records; a path that is not there is named before any training.
+    with pytest.raises(FusegenError, match="names images in"):
+        init_spec(tmp_path / "edits.csv", conditions=["operation"])
+    (tmp_path / "pics" / "5.png").unlink()
+    with pytest.raises(DataError, match=r"column 'before' names image files, but 'pics/5.png' is not found"):
+        init_spec(tmp_path / "edits.csv")
+
+
 def test_init_on_a_folder_of_grey_and_colour_images_writes_colour_and_names_skipped_files(tmp_path):
     """scikit-image's samples mix grey and colour: init took the first image's one channel and
     validate refused the rest. A class of WebP files vanished without a word."""

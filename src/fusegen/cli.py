@@ -423,7 +423,9 @@ def sample(
 @app.command()
 def init(
     data: Path = typer.Argument(
-        ..., help="A CSV or Parquet table, or a folder of images (a subfolder per class)."
+        ...,
+        help="A CSV or Parquet table (with a column of image paths: those images are generated), "
+        "or a folder of images (a subfolder per class).",
     ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the spec here (default: print it)."),
     objective: str = typer.Option("cvae", help="The objective's type: regression, cvae, cgan, diffusion."),

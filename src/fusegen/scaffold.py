@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fusegen.data.image_inference import infer_image_folder_spec
+from fusegen.data.image_inference import image_path_columns, infer_image_folder_spec, infer_image_table_spec
 from fusegen.data.inference import infer_record_spec
 from fusegen.data.series_inference import infer_series_spec
 from fusegen.errors import FusegenError
@@ -25,7 +25,8 @@ def init_spec(
     """Infer a spec for ``data``: records like a CSV or Parquet table, images like a folder's, or a forecast.
 
     Args:
-        data: a CSV or Parquet table, or a folder of images (a subfolder per class).
+        data: a CSV or Parquet table (one with a column of image paths generates those images from
+            the other columns), or a folder of images (a subfolder per class).
         out: where to write the spec; its ``data.source`` is then relative to
             this file's folder. Nothing is written when None.
         objective: the objective's type.
@@ -50,6 +51,13 @@ def init_spec(
             spec["training"] = {"epochs": epochs}
     elif data.is_dir():
         spec, notes = infer_image_folder_spec(data, objective=objective, epochs=epochs)
+    elif images := _image_columns(data):
+        if conditions:
+            raise FusegenError(
+                f"--condition designates a table's columns as conditions of its records; '{data.name}' "
+                f"names images in {images}, and every other column is already an input of the images."
+            )
+        spec, notes = infer_image_table_spec(data, images, objective=objective, epochs=epochs)
     else:
         spec, notes = infer_record_spec(data, objective=objective, epochs=epochs, conditions=conditions)
     load_spec(spec)  # the inferred spec must itself be valid
@@ -65,6 +73,23 @@ def init_spec(
     if out is not None:
         atomic_write_text(out, text)
     return spec, text
+
+
+def _image_columns(data: Path) -> list[str]:
+    """The columns of image paths in the table at ``data`` (none where it is no table, or unreadable
+    as one: record inference then says why)."""
+    from fusegen.data.inference import csv_keys
+    from fusegen.data.sources import read_file
+
+    if data.suffix.lower() not in (".csv", ".parquet", ".pq") or not data.is_file():
+        return []
+    try:
+        keys, _ = csv_keys(data)
+        return image_path_columns(
+            read_file(data, delimiter=keys.get("delimiter"), encoding=keys.get("encoding", "utf-8"))
+        )
+    except FusegenError:
+        return []
 
 
 def describe_inferred(spec: dict[str, Any]) -> str:
