@@ -104,6 +104,9 @@ def test_a_range_on_a_record_column_draws_inside_it_and_conditions_the_rest(gene
     shift = drawn["y"] - 2.0 * drawn["x"]  # 0 for c = a, 3 for c = b
     assert abs((shift > 1.5).mean() - SHARE_B) < 0.12
     assert (np.abs(shift - np.where(drawn["c"] == "b", 3.0, 0.0)) < 1.0).mean() > 0.7
+    # A column given in the conditions and ranged too: one of the two would be ignored.
+    with pytest.raises(DataError, match="'x' is given both in the conditions and as a range"):
+        generator.sample({"x": [0.2]}, num_samples=3, seed=7, ranges={"x": (0.5, 1.0)})
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -462,6 +465,13 @@ def test_impute_keeps_a_label_never_seen_in_training_as_given_and_fills_the_rest
     assert filled["x"].notna().all() and (filled["x"].drop([0, 5]) == truth["x"].drop([0, 5])).all()
     twice = generator.impute(holed, seed=0, num_imputations=2)
     assert (twice["c"].to_numpy()[:6] == "e").all()
+    # Text in a number column training never saw missing: kept as given too, where it stopped impute
+    # with training's hint (set data.missing, list it in output.nullable).
+    typo = truth.copy().astype({"y": object})
+    typo.loc[3, "y"], typo.loc[4, "x"] = "abc", np.nan
+    with pytest.warns(FusegenWarning, match=r"column 'y' holds text in 1 observed cell.*\['abc'\]"):
+        filled = generator.impute(typo, seed=0)
+    assert filled["y"].iloc[3] == "abc" and np.isfinite(float(filled["x"].iloc[4]))
 
 
 def test_bad_conditions_get_errors_that_name_what_to_fix(generator, tmp_path):

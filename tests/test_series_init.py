@@ -856,6 +856,66 @@ def test_init_notes_jumps_in_time_but_not_weekends_between_business_days(tmp_pat
     assert "jumps by more than" not in text
 
 
+def test_init_notes_jumps_and_uneven_steps_in_a_time_column_of_numbers(tmp_path):
+    """dslabs' measles counts skip Ohio's 1950s; DAAG's edcT ice-core ages are decades to centuries
+    apart. Both were noted as 'rows every step of the year', with no word of either."""
+    rng = np.random.default_rng(0)
+    years = np.r_[1928:1950, 1960:2003]  # ten years missing in one state
+    frame = pd.concat([
+        pd.DataFrame({"state": "Ohio", "year": years, "count": rng.poisson(50, len(years))}),
+        pd.DataFrame({"state": "Iowa", "year": np.arange(1928, 2003), "count": rng.poisson(30, 75)}),
+    ])  # fmt: skip
+    frame.to_csv(tmp_path / "measles.csv", index=False)
+    series = {"targets": ["count"], "time_column": "year", "group_column": "state"}
+    _, text = init_spec(tmp_path / "measles.csv", series=series)
+    assert (
+        "'year' (numbers, most often 1 apart) jumps 1 time(s) (about 10 missing rows); the widest step is 11, to 1960"
+        in text
+    )
+    frame.loc[frame["year"] == 1931, "year"] = 1931.5
+    frame.to_csv(tmp_path / "measles.csv", index=False)
+    _, text = init_spec(tmp_path / "measles.csv", series=series)
+    assert "steps by a part of it 4 time(s) (e.g. to 1931.5)" in text
+    ages = np.cumsum(rng.exponential(60, 400))
+    pd.DataFrame({"age": ages, "dT": rng.normal(0, 1, 400)}).to_csv(tmp_path / "core.csv", index=False)
+    _, text = init_spec(tmp_path / "core.csv", series={"targets": ["dT"], "time_column": "age"})
+    assert "'age' is unevenly spaced: its steps run from" in text and "resample to a regular step" in text
+    pd.DataFrame({"year": np.arange(1900, 2000), "v": rng.normal(0, 1, 100)}).to_csv(
+        tmp_path / "even.csv", index=False
+    )
+    _, text = init_spec(tmp_path / "even.csv", series={"targets": ["v"], "time_column": "year"})
+    assert "apart)" not in text and "unevenly" not in text
+
+
+def test_init_says_what_a_long_horizon_leaves_and_when_no_window_validates(tmp_path):
+    """--horizon 5000 on 5,479 days gave a context of 1 and the note 'a window of it and the 5000
+    ahead is a quarter of it'; a context of 74 years on 75-year series left no window to validate."""
+    readings(tmp_path / "load.csv", periods=2000, freq="D")
+    _, text = init_spec(
+        tmp_path / "load.csv", series={"targets": ["demand"], "time_column": "time", "horizon": 1500}
+    )
+    assert "--horizon 1500 alone is more than a quarter of them, so the context is 1 step(s)" in text
+    assert "a quarter of it and gives several windows" not in text
+    with pytest.raises(
+        DataError, match=r"longer than the longest series \(2000 rows\).*Hint: pass a smaller --horizon\.$"
+    ):
+        init_spec(
+            tmp_path / "load.csv", series={"targets": ["demand"], "time_column": "time", "horizon": 2500}
+        )
+    frame = pd.DataFrame({"state": np.repeat([f"s{k}" for k in range(20)], 30), "year": np.tile(np.arange(30), 20),
+                          "count": np.random.default_rng(1).poisson(9, 600)})  # fmt: skip
+    frame.to_csv(tmp_path / "panel.csv", index=False)
+    series = {
+        "targets": ["count"],
+        "time_column": "year",
+        "group_column": "state",
+        "context": 28,
+        "horizon": 1,
+    }
+    _, text = init_spec(tmp_path / "panel.csv", series=series)
+    assert "no window is left to validate on" in text
+
+
 def test_business_days_forecast_a_week_of_five_and_holidays_are_no_gaps(tmp_path):
     """stevedata's aluminium premiums: weekdays read as daily rows gave a 7-row horizon (1.4 weeks), a
     7-row season, and every long weekend reported as missing rows to add."""

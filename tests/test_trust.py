@@ -140,6 +140,7 @@ def test_a_run_directory_is_portable(trained, tmp_path):
     # Without --real, the spec's data is looked for beside the run, as it was trained: gone here.
     code, _, err = cli("evaluate", moved)
     assert code == 1 and "its training data 'data.csv' is not at" in err and "--real DATA" in err
+    assert f"is not at '{tmp_path / 'elsewhere' / 'data.csv'}'" in err  # where it looked, in full
     # Moved together with its data, the run finds the data again.
     shutil.copy(trained / "data.csv", tmp_path / "elsewhere" / "data.csv")
     assert cli("evaluate", moved)[0] == 0

@@ -52,7 +52,7 @@ def _check_run_data_exists(generator) -> None:
     source = generator.spec.data.source
     if source.startswith(("bundled:", "python:")) or glob.has_magic(source):
         return
-    path = Path(os.path.normpath(generator.base_dir / source))
+    path = Path(os.path.normpath(Path(generator.base_dir).absolute() / source))
     if not path.exists():
         raise RunError(
             f"run '{generator.run_dir_}': its training data '{source}' is not at '{path}', where it was "

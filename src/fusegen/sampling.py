@@ -443,6 +443,13 @@ def _with_ranges(generator, table, rows, ranges, seed, extrapolate: bool = False
     rng = np.random.default_rng(seed)
     columns = {name: values[rows] for name, values in table.columns.items()} if table is not None else {}
     for column, bounds in ranges.items():
+        if column in columns:
+            # The range would overwrite the value given: one of the two would be ignored, unsaid.
+            raise DataError(
+                f"'{column}' is given both in the conditions and as a range; a column takes one or the "
+                "other.",
+                hint=f"drop '{column}' from the conditions to draw it in the range, or leave out its range.",
+            )
         if column not in inputs | record:
             raise DataError(
                 f"a range is given for '{column}', which is not a numeric input column"

@@ -81,7 +81,7 @@ def given_cells(
     fill = set(columns) if values_present is True else set(values_present or ())
     for column in columns:
         if column in spec.numeric:
-            numbers = converter._numeric_values(table, column)
+            numbers = converter._numeric_values(table, column, text_as_missing=True)
             observed = np.isfinite(numbers)
             state = converter.numeric_state[column]
             filled = np.where(observed, numbers, state["fill"])
@@ -269,7 +269,7 @@ def given_values(converter: RecordConverter, table: Table, column: str) -> tuple
                 pd.to_numeric(pd.Series(labels).where(observed), errors="coerce"), dtype=object
             )
         return labels, observed
-    numbers = converter._numeric_values(table, column)
+    numbers = converter._numeric_values(table, column, text_as_missing=True)
     observed = np.isfinite(numbers)
     typed = _user_numbers(numbers, converter.numeric_state[column], column in spec.datetime, ~observed)
     return np.asarray(typed, dtype=object), observed
@@ -282,7 +282,7 @@ def out_of_range(converter: RecordConverter, table: Table, columns: list[str], m
     for column in columns:
         if column not in converter.spec.numeric:
             continue
-        numbers = converter._numeric_values(table, column)
+        numbers = converter._numeric_values(table, column, text_as_missing=True)
         state = converter.numeric_state[column]
         low, high = state["low"], state["high"]
         slack = margin * (high - low)

@@ -98,10 +98,15 @@ class RecordConverter:
     def _column_where(self, column):
         return f"Column '{column}' of output '{self.spec.name}'"
 
-    def _numeric_values(self, table: Table, column: str) -> np.ndarray:
+    def _numeric_values(self, table: Table, column: str, text_as_missing: bool = False) -> np.ndarray:
+        """A numeric column of ``table`` in the data's units (datetimes in seconds). Text among the
+        numbers is an error naming its rows, unless the column is nullable or ``text_as_missing``
+        (given cells: sampling refuses such text first, and `impute` keeps it as given)."""
         if column in self.spec.differences and column not in table.columns:
             first, second = self.spec.differences[column]
-            return self._numeric_values(table, first) - self._numeric_values(table, second)
+            return self._numeric_values(table, first, text_as_missing) - self._numeric_values(
+                table, second, text_as_missing
+            )
         raw = table.column(column, self.where)
         if column in self.spec.datetime:
             return _datetimes_to_seconds(
@@ -116,7 +121,7 @@ class RecordConverter:
             # float64 keeps the data's decimals exact (prices stay in cents).
             return np.asarray(raw, dtype="float64")
         except (TypeError, ValueError):
-            return self._numbers_among_text(table, column, raw)
+            return self._numbers_among_text(table, column, raw, text_as_missing)
 
     def read_numbers(self, table: Table, column: str):
         """A numeric column of ``table`` as sampling returns it: dates and times as datetime64 (parsed
@@ -132,8 +137,11 @@ class RecordConverter:
             return pd.to_datetime(values * 1e9, errors="coerce")  # NaN (a gap) becomes NaT
         return values
 
-    def _numbers_among_text(self, table: Table, column: str, raw) -> np.ndarray:
-        """A numeric column holding some text: missing where ``nullable``, else an error naming the rows."""
+    def _numbers_among_text(
+        self, table: Table, column: str, raw, text_as_missing: bool = False
+    ) -> np.ndarray:
+        """A numeric column holding some text: missing where ``nullable`` (or ``text_as_missing``), else an
+        error naming the rows."""
         import pandas as pd
 
         try:
@@ -141,7 +149,7 @@ class RecordConverter:
         except (TypeError, ValueError):  # arrays or other objects, not text: as_float names the row
             return as_float(raw, self._column_where(column), table).astype("float64")
         text = np.isnan(values) & ~is_missing(np.asarray(raw, dtype=object))
-        if column in self.spec.nullable or not text.any():
+        if column in self.spec.nullable or text_as_missing or not text.any():
             return values
         rows = np.flatnonzero(text)
         received = sorted({str(raw[row]) for row in rows})

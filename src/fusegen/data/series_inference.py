@@ -242,16 +242,33 @@ def infer_series_spec(
         # The context --horizon leaves, as init's own horizon would have had it (gt's countrypops:
         # --horizon 3, init's own choice, had doubled the context to 24).
         default_context = max(1, budget - horizon)
-        notes.append(
-            f"{series} {typical} rows: the context is {default_context} steps, so that a window of it and "
-            f"the {horizon} ahead is a quarter of it and gives several windows"
-        )
+        window = default_context + horizon
+        if window <= budget:
+            notes.append(
+                f"{series} {typical} rows: the context is {default_context} steps, so that a window of it "
+                f"and the {horizon} ahead is a quarter of it and gives several windows"
+            )
+        else:  # the horizon alone is more than a quarter: say what the window is, not what it should be
+            notes.append(
+                f"{series} {typical} rows: --horizon {horizon} alone is more than a quarter of them, so the "
+                f"context is {default_context} step(s) and a window of {window} steps is {window / typical:.0%} "
+                "of the series: few windows to learn from. A shorter --horizon gives more"
+            )
+    horizon_given, context_given = horizon is not None, context is not None
     horizon, context = horizon or default_horizon, context or default_context
     if horizon + context > int(lengths.max()):
         raise DataError(
             f"{path.name}: a window of {context} context + {horizon} horizon steps is longer than the longest "
             f"series ({int(lengths.max())} rows), so it would give no window.",
-            hint="pass a smaller --context or --horizon.",
+            hint="pass a smaller "
+            + " or ".join(
+                option
+                for option, given in (("--context", context_given), ("--horizon", horizon_given))
+                if given
+            )
+            + "."
+            if context_given or horizon_given
+            else "pass --context and --horizon that fit the series.",
         )
     too_short = lengths[lengths < horizon + context]
     if len(too_short):
@@ -384,6 +401,12 @@ def infer_series_spec(
     if 1 < season < context:
         spec["evaluation"] = {"seasonality": season}
     training, validating = _split_windows(spec, path)
+    if validating == 0 and training >= FEW_WINDOWS:
+        notes.append(
+            f"no window is left to validate on ({training} to train on; a validation window must not overlap "
+            "the training ones, and the last ones are held out): training keeps its last epoch, with no "
+            "held-out loss to choose one by. A shorter --context or --horizon leaves some"
+        )
     if training < FEW_WINDOWS:
         notes.append(
             f"only {training} windows to train on and {validating} to validate (windows that overlap a "
@@ -812,6 +835,8 @@ def _gaps_note(
     """
     import pandas as pd
 
+    if time_column is not None and frame[time_column].dtype.kind in "iuf" and step is None:
+        return _numeric_gaps_note(frame, time_column, group_column)
     if step is None or frame[time_column].dtype.kind in "iufb":
         return None
     times = frame[time_column]
@@ -838,6 +863,52 @@ def _gaps_note(
         f"before {ordered.loc[longest, 'time']}; a window across a jump reads "
         "its two sides as consecutive. To have them treated as gaps, add a row for each missing time "
         "with the readings left empty"
+    )
+
+
+def _numeric_gaps_note(frame, time_column: str, group_column: str | None) -> str | None:
+    """A note on a --time column of numbers (years, a step counter) whose steps are not all its
+    commonest one, or None: a jump of several steps (Ohio's measles counts skip 1950-1959) or a
+    step between (a 1931.5 among whole years), which windows read as one step like any other."""
+    import pandas as pd
+
+    groups = frame[group_column] if group_column else pd.Series(np.zeros(len(frame)), index=frame.index)
+    ordered = pd.DataFrame({"group": groups, "time": frame[time_column].astype("float64")}).dropna()
+    ordered = ordered.sort_values(["group", "time"])
+    steps = ordered.groupby("group")["time"].diff()
+    positive = steps[steps > 0].round(9)
+    if positive.empty:
+        return None
+    counts = positive.value_counts(normalize=True)
+    step = float(counts.index[0])  # the commonest: the clock's tick
+    if counts.iloc[0] < CLOCK_STEP_SHARE:
+        # No tick at all (ice-core ages, decades to centuries apart): every window mixes spans.
+        return (
+            f"'{time_column}' is unevenly spaced: its steps run from {float(positive.min()):g} to "
+            f"{float(positive.max()):g} (median {float(positive.median()):g}; the commonest, {step:g}, is "
+            f"{counts.iloc[0]:.0%} of them). Windows are cut by rows, so each step of a window is a row, "
+            "however far apart the rows' times; resample to a regular step first if the spacing matters"
+        )
+    ratios = positive / step
+    uneven = (ratios - ratios.round()).abs() > 0.01
+    jumps = ~uneven & (ratios > CALENDAR_GAP_STEPS)
+    if not (uneven.any() or jumps.any()):
+        return None
+    widest = positive.idxmax()
+    parts = []
+    if jumps.any():
+        missing = int((ratios[jumps].round() - 1).sum())
+        parts.append(f"jumps {int(jumps.sum())} time(s) (about {missing:,} missing rows)")
+    if uneven.any():
+        parts.append(
+            f"steps by a part of it {int(uneven.sum())} time(s) (e.g. to {ordered.loc[uneven[uneven].index[0], 'time']:g})"
+        )
+    return (
+        f"'{time_column}' (numbers, most often {step:g} apart) "
+        + " and ".join(parts)
+        + f"; the widest step is {float(positive.max()):g}, to {ordered.loc[widest, 'time']:g}. Windows are "
+        "cut by rows, so a window reads the rows on either side of such a step as one step apart. To have a "
+        "jump treated as a gap, add a row for each missing time with the readings left empty"
     )
 
 
