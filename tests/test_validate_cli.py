@@ -287,6 +287,26 @@ def test_every_missing_and_extra_column_is_listed(tmp_path):
     assert printed.exit_code == 1 and "3 problem(s)" in printed.output
 
 
+def test_every_bad_column_of_a_record_is_listed_in_one_run(tmp_path):
+    """A record's columns are read one after another, and validate listed only the first problem: a
+    user fixed a cell, ran it again, and met the next (a sweep on openintro's epa2021)."""
+    frame = pd.DataFrame({"city": [18.0, 20.0, 22.0, 25.0], "hwy": [25.0, 28.0, np.inf, 33.0],
+                          "made": ["2020-01-02", "sometime", "2020-03-01", "2020-04-01"],
+                          "kind": ["car", "van", "car", "van"]})  # fmt: skip
+    frame["city"] = frame["city"].astype(object)
+    frame.loc[1, "city"] = "abc"
+    frame.to_csv(tmp_path / "cars.csv", index=False)
+    spec = {"data": {"source": "cars.csv"}, "output": {"kind": "record", "numeric": ["city", "hwy", "made"],
+            "categorical": ["kind"], "datetime": ["made"]}, "objective": {"type": "cvae"}, "training": SMALL_TRAINING}  # fmt: skip
+    result = invoke("validate", write_spec(tmp_path, spec), "--json")
+    assert result.exit_code == 1
+    problems = json.loads(result.output)["parts"]["record"]["problems"]
+    assert [problem.split(":")[0] for problem in problems] == [
+        "column 'hwy'", "Column 'city' of output 'record'", "Column 'made' of output 'record'"
+    ]  # fmt: skip
+    assert "infinity" in problems[0] and "['abc']" in problems[1] and "'sometime'" in problems[2]
+
+
 def test_a_batch_that_does_not_fit_the_model_is_a_problem_of_that_input():
     spec = load_spec(
         {

@@ -252,6 +252,35 @@ class RecordConverter:
             self.present_beside = self._present_beside(table)
         return self.fit_vocabulary(table)
 
+    def column_problems(self, table: Table, skip=()) -> list[str]:
+        """Every column's problem, each column read on its own: `fit` stops at the first, and ``fusegen
+        validate`` lists them all, so that one run shows every cell to fix. Columns in ``skip`` (their
+        problem said already) are not read."""
+        from fusegen.errors import FusegenError
+
+        problems = []
+        record = [*self.spec.numeric, *self.spec.categorical]
+        parts = {name: self.spec.differences.get(name, [name]) for name in record}
+        absent = sorted({column for name in record for column in parts[name] if column not in table.columns})
+        if absent:
+            problems.append(
+                f"{self.where}: column(s) {absent} are not in {table.origin}; available columns: "
+                f"{', '.join(sorted(table.columns))}."
+            )
+        for name in record:
+            if any(column in absent or column in skip for column in parts[name]):
+                continue
+            try:
+                if name in self.spec.numeric:
+                    values = self._numeric_values(table, name)
+                    if name not in self.spec.nullable:
+                        check_finite(values, self._column_where(name), table)
+                else:
+                    self._labels(table, name)
+            except FusegenError as error:
+                problems.append(str(error))
+        return problems
+
     def _present_beside(self, table: Table) -> list[list]:
         """The rules of ``output.gaps_follow`` whose gaps are exactly the rows of their labels (rpdr's
         `eliminated`, empty exactly where `outcome` is), as ``[column, part, gap label, gap labels]``:

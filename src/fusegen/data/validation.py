@@ -146,7 +146,10 @@ def validate_data(
         )
         _describe(parts[output_name], sample, targets, spec.output)
     except FusegenError as error:
-        parts[output_name].problems.append(_without_part(str(error)))
+        # A record's columns are read one after another, and the first problem stops the fit: each
+        # is read on its own here, so that one run lists every column to fix.
+        listed = getattr(preprocessor.output, "column_problems", lambda _: [])(sample) or [str(error)]
+        parts[output_name].problems += [_without_part(problem) for problem in listed]
     if len(inputs) != len(spec.inputs) or targets is None:
         return report
     report.vocabulary_sizes = preprocessor.vocabulary_sizes()
@@ -198,15 +201,23 @@ def _check_missing(spec: GeneratorSpec, table: Table, report: ValidationReport) 
     """Missing values on every row: errors go to their parts, dropped rows to the notes."""
     names = dict(zip(columns_of_parts(spec), report.parts, strict=True))
     drop = np.zeros(len(table), dtype=bool)
+    flagged = set()
     for part, column, policy, rows in missing_values(table, spec):
         if policy != "drop_rows":  # under impute only infinity is found, and it is not imputed
             report.parts[names[part]].problems.append(
                 f"column '{column}': {len(rows)} row(s) with missing values or infinity, {table.rows_label(rows)} "
                 "(set missing: drop_rows or impute)"
             )
+            flagged.add(column)
         else:
             drop[rows] = True
     if not report.ok:
+        # Nothing is fitted past missing cells; a record's other columns are still read, each on its
+        # own, so that their problems are listed in the same run.
+        converter = Preprocessor(spec).output
+        if hasattr(converter, "column_problems"):
+            problems = converter.column_problems(table, skip=flagged)
+            report.parts[spec.output.name].problems += [_without_part(problem) for problem in problems]
         return None
     if drop.any():
         noun = "windows" if table.windowed else "rows"
