@@ -398,6 +398,9 @@ def test_a_window_longer_than_every_group_names_the_key_and_the_longest_group():
     # Conditions for a trained run cannot change its spec: they must hold a whole window.
     with pytest.raises(DataError, match=re.escape("Hint: give at least 20 rows of each series")):
         window_table(table_from_frame(long_table(), origin="conditions.csv"), one_group, sampling=True)
+    # Nor can rows evaluate reads for it (--holdout, --real), where the hint was to change the spec.
+    with pytest.raises(DataError, match=re.escape("Hint: give at least 20 rows of each series")):
+        window_table(table_from_frame(long_table(), origin="holdout.csv"), one_group, for_run=True)
 
 
 def test_window_length_checks_in_the_spec_name_their_key_path():

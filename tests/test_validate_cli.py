@@ -265,7 +265,8 @@ def test_problems_are_reported_per_input_and_exit_one(tmp_path):
     assert not report["ok"]
     assert report["parts"]["size"]["problems"] == [
         f"Column 'width' of input 'size' (numeric): expected numbers, received 'wide' in row 2 of "
-        f"'{tmp_path / 'parts' / 'part-0.csv'}'. Hint: fix that value, or declare the column as categorical or text."
+        f"'{tmp_path / 'parts' / 'part-0.csv'}'. Hint: fix that value (a number is expected there); for a spec "
+        "not trained yet, the column may be declared categorical or text instead."
     ]
     assert report["parts"]["photo"]["problems"] == []
     assert "data.missing: drop_rows drops 2 of 12 rows" in report["notes"]

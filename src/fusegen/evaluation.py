@@ -92,7 +92,9 @@ def real_table(generator, real: str | Path | None) -> Table:
     table = generator.read_file(real) if real is not None else generator.load_table()
     if real is not None and generator.spec.output.kind == "record":
         _require_record_columns(generator.spec, table)
-    return apply_missing_policy(window_table(table, generator.spec), generator.spec)[0]
+    return apply_missing_policy(
+        window_table(table, generator.spec, for_run=real is not None), generator.spec
+    )[0]
 
 
 def _require_record_columns(spec, table: Table) -> None:

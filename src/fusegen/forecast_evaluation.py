@@ -74,7 +74,7 @@ def evaluate_forecasts(
     spec = generator.spec
     num_paths = num_paths or DEFAULT_PATHS
     seasonality = seasonality or spec.evaluation.seasonality or 1
-    rows, train = window_table(rows, spec), window_table(train, spec)
+    rows, train = window_table(rows, spec, for_run=True), window_table(train, spec, for_run=True)
     histories = _history_errors(spec, train, seasonality)
     output_sources, (start, stop) = _sources(spec, None), _steps(spec.output)
     real = _read(rows, output_sources, start, stop)

@@ -150,7 +150,8 @@ def as_float(
                 except (TypeError, ValueError):
                     raise DataError(
                         f"{where}: expected numbers, received {entry!r} in {row_text(table, position)}.",
-                        hint="fix that value, or declare the column as categorical or text.",
+                        hint="fix that value (a number is expected there); for a spec not trained yet, the "
+                        "column may be declared categorical or text instead.",
                     ) from None
         raise
 

@@ -181,7 +181,10 @@ def _missing_column_hint(name: str, used_by: str, origin: str) -> str:
     """What to fix when ``used_by`` finds no column ``name``: a window's time or group column is
     added to the data (conditions need it as training had it); an input's column is renamed."""
     if used_by.startswith("data.windows."):
-        return f"add the column '{name}' to {origin}, as the training data had it, or set {used_by} to one of those."
+        return (
+            f"add the column '{name}' to {origin}, as the training data had it (for a spec not trained yet, "
+            f"{used_by} may name one of those instead)."
+        )
     if used_by.lower().startswith("output"):
         # Real rows to score (evaluate --real) or train on: the table, not the spec, is usually what is wrong.
         return (

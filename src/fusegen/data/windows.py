@@ -49,7 +49,9 @@ def sequence_columns(spec: GeneratorSpec) -> dict[str, str]:
     return columns
 
 
-def window_table(table: Table, spec: GeneratorSpec, training: bool = False, sampling: bool = False) -> Table:
+def window_table(
+    table: Table, spec: GeneratorSpec, training: bool = False, sampling: bool = False, for_run: bool = False
+) -> Table:
     """The windows of a long table, as the spec's ``data.windows`` asks; other tables unchanged.
 
     Each series' windows are counted back from its last row, so the last window ends on the last
@@ -57,7 +59,9 @@ def window_table(table: Table, spec: GeneratorSpec, training: bool = False, samp
     phase training learned (a stride of 7 days ends each forecast on the weekday the table ends on).
     With ``training``, windows start every ``training_stride`` rows (where set) rather than every
     ``stride``: the windows a model learns and validates on, not those it forecasts. ``sampling``
-    says the table holds a trained run's conditions (for the error a too-short series gets).
+    says the table holds a trained run's conditions (for the error a too-short series gets);
+    ``for_run``, that it is other rows a trained run reads (evaluate's --real or --holdout), whose
+    spec can no longer change either.
     """
     windows = spec.data.windows if spec.data else None
     if windows is None or table.windowed:
@@ -65,7 +69,7 @@ def window_table(table: Table, spec: GeneratorSpec, training: bool = False, samp
     length = windows.length
     stride = (training and windows.training_stride) or windows.stride or length
     table, groups = _ordered(table, windows)
-    starts = _window_starts(table, groups, windows, stride, sampling)
+    starts = _window_starts(table, groups, windows, stride, sampling or for_run)
     if sampling:
         _warn_of_late_forecast_rows(table, groups, spec)
     columns = {}
@@ -328,7 +332,7 @@ def _window_starts(
     short = [segment for segment in segments if len(segment) < length]
     if not starts:
         longest = max(segments, key=len)
-        # Conditions for a trained run (sampling) must hold whole windows; a spec's length can change.
+        # A trained run's rows (conditions, evaluate's) must hold whole windows; a spec's length can change.
         hint = (
             f"give at least {length} rows of each series (a window: its context, and the rows ahead that "
             "the forecast reads), or check the group column's values."
