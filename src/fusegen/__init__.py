@@ -5,7 +5,7 @@ Importing fusegen is cheap; Keras and TensorFlow load when a model is built.
 
 import os
 
-__version__ = "0.25.0"
+__version__ = "0.26.0"
 
 # fusegen runs on Keras's TensorFlow backend; respect an explicit choice.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")

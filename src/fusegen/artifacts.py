@@ -163,7 +163,10 @@ def verify_run_dir(run_dir: str | Path) -> dict[str, Any]:
         if Path(name).name != name:
             raise RunError(f"run '{run_dir}': the manifest names a file outside the run: {name!r}.")
         if not path.is_file():
-            raise RunError(f"run '{run_dir}': {name} is missing.")
+            raise RunError(
+                f"run '{run_dir}': {name} is missing, though the run's manifest lists it.",
+                hint="restore the file from the original run (a run directory is copied whole), or retrain.",
+            )
         if sha256(path) != expected:
             raise RunError(
                 f"run '{run_dir}': {name} does not match its checksum in {MANIFEST}; "
@@ -331,6 +334,15 @@ def _as_written(spec, manifest: dict):
         spec = spec.model_copy(
             update={"objective": spec.objective.model_copy(update={"marginals": "labels"})}
         )
+    if (
+        spec.objective.type == "cvae"
+        and spec.output.kind == "record"
+        and spec.objective.label_pairs == "calibrate"
+        and not any(name.endswith("label_pairs.keras") for name in manifest.get("files", {}))
+    ):
+        # Before 0.26.0 (or with a single categorical part) no label pairs were calibrated: the labels
+        # are drawn as they were, in the same order, so a seed gives the same samples.
+        spec = spec.model_copy(update={"objective": spec.objective.model_copy(update={"label_pairs": "off"})})
     if spec.conditions_on_any_column() and "record_condition.keras" not in manifest.get("files", {}):
         # A record run from before conditioning.any_column trained on its inputs alone.
         conditioning = spec.conditioning.model_copy(update={"any_column": False})

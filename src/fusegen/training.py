@@ -187,6 +187,7 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
             callbacks=_fit_callbacks(model, training, schedule, validation, verbose, run_logs, callbacks),
             **fit_options,
         )
+        model.training_rows = prepared.num_train  # the rows behind `train`, which may repeat them
         model.after_training(train.take(fit_steps) if fit_steps else train, validation)
     for name, values in result.history.items():
         history.setdefault(name, []).extend(float(value) for value in values)
@@ -212,6 +213,7 @@ def train(generator, data, epochs, verbose, callbacks, log, run_dir, resume) -> 
                 ),
                 **fit_options,
             )
+            member_model.training_rows = prepared.num_train
             member_model.after_training(member_train, validation)
         generator.members_.append(member_model)
         for name, values in fitted.history.items():

@@ -403,10 +403,16 @@ class ObjectiveModel(keras.Model):
             return outputs
         outputs = dict(outputs)
         logits_of = {column: outputs[column] for column, _ in self.record_categories}
-        # Labels drawn (or given) so far, for the pairs the training rows rule out.
-        known = self.unseen_pairs.pinned(logits_of) if self.unseen_pairs else {}
-        for column in self.unseen_pairs.draw_order(self.record_categories):
+        # Labels drawn (or given) so far, for the pairs the training rows rule out and the label pairs'
+        # calibration (`fusegen.objectives.pair_calibration`), which only a cvae measures.
+        pairs = getattr(self, "pair_calibration", None)
+        read = self.unseen_pairs.parts_read | (pairs.parts_read if pairs else set())
+        known = self.unseen_pairs.pinned(logits_of, read) if read else {}
+        for column in self.unseen_pairs.draw_order(self.record_categories, sequential=bool(pairs)):
             logits = outputs[column]
+            shift = pairs.shift(column, known) if pairs else None
+            if shift is not None:  # a calibration of the logits, as the label shift before it
+                logits = logits + shift
             if temperature > 0:
                 logits = logits / temperature
             ruled_out = self.unseen_pairs.penalty(column, known) if self.unseen_pairs else None
@@ -462,6 +468,8 @@ class ObjectiveModel(keras.Model):
 
     #: Networks a run saved by an earlier fusegen may lack; they load as initialised (neutral).
     optional_networks: frozenset[str] = frozenset()
+    #: The training rows (set by `fusegen.training` before `after_training`; the dataset may repeat them).
+    training_rows: int | None = None
 
     def training_callbacks(self) -> list[keras.callbacks.Callback]:
         """Callbacks its training needs beside fusegen's own (e.g. a KL warm-up)."""

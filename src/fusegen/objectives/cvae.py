@@ -41,6 +41,7 @@ from fusegen.objectives.linear_blend import LinearBlend, blends_linear_predictio
 from fusegen.objectives.marginal_calibration import CALIBRATION_ROWS as MARGINAL_ROWS
 from fusegen.objectives.marginal_calibration import MarginalCalibration
 from fusegen.objectives.noise_shape import FIT_BUDGET, MIN_ROWS, NoiseShape, shapes_noise
+from fusegen.objectives.pair_calibration import PairCalibration
 from fusegen.objectives.record_conditioning import RecordConditioning
 from fusegen.spec.names import CONTEXT_SCALE
 from fusegen.spec.objectives import CVAEObjective
@@ -61,7 +62,7 @@ class ConditionalVAE(ObjectiveModel):
     # (and runs from before the blend with the linear prediction have no linear_blend: weight 0).
     # (and runs from before per-step noise have no noise_shape: every step's scale 1).
     optional_networks = frozenset(
-        {"noise", "noise_correlation", "noise_shape", "marginals", "prior", "linear_blend"}
+        {"noise", "noise_correlation", "noise_shape", "marginals", "label_pairs", "prior", "linear_blend"}
     )
     # Its loss is a negative log-likelihood bound: lower on held-out rows means a better model of them.
     validation_tracks_quality = True
@@ -105,6 +106,12 @@ class ConditionalVAE(ObjectiveModel):
                 self.record_numeric, self.record_categories, numbers
             )
             self.marginals = self.marginal_calibration.network  # tracked, so it saves and loads
+        self.pair_calibration = self.label_pairs = None
+        if self.marginal_calibration is not None and objective.label_pairs == "calibrate":
+            order = self.unseen_pairs.draw_order(self.record_categories, sequential=True)
+            calibration = PairCalibration(dict(self.record_categories), order)
+            if calibration:
+                self.pair_calibration, self.label_pairs = calibration, calibration.network
         self.noise = None
         if adds_observation_noise(self.spec):
             # The noise scale is a one-weight network, so the run directory saves and loads it
@@ -554,6 +561,10 @@ class ConditionalVAE(ObjectiveModel):
         draws' column distributions to the rows' (``objective.marginals``)."""
         seed, rng = keras.random.SeedGenerator(2), np.random.default_rng(2)
         generated, data, generated_present, data_present, rows = [], [], [], [], 0
+        # The logits of the parts whose pairs are calibrated, for `_measure_label_pairs`.
+        pairs = self.pair_calibration
+        paired = sorted(set(pairs.earlier) | pairs.parts_read) if pairs is not None else []
+        logits = []
         # As many draws for a small table as for a large one: the draws' quantiles are estimates,
         # and from 3,000 draws a map's noise moved a conditional share by 0.04 between seeds. Eagerly,
         # a decoder call costs its ops' dispatch whatever its batch, so the draws go in large ones.
@@ -569,6 +580,7 @@ class ConditionalVAE(ObjectiveModel):
             spread = self.prior_scale * keras.random.normal((batch, self.latent_dim), seed=seed)
             decoded = self.decode(fused, self.prior_latent(fused, spread, gate))
             parts = {part: ops.convert_to_numpy(value) for part, value in decoded.items()}
+            logits.append({part: parts[part] for part in paired})
             if self.unseen_pairs:
                 # The shares of the labels as drawn: one part after another, pairs ruled out.
                 parts.update(self.unseen_pairs.draw_probabilities(parts, self.record_categories, rng))
@@ -603,6 +615,28 @@ class ConditionalVAE(ObjectiveModel):
             joined(data),
             np.concatenate(generated_present) if generated_present else None,
             np.concatenate(data_present) if data_present else None,
+        )
+        if paired:
+            data = joined(data)
+            self._measure_label_pairs(joined(logits), {part: data[part] for part in paired}, rng)
+
+    def _measure_label_pairs(self, logits_of: dict, data_ids: dict, rng) -> None:
+        """Fit the label pairs' tables (`fusegen.objectives.pair_calibration`) on the draws that
+        measured the label shift, their logits shifted as sampling shifts them and their labels drawn
+        in sampling's order, pairs ruled out."""
+        shifts = self.marginal_calibration.label_shifts()
+        order = [
+            part
+            for part in self.unseen_pairs.draw_order(self.record_categories, sequential=True)
+            if part in logits_of
+        ]
+        uniforms = rng.random((len(next(iter(logits_of.values()))), len(order)))
+
+        def logits_for(part, known):
+            return self.unseen_pairs.ruled_out(part, logits_of[part] + shifts[part], known)
+
+        self.pair_calibration.measure(
+            order, logits_for, data_ids, uniforms, self.training_rows or len(uniforms)
         )
 
     def _measure_noise_shape(self, held_out) -> None:
@@ -680,6 +714,7 @@ class ConditionalVAE(ObjectiveModel):
             "noise_correlation": self.noise_correlation,
             "noise_shape": self.noise_shape,
             "marginals": self.marginals,
+            "label_pairs": self.label_pairs,
             "linear_blend": self.linear_blend,
         }
 

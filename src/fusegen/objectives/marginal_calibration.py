@@ -91,6 +91,14 @@ class MarginalCalibration:
                 start += size
         return outputs
 
+    def label_shifts(self) -> dict[str, np.ndarray]:
+        """Each categorical part's measured shift of its logits, as numpy."""
+        shift, start, shifts = ops.convert_to_numpy(self._stored("label_shift")), 0, {}
+        for part, size in self.record_categories:
+            shifts[part] = shift[start : start + size]
+            start += size
+        return shifts
+
     def measure(self, generated: dict, data: dict, generated_present=None, data_present=None) -> None:
         """Store the maps that take ``generated`` to ``data``.
 
