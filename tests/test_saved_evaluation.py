@@ -72,6 +72,13 @@ def test_no_saved_evaluation_and_real_data_with_it_are_one_line_each(evaluated_r
     (evaluated_run / "evaluation" / "metrics.json").unlink()
     code, out, err = cli("report", evaluated_run, "--saved-evaluation")
     assert code != 0 and "has no saved evaluation" in err and "fusegen evaluate" in err
+    # A report named .txt would hold HTML: refused before any evaluation runs.
+    code, out, err = cli("report", evaluated_run, "--out", evaluated_run / "report.txt")
+    assert code != 0 and "is not an .html file" in err and "report.html" in err
+    assert not (evaluated_run / "report.txt").exists()
+    # --last reads the windows of a long table; a record run cuts none, whatever else is given.
+    code, out, err = cli("sample", evaluated_run, "--last", "-n", "2", "--out", evaluated_run / "x.csv")
+    assert code != 0 and "this run cuts no windows" in err
     with pytest.raises(FusegenError, match="--real cannot apply"):
         build_report(evaluated_run, real=evaluated_run / "data.csv", saved_evaluation=True)
 

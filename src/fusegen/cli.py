@@ -348,7 +348,7 @@ def sample(
         if windows is None or conditions is None:
             raise FusegenError(
                 "--last keeps each series' last window of a long table of conditions, but "
-                + ("no --conditions were given" if conditions is None else "this run cuts no windows")
+                + ("this run cuts no windows" if windows is None else "no --conditions were given")
                 + ".",
                 hint="give --conditions with a run trained on data.windows, or leave --last out.",
             )
@@ -526,6 +526,12 @@ def report(
 ):
     """Write one self-contained HTML report: spec, shape plan, training curves, metrics and plots."""
     _require_file(real, "--real", "the real data to score against")
+    if out is not None and out.suffix.lower() not in (".html", ".htm"):
+        # Checked before the evaluation it would run: a report.txt holding HTML opens as markup.
+        raise FusegenError(
+            f"--out '{out}' is not an .html file; the report is one self-contained HTML page.",
+            hint=f"name it with .html, e.g. --out {out.with_suffix('.html')}.",
+        )
     _load_tensorflow()
     from fusegen.reporting import build_report
 
