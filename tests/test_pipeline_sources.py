@@ -3,6 +3,7 @@
 import io
 import json
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from fusegen.data.pipeline import make_dataset, prepare_data
 from fusegen.data.preprocessing import Preprocessor
 from fusegen.data.sources import Table, load_table, table_from_frame
 from fusegen.data.windows import window_table
-from fusegen.errors import DataError
+from fusegen.errors import DataError, FusegenWarning
 from fusegen.spec import load_spec
 
 
@@ -398,6 +399,21 @@ def test_a_window_longer_than_every_group_names_the_key_and_the_longest_group():
     # Conditions for a trained run cannot change its spec: they must hold a whole window.
     with pytest.raises(DataError, match=re.escape("Hint: give at least 20 rows of each series")):
         window_table(table_from_frame(long_table(), origin="conditions.csv"), one_group, sampling=True)
+    # Daily rows with 61 days gone: the windows that span the jump are counted, once, when sampling.
+    days = pd.date_range("2020-01-01", periods=200, freq="D")
+    frame = pd.DataFrame({"t": days.delete(slice(100, 161)).astype(str), "ax": np.arange(139.0)})
+    dated = spec_for(
+        {"source": "long.csv", "windows": {"length": 20, "stride": 5, "time_column": "t"}},
+        {"motion": {"kind": "sequence", "steps": 20, "channels": 1, "columns": ["ax"]}},
+        _vector("ax"),
+    )
+    with pytest.warns(
+        FusegenWarning, match=r"4 of 24 window\(s\) to forecast span a jump in 't' \(the widest 62 "
+    ):
+        window_table(table_from_frame(frame, origin="gap.csv"), dated, sampling=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        window_table(table_from_frame(frame.iloc[:100], origin="even.csv"), dated, sampling=True)
     # Nor can rows evaluate reads for it (--holdout, --real), where the hint was to change the spec.
     with pytest.raises(DataError, match=re.escape("Hint: give at least 20 rows of each series")):
         window_table(table_from_frame(long_table(), origin="holdout.csv"), one_group, for_run=True)

@@ -72,6 +72,7 @@ def window_table(
     starts = _window_starts(table, groups, windows, stride, sampling or for_run)
     if sampling:
         _warn_of_late_forecast_rows(table, groups, spec)
+        _warn_of_jumps_in_windows(table, groups, starts, windows)
     columns = {}
     channels = sequence_columns(spec)
     for name, values in table.columns.items():
@@ -186,6 +187,44 @@ def _warn_of_late_forecast_rows(table: Table, groups: np.ndarray, spec: Generato
             FusegenWarning,
             stacklevel=2,
         )
+
+
+#: A step between two rows of a series at least this many times its usual one is a jump: missing rows.
+JUMP_STEPS = 3.5
+
+
+def _warn_of_jumps_in_windows(table: Table, groups: np.ndarray, starts: np.ndarray, windows) -> None:
+    """Warn where windows to forecast span a jump in time (rows missing): a window reads the rows on
+    either side as consecutive, as `fusegen init` notes of the training data (a sweep's 61 days gone
+    from a daily table were forecast across without a word)."""
+    if not windows.time_column or not len(starts):
+        return
+    written = table.columns[windows.time_column]
+    times = np.asarray(_sortable_times(written, windows.time_column, table))
+    times = times.astype("datetime64[ns]").astype("int64") if times.dtype.kind == "M" else times.astype(float)
+    steps = np.diff(times).astype(float)
+    same = groups[1:] == groups[:-1]
+    if not same.any():
+        return
+    usual = np.median(steps[same])
+    jumps = same & (steps > JUMP_STEPS * usual) if usual > 0 else np.zeros_like(same)
+    if not jumps.any():
+        return
+    # A window over rows [start, start + length) spans the jump between rows j and j + 1 where start <= j
+    # and j + 1 < start + length.
+    after = np.flatnonzero(jumps)  # j
+    spanning = [start for start in starts if ((after >= start) & (after + 1 < start + windows.length)).any()]
+    if not spanning:
+        return
+    widest = after[np.argmax(steps[after])]
+    warnings.warn(
+        f"{len(spanning)} of {len(starts)} window(s) to forecast span a jump in '{windows.time_column}' (the "
+        f"widest {steps[widest] / usual:.3g} usual steps, from {written[widest]} to {written[widest + 1]}); "
+        "a window reads the rows on either side as consecutive. Add a row for each missing time, readings "
+        "left empty, to have the jump read as a gap.",
+        FusegenWarning,
+        stacklevel=2,
+    )
 
 
 def horizon_held(table: Table, spec: GeneratorSpec) -> bool:
