@@ -882,7 +882,10 @@ def test_init_leaves_out_whole_numbers_named_as_identifiers_and_keeps_distinct_c
         and "left out 'subject_id'" in text
     )
     # Designating one as a condition says it was left out, before any training.
-    with pytest.raises(DataError, match="condition 'customer_id' cannot condition"):
+    with pytest.raises(
+        DataError,
+        match=r"condition 'customer_id' cannot condition: init leaves it out.*Hint: drop --condition",
+    ):
         infer_record_spec(tmp_path / "codes.csv", conditions=["customer_id"])
 
 

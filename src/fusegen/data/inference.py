@@ -472,11 +472,21 @@ def _designated(conditions, columns, numeric, categorical, unreadable, nullable)
     for column in dict.fromkeys(conditions):
         if column not in columns:
             raise DataError(f"condition '{column}' is not a column of the table; its columns: {columns}.")
-        if column in unreadable or column not in numeric + categorical:
+        if column not in numeric + categorical:
+            # Not modelled at all: sampling cannot take it either (it is no column of the record).
             raise DataError(
-                f"condition '{column}' cannot condition: it is a date, holds text among numbers, or was left "
-                "out (see the spec's header); a condition reads plain numbers or labels.",
-                hint="condition on it when sampling instead (conditioning.any_column), or drop --condition.",
+                f"condition '{column}' cannot condition: init leaves it out of the model (an identifier, "
+                "free text, or labels too sparse to learn; `fusegen init` without --condition says which "
+                "in its notes), so nothing can be conditioned on it.",
+                hint="drop --condition for it; to model it anyway, add it to output.categorical in the spec "
+                "init writes.",
+            )
+        if column in unreadable:
+            raise DataError(
+                f"condition '{column}' cannot condition: it is a date or holds text among numbers; a designated "
+                "condition reads plain numbers or labels.",
+                hint="condition on it when sampling instead (conditioning.any_column takes any record column), "
+                "or drop --condition.",
             )
         kind = "categorical" if column in categorical else "numeric"
         part = (
