@@ -62,7 +62,9 @@ class Table:
         self.num_rows = next(iter(lengths.values()))
         if self.num_rows == 0:
             raise DataError(
-                f"{origin}: the data has no rows.", hint="check the file, the glob or data.max_rows."
+                f"{origin}: the data has no rows (a header alone, or nothing).",
+                hint="give a file with rows under its header (for a spec's data: check data.source, its glob "
+                "or data.max_rows).",
             )
         self.files = list(files or [])
         self.row_files = np.zeros(self.num_rows, "int32") if row_files is None else np.asarray(row_files)
