@@ -156,17 +156,34 @@ def test_fitted_tables_give_the_data_s_pairs_from_independent_draws(b_given_a, c
             assert abs(drawn_share - data_share) < 0.04, (first, second, label, data_share, drawn_share)
 
 
-def test_a_label_of_a_few_rows_is_not_pinned_to_its_rows_partners():
-    """Two training rows of label 2, both beside b = 1: copying them would pin it; shrunk toward the
-    decoder's even odds by SHRINK_ROWS rows, it moves only that far."""
+@pytest.mark.parametrize("rare_rows", [2, 12])
+def test_a_label_of_a_few_rows_is_not_pinned_to_its_rows_partners(rare_rows):
+    """A few training rows of label 2, all beside b = 1: copying them would pin it. Two rows are no
+    evidence against the decoder's even odds (the G-test), so nothing moves; twelve are, and the
+    shares they give are shrunk toward the decoder's by SHRINK_ROWS rows, so it moves only that far."""
     rows = 4000
-    a = np.r_[np.zeros(rows - 2, int), [2, 2]]
-    b = np.r_[np.arange(rows - 2) % 2, [1, 1]]
+    a = np.r_[np.zeros(rows - rare_rows, int), [2] * rare_rows]
+    b = np.r_[np.arange(rows - rare_rows) % 2, [1] * rare_rows]
     logits = {"a": np.zeros((rows, 3)), "b": np.zeros((rows, 2))}
     table = measured({"a": 3, "b": 2}, logits, {"a": a, "b": b}, rows).tables()["b"]
     odds = np.exp(table[2, 1] - table[2, 0])
-    wanted = (2 + SHRINK_ROWS * 0.5) / (SHRINK_ROWS * 0.5)  # the shrunk share's odds
-    assert 1.0 < odds <= wanted * 1.05
+    if rare_rows == 2:
+        assert odds == 1.0 and not table.any()
+    else:
+        wanted = (rare_rows + SHRINK_ROWS * 0.5) / (SHRINK_ROWS * 0.5)  # the shrunk share's odds
+        assert 1.0 < odds <= wanted * 1.05
+
+
+def test_only_pairs_the_decoder_clearly_misses_are_fitted():
+    """Draws that already follow the data (b copies a's parity, in the logits) leave the table at zero;
+    the rows' noise is not fitted."""
+    rng = np.random.default_rng(3)
+    rows = 20_000
+    a = rng.choice(4, rows)
+    b = np.where(rng.random(rows) < 0.8, a % 2, 1 - a % 2)
+    # Each draw's a is the row's (its logits all but certain), and b's logits know a's parity.
+    logits = {"a": 50.0 * np.eye(4)[a], "b": np.log(np.where(np.eye(2)[a % 2] > 0, 0.8, 0.2))}
+    assert not measured({"a": 4, "b": 2}, logits, {"a": a, "b": b}, rows).tables()["b"].any()
 
 
 def test_pairs_of_wide_columns_are_left_out_and_the_order_reads_earlier_parts_only():

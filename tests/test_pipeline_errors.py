@@ -294,7 +294,10 @@ def test_inputs_with_different_row_counts():
 def test_empty_datasets(tmp_path):
     (tmp_path / "data.csv").write_text("a,b,label,note,y\n")
     spec = load_spec(SPEC)
-    with pytest.raises(DataError, match=r"data.csv: the data has no rows \(a header alone, or nothing\)\. Hint: give a file with rows"):
+    with pytest.raises(
+        DataError,
+        match=r"data.csv: the data has no rows \(a header alone, or nothing\)\. Hint: give a file with rows",
+    ):
         load_table(spec.data, base_dir=tmp_path)
     (tmp_path / "data.csv").write_text("\n  \n")  # not even a header (pandas: "No columns to parse")
     with pytest.raises(
