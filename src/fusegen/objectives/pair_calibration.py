@@ -18,7 +18,11 @@ matching, the maximum-entropy fit of the pairs' shares from the decoder's
 own). Fitted together, no table counts what another already moved; then the
 part's labels are drawn with them, and the next part is fitted beside those.
 
-The data's conditional shares are shrunk toward the decoder's own by
+Only the pairs the decoder clearly misses are fitted: those whose training
+table is unlikely under the decoder's conditional shares (a G-test, p under
+`DEPARTURE_P`), at most `MAX_FITTED` per part, the clearest first. The
+others keep zeros: fitting a pair the decoder already has fits the rows'
+noise. The data's conditional shares are shrunk toward the decoder's own by
 `SHRINK_ROWS` rows, so a label of a few rows is not pinned to its rows'
 partners (which would copy those rows), and a small ridge keeps the shifts
 finite. Pairs of parts whose table would exceed `MAX_PAIR_ENTRIES` entries
