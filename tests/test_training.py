@@ -82,6 +82,7 @@ def test_run_directory_contents(trained):
         "posterior.keras",  # the example is a cvae
         "record_condition.keras",  # ... of records, so it conditions on any column (conditioning.any_column)
         "marginals.keras",  # ... and matches each column's distribution (objective.marginals: all)
+        "label_pairs.keras",  # ... and how its labels go together (objective.label_pairs: calibrate)
         "preprocessing.json",
         "plan.json",
         "history.json",
