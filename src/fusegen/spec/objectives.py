@@ -149,7 +149,7 @@ class CVAEObjective(ObjectiveConfig):
         description="For a record output with marginals 'labels' or 'all': 'calibrate' also matches how "
         "pairs of categorical columns go together (a label's share beside each label of a column drawn "
         "before it) to the training data's, fitted after training on the same draws, where the decoder "
-        "clearly misses them (a G-test, p < 0.001; at most 8 pairs per column). A rare label's strong "
+        "clearly misses them (a G-test; the 16 clearest misses). A rare label's strong "
         "relation comes back (hmda: denied given mortgage insurance denied, 0.49-0.59 of samples -> "
         "0.72-0.88, 0.90 in the data); pairs of more than 2,500 label combinations are left as drawn. "
         "'off' leaves the pairs as the decoder draws them, as runs before 0.26.0 do (docs/objectives.md).",
