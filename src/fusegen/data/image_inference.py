@@ -43,15 +43,16 @@ def infer_image_folder_spec(
         # A classifier trained on the real images judges whether each sample shows its class; without
         # it, evaluate compares each sample with one held-out image of its class, which says little.
         "evaluation": {"label_column": "label"},
-        "training": {
-            "batch_size": 32,
-            "epochs": epochs or max(20, min(300, 60_000 // max(rows, 1))),
-            "learning_rate": 0.001,
-            "seed": 0,
-        },  # fmt: skip
+        "training": _image_training(rows, epochs),
     }
     notes = shape_notes
     return spec, notes
+
+
+def _image_training(rows: int, epochs: int | None) -> dict[str, Any]:
+    """The training keys of an inferred image spec: about 60,000 images' worth of epochs (20-300)."""
+    epochs = epochs or max(20, min(300, 60_000 // max(rows, 1)))
+    return {"batch_size": 32, "epochs": epochs, "learning_rate": 0.001, "seed": 0}
 
 
 #: Images whose headers are read for their channel counts (the first ones, spread over the folder).
@@ -227,11 +228,6 @@ def infer_image_table_spec(
         "output": {"name": input_name(output_column), "kind": "image", **shape, "column": output_column},
         "objective": {"type": objective, **({"prior": "conditional"} if objective == "cvae" else {})},
         **({"evaluation": {"label_column": label_column}} if label_column else {}),
-        "training": {
-            "batch_size": 32,
-            "epochs": epochs or max(20, min(300, 60_000 // max(rows, 1))),
-            "learning_rate": 0.001,
-            "seed": 0,
-        },  # fmt: skip
+        "training": _image_training(rows, epochs),
     }
     return spec, notes
