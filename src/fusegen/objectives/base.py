@@ -408,9 +408,10 @@ class ObjectiveModel(keras.Model):
         pairs = getattr(self, "pair_calibration", None)
         read = self.unseen_pairs.parts_read | (pairs.parts_read if pairs else set())
         known = self.unseen_pairs.pinned(logits_of, read) if read else {}
+        one_hots = {}  # the drawn parts' indicators, which the label pairs' tables read
         for column in self.unseen_pairs.draw_order(self.record_categories, sequential=bool(pairs)):
             logits = outputs[column]
-            shift = pairs.shift(column, known) if pairs else None
+            shift = pairs.shift(column, known, one_hots) if pairs else None
             if shift is not None:  # a calibration of the logits, as the label shift before it
                 logits = logits + shift
             if temperature > 0:

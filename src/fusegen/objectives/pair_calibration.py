@@ -108,15 +108,18 @@ class PairCalibration:
         flat = self.network.get_layer("pair_shift").kernel[0]
         return ops.reshape(flat[start : start + rows * self.sizes[own]], (rows, self.sizes[own]))
 
-    def shift(self, own: str, known: dict):
+    def shift(self, own: str, known: dict, one_hots: dict | None = None):
         """What to add to ``own``'s logits given the labels ``known`` so far (an id per row; every part
-        it reads is drawn or given before it); None where ``own`` reads no table."""
+        it reads is drawn or given before it); None where ``own`` reads no table. ``one_hots`` keeps
+        each earlier part's indicators for the parts after it (its label is final once drawn): a wide
+        record's parts read the same earlier ones thousands of times."""
         if own not in self.earlier:
             return None
-        indicators = ops.concatenate(
-            [ops.one_hot(ops.cast(known[other], "int32"), self.sizes[other]) for other in self.earlier[own]],
-            axis=-1,
-        )
+        one_hots = {} if one_hots is None else one_hots
+        for other in self.earlier[own]:
+            if other not in one_hots:
+                one_hots[other] = ops.one_hot(ops.cast(known[other], "int32"), self.sizes[other])
+        indicators = ops.concatenate([one_hots[other] for other in self.earlier[own]], axis=-1)
         return ops.matmul(indicators, self._block(own))
 
     def tables(self) -> dict[str, np.ndarray]:
